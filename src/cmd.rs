@@ -1,0 +1,250 @@
+//! [`Cmd`]: one command, its arguments packed and its keys marked.
+
+use std::fmt;
+
+use bytes::BufMut;
+
+use crate::connection::ConnectionLike;
+use crate::error::Result;
+use crate::protocol::{write_array_header, write_bulk};
+use crate::types::{FromRedisValue, RedisWrite, ToRedisArgs};
+
+/// A command ready to send.
+///
+/// Arguments are encoded as RESP bulk strings the moment they are added, into one
+/// buffer, so sending a command costs one array header and one copy. The command also
+/// remembers which arguments are keys, which cluster routing needs.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn main() -> respec::Result<()> {
+/// let client = respec::Client::open("redis://127.0.0.1/")?;
+/// let mut con = client.get_connection()?;
+/// respec::cmd("SET").key("greeting").arg("hello").query::<()>(&mut con)?;
+/// let greeting: String = respec::cmd("GET").key("greeting").query(&mut con)?;
+/// assert_eq!(greeting, "hello");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Cmd {
+    /// The arguments, each encoded as `$<len>\r\n<data>\r\n`.
+    buf: Vec<u8>,
+    n_args: usize,
+    keys: KeyIndices,
+}
+
+/// Starts a command: `cmd("GET")`. The name may hold several words (`"CLIENT LIST"`),
+/// which become separate arguments.
+#[must_use]
+pub fn cmd(name: &str) -> Cmd {
+    let mut cmd = Cmd::with_capacity(name.len() + 64);
+    for word in name.split_ascii_whitespace() {
+        cmd.write_arg(word.as_bytes());
+    }
+    cmd
+}
+
+impl Cmd {
+    /// An empty command.
+    #[must_use]
+    pub fn new() -> Cmd {
+        Cmd::default()
+    }
+
+    /// An empty command with room for `bytes` bytes of encoded arguments.
+    #[must_use]
+    pub fn with_capacity(bytes: usize) -> Cmd {
+        Cmd {
+            buf: Vec::with_capacity(bytes),
+            ..Cmd::default()
+        }
+    }
+
+    /// Appends the arguments `arg` writes.
+    pub fn arg<T: ToRedisArgs>(&mut self, arg: T) -> &mut Cmd {
+        arg.write_redis_args(self);
+        self
+    }
+
+    /// Appends the arguments `key` writes and marks them as keys.
+    pub fn key<T: ToRedisArgs>(&mut self, key: T) -> &mut Cmd {
+        let first = self.n_args;
+        key.write_redis_args(self);
+        for idx in first..self.n_args {
+            self.keys.insert(idx);
+        }
+        self
+    }
+
+    /// Sends the command on `con` and converts the reply.
+    ///
+    /// # Errors
+    ///
+    /// IO and protocol errors, the server's error reply, or a failed conversion.
+    pub fn query<T: FromRedisValue>(&self, con: &mut (impl ConnectionLike + ?Sized)) -> Result<T> {
+        T::from_redis_value(con.req_command(self)?)
+    }
+
+    /// Sends the command on `con` and discards the reply.
+    ///
+    /// # Errors
+    ///
+    /// IO and protocol errors, or the server's error reply.
+    pub fn exec(&self, con: &mut (impl ConnectionLike + ?Sized)) -> Result<()> {
+        con.req_command(self).map(drop)
+    }
+
+    /// The number of arguments, the command name included.
+    #[must_use]
+    pub fn arg_count(&self) -> usize {
+        self.n_args
+    }
+
+    /// The arguments, the command name first.
+    pub fn args(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        Args { rest: &self.buf }
+    }
+
+    /// The arguments marked as keys.
+    pub fn keys(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.args()
+            .enumerate()
+            .filter(|(idx, _)| self.keys.contains(*idx))
+            .map(|(_, arg)| arg)
+    }
+
+    /// `true` when the argument at `idx` is marked as a key.
+    #[must_use]
+    pub fn is_key(&self, idx: usize) -> bool {
+        self.keys.contains(idx)
+    }
+
+    /// Writes the command as the server reads it: `*<n>\r\n` and the arguments.
+    pub fn write_packed(&self, dst: &mut impl BufMut) {
+        write_array_header(dst, self.n_args);
+        dst.put_slice(&self.buf);
+    }
+
+    /// The command as the server reads it.
+    #[must_use]
+    pub fn packed(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.buf.len() + 16);
+        self.write_packed(&mut out);
+        out
+    }
+}
+
+impl RedisWrite for Cmd {
+    fn write_arg(&mut self, arg: &[u8]) {
+        write_bulk(&mut self.buf, arg);
+        self.n_args += 1;
+    }
+}
+
+/// Shows the arguments as text, keys included: `GET "k"`. Values are not secret to the
+/// library, but be careful logging commands that carry passwords (`AUTH`).
+impl fmt::Debug for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (idx, arg) in self.args().enumerate() {
+            if idx > 0 {
+                f.write_str(" ")?;
+            }
+            if idx == 0 {
+                f.write_str(&String::from_utf8_lossy(arg))?;
+            } else {
+                write!(
+                    f,
+                    "{:?}",
+                    crate::Value::BulkString(bytes::Bytes::copy_from_slice(arg))
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Walks the encoded arguments of a [`Cmd`].
+struct Args<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Args<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        // `Cmd` wrote these bytes itself: `$<len>\r\n<data>\r\n`.
+        let header_end = self.rest.iter().position(|&b| b == b'\n')?;
+        let len: usize = std::str::from_utf8(self.rest.get(1..header_end - 1)?)
+            .ok()?
+            .parse()
+            .ok()?;
+        let data = self.rest.get(header_end + 1..header_end + 1 + len)?;
+        self.rest = self
+            .rest
+            .get(header_end + 1 + len + 2..)
+            .unwrap_or_default();
+        Some(data)
+    }
+}
+
+/// The set of argument positions that are keys: a bitmask for the first 64, which is
+/// every real command's case, and a list past that.
+#[derive(Clone, Default, PartialEq, Eq)]
+struct KeyIndices {
+    first_64: u64,
+    beyond: Vec<usize>,
+}
+
+impl KeyIndices {
+    fn insert(&mut self, idx: usize) {
+        if idx < 64 {
+            self.first_64 |= 1 << idx;
+        } else {
+            self.beyond.push(idx);
+        }
+    }
+
+    fn contains(&self, idx: usize) -> bool {
+        if idx < 64 {
+            self.first_64 & (1 << idx) != 0
+        } else {
+            self.beyond.contains(&idx)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packs_arguments_and_marks_keys() {
+        let mut c = cmd("MSET");
+        c.key("a").arg(1).key(&["b", "c"][..]).arg(2.5);
+        assert_eq!(c.arg_count(), 6);
+        assert_eq!(
+            c.packed(),
+            b"*6\r\n$4\r\nMSET\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\nc\r\n$3\r\n2.5\r\n"
+        );
+        assert_eq!(c.keys().collect::<Vec<_>>(), [b"a", b"b", b"c"]);
+        assert_eq!(format!("{c:?}"), r#"MSET "a" "1" "b" "c" "2.5""#);
+    }
+
+    #[test]
+    fn many_keys() {
+        let keys: Vec<String> = (0..100).map(|i| format!("k{i}")).collect();
+        let mut c = cmd("DEL");
+        c.key(&keys);
+        assert_eq!(c.keys().count(), 100);
+        assert!(!c.is_key(0));
+        assert!(c.is_key(100));
+    }
+
+    #[test]
+    fn multi_word_names() {
+        let c = cmd("CLIENT  LIST");
+        assert_eq!(c.args().collect::<Vec<_>>(), [&b"CLIENT"[..], b"LIST"]);
+    }
+}

@@ -1,0 +1,418 @@
+//! Sync connections: the [`ConnectionLike`] seam every backend implements, and
+//! [`Connection`], one blocking socket (TCP or Unix) to one server.
+//!
+//! Pooling, pipelines and pub/sub are built on top of this; async IO lives elsewhere.
+
+mod info;
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+#[cfg(unix)]
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use bytes::BytesMut;
+
+pub use info::{
+    ConnectionAddr, ConnectionInfo, DEFAULT_PORT, IntoConnectionInfo, Password, ProtocolVersion,
+};
+
+use crate::cmd::{Cmd, cmd};
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::Decoder;
+use crate::value::Value;
+
+/// What every backend implements: send commands, get their replies.
+///
+/// A plain [`Connection`] implements it, and so will pooled, cluster and sentinel clients;
+/// everything built on commands (typed command methods, pipelines, scripts) works through
+/// this trait alone.
+pub trait ConnectionLike {
+    /// Sends one command and reads its reply. An error reply is returned as an `Err`.
+    ///
+    /// # Errors
+    ///
+    /// IO errors and timeouts, protocol errors, or the server's error reply.
+    fn req_command(&mut self, cmd: &Cmd) -> Result<Value>;
+
+    /// Sends `cmds` together and reads one reply for each, in order. Error replies stay
+    /// in the returned values as [`Value::ServerError`], so one failed command does not
+    /// hide the others' replies.
+    ///
+    /// # Errors
+    ///
+    /// IO errors, timeouts and protocol errors, after which no reply can be trusted.
+    fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>>;
+
+    /// The database this connection has selected.
+    fn db(&self) -> i64;
+
+    /// The protocol version this connection speaks.
+    fn protocol(&self) -> ProtocolVersion;
+
+    /// `false` once the connection has failed and may no longer be used.
+    fn is_open(&self) -> bool;
+}
+
+impl<C: ConnectionLike + ?Sized> ConnectionLike for &mut C {
+    fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
+        (**self).req_command(cmd)
+    }
+
+    fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
+        (**self).req_commands(cmds)
+    }
+
+    fn db(&self) -> i64 {
+        (**self).db()
+    }
+
+    fn protocol(&self) -> ProtocolVersion {
+        (**self).protocol()
+    }
+
+    fn is_open(&self) -> bool {
+        (**self).is_open()
+    }
+}
+
+/// The first read asks for this much; later reads follow the size of the last one.
+const INITIAL_READ_CHUNK: usize = 16 * 1024;
+/// The most one read asks for.
+const MAX_READ_CHUNK: usize = 256 * 1024;
+/// A write buffer that grew past this for one large command is released afterwards.
+const MAX_RETAINED_WRITE_BUF: usize = 1024 * 1024;
+
+/// A blocking connection to one server, over TCP or a Unix socket.
+///
+/// Opened with [`Client::get_connection`](crate::Client::get_connection) or
+/// [`Connection::open`], already set up: authenticated, with its protocol negotiated, its
+/// database selected and its name set.
+///
+/// After an IO error, a timeout or a protocol error the connection is marked broken: the
+/// rest of a reply may still be on its way, so no later reply could be trusted to belong
+/// to the command that reads it. Every later use fails with an
+/// [`ErrorKind::Connection`] error; open a new connection instead.
+pub struct Connection {
+    stream: Stream,
+    addr: ConnectionAddr,
+    read_buf: BytesMut,
+    read_chunk: usize,
+    write_buf: Vec<u8>,
+    decoder: Decoder,
+    db: i64,
+    protocol: ProtocolVersion,
+    broken: bool,
+}
+
+enum Stream {
+    Tcp(TcpStream),
+    #[cfg(unix)]
+    Unix(UnixStream),
+}
+
+impl Connection {
+    /// Connects to the server `info` names and sets the connection up.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Connection`] or [`ErrorKind::Timeout`] when the server cannot be
+    /// reached; [`ErrorKind::Authentication`] when it refuses the credentials; the
+    /// server's error when `SELECT` or `HELLO` fails.
+    pub fn open(info: &ConnectionInfo) -> Result<Connection> {
+        let stream = match &info.addr {
+            ConnectionAddr::Tcp { host, port } => Stream::Tcp(connect_tcp(host, *port, info)?),
+            ConnectionAddr::TcpTls { .. } => {
+                return Err(Error::invalid_input(
+                    "rediss:// (TLS) connections are not supported by this version",
+                ));
+            }
+            #[cfg(unix)]
+            ConnectionAddr::Unix(path) => Stream::Unix(
+                UnixStream::connect(path)
+                    .map_err(|e| Error::io(format!("cannot connect to {}", path.display()), e))?,
+            ),
+            #[cfg(not(unix))]
+            ConnectionAddr::Unix(_) => {
+                return Err(Error::invalid_input(
+                    "Unix sockets are not available on this platform",
+                ));
+            }
+        };
+        let mut con = Connection {
+            stream,
+            addr: info.addr.clone(),
+            read_buf: BytesMut::with_capacity(INITIAL_READ_CHUNK),
+            read_chunk: INITIAL_READ_CHUNK,
+            write_buf: Vec::with_capacity(1024),
+            decoder: Decoder::new(),
+            db: info.db,
+            protocol: info.protocol,
+            broken: false,
+        };
+        con.set_read_timeout(info.socket_timeout)?;
+        con.set_write_timeout(info.socket_timeout)?;
+        con.setup(info)?;
+        Ok(con)
+    }
+
+    /// Runs the setup commands in one round trip: `HELLO 3` (with `AUTH` and `SETNAME`)
+    /// for RESP3; otherwise `AUTH` and `CLIENT SETNAME`; then `SELECT`.
+    fn setup(&mut self, info: &ConnectionInfo) -> Result<()> {
+        let mut cmds = Vec::new();
+        match info.protocol {
+            ProtocolVersion::Resp3 => {
+                let mut hello = cmd("HELLO");
+                hello.arg(3);
+                if let Some(password) = &info.password {
+                    let user = info.username.as_deref().unwrap_or("default");
+                    hello.arg("AUTH").arg(user).arg(password.expose());
+                }
+                if let Some(name) = &info.client_name {
+                    hello.arg("SETNAME").arg(name);
+                }
+                cmds.push(hello);
+            }
+            ProtocolVersion::Resp2 => {
+                if let Some(password) = &info.password {
+                    let mut auth = cmd("AUTH");
+                    if let Some(user) = &info.username {
+                        auth.arg(user);
+                    }
+                    auth.arg(password.expose());
+                    cmds.push(auth);
+                }
+                if let Some(name) = &info.client_name {
+                    cmds.push(cmd("CLIENT SETNAME").arg(name).clone());
+                }
+            }
+        }
+        if info.db != 0 {
+            cmds.push(cmd("SELECT").arg(info.db).clone());
+        }
+        if cmds.is_empty() {
+            return Ok(());
+        }
+        for reply in self.req_commands(&cmds)? {
+            if let Value::ServerError(e) = reply {
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets how long a read may block; `None` blocks forever.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] for a zero duration.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
+        let res = match &self.stream {
+            Stream::Tcp(s) => s.set_read_timeout(timeout),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.set_read_timeout(timeout),
+        };
+        res.map_err(|_| Error::invalid_input("a socket timeout must not be zero"))
+    }
+
+    /// Sets how long a write may block; `None` blocks forever.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] for a zero duration.
+    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
+        let res = match &self.stream {
+            Stream::Tcp(s) => s.set_write_timeout(timeout),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.set_write_timeout(timeout),
+        };
+        res.map_err(|_| Error::invalid_input("a socket timeout must not be zero"))
+    }
+
+    /// The address this connection is connected to.
+    #[must_use]
+    pub fn addr(&self) -> &ConnectionAddr {
+        &self.addr
+    }
+
+    fn check_usable(&self) -> Result<()> {
+        if self.broken {
+            return Err(Error::new(
+                ErrorKind::Connection,
+                "connection is broken by an earlier error and cannot be reused",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Marks the connection broken when `res` is an error that leaves the stream out of
+    /// step with the server.
+    fn track<T>(&mut self, res: Result<T>) -> Result<T> {
+        if res.as_ref().is_err_and(Error::is_unrecoverable) {
+            self.broken = true;
+        }
+        res
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let res = match &mut self.stream {
+            Stream::Tcp(s) => s.write_all(&self.write_buf),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.write_all(&self.write_buf),
+        };
+        if self.write_buf.capacity() > MAX_RETAINED_WRITE_BUF {
+            self.write_buf = Vec::with_capacity(1024);
+        } else {
+            self.write_buf.clear();
+        }
+        let addr = &self.addr;
+        self.track(res.map_err(|e| Error::io(format!("writing to {addr} failed"), e)))
+    }
+
+    /// Reads the next reply. RESP3 push messages that arrive in between (invalidations,
+    /// say) are not replies and are skipped; the replies to the subscribe family are
+    /// themselves pushes and are returned.
+    fn read_reply(&mut self) -> Result<Value> {
+        loop {
+            let value = self.read_value()?;
+            match &value {
+                Value::Push(items) if !is_subscription_reply(items) => {}
+                _ => return Ok(value),
+            }
+        }
+    }
+
+    fn read_value(&mut self) -> Result<Value> {
+        loop {
+            let decoded = self.decoder.decode(&mut self.read_buf).map_err(Error::from);
+            if let Some(value) = self.track(decoded)? {
+                return Ok(value);
+            }
+            let filled = self.fill_read_buf();
+            self.track(filled)?;
+        }
+    }
+
+    /// Reads once from the socket onto the end of the read buffer.
+    fn fill_read_buf(&mut self) -> Result<()> {
+        let len = self.read_buf.len();
+        self.read_buf.resize(len + self.read_chunk, 0);
+        let dst = self.read_buf.get_mut(len..).unwrap_or_default();
+        let res = loop {
+            let res = match &mut self.stream {
+                Stream::Tcp(s) => s.read(dst),
+                #[cfg(unix)]
+                Stream::Unix(s) => s.read(dst),
+            };
+            match res {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                res => break res,
+            }
+        };
+        let n = *res.as_ref().unwrap_or(&0);
+        self.read_buf.truncate(len + n);
+        self.read_chunk = (n * 2).clamp(INITIAL_READ_CHUNK, MAX_READ_CHUNK);
+        match res {
+            Ok(0) => Err(Error::io(
+                format!("reading from {} failed", self.addr),
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection",
+                ),
+            )),
+            Ok(_) => Ok(()),
+            Err(e) => Err(Error::io(format!("reading from {} failed", self.addr), e)),
+        }
+    }
+}
+
+fn is_subscription_reply(items: &[Value]) -> bool {
+    let Some(Value::SimpleString(kind) | Value::BulkString(kind)) = items.first() else {
+        return false;
+    };
+    [
+        "subscribe",
+        "psubscribe",
+        "ssubscribe",
+        "unsubscribe",
+        "punsubscribe",
+        "sunsubscribe",
+    ]
+    .iter()
+    .any(|name| kind.eq_ignore_ascii_case(name.as_bytes()))
+}
+
+fn connect_tcp(host: &str, port: u16, info: &ConnectionInfo) -> Result<TcpStream> {
+    let shown = &info.addr;
+    let addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| Error::io(format!("cannot resolve {shown}"), e))?;
+    let mut last_err = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
+    for addr in addrs {
+        let res = match info.socket_connect_timeout {
+            Some(timeout) => TcpStream::connect_timeout(&addr, timeout),
+            None => TcpStream::connect(addr),
+        };
+        match res {
+            Ok(stream) => {
+                let configured = stream.set_nodelay(true).and_then(|()| {
+                    socket2::SockRef::from(&stream).set_keepalive(info.socket_keepalive)
+                });
+                configured
+                    .map_err(|e| Error::io(format!("cannot configure the socket to {shown}"), e))?;
+                return Ok(stream);
+            }
+            Err(e) => last_err = e,
+        }
+    }
+    Err(Error::io(format!("cannot connect to {shown}"), last_err))
+}
+
+impl ConnectionLike for Connection {
+    fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
+        self.check_usable()?;
+        cmd.write_packed(&mut self.write_buf);
+        self.flush()?;
+        match self.read_reply()? {
+            Value::ServerError(e) => Err(e.into()),
+            value => Ok(value),
+        }
+    }
+
+    fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
+        self.check_usable()?;
+        for cmd in cmds {
+            cmd.write_packed(&mut self.write_buf);
+        }
+        self.flush()?;
+        let mut replies = Vec::with_capacity(cmds.len());
+        for _ in cmds {
+            replies.push(self.read_reply()?);
+        }
+        Ok(replies)
+    }
+
+    fn db(&self) -> i64 {
+        self.db
+    }
+
+    fn protocol(&self) -> ProtocolVersion {
+        self.protocol
+    }
+
+    fn is_open(&self) -> bool {
+        !self.broken
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("addr", &self.addr)
+            .field("db", &self.db)
+            .field("protocol", &self.protocol)
+            .field("broken", &self.broken)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,756 @@
+//! The incremental RESP decoder.
+//!
+//! Decoding a frame takes two passes. The first, `Scan`, walks the element headers only:
+//! it checks that the whole frame is in the buffer, jumping over bulk payloads by their
+//! announced length, and keeps its place between calls so that a large reply arriving in
+//! pieces is scanned once. When the frame is complete it is split off the buffer and
+//! frozen, and the second pass, `Reader`, builds the [`Value`], taking every string as a
+//! zero-copy slice of the frozen frame. The buffer is advanced only when a whole frame
+//! has been decoded.
+
+use std::ops::Range;
+
+use bytes::{Bytes, BytesMut};
+
+use super::{Limits, ProtocolError};
+use crate::value::{ServerError, Value};
+
+/// Decodes RESP2 and RESP3 frames from a growing buffer.
+///
+/// Feed it the connection's read buffer after every read: [`Decoder::decode`] returns
+/// `Ok(None)` until a whole frame is there, then removes that frame from the buffer and
+/// returns it. The decoder remembers how far it has checked the frame in progress, so it
+/// must always be given the same buffer, with new bytes only ever appended.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::BytesMut;
+/// use respec::Value;
+/// use respec::protocol::Decoder;
+///
+/// let mut decoder = Decoder::new();
+/// let mut buf = BytesMut::from(&b"*2\r\n$5\r\nhel"[..]);
+/// assert_eq!(decoder.decode(&mut buf)?, None);
+/// buf.extend_from_slice(b"lo\r\n:7\r\n");
+/// let value = decoder.decode(&mut buf)?;
+/// assert_eq!(
+///     value,
+///     Some(Value::Array(vec![Value::BulkString("hello".into()), Value::Int(7)]))
+/// );
+/// assert!(buf.is_empty());
+/// # Ok::<(), respec::protocol::ProtocolError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct Decoder {
+    limits: Limits,
+    scan: Scan,
+}
+
+impl Decoder {
+    /// A decoder with the default [`Limits`].
+    #[must_use]
+    pub fn new() -> Self {
+        Decoder::default()
+    }
+
+    /// A decoder that enforces `limits`.
+    #[must_use]
+    pub fn with_limits(limits: Limits) -> Self {
+        Decoder {
+            limits,
+            scan: Scan::default(),
+        }
+    }
+
+    /// The limits this decoder enforces.
+    #[must_use]
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Decodes the next frame from `src`.
+    ///
+    /// Returns `Ok(None)` when `src` does not hold a whole frame yet; nothing is removed
+    /// from `src` then. Otherwise the frame is split off the front of `src`.
+    ///
+    /// # Errors
+    ///
+    /// A [`ProtocolError`] when the bytes are not RESP or exceed the limits. The stream
+    /// cannot be resynchronised after that.
+    pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
+        let Some(len) = self.scan.run(src, &self.limits)? else {
+            return Ok(None);
+        };
+        self.scan.reset();
+        let frame = src.split_to(len).freeze();
+        let mut reader = Reader {
+            frame: &frame,
+            pos: 0,
+            limits: &self.limits,
+        };
+        reader.value(0).map(Some)
+    }
+}
+
+/// One element header, as parsed from the start of an element.
+enum Header {
+    /// A value that is all in its header line: `content` is the line's body.
+    Line { kind: u8, content: Range<usize> },
+    /// A bulk string, blob error or verbatim string of `len` bytes after the header.
+    Blob { kind: u8, len: usize },
+    /// An aggregate announcing `len` entries (pairs, for maps and attributes).
+    Aggregate { kind: u8, len: usize },
+    /// A RESP2 null bulk string or null array.
+    Null,
+}
+
+enum Parsed {
+    /// The header and the offset just past its CRLF.
+    Header(Header, usize),
+    /// The header line is not complete; no LF before `searched_to`.
+    Incomplete { searched_to: usize },
+}
+
+/// Parses the header of the element that starts at `start`.
+///
+/// The search for the line's end begins at `line_from` when that is further on, so that
+/// a long line arriving in pieces is searched once.
+fn parse_header(
+    buf: &[u8],
+    start: usize,
+    line_from: usize,
+    limits: &Limits,
+) -> Result<Parsed, ProtocolError> {
+    let Some(&kind) = buf.get(start) else {
+        return Ok(Parsed::Incomplete { searched_to: start });
+    };
+    let search_from = line_from.max(start + 1);
+    let rest = buf.get(search_from..).unwrap_or_default();
+    let Some(lf) = rest.iter().position(|&b| b == b'\n') else {
+        let seen = buf.len() - start;
+        if seen > limits.max_bulk_len.saturating_add(3) {
+            return Err(ProtocolError::StringTooLong {
+                len: seen,
+                limit: limits.max_bulk_len,
+            });
+        }
+        return Ok(Parsed::Incomplete {
+            searched_to: buf.len(),
+        });
+    };
+    let lf = search_from + lf;
+    if lf < start + 2 || buf.get(lf - 1) != Some(&b'\r') {
+        return Err(ProtocolError::MissingCrlf);
+    }
+    let content = start + 1..lf - 1;
+    let line = buf.get(content.clone()).unwrap_or_default();
+    let header = match kind {
+        b'+' | b'-' | b':' | b',' | b'#' | b'(' | b'_' => {
+            if content.len() > limits.max_bulk_len {
+                return Err(ProtocolError::StringTooLong {
+                    len: content.len(),
+                    limit: limits.max_bulk_len,
+                });
+            }
+            Header::Line { kind, content }
+        }
+        b'$' | b'!' | b'=' => match parse_len(kind, line)? {
+            None if kind == b'$' => Header::Null,
+            None => return Err(ProtocolError::InvalidLength(char::from(kind))),
+            Some(len) if len > limits.max_bulk_len => {
+                return Err(ProtocolError::StringTooLong {
+                    len,
+                    limit: limits.max_bulk_len,
+                });
+            }
+            Some(len) => Header::Blob { kind, len },
+        },
+        b'*' | b'~' | b'%' | b'|' | b'>' => match parse_len(kind, line)? {
+            None if kind == b'*' => Header::Null,
+            None => return Err(ProtocolError::InvalidLength(char::from(kind))),
+            Some(len) if len > limits.max_aggregate_len => {
+                return Err(ProtocolError::AggregateTooLong {
+                    len,
+                    limit: limits.max_aggregate_len,
+                });
+            }
+            Some(len) => Header::Aggregate { kind, len },
+        },
+        other => return Err(ProtocolError::InvalidType(other)),
+    };
+    Ok(Parsed::Header(header, lf + 1))
+}
+
+/// Parses a length; `-1` (null) is `None`.
+fn parse_len(kind: u8, line: &[u8]) -> Result<Option<usize>, ProtocolError> {
+    match line {
+        b"-1" => Ok(None),
+        b"?" => Err(ProtocolError::Streamed),
+        _ => parse_digits(line)
+            .and_then(|n| usize::try_from(n).ok())
+            .map(Some)
+            .ok_or(ProtocolError::InvalidLength(char::from(kind))),
+    }
+}
+
+/// Parses one or more ASCII digits as a `u64`, refusing overflow.
+fn parse_digits(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |acc, &b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+        acc.checked_mul(10)?.checked_add(u64::from(digit))
+    })
+}
+
+/// Parses a RESP integer: an optional `-`, then digits, within `i64`.
+pub(crate) fn parse_int(text: &[u8]) -> Option<i64> {
+    match text {
+        [b'-', digits @ ..] => {
+            let magnitude = parse_digits(digits)?;
+            0i64.checked_sub_unsigned(magnitude)
+        }
+        digits => i64::try_from(parse_digits(digits)?).ok(),
+    }
+}
+
+fn invalid(kind: &'static str, text: &[u8]) -> ProtocolError {
+    const SHOWN: usize = 32;
+    let shown = text.get(..SHOWN).unwrap_or(text);
+    ProtocolError::InvalidValue {
+        kind,
+        text: String::from_utf8_lossy(shown).into_owned(),
+    }
+}
+
+/// Progress through the frame in progress, kept between calls to [`Decoder::decode`].
+#[derive(Debug, Default)]
+struct Scan {
+    /// Bytes at the front of the buffer that hold whole elements of this frame.
+    done: usize,
+    /// Where to continue looking for the end of the current element's header line.
+    line_from: usize,
+    /// Entries still expected by each open aggregate, innermost last.
+    open: Vec<Open>,
+}
+
+#[derive(Debug)]
+struct Open {
+    remaining: usize,
+    /// An attribute is not an element of its parent: the value it annotates follows it.
+    is_attribute: bool,
+}
+
+impl Scan {
+    fn reset(&mut self) {
+        self.done = 0;
+        self.line_from = 0;
+        self.open.clear();
+    }
+
+    /// Scans on from where the last call stopped; returns the frame's length once the
+    /// whole frame is in `buf`.
+    fn run(&mut self, buf: &[u8], limits: &Limits) -> Result<Option<usize>, ProtocolError> {
+        loop {
+            let start = self.done;
+            let (header, body) = match parse_header(buf, start, self.line_from, limits)? {
+                Parsed::Header(header, body) => (header, body),
+                Parsed::Incomplete { searched_to } => {
+                    self.line_from = searched_to;
+                    return Ok(None);
+                }
+            };
+            self.line_from = 0;
+            let is_element = match header {
+                Header::Line { .. } | Header::Null => {
+                    self.done = body;
+                    true
+                }
+                Header::Blob { len, .. } => {
+                    // The limits keep `len` far below `usize::MAX`.
+                    let end = body + len + 2;
+                    match buf.get(end - 2..end) {
+                        None => return Ok(None),
+                        Some(b"\r\n") => self.done = end,
+                        Some(_) => return Err(ProtocolError::MissingCrlf),
+                    }
+                    true
+                }
+                Header::Aggregate { kind, len } => {
+                    self.done = body;
+                    let is_attribute = kind == b'|';
+                    let entries = if kind == b'%' || is_attribute {
+                        len * 2
+                    } else {
+                        len
+                    };
+                    if entries == 0 {
+                        !is_attribute
+                    } else {
+                        if self.open.len() >= limits.max_depth {
+                            return Err(ProtocolError::TooDeep {
+                                limit: limits.max_depth,
+                            });
+                        }
+                        self.open.push(Open {
+                            remaining: entries,
+                            is_attribute,
+                        });
+                        false
+                    }
+                }
+            };
+            if is_element && self.complete_element() {
+                return Ok(Some(self.done));
+            }
+        }
+    }
+
+    /// Counts one finished element against the open aggregates; returns `true` when that
+    /// finishes the frame.
+    fn complete_element(&mut self) -> bool {
+        while let Some(top) = self.open.last_mut() {
+            top.remaining -= 1;
+            if top.remaining > 0 {
+                return false;
+            }
+            let was_attribute = top.is_attribute;
+            self.open.pop();
+            if was_attribute {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Builds a [`Value`] from a frame the scan has checked to be complete.
+///
+/// It still checks every bound itself, so an inconsistency is an error, never a panic.
+struct Reader<'a> {
+    frame: &'a Bytes,
+    pos: usize,
+    limits: &'a Limits,
+}
+
+impl Reader<'_> {
+    fn header(&mut self) -> Result<Header, ProtocolError> {
+        match parse_header(self.frame, self.pos, 0, self.limits)? {
+            Parsed::Header(header, body) => {
+                self.pos = body;
+                Ok(header)
+            }
+            Parsed::Incomplete { .. } => Err(ProtocolError::MissingCrlf),
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, ProtocolError> {
+        loop {
+            match self.header()? {
+                Header::Null => return Ok(Value::Nil),
+                Header::Line { kind, content } => return self.line(kind, content),
+                Header::Blob { kind, len } => return self.blob(kind, len),
+                Header::Aggregate { kind, len } => {
+                    if depth >= self.limits.max_depth {
+                        return Err(ProtocolError::TooDeep {
+                            limit: self.limits.max_depth,
+                        });
+                    }
+                    if kind == b'|' {
+                        // Attributes are read and dropped; the value they annotate follows.
+                        for _ in 0..len * 2 {
+                            self.value(depth + 1)?;
+                        }
+                        continue;
+                    }
+                    return self.aggregate(kind, len, depth + 1);
+                }
+            }
+        }
+    }
+
+    fn line(&self, kind: u8, content: Range<usize>) -> Result<Value, ProtocolError> {
+        let text = self.frame.get(content.clone()).unwrap_or_default();
+        Ok(match kind {
+            b'+' => Value::SimpleString(self.frame.slice(content)),
+            b'-' => Value::ServerError(ServerError::new(String::from_utf8_lossy(text))),
+            b':' => Value::Int(parse_int(text).ok_or_else(|| invalid("integer", text))?),
+            b',' => Value::Double(
+                std::str::from_utf8(text)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| invalid("double", text))?,
+            ),
+            b'#' => match text {
+                b"t" => Value::Boolean(true),
+                b"f" => Value::Boolean(false),
+                _ => return Err(invalid("boolean", text)),
+            },
+            b'(' => {
+                let digits = text.strip_prefix(b"-").unwrap_or(text);
+                if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                    return Err(invalid("big number", text));
+                }
+                Value::BigNumber(self.frame.slice(content))
+            }
+            _ if text.is_empty() => Value::Nil,
+            _ => return Err(invalid("null", text)),
+        })
+    }
+
+    fn blob(&mut self, kind: u8, len: usize) -> Result<Value, ProtocolError> {
+        let data = self.pos..self.pos + len;
+        if self.frame.get(data.end..data.end + 2) != Some(b"\r\n") {
+            return Err(ProtocolError::MissingCrlf);
+        }
+        self.pos = data.end + 2;
+        Ok(match kind {
+            b'$' => Value::BulkString(self.frame.slice(data)),
+            b'!' => {
+                let text = self.frame.get(data).unwrap_or_default();
+                Value::ServerError(ServerError::new(String::from_utf8_lossy(text)))
+            }
+            _ => match self.frame.get(data.clone()).unwrap_or_default() {
+                [a, b, c, b':', ..] => Value::VerbatimString {
+                    format: [*a, *b, *c],
+                    text: self.frame.slice(data.start + 4..data.end),
+                },
+                text => return Err(invalid("verbatim string", text)),
+            },
+        })
+    }
+
+    fn aggregate(&mut self, kind: u8, len: usize, depth: usize) -> Result<Value, ProtocolError> {
+        // Every element takes at least three bytes, so this never reserves more than the
+        // frame can back, whatever length was announced.
+        let capacity = len.min(self.frame.len().saturating_sub(self.pos) / 3);
+        if kind == b'%' {
+            let mut pairs = Vec::with_capacity(capacity);
+            for _ in 0..len {
+                let key = self.value(depth)?;
+                let value = self.value(depth)?;
+                pairs.push((key, value));
+            }
+            return Ok(Value::Map(pairs));
+        }
+        let mut items = Vec::with_capacity(capacity);
+        for _ in 0..len {
+            items.push(self.value(depth)?);
+        }
+        Ok(match kind {
+            b'~' => Value::Set(items),
+            b'>' => Value::Push(items),
+            _ => Value::Array(items),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(input: &[u8]) -> Result<Vec<Value>, ProtocolError> {
+        let mut decoder = Decoder::new();
+        let mut buf = BytesMut::from(input);
+        let mut out = Vec::new();
+        while let Some(v) = decoder.decode(&mut buf)? {
+            out.push(v);
+        }
+        assert!(buf.is_empty(), "left over: {buf:?}");
+        Ok(out)
+    }
+
+    #[track_caller]
+    fn check(input: &str, expected: &Value) {
+        // Whole, then one byte at a time: the answer must not depend on the split.
+        assert_eq!(
+            decode_all(input.as_bytes()).unwrap(),
+            vec![expected.clone()]
+        );
+        let mut decoder = Decoder::new();
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        for b in input.bytes() {
+            buf.extend_from_slice(&[b]);
+            if let Some(v) = decoder.decode(&mut buf).unwrap() {
+                got.push(v);
+            }
+        }
+        assert_eq!(got, vec![expected.clone()], "byte by byte");
+    }
+
+    #[track_caller]
+    fn check_err(input: &str, expected: &ProtocolError) {
+        assert_eq!(decode_all(input.as_bytes()).unwrap_err(), *expected);
+    }
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    fn simple(s: &str) -> Value {
+        Value::SimpleString(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    #[test]
+    fn scalars() {
+        check("+OK\r\n", &simple("OK"));
+        check("+\r\n", &simple(""));
+        check(
+            "-ERR bad\r\n",
+            &Value::ServerError(ServerError::new("ERR bad")),
+        );
+        check(":0\r\n", &Value::Int(0));
+        check(":-42\r\n", &Value::Int(-42));
+        check(":9223372036854775807\r\n", &Value::Int(i64::MAX));
+        check(":-9223372036854775808\r\n", &Value::Int(i64::MIN));
+        check("$5\r\nhello\r\n", &bulk("hello"));
+        check("$0\r\n\r\n", &bulk(""));
+        check("$4\r\na\r\nb\r\n", &bulk("a\r\nb"));
+        check("$-1\r\n", &Value::Nil);
+        check("*-1\r\n", &Value::Nil);
+        check("_\r\n", &Value::Nil);
+        check(",1.5\r\n", &Value::Double(1.5));
+        check(",-2\r\n", &Value::Double(-2.0));
+        check(",1e300\r\n", &Value::Double(1e300));
+        check(",inf\r\n", &Value::Double(f64::INFINITY));
+        check(",-inf\r\n", &Value::Double(f64::NEG_INFINITY));
+        check("#t\r\n", &Value::Boolean(true));
+        check("#f\r\n", &Value::Boolean(false));
+        check(
+            "(3492890328409238509324850943850943825024385\r\n",
+            &Value::BigNumber(Bytes::from_static(
+                b"3492890328409238509324850943850943825024385",
+            )),
+        );
+        check("(-1\r\n", &Value::BigNumber(Bytes::from_static(b"-1")));
+        check(
+            "=15\r\ntxt:Some string\r\n",
+            &Value::VerbatimString {
+                format: *b"txt",
+                text: Bytes::from_static(b"Some string"),
+            },
+        );
+        check(
+            "!21\r\nSYNTAX invalid syntax\r\n",
+            &Value::ServerError(ServerError::new("SYNTAX invalid syntax")),
+        );
+    }
+
+    #[test]
+    fn nan_is_a_double() {
+        let values = decode_all(b",nan\r\n").unwrap();
+        assert!(matches!(values[..], [Value::Double(d)] if d.is_nan()));
+    }
+
+    #[test]
+    fn aggregates() {
+        check("*0\r\n", &Value::Array(vec![]));
+        check(
+            "*2\r\n$3\r\nfoo\r\n:1\r\n",
+            &Value::Array(vec![bulk("foo"), Value::Int(1)]),
+        );
+        check(
+            "*2\r\n*1\r\n_\r\n*0\r\n",
+            &Value::Array(vec![Value::Array(vec![Value::Nil]), Value::Array(vec![])]),
+        );
+        check(
+            "%2\r\n+a\r\n:1\r\n+b\r\n*1\r\n#t\r\n",
+            &Value::Map(vec![
+                (simple("a"), Value::Int(1)),
+                (simple("b"), Value::Array(vec![Value::Boolean(true)])),
+            ]),
+        );
+        check("%0\r\n", &Value::Map(vec![]));
+        check(
+            "~2\r\n+x\r\n+y\r\n",
+            &Value::Set(vec![simple("x"), simple("y")]),
+        );
+        check(
+            ">3\r\n+message\r\n+ch\r\n$2\r\nhi\r\n",
+            &Value::Push(vec![simple("message"), simple("ch"), bulk("hi")]),
+        );
+    }
+
+    #[test]
+    fn attributes_are_skipped() {
+        check(
+            "|1\r\n+key-popularity\r\n%2\r\n$1\r\na\r\n,0.1923\r\n$1\r\nb\r\n,0.0012\r\n*2\r\n:2039123\r\n:9543892\r\n",
+            &Value::Array(vec![Value::Int(2_039_123), Value::Int(9_543_892)]),
+        );
+        check(
+            "*2\r\n|1\r\n+ttl\r\n:3600\r\n:1\r\n:2\r\n",
+            &Value::Array(vec![Value::Int(1), Value::Int(2)]),
+        );
+        check("|0\r\n+OK\r\n", &simple("OK"));
+        check("|1\r\n+a\r\n+b\r\n|1\r\n+c\r\n+d\r\n:5\r\n", &Value::Int(5));
+    }
+
+    #[test]
+    fn frames_back_to_back() {
+        let values = decode_all(b"+OK\r\n:1\r\n*1\r\n$1\r\nx\r\n").unwrap();
+        assert_eq!(
+            values,
+            vec![simple("OK"), Value::Int(1), Value::Array(vec![bulk("x")])]
+        );
+    }
+
+    #[test]
+    fn incomplete_input_is_not_consumed() {
+        let mut decoder = Decoder::new();
+        let mut buf = BytesMut::from(&b"*2\r\n:1\r\n"[..]);
+        assert_eq!(decoder.decode(&mut buf), Ok(None));
+        assert_eq!(&buf[..], b"*2\r\n:1\r\n");
+        buf.extend_from_slice(b":2\r\n+next");
+        assert_eq!(
+            decoder.decode(&mut buf),
+            Ok(Some(Value::Array(vec![Value::Int(1), Value::Int(2)])))
+        );
+        assert_eq!(&buf[..], b"+next");
+        assert_eq!(decoder.decode(&mut buf), Ok(None));
+    }
+
+    #[test]
+    fn bulk_strings_share_the_read_buffer() {
+        let mut decoder = Decoder::new();
+        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nabc\r\n$3\r\ndef\r\n"[..]);
+        let Some(Value::Array(items)) = decoder.decode(&mut buf).unwrap() else {
+            panic!("expected an array");
+        };
+        let [Value::BulkString(a), Value::BulkString(b)] = &items[..] else {
+            panic!("expected two bulk strings");
+        };
+        // Both slices point into one allocation, three bytes plus CRLF and header apart.
+        assert_eq!(b.as_ptr() as usize - a.as_ptr() as usize, 9);
+    }
+
+    #[test]
+    fn malformed_input() {
+        check_err("?\r\n", &ProtocolError::InvalidType(b'?'));
+        check_err("+OK\n", &ProtocolError::MissingCrlf);
+        check_err("$3\r\nabcd\r\n", &ProtocolError::MissingCrlf);
+        check_err("$x\r\n", &ProtocolError::InvalidLength('$'));
+        check_err("$-2\r\n", &ProtocolError::InvalidLength('$'));
+        check_err("%-1\r\n", &ProtocolError::InvalidLength('%'));
+        check_err("$?\r\n", &ProtocolError::Streamed);
+        check_err("*?\r\n", &ProtocolError::Streamed);
+        check_err(
+            ":12a\r\n",
+            &ProtocolError::InvalidValue {
+                kind: "integer",
+                text: "12a".into(),
+            },
+        );
+        check_err(
+            ":9223372036854775808\r\n",
+            &ProtocolError::InvalidValue {
+                kind: "integer",
+                text: "9223372036854775808".into(),
+            },
+        );
+        check_err(
+            ",1.2.3\r\n",
+            &ProtocolError::InvalidValue {
+                kind: "double",
+                text: "1.2.3".into(),
+            },
+        );
+        check_err(
+            "#x\r\n",
+            &ProtocolError::InvalidValue {
+                kind: "boolean",
+                text: "x".into(),
+            },
+        );
+        check_err(
+            "(12-3\r\n",
+            &ProtocolError::InvalidValue {
+                kind: "big number",
+                text: "12-3".into(),
+            },
+        );
+        check_err(
+            "=3\r\ntxt\r\n",
+            &ProtocolError::InvalidValue {
+                kind: "verbatim string",
+                text: "txt".into(),
+            },
+        );
+        check_err(
+            "_x\r\n",
+            &ProtocolError::InvalidValue {
+                kind: "null",
+                text: "x".into(),
+            },
+        );
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let limits = Limits {
+            max_bulk_len: 4,
+            max_depth: 2,
+            max_aggregate_len: 3,
+        };
+        let run = |input: &[u8]| {
+            let mut decoder = Decoder::with_limits(limits);
+            decoder.decode(&mut BytesMut::from(input))
+        };
+        assert_eq!(
+            run(b"$5\r\n"),
+            Err(ProtocolError::StringTooLong { len: 5, limit: 4 })
+        );
+        assert!(run(b"$4\r\nabcd\r\n").is_ok());
+        assert_eq!(
+            run(b"+abcdefgh"),
+            Err(ProtocolError::StringTooLong { len: 9, limit: 4 })
+        );
+        assert_eq!(
+            run(b"*4\r\n"),
+            Err(ProtocolError::AggregateTooLong { len: 4, limit: 3 })
+        );
+        assert_eq!(
+            run(b"*1\r\n*1\r\n*1\r\n"),
+            Err(ProtocolError::TooDeep { limit: 2 })
+        );
+        assert!(run(b"*1\r\n*1\r\n:1\r\n").unwrap().is_some());
+    }
+
+    #[test]
+    fn huge_announced_lengths_reserve_nothing() {
+        let mut decoder = Decoder::new();
+        let mut buf = BytesMut::from(&b"*2000000000\r\n:1\r\n"[..]);
+        assert_eq!(decoder.decode(&mut buf), Ok(None));
+        let mut buf = BytesMut::from(&b"$536870912\r\nabc"[..]);
+        assert_eq!(Decoder::new().decode(&mut buf), Ok(None));
+    }
+
+    #[test]
+    fn a_long_line_in_pieces_is_searched_once() {
+        let mut decoder = Decoder::new();
+        let mut buf = BytesMut::from(&b"+"[..]);
+        for _ in 0..1000 {
+            buf.extend_from_slice(b"abcdefgh");
+            assert_eq!(decoder.decode(&mut buf), Ok(None));
+            assert_eq!(decoder.scan.line_from, buf.len());
+        }
+        buf.extend_from_slice(b"\r\n");
+        let Some(Value::SimpleString(s)) = decoder.decode(&mut buf).unwrap() else {
+            panic!("expected a simple string");
+        };
+        assert_eq!(s.len(), 8000);
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(parse_int(b"0"), Some(0));
+        assert_eq!(parse_int(b"-0"), Some(0));
+        assert_eq!(parse_int(b""), None);
+        assert_eq!(parse_int(b"-"), None);
+        assert_eq!(parse_int(b"+1"), None);
+        assert_eq!(parse_int(b"-9223372036854775809"), None);
+        assert_eq!(parse_int(b"18446744073709551616"), None);
+    }
+}

@@ -1,0 +1,95 @@
+//! Shared helpers for the integration tests: throwaway servers (`server.rs`), connections
+//! under each protocol, and a fault-injecting proxy for failures a real server cannot
+//! produce on demand.
+
+// Each test binary uses its own part of this module.
+#![allow(dead_code, unreachable_pub)]
+
+pub mod server;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::thread;
+
+use respec::{Client, Connection, ConnectionInfo, ProtocolVersion};
+pub use server::{RedisServer, ServerConfig, free_port};
+
+/// Both protocol versions, for tests that must hold under each.
+pub const PROTOCOLS: [ProtocolVersion; 2] = [ProtocolVersion::Resp2, ProtocolVersion::Resp3];
+
+/// Connection settings for `server` speaking `protocol`.
+pub fn info(server: &RedisServer, protocol: ProtocolVersion) -> ConnectionInfo {
+    let mut info: ConnectionInfo = server.url().parse().expect("the test URL parses");
+    info.protocol = protocol;
+    info
+}
+
+/// A new connection to `server` speaking `protocol`.
+pub fn connect(server: &RedisServer, protocol: ProtocolVersion) -> Connection {
+    Client::open(info(server, protocol))
+        .and_then(|client| client.get_connection())
+        .unwrap_or_else(|e| panic!("cannot connect to the test server with {protocol:?}: {e}"))
+}
+
+/// Runs `body` once per protocol, on a fresh connection to an emptied database, so one
+/// test body covers RESP2 and RESP3. A failure names the protocol it happened under.
+pub fn each_protocol(server: &RedisServer, mut body: impl FnMut(&mut Connection, ProtocolVersion)) {
+    for protocol in PROTOCOLS {
+        let mut con = connect(server, protocol);
+        respec::cmd("FLUSHALL")
+            .exec(&mut con)
+            .expect("FLUSHALL works");
+        eprintln!("-- under {protocol:?}");
+        body(&mut con, protocol);
+    }
+}
+
+/// A proxy in front of a server that forwards one client connection and cuts it after a
+/// set number of reply bytes: a server dying in the middle of a reply.
+#[derive(Debug)]
+pub struct CutProxy {
+    port: u16,
+}
+
+impl CutProxy {
+    /// Starts a proxy to `upstream_port` that closes both sides once `reply_limit` bytes
+    /// of replies have reached the client.
+    pub fn start(upstream_port: u16, reply_limit: usize) -> CutProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let port = listener.local_addr().expect("proxy address").port();
+        thread::spawn(move || {
+            let Ok((mut client, _)) = listener.accept() else {
+                return;
+            };
+            let mut upstream =
+                TcpStream::connect(("127.0.0.1", upstream_port)).expect("reach the server");
+            let (mut client_reader, mut upstream_writer) = (
+                client.try_clone().expect("clone the client socket"),
+                upstream.try_clone().expect("clone the server socket"),
+            );
+            thread::spawn(move || {
+                let _ = std::io::copy(&mut client_reader, &mut upstream_writer);
+            });
+            let mut sent = 0;
+            let mut buf = [0u8; 8192];
+            while sent < reply_limit {
+                let n = match upstream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n.min(reply_limit - sent),
+                };
+                if client.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+                sent += n;
+            }
+            let _ = client.shutdown(Shutdown::Both);
+            let _ = upstream.shutdown(Shutdown::Both);
+        });
+        CutProxy { port }
+    }
+
+    /// `redis://127.0.0.1:<proxy port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}

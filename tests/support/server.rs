@@ -1,0 +1,307 @@
+//! Throwaway `redis-server` processes on free loopback ports.
+//!
+//! This file depends on std alone: the tests use it through `tests/support/mod.rs`, and
+//! `xtask` includes it too (for `cargo xtask demo`), so there is one way to find, install
+//! and run a server.
+//!
+//! A server runs in its own temporary directory with persistence off, and is killed and
+//! cleaned up when its [`RedisServer`] is dropped, also when a test panics.
+
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long a new server may take to accept connections.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// How many times a start is retried when another process took the chosen port.
+const START_ATTEMPTS: usize = 5;
+
+/// The path of `redis-server`, installing Debian's package first when it is missing and
+/// this process runs as root.
+///
+/// # Panics
+///
+/// When the server is missing and cannot be installed, with a message saying how to
+/// install it.
+pub fn redis_server_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        if let Some(path) = find_on_path("redis-server") {
+            return path;
+        }
+        install_with_apt();
+        find_on_path("redis-server").unwrap_or_else(|| {
+            panic!("redis-server is still not on PATH after installing Debian's redis-server")
+        })
+    })
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/bin", "/usr/sbin", "/usr/local/bin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+/// Installs `redis-server` and `redis-tools` with apt-get. Test binaries run in parallel,
+/// so the install holds a file lock and re-checks under it.
+fn install_with_apt() {
+    if !is_root() || find_on_path("apt-get").is_none() {
+        panic!(
+            "redis-server is not installed. Install it (Debian/Ubuntu: \
+             `sudo apt-get install redis-server redis-tools`) or put it on PATH; \
+             the tests install it themselves only when running as root with apt-get"
+        );
+    }
+    let lock_path = std::env::temp_dir().join("respec-apt-install.lock");
+    let lock = File::create(&lock_path)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", lock_path.display()));
+    lock.lock()
+        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
+    if find_on_path("redis-server").is_some() {
+        return;
+    }
+    eprintln!("redis-server is missing: installing Debian's redis-server and redis-tools");
+    let apt = |args: &[&str]| {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run apt-get: {e}"));
+        assert!(
+            status.success(),
+            "`apt-get {}` failed: {status}",
+            args.join(" ")
+        );
+    };
+    apt(&["update", "-qq"]);
+    apt(&[
+        "install",
+        "-y",
+        "-qq",
+        "--no-install-recommends",
+        "redis-server",
+        "redis-tools",
+    ]);
+}
+
+/// A port on 127.0.0.1 that nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("cannot bind a loopback port")
+}
+
+/// A new, empty directory under the system's temporary directory.
+pub fn temp_dir(prefix: &str) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!(
+        "{prefix}-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
+}
+
+/// How to start a server: extra configuration on top of the throwaway defaults.
+#[derive(Debug, Clone, Default)]
+pub struct ServerConfig {
+    unix_socket: bool,
+    directives: Vec<Vec<String>>,
+}
+
+impl ServerConfig {
+    /// Also listen on a Unix socket in the server's directory.
+    #[must_use]
+    pub fn unix_socket(mut self) -> Self {
+        self.unix_socket = true;
+        self
+    }
+
+    /// Requires this password from the default user.
+    #[must_use]
+    pub fn password(self, password: &str) -> Self {
+        self.directive(&["requirepass", password])
+    }
+
+    /// Adds an ACL user, as the `user` directive takes it: `acl_user("app", "on >pw ~app:* +get")`.
+    #[must_use]
+    pub fn acl_user(self, name: &str, rules: &str) -> Self {
+        let mut words = vec!["user", name];
+        words.extend(rules.split_whitespace());
+        self.directive(&words)
+    }
+
+    /// Adds any configuration directive: `directive(&["maxmemory", "10mb"])`.
+    #[must_use]
+    pub fn directive(mut self, words: &[&str]) -> Self {
+        self.directives
+            .push(words.iter().map(|w| (*w).to_owned()).collect());
+        self
+    }
+
+    /// Starts the server.
+    ///
+    /// # Panics
+    ///
+    /// When the server does not start, with its log.
+    #[must_use]
+    pub fn start(self) -> RedisServer {
+        let mut last_log = String::new();
+        for _ in 0..START_ATTEMPTS {
+            match RedisServer::try_start(&self) {
+                Ok(server) => return server,
+                Err(log) => last_log = log,
+            }
+        }
+        panic!("redis-server did not start after {START_ATTEMPTS} attempts; last log:\n{last_log}");
+    }
+}
+
+/// A running throwaway server; dropping it kills the process and removes its directory.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+    unix_socket: Option<PathBuf>,
+}
+
+impl RedisServer {
+    /// Starts a server with the defaults: loopback only, no persistence, `DEBUG` allowed.
+    #[must_use]
+    pub fn start() -> RedisServer {
+        ServerConfig::default().start()
+    }
+
+    /// Starts configuring a server.
+    #[must_use]
+    pub fn config() -> ServerConfig {
+        ServerConfig::default()
+    }
+
+    fn try_start(config: &ServerConfig) -> Result<RedisServer, String> {
+        let binary = redis_server_binary();
+        let port = free_port();
+        let dir = temp_dir("respec-redis");
+        let mut conf = format!(
+            "port {port}\nbind 127.0.0.1\nsave \"\"\nappendonly no\ndaemonize no\n\
+             enable-debug-command yes\nlogfile redis.log\ndir {}\n",
+            dir.display()
+        );
+        let unix_socket = config.unix_socket.then(|| dir.join("redis.sock"));
+        if let Some(path) = &unix_socket {
+            conf.push_str(&format!(
+                "unixsocket {}\nunixsocketperm 700\n",
+                path.display()
+            ));
+        }
+        for words in &config.directives {
+            conf.push_str(&words.join(" "));
+            conf.push('\n');
+        }
+        let conf_path = dir.join("redis.conf");
+        fs::write(&conf_path, conf).map_err(|e| format!("cannot write the config: {e}"))?;
+        let child = Command::new(binary)
+            .arg(&conf_path)
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
+        let mut server = RedisServer {
+            child,
+            port,
+            dir,
+            unix_socket,
+        };
+        server.wait_ready().map_err(|()| server.log())?;
+        Ok(server)
+    }
+
+    /// Waits until the server answers on its port; `Err` when it exits or times out.
+    fn wait_ready(&mut self) -> Result<(), ()> {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return Err(());
+            }
+            if ping(self.port) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Err(())
+    }
+
+    /// The server's log so far.
+    #[must_use]
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default()
+    }
+
+    /// The TCP port.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The Unix socket, when the server was configured with one.
+    #[must_use]
+    pub fn unix_socket(&self) -> Option<&Path> {
+        self.unix_socket.as_deref()
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `true` when something on `port` answers a `PING` (even with an error, as a server that
+/// requires a password does).
+fn ping(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut reply = [0u8; 1];
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut reply).is_ok()
+        && matches!(reply[0], b'+' | b'-')
+}

@@ -188,7 +188,10 @@ impl Error {
         }
         Error(Box::new(Repr::Conversion {
             target: short_type_name(std::any::type_name::<T>()),
-            value: format!("{} {value:?}", value.type_name()),
+            value: match value {
+                Value::Nil => "nil".to_owned(),
+                value => format!("{} {value:?}", value.type_name()),
+            },
             detail,
         }))
     }

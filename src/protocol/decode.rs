@@ -269,8 +269,12 @@ impl Scan {
                     true
                 }
                 Header::Blob { len, .. } => {
-                    // The limits keep `len` far below `usize::MAX`.
-                    let end = body + len + 2;
+                    let end = body.checked_add(len).and_then(|n| n.checked_add(2)).ok_or(
+                        ProtocolError::StringTooLong {
+                            len,
+                            limit: limits.max_bulk_len,
+                        },
+                    )?;
                     match buf.get(end - 2..end) {
                         None => return Ok(None),
                         Some(b"\r\n") => self.done = end,
@@ -282,7 +286,10 @@ impl Scan {
                     self.done = body;
                     let is_attribute = kind == b'|';
                     let entries = if kind == b'%' || is_attribute {
-                        len * 2
+                        len.checked_mul(2).ok_or(ProtocolError::AggregateTooLong {
+                            len,
+                            limit: limits.max_aggregate_len,
+                        })?
                     } else {
                         len
                     };
@@ -360,7 +367,7 @@ impl Reader<'_> {
                     }
                     if kind == b'|' {
                         // Attributes are read and dropped; the value they annotate follows.
-                        for _ in 0..len * 2 {
+                        for _ in 0..len.saturating_mul(2) {
                             self.value(depth + 1)?;
                         }
                         continue;
@@ -401,8 +408,8 @@ impl Reader<'_> {
     }
 
     fn blob(&mut self, kind: u8, len: usize) -> Result<Value, ProtocolError> {
-        let data = self.pos..self.pos + len;
-        if self.frame.get(data.end..data.end + 2) != Some(b"\r\n") {
+        let data = self.pos..self.pos.saturating_add(len);
+        if self.frame.get(data.end..data.end.saturating_add(2)) != Some(b"\r\n") {
             return Err(ProtocolError::MissingCrlf);
         }
         self.pos = data.end + 2;
@@ -741,6 +748,22 @@ mod tests {
             panic!("expected a simple string");
         };
         assert_eq!(s.len(), 8000);
+    }
+
+    #[test]
+    fn unbounded_limits_cannot_overflow() {
+        let limits = Limits {
+            max_bulk_len: usize::MAX,
+            max_depth: usize::MAX,
+            max_aggregate_len: usize::MAX,
+        };
+        for input in [
+            &b"$18446744073709551615\r\n"[..],
+            b"%18446744073709551615\r\n",
+        ] {
+            let mut decoder = Decoder::with_limits(limits);
+            assert!(decoder.decode(&mut BytesMut::from(input)).is_err());
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! produce on demand.
 
 // Each test binary uses its own part of this module.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unused_imports, unreachable_pub)]
 
 pub mod server;
 

@@ -1,0 +1,162 @@
+//! Connection setup against real servers: protocol, database, name, credentials, and
+//! Unix sockets.
+
+mod support;
+
+use respec::{Client, ConnectionAddr, ConnectionLike, ProtocolVersion, cmd};
+use support::{PROTOCOLS, RedisServer};
+
+fn protocol_number(protocol: ProtocolVersion) -> u8 {
+    if protocol == ProtocolVersion::Resp3 {
+        3
+    } else {
+        2
+    }
+}
+
+/// One field of `CLIENT INFO`, as the server sees this connection.
+fn client_info(con: &mut respec::Connection, field: &str) -> String {
+    let info: String = cmd("CLIENT INFO").query(con).unwrap();
+    info.split_whitespace()
+        .find_map(|pair| pair.strip_prefix(field)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("no {field} in {info}"))
+        .to_owned()
+}
+
+#[test]
+fn setup_selects_db_names_the_connection_and_negotiates_the_protocol() {
+    let server = RedisServer::start();
+    for protocol in PROTOCOLS {
+        let url = format!(
+            "{}/3?client_name=tour%2Dguide&protocol={}",
+            server.url(),
+            protocol_number(protocol)
+        );
+        let mut con = Client::open(url).unwrap().get_connection().unwrap();
+        assert_eq!(con.db(), 3);
+        assert_eq!(con.protocol(), protocol);
+        assert_eq!(client_info(&mut con, "db"), "3");
+        assert_eq!(
+            client_info(&mut con, "resp"),
+            protocol_number(protocol).to_string()
+        );
+        assert_eq!(
+            cmd("CLIENT GETNAME").query::<String>(&mut con).unwrap(),
+            "tour-guide"
+        );
+
+        // The key lands in db 3 and only there.
+        cmd("SET").key("where").arg("three").exec(&mut con).unwrap();
+        let mut db0 = support::connect(&server, protocol);
+        assert_eq!(
+            cmd("GET")
+                .key("where")
+                .query::<Option<String>>(&mut db0)
+                .unwrap(),
+            None
+        );
+        cmd("FLUSHALL").exec(&mut db0).unwrap();
+    }
+}
+
+#[test]
+fn query_db_wins_over_path_db() {
+    let server = RedisServer::start();
+    let mut con = Client::open(format!("{}/5?db=7", server.url()))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    assert_eq!(client_info(&mut con, "db"), "7");
+}
+
+#[test]
+fn password_only_auth() {
+    let server = RedisServer::config().password("p@ss:word").start();
+    for protocol in PROTOCOLS {
+        let url = format!(
+            "redis://:p%40ss%3Aword@127.0.0.1:{}?protocol={}",
+            server.port(),
+            protocol_number(protocol)
+        );
+        let mut con = Client::open(url).unwrap().get_connection().unwrap();
+        assert_eq!(cmd("PING").query::<String>(&mut con).unwrap(), "PONG");
+        assert_eq!(client_info(&mut con, "user"), "default");
+    }
+}
+
+#[test]
+fn acl_user_and_password() {
+    let server = RedisServer::config()
+        .acl_user("alice", "on >wonderland ~* +@all")
+        .start();
+    for protocol in PROTOCOLS {
+        let mut info = support::info(&server, protocol);
+        info.username = Some("alice".into());
+        info.password = Some("wonderland".into());
+        let mut con = Client::open(info).unwrap().get_connection().unwrap();
+        assert_eq!(
+            cmd("ACL WHOAMI").query::<String>(&mut con).unwrap(),
+            "alice"
+        );
+    }
+}
+
+#[test]
+fn unix_socket_round_trip() {
+    let server = RedisServer::config().unix_socket().start();
+    let path = server.unix_socket().unwrap();
+    for protocol in PROTOCOLS {
+        let url = format!(
+            "unix://{}?db=2&protocol={}",
+            path.display(),
+            protocol_number(protocol)
+        );
+        let client = Client::open(url).unwrap();
+        assert_eq!(
+            client.connection_info().addr,
+            ConnectionAddr::Unix(path.to_owned())
+        );
+        let mut con = client.get_connection().unwrap();
+        cmd("SET").key("over").arg("unix").exec(&mut con).unwrap();
+        assert_eq!(
+            cmd("GET").key("over").query::<String>(&mut con).unwrap(),
+            "unix"
+        );
+        assert_eq!(client_info(&mut con, "db"), "2");
+        assert_eq!(
+            client_info(&mut con, "resp"),
+            protocol_number(protocol).to_string()
+        );
+    }
+}
+
+#[test]
+fn tls_urls_parse_but_need_the_tls_feature_to_connect() {
+    let client = Client::open("rediss://127.0.0.1:1/").unwrap();
+    let err = client.get_connection().unwrap_err();
+    assert_eq!(err.kind(), respec::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("TLS"), "{err}");
+}
+
+#[test]
+fn one_client_many_connections_across_threads() {
+    let server = RedisServer::start();
+    let client = Client::open(server.url()).unwrap();
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            let client = client.clone();
+            scope.spawn(move || {
+                let mut con = client.get_connection().unwrap();
+                for i in 0..50 {
+                    let n: i64 = cmd("INCR").key("shared").query(&mut con).unwrap();
+                    assert!(n >= 1, "thread {t} round {i}");
+                }
+            });
+        }
+    });
+    let mut con = client.get_connection().unwrap();
+    assert_eq!(
+        cmd("GET").key("shared").query::<i64>(&mut con).unwrap(),
+        200
+    );
+}

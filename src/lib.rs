@@ -42,6 +42,8 @@
 //! error messages is not part of the API.
 #![doc(test(attr(deny(warnings))))]
 #![warn(missing_docs)]
+// The library must not panic on anything a server sends: no unwraps, no unchecked indexing.
+#![warn(clippy::unwrap_used, clippy::indexing_slicing)]
 
 mod client;
 mod cmd;

@@ -15,10 +15,10 @@ fn simple(s: &str) -> Value {
 }
 
 #[track_caller]
-fn ok<T: FromRedisValue + PartialEq + Debug>(value: Value, expected: T) {
+fn ok<T: FromRedisValue + PartialEq + Debug>(value: Value, expected: &T) {
     let shown = format!("{value:?}");
     match from_redis_value::<T>(value) {
-        Ok(got) => assert_eq!(got, expected, "from {shown}"),
+        Ok(got) => assert_eq!(&got, expected, "from {shown}"),
         Err(e) => panic!("{shown} should convert: {e}"),
     }
 }
@@ -32,50 +32,50 @@ fn err<T: FromRedisValue + Debug>(value: Value, message: &str) {
 
 #[test]
 fn value_and_unit() {
-    ok(Value::Int(3), Value::Int(3));
-    ok(Value::Nil, ());
-    ok(bulk("anything"), ());
+    ok(Value::Int(3), &Value::Int(3));
+    ok(Value::Nil, &());
+    ok(bulk("anything"), &());
 }
 
 #[test]
 fn booleans() {
-    ok(Value::Boolean(true), true);
-    ok(Value::Int(0), false);
-    ok(Value::Int(1), true);
-    ok(Value::Int(2), true);
-    ok(bulk("1"), true);
-    ok(bulk("0"), false);
-    ok(simple("OK"), true);
-    ok(Value::Nil, false);
+    ok(Value::Boolean(true), &true);
+    ok(Value::Int(0), &false);
+    ok(Value::Int(1), &true);
+    ok(Value::Int(2), &true);
+    ok(bulk("1"), &true);
+    ok(bulk("0"), &false);
+    ok(simple("OK"), &true);
+    ok(Value::Nil, &false);
     err::<bool>(bulk("yes"), r#"cannot convert bulk string "yes" to bool"#);
     err::<bool>(Value::Double(1.0), "cannot convert double 1.0 to bool");
 }
 
 #[test]
 fn integers_of_every_width() {
-    ok(Value::Int(-5), -5i8);
-    ok(Value::Int(300), 300i16);
-    ok(Value::Int(-70_000), -70_000i32);
-    ok(Value::Int(i64::MIN), i64::MIN);
-    ok(Value::Int(7), 7i128);
-    ok(Value::Int(7), 7isize);
-    ok(Value::Int(255), 255u8);
-    ok(Value::Int(65_535), 65_535u16);
-    ok(Value::Int(7), 7u32);
-    ok(Value::Int(i64::MAX), i64::MAX as u64);
-    ok(Value::Int(7), 7u128);
-    ok(Value::Int(7), 7usize);
-    ok(bulk("18446744073709551615"), u64::MAX);
-    ok(bulk("-12"), -12i64);
-    ok(simple("42"), 42u8);
+    ok(Value::Int(-5), &-5i8);
+    ok(Value::Int(300), &300i16);
+    ok(Value::Int(-70_000), &-70_000i32);
+    ok(Value::Int(i64::MIN), &i64::MIN);
+    ok(Value::Int(7), &7i128);
+    ok(Value::Int(7), &7isize);
+    ok(Value::Int(255), &255u8);
+    ok(Value::Int(65_535), &65_535u16);
+    ok(Value::Int(7), &7u32);
+    ok(Value::Int(i64::MAX), &(i64::MAX as u64));
+    ok(Value::Int(7), &7u128);
+    ok(Value::Int(7), &7usize);
+    ok(bulk("18446744073709551615"), &u64::MAX);
+    ok(bulk("-12"), &-12i64);
+    ok(simple("42"), &42u8);
     ok(
         Value::BigNumber(Bytes::from_static(
             b"170141183460469231731687303715884105727",
         )),
-        i128::MAX,
+        &i128::MAX,
     );
-    ok(Value::Double(3.0), 3i32);
-    ok(Value::Boolean(true), 1u8);
+    ok(Value::Double(3.0), &3i32);
+    ok(Value::Boolean(true), &1u8);
     err::<u8>(
         Value::Int(256),
         "cannot convert integer 256 to u8 (out of range)",
@@ -95,32 +95,32 @@ fn integers_of_every_width() {
 
 #[test]
 fn floats() {
-    ok(Value::Double(1.5), 1.5f64);
-    ok(Value::Int(2), 2.0f64);
-    ok(bulk("0.25"), 0.25f32);
-    ok(bulk("inf"), f64::INFINITY);
-    ok(bulk("-inf"), f64::NEG_INFINITY);
-    ok(Value::Double(f64::NEG_INFINITY), f64::NEG_INFINITY);
+    ok(Value::Double(1.5), &1.5f64);
+    ok(Value::Int(2), &2.0f64);
+    ok(bulk("0.25"), &0.25f32);
+    ok(bulk("inf"), &f64::INFINITY);
+    ok(bulk("-inf"), &f64::NEG_INFINITY);
+    ok(Value::Double(f64::NEG_INFINITY), &f64::NEG_INFINITY);
     assert!(from_redis_value::<f64>(bulk("nan")).unwrap().is_nan());
     err::<f64>(bulk("one"), r#"cannot convert bulk string "one" to f64"#);
 }
 
 #[test]
 fn strings_and_bytes() {
-    ok(bulk("héllo"), "héllo".to_owned());
-    ok(simple("OK"), "OK".to_owned());
+    ok(bulk("héllo"), &"héllo".to_owned());
+    ok(simple("OK"), &"OK".to_owned());
     ok(
         Value::VerbatimString {
             format: *b"txt",
             text: Bytes::from_static(b"text"),
         },
-        "text".to_owned(),
+        &"text".to_owned(),
     );
-    ok(Value::Int(-3), "-3".to_owned());
-    ok(Value::Double(0.1), "0.1".to_owned());
+    ok(Value::Int(-3), &"-3".to_owned());
+    ok(Value::Double(0.1), &"0.1".to_owned());
     ok(
         Value::BigNumber(Bytes::from_static(b"123")),
-        "123".to_owned(),
+        &"123".to_owned(),
     );
     err::<String>(
         Value::BulkString(Bytes::from_static(b"\xff\xfe")),
@@ -130,13 +130,13 @@ fn strings_and_bytes() {
 
     ok(
         Value::BulkString(Bytes::from_static(b"\x00\xff")),
-        vec![0u8, 255],
+        &vec![0u8, 255],
     );
     ok(
         Value::BulkString(Bytes::from_static(b"\x00\xff")),
-        Bytes::from_static(b"\x00\xff"),
+        &Bytes::from_static(b"\x00\xff"),
     );
-    ok(simple("PONG"), Bytes::from_static(b"PONG"));
+    ok(simple("PONG"), &Bytes::from_static(b"PONG"));
     err::<Bytes>(Value::Int(1), "cannot convert integer 1 to Bytes");
     err::<Vec<u8>>(Value::Int(1), "cannot convert integer 1 to Vec<u8>");
 }
@@ -151,11 +151,11 @@ fn long_values_are_cut_in_messages() {
 
 #[test]
 fn options() {
-    ok(Value::Nil, None::<String>);
-    ok(bulk("x"), Some("x".to_owned()));
+    ok(Value::Nil, &None::<String>);
+    ok(bulk("x"), &Some("x".to_owned()));
     ok(
         Value::Array(vec![bulk("1"), Value::Nil]),
-        vec![Some(1), None],
+        &vec![Some(1), None],
     );
     err::<Option<i64>>(bulk("x"), r#"cannot convert bulk string "x" to i64"#);
 }
@@ -163,9 +163,9 @@ fn options() {
 #[test]
 fn sequences() {
     let ints = Value::Array(vec![Value::Int(1), bulk("2"), Value::Int(3)]);
-    ok(ints.clone(), vec![1i64, 2, 3]);
-    ok(Value::Set(vec![Value::Int(1)]), vec![1u8]);
-    ok(ints.clone(), [1i64, 2, 3]);
+    ok(ints.clone(), &vec![1i64, 2, 3]);
+    ok(Value::Set(vec![Value::Int(1)]), &vec![1u8]);
+    ok(ints.clone(), &[1i64, 2, 3]);
     err::<[i64; 2]>(
         ints.clone(),
         r#"cannot convert array [1, "2", 3] to [i64; 2] (expected 2 elements)"#,
@@ -178,21 +178,21 @@ fn sequences() {
     // A map flattens to keys and values, as RESP2 sends it.
     ok(
         Value::Map(vec![(bulk("a"), bulk("1"))]),
-        vec!["a".to_owned(), "1".to_owned()],
+        &vec!["a".to_owned(), "1".to_owned()],
     );
 }
 
 #[test]
 fn tuples() {
-    ok(Value::Array(vec![Value::Int(1)]), (1i64,));
+    ok(Value::Array(vec![Value::Int(1)]), &(1i64,));
     ok(
         Value::Array(vec![bulk("a"), Value::Int(2), Value::Nil]),
-        ("a".to_owned(), 2u8, None::<String>),
+        &("a".to_owned(), 2u8, None::<String>),
     );
     let twelve = Value::Array((1..=12).map(Value::Int).collect());
     ok(
         twelve,
-        (
+        &(
             1u8, 2u8, 3u8, 4u8, 5u8, 6u8, 7u8, 8u8, 9u8, 10u8, 11u8, 12u8,
         ),
     );
@@ -204,21 +204,21 @@ fn tuples() {
     let expected = vec![("m".to_owned(), 1.5f64), ("n".to_owned(), 2.0)];
     ok(
         Value::Array(vec![bulk("m"), bulk("1.5"), bulk("n"), bulk("2")]),
-        expected.clone(),
+        &expected.clone(),
     );
     ok(
         Value::Array(vec![
             Value::Array(vec![bulk("m"), Value::Double(1.5)]),
             Value::Array(vec![bulk("n"), Value::Double(2.0)]),
         ]),
-        expected.clone(),
+        &expected.clone(),
     );
     ok(
         Value::Map(vec![
             (bulk("m"), Value::Double(1.5)),
             (bulk("n"), Value::Double(2.0)),
         ]),
-        expected,
+        &expected,
     );
     err::<Vec<(String, i64)>>(
         Value::Array(vec![bulk("a"), bulk("1"), bulk("b")]),
@@ -231,22 +231,22 @@ fn maps() {
     let expected = HashMap::from([("a".to_owned(), 1i64), ("b".to_owned(), 2)]);
     ok(
         Value::Map(vec![(bulk("a"), Value::Int(1)), (bulk("b"), Value::Int(2))]),
-        expected.clone(),
+        &expected.clone(),
     );
     ok(
         Value::Array(vec![bulk("a"), bulk("1"), bulk("b"), bulk("2")]),
-        expected.clone(),
+        &expected.clone(),
     );
     ok(
         Value::Array(vec![
             Value::Array(vec![bulk("a"), Value::Int(1)]),
             Value::Array(vec![bulk("b"), Value::Int(2)]),
         ]),
-        expected,
+        &expected,
     );
     ok(
         Value::Array(vec![bulk("b"), bulk("2"), bulk("a"), bulk("1")]),
-        BTreeMap::from([("a".to_owned(), 1u8), ("b".to_owned(), 2)]),
+        &BTreeMap::from([("a".to_owned(), 1u8), ("b".to_owned(), 2)]),
     );
     err::<HashMap<String, String>>(
         Value::Array(vec![bulk("a")]),
@@ -262,11 +262,11 @@ fn maps() {
 fn sets() {
     ok(
         Value::Set(vec![bulk("x"), bulk("y")]),
-        HashSet::from(["x".to_owned(), "y".to_owned()]),
+        &HashSet::from(["x".to_owned(), "y".to_owned()]),
     );
     ok(
         Value::Array(vec![Value::Int(2), Value::Int(1), Value::Int(2)]),
-        BTreeSet::from([1u8, 2]),
+        &BTreeSet::from([1u8, 2]),
     );
     err::<HashSet<String>>(
         bulk("x"),
@@ -284,7 +284,7 @@ fn error_replies_inside_aggregates_are_errors() {
     assert_eq!(e.kind(), ErrorKind::Server);
     assert_eq!(e.to_string(), "ERR boom");
     // Value keeps them, so nothing is lost.
-    ok(value.clone(), value);
+    ok(value.clone(), &value);
 }
 
 fn args(value: impl ToRedisArgs) -> Vec<Vec<u8>> {
@@ -298,6 +298,7 @@ fn strs(items: &[&str]) -> Vec<Vec<u8>> {
 }
 
 #[test]
+#[allow(clippy::needless_borrows_for_generic_args)] // The impls for references are under test.
 fn arguments() {
     assert_eq!(args("a"), strs(&["a"]));
     assert_eq!(args(String::from("b")), strs(&["b"]));
@@ -358,7 +359,7 @@ fn arguments() {
 fn bool_and_float_arguments_round_trip() {
     for b in [true, false] {
         let arg = args(b).remove(0);
-        ok(Value::BulkString(Bytes::from(arg)), b);
+        ok(Value::BulkString(Bytes::from(arg)), &b);
     }
     for f in [
         0.1,
@@ -369,6 +370,6 @@ fn bool_and_float_arguments_round_trip() {
         123_456.789,
     ] {
         let arg = args(f).remove(0);
-        ok(Value::BulkString(Bytes::from(arg)), f);
+        ok(Value::BulkString(Bytes::from(arg)), &f);
     }
 }

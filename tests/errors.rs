@@ -16,7 +16,7 @@ fn wrongtype() {
         assert_eq!(err.kind(), ErrorKind::Server);
         assert_eq!(err.code(), Some("WRONGTYPE"));
         assert_eq!(
-            err.server_error().map(|e| e.kind()),
+            err.server_error().map(respec::ServerError::kind),
             Some(ServerErrorKind::WrongType)
         );
         assert!(
@@ -41,7 +41,7 @@ fn noscript() {
             .unwrap_err();
         assert_eq!(err.code(), Some("NOSCRIPT"));
         assert_eq!(
-            err.server_error().map(|e| e.kind()),
+            err.server_error().map(respec::ServerError::kind),
             Some(ServerErrorKind::NoScript)
         );
     });

@@ -92,7 +92,7 @@ fn credentials() {
         let info = parse(url);
         assert_eq!(info.username.as_deref(), username, "{url}");
         assert_eq!(
-            info.password.as_ref().map(|p| p.expose()),
+            info.password.as_ref().map(respec::Password::expose),
             password,
             "{url}"
         );

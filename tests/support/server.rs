@@ -7,6 +7,7 @@
 //! A server runs in its own temporary directory with persistence off, and is killed and
 //! cleaned up when its [`RedisServer`] is dropped, also when a test panics.
 
+use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -59,13 +60,12 @@ fn is_root() -> bool {
 /// Installs `redis-server` and `redis-tools` with apt-get. Test binaries run in parallel,
 /// so the install holds a file lock and re-checks under it.
 fn install_with_apt() {
-    if !is_root() || find_on_path("apt-get").is_none() {
-        panic!(
-            "redis-server is not installed. Install it (Debian/Ubuntu: \
-             `sudo apt-get install redis-server redis-tools`) or put it on PATH; \
-             the tests install it themselves only when running as root with apt-get"
-        );
-    }
+    assert!(
+        is_root() && find_on_path("apt-get").is_some(),
+        "redis-server is not installed. Install it (Debian/Ubuntu: \
+         `sudo apt-get install redis-server redis-tools`) or put it on PATH; \
+         the tests install it themselves only when running as root with apt-get"
+    );
     let lock_path = std::env::temp_dir().join("respec-apt-install.lock");
     let lock = File::create(&lock_path)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", lock_path.display()));
@@ -112,8 +112,7 @@ pub fn temp_dir(prefix: &str) -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+        .map_or(0, |d| d.subsec_nanos());
     let dir = std::env::temp_dir().join(format!(
         "{prefix}-{}-{}-{nanos}",
         std::process::id(),
@@ -211,10 +210,7 @@ impl RedisServer {
         );
         let unix_socket = config.unix_socket.then(|| dir.join("redis.sock"));
         if let Some(path) = &unix_socket {
-            conf.push_str(&format!(
-                "unixsocket {}\nunixsocketperm 700\n",
-                path.display()
-            ));
+            let _ = write!(conf, "unixsocket {}\nunixsocketperm 700\n", path.display());
         }
         for words in &config.directives {
             conf.push_str(&words.join(" "));

@@ -40,6 +40,7 @@
 //! Before 1.0, minor versions may break the API. [`Value`], [`ErrorKind`] and the server
 //! error kinds are `#[non_exhaustive]` and may gain variants in any release; the text of
 //! error messages is not part of the API.
+#![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 #![warn(missing_docs)]
 // The library must not panic on anything a server sends: no unwraps, no unchecked indexing.
@@ -62,3 +63,8 @@ pub use connection::{
 pub use error::{Error, ErrorKind, Result};
 pub use types::{FromRedisValue, RedisWrite, ToRedisArgs, from_redis_value};
 pub use value::{Redirect, RedirectKind, ServerError, ServerErrorKind, Value};
+
+/// The README's examples, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

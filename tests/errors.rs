@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use respec::{Client, ConnectionLike, ErrorKind, ProtocolVersion, ServerErrorKind, Value, cmd};
-use support::{CutProxy, PROTOCOLS, RedisServer, each_protocol, free_port};
+use support::{CutProxy, PROTOCOLS, RedisServer, each_protocol};
 
 #[test]
 fn wrongtype() {
@@ -109,7 +109,13 @@ fn acl_user_gets_noperm_outside_its_rights() {
 
 #[test]
 fn connecting_to_a_closed_port() {
-    let port = free_port();
+    // A socket bound but never listening holds the port, so nothing else can take it and
+    // every connection to it is refused.
+    let holder = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    holder
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let port = holder.local_addr().unwrap().as_socket().unwrap().port();
     let err = Client::open(("127.0.0.1", port))
         .unwrap()
         .get_connection()

@@ -1,1 +1,2 @@
-//! Benchmarks for respec.
+//! Benchmarks for respec: criterion micro-benchmarks in `benches/`, run with
+//! `cargo xtask bench`.

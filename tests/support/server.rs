@@ -7,14 +7,15 @@
 //! A server runs in its own temporary directory with persistence off, and is killed and
 //! cleaned up when its [`RedisServer`] is dropped, also when a test panics.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How long a new server may take to accept connections.
@@ -99,12 +100,21 @@ fn install_with_apt() {
     ]);
 }
 
-/// A port on 127.0.0.1 that nothing listens on right now.
+/// A port on 127.0.0.1 that nothing listens on right now, and that this process has not
+/// handed out before: tests run in parallel, and two servers must never be given the same
+/// port (one would fail to bind while the other answered its readiness check).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("cannot bind a loopback port")
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|addr| addr.port())
+            .expect("cannot bind a loopback port");
+        if handed_out.insert(port) {
+            return port;
+        }
+    }
 }
 
 /// A new, empty directory under the system's temporary directory.

@@ -112,6 +112,40 @@ enum Stream {
     Unix(UnixStream),
 }
 
+impl Stream {
+    fn set_timeouts(&self, read: Option<Duration>, write: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_read_timeout(read).and(s.set_write_timeout(write)),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.set_read_timeout(read).and(s.set_write_timeout(write)),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 impl Connection {
     /// Connects to the server `info` names and sets the connection up.
     ///
@@ -151,8 +185,7 @@ impl Connection {
             protocol: info.protocol,
             broken: false,
         };
-        con.set_read_timeout(info.socket_timeout)?;
-        con.set_write_timeout(info.socket_timeout)?;
+        con.set_timeouts(info.socket_timeout, info.socket_timeout)?;
         con.setup(info)?;
         Ok(con)
     }
@@ -202,32 +235,15 @@ impl Connection {
         Ok(())
     }
 
-    /// Sets how long a read may block; `None` blocks forever.
+    /// Sets how long a read and a write may each block; `None` blocks forever.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::InvalidInput`] for a zero duration.
-    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
-        let res = match &self.stream {
-            Stream::Tcp(s) => s.set_read_timeout(timeout),
-            #[cfg(unix)]
-            Stream::Unix(s) => s.set_read_timeout(timeout),
-        };
-        res.map_err(|_| Error::invalid_input("a socket timeout must not be zero"))
-    }
-
-    /// Sets how long a write may block; `None` blocks forever.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::InvalidInput`] for a zero duration.
-    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
-        let res = match &self.stream {
-            Stream::Tcp(s) => s.set_write_timeout(timeout),
-            #[cfg(unix)]
-            Stream::Unix(s) => s.set_write_timeout(timeout),
-        };
-        res.map_err(|_| Error::invalid_input("a socket timeout must not be zero"))
+    pub fn set_timeouts(&mut self, read: Option<Duration>, write: Option<Duration>) -> Result<()> {
+        self.stream
+            .set_timeouts(read, write)
+            .map_err(|_| Error::invalid_input("a socket timeout must not be zero"))
     }
 
     /// The address this connection is connected to.
@@ -256,11 +272,7 @@ impl Connection {
     }
 
     fn flush(&mut self) -> Result<()> {
-        let res = match &mut self.stream {
-            Stream::Tcp(s) => s.write_all(&self.write_buf),
-            #[cfg(unix)]
-            Stream::Unix(s) => s.write_all(&self.write_buf),
-        };
+        let res = self.stream.write_all(&self.write_buf);
         if self.write_buf.capacity() > MAX_RETAINED_WRITE_BUF {
             self.write_buf = Vec::with_capacity(1024);
         } else {
@@ -300,12 +312,7 @@ impl Connection {
         self.read_buf.resize(len + self.read_chunk, 0);
         let dst = self.read_buf.get_mut(len..).unwrap_or_default();
         let res = loop {
-            let res = match &mut self.stream {
-                Stream::Tcp(s) => s.read(dst),
-                #[cfg(unix)]
-                Stream::Unix(s) => s.read(dst),
-            };
-            match res {
+            match self.stream.read(dst) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => break res,
             }

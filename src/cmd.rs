@@ -78,6 +78,27 @@ impl Cmd {
         self
     }
 
+    /// Appends arguments encoded ahead of time, keeping their key marks.
+    pub fn append(&mut self, args: &Args) -> &mut Cmd {
+        let offset = self.n_args;
+        self.buf.extend_from_slice(&args.0.buf);
+        for idx in args.0.keys.iter() {
+            self.keys.insert(offset + idx);
+        }
+        self.n_args += args.0.n_args;
+        self
+    }
+
+    /// Marks as keys the arguments from `start` on that sit at `positions` within each
+    /// group of `width`: the keys of `MSET k1 v1 k2 v2` are at position 0 of groups of 2.
+    pub(crate) fn mark_keys_in_groups(&mut self, start: usize, width: usize, positions: &[usize]) {
+        for idx in start..self.n_args {
+            if positions.contains(&((idx - start) % width)) {
+                self.keys.insert(idx);
+            }
+        }
+    }
+
     /// Sends the command on `con` and converts the reply.
     ///
     /// # Errors
@@ -104,7 +125,7 @@ impl Cmd {
 
     /// The arguments, the command name first.
     pub fn args(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        Args { rest: &self.buf }
+        ArgIter { rest: &self.buf }
     }
 
     /// The arguments marked as keys.
@@ -133,6 +154,75 @@ impl Cmd {
         let mut out = Vec::with_capacity(self.buf.len() + 16);
         self.write_packed(&mut out);
         out
+    }
+}
+
+/// Arguments encoded ahead of time: what option types and enums of the generated
+/// commands hold for their string and key values. Build one from anything that writes
+/// arguments; a [`Cmd`] takes it whole with [`Cmd::append`].
+///
+/// # Examples
+///
+/// ```
+/// let mut names = respec::Args::new("a");
+/// names.push(["b", "c"]);
+/// assert_eq!(names.arg_count(), 3);
+/// let mut cmd = respec::cmd("DEL");
+/// cmd.append(&respec::Args::keys(["k1", "k2"]));
+/// assert_eq!(cmd.keys().count(), 2);
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Args(Cmd);
+
+impl Args {
+    /// The arguments `value` writes.
+    #[must_use]
+    pub fn new(value: impl ToRedisArgs) -> Args {
+        let mut args = Args::default();
+        args.push(value);
+        args
+    }
+
+    /// The arguments `value` writes, marked as keys.
+    #[must_use]
+    pub fn keys(value: impl ToRedisArgs) -> Args {
+        let mut args = Args::default();
+        args.push_keys(value);
+        args
+    }
+
+    /// Adds the arguments `value` writes.
+    pub fn push(&mut self, value: impl ToRedisArgs) {
+        self.0.arg(value);
+    }
+
+    /// Adds the arguments `value` writes, marked as keys.
+    pub fn push_keys(&mut self, value: impl ToRedisArgs) {
+        self.0.key(value);
+    }
+
+    /// How many arguments there are.
+    #[must_use]
+    pub fn arg_count(&self) -> usize {
+        self.0.arg_count()
+    }
+
+    /// `true` when there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.arg_count() == 0
+    }
+}
+
+impl fmt::Debug for Args {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(
+                self.0
+                    .args()
+                    .map(|arg| crate::Value::BulkString(bytes::Bytes::copy_from_slice(arg))),
+            )
+            .finish()
     }
 }
 
@@ -166,11 +256,11 @@ impl fmt::Debug for Cmd {
 }
 
 /// Walks the encoded arguments of a [`Cmd`].
-struct Args<'a> {
+struct ArgIter<'a> {
     rest: &'a [u8],
 }
 
-impl<'a> Iterator for Args<'a> {
+impl<'a> Iterator for ArgIter<'a> {
     type Item = &'a [u8];
 
     fn next(&mut self) -> Option<&'a [u8]> {
@@ -204,6 +294,12 @@ impl KeyIndices {
         } else {
             self.beyond.push(idx);
         }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..64)
+            .filter(|idx| self.first_64 & (1 << idx) != 0)
+            .chain(self.beyond.iter().copied())
     }
 
     fn contains(&self, idx: usize) -> bool {

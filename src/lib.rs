@@ -48,19 +48,23 @@
 
 mod client;
 mod cmd;
+pub mod commands;
 mod connection;
 mod error;
+mod pipeline;
 pub mod protocol;
 mod types;
 mod value;
 
 pub use client::Client;
-pub use cmd::{Cmd, cmd};
+pub use cmd::{Args, Cmd, cmd};
+pub use commands::{AsyncCommands, AsyncSentinelCommands, Commands, SentinelCommands};
 pub use connection::{
-    Connection, ConnectionAddr, ConnectionInfo, ConnectionLike, DEFAULT_PORT, IntoConnectionInfo,
-    Password, ProtocolVersion,
+    AsyncConnectionLike, Connection, ConnectionAddr, ConnectionInfo, ConnectionLike, DEFAULT_PORT,
+    IntoConnectionInfo, Password, ProtocolVersion,
 };
 pub use error::{Error, ErrorKind, Result};
+pub use pipeline::{Pipeline, pipe};
 pub use types::{FromRedisValue, RedisWrite, ToRedisArgs, from_redis_value};
 pub use value::{Redirect, RedirectKind, ServerError, ServerErrorKind, Value};
 

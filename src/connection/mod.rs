@@ -77,6 +77,31 @@ impl<C: ConnectionLike + ?Sized> ConnectionLike for &mut C {
     }
 }
 
+/// The async seam: what every async backend implements.
+///
+/// The futures must be `Send`, so that commands can be awaited from any task of a
+/// multi-threaded runtime; everything built on commands ([`AsyncCommands`]) works
+/// through this trait alone.
+///
+/// [`AsyncCommands`]: crate::AsyncCommands
+pub trait AsyncConnectionLike: Send {
+    /// Sends one command and reads its reply. An error reply is returned as an `Err`.
+    fn req_command(&mut self, cmd: &Cmd) -> impl Future<Output = Result<Value>> + Send;
+
+    /// Sends `cmds` together and reads one reply for each, in order, error replies
+    /// included as values.
+    fn req_commands(&mut self, cmds: &[Cmd]) -> impl Future<Output = Result<Vec<Value>>> + Send;
+
+    /// The database this connection has selected.
+    fn db(&self) -> i64;
+
+    /// The protocol version this connection speaks.
+    fn protocol(&self) -> ProtocolVersion;
+
+    /// `false` once the connection has failed and may no longer be used.
+    fn is_open(&self) -> bool;
+}
+
 /// The first read asks for this much; later reads follow the size of the last one.
 const INITIAL_READ_CHUNK: usize = 16 * 1024;
 /// The most one read asks for.

@@ -4,7 +4,11 @@
 //!   workspace (`cargo test`), passing `ARGS` on;
 //! - `demo`: runs the tour (`examples/tour.rs`) against `$REDIS_URL`, or against a
 //!   throwaway server started for it when `REDIS_URL` is not set;
-//! - `bench [ARGS]`: runs the criterion micro-benchmarks of the codec and conversions.
+//! - `bench [ARGS]`: runs the criterion micro-benchmarks of the codec and conversions;
+//! - `spec [--check]`: rebuilds `commands.json` from `spec/upstream/` and
+//!   `spec/overrides.json` (or checks that it is current);
+//! - `codegen [--check]`: regenerates `src/commands/generated/` from `commands.json` (or
+//!   checks that it is current).
 
 // The same server helper the integration tests use; xtask needs only part of it.
 #[allow(dead_code, unreachable_pub)]
@@ -22,13 +26,19 @@ fn main() -> ExitCode {
         "test" => test(&rest),
         "demo" => demo(),
         "bench" => bench(&rest),
+        "spec" => generated(&rest, "spec", |root| {
+            vec![respec_codegen::generate_spec(root)]
+        }),
+        "codegen" => generated(&rest, "codegen", respec_codegen::generate_sources),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  \
                  test [ARGS]   install redis-server if needed, then run every test\n  \
                  demo          run the tour against $REDIS_URL or a throwaway server\n  \
-                 bench [ARGS]  run the criterion micro-benchmarks"
+                 bench [ARGS]  run the criterion micro-benchmarks\n  \
+                 spec [--check]     rebuild commands.json from spec/upstream and spec/overrides.json\n  \
+                 codegen [--check]  regenerate src/commands/generated from commands.json"
             );
             ExitCode::FAILURE
         }
@@ -92,4 +102,37 @@ fn bench(args: &[String]) -> ExitCode {
     let mut cmd = cargo();
     cmd.args(["bench", "--package", "respec-bench"]).args(args);
     run(cmd)
+}
+
+/// Writes (or with `--check`, compares) what a generator produces.
+fn generated(
+    args: &[String],
+    task: &str,
+    render: impl FnOnce(&Path) -> Vec<respec_codegen::Output>,
+) -> ExitCode {
+    let check = match args {
+        [] => false,
+        [flag] if flag == "--check" => true,
+        _ => {
+            eprintln!("usage: cargo xtask {task} [--check]");
+            return ExitCode::FAILURE;
+        }
+    };
+    let root = project_root();
+    let outputs = render(&root);
+    if check {
+        let stale = respec_codegen::stale(&root, &outputs);
+        if stale.is_empty() {
+            return ExitCode::SUCCESS;
+        }
+        for path in &stale {
+            eprintln!("stale: {}", path.display());
+        }
+        eprintln!("run `cargo xtask {task}` and commit");
+        return ExitCode::FAILURE;
+    }
+    for path in respec_codegen::write(&root, &outputs) {
+        eprintln!("wrote {}", path.display());
+    }
+    ExitCode::SUCCESS
 }

@@ -1,0 +1,150 @@
+//! `commands.json` from the upstream specification files and the project's overrides.
+//!
+//! Each upstream object is kept as it is, under its full name (`"CLIENT KILL"`), and
+//! gains a `"respec"` object with what the project decides: the Rust method name, which
+//! surface the command belongs to (or why it is excluded) and reply-type hints.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+/// What `spec/overrides.json` holds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Overrides {
+    /// Full command name -> method name, where the mechanical one will not do.
+    rename: BTreeMap<String, String>,
+    /// Full command name -> why it gets no typed method.
+    exclude: BTreeMap<String, String>,
+    /// Full command name -> reply types of the plain and the `_options` methods.
+    reply: BTreeMap<String, ReplyHint>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplyHint {
+    plain: Option<String>,
+    options: Option<String>,
+}
+
+/// The mechanical method name: `CLIENT KILL` -> `client_kill`, `RESTORE-ASKING` ->
+/// `restore_asking`.
+#[must_use]
+pub fn method_name(full_name: &str) -> String {
+    crate::names::snake(full_name)
+}
+
+/// Builds the text of `commands.json` from the upstream files in `upstream_dir` and the
+/// overrides file.
+///
+/// # Panics
+///
+/// On unreadable or malformed input, and on an override that names no command, with a
+/// message naming the file and the entry.
+#[must_use]
+pub fn build(upstream_dir: &Path, overrides_path: &Path) -> String {
+    let overrides: Overrides = serde_json::from_str(&read(overrides_path))
+        .unwrap_or_else(|e| panic!("{}: {e}", overrides_path.display()));
+
+    let mut files: Vec<_> = fs::read_dir(upstream_dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", upstream_dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+
+    let mut parsed = Vec::with_capacity(files.len());
+    for path in &files {
+        let object: Map<String, Value> =
+            serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut entries = object.into_iter();
+        let (Some((key, Value::Object(command))), None) = (entries.next(), entries.next()) else {
+            panic!(
+                "{}: expected one object keyed by the command name",
+                path.display()
+            );
+        };
+        let full_name = match command.get("container").and_then(Value::as_str) {
+            Some(container) => format!("{container} {key}"),
+            None => key,
+        };
+        parsed.push((path, full_name, command));
+    }
+    let containers: BTreeSet<String> = parsed
+        .iter()
+        .filter_map(|(_, _, command)| command.get("container")?.as_str().map(str::to_owned))
+        .collect();
+
+    let mut commands = BTreeMap::new();
+    for (path, full_name, mut command) in parsed {
+        // A container is only a prefix for its subcommands, unless it runs on its own
+        // too, as COMMAND does.
+        let is_container = containers.contains(&full_name) && !command.contains_key("function");
+        let only_sentinel = command
+            .get("command_flags")
+            .and_then(Value::as_array)
+            .is_some_and(|flags| flags.iter().any(|f| f == "ONLY_SENTINEL"));
+        let method = overrides
+            .rename
+            .get(&full_name)
+            .cloned()
+            .unwrap_or_else(|| method_name(&full_name));
+        let mut annotations = Map::new();
+        annotations.insert("method".into(), json!(method));
+        let surface = if is_container {
+            "container"
+        } else if let Some(reason) = overrides.exclude.get(&full_name) {
+            annotations.insert("excluded".into(), json!(reason));
+            "excluded"
+        } else if only_sentinel {
+            "sentinel"
+        } else {
+            "commands"
+        };
+        annotations.insert("surface".into(), json!(surface));
+        if let Some(hint) = overrides.reply.get(&full_name) {
+            if let Some(plain) = &hint.plain {
+                annotations.insert("reply".into(), json!(plain));
+            }
+            if let Some(options) = &hint.options {
+                annotations.insert("options_reply".into(), json!(options));
+            }
+        }
+        command.insert("respec".into(), Value::Object(annotations));
+        if commands
+            .insert(full_name.clone(), Value::Object(command))
+            .is_some()
+        {
+            panic!("{}: a second entry for {full_name}", path.display());
+        }
+    }
+
+    for name in overrides
+        .rename
+        .keys()
+        .chain(overrides.exclude.keys())
+        .chain(overrides.reply.keys())
+    {
+        assert!(
+            commands.contains_key(name),
+            "{}: {name:?} names no command in {}",
+            overrides_path.display(),
+            upstream_dir.display()
+        );
+    }
+
+    let document = json!({
+        "source": "Valkey 8.0.1, src/commands (BSD-3-Clause: see spec/upstream/LICENSE), with spec/overrides.json applied by `cargo xtask spec`",
+        "commands": commands,
+    });
+    let mut text = serde_json::to_string_pretty(&document).expect("JSON serialises");
+    text.push('\n');
+    text
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}

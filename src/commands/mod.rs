@@ -1,0 +1,56 @@
+//! The command surface, generated from the spec (`commands.json`).
+//!
+//! - [`Commands`] (sync), [`AsyncCommands`] and the chainable methods of
+//!   [`Pipeline`](crate::Pipeline): one typed method per command, plus an `_options` twin
+//!   taking an options type (`SetOptions`, `ZrangeOptions`...) where the command has
+//!   optional arguments.
+//! - One function per command building its [`Cmd`](crate::Cmd): `commands::get("k")`.
+//! - The options, choices (`oneof`) and blocks of arguments, as types.
+//! - [`SentinelCommands`] and [`AsyncSentinelCommands`] for the commands only a Sentinel
+//!   answers.
+//! - The command table ([`lookup`], [`lookup_cmd`], [`CommandInfo`]) with flags, key specs and
+//!   cluster routing tips, and key extraction ([`CommandInfo::key_indices`]).
+//!
+//! Everything under `generated/` is written by `cargo xtask codegen`; nothing there is
+//! edited by hand. A few commands have no typed method, each for a reason recorded in
+//! `spec/overrides.json` (the subscribe family and `MONITOR` belong to dedicated objects,
+//! replication internals are not for clients...); [`cmd`](crate::cmd) still sends them.
+//!
+//! # Arguments
+//!
+//! Keys and values take `impl ToRedisArgs`: one value, or any collection of them where
+//! the command takes several (`con.del(&["a", "b"])`). Integers and Unix times are
+//! `i64`, doubles `f64`. A choice (`oneof`) is an enum; a group (`block`) is a struct or,
+//! where all its fields are required, a run of parameters. Repeated groups of plain
+//! fields take tuples: `con.zadd("z", &[(1.0, "a"), (2.0, "b")])`. A `numkeys` argument
+//! is never passed: it is counted from the keys. Arguments go on the wire in the spec's
+//! order.
+
+#[rustfmt::skip]
+#[path = "generated/asynch.rs"]
+mod asynch;
+#[rustfmt::skip]
+#[path = "generated/constructors.rs"]
+mod constructors;
+#[rustfmt::skip]
+#[path = "generated/pipeline.rs"]
+mod pipeline;
+#[rustfmt::skip]
+#[path = "generated/sync.rs"]
+mod sync;
+mod table;
+#[rustfmt::skip]
+#[path = "generated/table.rs"]
+mod table_data;
+#[rustfmt::skip]
+#[path = "generated/types.rs"]
+mod types;
+
+pub use asynch::{AsyncCommands, AsyncSentinelCommands};
+pub use constructors::*;
+pub use sync::{Commands, SentinelCommands};
+pub use table::{
+    BeginSearch, CommandFlags, CommandInfo, FindKeys, KeySpec, KeySpecFlags, RequestPolicy,
+    ResponsePolicy, all, lookup, lookup_cmd,
+};
+pub use types::*;

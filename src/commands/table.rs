@@ -1,0 +1,415 @@
+//! The command table's types, lookup, and key extraction from key specs.
+//!
+//! The table itself is generated (`generated/table.rs`) from the spec: every command and
+//! subcommand with its arity, flags, key specs and cluster routing tips. Commands built
+//! by hand with [`cmd`](crate::cmd) find their entry here too, through [`lookup_cmd`].
+
+use crate::cmd::Cmd;
+
+macro_rules! flag_set {
+    ($(#[$doc:meta])* $name:ident { $($(#[$flag_doc:meta])* $flag:ident = $bit:expr,)* }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+        pub struct $name(u32);
+
+        impl $name {
+            /// No flags.
+            pub const EMPTY: $name = $name(0);
+            $($(#[$flag_doc])* pub const $flag: $name = $name(1 << $bit);)*
+
+            /// Both sets of flags.
+            #[must_use]
+            pub const fn union(self, other: $name) -> $name {
+                $name(self.0 | other.0)
+            }
+
+            /// `true` when every flag of `other` is set here.
+            #[must_use]
+            pub const fn contains(self, other: $name) -> bool {
+                self.0 & other.0 == other.0
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let mut set = f.debug_set();
+                $(if self.contains($name::$flag) { set.entry(&format_args!(stringify!($flag))); })*
+                set.finish()
+            }
+        }
+    };
+}
+
+flag_set! {
+    /// How the server treats a command (`command_flags` in the spec).
+    CommandFlags {
+        /// May run while the replica is stale.
+        STALE = 0,
+        /// Writes data.
+        WRITE = 1,
+        /// May run while the data set loads.
+        LOADING = 2,
+        /// Runs in constant or logarithmic time.
+        FAST = 3,
+        /// Not allowed in scripts.
+        NOSCRIPT = 4,
+        /// Only reads data; may go to a replica.
+        READONLY = 5,
+        /// Administrative.
+        ADMIN = 6,
+        /// Allowed in Sentinel mode.
+        SENTINEL = 7,
+        /// May use more memory; refused when memory is full.
+        DENYOOM = 8,
+        /// Only a Sentinel runs it.
+        ONLY_SENTINEL = 9,
+        /// Refused while the data set loads asynchronously.
+        NO_ASYNC_LOADING = 10,
+        /// Allowed while a script runs.
+        ALLOW_BUSY = 11,
+        /// Pub/sub.
+        PUBSUB = 12,
+        /// May block the connection until data arrives or a timeout passes.
+        BLOCKING = 13,
+        /// May replicate even though it does not write.
+        MAY_REPLICATE = 14,
+        /// Not shown to `MONITOR`.
+        SKIP_MONITOR = 15,
+        /// Its keys are optional.
+        NO_MANDATORY_KEYS = 16,
+        /// Not allowed in a transaction.
+        NO_MULTI = 17,
+        /// Allowed before authenticating.
+        NO_AUTH = 18,
+        /// Protected: refused unless enabled in the configuration.
+        PROTECTED = 19,
+        /// May touch keys other than its arguments.
+        TOUCHES_ARBITRARY_KEYS = 20,
+        /// Not logged in the slow log.
+        SKIP_SLOWLOG = 21,
+        /// Sent to a node importing a slot.
+        ASKING = 22,
+    }
+}
+
+flag_set! {
+    /// How a key spec's keys are used (`flags` of a key spec).
+    KeySpecFlags {
+        /// Read-only.
+        RO = 0,
+        /// Read and write.
+        RW = 1,
+        /// Overwritten without being read.
+        OW = 2,
+        /// Removed.
+        RM = 3,
+        /// Its data is returned, copied or used.
+        ACCESS = 4,
+        /// Its data is changed.
+        UPDATE = 5,
+        /// Data is added to it.
+        INSERT = 6,
+        /// Data is deleted from it.
+        DELETE = 7,
+        /// Not a key, but routed like one (shard channels).
+        NOT_KEY = 8,
+        /// The spec may not find every key.
+        INCOMPLETE = 9,
+        /// The flags depend on other arguments.
+        VARIABLE_FLAGS = 10,
+    }
+}
+
+/// Where the search for a key spec's keys begins. Argument 0 is the command name (for a
+/// subcommand, argument 1 is the subcommand).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BeginSearch {
+    /// At this argument.
+    Index(usize),
+    /// After this keyword, searched from `start_from` (from the end when negative).
+    Keyword {
+        /// The keyword, such as `STREAMS`.
+        keyword: &'static str,
+        /// Where to start searching.
+        start_from: isize,
+    },
+    /// The spec cannot say; the server knows by other means.
+    Unknown,
+}
+
+/// Which arguments are keys, from where the search began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindKeys {
+    /// A range: up to `last_key` past the first (negative: counted from the end), every
+    /// `step`; with a negative `last_key` and `limit` of 2 or more, only the first
+    /// `1/limit` of what remains.
+    Range {
+        /// Offset of the last key.
+        last_key: isize,
+        /// Distance between keys.
+        step: usize,
+        /// Fraction limit, as above.
+        limit: usize,
+    },
+    /// An argument holds the number of keys.
+    KeyNum {
+        /// Offset of the count.
+        key_num_idx: usize,
+        /// Offset of the first key.
+        first_key: usize,
+        /// Distance between keys.
+        step: usize,
+    },
+    /// The spec cannot say.
+    Unknown,
+}
+
+/// One group of keys of a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpec {
+    /// How the keys are used.
+    pub flags: KeySpecFlags,
+    /// Where the search begins.
+    pub begin_search: BeginSearch,
+    /// Which arguments are keys.
+    pub find_keys: FindKeys,
+}
+
+/// Where a cluster client sends a command (`REQUEST_POLICY` tips).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestPolicy {
+    /// To every node, primaries and replicas.
+    AllNodes,
+    /// To every primary.
+    AllShards,
+    /// Split by slot, each part to its shard.
+    MultiShard,
+    /// Needs logic of its own.
+    Special,
+}
+
+/// How a cluster client merges the replies of several nodes (`RESPONSE_POLICY` tips).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResponsePolicy {
+    /// Success if any node succeeded.
+    OneSucceeded,
+    /// Success if all succeeded.
+    AllSucceeded,
+    /// Logical AND of the replies, element by element.
+    AggLogicalAnd,
+    /// Logical OR of the replies, element by element.
+    AggLogicalOr,
+    /// The smallest reply.
+    AggMin,
+    /// The largest reply.
+    AggMax,
+    /// The sum of the replies.
+    AggSum,
+    /// Needs logic of its own.
+    Special,
+}
+
+/// What the spec says about one command or subcommand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandInfo {
+    /// `GET`, or `CLIENT KILL` for a subcommand.
+    pub name: &'static str,
+    /// Number of arguments including the name; negative means at least that many.
+    pub arity: i32,
+    /// How the server treats it.
+    pub flags: CommandFlags,
+    /// Where its keys are.
+    pub key_specs: &'static [KeySpec],
+    /// Where a cluster client sends it, when not by key.
+    pub request_policy: Option<RequestPolicy>,
+    /// How a cluster client merges replies from several nodes.
+    pub response_policy: Option<ResponsePolicy>,
+    /// The same input and data may give different output.
+    pub nondeterministic_output: bool,
+    /// The output is a collection in no fixed order.
+    pub nondeterministic_output_order: bool,
+    /// Its group in the documentation: `string`, `list`...
+    pub group: &'static str,
+    /// The version that introduced it.
+    pub since: &'static str,
+}
+
+/// The whole table, sorted by name.
+#[must_use]
+pub fn all() -> &'static [CommandInfo] {
+    &super::table_data::COMMANDS
+}
+
+/// The entry of a command by name, any case: `lookup("get", None)`,
+/// `lookup("CLIENT", Some("kill"))`. A container with an unknown subcommand has no
+/// entry; a plain command ignores `sub`.
+#[must_use]
+pub fn lookup(name: &[u8], sub: Option<&[u8]>) -> Option<&'static CommandInfo> {
+    let table = all();
+    let find = |words: &[&[u8]]| {
+        table
+            .binary_search_by(|entry| compare_name(entry.name, words))
+            .ok()
+            .and_then(|idx| table.get(idx))
+    };
+    if let Some(sub) = sub
+        && let Some(entry) = find(&[name, sub])
+    {
+        return Some(entry);
+    }
+    find(&[name])
+}
+
+/// Compares a table name with words joined by spaces, ignoring ASCII case.
+fn compare_name(entry: &str, words: &[&[u8]]) -> std::cmp::Ordering {
+    let mut joined = Vec::new();
+    for (idx, word) in words.iter().enumerate() {
+        if idx > 0 {
+            joined.push(b' ');
+        }
+        joined.extend(word.iter().map(u8::to_ascii_uppercase));
+    }
+    entry.as_bytes().cmp(&joined)
+}
+
+/// The table entry of a command, found from its first argument and, for containers,
+/// its second.
+#[must_use]
+pub fn lookup_cmd(cmd: &Cmd) -> Option<&'static CommandInfo> {
+    let mut args = cmd.args();
+    let name = args.next()?;
+    lookup(name, args.next())
+}
+
+impl CommandInfo {
+    /// The positions of the key arguments in `args` (the command name at 0), found with
+    /// the key specs as the server finds them. Shard channels (`NOT_KEY`) are included:
+    /// they route like keys.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let args: [&[u8]; 6] = [b"XREAD", b"COUNT", b"2", b"STREAMS", b"s1", b"0"];
+    /// let info = respec::commands::lookup(b"XREAD", None).unwrap();
+    /// assert_eq!(info.key_indices(&args), [4]);
+    /// ```
+    #[must_use]
+    pub fn key_indices(&self, args: &[&[u8]]) -> Vec<usize> {
+        let mut keys = Vec::new();
+        for spec in self.key_specs {
+            spec.find(args, &mut keys);
+        }
+        if self.name == "SORT" || self.name == "SORT_RO" {
+            sort_store_key(args, &mut keys);
+        }
+        keys
+    }
+
+    /// `true` for blocking commands.
+    #[must_use]
+    pub fn is_blocking(&self) -> bool {
+        self.flags.contains(CommandFlags::BLOCKING)
+    }
+
+    /// `true` for commands that only read.
+    #[must_use]
+    pub fn is_readonly(&self) -> bool {
+        self.flags.contains(CommandFlags::READONLY)
+    }
+}
+
+/// SORT's destination follows `STORE`, which no key spec can describe: its `BY` and
+/// `GET` patterns share the same "unknown" spec but are not keys.
+fn sort_store_key(args: &[&[u8]], keys: &mut Vec<usize>) {
+    let mut idx = 2;
+    while let Some(arg) = args.get(idx) {
+        let skip = match arg.to_ascii_uppercase().as_slice() {
+            b"STORE" => {
+                if args.get(idx + 1).is_some() {
+                    keys.push(idx + 1);
+                }
+                2
+            }
+            b"BY" | b"GET" => 2,
+            b"LIMIT" => 3,
+            _ => 1,
+        };
+        idx += skip;
+    }
+}
+
+impl KeySpec {
+    /// Appends the positions of this spec's keys in `args`; a spec that does not match
+    /// the arguments adds none.
+    fn find(&self, args: &[&[u8]], keys: &mut Vec<usize>) {
+        let n_args = args.len() as isize;
+        let first = match self.begin_search {
+            BeginSearch::Index(pos) => pos as isize,
+            BeginSearch::Keyword {
+                keyword,
+                start_from,
+            } => {
+                let found = if start_from > 0 {
+                    (start_from..n_args - 1).find(|&i| is_keyword(args, i, keyword))
+                } else {
+                    (1..=n_args + start_from)
+                        .rev()
+                        .find(|&i| is_keyword(args, i, keyword))
+                };
+                match found {
+                    Some(idx) => idx + 1,
+                    None => return,
+                }
+            }
+            BeginSearch::Unknown => return,
+        };
+        let (first, last, step) = match self.find_keys {
+            FindKeys::Range {
+                last_key,
+                step,
+                limit,
+            } => {
+                let last = if last_key >= 0 {
+                    first + last_key
+                } else if limit <= 1 {
+                    n_args + last_key
+                } else {
+                    first + ((n_args - first) / limit as isize + last_key)
+                };
+                (first, last, step as isize)
+            }
+            FindKeys::KeyNum {
+                key_num_idx,
+                first_key,
+                step,
+            } => {
+                let count = args
+                    .get((first + key_num_idx as isize) as usize)
+                    .and_then(|n| std::str::from_utf8(n).ok()?.parse::<isize>().ok());
+                let Some(count) = count.filter(|n| *n >= 0) else {
+                    return;
+                };
+                let first = first + first_key as isize;
+                (first, first + count - 1, step as isize)
+            }
+            FindKeys::Unknown => return,
+        };
+        let mut idx = first;
+        while idx <= last && step > 0 {
+            if idx >= n_args || idx < 1 {
+                return;
+            }
+            keys.push(idx as usize);
+            idx += step;
+        }
+    }
+}
+
+fn is_keyword(args: &[&[u8]], idx: isize, keyword: &str) -> bool {
+    usize::try_from(idx)
+        .ok()
+        .and_then(|i| args.get(i))
+        .is_some_and(|arg| arg.eq_ignore_ascii_case(keyword.as_bytes()))
+}

@@ -66,9 +66,13 @@ pub(crate) fn choice_name(arg: &Arg) -> String {
         .token
         .as_deref()
         .or_else(|| match &arg.kind {
-            // A block without a token of its own is named for its first field's token:
-            // GEOSEARCH's `circle` block starts with `BYRADIUS`.
-            ArgKind::Block(children) => children.first().and_then(|c| c.token.as_deref()),
+            // A block without a token of its own is named for its first field's token
+            // when that field is always there: GEOSEARCH's `circle` block starts with
+            // `BYRADIUS`.
+            ArgKind::Block(children) => children
+                .first()
+                .filter(|c| !c.optional)
+                .and_then(|c| c.token.as_deref()),
             _ => None,
         })
         .filter(|token| is_word(token))

@@ -267,6 +267,9 @@ struct RawCommand {
 #[serde(deny_unknown_fields)]
 struct Annotations {
     method: String,
+    /// Arguments whose upstream type the overrides changed (recorded for readers).
+    #[allow(dead_code)]
+    retyped: Option<BTreeMap<String, String>>,
     surface: Surface,
     excluded: Option<String>,
     reply: Option<String>,

@@ -19,8 +19,18 @@ struct Overrides {
     rename: BTreeMap<String, String>,
     /// Full command name -> why it gets no typed method.
     exclude: BTreeMap<String, String>,
+    /// Full command name -> top-level arguments whose type the project changes, and why.
+    retype: BTreeMap<String, Retype>,
     /// Full command name -> reply types of the plain and the `_options` methods.
     reply: BTreeMap<String, ReplyHint>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Retype {
+    args: BTreeMap<String, String>,
+    #[allow(dead_code)] // Read by people: every change says why.
+    why: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,6 +123,30 @@ pub fn build(upstream_dir: &Path, overrides_path: &Path) -> String {
                 annotations.insert("options_reply".into(), json!(options));
             }
         }
+        if let Some(retype) = overrides.retype.get(&full_name) {
+            let arguments = command
+                .get_mut("arguments")
+                .and_then(Value::as_array_mut)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{}: {full_name} has no arguments to retype",
+                        overrides_path.display()
+                    )
+                });
+            for (name, new_type) in &retype.args {
+                let arg = arguments
+                    .iter_mut()
+                    .find(|arg| arg.get("name").and_then(Value::as_str) == Some(name))
+                    .unwrap_or_else(|| {
+                        panic!(
+                            "{}: {full_name} has no argument {name:?}",
+                            overrides_path.display()
+                        )
+                    });
+                arg["type"] = json!(new_type);
+            }
+            annotations.insert("retyped".into(), json!(retype.args));
+        }
         command.insert("respec".into(), Value::Object(annotations));
         if commands
             .insert(full_name.clone(), Value::Object(command))
@@ -126,6 +160,7 @@ pub fn build(upstream_dir: &Path, overrides_path: &Path) -> String {
         .rename
         .keys()
         .chain(overrides.exclude.keys())
+        .chain(overrides.retype.keys())
         .chain(overrides.reply.keys())
     {
         assert!(

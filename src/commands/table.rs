@@ -243,8 +243,8 @@ pub fn all() -> &'static [CommandInfo] {
 }
 
 /// The entry of a command by name, any case: `lookup("get", None)`,
-/// `lookup("CLIENT", Some("kill"))`. A container with an unknown subcommand has no
-/// entry; a plain command ignores `sub`.
+/// `lookup("CLIENT", Some("kill"))`. An unknown subcommand finds its container's entry;
+/// a plain command ignores `sub`.
 #[must_use]
 pub fn lookup(name: &[u8], sub: Option<&[u8]>) -> Option<&'static CommandInfo> {
     let table = all();
@@ -301,8 +301,12 @@ impl CommandInfo {
         for spec in self.key_specs {
             spec.find(args, &mut keys);
         }
-        if self.name == "SORT" || self.name == "SORT_RO" {
-            sort_store_key(args, &mut keys);
+        match self.name {
+            "SORT" | "SORT_RO" => sort_store_key(args, &mut keys),
+            // The KEYS form's spec is INCOMPLETE: there, as the server decides, the key
+            // slot (left empty) is not a key.
+            "MIGRATE" if keys.iter().any(|&idx| idx > 3) => keys.retain(|&idx| idx != 3),
+            _ => {}
         }
         keys
     }

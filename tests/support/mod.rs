@@ -93,3 +93,21 @@ impl CutProxy {
         format!("redis://127.0.0.1:{}", self.port)
     }
 }
+
+/// The server's version, from `INFO server`.
+pub fn server_version(con: &mut Connection) -> (u32, u32, u32) {
+    let info: String = respec::cmd("INFO")
+        .arg("server")
+        .query(con)
+        .expect("INFO works");
+    let version = info
+        .lines()
+        .find_map(|line| line.strip_prefix("redis_version:"))
+        .expect("INFO server names the version");
+    let mut parts = version.trim().split('.').map(|p| p.parse().unwrap_or(0));
+    (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    )
+}

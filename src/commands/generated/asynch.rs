@@ -4423,8 +4423,8 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
     fn zcount(
         &mut self,
         key: impl crate::ToRedisArgs,
-        min: f64,
-        max: f64,
+        min: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = zcount(key, min, max);
         async move {
@@ -4467,7 +4467,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
     fn zincrby(
         &mut self,
         key: impl crate::ToRedisArgs,
-        increment: i64,
+        increment: f64,
         member: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<f64>> + Send {
         let cmd = zincrby(key, increment, member);
@@ -4706,8 +4706,8 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
     fn zrangebyscore<RV: crate::FromRedisValue>(
         &mut self,
         key: impl crate::ToRedisArgs,
-        min: f64,
-        max: f64,
+        min: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zrangebyscore(key, min, max);
         async move {
@@ -4719,8 +4719,8 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
     fn zrangebyscore_options<RV: crate::FromRedisValue>(
         &mut self,
         key: impl crate::ToRedisArgs,
-        min: f64,
-        max: f64,
+        min: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
         options: ZrangebyscoreOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zrangebyscore_options(key, min, max, options);
@@ -4819,8 +4819,8 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
     fn zremrangebyscore(
         &mut self,
         key: impl crate::ToRedisArgs,
-        min: f64,
-        max: f64,
+        min: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = zremrangebyscore(key, min, max);
         async move {
@@ -4895,8 +4895,8 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
     fn zrevrangebyscore<RV: crate::FromRedisValue>(
         &mut self,
         key: impl crate::ToRedisArgs,
-        max: f64,
-        min: f64,
+        max: impl crate::ToRedisArgs,
+        min: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zrevrangebyscore(key, max, min);
         async move {
@@ -4911,8 +4911,8 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
     fn zrevrangebyscore_options<RV: crate::FromRedisValue>(
         &mut self,
         key: impl crate::ToRedisArgs,
-        max: f64,
-        min: f64,
+        max: impl crate::ToRedisArgs,
+        min: impl crate::ToRedisArgs,
         options: ZrevrangebyscoreOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zrevrangebyscore_options(key, max, min, options);

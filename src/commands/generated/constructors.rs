@@ -4447,7 +4447,11 @@ pub fn zcard(key: impl crate::ToRedisArgs) -> crate::Cmd {
 }
 /// Builds `ZCOUNT`; see [`Commands::zcount`](crate::Commands::zcount) for the command.
 #[must_use]
-pub fn zcount(key: impl crate::ToRedisArgs, min: f64, max: f64) -> crate::Cmd {
+pub fn zcount(
+    key: impl crate::ToRedisArgs,
+    min: impl crate::ToRedisArgs,
+    max: impl crate::ToRedisArgs,
+) -> crate::Cmd {
     let mut out = crate::cmd("ZCOUNT");
     let cmd = &mut out;
     cmd.key(key);
@@ -4491,7 +4495,7 @@ pub fn zdiffstore(
 #[must_use]
 pub fn zincrby(
     key: impl crate::ToRedisArgs,
-    increment: i64,
+    increment: f64,
     member: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
     let mut out = crate::cmd("ZINCRBY");
@@ -4762,8 +4766,8 @@ pub fn zrangebylex(
 #[must_use]
 pub fn zrangebyscore_options(
     key: impl crate::ToRedisArgs,
-    min: f64,
-    max: f64,
+    min: impl crate::ToRedisArgs,
+    max: impl crate::ToRedisArgs,
     options: ZrangebyscoreOptions,
 ) -> crate::Cmd {
     let mut out = crate::cmd("ZRANGEBYSCORE");
@@ -4783,7 +4787,11 @@ pub fn zrangebyscore_options(
 /// Builds `ZRANGEBYSCORE`; see [`Commands::zrangebyscore`](crate::Commands::zrangebyscore) for the command.
 #[deprecated(since = "6.2.0", note = "use `ZRANGE` with the `BYSCORE` argument")]
 #[must_use]
-pub fn zrangebyscore(key: impl crate::ToRedisArgs, min: f64, max: f64) -> crate::Cmd {
+pub fn zrangebyscore(
+    key: impl crate::ToRedisArgs,
+    min: impl crate::ToRedisArgs,
+    max: impl crate::ToRedisArgs,
+) -> crate::Cmd {
     zrangebyscore_options(key, min, max, ZrangebyscoreOptions::default())
 }
 /// Builds `ZRANGESTORE` with its options; see [`zrangestore_options`](crate::Commands::zrangestore_options).
@@ -4889,7 +4897,11 @@ pub fn zremrangebyrank(
 }
 /// Builds `ZREMRANGEBYSCORE`; see [`Commands::zremrangebyscore`](crate::Commands::zremrangebyscore) for the command.
 #[must_use]
-pub fn zremrangebyscore(key: impl crate::ToRedisArgs, min: f64, max: f64) -> crate::Cmd {
+pub fn zremrangebyscore(
+    key: impl crate::ToRedisArgs,
+    min: impl crate::ToRedisArgs,
+    max: impl crate::ToRedisArgs,
+) -> crate::Cmd {
     let mut out = crate::cmd("ZREMRANGEBYSCORE");
     let cmd = &mut out;
     cmd.key(key);
@@ -4966,8 +4978,8 @@ pub fn zrevrangebylex(
 #[must_use]
 pub fn zrevrangebyscore_options(
     key: impl crate::ToRedisArgs,
-    max: f64,
-    min: f64,
+    max: impl crate::ToRedisArgs,
+    min: impl crate::ToRedisArgs,
     options: ZrevrangebyscoreOptions,
 ) -> crate::Cmd {
     let mut out = crate::cmd("ZREVRANGEBYSCORE");
@@ -4990,7 +5002,11 @@ pub fn zrevrangebyscore_options(
     note = "use `ZRANGE` with the `REV` and `BYSCORE` arguments"
 )]
 #[must_use]
-pub fn zrevrangebyscore(key: impl crate::ToRedisArgs, max: f64, min: f64) -> crate::Cmd {
+pub fn zrevrangebyscore(
+    key: impl crate::ToRedisArgs,
+    max: impl crate::ToRedisArgs,
+    min: impl crate::ToRedisArgs,
+) -> crate::Cmd {
     zrevrangebyscore_options(key, max, min, ZrevrangebyscoreOptions::default())
 }
 /// Builds `ZREVRANK` with its options; see [`zrevrank_options`](crate::Commands::zrevrank_options).

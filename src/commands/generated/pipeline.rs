@@ -2541,8 +2541,8 @@ impl crate::Pipeline {
     pub fn zcount(
         &mut self,
         key: impl crate::ToRedisArgs,
-        min: f64,
-        max: f64,
+        min: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
     ) -> &mut Self {
         self.add_command(zcount(key, min, max))
     }
@@ -2570,7 +2570,7 @@ impl crate::Pipeline {
     pub fn zincrby(
         &mut self,
         key: impl crate::ToRedisArgs,
-        increment: i64,
+        increment: f64,
         member: impl crate::ToRedisArgs,
     ) -> &mut Self {
         self.add_command(zincrby(key, increment, member))
@@ -2731,8 +2731,8 @@ impl crate::Pipeline {
     pub fn zrangebyscore(
         &mut self,
         key: impl crate::ToRedisArgs,
-        min: f64,
-        max: f64,
+        min: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
     ) -> &mut Self {
         self.add_command(zrangebyscore(key, min, max))
     }
@@ -2741,8 +2741,8 @@ impl crate::Pipeline {
     pub fn zrangebyscore_options(
         &mut self,
         key: impl crate::ToRedisArgs,
-        min: f64,
-        max: f64,
+        min: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
         options: ZrangebyscoreOptions,
     ) -> &mut Self {
         self.add_command(zrangebyscore_options(key, min, max, options))
@@ -2815,8 +2815,8 @@ impl crate::Pipeline {
     pub fn zremrangebyscore(
         &mut self,
         key: impl crate::ToRedisArgs,
-        min: f64,
-        max: f64,
+        min: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
     ) -> &mut Self {
         self.add_command(zremrangebyscore(key, min, max))
     }
@@ -2876,8 +2876,8 @@ impl crate::Pipeline {
     pub fn zrevrangebyscore(
         &mut self,
         key: impl crate::ToRedisArgs,
-        max: f64,
-        min: f64,
+        max: impl crate::ToRedisArgs,
+        min: impl crate::ToRedisArgs,
     ) -> &mut Self {
         self.add_command(zrevrangebyscore(key, max, min))
     }
@@ -2889,8 +2889,8 @@ impl crate::Pipeline {
     pub fn zrevrangebyscore_options(
         &mut self,
         key: impl crate::ToRedisArgs,
-        max: f64,
-        min: f64,
+        max: impl crate::ToRedisArgs,
+        min: impl crate::ToRedisArgs,
         options: ZrevrangebyscoreOptions,
     ) -> &mut Self {
         self.add_command(zrevrangebyscore_options(key, max, min, options))

@@ -7697,8 +7697,8 @@ pub trait Commands: crate::ConnectionLike {
     fn zcount(
         &mut self,
         key: impl crate::ToRedisArgs,
-        min: f64,
-        max: f64,
+        min: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
     ) -> crate::Result<i64> {
         zcount(key, min, max).query(self)
     }
@@ -7773,7 +7773,7 @@ pub trait Commands: crate::ConnectionLike {
     fn zincrby(
         &mut self,
         key: impl crate::ToRedisArgs,
-        increment: i64,
+        increment: f64,
         member: impl crate::ToRedisArgs,
     ) -> crate::Result<f64> {
         zincrby(key, increment, member).query(self)
@@ -8140,8 +8140,8 @@ pub trait Commands: crate::ConnectionLike {
     fn zrangebyscore<RV: crate::FromRedisValue>(
         &mut self,
         key: impl crate::ToRedisArgs,
-        min: f64,
-        max: f64,
+        min: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
     ) -> crate::Result<RV> {
         zrangebyscore(key, min, max).query(self)
     }
@@ -8150,8 +8150,8 @@ pub trait Commands: crate::ConnectionLike {
     fn zrangebyscore_options<RV: crate::FromRedisValue>(
         &mut self,
         key: impl crate::ToRedisArgs,
-        min: f64,
-        max: f64,
+        min: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
         options: ZrangebyscoreOptions,
     ) -> crate::Result<RV> {
         zrangebyscore_options(key, min, max, options).query(self)
@@ -8319,8 +8319,8 @@ pub trait Commands: crate::ConnectionLike {
     fn zremrangebyscore(
         &mut self,
         key: impl crate::ToRedisArgs,
-        min: f64,
-        max: f64,
+        min: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
     ) -> crate::Result<i64> {
         zremrangebyscore(key, min, max).query(self)
     }
@@ -8433,8 +8433,8 @@ pub trait Commands: crate::ConnectionLike {
     fn zrevrangebyscore<RV: crate::FromRedisValue>(
         &mut self,
         key: impl crate::ToRedisArgs,
-        max: f64,
-        min: f64,
+        max: impl crate::ToRedisArgs,
+        min: impl crate::ToRedisArgs,
     ) -> crate::Result<RV> {
         zrevrangebyscore(key, max, min).query(self)
     }
@@ -8446,8 +8446,8 @@ pub trait Commands: crate::ConnectionLike {
     fn zrevrangebyscore_options<RV: crate::FromRedisValue>(
         &mut self,
         key: impl crate::ToRedisArgs,
-        max: f64,
-        min: f64,
+        max: impl crate::ToRedisArgs,
+        min: impl crate::ToRedisArgs,
         options: ZrevrangebyscoreOptions,
     ) -> crate::Result<RV> {
         zrevrangebyscore_options(key, max, min, options).query(self)

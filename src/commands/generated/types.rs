@@ -438,7 +438,7 @@ pub enum BitfieldOperation {
     /// `GET get-block`.
     Get(BitfieldOperationGetBlock),
     /// `write`.
-    Overflow(BitfieldOperationWrite),
+    Write(BitfieldOperationWrite),
 }
 impl BitfieldOperation {
     #[doc = concat!(" `", stringify!(Get), "` from its fields.")]
@@ -455,7 +455,7 @@ impl BitfieldOperation {
                 cmd.arg("GET");
                 chosen.write_to(cmd);
             }
-            Self::Overflow(chosen) => {
+            Self::Write(chosen) => {
                 chosen.write_to(cmd);
             }
         }
@@ -5702,7 +5702,7 @@ pub struct XpendingOptions {
 impl XpendingOptions {
     /// Sets `filters`.
     #[must_use]
-    pub fn idle(mut self, value: XpendingFilters) -> Self {
+    pub fn filters(mut self, value: XpendingFilters) -> Self {
         self.filters = Some(value);
         self
     }

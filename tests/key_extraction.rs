@@ -1,0 +1,299 @@
+//! Key extraction from the command table, checked against the live server's
+//! `COMMAND GETKEYS` for every key-spec form: index and keyword starts; ranges to the end,
+//! with steps and with limits; key counts (`numkeys`); and SORT's unknown spec. The keys
+//! that generated constructors mark must agree with both.
+
+mod support;
+
+use respec::commands::{self as c};
+use respec::{Cmd, Connection, ErrorKind, ProtocolVersion, cmd};
+
+/// The keys the table finds in `args`.
+fn local_keys(args: &[&str]) -> Vec<String> {
+    let bytes: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    let info = c::lookup(bytes[0], bytes.get(1).copied())
+        .unwrap_or_else(|| panic!("{} is not in the table", args[0]));
+    info.key_indices(&bytes)
+        .into_iter()
+        .map(|idx| args[idx].to_owned())
+        .collect()
+}
+
+/// The keys the server finds, or none when it says the command has none.
+fn server_keys(con: &mut Connection, args: &[&str]) -> Vec<String> {
+    match cmd("COMMAND GETKEYS").arg(args).query::<Vec<String>>(con) {
+        Ok(keys) => keys,
+        Err(e) if e.kind() == ErrorKind::Server => Vec::new(),
+        Err(e) => panic!("COMMAND GETKEYS {args:?}: {e}"),
+    }
+}
+
+/// Invocations covering every key-spec form, many with varying numbers of keys.
+fn invocations() -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut add = |words: &[&str]| out.push(words.iter().map(|w| (*w).to_owned()).collect());
+    // begin_search index, find_keys range with lastkey 0.
+    for single in [
+        &["GET", "k"][..],
+        &["SET", "k", "v", "NX", "EX", "10"],
+        &["INCR", "counter"],
+        &["LPUSH", "list", "a", "b"],
+        &["HSET", "h", "f", "v", "g", "w"],
+        &["ZADD", "z", "1", "m"],
+        &["XADD", "s", "*", "f", "v"],
+        &["EXPIRE", "k", "10"],
+        &["TYPE", "k"],
+        &["GETEX", "k", "PERSIST"],
+        &["SETRANGE", "k", "0", "v"],
+        &["BITFIELD", "bf", "GET", "u8", "0"],
+        &["BITFIELD_RO", "bf", "GET", "u8", "0"],
+        &["GEOADD", "geo", "1", "2", "m"],
+        &["PFADD", "hll", "a"],
+        &["OBJECT", "ENCODING", "k"],
+        &["MEMORY", "USAGE", "k"],
+        &["XINFO", "STREAM", "s"],
+        &["XGROUP", "CREATE", "s", "g", "0"],
+        &["XGROUP", "SETID", "s", "g", "$"],
+        &["XAUTOCLAIM", "s", "g", "c", "0", "0"],
+        &["XCLAIM", "s", "g", "c", "0", "1-1"],
+        &["SINTERSTORE", "dst", "a", "b"],
+        &["RESTORE", "k", "0", "payload"],
+        &["DUMP", "k"],
+    ] {
+        add(single);
+    }
+    // Ranges to the end: every argument a key, in growing numbers.
+    for cmd_name in [
+        "DEL", "EXISTS", "MGET", "TOUCH", "UNLINK", "SINTER", "SUNION", "SDIFF", "PFCOUNT", "WATCH",
+    ] {
+        for n in 1..=4 {
+            let mut words = vec![cmd_name];
+            words.extend(["k1", "k2", "k3", "k4"].iter().take(n));
+            add(&words);
+        }
+    }
+    // Step 2: keys and values alternate.
+    for n in 1..=3 {
+        let mut words = vec!["MSET"];
+        words.extend(["a", "1", "b", "2", "c", "3"].iter().take(n * 2));
+        add(&words);
+        words[0] = "MSETNX";
+        add(&words);
+    }
+    // lastkey -2: keys up to the timeout.
+    for name in ["BLPOP", "BRPOP", "BZPOPMIN", "BZPOPMAX"] {
+        add(&[name, "a", "0"]);
+        add(&[name, "a", "b", "c", "0"]);
+    }
+    // Two index specs, or an index and a range.
+    for pair in [
+        &["RENAME", "a", "b"][..],
+        &["RENAMENX", "a", "b"],
+        &["COPY", "a", "b", "REPLACE"],
+        &["SMOVE", "a", "b", "m"],
+        &["LMOVE", "a", "b", "LEFT", "RIGHT"],
+        &["BLMOVE", "a", "b", "LEFT", "RIGHT", "0"],
+        &["RPOPLPUSH", "a", "b"],
+        &["LCS", "a", "b"],
+        &["ZRANGESTORE", "dst", "src", "0", "-1"],
+        &[
+            "GEOSEARCHSTORE",
+            "dst",
+            "src",
+            "FROMMEMBER",
+            "m",
+            "BYRADIUS",
+            "1",
+            "km",
+        ],
+        &["BITOP", "AND", "dst", "a"],
+        &["BITOP", "OR", "dst", "a", "b", "c"],
+        &["SUNIONSTORE", "dst", "a", "b"],
+        &["PFMERGE", "dst", "a", "b"],
+    ] {
+        add(pair);
+    }
+    // begin_search keyword, with a limit: half of what follows STREAMS are keys.
+    add(&["XREAD", "STREAMS", "a", "0"]);
+    add(&["XREAD", "COUNT", "2", "STREAMS", "a", "b", "0", "0"]);
+    add(&[
+        "XREAD", "COUNT", "2", "BLOCK", "10", "STREAMS", "a", "b", "c", "0", "0", "0",
+    ]);
+    add(&["XREADGROUP", "GROUP", "g", "c", "STREAMS", "a", ">"]);
+    add(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c",
+        "COUNT",
+        "1",
+        "STREAMS",
+        "a",
+        "b",
+        ">",
+        ">",
+    ]);
+    // Keyword searched from the end (MIGRATE's KEYS form) and from a fixed start (STORE).
+    add(&["MIGRATE", "127.0.0.1", "1", "k", "0", "5"]);
+    add(&["MIGRATE", "127.0.0.1", "1", "", "0", "5", "KEYS", "a", "b"]);
+    add(&[
+        "MIGRATE",
+        "127.0.0.1",
+        "1",
+        "",
+        "0",
+        "5",
+        "COPY",
+        "REPLACE",
+        "KEYS",
+        "a",
+    ]);
+    add(&["GEORADIUS", "geo", "0", "0", "1", "km", "STORE", "dst"]);
+    add(&["GEORADIUS", "geo", "0", "0", "1", "km", "STOREDIST", "dst"]);
+    add(&["GEORADIUS", "geo", "0", "0", "1", "km"]);
+    add(&["GEORADIUSBYMEMBER", "geo", "m", "1", "km", "STORE", "dst"]);
+    add(&["GEORADIUSBYMEMBER", "geo", "m", "1", "km", "WITHDIST"]);
+    // find_keys keynum: the count is an argument.
+    for n in 0..=3 {
+        let keys = ["k1", "k2", "k3"];
+        let count = n.to_string();
+        let mut eval = vec!["EVAL", "return 1", &count];
+        eval.extend(keys.iter().take(n));
+        eval.push("arg");
+        add(&eval);
+        eval[0] = "EVAL_RO";
+        add(&eval);
+        let mut fcall = vec!["FCALL", "f", &count];
+        fcall.extend(keys.iter().take(n));
+        add(&fcall);
+    }
+    for name in ["ZUNION", "ZINTER", "ZDIFF", "SINTERCARD", "ZINTERCARD"] {
+        add(&[name, "1", "a"]);
+        add(&[name, "2", "a", "b"]);
+    }
+    for name in ["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"] {
+        add(&[name, "dst", "1", "a"]);
+        add(&[name, "dst", "2", "a", "b"]);
+    }
+    add(&["ZUNIONSTORE", "dst", "2", "a", "b", "WEIGHTS", "1", "2"]);
+    add(&["LMPOP", "2", "a", "b", "LEFT"]);
+    add(&["BLMPOP", "0", "1", "a", "RIGHT", "COUNT", "2"]);
+    add(&["ZMPOP", "2", "a", "b", "MIN"]);
+    add(&["BZMPOP", "0", "3", "a", "b", "c", "MAX"]);
+    add(&[
+        "EVALSHA",
+        "0000000000000000000000000000000000000000",
+        "2",
+        "a",
+        "b",
+    ]);
+    // SORT: the unknown spec (BY/GET patterns are not keys; STORE's destination is).
+    add(&["SORT", "k"]);
+    add(&["SORT", "k", "BY", "w_*", "GET", "#", "LIMIT", "0", "2"]);
+    add(&["SORT", "k", "ALPHA", "STORE", "dst"]);
+    add(&["SORT", "k", "BY", "w_*", "STORE", "dst", "GET", "d_*"]);
+    add(&["SORT_RO", "k", "BY", "w_*"]);
+    // Commands with no keys.
+    add(&["PING"]);
+    add(&["CLIENT", "LIST"]);
+    add(&["PUBLISH", "channel", "message"]);
+    out
+}
+
+#[test]
+fn key_extraction_agrees_with_the_server() {
+    let server = support::RedisServer::start();
+    let mut con = support::connect(&server, ProtocolVersion::Resp2);
+    let cases = invocations();
+    let mut compared = 0;
+    for case in &cases {
+        let args: Vec<&str> = case.iter().map(String::as_str).collect();
+        let local = local_keys(&args);
+        let remote = server_keys(&mut con, &args);
+        assert_eq!(local, remote, "keys of {args:?}");
+        compared += 1;
+    }
+    eprintln!("{compared} invocations agree with COMMAND GETKEYS");
+    assert!(compared >= 100, "only {compared} invocations");
+}
+
+#[test]
+fn shard_channels_route_like_keys() {
+    // SPUBLISH's channel is a NOT_KEY spec: no key for the server, but the slot decides
+    // where it goes, so the table reports it.
+    assert_eq!(local_keys(&["SPUBLISH", "news", "hi"]), ["news"]);
+}
+
+/// The arguments of a command, as text.
+fn words(cmd: &Cmd) -> Vec<String> {
+    cmd.args()
+        .map(|arg| String::from_utf8_lossy(arg).into_owned())
+        .collect()
+}
+
+#[test]
+fn generated_constructors_mark_the_keys_the_server_finds() {
+    let server = support::RedisServer::start();
+    let mut con = support::connect(&server, ProtocolVersion::Resp2);
+    let cmds = [
+        c::get("k"),
+        c::del(["a", "b", "c"]),
+        c::mset([("a", 1), ("b", 2)]),
+        c::blpop(["a", "b"], 0.5),
+        c::xread_options(
+            ["s1", "s2"],
+            ["0", "0"],
+            c::XreadOptions::default().count(5),
+        ),
+        c::eval_options(
+            "return 1",
+            c::EvalOptions::default().key(["a", "b"]).arg("x"),
+        ),
+        c::fcall_options("f", c::FcallOptions::default().key("a")),
+        c::zunionstore_options(
+            "dst",
+            ["a", "b"],
+            c::ZunionstoreOptions::default().weights(1).weights(2),
+        ),
+        c::lmpop(["a", "b"], c::LmpopWhere::Left),
+        c::bitop(c::BitopOperation::Or, "dst", ["a", "b"]),
+        c::sort_options(
+            "k",
+            c::SortOptions::default().by("w_*").get("#").store("dst"),
+        ),
+        c::georadius_options(
+            "geo",
+            1.0,
+            2.0,
+            3.0,
+            c::GeoradiusUnit::Km,
+            c::GeoradiusOptions::default().storedist("dst"),
+        ),
+        c::migrate_options(
+            "127.0.0.1",
+            1,
+            c::MigrateKeySelector::EmptyString,
+            0,
+            5,
+            c::MigrateOptions::default().keys(["a", "b"]),
+        ),
+        c::migrate("127.0.0.1", 1, c::MigrateKeySelector::key("k"), 0, 5),
+        c::object_encoding("k"),
+        c::xgroup_create("s", "g", c::XgroupCreateIdSelector::NewId),
+        c::copy("src", "dst"),
+    ];
+    for built in &cmds {
+        let args = words(built);
+        let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let marked: Vec<String> = built
+            .keys()
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .collect();
+        assert_eq!(marked, local_keys(&arg_refs), "marked keys of {args:?}");
+        assert_eq!(
+            marked,
+            server_keys(&mut con, &arg_refs),
+            "server keys of {args:?}"
+        );
+    }
+}

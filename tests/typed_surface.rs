@@ -1,0 +1,135 @@
+//! The generated surfaces in use: what must compile with no annotations, options, the
+//! pipeline, the async twins, and the command table that hand-built commands find.
+
+mod support;
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use respec::commands::{self as c, SetOptions, ZrangeOptions};
+use respec::{
+    AsyncCommands, AsyncConnectionLike, Cmd, Commands, Connection, ConnectionLike, ProtocolVersion,
+    Value, cmd,
+};
+
+#[test]
+// The issue's own spelling (`&["a", "b"]`) is kept on purpose.
+#[allow(clippy::needless_borrows_for_generic_args)]
+fn fixed_replies_need_no_annotations() -> respec::Result<()> {
+    let server = support::RedisServer::start();
+    let mut con = support::connect(&server, ProtocolVersion::Resp3);
+    con.set("k", "v")?;
+    let n = con.incr("n")?;
+    let added = con.sadd("s", &["a", "b"])?;
+    let v: Option<String> = con.get("k")?;
+    // The types were fixed by the methods, not by these comparisons.
+    let (n, added): (i64, i64) = (n, added);
+    assert_eq!((n, added, v.as_deref()), (1, 2, Some("v")));
+    let old: Option<String> = con.set_options("k", "w", SetOptions::default().nx().ex(10))?;
+    assert_eq!(
+        old, None,
+        "NX on an existing key sets nothing and answers nil"
+    );
+    let old: Option<String> = con.set_options("k", "w", SetOptions::default().get().ex(10))?;
+    assert_eq!(old.as_deref(), Some("v"));
+    Ok(())
+}
+
+#[test]
+fn pipelines_chain_every_command() -> respec::Result<()> {
+    let server = support::RedisServer::start();
+    support::each_protocol(&server, |con, _| {
+        let (set, n, missing, added, top): ((), i64, Option<String>, i64, Vec<(String, f64)>) =
+            respec::pipe()
+                .set("k", "v")
+                .incr("n")
+                .get("nope")
+                .zadd("z", [(1.0, "a"), (2.0, "b")])
+                .zrange_options("z", 0, 0, ZrangeOptions::default().rev().withscores())
+                .query(con)
+                .unwrap();
+        assert_eq!((set, n, missing, added), ((), 1, None, 2));
+        assert_eq!(top, [("b".to_owned(), 2.0)]);
+    });
+    Ok(())
+}
+
+/// An async connection that does its IO on the spot: enough to drive the generated
+/// futures against a real server without a runtime.
+struct Blocking(Connection);
+
+impl AsyncConnectionLike for Blocking {
+    fn req_command(&mut self, cmd: &Cmd) -> impl Future<Output = respec::Result<Value>> + Send {
+        std::future::ready(self.0.req_command(cmd))
+    }
+
+    fn req_commands(
+        &mut self,
+        cmds: &[Cmd],
+    ) -> impl Future<Output = respec::Result<Vec<Value>>> + Send {
+        std::future::ready(self.0.req_commands(cmds))
+    }
+
+    fn db(&self) -> i64 {
+        self.0.db()
+    }
+
+    fn protocol(&self) -> ProtocolVersion {
+        self.0.protocol()
+    }
+
+    fn is_open(&self) -> bool {
+        self.0.is_open()
+    }
+}
+
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
+}
+
+fn assert_send<T: Send>(value: T) -> T {
+    value
+}
+
+#[test]
+fn async_twins_send_and_convert() -> respec::Result<()> {
+    let server = support::RedisServer::start();
+    let mut con = Blocking(support::connect(&server, ProtocolVersion::Resp2));
+    block_on(assert_send(con.set("k", "v")))?;
+    let n = block_on(assert_send(con.incrby("n", 5)))?;
+    assert_eq!(n, 5);
+    let v: Option<String> = block_on(con.get("k"))?;
+    assert_eq!(v.as_deref(), Some("v"));
+    let ttl = block_on(con.ttl("k"))?;
+    assert_eq!(ttl, -1);
+    let values: Vec<Option<String>> = block_on(con.mget(["k", "nope"]))?;
+    assert_eq!(values, [Some("v".to_owned()), None]);
+    Ok(())
+}
+
+#[test]
+fn hand_built_commands_find_their_table_entry() {
+    let info = c::lookup_cmd(&cmd("client kill")).expect("CLIENT KILL is in the table");
+    assert_eq!(info.name, "CLIENT KILL");
+    assert!(c::lookup_cmd(&cmd("BLPOP")).unwrap().is_blocking());
+    assert!(c::lookup_cmd(&cmd("get")).unwrap().is_readonly());
+    let mget = c::lookup(b"MGET", None).unwrap();
+    assert_eq!(mget.request_policy, Some(c::RequestPolicy::MultiShard));
+    let dbsize = c::lookup(b"dbsize", None).unwrap();
+    assert_eq!(dbsize.response_policy, Some(c::ResponsePolicy::AggSum));
+    assert!(c::lookup(b"NOSUCH", None).is_none());
+    // An unknown subcommand falls back to its container; a plain command ignores it.
+    assert_eq!(
+        c::lookup(b"CLIENT", Some(b"NOSUCH")).unwrap().name,
+        "CLIENT"
+    );
+    assert_eq!(c::lookup(b"GET", Some(b"key")).unwrap().name, "GET");
+    assert!(c::all().len() > 390);
+}

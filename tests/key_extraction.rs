@@ -232,6 +232,7 @@ fn words(cmd: &Cmd) -> Vec<String> {
 }
 
 #[test]
+#[allow(deprecated)] // GEORADIUS's STORE is one of the forms under test.
 fn generated_constructors_mark_the_keys_the_server_finds() {
     let server = support::RedisServer::start();
     let mut con = support::connect(&server, ProtocolVersion::Resp2);

@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use respec::{Client, ConnectionLike, ErrorKind, ProtocolVersion, Value, cmd};
+use respec::commands::{SetOptions, ZrangeOptions};
+use respec::{Client, Commands, ErrorKind, ProtocolVersion, Value};
 
 fn main() -> respec::Result<()> {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
@@ -18,51 +19,59 @@ pub(crate) fn run(url: &str) -> respec::Result<()> {
     println!("connecting to {}", client.connection_info());
     let mut con = client.get_connection()?;
 
-    // Raw commands with typed replies: the annotation picks the conversion.
-    let pong: String = cmd("PING").query(&mut con)?;
-    println!("PING -> {pong}");
-
-    cmd("SET")
-        .key("tour:greeting")
-        .arg("hello")
-        .exec(&mut con)?;
-    let greeting: Option<String> = cmd("GET").key("tour:greeting").query(&mut con)?;
-    let missing: Option<String> = cmd("GET").key("tour:nothing").query(&mut con)?;
+    // Every command is a typed method generated from the server's command spec.
+    println!("PING -> {}", con.ping()?);
+    con.set("tour:greeting", "hello")?;
+    let greeting: Option<String> = con.get("tour:greeting")?;
+    let missing: Option<String> = con.get("tour:nothing")?;
     println!("GET tour:greeting -> {greeting:?}, GET tour:nothing -> {missing:?}");
 
-    let visits: i64 = cmd("INCRBY").key("tour:visits").arg(5).query(&mut con)?;
+    // Where the protocol fixes the reply, so does the method: INCRBY gives an i64.
+    let visits = con.incrby("tour:visits", 5)?;
     println!("INCRBY tour:visits 5 -> {visits}");
 
+    // Optional arguments gather in an options type with builder methods.
+    let created: bool = con.set_options("tour:lock", "me", SetOptions::default().nx().ex(30))?;
+    let again: bool = con.set_options("tour:lock", "you", SetOptions::default().nx().ex(30))?;
+    println!("SET tour:lock NX EX 30 -> {created}, then {again}");
+
     // Collections flatten into arguments; hashes come back as maps.
-    let user = [("name", "Ada"), ("lang", "Rust")];
-    cmd("HSET").key("tour:user").arg(user).exec(&mut con)?;
-    let fields: HashMap<String, String> = cmd("HGETALL").key("tour:user").query(&mut con)?;
+    con.hset("tour:user", [("name", "Ada"), ("lang", "Rust")])?;
+    let fields: HashMap<String, String> = con.hgetall("tour:user")?;
     println!(
         "HGETALL tour:user -> {} fields, name = {}",
         fields.len(),
         fields["name"]
     );
 
+    con.zadd(
+        "tour:scores",
+        [(10.0, "ada"), (7.5, "grace"), (9.0, "alan")],
+    )?;
+    let top: Vec<(String, f64)> = con.zrange_options(
+        "tour:scores",
+        0,
+        1,
+        ZrangeOptions::default().rev().withscores(),
+    )?;
+    println!("top two scores -> {top:?}");
+
     // Binary data goes in and out unchanged.
     let blob = [0u8, 159, 146, 150, b'\r', b'\n'];
-    cmd("SET").key("tour:blob").arg(&blob[..]).exec(&mut con)?;
-    let back: Vec<u8> = cmd("GET").key("tour:blob").query(&mut con)?;
+    con.set("tour:blob", &blob[..])?;
+    let back: Vec<u8> = con.get("tour:blob")?;
     assert_eq!(back, blob);
     println!("binary value of {} bytes round-tripped", back.len());
 
-    // Several commands in one write; each reply, error replies included, in order.
-    let replies = con.req_commands(&[
-        cmd("LPUSH").key("tour:greeting").arg("x").clone(),
-        cmd("STRLEN").key("tour:greeting").clone(),
-    ])?;
-    println!("two commands in one write -> {replies:?}");
+    // A pipeline sends many commands in one write and types the replies together.
+    let (len, score): (i64, Option<f64>) = respec::pipe()
+        .strlen("tour:greeting")
+        .zscore("tour:scores", "alan")
+        .query(&mut con)?;
+    println!("pipelined STRLEN and ZSCORE -> {len}, {score:?}");
 
     // Error replies are typed: code and kind, no string matching needed.
-    let err = cmd("LPUSH")
-        .key("tour:greeting")
-        .arg("x")
-        .exec(&mut con)
-        .unwrap_err();
+    let err = con.lpush("tour:greeting", "x").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Server);
     println!(
         "LPUSH on a string -> {} error: {err}",
@@ -73,12 +82,24 @@ pub(crate) fn run(url: &str) -> respec::Result<()> {
     let mut info = client.connection_info().clone();
     info.protocol = ProtocolVersion::Resp3;
     let mut resp3 = Client::open(info)?.get_connection()?;
-    let raw: Value = cmd("HGETALL").key("tour:user").query(&mut resp3)?;
+    let raw: Value = resp3.hgetall("tour:user")?;
     println!("HGETALL over RESP3 -> {raw:?}");
 
-    let deleted: i64 = cmd("DEL")
-        .key(["tour:greeting", "tour:visits", "tour:user", "tour:blob"])
+    // Anything the typed surface does not cover goes through `cmd`.
+    let kind: String = respec::cmd("OBJECT")
+        .arg("ENCODING")
+        .key("tour:visits")
         .query(&mut con)?;
+    println!("OBJECT ENCODING tour:visits -> {kind}");
+
+    let deleted = con.del([
+        "tour:greeting",
+        "tour:visits",
+        "tour:lock",
+        "tour:user",
+        "tour:scores",
+        "tour:blob",
+    ])?;
     println!("cleaned up {deleted} keys");
     Ok(())
 }

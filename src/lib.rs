@@ -1,13 +1,22 @@
 //! respec is a Redis client whose command surface is generated from the server's own
-//! command specification.
+//! command specification: every command is a typed method.
 //!
 //! ```no_run
+//! use respec::Commands;
+//! use respec::commands::SetOptions;
+//!
 //! # fn main() -> respec::Result<()> {
 //! let client = respec::Client::open("redis://127.0.0.1/")?;
 //! let mut con = client.get_connection()?;
-//! respec::cmd("SET").key("answer").arg(42).exec(&mut con)?;
-//! let answer: i64 = respec::cmd("GET").key("answer").query(&mut con)?;
-//! assert_eq!(answer, 42);
+//! con.set("answer", 42)?;
+//! let n = con.incr("answer")?; // an i64: INCR's reply is fixed by the protocol
+//! let v: Option<String> = con.get("answer")?; // GET's reply is yours to type
+//! let old: Option<String> = con.set_options("answer", 7, SetOptions::default().get().ex(60))?;
+//! assert_eq!((n, v.as_deref(), old.as_deref()), (43, Some("43"), Some("43")));
+//!
+//! // Anything else goes through `cmd`, with the same conversions.
+//! let pong: String = respec::cmd("PING").query(&mut con)?;
+//! assert_eq!(pong, "PONG");
 //! # Ok(())
 //! # }
 //! ```
@@ -20,7 +29,10 @@
 //!   `BytesMut` and the encoding functions. No IO.
 //! - [`Value`], [`Error`], and the conversions [`ToRedisArgs`] (arguments) and
 //!   [`FromRedisValue`] (replies).
-//! - [`Cmd`]: one command, arguments packed, keys marked.
+//! - [`Cmd`]: one command, arguments packed, keys marked; [`Pipeline`] queues many.
+//! - [`commands`]: generated from the spec: the [`Commands`], [`AsyncCommands`] and
+//!   pipeline methods, option types, and the command table with key specs and routing
+//!   tips.
 //! - [`ConnectionLike`], the seam every backend implements, and [`Connection`], one
 //!   blocking TCP or Unix-socket connection; [`ConnectionInfo`] parses URLs.
 //! - [`Client`]: opens connections.

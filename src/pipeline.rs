@@ -23,6 +23,7 @@ use crate::value::Value;
 ///     .incr("counter")
 ///     .get("k")
 ///     .query(&mut con)?;
+/// println!("counter is {n}, k is {v}");
 /// # Ok(())
 /// # }
 /// ```

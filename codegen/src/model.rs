@@ -140,11 +140,6 @@ pub(crate) struct Command {
 }
 
 impl Command {
-    /// The words sent first: `["CLIENT", "KILL"]`.
-    pub(crate) fn words(&self) -> impl Iterator<Item = &str> {
-        self.name.split(' ')
-    }
-
     /// `true` when some argument is optional, so an options type and an `_options` method
     /// exist.
     pub(crate) fn has_options(&self) -> bool {

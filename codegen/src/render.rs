@@ -8,7 +8,7 @@ use quote::{format_ident, quote};
 use crate::args::{Repr, Types, flattenable, param, unique, write_param};
 use crate::docs::{command_doc, escape};
 use crate::model::{Arg, ArgKind, BeginSearch, Command, FindKeys, Reply, Spec, Surface};
-use crate::names::{camel, ident, snake};
+use crate::names::{camel, snake};
 
 /// Generated files: path below the project root, and contents.
 pub(crate) fn render(spec: &Spec) -> Vec<(&'static str, String)> {
@@ -259,7 +259,9 @@ fn required(
     }
     let repr = types.repr(arg, prefix);
     if matches!(repr, Repr::Token) {
-        sig.writes.push(write_param(arg, &repr, &ident("unused")));
+        // A required fixed word takes no parameter: it is always written.
+        let token = arg.wire_token().unwrap_or_default();
+        sig.writes.push(quote!(cmd.arg(#token);));
         return;
     }
     let name = unique(&snake(&arg.name), used);
@@ -273,7 +275,6 @@ fn render_command(types: &mut Types, command: &Command) -> Rendered {
     let method = format_ident!("{}", command.method);
     let options_method = format_ident!("{}_options", command.method);
     let options_ty = format_ident!("{prefix}Options");
-    let words = command.words();
     let name_lit = command.name.as_str();
 
     let optional_args: Vec<Arg> = command
@@ -295,7 +296,6 @@ fn render_command(types: &mut Types, command: &Command) -> Rendered {
         .map(|g| (g.writes.clone(), g.field_names.clone()))
         .unwrap_or_default();
     let sig = signature(types, command, &prefix, &option_writes, &option_fields);
-    let _ = words;
 
     let deprecated = command.deprecated_since.as_ref().map(|since| {
         let note = format!(

@@ -39,7 +39,8 @@
 //!
 //! # Feature flags
 //!
-//! None yet: the sync client builds with `bytes`, `thiserror` and `socket2` alone.
+//! - `derive` (default): `#[derive(FromRedisValue)]` and `#[derive(ToRedisArgs)]`.
+//! - `json` (default): `#[redis(json)]` in the derives, with serde and `serde_json`.
 //!
 //! # Cancel safety
 //!
@@ -58,6 +59,8 @@
 // The library must not panic on anything a server sends: no unwraps, no unchecked indexing.
 #![warn(clippy::unwrap_used, clippy::indexing_slicing)]
 
+#[doc(hidden)]
+pub mod __private;
 mod client;
 mod cmd;
 pub mod commands;
@@ -78,6 +81,75 @@ pub use connection::{
 pub use error::{Error, ErrorKind, Result};
 pub use pipeline::{Pipeline, pipe};
 pub use types::{FromRedisValue, RedisWrite, ToRedisArgs, from_redis_value};
+
+/// Derives [`FromRedisValue`](trait@FromRedisValue) for a struct or a unit-only enum.
+///
+/// - Named fields are read from a map reply (a RESP3 map, or the flat `field value ...`
+///   array RESP2 sends for `HGETALL`), matched by name; unknown fields are ignored. Each
+///   field converts through its own `FromRedisValue`, so numbers and booleans are parsed
+///   from bulk strings. An `Option` field (spelled `Option<...>`) may be absent or nil;
+///   a `#[redis(default)]` field takes `Default::default()` when absent; any other missing
+///   field is an error naming the struct and the field.
+/// - Tuple structs read an array of exactly their length; a newtype reads what its field
+///   reads.
+/// - Enums of unit variants read a simple or bulk string naming a variant; an unknown
+///   string is an error listing the accepted ones.
+///
+/// Attributes: `#[redis(rename = "...")]` on fields and variants, `#[redis(rename_all =
+/// "...")]` on the type (`lowercase`, `UPPERCASE`, `PascalCase`, `camelCase`,
+/// `snake_case`, `SCREAMING_SNAKE_CASE`, `kebab-case`, `SCREAMING-KEBAB-CASE`),
+/// `#[redis(json)]` on the type or a field to decode a bulk string as JSON with
+/// `serde_json` (needs the `json` feature), and `#[redis(crate = "...")]` where respec is
+/// re-exported under another path.
+///
+/// ```
+/// use respec::FromRedisValue;
+///
+/// #[derive(FromRedisValue, Debug, PartialEq)]
+/// #[redis(rename_all = "camelCase")]
+/// struct User {
+///     display_name: String,
+///     age: u32,
+///     nickname: Option<String>,
+/// }
+///
+/// let reply = respec::Value::Array(
+///     ["displayName", "Ada", "age", "36"].map(|s| respec::Value::BulkString(s.into())).to_vec(),
+/// );
+/// let user = User::from_redis_value(reply)?;
+/// assert_eq!(user, User { display_name: "Ada".into(), age: 36, nickname: None });
+/// # Ok::<(), respec::Error>(())
+/// ```
+#[cfg(feature = "derive")]
+pub use respec_macros::FromRedisValue;
+
+/// Derives [`ToRedisArgs`](trait@ToRedisArgs).
+///
+/// - A struct with named fields writes `field value` pairs, renamed as for
+///   [`FromRedisValue`](derive@FromRedisValue), skipping `None` fields; so `HSET key`
+///   followed by the struct stores it as a hash.
+/// - An enum of unit variants writes its (renamed) variant name.
+/// - A tuple struct writes its fields in order; a newtype writes what its field writes.
+/// - `#[redis(json)]` on the type or a field writes it as one JSON argument (needs the
+///   `json` feature).
+///
+/// ```
+/// use respec::ToRedisArgs;
+///
+/// #[derive(ToRedisArgs)]
+/// struct User {
+///     name: String,
+///     #[redis(rename = "years")]
+///     age: u32,
+///     nickname: Option<String>,
+/// }
+///
+/// let mut args: Vec<Vec<u8>> = Vec::new();
+/// User { name: "Ada".into(), age: 36, nickname: None }.write_redis_args(&mut args);
+/// assert_eq!(args, [&b"name"[..], b"Ada", b"years", b"36"]);
+/// ```
+#[cfg(feature = "derive")]
+pub use respec_macros::ToRedisArgs;
 pub use value::{Redirect, RedirectKind, ServerError, ServerErrorKind, Value};
 
 /// The README's examples, compiled as doctests so that they stay true.

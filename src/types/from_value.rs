@@ -249,7 +249,7 @@ impl<T: FromRedisValue, const N: usize> FromRedisValue for [T; N] {
 
 /// Splits a sequence into key/value pairs: an array of two-element arrays (RESP3), or a
 /// flat `k1 v1 k2 v2` sequence (RESP2).
-fn into_pairs<Target: ?Sized>(value: Value) -> Result<Vec<(Value, Value)>> {
+pub(crate) fn into_pairs<Target: ?Sized>(value: Value) -> Result<Vec<(Value, Value)>> {
     let items = match value {
         Value::Map(pairs) => return Ok(pairs),
         Value::Array(items) | Value::Set(items) | Value::Push(items) => items,

@@ -1,0 +1,7 @@
+#[derive(respec::ToRedisArgs)]
+enum Shape {
+    Circle { radius: f64 },
+    Point,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+struct NotConvertible;
+
+#[derive(respec::FromRedisValue)]
+struct User {
+    name: String,
+    extra: NotConvertible,
+}
+
+fn main() {}

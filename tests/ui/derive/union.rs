@@ -1,0 +1,7 @@
+#[derive(respec::FromRedisValue)]
+union Number {
+    int: i64,
+    float: f64,
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[derive(respec::FromRedisValue)]
+struct Marker;
+
+fn main() {}

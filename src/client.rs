@@ -1,58 +1,230 @@
-//! [`Client`]: the entry point, holding what is needed to open connections.
+//! [`Client`]: the entry point. It holds the connection settings and a pool of
+//! connections, and runs commands on them.
 
 use std::sync::Arc;
 
-use crate::connection::{Connection, ConnectionInfo, IntoConnectionInfo};
+use crate::cmd::Cmd;
+use crate::connection::{
+    Connection, ConnectionInfo, ConnectionLike, IntoConnectionInfo, ProtocolVersion,
+};
 use crate::error::Result;
+use crate::lock::Lock;
+use crate::monitor::Monitor;
+use crate::pipeline::Pipeline;
+use crate::pool::{Pool, PoolConfig, PooledConnection};
+use crate::pubsub::PubSub;
+use crate::retry::RetryPolicy;
+use crate::transaction::Transaction;
+use crate::types::{FromRedisValue, ToRedisArgs};
+use crate::value::Value;
 
-/// Opens connections to one server.
+/// Connections to one server, pooled.
 ///
-/// A `Client` is cheap to clone and to share between threads; it holds the parsed
-/// [`ConnectionInfo`] and opens a new, fully set up connection on each
-/// [`get_connection`](Client::get_connection).
+/// A `Client` is cheap to clone and to share between threads: clones share one pool.
+/// Commands run on the client directly, each on a connection taken from the pool and
+/// given back; [`get_connection`](Client::get_connection) checks one out for a
+/// sequence of commands. The pool behaves like redis-py's `BlockingConnectionPool`:
+/// at most [`PoolConfig::max_connections`] open, and when all are in use a caller
+/// waits up to [`PoolConfig::timeout`], then gets an
+/// [`ErrorKind::PoolExhausted`](crate::ErrorKind::PoolExhausted) error.
 ///
 /// # Examples
 ///
 /// ```no_run
+/// use respec::Commands;
+///
 /// # fn main() -> respec::Result<()> {
-/// let client = respec::Client::open("redis://127.0.0.1:6379/0")?;
-/// let mut con = client.get_connection()?;
-/// let pong: String = respec::cmd("PING").query(&mut con)?;
-/// assert_eq!(pong, "PONG");
+/// let mut client = respec::Client::open("redis://127.0.0.1:6379/0")?;
+/// client.set("k", "v")?; // on a pooled connection
+/// let mut con = client.get_connection()?; // checked out until dropped
+/// let v: String = con.get("k")?;
+/// assert_eq!(v, "v");
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Client {
-    info: Arc<ConnectionInfo>,
+    pool: Arc<Pool>,
 }
 
 impl Client {
-    /// Creates a client from a URL, a [`ConnectionInfo`] or a `(host, port)` pair. Nothing
-    /// connects yet.
+    /// Creates a client from a URL, a [`ConnectionInfo`] or a `(host, port)` pair, with
+    /// the default pool and retry policy. Nothing connects yet.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) when a URL does not
     /// parse.
     pub fn open(params: impl IntoConnectionInfo) -> Result<Client> {
-        Ok(Client {
-            info: Arc::new(params.into_connection_info()?),
-        })
+        Client::with_config(params, PoolConfig::default(), RetryPolicy::default())
     }
 
-    /// Opens a new connection and sets it up.
+    /// Creates a client with its own pool settings and retry policy.
     ///
     /// # Errors
     ///
-    /// As [`Connection::open`].
-    pub fn get_connection(&self) -> Result<Connection> {
-        Connection::open(&self.info)
+    /// As [`Client::open`].
+    pub fn with_config(
+        params: impl IntoConnectionInfo,
+        pool: PoolConfig,
+        retry: RetryPolicy,
+    ) -> Result<Client> {
+        Ok(Client {
+            pool: Arc::new(Pool::new(params.into_connection_info()?, pool, retry)),
+        })
+    }
+
+    /// Checks a connection out of the pool; it goes back when dropped.
+    ///
+    /// # Errors
+    ///
+    /// Connection errors (after the retries the policy allows), or
+    /// [`ErrorKind::PoolExhausted`](crate::ErrorKind::PoolExhausted).
+    pub fn get_connection(&self) -> Result<PooledConnection> {
+        self.pool.get()
+    }
+
+    /// Opens a new connection outside the pool, for a long dedicated use such as
+    /// pub/sub.
+    ///
+    /// # Errors
+    ///
+    /// Connection errors, after the retries the policy allows.
+    pub fn get_dedicated_connection(&self) -> Result<Connection> {
+        self.pool.connect()
     }
 
     /// What this client connects to.
     #[must_use]
     pub fn connection_info(&self) -> &ConnectionInfo {
-        &self.info
+        self.pool.info()
+    }
+
+    /// The retry policy for opening connections and for [`Client::retrying`].
+    #[must_use]
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        self.pool.retry()
+    }
+
+    /// Connections open now, idle or in use.
+    #[must_use]
+    pub fn open_connections(&self) -> usize {
+        self.pool.open_connections()
+    }
+
+    /// Runs an optimistic transaction (see [`Transaction`]) on one connection checked
+    /// out of the pool for its whole span, watching `keys`; returns `EXEC`'s replies.
+    ///
+    /// # Errors
+    ///
+    /// As [`Transaction::run`], and pool errors.
+    pub fn transaction<T, F>(&self, keys: impl ToRedisArgs, func: F) -> Result<T>
+    where
+        T: FromRedisValue,
+        F: FnMut(&mut PooledConnection, &mut Pipeline) -> Result<()>,
+    {
+        let mut con = self.get_connection()?;
+        Transaction::new(keys).run(&mut con, func)
+    }
+
+    /// A distributed lock on the key `name`; see [`Lock`] for its options.
+    #[must_use]
+    pub fn lock(&self, name: impl Into<String>) -> Lock {
+        Lock::new(self.clone(), name)
+    }
+
+    /// A [`PubSub`] on a dedicated connection, opened when it first subscribes.
+    #[must_use]
+    pub fn pubsub(&self) -> PubSub {
+        PubSub::new(self.clone())
+    }
+
+    /// A [`Monitor`] on a dedicated connection: every command the server runs.
+    ///
+    /// # Errors
+    ///
+    /// Connection errors, or the server's refusal.
+    pub fn monitor(&self) -> Result<Monitor> {
+        Monitor::new(self.get_dedicated_connection()?)
+    }
+
+    /// The client, with every command sent through the result retried by the retry
+    /// policy: the caller marks them safe to send twice by sending them this way.
+    ///
+    /// ```no_run
+    /// use respec::Commands;
+    ///
+    /// # fn main() -> respec::Result<()> {
+    /// let client = respec::Client::open("redis://127.0.0.1/")?;
+    /// let v: Option<String> = client.retrying().get("k")?; // reads are safe to repeat
+    /// println!("{v:?}");
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn retrying(&self) -> Retrying<'_> {
+        Retrying { client: self }
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("info", self.pool.info())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs each command on a connection from the pool.
+impl ConnectionLike for Client {
+    fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
+        self.pool.get()?.req_command(cmd)
+    }
+
+    fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
+        self.pool.get()?.req_commands(cmds)
+    }
+
+    fn db(&self) -> i64 {
+        self.pool.info().db
+    }
+
+    fn protocol(&self) -> ProtocolVersion {
+        self.pool.info().protocol
+    }
+
+    fn is_open(&self) -> bool {
+        true
+    }
+}
+
+/// A [`Client`] whose commands are retried by its [`RetryPolicy`]; see
+/// [`Client::retrying`].
+#[derive(Debug, Clone, Copy)]
+pub struct Retrying<'a> {
+    client: &'a Client,
+}
+
+impl ConnectionLike for Retrying<'_> {
+    fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
+        let pool = &self.client.pool;
+        pool.retry().run(|| pool.get()?.req_command(cmd))
+    }
+
+    fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
+        let pool = &self.client.pool;
+        pool.retry().run(|| pool.get()?.req_commands(cmds))
+    }
+
+    fn db(&self) -> i64 {
+        self.client.db()
+    }
+
+    fn protocol(&self) -> ProtocolVersion {
+        self.client.protocol()
+    }
+
+    fn is_open(&self) -> bool {
+        true
     }
 }

@@ -36,6 +36,10 @@ pub enum ErrorKind {
     Protocol,
     /// The caller's input was invalid: a bad URL, a bad argument.
     InvalidInput,
+    /// Every connection of a pool was in use for longer than the pool waits.
+    PoolExhausted,
+    /// A lock operation was refused: the lock is not held, not owned, or expired.
+    Lock,
 }
 
 /// An error from this crate: see [`Error::kind`] for its category.

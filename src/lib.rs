@@ -66,12 +66,20 @@ mod cmd;
 pub mod commands;
 mod connection;
 mod error;
+mod lock;
+mod monitor;
 mod pipeline;
+mod pool;
 pub mod protocol;
+mod pubsub;
+mod retry;
+mod scan;
+mod script;
+mod transaction;
 mod types;
 mod value;
 
-pub use client::Client;
+pub use client::{Client, Retrying};
 pub use cmd::{Args, Cmd, cmd};
 pub use commands::{AsyncCommands, AsyncSentinelCommands, Commands, SentinelCommands};
 pub use connection::{
@@ -79,7 +87,15 @@ pub use connection::{
     IntoConnectionInfo, Password, ProtocolVersion,
 };
 pub use error::{Error, ErrorKind, Result};
+pub use lock::{DEFAULT_LOCK_SLEEP, Lock, LockGuard};
+pub use monitor::{Monitor, MonitorEntry};
 pub use pipeline::{Pipeline, pipe};
+pub use pool::{DEFAULT_MAX_CONNECTIONS, DEFAULT_POOL_TIMEOUT, PoolConfig, PooledConnection};
+pub use pubsub::{Message, MessageKind, PubSub, PubSubThread, Subscriptions};
+pub use retry::{DEFAULT_RETRY_BASE, DEFAULT_RETRY_MAX, RetryPolicy};
+pub use scan::{ScanCommands, ScanIter};
+pub use script::{Script, ScriptInvocation};
+pub use transaction::{Transaction, transaction};
 pub use types::{FromRedisValue, RedisWrite, ToRedisArgs, from_redis_value};
 
 /// Derives [`FromRedisValue`](trait@FromRedisValue) for a struct or a unit-only enum.

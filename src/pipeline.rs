@@ -1,16 +1,20 @@
-//! [`Pipeline`]: many commands sent in one write, their replies read together.
+//! [`Pipeline`]: many commands sent in one write, their replies read together;
+//! optionally a `MULTI`/`EXEC` transaction.
 
-use crate::cmd::Cmd;
+use crate::cmd::{Cmd, cmd};
 use crate::connection::ConnectionLike;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
+use crate::script::Script;
 use crate::types::FromRedisValue;
 use crate::value::Value;
 
 /// Commands queued to be sent in one write.
 ///
 /// Every command has a chainable method here (generated from the spec, like
-/// [`Commands`](crate::Commands)); [`Pipeline::query`] sends them all and converts the
-/// replies, in order, to a tuple or collection.
+/// [`Commands`](crate::Commands)). [`Pipeline::query`] sends them all in one write and
+/// converts the replies, in order, to a tuple or collection; [`Pipeline::ignore`]
+/// leaves the reply of the command before it out. [`Pipeline::atomic`] wraps the
+/// commands in `MULTI`/`EXEC`, so they run as one transaction.
 ///
 /// # Examples
 ///
@@ -18,8 +22,9 @@ use crate::value::Value;
 /// # fn main() -> respec::Result<()> {
 /// let client = respec::Client::open("redis://127.0.0.1/")?;
 /// let mut con = client.get_connection()?;
-/// let (_, n, v): ((), i64, String) = respec::pipe()
-///     .set("k", "v")
+/// let (n, v): (i64, String) = respec::pipe()
+///     .atomic()
+///     .set("k", "v").ignore()
 ///     .incr("counter")
 ///     .get("k")
 ///     .query(&mut con)?;
@@ -30,6 +35,9 @@ use crate::value::Value;
 #[derive(Debug, Clone, Default)]
 pub struct Pipeline {
     cmds: Vec<Cmd>,
+    ignored: Vec<bool>,
+    atomic: bool,
+    scripts: Vec<Script>,
 }
 
 /// Starts an empty pipeline.
@@ -48,7 +56,41 @@ impl Pipeline {
     /// Queues a command built by hand or by a constructor in [`commands`](crate::commands).
     pub fn add_command(&mut self, cmd: Cmd) -> &mut Pipeline {
         self.cmds.push(cmd);
+        self.ignored.push(false);
         self
+    }
+
+    /// Queues a script call; the script is loaded, in the same write, before the
+    /// pipeline runs, so `EVALSHA` cannot meet `NOSCRIPT`.
+    pub fn invoke_script(
+        &mut self,
+        invocation: &crate::script::ScriptInvocation<'_>,
+    ) -> &mut Pipeline {
+        let script = invocation.script();
+        if !self.scripts.iter().any(|s| s.hash() == script.hash()) {
+            self.scripts.push(script.clone());
+        }
+        self.add_command(invocation.evalsha_cmd())
+    }
+
+    /// Leaves the reply of the last queued command out of the result.
+    pub fn ignore(&mut self) -> &mut Pipeline {
+        if let Some(last) = self.ignored.last_mut() {
+            *last = true;
+        }
+        self
+    }
+
+    /// Runs the commands as one transaction: `MULTI`, the commands, `EXEC`.
+    pub fn atomic(&mut self) -> &mut Pipeline {
+        self.atomic = true;
+        self
+    }
+
+    /// `true` for a transaction.
+    #[must_use]
+    pub fn is_atomic(&self) -> bool {
+        self.atomic
     }
 
     /// The queued commands.
@@ -69,20 +111,105 @@ impl Pipeline {
         self.cmds.is_empty()
     }
 
-    /// Sends every command in one write and converts the replies, as an array in
-    /// order, to `T`.
+    /// Empties the pipeline, keeping whether it is atomic.
+    pub fn clear(&mut self) {
+        self.cmds.clear();
+        self.ignored.clear();
+        self.scripts.clear();
+    }
+
+    /// Sends every command in one write and converts the replies that are not
+    /// ignored, as an array in order, to `T`.
     ///
     /// # Errors
     ///
-    /// IO and protocol errors; otherwise the first error reply, if any; otherwise a
-    /// failed conversion.
+    /// IO and protocol errors; the first error reply, if any (for a transaction, an
+    /// `EXECABORT` when queuing failed); [`ErrorKind::TransactionAborted`] when a watched
+    /// key changed and `EXEC` discarded the transaction; a failed conversion.
     pub fn query<T: FromRedisValue>(&self, con: &mut (impl ConnectionLike + ?Sized)) -> Result<T> {
-        let replies = con.req_commands(&self.cmds)?;
+        let replies = self.replies(con)?;
         if let Some(Value::ServerError(e)) =
             replies.iter().find(|r| matches!(r, Value::ServerError(_)))
         {
             return Err(Error::from(e.clone()));
         }
         T::from_redis_value(Value::Array(replies))
+    }
+
+    /// Sends every command and returns each reply that is not ignored, in order, with
+    /// error replies as `Err` beside the others (redis-py's `raise_on_error=False`).
+    ///
+    /// # Errors
+    ///
+    /// IO and protocol errors, and a transaction that `EXEC` aborted or discarded: then
+    /// no command ran.
+    pub fn query_all(
+        &self,
+        con: &mut (impl ConnectionLike + ?Sized),
+    ) -> Result<Vec<Result<Value>>> {
+        Ok(self
+            .replies(con)?
+            .into_iter()
+            .map(|reply| match reply {
+                Value::ServerError(e) => Err(Error::from(e)),
+                value => Ok(value),
+            })
+            .collect())
+    }
+
+    /// Sends the commands in one write (script loads first, `MULTI`/`EXEC` around a
+    /// transaction) and returns the replies that are not ignored.
+    fn replies(&self, con: &mut (impl ConnectionLike + ?Sized)) -> Result<Vec<Value>> {
+        let loads = self.scripts.len();
+        if !self.atomic && loads == 0 {
+            let replies = con.req_commands(&self.cmds)?;
+            return Ok(self.keep(replies));
+        }
+        let mut batch = Vec::with_capacity(self.cmds.len() + loads + 2);
+        for script in &self.scripts {
+            batch.push(script.load_cmd());
+        }
+        if self.atomic {
+            batch.push(cmd("MULTI"));
+        }
+        batch.extend(self.cmds.iter().cloned());
+        if self.atomic {
+            batch.push(cmd("EXEC"));
+        }
+        let mut replies = con.req_commands(&batch)?.into_iter();
+        for reply in replies.by_ref().take(loads) {
+            if let Value::ServerError(e) = reply {
+                return Err(e.into());
+            }
+        }
+        if !self.atomic {
+            return Ok(self.keep(replies.collect()));
+        }
+        if let Some(Value::ServerError(e)) = replies.next() {
+            return Err(e.into());
+        }
+        // The commands' own replies are QUEUED (or the error that made EXEC abort);
+        // the results come in EXEC's reply.
+        match replies.next_back() {
+            Some(Value::Array(results)) => Ok(self.keep(results)),
+            Some(Value::Nil) => Err(Error::new(
+                ErrorKind::TransactionAborted,
+                "transaction aborted: a watched key changed before EXEC",
+            )),
+            Some(Value::ServerError(e)) => Err(e.into()),
+            other => Err(Error::new(
+                ErrorKind::Protocol,
+                format!("unexpected reply to EXEC: {other:?}"),
+            )),
+        }
+    }
+
+    fn keep(&self, replies: Vec<Value>) -> Vec<Value> {
+        replies
+            .into_iter()
+            .zip(&self.ignored)
+            .filter(|(_, ignored)| !**ignored)
+            .map(|(reply, _)| reply)
+            .collect()
     }
 }

@@ -129,6 +129,21 @@ pub struct Connection {
     db: i64,
     protocol: ProtocolVersion,
     broken: bool,
+    /// The read timeout the connection was configured with.
+    read_timeout: Option<Duration>,
+    /// A command changed the connection's state (user, protocol...) behind its setup.
+    state_changed: bool,
+}
+
+/// How long [`Connection::read_message`] waits for something to arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Until a message arrives.
+    Forever,
+    /// At most this long.
+    For(Duration),
+    /// Not at all: only what has arrived already.
+    No,
 }
 
 enum Stream {
@@ -138,6 +153,14 @@ enum Stream {
 }
 
 impl Stream {
+    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_nonblocking(nonblocking),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.set_nonblocking(nonblocking),
+        }
+    }
+
     fn set_timeouts(&self, read: Option<Duration>, write: Option<Duration>) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_read_timeout(read).and(s.set_write_timeout(write)),
@@ -209,6 +232,8 @@ impl Connection {
             db: info.db,
             protocol: info.protocol,
             broken: false,
+            read_timeout: info.socket_timeout,
+            state_changed: false,
         };
         con.set_timeouts(info.socket_timeout, info.socket_timeout)?;
         con.setup(info)?;
@@ -268,7 +293,77 @@ impl Connection {
     pub fn set_timeouts(&mut self, read: Option<Duration>, write: Option<Duration>) -> Result<()> {
         self.stream
             .set_timeouts(read, write)
-            .map_err(|_| Error::invalid_input("a socket timeout must not be zero"))
+            .map_err(|_| Error::invalid_input("a socket timeout must not be zero"))?;
+        self.read_timeout = read;
+        Ok(())
+    }
+
+    /// `true` when the connection is still set up as it was opened: open, on database
+    /// `db`, and with no `AUTH`, `HELLO` or `RESET` sent through it since. Pools hand
+    /// on only such connections.
+    #[must_use]
+    pub fn is_pristine(&self, db: i64) -> bool {
+        !self.broken && !self.state_changed && self.db == db
+    }
+
+    /// Follows commands that change the connection's state: `SELECT` moves it to
+    /// another database; `AUTH`, `HELLO` and `RESET` change it in ways a pool must not
+    /// pass on.
+    fn note_state(&mut self, cmd: &Cmd) {
+        let mut args = cmd.args();
+        let Some(name) = args.next() else { return };
+        if name.eq_ignore_ascii_case(b"SELECT") {
+            if let Some(db) = args
+                .next()
+                .and_then(|db| std::str::from_utf8(db).ok()?.parse().ok())
+            {
+                self.db = db;
+            }
+        } else if [&b"AUTH"[..], b"HELLO", b"RESET"]
+            .iter()
+            .any(|n| name.eq_ignore_ascii_case(n))
+        {
+            self.state_changed = true;
+        }
+    }
+
+    /// Sends a command without reading its reply; what comes back is read with
+    /// [`Connection::read_message`]. For pub/sub and `MONITOR`, where the server talks
+    /// without being asked.
+    pub(crate) fn send(&mut self, cmd: &Cmd) -> Result<()> {
+        self.check_usable()?;
+        cmd.write_packed(&mut self.write_buf);
+        self.flush()
+    }
+
+    /// Reads the next message the server sends, push messages included, waiting as
+    /// `wait` says. Running out of time is not an error here (`Ok(None)`), and a message
+    /// half arrived stays buffered for the next call.
+    pub(crate) fn read_message(&mut self, wait: Wait) -> Result<Option<Value>> {
+        self.check_usable()?;
+        loop {
+            let decoded = self.decoder.decode(&mut self.read_buf).map_err(Error::from);
+            if let Some(value) = self.track(decoded)? {
+                return Ok(Some(value));
+            }
+            let set = match wait {
+                Wait::Forever => self.stream.set_timeouts(None, self.read_timeout),
+                Wait::For(timeout) => self.stream.set_timeouts(Some(timeout), self.read_timeout),
+                Wait::No => self.stream.set_nonblocking(true),
+            };
+            set.map_err(|_| Error::invalid_input("a wait must not be zero"))?;
+            let filled = self.fill_read_buf();
+            let restored = self.stream.set_nonblocking(false).and_then(|()| {
+                self.stream
+                    .set_timeouts(self.read_timeout, self.read_timeout)
+            });
+            match filled {
+                Ok(()) => {}
+                Err(e) if e.is_timeout() => return Ok(None),
+                Err(e) => return self.track(Err(e)),
+            }
+            restored.map_err(|e| Error::io("cannot restore the socket's timeouts", e))?;
+        }
     }
 
     /// The address this connection is connected to.
@@ -408,7 +503,10 @@ impl ConnectionLike for Connection {
         self.flush()?;
         match self.read_reply()? {
             Value::ServerError(e) => Err(e.into()),
-            value => Ok(value),
+            value => {
+                self.note_state(cmd);
+                Ok(value)
+            }
         }
     }
 
@@ -419,8 +517,12 @@ impl ConnectionLike for Connection {
         }
         self.flush()?;
         let mut replies = Vec::with_capacity(cmds.len());
-        for _ in cmds {
-            replies.push(self.read_reply()?);
+        for cmd in cmds {
+            let reply = self.read_reply()?;
+            if !matches!(reply, Value::ServerError(_)) {
+                self.note_state(cmd);
+            }
+            replies.push(reply);
         }
         Ok(replies)
     }

@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::thread;
 
-use respec::{Client, Connection, ConnectionInfo, ProtocolVersion};
+use respec::{Connection, ConnectionInfo, ProtocolVersion};
 pub use server::{RedisServer, ServerConfig, free_port};
 
 /// Both protocol versions, for tests that must hold under each.
@@ -24,10 +24,9 @@ pub fn info(server: &RedisServer, protocol: ProtocolVersion) -> ConnectionInfo {
     info
 }
 
-/// A new connection to `server` speaking `protocol`.
+/// A new connection to `server` speaking `protocol`, outside any pool.
 pub fn connect(server: &RedisServer, protocol: ProtocolVersion) -> Connection {
-    Client::open(info(server, protocol))
-        .and_then(|client| client.get_connection())
+    Connection::open(&info(server, protocol))
         .unwrap_or_else(|e| panic!("cannot connect to the test server with {protocol:?}: {e}"))
 }
 

@@ -2164,7 +2164,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
     fn hscan<RV: crate::FromRedisValue>(
         &mut self,
         key: impl crate::ToRedisArgs,
-        cursor: i64,
+        cursor: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = hscan(key, cursor);
         async move {
@@ -2175,7 +2175,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
     fn hscan_options<RV: crate::FromRedisValue>(
         &mut self,
         key: impl crate::ToRedisArgs,
-        cursor: i64,
+        cursor: impl crate::ToRedisArgs,
         options: HscanOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = hscan_options(key, cursor, options);
@@ -3326,7 +3326,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
     /// Iterates over the key names in the database. The async twin of [`Commands::scan`](crate::Commands::scan).
     fn scan<RV: crate::FromRedisValue>(
         &mut self,
-        cursor: i64,
+        cursor: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = scan(cursor);
         async move {
@@ -3336,7 +3336,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
     /// Iterates over the key names in the database. The async twin of [`Commands::scan_options`](crate::Commands::scan_options).
     fn scan_options<RV: crate::FromRedisValue>(
         &mut self,
-        cursor: i64,
+        cursor: impl crate::ToRedisArgs,
         options: ScanOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = scan_options(cursor, options);
@@ -3796,7 +3796,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
     fn sscan<RV: crate::FromRedisValue>(
         &mut self,
         key: impl crate::ToRedisArgs,
-        cursor: i64,
+        cursor: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sscan(key, cursor);
         async move {
@@ -3807,7 +3807,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
     fn sscan_options<RV: crate::FromRedisValue>(
         &mut self,
         key: impl crate::ToRedisArgs,
-        cursor: i64,
+        cursor: impl crate::ToRedisArgs,
         options: SscanOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sscan_options(key, cursor, options);
@@ -4949,7 +4949,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
     fn zscan<RV: crate::FromRedisValue>(
         &mut self,
         key: impl crate::ToRedisArgs,
-        cursor: i64,
+        cursor: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zscan(key, cursor);
         async move {
@@ -4960,7 +4960,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
     fn zscan_options<RV: crate::FromRedisValue>(
         &mut self,
         key: impl crate::ToRedisArgs,
-        cursor: i64,
+        cursor: impl crate::ToRedisArgs,
         options: ZscanOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zscan_options(key, cursor, options);

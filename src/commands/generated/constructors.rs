@@ -2022,7 +2022,7 @@ pub fn hrandfield(key: impl crate::ToRedisArgs) -> crate::Cmd {
 #[must_use]
 pub fn hscan_options(
     key: impl crate::ToRedisArgs,
-    cursor: i64,
+    cursor: impl crate::ToRedisArgs,
     options: HscanOptions,
 ) -> crate::Cmd {
     let mut out = crate::cmd("HSCAN");
@@ -2044,7 +2044,10 @@ pub fn hscan_options(
 }
 /// Builds `HSCAN`; see [`Commands::hscan`](crate::Commands::hscan) for the command.
 #[must_use]
-pub fn hscan(key: impl crate::ToRedisArgs, cursor: i64) -> crate::Cmd {
+pub fn hscan(
+    key: impl crate::ToRedisArgs,
+    cursor: impl crate::ToRedisArgs,
+) -> crate::Cmd {
     hscan_options(key, cursor, HscanOptions::default())
 }
 /// Builds `HSET`; see [`Commands::hset`](crate::Commands::hset) for the command.
@@ -3076,7 +3079,10 @@ pub fn save() -> crate::Cmd {
 }
 /// Builds `SCAN` with its options; see [`scan_options`](crate::Commands::scan_options).
 #[must_use]
-pub fn scan_options(cursor: i64, options: ScanOptions) -> crate::Cmd {
+pub fn scan_options(
+    cursor: impl crate::ToRedisArgs,
+    options: ScanOptions,
+) -> crate::Cmd {
     let mut out = crate::cmd("SCAN");
     let cmd = &mut out;
     cmd.arg(cursor);
@@ -3096,7 +3102,7 @@ pub fn scan_options(cursor: i64, options: ScanOptions) -> crate::Cmd {
 }
 /// Builds `SCAN`; see [`Commands::scan`](crate::Commands::scan) for the command.
 #[must_use]
-pub fn scan(cursor: i64) -> crate::Cmd {
+pub fn scan(cursor: impl crate::ToRedisArgs) -> crate::Cmd {
     scan_options(cursor, ScanOptions::default())
 }
 /// Builds `SCARD`; see [`Commands::scard`](crate::Commands::scard) for the command.
@@ -3778,7 +3784,7 @@ pub fn srem(
 #[must_use]
 pub fn sscan_options(
     key: impl crate::ToRedisArgs,
-    cursor: i64,
+    cursor: impl crate::ToRedisArgs,
     options: SscanOptions,
 ) -> crate::Cmd {
     let mut out = crate::cmd("SSCAN");
@@ -3797,7 +3803,10 @@ pub fn sscan_options(
 }
 /// Builds `SSCAN`; see [`Commands::sscan`](crate::Commands::sscan) for the command.
 #[must_use]
-pub fn sscan(key: impl crate::ToRedisArgs, cursor: i64) -> crate::Cmd {
+pub fn sscan(
+    key: impl crate::ToRedisArgs,
+    cursor: impl crate::ToRedisArgs,
+) -> crate::Cmd {
     sscan_options(key, cursor, SscanOptions::default())
 }
 /// Builds `STRLEN`; see [`Commands::strlen`](crate::Commands::strlen) for the command.
@@ -5037,7 +5046,7 @@ pub fn zrevrank(
 #[must_use]
 pub fn zscan_options(
     key: impl crate::ToRedisArgs,
-    cursor: i64,
+    cursor: impl crate::ToRedisArgs,
     options: ZscanOptions,
 ) -> crate::Cmd {
     let mut out = crate::cmd("ZSCAN");
@@ -5059,7 +5068,10 @@ pub fn zscan_options(
 }
 /// Builds `ZSCAN`; see [`Commands::zscan`](crate::Commands::zscan) for the command.
 #[must_use]
-pub fn zscan(key: impl crate::ToRedisArgs, cursor: i64) -> crate::Cmd {
+pub fn zscan(
+    key: impl crate::ToRedisArgs,
+    cursor: impl crate::ToRedisArgs,
+) -> crate::Cmd {
     zscan_options(key, cursor, ZscanOptions::default())
 }
 /// Builds `ZSCORE`; see [`Commands::zscore`](crate::Commands::zscore) for the command.

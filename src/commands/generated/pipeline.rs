@@ -1220,14 +1220,18 @@ impl crate::Pipeline {
         self.add_command(hrandfield_options(key, options))
     }
     /// Iterates over fields and values of a hash. Queues [`Commands::hscan`](crate::Commands::hscan).
-    pub fn hscan(&mut self, key: impl crate::ToRedisArgs, cursor: i64) -> &mut Self {
+    pub fn hscan(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        cursor: impl crate::ToRedisArgs,
+    ) -> &mut Self {
         self.add_command(hscan(key, cursor))
     }
     /// Iterates over fields and values of a hash. Queues [`Commands::hscan_options`](crate::Commands::hscan_options).
     pub fn hscan_options(
         &mut self,
         key: impl crate::ToRedisArgs,
-        cursor: i64,
+        cursor: impl crate::ToRedisArgs,
         options: HscanOptions,
     ) -> &mut Self {
         self.add_command(hscan_options(key, cursor, options))
@@ -1873,11 +1877,15 @@ impl crate::Pipeline {
         self.add_command(save())
     }
     /// Iterates over the key names in the database. Queues [`Commands::scan`](crate::Commands::scan).
-    pub fn scan(&mut self, cursor: i64) -> &mut Self {
+    pub fn scan(&mut self, cursor: impl crate::ToRedisArgs) -> &mut Self {
         self.add_command(scan(cursor))
     }
     /// Iterates over the key names in the database. Queues [`Commands::scan_options`](crate::Commands::scan_options).
-    pub fn scan_options(&mut self, cursor: i64, options: ScanOptions) -> &mut Self {
+    pub fn scan_options(
+        &mut self,
+        cursor: impl crate::ToRedisArgs,
+        options: ScanOptions,
+    ) -> &mut Self {
         self.add_command(scan_options(cursor, options))
     }
     /// Returns the number of members in a set. Queues [`Commands::scard`](crate::Commands::scard).
@@ -2133,14 +2141,18 @@ impl crate::Pipeline {
         self.add_command(srem(key, member))
     }
     /// Iterates over members of a set. Queues [`Commands::sscan`](crate::Commands::sscan).
-    pub fn sscan(&mut self, key: impl crate::ToRedisArgs, cursor: i64) -> &mut Self {
+    pub fn sscan(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        cursor: impl crate::ToRedisArgs,
+    ) -> &mut Self {
         self.add_command(sscan(key, cursor))
     }
     /// Iterates over members of a set. Queues [`Commands::sscan_options`](crate::Commands::sscan_options).
     pub fn sscan_options(
         &mut self,
         key: impl crate::ToRedisArgs,
-        cursor: i64,
+        cursor: impl crate::ToRedisArgs,
         options: SscanOptions,
     ) -> &mut Self {
         self.add_command(sscan_options(key, cursor, options))
@@ -2913,14 +2925,18 @@ impl crate::Pipeline {
         self.add_command(zrevrank_options(key, member, options))
     }
     /// Iterates over members and scores of a sorted set. Queues [`Commands::zscan`](crate::Commands::zscan).
-    pub fn zscan(&mut self, key: impl crate::ToRedisArgs, cursor: i64) -> &mut Self {
+    pub fn zscan(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        cursor: impl crate::ToRedisArgs,
+    ) -> &mut Self {
         self.add_command(zscan(key, cursor))
     }
     /// Iterates over members and scores of a sorted set. Queues [`Commands::zscan_options`](crate::Commands::zscan_options).
     pub fn zscan_options(
         &mut self,
         key: impl crate::ToRedisArgs,
-        cursor: i64,
+        cursor: impl crate::ToRedisArgs,
         options: ZscanOptions,
     ) -> &mut Self {
         self.add_command(zscan_options(key, cursor, options))

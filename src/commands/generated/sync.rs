@@ -3728,7 +3728,7 @@ pub trait Commands: crate::ConnectionLike {
     fn hscan<RV: crate::FromRedisValue>(
         &mut self,
         key: impl crate::ToRedisArgs,
-        cursor: i64,
+        cursor: impl crate::ToRedisArgs,
     ) -> crate::Result<RV> {
         hscan(key, cursor).query(self)
     }
@@ -3736,7 +3736,7 @@ pub trait Commands: crate::ConnectionLike {
     fn hscan_options<RV: crate::FromRedisValue>(
         &mut self,
         key: impl crate::ToRedisArgs,
-        cursor: i64,
+        cursor: impl crate::ToRedisArgs,
         options: HscanOptions,
     ) -> crate::Result<RV> {
         hscan_options(key, cursor, options).query(self)
@@ -5768,13 +5768,16 @@ pub trait Commands: crate::ConnectionLike {
     /// - 6.0.0: Added the `TYPE` subcommand.
     ///
     /// [Command reference](https://redis.io/docs/latest/commands/scan/)
-    fn scan<RV: crate::FromRedisValue>(&mut self, cursor: i64) -> crate::Result<RV> {
+    fn scan<RV: crate::FromRedisValue>(
+        &mut self,
+        cursor: impl crate::ToRedisArgs,
+    ) -> crate::Result<RV> {
         scan(cursor).query(self)
     }
     /// `SCAN` with options: see [`scan`](Self::scan) and [`ScanOptions`].
     fn scan_options<RV: crate::FromRedisValue>(
         &mut self,
-        cursor: i64,
+        cursor: impl crate::ToRedisArgs,
         options: ScanOptions,
     ) -> crate::Result<RV> {
         scan_options(cursor, options).query(self)
@@ -6621,7 +6624,7 @@ pub trait Commands: crate::ConnectionLike {
     fn sscan<RV: crate::FromRedisValue>(
         &mut self,
         key: impl crate::ToRedisArgs,
-        cursor: i64,
+        cursor: impl crate::ToRedisArgs,
     ) -> crate::Result<RV> {
         sscan(key, cursor).query(self)
     }
@@ -6629,7 +6632,7 @@ pub trait Commands: crate::ConnectionLike {
     fn sscan_options<RV: crate::FromRedisValue>(
         &mut self,
         key: impl crate::ToRedisArgs,
-        cursor: i64,
+        cursor: impl crate::ToRedisArgs,
         options: SscanOptions,
     ) -> crate::Result<RV> {
         sscan_options(key, cursor, options).query(self)
@@ -8512,7 +8515,7 @@ pub trait Commands: crate::ConnectionLike {
     fn zscan<RV: crate::FromRedisValue>(
         &mut self,
         key: impl crate::ToRedisArgs,
-        cursor: i64,
+        cursor: impl crate::ToRedisArgs,
     ) -> crate::Result<RV> {
         zscan(key, cursor).query(self)
     }
@@ -8520,7 +8523,7 @@ pub trait Commands: crate::ConnectionLike {
     fn zscan_options<RV: crate::FromRedisValue>(
         &mut self,
         key: impl crate::ToRedisArgs,
-        cursor: i64,
+        cursor: impl crate::ToRedisArgs,
         options: ZscanOptions,
     ) -> crate::Result<RV> {
         zscan_options(key, cursor, options).query(self)

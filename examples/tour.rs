@@ -4,8 +4,10 @@
 
 use std::collections::HashMap;
 
-use respec::commands::{SetOptions, ZrangeOptions};
-use respec::{Client, Commands, ErrorKind, ProtocolVersion, Value};
+use std::time::Duration;
+
+use respec::commands::{ScanOptions, SetOptions, ZrangeOptions};
+use respec::{Client, Commands, ErrorKind, ProtocolVersion, ScanCommands, Script, Value};
 
 fn main() -> respec::Result<()> {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
@@ -92,7 +94,71 @@ pub(crate) fn run(url: &str) -> respec::Result<()> {
         .query(&mut con)?;
     println!("OBJECT ENCODING tour:visits -> {kind}");
 
+    // The client pools connections; commands run on it directly, from any thread.
+    let mut shared = client.clone();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            let mut client = client.clone();
+            scope.spawn(move || {
+                for _ in 0..25 {
+                    client.incr("tour:hits").expect("INCR works");
+                }
+            });
+        }
+    });
+    println!(
+        "4 threads x 25 INCR on one client -> {}",
+        shared.get::<i64>("tour:hits")?
+    );
+
+    // An optimistic transaction: WATCH, read, queue, EXEC, retried on a conflict.
+    let (doubled,): (i64,) = client.transaction("tour:hits", |con, pipe| {
+        let hits: i64 = con.get("tour:hits")?;
+        pipe.set("tour:hits", hits * 2).ignore().get("tour:hits");
+        Ok(())
+    })?;
+    println!("transaction doubled the hits -> {doubled}");
+
+    // Scripts are called by SHA1 and loaded when the server does not know them.
+    let bump = Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+    let bumped: i64 = bump.key("tour:hits").arg(1).invoke(&mut con)?;
+    println!("script INCRBY -> {bumped}");
+
+    // Scans are iterators that follow the cursor to the end.
+    let mut keys: Vec<String> = con
+        .scan_iter(ScanOptions::default().pattern("tour:*"))
+        .collect::<respec::Result<_>>()?;
+    keys.sort();
+    println!("SCAN tour:* -> {keys:?}");
+
+    // A distributed lock, released when its guard is dropped.
+    {
+        let _guard = client
+            .lock("tour:lock-key")
+            .timeout(Some(Duration::from_secs(10)))
+            .acquire_guard()?;
+        println!(
+            "holding tour:lock-key -> {}",
+            client.lock("tour:lock-key").locked()?
+        );
+    }
+
+    // Pub/sub on its own connection; subscriptions survive reconnects.
+    let mut pubsub = client.pubsub().ignore_subscribe_messages(true);
+    pubsub.subscribe("tour:news")?;
+    while shared.publish("tour:news", "hello subscribers")? == 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if let Some(message) = pubsub.get_message(Duration::from_secs(1))? {
+        println!(
+            "pub/sub -> {}: {}",
+            message.channel_name().unwrap_or("?"),
+            message.payload::<String>()?
+        );
+    }
+
     let deleted = con.del([
+        "tour:hits",
         "tour:greeting",
         "tour:visits",
         "tour:lock",

@@ -451,3 +451,14 @@ fn lock_expiry_and_ownership_are_honoured() {
     third.release().unwrap();
     assert!(!client.lock("job").locked().unwrap());
 }
+
+#[test]
+fn the_shared_types_are_thread_safe() {
+    fn assert_shareable<T: Clone + Send + Sync + 'static>() {}
+    fn assert_send<T: Send + 'static>() {}
+    assert_shareable::<Client>();
+    assert_shareable::<Script>();
+    assert_send::<respec::PooledConnection>();
+    assert_send::<respec::PubSub>();
+    assert_send::<respec::Lock>();
+}

@@ -121,6 +121,24 @@ fn a_killed_connection_is_replaced() {
 }
 
 #[test]
+fn connections_set_up_with_hello_and_auth_are_reused() {
+    let server = RedisServer::config().password("pw").start();
+    let mut info = support::info(&server, ProtocolVersion::Resp3);
+    info.password = Some("pw".into());
+    info.db = 2;
+    let mut client = Client::open(info).unwrap();
+    let first = client.client_id().unwrap();
+    for _ in 0..5 {
+        assert_eq!(
+            client.client_id().unwrap(),
+            first,
+            "the same pooled connection"
+        );
+    }
+    assert_eq!(client.open_connections(), 1);
+}
+
+#[test]
 fn select_does_not_leak_to_the_next_user() {
     let server = RedisServer::start();
     let client = pooled(&server, PoolConfig::default().max_connections(1));

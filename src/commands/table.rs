@@ -262,16 +262,14 @@ pub fn lookup(name: &[u8], sub: Option<&[u8]>) -> Option<&'static CommandInfo> {
     find(&[name])
 }
 
-/// Compares a table name with words joined by spaces, ignoring ASCII case.
+/// Compares a table name with words joined by spaces, ignoring ASCII case, without
+/// allocating: this runs for every command a multiplexed connection sends.
 fn compare_name(entry: &str, words: &[&[u8]]) -> std::cmp::Ordering {
-    let mut joined = Vec::new();
-    for (idx, word) in words.iter().enumerate() {
-        if idx > 0 {
-            joined.push(b' ');
-        }
-        joined.extend(word.iter().map(u8::to_ascii_uppercase));
-    }
-    entry.as_bytes().cmp(&joined)
+    let joined = words.iter().enumerate().flat_map(|(idx, word)| {
+        let space: &[u8] = if idx > 0 { b" " } else { b"" };
+        space.iter().chain(word.iter()).map(u8::to_ascii_uppercase)
+    });
+    entry.bytes().cmp(joined)
 }
 
 /// The table entry of a command, found from its first argument and, for containers,

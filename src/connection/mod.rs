@@ -237,52 +237,18 @@ impl Connection {
         };
         con.set_timeouts(info.socket_timeout, info.socket_timeout)?;
         con.setup(info)?;
+        // The setup's own AUTH, HELLO and SELECT are the connection's starting state.
+        con.state_changed = false;
         Ok(con)
     }
 
-    /// Runs the setup commands in one round trip: `HELLO 3` (with `AUTH` and `SETNAME`)
-    /// for RESP3; otherwise `AUTH` and `CLIENT SETNAME`; then `SELECT`.
+    /// Runs the setup commands in one round trip.
     fn setup(&mut self, info: &ConnectionInfo) -> Result<()> {
-        let mut cmds = Vec::new();
-        match info.protocol {
-            ProtocolVersion::Resp3 => {
-                let mut hello = cmd("HELLO");
-                hello.arg(3);
-                if let Some(password) = &info.password {
-                    let user = info.username.as_deref().unwrap_or("default");
-                    hello.arg("AUTH").arg(user).arg(password.expose());
-                }
-                if let Some(name) = &info.client_name {
-                    hello.arg("SETNAME").arg(name);
-                }
-                cmds.push(hello);
-            }
-            ProtocolVersion::Resp2 => {
-                if let Some(password) = &info.password {
-                    let mut auth = cmd("AUTH");
-                    if let Some(user) = &info.username {
-                        auth.arg(user);
-                    }
-                    auth.arg(password.expose());
-                    cmds.push(auth);
-                }
-                if let Some(name) = &info.client_name {
-                    cmds.push(cmd("CLIENT SETNAME").arg(name).clone());
-                }
-            }
-        }
-        if info.db != 0 {
-            cmds.push(cmd("SELECT").arg(info.db).clone());
-        }
+        let cmds = setup_commands(info);
         if cmds.is_empty() {
             return Ok(());
         }
-        for reply in self.req_commands(&cmds)? {
-            if let Value::ServerError(e) = reply {
-                return Err(e.into());
-            }
-        }
-        Ok(())
+        check_setup(self.req_commands(&cmds)?)
     }
 
     /// Sets how long a read and a write may each block; `None` blocks forever.
@@ -452,6 +418,54 @@ impl Connection {
             Err(e) => Err(Error::io(format!("reading from {} failed", self.addr), e)),
         }
     }
+}
+
+/// The commands that set a new connection up, sent in one round trip: `HELLO 3` (with
+/// `AUTH` and `SETNAME`) for RESP3; otherwise `AUTH` and `CLIENT SETNAME`; then
+/// `SELECT`. Shared by the sync and the async connections.
+pub(crate) fn setup_commands(info: &ConnectionInfo) -> Vec<Cmd> {
+    let mut cmds = Vec::new();
+    match info.protocol {
+        ProtocolVersion::Resp3 => {
+            let mut hello = cmd("HELLO");
+            hello.arg(3);
+            if let Some(password) = &info.password {
+                let user = info.username.as_deref().unwrap_or("default");
+                hello.arg("AUTH").arg(user).arg(password.expose());
+            }
+            if let Some(name) = &info.client_name {
+                hello.arg("SETNAME").arg(name);
+            }
+            cmds.push(hello);
+        }
+        ProtocolVersion::Resp2 => {
+            if let Some(password) = &info.password {
+                let mut auth = cmd("AUTH");
+                if let Some(user) = &info.username {
+                    auth.arg(user);
+                }
+                auth.arg(password.expose());
+                cmds.push(auth);
+            }
+            if let Some(name) = &info.client_name {
+                cmds.push(cmd("CLIENT SETNAME").arg(name).clone());
+            }
+        }
+    }
+    if info.db != 0 {
+        cmds.push(cmd("SELECT").arg(info.db).clone());
+    }
+    cmds
+}
+
+/// The first error among the setup replies.
+pub(crate) fn check_setup(replies: Vec<Value>) -> Result<()> {
+    for reply in replies {
+        if let Value::ServerError(e) = reply {
+            return Err(e.into());
+        }
+    }
+    Ok(())
 }
 
 fn is_subscription_reply(items: &[Value]) -> bool {

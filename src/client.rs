@@ -148,6 +148,41 @@ impl Client {
         Monitor::new(self.get_dedicated_connection()?)
     }
 
+    /// A new [`MultiplexedConnection`](crate::aio::MultiplexedConnection): one socket
+    /// many tasks share, cheap to clone.
+    ///
+    /// # Errors
+    ///
+    /// Connection errors, after the retries the policy allows.
+    #[cfg(feature = "tokio")]
+    pub async fn get_multiplexed_async_connection(
+        &self,
+    ) -> Result<crate::aio::MultiplexedConnection> {
+        let retry = self.pool.retry();
+        let mut attempt = 0;
+        loop {
+            match crate::aio::MultiplexedConnection::open(self.pool.info()).await {
+                Err(e) if attempt + 1 < retry.attempts() && retry.is_retryable(&e) => {
+                    tokio::time::sleep(retry.delay(attempt)).await;
+                    attempt += 1;
+                }
+                res => return res,
+            }
+        }
+    }
+
+    /// A [`ConnectionManager`](crate::aio::ConnectionManager): a multiplexed connection
+    /// that reconnects by itself, with this client's retry policy.
+    ///
+    /// # Errors
+    ///
+    /// Connection errors, after the retries the policy allows.
+    #[cfg(feature = "tokio")]
+    pub async fn connection_manager(&self) -> Result<crate::aio::ConnectionManager> {
+        crate::aio::ConnectionManager::new(self.pool.info().clone(), self.pool.retry().clone())
+            .await
+    }
+
     /// The client, with every command sent through the result retried by the retry
     /// policy: the caller marks them safe to send twice by sending them this way.
     ///

@@ -4,7 +4,7 @@ use std::fmt;
 
 use bytes::BufMut;
 
-use crate::connection::ConnectionLike;
+use crate::connection::{AsyncConnectionLike, ConnectionLike};
 use crate::error::Result;
 use crate::protocol::{write_array_header, write_bulk};
 use crate::types::{FromRedisValue, RedisWrite, ToRedisArgs};
@@ -115,6 +115,27 @@ impl Cmd {
     /// IO and protocol errors, or the server's error reply.
     pub fn exec(&self, con: &mut (impl ConnectionLike + ?Sized)) -> Result<()> {
         con.req_command(self).map(drop)
+    }
+
+    /// Sends the command on an async connection and converts the reply.
+    ///
+    /// # Errors
+    ///
+    /// IO and protocol errors, the server's error reply, or a failed conversion.
+    pub async fn query_async<T: FromRedisValue>(
+        &self,
+        con: &mut (impl AsyncConnectionLike + ?Sized),
+    ) -> Result<T> {
+        T::from_redis_value(con.req_command(self).await?)
+    }
+
+    /// Sends the command on an async connection and discards the reply.
+    ///
+    /// # Errors
+    ///
+    /// IO and protocol errors, or the server's error reply.
+    pub async fn exec_async(&self, con: &mut (impl AsyncConnectionLike + ?Sized)) -> Result<()> {
+        con.req_command(self).await.map(drop)
     }
 
     /// The number of arguments, the command name included.

@@ -61,6 +61,8 @@
 
 #[doc(hidden)]
 pub mod __private;
+#[cfg(feature = "tokio")]
+pub mod aio;
 mod client;
 mod cmd;
 pub mod commands;

@@ -468,7 +468,7 @@ pub(crate) fn check_setup(replies: Vec<Value>) -> Result<()> {
     Ok(())
 }
 
-fn is_subscription_reply(items: &[Value]) -> bool {
+pub(crate) fn is_subscription_reply(items: &[Value]) -> bool {
     let Some(Value::SimpleString(kind) | Value::BulkString(kind)) = items.first() else {
         return false;
     };

@@ -1,0 +1,391 @@
+//! [`Connection`]: one async connection, one request at a time; and the stream types
+//! every async connection is built on.
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+#[cfg(unix)]
+use tokio::net::UnixStream;
+
+use crate::cmd::Cmd;
+use crate::connection::{
+    AsyncConnectionLike, ConnectionAddr, ConnectionInfo, ProtocolVersion, check_setup,
+    is_subscription_reply, setup_commands,
+};
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::Decoder;
+use crate::value::Value;
+
+/// Default time a request may wait for its reply on an async connection when
+/// [`ConnectionInfo::socket_timeout`] is not set.
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How much the read buffer grows by at a time.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// A socket to the server.
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    #[cfg(unix)]
+    Unix(UnixStream),
+}
+
+impl Stream {
+    /// Connects to `info.addr`, with `TCP_NODELAY` and keepalive on TCP.
+    pub(crate) async fn connect(info: &ConnectionInfo) -> Result<Stream> {
+        let shown = &info.addr;
+        let connect = async {
+            match &info.addr {
+                ConnectionAddr::Tcp { host, port } => {
+                    let stream = TcpStream::connect((host.as_str(), *port))
+                        .await
+                        .map_err(|e| Error::io(format!("cannot connect to {shown}"), e))?;
+                    stream
+                        .set_nodelay(true)
+                        .and_then(|()| {
+                            socket2::SockRef::from(&stream).set_keepalive(info.socket_keepalive)
+                        })
+                        .map_err(|e| {
+                            Error::io(format!("cannot configure the socket to {shown}"), e)
+                        })?;
+                    Ok(Stream::Tcp(stream))
+                }
+                ConnectionAddr::TcpTls { .. } => Err(Error::invalid_input(
+                    "rediss:// (TLS) connections are not supported by this version",
+                )),
+                #[cfg(unix)]
+                ConnectionAddr::Unix(path) => UnixStream::connect(path)
+                    .await
+                    .map(Stream::Unix)
+                    .map_err(|e| Error::io(format!("cannot connect to {}", path.display()), e)),
+                #[cfg(not(unix))]
+                ConnectionAddr::Unix(_) => Err(Error::invalid_input(
+                    "Unix sockets are not available on this platform",
+                )),
+            }
+        };
+        match info.socket_connect_timeout {
+            Some(timeout) => tokio::time::timeout(timeout, connect).await.map_err(|_| {
+                Error::io(
+                    format!("cannot connect to {shown}"),
+                    io::Error::new(io::ErrorKind::TimedOut, "connect timed out"),
+                )
+            })?,
+            None => connect.await,
+        }
+    }
+
+    /// Splits into halves the reader and writer tasks own.
+    pub(crate) fn into_split(self) -> (OwnedRead, OwnedWrite) {
+        match self {
+            Stream::Tcp(s) => {
+                let (read, write) = s.into_split();
+                (OwnedRead::Tcp(read), OwnedWrite::Tcp(write))
+            }
+            #[cfg(unix)]
+            Stream::Unix(s) => {
+                let (read, write) = s.into_split();
+                (OwnedRead::Unix(read), OwnedWrite::Unix(write))
+            }
+        }
+    }
+
+    pub(crate) async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.write_all(data).await,
+            #[cfg(unix)]
+            Stream::Unix(s) => s.write_all(data).await,
+        }
+    }
+
+    pub(crate) async fn read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read_buf(buf).await,
+            #[cfg(unix)]
+            Stream::Unix(s) => s.read_buf(buf).await,
+        }
+    }
+}
+
+/// The read half of a split stream.
+pub(crate) enum OwnedRead {
+    Tcp(tokio::net::tcp::OwnedReadHalf),
+    #[cfg(unix)]
+    Unix(tokio::net::unix::OwnedReadHalf),
+}
+
+impl OwnedRead {
+    pub(crate) async fn read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        match self {
+            OwnedRead::Tcp(s) => s.read_buf(buf).await,
+            #[cfg(unix)]
+            OwnedRead::Unix(s) => s.read_buf(buf).await,
+        }
+    }
+}
+
+/// The write half of a split stream.
+pub(crate) enum OwnedWrite {
+    Tcp(tokio::net::tcp::OwnedWriteHalf),
+    #[cfg(unix)]
+    Unix(tokio::net::unix::OwnedWriteHalf),
+}
+
+impl OwnedWrite {
+    pub(crate) async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            OwnedWrite::Tcp(s) => s.write_all(data).await,
+            #[cfg(unix)]
+            OwnedWrite::Unix(s) => s.write_all(data).await,
+        }
+    }
+}
+
+/// Reads from `stream` into `buf` until `decoder` has a whole frame.
+pub(crate) async fn read_value(
+    stream: &mut Stream,
+    buf: &mut BytesMut,
+    decoder: &mut Decoder,
+    addr: &ConnectionAddr,
+) -> Result<Value> {
+    loop {
+        if let Some(value) = decoder.decode(buf)? {
+            return Ok(value);
+        }
+        buf.reserve(READ_CHUNK);
+        match stream.read_buf(buf).await {
+            Ok(0) => {
+                return Err(Error::io(
+                    format!("reading from {addr} failed"),
+                    io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the server closed the connection",
+                    ),
+                ));
+            }
+            Ok(_) => {}
+            Err(e) => return Err(Error::io(format!("reading from {addr} failed"), e)),
+        }
+    }
+}
+
+/// One async connection, used by one request at a time.
+///
+/// This is what the [`Pool`](crate::aio::Pool) hands out and what blocking commands,
+/// transactions, pub/sub and monitor run on. For sharing one socket between many tasks
+/// use a [`MultiplexedConnection`](crate::aio::MultiplexedConnection).
+///
+/// # Cancel safety
+///
+/// Dropping a request future mid-way leaves the reply (or part of it) unread, so the
+/// connection marks itself broken unless the request completed, and refuses every later
+/// use.
+pub struct Connection {
+    stream: Stream,
+    addr: ConnectionAddr,
+    buf: BytesMut,
+    write_buf: Vec<u8>,
+    decoder: Decoder,
+    db: i64,
+    protocol: ProtocolVersion,
+    timeout: Option<Duration>,
+    /// Set while a request is under way; still set after it means the request future
+    /// was dropped half-way.
+    in_flight: bool,
+    broken: bool,
+}
+
+impl Connection {
+    /// Connects and sets the connection up (`HELLO`, `AUTH`, `SELECT`, `CLIENT SETNAME`).
+    ///
+    /// # Errors
+    ///
+    /// Connection and authentication errors, as for the sync connection.
+    pub async fn open(info: &ConnectionInfo) -> Result<Connection> {
+        let stream = Stream::connect(info).await?;
+        let mut con = Connection {
+            stream,
+            addr: info.addr.clone(),
+            buf: BytesMut::with_capacity(READ_CHUNK),
+            write_buf: Vec::with_capacity(1024),
+            decoder: Decoder::new(),
+            db: info.db,
+            protocol: info.protocol,
+            timeout: info.socket_timeout,
+            in_flight: false,
+            broken: false,
+        };
+        let cmds = setup_commands(info);
+        if !cmds.is_empty() {
+            check_setup(con.req_commands(&cmds).await?)?;
+        }
+        Ok(con)
+    }
+
+    /// The address this connection is connected to.
+    #[must_use]
+    pub fn addr(&self) -> &ConnectionAddr {
+        &self.addr
+    }
+
+    fn check_usable(&mut self) -> Result<()> {
+        if self.in_flight {
+            // An earlier request was dropped before its reply was read.
+            self.broken = true;
+        }
+        if self.broken {
+            return Err(Error::new(
+                ErrorKind::Connection,
+                "connection is broken by an earlier error or a dropped request and cannot be reused",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Writes `cmds` in one write and reads `n` replies, within the timeout.
+    async fn exchange(&mut self, cmds: &[&Cmd], timeout: Option<Duration>) -> Result<Vec<Value>> {
+        self.check_usable()?;
+        self.in_flight = true;
+        for cmd in cmds {
+            cmd.write_packed(&mut self.write_buf);
+        }
+        let work = async {
+            self.stream
+                .write_all(&self.write_buf)
+                .await
+                .map_err(|e| Error::io(format!("writing to {} failed", self.addr), e))?;
+            self.write_buf.clear();
+            let mut replies = Vec::with_capacity(cmds.len());
+            for _ in cmds {
+                replies.push(self.read_reply().await?);
+            }
+            Ok(replies)
+        };
+        let res = match timeout {
+            Some(timeout) => tokio::time::timeout(timeout, work)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::io(
+                        "waiting for a reply",
+                        io::Error::new(io::ErrorKind::TimedOut, "the reply did not arrive in time"),
+                    ))
+                }),
+            None => work.await,
+        };
+        self.write_buf.clear();
+        if res.as_ref().is_err_and(Error::is_unrecoverable) {
+            self.broken = true;
+        }
+        self.in_flight = false;
+        res
+    }
+
+    /// The next reply, skipping push messages that are not replies.
+    async fn read_reply(&mut self) -> Result<Value> {
+        loop {
+            let value = read_value(
+                &mut self.stream,
+                &mut self.buf,
+                &mut self.decoder,
+                &self.addr,
+            )
+            .await?;
+            match &value {
+                Value::Push(items) if !is_subscription_reply(items) => {}
+                _ => return Ok(value),
+            }
+        }
+    }
+
+    /// Sends a command with no timeout of its own beyond `timeout`: for blocking
+    /// commands, whose deadline includes their own timeout argument.
+    pub(crate) async fn req_command_within(
+        &mut self,
+        cmd: &Cmd,
+        timeout: Option<Duration>,
+    ) -> Result<Value> {
+        let mut replies = self.exchange(&[cmd], timeout).await?;
+        match replies.pop() {
+            Some(Value::ServerError(e)) => Err(e.into()),
+            Some(value) => Ok(value),
+            None => Err(Error::new(ErrorKind::Protocol, "no reply")),
+        }
+    }
+
+    /// Sends a command without reading a reply, for pub/sub and monitor.
+    #[allow(dead_code)] // Used by the async pub/sub and monitor.
+    pub(crate) async fn send(&mut self, cmd: &Cmd) -> Result<()> {
+        self.check_usable()?;
+        cmd.write_packed(&mut self.write_buf);
+        let res = self
+            .stream
+            .write_all(&self.write_buf)
+            .await
+            .map_err(|e| Error::io(format!("writing to {} failed", self.addr), e));
+        self.write_buf.clear();
+        if res.is_err() {
+            self.broken = true;
+        }
+        res
+    }
+
+    /// Reads whatever the server sends next, push messages included. Cancel safe: a
+    /// frame half read stays buffered.
+    #[allow(dead_code)] // Used by the async pub/sub and monitor.
+    pub(crate) async fn read_message(&mut self) -> Result<Value> {
+        if self.broken {
+            return Err(Error::new(ErrorKind::Connection, "connection is broken"));
+        }
+        let res = read_value(
+            &mut self.stream,
+            &mut self.buf,
+            &mut self.decoder,
+            &self.addr,
+        )
+        .await;
+        if res.as_ref().is_err_and(Error::is_unrecoverable) {
+            self.broken = true;
+        }
+        res
+    }
+}
+
+impl AsyncConnectionLike for Connection {
+    async fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
+        let timeout = Some(self.timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT));
+        self.req_command_within(cmd, timeout).await
+    }
+
+    async fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
+        let refs: Vec<&Cmd> = cmds.iter().collect();
+        let timeout = Some(self.timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT));
+        self.exchange(&refs, timeout).await
+    }
+
+    fn db(&self) -> i64 {
+        self.db
+    }
+
+    fn protocol(&self) -> ProtocolVersion {
+        self.protocol
+    }
+
+    fn is_open(&self) -> bool {
+        !self.broken && !self.in_flight
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("aio::Connection")
+            .field("addr", &self.addr)
+            .field("db", &self.db)
+            .field("protocol", &self.protocol)
+            .field("broken", &self.broken)
+            .finish_non_exhaustive()
+    }
+}

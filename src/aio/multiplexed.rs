@@ -1,0 +1,434 @@
+//! [`MultiplexedConnection`]: one socket shared by many tasks, writes coalesced.
+//!
+//! Callers encode their command into a shared buffer and queue a reply slot, under one
+//! short lock, so the order of commands on the wire and the order of slots always agree.
+//! A writer task writes whatever has gathered in the buffer in one go: while a write is
+//! in flight, commands from other tasks gather for the next one. A reader task decodes
+//! replies and hands each to the oldest slot; a slot whose caller went away (a dropped
+//! future) still takes its reply, which is thrown away, so no reply ever reaches the
+//! wrong request.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::connection::{Connection, DEFAULT_RESPONSE_TIMEOUT, Stream, read_value};
+use crate::cmd::Cmd;
+use crate::commands::{self, CommandFlags};
+use crate::connection::{
+    AsyncConnectionLike, ConnectionInfo, ProtocolVersion, check_setup, is_subscription_reply,
+    setup_commands,
+};
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::Decoder;
+use crate::value::Value;
+
+/// A slot waiting for one reply.
+type Slot = oneshot::Sender<Result<Value>>;
+
+struct State {
+    /// Commands encoded and not written yet.
+    buf: Vec<u8>,
+    /// One slot per command written or waiting to be, in order.
+    pending: VecDeque<Slot>,
+    /// Why the connection failed, once it has.
+    failed: Option<String>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake_writer: Notify,
+    pushes: Mutex<Option<mpsc::UnboundedSender<Value>>>,
+    writes: AtomicU64,
+    commands: AtomicU64,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every change to the state is one step; a panic elsewhere leaves it whole.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Fails every request in flight and every later one.
+    fn fail(&self, why: &str) {
+        let mut state = self.lock();
+        state.failed.get_or_insert_with(|| why.to_owned());
+        state.buf.clear();
+        for slot in state.pending.drain(..) {
+            let _ = slot.send(Err(Error::new(
+                ErrorKind::Connection,
+                format!("connection lost: {why}"),
+            )));
+        }
+    }
+}
+
+/// Stops the tasks when the last handle goes.
+struct Tasks {
+    writer: JoinHandle<()>,
+    reader: JoinHandle<()>,
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        self.writer.abort();
+        self.reader.abort();
+    }
+}
+
+/// Counts of what a [`MultiplexedConnection`] did, to see writes being coalesced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MultiplexedStats {
+    /// Write calls made on the socket.
+    pub writes: u64,
+    /// Commands sent.
+    pub commands: u64,
+}
+
+/// Many tasks sharing one connection; cheap to clone.
+///
+/// Commands from concurrent callers are encoded on the caller's side and written
+/// together, as few writes as possible; replies are matched to requests in order. Every
+/// request has a timeout: [`ConnectionInfo::socket_timeout`], or
+/// [`DEFAULT_RESPONSE_TIMEOUT`] (5 s). Blocking commands (flagged `BLOCKING` in the
+/// command table: `BLPOP`, `XREAD ... BLOCK`, `WAIT`...) would hold up every reply
+/// behind them, so they run on a dedicated connection instead, with a deadline that adds
+/// their own timeout argument to the request timeout.
+///
+/// When the socket fails, every request in flight fails with an
+/// [`ErrorKind::Connection`] error, and so does every later one: a
+/// [`ConnectionManager`](crate::aio::ConnectionManager) reconnects.
+///
+/// # Cancel safety
+///
+/// Dropping a request future at any point is safe: its command is written anyway (or was
+/// already) and its reply, when it comes, is thrown away. The connection stays in step.
+///
+/// RESP3 push messages (client-side caching invalidations, say) go to the channel
+/// [`push_receiver`](MultiplexedConnection::push_receiver) hands out, once.
+#[derive(Clone)]
+pub struct MultiplexedConnection {
+    shared: Arc<Shared>,
+    _tasks: Arc<Tasks>,
+    info: Arc<ConnectionInfo>,
+    timeout: Duration,
+    blocking: Arc<tokio::sync::Mutex<Vec<Connection>>>,
+    push_rx: Arc<Mutex<Option<mpsc::UnboundedReceiver<Value>>>>,
+}
+
+impl MultiplexedConnection {
+    /// Connects, sets the connection up, and starts its reader and writer tasks on the
+    /// current tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// Connection and authentication errors.
+    pub async fn open(info: &ConnectionInfo) -> Result<MultiplexedConnection> {
+        let mut stream = Stream::connect(info).await?;
+        let mut buf = BytesMut::with_capacity(16 * 1024);
+        let mut decoder = Decoder::new();
+        // The setup runs before the tasks start: nothing else is on the socket yet.
+        let setup = setup_commands(info);
+        if !setup.is_empty() {
+            let mut packed = Vec::new();
+            for cmd in &setup {
+                cmd.write_packed(&mut packed);
+            }
+            stream
+                .write_all(&packed)
+                .await
+                .map_err(|e| Error::io(format!("writing to {} failed", info.addr), e))?;
+            let mut replies = Vec::with_capacity(setup.len());
+            while replies.len() < setup.len() {
+                match read_value(&mut stream, &mut buf, &mut decoder, &info.addr).await? {
+                    Value::Push(items) if !is_subscription_reply(&items) => {}
+                    reply => replies.push(reply),
+                }
+            }
+            check_setup(replies)?;
+        }
+
+        let (push_tx, push_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                buf: Vec::with_capacity(16 * 1024),
+                pending: VecDeque::new(),
+                failed: None,
+            }),
+            wake_writer: Notify::new(),
+            pushes: Mutex::new(Some(push_tx)),
+            writes: AtomicU64::new(0),
+            commands: AtomicU64::new(0),
+        });
+        let (read_half, write_half) = stream.into_split();
+        let writer = tokio::spawn(write_loop(Arc::clone(&shared), write_half));
+        let reader = tokio::spawn(read_loop(
+            Arc::clone(&shared),
+            read_half,
+            buf,
+            decoder,
+            info.addr.to_string(),
+        ));
+        Ok(MultiplexedConnection {
+            shared,
+            _tasks: Arc::new(Tasks { writer, reader }),
+            info: Arc::new(info.clone()),
+            timeout: info.socket_timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT),
+            blocking: Arc::new(tokio::sync::Mutex::new(Vec::new())),
+            push_rx: Arc::new(Mutex::new(Some(push_rx))),
+        })
+    }
+
+    /// The channel RESP3 push messages go to; `None` after the first call.
+    #[must_use]
+    pub fn push_receiver(&self) -> Option<mpsc::UnboundedReceiver<Value>> {
+        self.push_rx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// How many writes carried how many commands so far.
+    #[must_use]
+    pub fn stats(&self) -> MultiplexedStats {
+        MultiplexedStats {
+            writes: self.shared.writes.load(Ordering::Relaxed),
+            commands: self.shared.commands.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The per-request timeout.
+    #[must_use]
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// `false` once the socket failed; every request fails from then on.
+    #[must_use]
+    pub fn is_connected(&self) -> bool {
+        self.shared.lock().failed.is_none()
+    }
+
+    /// Queues `cmds` for the writer and returns a receiver per command.
+    fn enqueue(&self, cmds: &[Cmd]) -> Result<Vec<oneshot::Receiver<Result<Value>>>> {
+        let mut receivers = Vec::with_capacity(cmds.len());
+        {
+            let mut state = self.shared.lock();
+            if let Some(why) = &state.failed {
+                return Err(Error::new(
+                    ErrorKind::Connection,
+                    format!("connection lost: {why}"),
+                ));
+            }
+            for cmd in cmds {
+                cmd.write_packed(&mut state.buf);
+                let (tx, rx) = oneshot::channel();
+                state.pending.push_back(tx);
+                receivers.push(rx);
+            }
+        }
+        self.shared
+            .commands
+            .fetch_add(cmds.len() as u64, Ordering::Relaxed);
+        self.shared.wake_writer.notify_one();
+        Ok(receivers)
+    }
+
+    async fn receive(&self, rx: oneshot::Receiver<Result<Value>>) -> Result<Value> {
+        match tokio::time::timeout(self.timeout, rx).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) => Err(Error::new(
+                ErrorKind::Connection,
+                "connection lost before the reply",
+            )),
+            Err(_) => Err(Error::io(
+                "waiting for a reply",
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the reply did not arrive in time",
+                ),
+            )),
+        }
+    }
+
+    /// Runs a blocking command on a dedicated connection, with a deadline that adds the
+    /// command's own timeout to the request timeout.
+    async fn blocking(&self, cmd: &Cmd) -> Result<Value> {
+        let own = blocking_timeout(cmd);
+        let deadline = own.map(|own| own + self.timeout);
+        let idle = self.blocking.lock().await.pop();
+        let mut con = match idle {
+            Some(con) => con,
+            None => Connection::open(&self.info).await?,
+        };
+        let res = con.req_command_within(cmd, deadline).await;
+        if con.is_open() {
+            self.blocking.lock().await.push(con);
+        }
+        res
+    }
+}
+
+/// A blocking command's own timeout: the argument it waits for, where the command
+/// table says it blocks. `None` means it may wait forever (a timeout of 0).
+fn blocking_timeout(cmd: &Cmd) -> Option<Duration> {
+    let args: Vec<&[u8]> = cmd.args().collect();
+    let name = args.first()?.to_ascii_uppercase();
+    let seconds = |arg: Option<&&[u8]>| -> Option<Duration> {
+        let secs: f64 = std::str::from_utf8(arg?).ok()?.parse().ok()?;
+        (secs > 0.0).then(|| Duration::from_secs_f64(secs))
+    };
+    let millis = |arg: Option<&&[u8]>| -> Option<Duration> {
+        let ms: u64 = std::str::from_utf8(arg?).ok()?.parse().ok()?;
+        (ms > 0).then(|| Duration::from_millis(ms))
+    };
+    match name.as_slice() {
+        b"BLMPOP" | b"BZMPOP" => seconds(args.get(1)),
+        b"XREAD" | b"XREADGROUP" => {
+            let block = args.iter().position(|a| a.eq_ignore_ascii_case(b"BLOCK"))?;
+            millis(args.get(block + 1))
+        }
+        b"WAIT" => millis(args.get(2)),
+        b"WAITAOF" => millis(args.get(3)),
+        _ => seconds(args.last()),
+    }
+}
+
+fn is_blocking(cmd: &Cmd) -> bool {
+    let blocking =
+        commands::lookup_cmd(cmd).is_some_and(|info| info.flags.contains(CommandFlags::BLOCKING));
+    // XREAD and XREADGROUP only block with BLOCK.
+    blocking
+        && (!matches!(cmd.args().next(), Some(name) if name.eq_ignore_ascii_case(b"XREAD") || name.eq_ignore_ascii_case(b"XREADGROUP"))
+            || cmd.args().any(|a| a.eq_ignore_ascii_case(b"BLOCK")))
+}
+
+async fn write_loop(shared: Arc<Shared>, mut stream: OwnedWrite) {
+    let mut out = Vec::with_capacity(16 * 1024);
+    loop {
+        shared.wake_writer.notified().await;
+        // Let the other tasks woken with us queue their commands, so they share this
+        // write.
+        tokio::task::yield_now().await;
+        loop {
+            {
+                let mut state = shared.lock();
+                if state.buf.is_empty() {
+                    break;
+                }
+                std::mem::swap(&mut out, &mut state.buf);
+            }
+            shared.writes.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = stream.write_all(&out).await {
+                shared.fail(&e.to_string());
+                return;
+            }
+            out.clear();
+        }
+    }
+}
+
+async fn read_loop(
+    shared: Arc<Shared>,
+    mut stream: OwnedRead,
+    mut buf: BytesMut,
+    mut decoder: Decoder,
+    addr: String,
+) {
+    loop {
+        let value = loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(value)) => break value,
+                Ok(None) => {}
+                Err(e) => {
+                    shared.fail(&format!("invalid reply: {e}"));
+                    return;
+                }
+            }
+            buf.reserve(16 * 1024);
+            match stream.read_buf(&mut buf).await {
+                Ok(0) => {
+                    shared.fail(&format!("{addr} closed the connection"));
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    shared.fail(&e.to_string());
+                    return;
+                }
+            }
+        };
+        if let Value::Push(items) = &value
+            && !is_subscription_reply(items)
+        {
+            let pushes = shared.pushes.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(tx) = pushes.as_ref() {
+                let _ = tx.send(value);
+            }
+            continue;
+        }
+        let slot = shared.lock().pending.pop_front();
+        let Some(slot) = slot else {
+            shared.fail("a reply arrived that no request was waiting for");
+            return;
+        };
+        // The caller may have gone; the reply is then dropped, in step.
+        let _ = slot.send(Ok(value));
+    }
+}
+
+impl AsyncConnectionLike for MultiplexedConnection {
+    async fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
+        if is_blocking(cmd) {
+            return self.blocking(cmd).await;
+        }
+        let rx = self
+            .enqueue(std::slice::from_ref(cmd))?
+            .pop()
+            .ok_or_else(|| Error::new(ErrorKind::Protocol, "no reply slot"))?;
+        match self.receive(rx).await? {
+            Value::ServerError(e) => Err(e.into()),
+            value => Ok(value),
+        }
+    }
+
+    async fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
+        let receivers = self.enqueue(cmds)?;
+        let mut replies = Vec::with_capacity(receivers.len());
+        for rx in receivers {
+            // Error replies stay values in a batch.
+            replies.push(self.receive(rx).await?);
+        }
+        Ok(replies)
+    }
+
+    fn db(&self) -> i64 {
+        self.info.db
+    }
+
+    fn protocol(&self) -> ProtocolVersion {
+        self.info.protocol
+    }
+
+    fn is_open(&self) -> bool {
+        self.is_connected()
+    }
+}
+
+impl fmt::Debug for MultiplexedConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MultiplexedConnection")
+            .field("addr", &self.info.addr)
+            .field("connected", &self.is_connected())
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+use super::connection::{OwnedRead, OwnedWrite};

@@ -45,6 +45,9 @@ use crate::value::Value;
 #[derive(Clone)]
 pub struct Client {
     pool: Arc<Pool>,
+    /// The async pool, made on first use and shared by clones.
+    #[cfg(feature = "tokio")]
+    async_pool: Arc<std::sync::OnceLock<crate::aio::Pool>>,
 }
 
 impl Client {
@@ -71,6 +74,8 @@ impl Client {
     ) -> Result<Client> {
         Ok(Client {
             pool: Arc::new(Pool::new(params.into_connection_info()?, pool, retry)),
+            #[cfg(feature = "tokio")]
+            async_pool: Arc::default(),
         })
     }
 
@@ -169,6 +174,58 @@ impl Client {
                 res => return res,
             }
         }
+    }
+
+    /// Checks an async connection out of this client's async pool (same limits as the
+    /// sync pool), for what cannot share a multiplexed socket.
+    ///
+    /// # Errors
+    ///
+    /// As [`aio::Pool::get`](crate::aio::Pool::get).
+    #[cfg(feature = "tokio")]
+    pub async fn get_async_connection(&self) -> Result<crate::aio::PooledConnection> {
+        let pool = self.async_pool.get_or_init(|| {
+            crate::aio::Pool::new(
+                self.pool.info().clone(),
+                self.pool.config().clone(),
+                self.pool.retry().clone(),
+            )
+        });
+        pool.get().await
+    }
+
+    /// Runs an optimistic transaction on one async connection checked out for its
+    /// whole span; the async twin of [`Client::transaction`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Transaction::run`], and pool errors.
+    #[cfg(feature = "tokio")]
+    pub async fn transaction_async<T, F>(&self, keys: impl ToRedisArgs, func: F) -> Result<T>
+    where
+        T: FromRedisValue,
+        F: AsyncFnMut(&mut crate::aio::PooledConnection, &mut Pipeline) -> Result<()>,
+    {
+        let mut con = self.get_async_connection().await?;
+        Transaction::new(keys).run_async(&mut con, func).await
+    }
+
+    /// An async [`PubSub`](crate::aio::PubSub) on a dedicated connection, opened when
+    /// it first subscribes.
+    #[cfg(feature = "tokio")]
+    #[must_use]
+    pub fn async_pubsub(&self) -> crate::aio::PubSub {
+        crate::aio::PubSub::new(self.pool.info().clone(), self.pool.retry().clone())
+    }
+
+    /// An async [`Monitor`](crate::aio::Monitor) on a dedicated connection.
+    ///
+    /// # Errors
+    ///
+    /// Connection errors, or the server's refusal.
+    #[cfg(feature = "tokio")]
+    pub async fn async_monitor(&self) -> Result<crate::aio::Monitor> {
+        crate::aio::Monitor::new(crate::aio::Connection::open(self.pool.info()).await?).await
     }
 
     /// A [`ConnectionManager`](crate::aio::ConnectionManager): a multiplexed connection

@@ -97,6 +97,8 @@ pub use pubsub::{Message, MessageKind, PubSub, PubSubThread, Subscriptions};
 pub use retry::{DEFAULT_RETRY_BASE, DEFAULT_RETRY_MAX, RetryPolicy};
 pub use scan::{ScanCommands, ScanIter};
 pub use script::{Script, ScriptInvocation};
+#[cfg(feature = "tokio")]
+pub use transaction::transaction_async;
 pub use transaction::{Transaction, transaction};
 pub use types::{FromRedisValue, RedisWrite, ToRedisArgs, from_redis_value};
 

@@ -12,7 +12,7 @@ use crate::script::Script;
 use crate::value::Value;
 
 /// Deletes the key if it still holds our token.
-static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         "if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end \
          redis.call('del', KEYS[1]) \
@@ -22,7 +22,7 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
 
 /// Adds `ARGV[2]` ms to the expiry (or sets it, when `ARGV[3]` is `1`) if the key still
 /// holds our token and has an expiry.
-static EXTEND: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static EXTEND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         "if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end \
          local ttl = redis.call('pttl', KEYS[1]) \
@@ -35,13 +35,26 @@ static EXTEND: LazyLock<Script> = LazyLock::new(|| {
 });
 
 /// Resets the expiry to `ARGV[2]` ms if the key still holds our token.
-static REACQUIRE: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static REACQUIRE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         "if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end \
          redis.call('pexpire', KEYS[1], ARGV[2]) \
          return 1",
     )
 });
+
+/// A random token identifying one holder of a lock.
+pub(crate) fn new_token() -> String {
+    format!("{:016x}{:016x}", random_u64(), random_u64())
+}
+
+/// The error of a refused lock operation.
+pub(crate) fn lock_error(name: &str, what: &str, why: &str) -> Error {
+    Error::new(
+        ErrorKind::Lock,
+        format!("cannot {what} the lock {name:?}: {why}"),
+    )
+}
 
 /// Default wait between tries while blocking for a lock.
 pub const DEFAULT_LOCK_SLEEP: Duration = Duration::from_millis(100);
@@ -140,7 +153,7 @@ impl Lock {
     ///
     /// IO errors.
     pub fn acquire(&mut self) -> Result<bool> {
-        let token = format!("{:016x}{:016x}", random_u64(), random_u64());
+        let token = new_token();
         let deadline = self.blocking_timeout.map(|t| Instant::now() + t);
         loop {
             let mut set = cmd("SET");
@@ -273,10 +286,7 @@ impl Lock {
     }
 
     fn error(&self, what: &str, why: &str) -> Error {
-        Error::new(
-            ErrorKind::Lock,
-            format!("cannot {what} the lock {:?}: {why}", self.name),
-        )
+        lock_error(&self.name, what, why)
     }
 }
 

@@ -150,7 +150,7 @@ impl Monitor {
     }
 }
 
-fn entry(value: Value) -> Result<MonitorEntry> {
+pub(crate) fn entry(value: Value) -> Result<MonitorEntry> {
     match value {
         Value::SimpleString(line) | Value::BulkString(line) => MonitorEntry::parse(&line),
         other => Err(Error::new(

@@ -1,8 +1,10 @@
 //! [`Pipeline`]: many commands sent in one write, their replies read together;
 //! optionally a `MULTI`/`EXEC` transaction.
 
+use std::borrow::Cow;
+
 use crate::cmd::{Cmd, cmd};
-use crate::connection::ConnectionLike;
+use crate::connection::{AsyncConnectionLike, ConnectionLike};
 use crate::error::{Error, ErrorKind, Result};
 use crate::script::Script;
 use crate::types::FromRedisValue;
@@ -147,28 +149,49 @@ impl Pipeline {
         &self,
         con: &mut (impl ConnectionLike + ?Sized),
     ) -> Result<Vec<Result<Value>>> {
-        Ok(self
-            .replies(con)?
-            .into_iter()
-            .map(|reply| match reply {
-                Value::ServerError(e) => Err(Error::from(e)),
-                value => Ok(value),
-            })
-            .collect())
+        Ok(each(self.replies(con)?))
     }
 
-    /// Sends the commands in one write (script loads first, `MULTI`/`EXEC` around a
-    /// transaction) and returns the replies that are not ignored.
+    /// The async twin of [`Pipeline::query`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::query`].
+    pub async fn query_async<T: FromRedisValue>(
+        &self,
+        con: &mut (impl AsyncConnectionLike + ?Sized),
+    ) -> Result<T> {
+        let batch = self.batch();
+        let replies = self.finish(con.req_commands(&batch).await?)?;
+        into_typed(replies)
+    }
+
+    /// The async twin of [`Pipeline::query_all`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::query_all`].
+    pub async fn query_all_async(
+        &self,
+        con: &mut (impl AsyncConnectionLike + ?Sized),
+    ) -> Result<Vec<Result<Value>>> {
+        let batch = self.batch();
+        Ok(each(self.finish(con.req_commands(&batch).await?)?))
+    }
+
     fn replies(&self, con: &mut (impl ConnectionLike + ?Sized)) -> Result<Vec<Value>> {
-        let loads = self.scripts.len();
-        if !self.atomic && loads == 0 {
-            let replies = con.req_commands(&self.cmds)?;
-            return Ok(self.keep(replies));
+        let batch = self.batch();
+        self.finish(con.req_commands(&batch)?)
+    }
+
+    /// What goes on the wire: script loads first, then `MULTI`, the commands and `EXEC`
+    /// for a transaction.
+    fn batch(&self) -> Cow<'_, [Cmd]> {
+        if !self.atomic && self.scripts.is_empty() {
+            return Cow::Borrowed(&self.cmds);
         }
-        let mut batch = Vec::with_capacity(self.cmds.len() + loads + 2);
-        for script in &self.scripts {
-            batch.push(script.load_cmd());
-        }
+        let mut batch = Vec::with_capacity(self.cmds.len() + self.scripts.len() + 2);
+        batch.extend(self.scripts.iter().map(Script::load_cmd));
         if self.atomic {
             batch.push(cmd("MULTI"));
         }
@@ -176,8 +199,14 @@ impl Pipeline {
         if self.atomic {
             batch.push(cmd("EXEC"));
         }
-        let mut replies = con.req_commands(&batch)?.into_iter();
-        for reply in replies.by_ref().take(loads) {
+        Cow::Owned(batch)
+    }
+
+    /// The replies of the batch that are not ignored: for a transaction, the results
+    /// in `EXEC`'s reply.
+    fn finish(&self, replies: Vec<Value>) -> Result<Vec<Value>> {
+        let mut replies = replies.into_iter();
+        for reply in replies.by_ref().take(self.scripts.len()) {
             if let Value::ServerError(e) = reply {
                 return Err(e.into());
             }
@@ -212,4 +241,24 @@ impl Pipeline {
             .map(|(reply, _)| reply)
             .collect()
     }
+}
+
+/// The first error reply as an error, else the replies converted.
+fn into_typed<T: FromRedisValue>(replies: Vec<Value>) -> Result<T> {
+    if let Some(Value::ServerError(e)) = replies.iter().find(|r| matches!(r, Value::ServerError(_)))
+    {
+        return Err(Error::from(e.clone()));
+    }
+    T::from_redis_value(Value::Array(replies))
+}
+
+/// Each reply, error replies as errors.
+fn each(replies: Vec<Value>) -> Vec<Result<Value>> {
+    replies
+        .into_iter()
+        .map(|reply| match reply {
+            Value::ServerError(e) => Err(Error::from(e)),
+            value => Ok(value),
+        })
+        .collect()
 }

@@ -89,6 +89,11 @@ impl Pool {
         &self.info
     }
 
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // The async pool copies it.
+    pub(crate) fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+
     pub(crate) fn retry(&self) -> &RetryPolicy {
         &self.retry
     }

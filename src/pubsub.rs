@@ -79,7 +79,7 @@ pub struct Message {
 
 impl Message {
     /// Parses a message as the server sends it: an array (RESP2) or a push (RESP3).
-    fn parse(value: Value) -> Option<Message> {
+    pub(crate) fn parse(value: Value) -> Option<Message> {
         let (Value::Array(items) | Value::Push(items)) = value else {
             return None;
         };
@@ -151,7 +151,7 @@ fn text(value: Value) -> Option<Bytes> {
     }
 }
 
-type Handler = Box<dyn FnMut(Message) + Send>;
+pub(crate) type Handler = Box<dyn FnMut(Message) + Send>;
 
 /// Channels, patterns and shard channels, as [`PubSub::subscriptions`] lists them.
 pub type Subscriptions<'a> = (Vec<&'a [u8]>, Vec<&'a [u8]>, Vec<&'a [u8]>);
@@ -472,7 +472,7 @@ impl PubSub {
 }
 
 /// RESP2's answer to `PING` on a subscribed connection: `["pong", ""]`.
-fn is_pong(items: &[Value]) -> bool {
+pub(crate) fn is_pong(items: &[Value]) -> bool {
     matches!(items.first(), Some(Value::BulkString(s) | Value::SimpleString(s)) if s.eq_ignore_ascii_case(b"pong"))
 }
 
@@ -480,13 +480,17 @@ fn list(set: &BTreeSet<Bytes>) -> Vec<&[u8]> {
     set.iter().map(|b| &b[..]).collect()
 }
 
-fn names(args: &impl ToRedisArgs) -> Vec<Bytes> {
+pub(crate) fn names(args: &impl ToRedisArgs) -> Vec<Bytes> {
     let mut out: Vec<Vec<u8>> = Vec::new();
     args.write_redis_args(&mut out);
     out.into_iter().map(Bytes::from).collect()
 }
 
-fn forget(set: &mut BTreeSet<Bytes>, handlers: &mut HashMap<Bytes, Handler>, names: &[Bytes]) {
+pub(crate) fn forget(
+    set: &mut BTreeSet<Bytes>,
+    handlers: &mut HashMap<Bytes, Handler>,
+    names: &[Bytes],
+) {
     if names.is_empty() {
         for name in std::mem::take(set) {
             handlers.remove(&name);
@@ -499,7 +503,7 @@ fn forget(set: &mut BTreeSet<Bytes>, handlers: &mut HashMap<Bytes, Handler>, nam
     }
 }
 
-fn command<'a>(name: &str, args: impl Iterator<Item = &'a [u8]>) -> Cmd {
+pub(crate) fn command<'a>(name: &str, args: impl Iterator<Item = &'a [u8]>) -> Cmd {
     let mut built = cmd(name);
     for arg in args {
         built.arg(arg);

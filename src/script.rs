@@ -5,7 +5,7 @@ use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 use crate::cmd::{Args, Cmd, cmd};
-use crate::connection::ConnectionLike;
+use crate::connection::{AsyncConnectionLike, ConnectionLike};
 use crate::error::Result;
 use crate::types::{FromRedisValue, ToRedisArgs};
 
@@ -85,6 +85,18 @@ impl Script {
         self.prepare_invoke().invoke(con)
     }
 
+    /// The async twin of [`Script::invoke`].
+    ///
+    /// # Errors
+    ///
+    /// As [`ScriptInvocation::invoke`].
+    pub async fn invoke_async<T: FromRedisValue>(
+        &self,
+        con: &mut (impl AsyncConnectionLike + ?Sized),
+    ) -> Result<T> {
+        self.prepare_invoke().invoke_async(con).await
+    }
+
     /// `SCRIPT LOAD` for this script.
     pub(crate) fn load_cmd(&self) -> Cmd {
         let mut load = cmd("SCRIPT LOAD");
@@ -135,6 +147,25 @@ impl<'a> ScriptInvocation<'a> {
             Err(e) if e.code() == Some("NOSCRIPT") => {
                 con.req_command(&self.script.load_cmd())?;
                 T::from_redis_value(con.req_command(&call)?)
+            }
+            res => T::from_redis_value(res?),
+        }
+    }
+
+    /// The async twin of [`ScriptInvocation::invoke`].
+    ///
+    /// # Errors
+    ///
+    /// As [`ScriptInvocation::invoke`].
+    pub async fn invoke_async<T: FromRedisValue>(
+        &self,
+        con: &mut (impl AsyncConnectionLike + ?Sized),
+    ) -> Result<T> {
+        let call = self.evalsha_cmd();
+        match con.req_command(&call).await {
+            Err(e) if e.code() == Some("NOSCRIPT") => {
+                con.req_command(&self.script.load_cmd()).await?;
+                T::from_redis_value(con.req_command(&call).await?)
             }
             res => T::from_redis_value(res?),
         }

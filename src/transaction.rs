@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use crate::cmd::{Args, cmd};
+#[cfg(feature = "tokio")]
+use crate::connection::AsyncConnectionLike;
 use crate::connection::ConnectionLike;
 use crate::error::{ErrorKind, Result};
 use crate::pipeline::{Pipeline, pipe};
@@ -40,6 +42,21 @@ where
     F: FnMut(&mut C, &mut Pipeline) -> Result<()>,
 {
     Transaction::new(keys).run(con, func)
+}
+
+/// The async twin of [`transaction`].
+///
+/// # Errors
+///
+/// As [`transaction`].
+#[cfg(feature = "tokio")]
+pub async fn transaction_async<C, T, F>(con: &mut C, keys: impl ToRedisArgs, func: F) -> Result<T>
+where
+    C: AsyncConnectionLike + ?Sized,
+    T: FromRedisValue,
+    F: AsyncFnMut(&mut C, &mut Pipeline) -> Result<()>,
+{
+    Transaction::new(keys).run_async(con, func).await
 }
 
 /// An optimistic transaction, as redis-py's `transaction(func, *watches)`.
@@ -119,6 +136,45 @@ impl Transaction {
             pipe.query::<()>(con)?;
             Ok(value)
         })
+    }
+
+    /// The async twin of [`Transaction::run`]: the closure is async, and so is
+    /// everything on the connection.
+    ///
+    /// # Errors
+    ///
+    /// As [`Transaction::run`].
+    #[cfg(feature = "tokio")]
+    pub async fn run_async<C, T, F>(&self, con: &mut C, mut func: F) -> Result<T>
+    where
+        C: AsyncConnectionLike + ?Sized,
+        T: FromRedisValue,
+        F: AsyncFnMut(&mut C, &mut Pipeline) -> Result<()>,
+    {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            if !self.keys.is_empty() {
+                cmd("WATCH").append(&self.keys).exec_async(con).await?;
+            }
+            let mut queued = pipe();
+            queued.atomic();
+            if let Err(e) = func(con, &mut queued).await {
+                let _ = cmd("UNWATCH").exec_async(con).await;
+                return Err(e);
+            }
+            match queued.query_async(con).await {
+                Err(e)
+                    if e.kind() == ErrorKind::TransactionAborted
+                        && self.max_attempts.is_none_or(|max| attempts < max) =>
+                {
+                    if let Some(delay) = self.retry_delay {
+                        tokio::time::sleep(delay).await;
+                    }
+                }
+                res => return res,
+            }
+        }
     }
 
     fn attempt<C, R, T>(

@@ -181,3 +181,330 @@ async fn dropped_futures_never_desynchronise_the_connection() {
         task.await.unwrap();
     }
 }
+
+/// The next item of a stream.
+async fn next<S: futures_core::Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
+    std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_tasks_share_writes() {
+    let server = RedisServer::start();
+    let con = multiplexed(&server, ProtocolVersion::Resp2).await;
+    let before = con.stats();
+    let mut tasks = Vec::new();
+    for task in 0..50 {
+        let mut con = con.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..200 {
+                con.set(format!("k{task}"), i).await.unwrap();
+                assert_eq!(con.get::<i64>(format!("k{task}")).await.unwrap(), i);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let after = con.stats();
+    let (commands, writes) = (
+        after.commands - before.commands,
+        after.writes - before.writes,
+    );
+    eprintln!(
+        "50 tasks: {commands} commands in {writes} writes: {:.3} write syscalls per command",
+        writes as f64 / commands as f64
+    );
+    assert_eq!(commands, 50 * 200 * 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_async_pool() {
+    let server = RedisServer::start();
+    let client = Client::with_config(
+        support::info(&server, ProtocolVersion::Resp3),
+        respec::PoolConfig::default()
+            .max_connections(2)
+            .timeout(Some(Duration::from_millis(100))),
+        respec::RetryPolicy::default(),
+    )
+    .unwrap();
+    let mut a = client.get_async_connection().await.unwrap();
+    let b = client.get_async_connection().await.unwrap();
+    let err = client.get_async_connection().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PoolExhausted);
+    let first = a.client_id().await.unwrap();
+    drop((a, b));
+    // Connections go back and are reused.
+    let mut again = client.get_async_connection().await.unwrap();
+    let id = again.client_id().await.unwrap();
+    assert!(id == first || id == first + 1, "{id} reused");
+    // A connection whose state changed is discarded, not returned.
+    cmd("SELECT").arg(3).exec_async(&mut again).await.unwrap();
+    drop(again);
+    let mut fresh = client.get_async_connection().await.unwrap();
+    let info: String = fresh.client_info().await.unwrap();
+    assert!(info.contains(" db=0 "), "{info}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelines_transactions_and_scripts_async() {
+    let server = RedisServer::start();
+    let client = Client::open(support::info(&server, ProtocolVersion::Resp3)).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let (n, v): (i64, String) = respec::pipe()
+        .atomic()
+        .set("k", "v")
+        .ignore()
+        .incr("n")
+        .get("k")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!((n, v.as_str()), (1, "v"));
+    let all = respec::pipe()
+        .set("s", "x")
+        .lpush("s", "y")
+        .query_all_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(all[1].as_ref().unwrap_err().code(), Some("WRONGTYPE"));
+
+    // A WATCH conflict from a second client causes exactly one retry.
+    con.set("balance", 100).await.unwrap();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let mut other = con.clone();
+    let counted = Arc::clone(&attempts);
+    let (balance,): (i64,) = client
+        .transaction_async("balance", async |tx, pipe| {
+            let current: i64 = tx.get("balance").await?;
+            if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+                other.incrby("balance", 50).await?;
+            }
+            pipe.set("balance", current - 30).ignore().get("balance");
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!((attempts.load(Ordering::SeqCst), balance), (2, 120));
+
+    // A script survives SCRIPT FLUSH.
+    let script = respec::Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+    assert_eq!(
+        script
+            .key("c")
+            .arg(5)
+            .invoke_async::<i64>(&mut con)
+            .await
+            .unwrap(),
+        5
+    );
+    con.script_flush().await.unwrap();
+    assert_eq!(
+        script
+            .key("c")
+            .arg(1)
+            .invoke_async::<i64>(&mut con)
+            .await
+            .unwrap(),
+        6
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_streams() {
+    use respec::aio::AsyncScanCommands;
+    use respec::commands::{HscanOptions, ScanOptions, SscanOptions, ZscanOptions};
+
+    let server = RedisServer::start();
+    let mut con = multiplexed(&server, ProtocolVersion::Resp2).await;
+    let mut load = respec::pipe();
+    for i in 0..3000 {
+        load.set(format!("key:{i}"), i).ignore();
+    }
+    load.query_async::<()>(&mut con).await.unwrap();
+    con.sadd("set", (0..300).collect::<Vec<i32>>())
+        .await
+        .unwrap();
+    con.hset(
+        "hash",
+        (0..100).map(|i| (format!("f{i}"), i)).collect::<Vec<_>>(),
+    )
+    .await
+    .unwrap();
+    con.zadd(
+        "zset",
+        (0..50)
+            .map(|i| (f64::from(i), format!("m{i}")))
+            .collect::<Vec<_>>(),
+    )
+    .await
+    .unwrap();
+
+    let mut keys = std::collections::HashSet::new();
+    let mut stream = con.scan_stream::<String>(ScanOptions::default().pattern("key:*").count(500));
+    while let Some(key) = next(&mut stream).await {
+        keys.insert(key.unwrap());
+    }
+    drop(stream);
+    assert_eq!(keys.len(), 3000);
+    let mut members = 0;
+    let mut stream = con.sscan_stream::<i32>("set", SscanOptions::default());
+    while let Some(member) = next(&mut stream).await {
+        member.unwrap();
+        members += 1;
+    }
+    drop(stream);
+    assert!(members >= 300);
+    let mut stream =
+        con.hscan_stream::<String, i32>("hash", HscanOptions::default().pattern("f1*"));
+    let mut fields = Vec::new();
+    while let Some(pair) = next(&mut stream).await {
+        fields.push(pair.unwrap());
+    }
+    drop(stream);
+    assert_eq!(fields.len(), 11);
+    let mut stream = con.zscan_stream::<String>("zset", ZscanOptions::default());
+    let mut scored = 0;
+    while let Some(pair) = next(&mut stream).await {
+        let (member, score) = pair.unwrap();
+        assert_eq!(member, format!("m{score}"));
+        scored += 1;
+    }
+    assert_eq!(scored, 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_async_lock() {
+    let server = RedisServer::start();
+    let con = multiplexed(&server, ProtocolVersion::Resp3).await;
+    let inside = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let con = con.clone();
+        let inside = Arc::clone(&inside);
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..10 {
+                let mut lock = respec::aio::Lock::new(con.clone(), "resource")
+                    .timeout(Some(Duration::from_secs(10)))
+                    .sleep(Duration::from_millis(1));
+                assert!(lock.acquire().await.unwrap());
+                assert_eq!(
+                    inside.fetch_add(1, Ordering::SeqCst),
+                    0,
+                    "critical sections overlap"
+                );
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                inside.fetch_sub(1, Ordering::SeqCst);
+                lock.release().await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let mut short =
+        respec::aio::Lock::new(con.clone(), "job").timeout(Some(Duration::from_millis(50)));
+    assert!(short.acquire().await.unwrap());
+    short
+        .extend(Duration::from_millis(50), false)
+        .await
+        .unwrap();
+    assert!(short.owned().await.unwrap());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!short.locked().await.unwrap(), "expired");
+    assert_eq!(short.release().await.unwrap_err().kind(), ErrorKind::Lock);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_and_monitor_streams() {
+    let server = RedisServer::start();
+    for protocol in PROTOCOLS {
+        let client = Client::open(support::info(&server, protocol)).unwrap();
+        let mut publisher = client.get_multiplexed_async_connection().await.unwrap();
+        let mut pubsub = client.async_pubsub().ignore_subscribe_messages(true);
+        pubsub.subscribe("news").await.unwrap();
+        pubsub.psubscribe("alerts.*").await.unwrap();
+        while publisher.publish("news", "first").await.unwrap() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let message = pubsub.next_message().await.unwrap();
+        assert_eq!(
+            (
+                message.channel(),
+                message.payload::<String>().unwrap().as_str()
+            ),
+            (&b"news"[..], "first")
+        );
+
+        // Killed, the connection comes back with its subscriptions.
+        cmd("CLIENT KILL")
+            .arg(["TYPE", "pubsub"])
+            .exec_async(&mut publisher)
+            .await
+            .unwrap();
+        let mut stream = pubsub.into_stream();
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            while got.len() < 2 {
+                let message = next(&mut stream).await.unwrap().unwrap();
+                got.push(message.payload::<String>().unwrap());
+            }
+            got
+        });
+        loop {
+            let counts: Vec<(String, i64)> = publisher
+                .pubsub_numsub_options(
+                    respec::commands::PubsubNumsubOptions::default().channel("news"),
+                )
+                .await
+                .unwrap();
+            if counts[0].1 == 1 && publisher.pubsub_numpat().await.unwrap() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        publisher.publish("news", "after").await.unwrap();
+        publisher.publish("alerts.x", "pattern").await.unwrap();
+        assert_eq!(reader.await.unwrap(), ["after", "pattern"]);
+
+        let mut monitor = client.async_monitor().await.unwrap().into_stream();
+        publisher.set("watched", "v").await.unwrap();
+        loop {
+            let entry = next(&mut monitor).await.unwrap().unwrap();
+            if entry.command.eq_ignore_ascii_case("set") {
+                assert_eq!(entry.args, [b"watched".to_vec(), b"v".to_vec()]);
+                break;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resp3_push_messages_reach_the_push_channel() {
+    let server = RedisServer::start();
+    let con = multiplexed(&server, ProtocolVersion::Resp3).await;
+    let mut pushes = con.push_receiver().expect("the first call hands it out");
+    assert!(con.push_receiver().is_none());
+    let mut tracked = con.clone();
+    tracked.set("cached", "1").await.unwrap();
+    tracked
+        .client_tracking(respec::commands::ClientTrackingStatus::On)
+        .await
+        .unwrap();
+    assert_eq!(tracked.get::<String>("cached").await.unwrap(), "1");
+    let mut other = multiplexed(&server, ProtocolVersion::Resp2).await;
+    other.set("cached", "2").await.unwrap();
+    let push = tokio::time::timeout(Duration::from_secs(5), pushes.recv())
+        .await
+        .expect("an invalidation arrives")
+        .unwrap();
+    let respec::Value::Push(items) = push else {
+        panic!("not a push: {push:?}");
+    };
+    assert_eq!(
+        respec::from_redis_value::<String>(items[0].clone()).unwrap(),
+        "invalidate"
+    );
+    // Requests go on undisturbed.
+    assert_eq!(tracked.get::<String>("cached").await.unwrap(), "2");
+}

@@ -13,8 +13,8 @@ use tokio::net::UnixStream;
 
 use crate::cmd::Cmd;
 use crate::connection::{
-    AsyncConnectionLike, ConnectionAddr, ConnectionInfo, ProtocolVersion, check_setup,
-    is_subscription_reply, setup_commands,
+    AsyncConnectionLike, ConnectionAddr, ConnectionInfo, ProtocolVersion, StateChange, check_setup,
+    is_subscription_reply, setup_commands, state_change,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::Decoder;
@@ -197,6 +197,8 @@ pub struct Connection {
     /// was dropped half-way.
     in_flight: bool,
     broken: bool,
+    /// A command changed the connection's state (user, protocol...) after its setup.
+    state_changed: bool,
 }
 
 impl Connection {
@@ -218,11 +220,14 @@ impl Connection {
             timeout: info.socket_timeout,
             in_flight: false,
             broken: false,
+            state_changed: false,
         };
         let cmds = setup_commands(info);
         if !cmds.is_empty() {
             check_setup(con.req_commands(&cmds).await?)?;
         }
+        // The setup's own AUTH, HELLO and SELECT are the connection's starting state.
+        con.state_changed = false;
         Ok(con)
     }
 
@@ -230,6 +235,21 @@ impl Connection {
     #[must_use]
     pub fn addr(&self) -> &ConnectionAddr {
         &self.addr
+    }
+
+    /// `true` when the connection is as it was set up: open, on database `db`, with no
+    /// `AUTH`, `HELLO` or `RESET` since; pools hand on only such connections.
+    #[must_use]
+    pub fn is_pristine(&self, db: i64) -> bool {
+        !self.broken && !self.in_flight && !self.state_changed && self.db == db
+    }
+
+    fn note_state(&mut self, cmd: &Cmd) {
+        match state_change(cmd) {
+            Some(StateChange::Db(db)) => self.db = db,
+            Some(StateChange::Other) => self.state_changed = true,
+            None => {}
+        }
     }
 
     fn check_usable(&mut self) -> Result<()> {
@@ -311,13 +331,15 @@ impl Connection {
         let mut replies = self.exchange(&[cmd], timeout).await?;
         match replies.pop() {
             Some(Value::ServerError(e)) => Err(e.into()),
-            Some(value) => Ok(value),
+            Some(value) => {
+                self.note_state(cmd);
+                Ok(value)
+            }
             None => Err(Error::new(ErrorKind::Protocol, "no reply")),
         }
     }
 
     /// Sends a command without reading a reply, for pub/sub and monitor.
-    #[allow(dead_code)] // Used by the async pub/sub and monitor.
     pub(crate) async fn send(&mut self, cmd: &Cmd) -> Result<()> {
         self.check_usable()?;
         cmd.write_packed(&mut self.write_buf);
@@ -335,7 +357,6 @@ impl Connection {
 
     /// Reads whatever the server sends next, push messages included. Cancel safe: a
     /// frame half read stays buffered.
-    #[allow(dead_code)] // Used by the async pub/sub and monitor.
     pub(crate) async fn read_message(&mut self) -> Result<Value> {
         if self.broken {
             return Err(Error::new(ErrorKind::Connection, "connection is broken"));
@@ -363,7 +384,13 @@ impl AsyncConnectionLike for Connection {
     async fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
         let refs: Vec<&Cmd> = cmds.iter().collect();
         let timeout = Some(self.timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT));
-        self.exchange(&refs, timeout).await
+        let replies = self.exchange(&refs, timeout).await?;
+        for (cmd, reply) in cmds.iter().zip(&replies) {
+            if !matches!(reply, Value::ServerError(_)) {
+                self.note_state(cmd);
+            }
+        }
+        Ok(replies)
     }
 
     fn db(&self) -> i64 {

@@ -13,7 +13,14 @@
 mod connection;
 mod manager;
 mod multiplexed;
+mod pool;
+mod pubsub;
+mod stream;
+mod toolkit;
 
 pub use connection::{Connection, DEFAULT_RESPONSE_TIMEOUT};
 pub use manager::ConnectionManager;
 pub use multiplexed::{MultiplexedConnection, MultiplexedStats};
+pub use pool::{Pool, PooledConnection};
+pub use pubsub::{Monitor, PubSub};
+pub use toolkit::{AsyncScanCommands, Lock};

@@ -272,24 +272,12 @@ impl Connection {
         !self.broken && !self.state_changed && self.db == db
     }
 
-    /// Follows commands that change the connection's state: `SELECT` moves it to
-    /// another database; `AUTH`, `HELLO` and `RESET` change it in ways a pool must not
-    /// pass on.
+    /// Follows commands that change the connection's state.
     fn note_state(&mut self, cmd: &Cmd) {
-        let mut args = cmd.args();
-        let Some(name) = args.next() else { return };
-        if name.eq_ignore_ascii_case(b"SELECT") {
-            if let Some(db) = args
-                .next()
-                .and_then(|db| std::str::from_utf8(db).ok()?.parse().ok())
-            {
-                self.db = db;
-            }
-        } else if [&b"AUTH"[..], b"HELLO", b"RESET"]
-            .iter()
-            .any(|n| name.eq_ignore_ascii_case(n))
-        {
-            self.state_changed = true;
+        match state_change(cmd) {
+            Some(StateChange::Db(db)) => self.db = db,
+            Some(StateChange::Other) => self.state_changed = true,
+            None => {}
         }
     }
 
@@ -418,6 +406,30 @@ impl Connection {
             Err(e) => Err(Error::io(format!("reading from {} failed", self.addr), e)),
         }
     }
+}
+
+/// How a successful command changed a connection's state.
+pub(crate) enum StateChange {
+    /// `SELECT` moved it to this database.
+    Db(i64),
+    /// `AUTH`, `HELLO` or `RESET` changed it in ways a pool must not pass on.
+    Other,
+}
+
+/// What `cmd`, once it succeeded, did to its connection's state.
+pub(crate) fn state_change(cmd: &Cmd) -> Option<StateChange> {
+    let mut args = cmd.args();
+    let name = args.next()?;
+    if name.eq_ignore_ascii_case(b"SELECT") {
+        let db = args
+            .next()
+            .and_then(|db| std::str::from_utf8(db).ok()?.parse().ok())?;
+        return Some(StateChange::Db(db));
+    }
+    [&b"AUTH"[..], b"HELLO", b"RESET"]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n))
+        .then_some(StateChange::Other)
 }
 
 /// The commands that set a new connection up, sent in one round trip: `HELLO 3` (with

@@ -35,18 +35,29 @@
 //!   tips.
 //! - [`ConnectionLike`], the seam every backend implements, and [`Connection`], one
 //!   blocking TCP or Unix-socket connection; [`ConnectionInfo`] parses URLs.
-//! - [`Client`]: opens connections.
+//! - [`Client`]: a pool of connections; the toolkit (transactions, scripts, scans,
+//!   lock, pub/sub, monitor) on top.
+//! - [`aio`]: the async client: multiplexed connections with coalesced writes, the
+//!   reconnecting manager, the async pool and toolkit.
 //!
 //! # Feature flags
 //!
 //! - `derive` (default): `#[derive(FromRedisValue)]` and `#[derive(ToRedisArgs)]`.
 //! - `json` (default): `#[redis(json)]` in the derives, with serde and `serde_json`.
+//! - `tokio` (default): the async client in [`aio`], on tokio.
 //!
 //! # Cancel safety
 //!
 //! The sync API has no futures to cancel. A call that fails half-way through a reply (an
 //! IO error, a timeout) marks its connection broken, and the connection refuses every
 //! later use, so a late reply can never be read as the answer to another command.
+//!
+//! In the async API, dropping a request future on an
+//! [`aio::MultiplexedConnection`](crate::aio::MultiplexedConnection) (or the
+//! [`aio::ConnectionManager`](crate::aio::ConnectionManager)) is always safe: the
+//! command is sent anyway and its reply is thrown away when it comes, in step with the
+//! other requests. On a single [`aio::Connection`](crate::aio::Connection), dropping a
+//! request before its reply is read marks the connection broken, and the pool discards it.
 //!
 //! # Stability
 //!

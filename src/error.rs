@@ -40,6 +40,9 @@ pub enum ErrorKind {
     PoolExhausted,
     /// A lock operation was refused: the lock is not held, not owned, or expired.
     Lock,
+    /// TLS failed: the server's certificate did not verify (unknown authority, wrong
+    /// name, expired), or the handshake broke down.
+    Tls,
 }
 
 /// An error from this crate: see [`Error::kind`] for its category.

@@ -45,6 +45,7 @@
 //! - `derive` (default): `#[derive(FromRedisValue)]` and `#[derive(ToRedisArgs)]`.
 //! - `json` (default): `#[redis(json)]` in the derives, with serde and `serde_json`.
 //! - `tokio` (default): the async client in [`aio`], on tokio.
+//! - `tls`: `rediss://` with rustls (ring provider), sync and async.
 //!
 //! # Cancel safety
 //!
@@ -53,10 +54,10 @@
 //! later use, so a late reply can never be read as the answer to another command.
 //!
 //! In the async API, dropping a request future on an
-//! [`aio::MultiplexedConnection`](crate::aio::MultiplexedConnection) (or the
-//! [`aio::ConnectionManager`](crate::aio::ConnectionManager)) is always safe: the
+//! [`aio::MultiplexedConnection`] (or the
+//! [`aio::ConnectionManager`]) is always safe: the
 //! command is sent anyway and its reply is thrown away when it comes, in step with the
-//! other requests. On a single [`aio::Connection`](crate::aio::Connection), dropping a
+//! other requests. On a single [`aio::Connection`], dropping a
 //! request before its reply is read marks the connection broken, and the pool discards it.
 //!
 //! # Stability
@@ -88,6 +89,8 @@ mod pubsub;
 mod retry;
 mod scan;
 mod script;
+#[cfg(feature = "tls")]
+mod tls;
 mod transaction;
 mod types;
 mod value;
@@ -96,8 +99,9 @@ pub use client::{Client, Retrying};
 pub use cmd::{Args, Cmd, cmd};
 pub use commands::{AsyncCommands, AsyncSentinelCommands, Commands, SentinelCommands};
 pub use connection::{
-    AsyncConnectionLike, Connection, ConnectionAddr, ConnectionInfo, ConnectionLike, DEFAULT_PORT,
-    IntoConnectionInfo, Password, ProtocolVersion,
+    AsyncConnectionLike, CertReqs, Connection, ConnectionAddr, ConnectionInfo, ConnectionLike,
+    CredentialProvider, CredentialProviderHandle, Credentials, DEFAULT_PORT, IntoConnectionInfo,
+    Password, ProtocolVersion, StaticCredentials, TlsOptions,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use lock::{DEFAULT_LOCK_SLEEP, Lock, LockGuard};

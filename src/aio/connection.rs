@@ -32,7 +32,12 @@ pub(crate) enum Stream {
     Tcp(TcpStream),
     #[cfg(unix)]
     Unix(UnixStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
+
+#[cfg(feature = "tls")]
+type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
 
 impl Stream {
     /// Connects to `info.addr`, with `TCP_NODELAY` and keepalive on TCP.
@@ -54,8 +59,29 @@ impl Stream {
                         })?;
                     Ok(Stream::Tcp(stream))
                 }
+                #[cfg(feature = "tls")]
+                ConnectionAddr::TcpTls { host, port } => {
+                    let tcp = TcpStream::connect((host.as_str(), *port))
+                        .await
+                        .map_err(|e| Error::io(format!("cannot connect to {shown}"), e))?;
+                    tcp.set_nodelay(true)
+                        .and_then(|()| {
+                            socket2::SockRef::from(&tcp).set_keepalive(info.socket_keepalive)
+                        })
+                        .map_err(|e| {
+                            Error::io(format!("cannot configure the socket to {shown}"), e)
+                        })?;
+                    let config = crate::tls::client_config(&info.tls)?;
+                    let name = crate::tls::server_name(host)?;
+                    let tls = tokio_rustls::TlsConnector::from(config)
+                        .connect(name, tcp)
+                        .await
+                        .map_err(|e| crate::tls::handshake_error(host, e))?;
+                    Ok(Stream::Tls(Box::new(tls)))
+                }
+                #[cfg(not(feature = "tls"))]
                 ConnectionAddr::TcpTls { .. } => Err(Error::invalid_input(
-                    "rediss:// (TLS) connections are not supported by this version",
+                    "rediss:// (TLS) needs respec's `tls` feature",
                 )),
                 #[cfg(unix)]
                 ConnectionAddr::Unix(path) => UnixStream::connect(path)
@@ -91,6 +117,11 @@ impl Stream {
                 let (read, write) = s.into_split();
                 (OwnedRead::Unix(read), OwnedWrite::Unix(write))
             }
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => {
+                let (read, write) = tokio::io::split(*s);
+                (OwnedRead::Tls(read), OwnedWrite::Tls(write))
+            }
         }
     }
 
@@ -99,6 +130,11 @@ impl Stream {
             Stream::Tcp(s) => s.write_all(data).await,
             #[cfg(unix)]
             Stream::Unix(s) => s.write_all(data).await,
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => {
+                s.write_all(data).await?;
+                s.flush().await
+            }
         }
     }
 
@@ -107,6 +143,8 @@ impl Stream {
             Stream::Tcp(s) => s.read_buf(buf).await,
             #[cfg(unix)]
             Stream::Unix(s) => s.read_buf(buf).await,
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.read_buf(buf).await,
         }
     }
 }
@@ -116,6 +154,8 @@ pub(crate) enum OwnedRead {
     Tcp(tokio::net::tcp::OwnedReadHalf),
     #[cfg(unix)]
     Unix(tokio::net::unix::OwnedReadHalf),
+    #[cfg(feature = "tls")]
+    Tls(tokio::io::ReadHalf<TlsStream>),
 }
 
 impl OwnedRead {
@@ -124,6 +164,8 @@ impl OwnedRead {
             OwnedRead::Tcp(s) => s.read_buf(buf).await,
             #[cfg(unix)]
             OwnedRead::Unix(s) => s.read_buf(buf).await,
+            #[cfg(feature = "tls")]
+            OwnedRead::Tls(s) => s.read_buf(buf).await,
         }
     }
 }
@@ -133,6 +175,8 @@ pub(crate) enum OwnedWrite {
     Tcp(tokio::net::tcp::OwnedWriteHalf),
     #[cfg(unix)]
     Unix(tokio::net::unix::OwnedWriteHalf),
+    #[cfg(feature = "tls")]
+    Tls(tokio::io::WriteHalf<TlsStream>),
 }
 
 impl OwnedWrite {
@@ -141,6 +185,12 @@ impl OwnedWrite {
             OwnedWrite::Tcp(s) => s.write_all(data).await,
             #[cfg(unix)]
             OwnedWrite::Unix(s) => s.write_all(data).await,
+            #[cfg(feature = "tls")]
+            OwnedWrite::Tls(s) => {
+                // rustls buffers what it encrypts; flushing sends it.
+                s.write_all(data).await?;
+                s.flush().await
+            }
         }
     }
 }
@@ -222,7 +272,7 @@ impl Connection {
             broken: false,
             state_changed: false,
         };
-        let cmds = setup_commands(info);
+        let cmds = setup_commands(info)?;
         if !cmds.is_empty() {
             check_setup(con.req_commands(&cmds).await?)?;
         }

@@ -134,7 +134,7 @@ impl MultiplexedConnection {
         let mut buf = BytesMut::with_capacity(16 * 1024);
         let mut decoder = Decoder::new();
         // The setup runs before the tasks start: nothing else is on the socket yet.
-        let setup = setup_commands(info);
+        let setup = setup_commands(info)?;
         if !setup.is_empty() {
             let mut packed = Vec::new();
             for cmd in &setup {

@@ -59,6 +59,97 @@ pub enum ProtocolVersion {
     Resp3,
 }
 
+/// Whether and how the server's certificate is checked, as redis-py's `ssl_cert_reqs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CertReqs {
+    /// The certificate must verify against the trusted roots (the default).
+    #[default]
+    Required,
+    /// As `Required`: for a client, Python's `CERT_OPTIONAL` means the same.
+    Optional,
+    /// No check at all. **Unsafe**: anyone between the client and the server can read
+    /// and change the traffic. Only for tests and trusted networks.
+    None,
+}
+
+/// TLS settings for `rediss://` connections, with redis-py's meanings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsOptions {
+    /// CA certificates to trust, from a PEM file (`ssl_ca_certs`); the system's roots
+    /// when neither this nor `ca_data` is set.
+    pub ca_certs: Option<PathBuf>,
+    /// CA certificates to trust, as PEM text (`ssl_ca_data`).
+    pub ca_data: Option<String>,
+    /// Client certificate chain for mutual TLS, a PEM file (`ssl_certfile`).
+    pub certfile: Option<PathBuf>,
+    /// The client certificate's private key, a PEM file (`ssl_keyfile`).
+    pub keyfile: Option<PathBuf>,
+    /// How the server's certificate is checked (`ssl_cert_reqs`).
+    pub cert_reqs: CertReqs,
+    /// Whether the certificate must name the host connected to (`ssl_check_hostname`).
+    pub check_hostname: bool,
+}
+
+impl Default for TlsOptions {
+    fn default() -> Self {
+        TlsOptions {
+            ca_certs: None,
+            ca_data: None,
+            certfile: None,
+            keyfile: None,
+            cert_reqs: CertReqs::Required,
+            check_hostname: true,
+        }
+    }
+}
+
+/// A user name and password for `AUTH` or `HELLO ... AUTH`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The ACL user; `None` is the default user.
+    pub username: Option<String>,
+    /// The password or token.
+    pub password: Password,
+}
+
+/// Gives the credentials for each new connection, so that rotating secrets (short-lived
+/// tokens, say) are picked up by the next connection opened.
+pub trait CredentialProvider: Send + Sync {
+    /// The credentials to authenticate a new connection with.
+    ///
+    /// # Errors
+    ///
+    /// Whatever stops the provider from having them; the connection fails with it.
+    fn credentials(&self) -> Result<Credentials>;
+}
+
+/// A provider that always gives the same credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticCredentials(pub Credentials);
+
+impl CredentialProvider for StaticCredentials {
+    fn credentials(&self) -> Result<Credentials> {
+        Ok(self.0.clone())
+    }
+}
+
+/// A shared [`CredentialProvider`], as [`ConnectionInfo`] holds it.
+#[derive(Clone)]
+pub struct CredentialProviderHandle(pub std::sync::Arc<dyn CredentialProvider>);
+
+impl PartialEq for CredentialProviderHandle {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl fmt::Debug for CredentialProviderHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CredentialProvider")
+    }
+}
+
 /// A password or token. It prints as `***` in `Debug` and is never put in an error.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
@@ -122,6 +213,10 @@ impl From<String> for Password {
 /// | `socket_connect_timeout` | connect timeout, in seconds |
 /// | `socket_keepalive` | TCP keepalive on or off |
 /// | `health_check_interval` | idle seconds after which a pooled connection is checked |
+/// | `ssl_ca_certs`, `ssl_ca_data` | CA certificates to trust (a PEM file, or PEM text) |
+/// | `ssl_certfile`, `ssl_keyfile` | client certificate and key for mutual TLS |
+/// | `ssl_cert_reqs` | `required` (default), `optional` (the same for a client) or `none` (unsafe) |
+/// | `ssl_check_hostname` | whether the certificate must name the host (default: yes) |
 ///
 /// Booleans accept `true`/`false`, `yes`/`no` and `1`/`0` in any case. An unknown scheme or
 /// option, or a value that does not parse, is an [`ErrorKind::InvalidInput`] error.
@@ -166,6 +261,11 @@ pub struct ConnectionInfo {
     pub socket_keepalive: bool,
     /// Idle time after which a pooled connection is checked with `PING` before use.
     pub health_check_interval: Option<Duration>,
+    /// TLS settings, used for `rediss://` ([`ConnectionAddr::TcpTls`]).
+    pub tls: TlsOptions,
+    /// Where each new connection gets its credentials; when set, it takes the place of
+    /// `username` and `password`.
+    pub credential_provider: Option<CredentialProviderHandle>,
 }
 
 impl Default for ConnectionInfo {
@@ -184,6 +284,8 @@ impl Default for ConnectionInfo {
             socket_connect_timeout: None,
             socket_keepalive: true,
             health_check_interval: None,
+            tls: TlsOptions::default(),
+            credential_provider: None,
         }
     }
 }
@@ -201,6 +303,8 @@ impl fmt::Debug for ConnectionInfo {
             .field("socket_connect_timeout", &self.socket_connect_timeout)
             .field("socket_keepalive", &self.socket_keepalive)
             .field("health_check_interval", &self.health_check_interval)
+            .field("tls", &self.tls)
+            .field("credential_provider", &self.credential_provider)
             .finish()
     }
 }
@@ -314,6 +418,27 @@ impl ConnectionInfo {
                 "health_check_interval" => {
                     info.health_check_interval = Some(parse_seconds(&name, &value)?);
                 }
+                "ssl_ca_certs" | "ssl_ca_data" | "ssl_certfile" | "ssl_keyfile"
+                | "ssl_cert_reqs" | "ssl_check_hostname"
+                    if scheme != "rediss" =>
+                {
+                    return Err(Error::invalid_input(format!(
+                        "invalid URL: {name} applies to rediss:// URLs only"
+                    )));
+                }
+                "ssl_ca_certs" => info.tls.ca_certs = Some(PathBuf::from(value)),
+                "ssl_ca_data" => info.tls.ca_data = Some(value),
+                "ssl_certfile" => info.tls.certfile = Some(PathBuf::from(value)),
+                "ssl_keyfile" => info.tls.keyfile = Some(PathBuf::from(value)),
+                "ssl_cert_reqs" => {
+                    info.tls.cert_reqs = match value.to_ascii_lowercase().as_str() {
+                        "required" => CertReqs::Required,
+                        "optional" => CertReqs::Optional,
+                        "none" => CertReqs::None,
+                        _ => return Err(bad_value(&name, &value, "required, optional or none")),
+                    };
+                }
+                "ssl_check_hostname" => info.tls.check_hostname = parse_bool(&name, &value)?,
                 _ => {
                     return Err(Error::invalid_input(format!(
                         "invalid URL: unknown option {name:?}"

@@ -15,7 +15,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 
 pub use info::{
-    ConnectionAddr, ConnectionInfo, DEFAULT_PORT, IntoConnectionInfo, Password, ProtocolVersion,
+    CertReqs, ConnectionAddr, ConnectionInfo, CredentialProvider, CredentialProviderHandle,
+    Credentials, DEFAULT_PORT, IntoConnectionInfo, Password, ProtocolVersion, StaticCredentials,
+    TlsOptions,
 };
 
 use crate::cmd::{Cmd, cmd};
@@ -150,6 +152,8 @@ enum Stream {
     Tcp(TcpStream),
     #[cfg(unix)]
     Unix(UnixStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
 }
 
 impl Stream {
@@ -158,6 +162,8 @@ impl Stream {
             Stream::Tcp(s) => s.set_nonblocking(nonblocking),
             #[cfg(unix)]
             Stream::Unix(s) => s.set_nonblocking(nonblocking),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.sock.set_nonblocking(nonblocking),
         }
     }
 
@@ -166,6 +172,11 @@ impl Stream {
             Stream::Tcp(s) => s.set_read_timeout(read).and(s.set_write_timeout(write)),
             #[cfg(unix)]
             Stream::Unix(s) => s.set_read_timeout(read).and(s.set_write_timeout(write)),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s
+                .sock
+                .set_read_timeout(read)
+                .and(s.sock.set_write_timeout(write)),
         }
     }
 }
@@ -176,6 +187,8 @@ impl Read for Stream {
             Stream::Tcp(s) => s.read(buf),
             #[cfg(unix)]
             Stream::Unix(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.read(buf),
         }
     }
 }
@@ -186,11 +199,17 @@ impl Write for Stream {
             Stream::Tcp(s) => s.write(buf),
             #[cfg(unix)]
             Stream::Unix(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.flush(),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -205,9 +224,20 @@ impl Connection {
     pub fn open(info: &ConnectionInfo) -> Result<Connection> {
         let stream = match &info.addr {
             ConnectionAddr::Tcp { host, port } => Stream::Tcp(connect_tcp(host, *port, info)?),
+            #[cfg(feature = "tls")]
+            ConnectionAddr::TcpTls { host, port } => {
+                let tcp = connect_tcp(host, *port, info)?;
+                // The handshake must not hang: it gets the connect timeout.
+                let handshake_timeout = info.socket_connect_timeout.or(info.socket_timeout);
+                tcp.set_read_timeout(handshake_timeout)
+                    .and_then(|()| tcp.set_write_timeout(handshake_timeout))
+                    .map_err(|_| Error::invalid_input("a socket timeout must not be zero"))?;
+                Stream::Tls(Box::new(crate::tls::connect_sync(tcp, host, &info.tls)?))
+            }
+            #[cfg(not(feature = "tls"))]
             ConnectionAddr::TcpTls { .. } => {
                 return Err(Error::invalid_input(
-                    "rediss:// (TLS) connections are not supported by this version",
+                    "rediss:// (TLS) needs respec's `tls` feature",
                 ));
             }
             #[cfg(unix)]
@@ -244,7 +274,7 @@ impl Connection {
 
     /// Runs the setup commands in one round trip.
     fn setup(&mut self, info: &ConnectionInfo) -> Result<()> {
-        let cmds = setup_commands(info);
+        let cmds = setup_commands(info)?;
         if cmds.is_empty() {
             return Ok(());
         }
@@ -435,14 +465,23 @@ pub(crate) fn state_change(cmd: &Cmd) -> Option<StateChange> {
 /// The commands that set a new connection up, sent in one round trip: `HELLO 3` (with
 /// `AUTH` and `SETNAME`) for RESP3; otherwise `AUTH` and `CLIENT SETNAME`; then
 /// `SELECT`. Shared by the sync and the async connections.
-pub(crate) fn setup_commands(info: &ConnectionInfo) -> Vec<Cmd> {
+pub(crate) fn setup_commands(info: &ConnectionInfo) -> Result<Vec<Cmd>> {
+    // A provider is asked anew for each connection, so rotated secrets are picked up.
+    let provided = match &info.credential_provider {
+        Some(provider) => Some(provider.0.credentials()?),
+        None => None,
+    };
+    let (username, password) = match &provided {
+        Some(credentials) => (credentials.username.as_ref(), Some(&credentials.password)),
+        None => (info.username.as_ref(), info.password.as_ref()),
+    };
     let mut cmds = Vec::new();
     match info.protocol {
         ProtocolVersion::Resp3 => {
             let mut hello = cmd("HELLO");
             hello.arg(3);
-            if let Some(password) = &info.password {
-                let user = info.username.as_deref().unwrap_or("default");
+            if let Some(password) = password {
+                let user = username.map_or("default", String::as_str);
                 hello.arg("AUTH").arg(user).arg(password.expose());
             }
             if let Some(name) = &info.client_name {
@@ -451,9 +490,9 @@ pub(crate) fn setup_commands(info: &ConnectionInfo) -> Vec<Cmd> {
             cmds.push(hello);
         }
         ProtocolVersion::Resp2 => {
-            if let Some(password) = &info.password {
+            if let Some(password) = password {
                 let mut auth = cmd("AUTH");
-                if let Some(user) = &info.username {
+                if let Some(user) = username {
                     auth.arg(user);
                 }
                 auth.arg(password.expose());
@@ -467,7 +506,7 @@ pub(crate) fn setup_commands(info: &ConnectionInfo) -> Vec<Cmd> {
     if info.db != 0 {
         cmds.push(cmd("SELECT").arg(info.db).clone());
     }
-    cmds
+    Ok(cmds)
 }
 
 /// The first error among the setup replies.

@@ -5,6 +5,7 @@
 // Each test binary uses its own part of this module.
 #![allow(dead_code, unused_imports, unreachable_pub)]
 
+pub mod certs;
 pub mod server;
 
 use std::io::{Read, Write};

@@ -136,7 +136,17 @@ pub fn temp_dir(prefix: &str) -> PathBuf {
 #[derive(Debug, Clone, Default)]
 pub struct ServerConfig {
     unix_socket: bool,
+    tls: Option<TlsFiles>,
     directives: Vec<Vec<String>>,
+}
+
+/// The certificate, key and CA of a TLS server, and whether it asks clients for theirs.
+#[derive(Debug, Clone)]
+struct TlsFiles {
+    cert: PathBuf,
+    key: PathBuf,
+    ca: PathBuf,
+    auth_clients: bool,
 }
 
 impl ServerConfig {
@@ -144,6 +154,19 @@ impl ServerConfig {
     #[must_use]
     pub fn unix_socket(mut self) -> Self {
         self.unix_socket = true;
+        self
+    }
+
+    /// Also listens for TLS on a port of its own, with this certificate and key, trusting
+    /// `ca` for client certificates, which it requires when `auth_clients` is set.
+    #[must_use]
+    pub fn tls(mut self, cert: &Path, key: &Path, ca: &Path, auth_clients: bool) -> Self {
+        self.tls = Some(TlsFiles {
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+            ca: ca.to_owned(),
+            auth_clients,
+        });
         self
     }
 
@@ -192,6 +215,7 @@ impl ServerConfig {
 pub struct RedisServer {
     child: Child,
     port: u16,
+    tls_port: Option<u16>,
     dir: PathBuf,
     unix_socket: Option<PathBuf>,
 }
@@ -222,6 +246,18 @@ impl RedisServer {
         if let Some(path) = &unix_socket {
             let _ = write!(conf, "unixsocket {}\nunixsocketperm 700\n", path.display());
         }
+        let tls_port = config.tls.as_ref().map(|tls| {
+            let port = free_port();
+            let _ = write!(
+                conf,
+                "tls-port {port}\ntls-cert-file {}\ntls-key-file {}\ntls-ca-cert-file {}\ntls-auth-clients {}\n",
+                tls.cert.display(),
+                tls.key.display(),
+                tls.ca.display(),
+                if tls.auth_clients { "yes" } else { "no" }
+            );
+            port
+        });
         for words in &config.directives {
             conf.push_str(&words.join(" "));
             conf.push('\n');
@@ -239,6 +275,7 @@ impl RedisServer {
         let mut server = RedisServer {
             child,
             port,
+            tls_port,
             dir,
             unix_socket,
         };
@@ -277,6 +314,12 @@ impl RedisServer {
     #[must_use]
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The TLS port, when the server was configured with TLS.
+    #[must_use]
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
     }
 
     /// The Unix socket, when the server was configured with one.

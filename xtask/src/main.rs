@@ -77,9 +77,16 @@ fn test(args: &[String]) -> ExitCode {
     let binary = server::redis_server_binary();
     eprintln!("xtask: using {}", binary.display());
     let mut cmd = cargo();
-    // The benchmark crate compiles the peers and criterion; it is checked by clippy, not here.
-    cmd.args(["test", "--workspace", "--exclude", "respec-bench"])
-        .args(args);
+    // The benchmark crate compiles the peers and criterion; it is checked by clippy, not
+    // here. Every feature is on, so the TLS and async tests run too.
+    cmd.args([
+        "test",
+        "--workspace",
+        "--exclude",
+        "respec-bench",
+        "--all-features",
+    ])
+    .args(args);
     run(cmd)
 }
 

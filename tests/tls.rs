@@ -242,6 +242,26 @@ fn pubsub_over_tls() {
         .unwrap()
         .unwrap();
     assert_eq!(message.payload::<String>().unwrap(), "sealed");
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut pubsub = client.async_pubsub().ignore_subscribe_messages(true);
+        pubsub.subscribe("secure-async").await.unwrap();
+        let mut publisher = client.get_multiplexed_async_connection().await.unwrap();
+        while publisher
+            .publish("secure-async", "sealed too")
+            .await
+            .unwrap()
+            == 0
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let message = pubsub.next_message().await.unwrap();
+        assert_eq!(message.payload::<String>().unwrap(), "sealed too");
+    });
 }
 
 #[test]

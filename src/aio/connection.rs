@@ -206,7 +206,7 @@ pub(crate) async fn read_value(
         if let Some(value) = decoder.decode(buf)? {
             return Ok(value);
         }
-        buf.reserve(READ_CHUNK);
+        buf.reserve(decoder.wanted(buf.len()).max(READ_CHUNK));
         match stream.read_buf(buf).await {
             Ok(0) => {
                 return Err(Error::io(

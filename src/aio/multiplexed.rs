@@ -351,7 +351,7 @@ async fn read_loop(
                     return;
                 }
             }
-            buf.reserve(16 * 1024);
+            buf.reserve(decoder.wanted(buf.len()).max(16 * 1024));
             match stream.read_buf(&mut buf).await {
                 Ok(0) => {
                     shared.fail(&format!("{addr} closed the connection"));

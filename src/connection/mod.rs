@@ -125,6 +125,10 @@ pub struct Connection {
     stream: Stream,
     addr: ConnectionAddr,
     read_buf: BytesMut,
+    /// Where the socket is read into, zeroed once and reused: safe code cannot read into
+    /// uninitialised memory, and zeroing a fresh chunk of `read_buf` for every read
+    /// costs more than copying in just the bytes that arrived.
+    scratch: Vec<u8>,
     read_chunk: usize,
     write_buf: Vec<u8>,
     decoder: Decoder,
@@ -256,6 +260,7 @@ impl Connection {
             stream,
             addr: info.addr.clone(),
             read_buf: BytesMut::with_capacity(INITIAL_READ_CHUNK),
+            scratch: Vec::new(),
             read_chunk: INITIAL_READ_CHUNK,
             write_buf: Vec::with_capacity(1024),
             decoder: Decoder::new(),
@@ -412,9 +417,13 @@ impl Connection {
 
     /// Reads once from the socket onto the end of the read buffer.
     fn fill_read_buf(&mut self) -> Result<()> {
-        let len = self.read_buf.len();
-        self.read_buf.resize(len + self.read_chunk, 0);
-        let dst = self.read_buf.get_mut(len..).unwrap_or_default();
+        // A large value whose length is known gets its room in one go, not by doubling.
+        self.read_buf
+            .reserve(self.decoder.wanted(self.read_buf.len()));
+        if self.scratch.len() < self.read_chunk {
+            self.scratch.resize(self.read_chunk, 0);
+        }
+        let dst = self.scratch.get_mut(..self.read_chunk).unwrap_or_default();
         let res = loop {
             match self.stream.read(dst) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -422,7 +431,8 @@ impl Connection {
             }
         };
         let n = *res.as_ref().unwrap_or(&0);
-        self.read_buf.truncate(len + n);
+        self.read_buf
+            .extend_from_slice(self.scratch.get(..n).unwrap_or_default());
         self.read_chunk = (n * 2).clamp(INITIAL_READ_CHUNK, MAX_READ_CHUNK);
         match res {
             Ok(0) => Err(Error::io(

@@ -4,7 +4,9 @@
 //!   workspace (`cargo test`), passing `ARGS` on;
 //! - `demo`: runs the tour (`examples/tour.rs`) against `$REDIS_URL`, or against a
 //!   throwaway server started for it when `REDIS_URL` is not set;
-//! - `bench [ARGS]`: runs the criterion micro-benchmarks of the codec and conversions;
+//! - `bench [peers|codec] [ARGS]`: the side-by-side suite against redis-rs, fred and
+//!   `redis-benchmark` (`peers`, writing `target/bench/peers.md`), then the criterion
+//!   micro-benchmarks of the codec and conversions (`codec`); both unless one is named;
 //! - `spec [--check]`: rebuilds `commands.json` from `spec/upstream/` and
 //!   `spec/overrides.json` (or checks that it is current);
 //! - `codegen [--check]`: regenerates `src/commands/generated/` from `commands.json` (or
@@ -36,7 +38,7 @@ fn main() -> ExitCode {
                  tasks:\n  \
                  test [ARGS]   install redis-server if needed, then run every test\n  \
                  demo          run the tour against $REDIS_URL or a throwaway server\n  \
-                 bench [ARGS]  run the criterion micro-benchmarks\n  \
+                 bench [peers|codec] [ARGS]  respec against its peers, then the codec benches\n  \
                  spec [--check]     rebuild commands.json from spec/upstream and spec/overrides.json\n  \
                  codegen [--check]  regenerate src/commands/generated from commands.json"
             );
@@ -106,8 +108,58 @@ fn demo() -> ExitCode {
 }
 
 fn bench(args: &[String]) -> ExitCode {
+    match args.split_first() {
+        Some((which, rest)) if which == "peers" => bench_peers(rest),
+        Some((which, rest)) if which == "codec" => bench_codec(rest),
+        Some((other, _)) => {
+            eprintln!("xtask: unknown benchmark {other:?}; use `peers` or `codec`");
+            ExitCode::FAILURE
+        }
+        None => match bench_peers(&[]) {
+            code if code == ExitCode::SUCCESS => bench_codec(&[]),
+            failed => failed,
+        },
+    }
+}
+
+/// Builds the suite in release and runs it; it starts and stops its own server.
+fn bench_peers(args: &[String]) -> ExitCode {
+    let binary = server::redis_server_binary();
+    let out = project_root().join("target/bench");
+    if let Err(e) = std::fs::create_dir_all(&out) {
+        eprintln!("xtask: cannot create {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
     let mut cmd = cargo();
-    cmd.args(["bench", "--package", "respec-bench"]).args(args);
+    cmd.args([
+        "run",
+        "--release",
+        "--quiet",
+        "--package",
+        "respec-bench",
+        "--bin",
+        "peers",
+    ])
+    .args(["--", "suite", "--out"])
+    .arg(out.join("peers.md"))
+    .args(args);
+    // redis-benchmark is installed beside redis-server.
+    if let Some(dir) = binary.parent() {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let joined = std::env::join_paths(
+            std::iter::once(dir.to_owned()).chain(std::env::split_paths(&path)),
+        );
+        if let Ok(joined) = joined {
+            cmd.env("PATH", joined);
+        }
+    }
+    run(cmd)
+}
+
+fn bench_codec(args: &[String]) -> ExitCode {
+    let mut cmd = cargo();
+    cmd.args(["bench", "--package", "respec-bench", "--bench", "codec"])
+        .args(args);
     run(cmd)
 }
 

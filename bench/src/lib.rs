@@ -1,2 +1,0 @@
-//! Benchmarks for respec: criterion micro-benchmarks in `benches/`, run with
-//! `cargo xtask bench`.

@@ -1,0 +1,114 @@
+//! `peers`: respec against redis-rs, fred and `redis-benchmark`, side by side.
+//!
+//! ```text
+//! peers suite [--rounds N] [--out FILE] [--only WORKLOAD,...]
+//! peers run CLIENT WORKLOAD URL
+//! ```
+//!
+//! `suite` starts a private `redis-server` pinned to CPU 0, loads the data the
+//! workloads read, and runs every workload for every client, each run a fresh process
+//! pinned to CPU 1 (`run`), interleaving the clients round by round. It reports
+//! medians over the rounds as Markdown, on stdout and in `--out`. Client CPU time comes
+//! from `getrusage(RUSAGE_CHILDREN)` around each run, so it is measured the same way
+//! for our processes and for `redis-benchmark`.
+
+mod clients;
+mod suite;
+mod workloads;
+
+use std::process::ExitCode;
+
+use clients::{Fred, RedisRsAsync, RedisRsSync, RespecAsync, RespecSync};
+use workloads::{Measured, Workload};
+
+/// The clients, in the order the tables list them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Peer {
+    RespecSync,
+    RespecAsync,
+    RedisRsSync,
+    RedisRsAsync,
+    Fred,
+    RedisBenchmark,
+}
+
+impl Peer {
+    pub(crate) const ALL: [Peer; 6] = [
+        Peer::RespecSync,
+        Peer::RespecAsync,
+        Peer::RedisRsSync,
+        Peer::RedisRsAsync,
+        Peer::Fred,
+        Peer::RedisBenchmark,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Peer::RespecSync => "respec sync",
+            Peer::RespecAsync => "respec async",
+            Peer::RedisRsSync => "redis-rs sync",
+            Peer::RedisRsAsync => "redis-rs async",
+            Peer::Fred => "fred",
+            Peer::RedisBenchmark => "redis-benchmark",
+        }
+    }
+
+    pub(crate) fn arg(self) -> &'static str {
+        match self {
+            Peer::RespecSync => "respec-sync",
+            Peer::RespecAsync => "respec-async",
+            Peer::RedisRsSync => "redis-rs-sync",
+            Peer::RedisRsAsync => "redis-rs-async",
+            Peer::Fred => "fred",
+            Peer::RedisBenchmark => "redis-benchmark",
+        }
+    }
+
+    fn parse(arg: &str) -> Option<Peer> {
+        Peer::ALL.into_iter().find(|p| p.arg() == arg)
+    }
+
+    pub(crate) fn is_sync(self) -> bool {
+        matches!(self, Peer::RespecSync | Peer::RedisRsSync)
+    }
+
+    fn runs(self, workload: Workload) -> bool {
+        !self.is_sync() || workload.has_sync_form()
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("suite") => suite::suite(&args[1..]),
+        _ => Err("usage: peers suite [--rounds N] [--out FILE] [--only W,...] | peers run CLIENT WORKLOAD URL".into()),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("peers: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One measured run, in this process; prints a `RESULT` line for the suite.
+fn run(args: &[String]) -> clients::Result<()> {
+    let [peer, workload, url] = args else {
+        return Err("usage: peers run CLIENT WORKLOAD URL".into());
+    };
+    let peer = Peer::parse(peer).ok_or_else(|| format!("unknown client {peer:?}"))?;
+    let workload =
+        Workload::parse(workload).ok_or_else(|| format!("unknown workload {workload:?}"))?;
+    let measured: Measured = match peer {
+        Peer::RespecSync => workloads::run_sync::<RespecSync>(workload, url)?,
+        Peer::RedisRsSync => workloads::run_sync::<RedisRsSync>(workload, url)?,
+        Peer::RespecAsync => workloads::run_async::<RespecAsync>(workload, url)?,
+        Peer::RedisRsAsync => workloads::run_async::<RedisRsAsync>(workload, url)?,
+        Peer::Fred => workloads::run_async::<Fred>(workload, url)?,
+        Peer::RedisBenchmark => return Err("redis-benchmark is run by the suite itself".into()),
+    };
+    println!("{}", measured.line());
+    Ok(())
+}

@@ -1,0 +1,462 @@
+//! The side-by-side suite: server, data, interleaved rounds, medians, Markdown.
+
+use std::fmt::Write as _;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use respec::Commands as _;
+
+use crate::Peer;
+use crate::clients::Result;
+use crate::workloads::{HASH_KEY, HASH_LEN, LIST_ITEM, LIST_KEY, LIST_LEN, MIB, Workload};
+
+/// The server runs on this CPU and every client on [`CLIENT_CPU`].
+const SERVER_CPU: &str = "0";
+const CLIENT_CPU: &str = "1";
+
+/// One run of one client on one workload.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    ops_per_sec: f64,
+    p50_us: f64,
+    p99_us: f64,
+    cpu_us_per_op: f64,
+}
+
+struct Options {
+    rounds: usize,
+    out: Option<String>,
+    only: Vec<Workload>,
+}
+
+fn parse_options(args: &[String]) -> Result<Options> {
+    let mut options = Options {
+        rounds: 3,
+        out: None,
+        only: Workload::ALL.to_vec(),
+    };
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--rounds" => {
+                options.rounds = value()?.parse().map_err(|e| format!("--rounds: {e}"))?;
+            }
+            "--out" => options.out = Some(value()?.clone()),
+            "--only" => {
+                options.only = value()?
+                    .split(',')
+                    .map(|w| Workload::parse(w).ok_or_else(|| format!("unknown workload {w:?}")))
+                    .collect::<std::result::Result<_, _>>()?;
+            }
+            other => return Err(format!("unknown option {other:?}").into()),
+        }
+    }
+    if options.rounds == 0 {
+        return Err("--rounds must be at least 1".into());
+    }
+    Ok(options)
+}
+
+pub(crate) fn suite(args: &[String]) -> Result<()> {
+    let options = parse_options(args)?;
+    let pinned = std::thread::available_parallelism().map_or(1, usize::from) >= 2
+        && Command::new("taskset")
+            .arg("-V")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if !pinned {
+        eprintln!("peers: fewer than 2 CPUs or no taskset; running unpinned");
+    }
+    let server = Server::start(pinned)?;
+    let url = format!("redis://127.0.0.1:{}", server.port);
+    load_data(&url)?;
+
+    let started = Instant::now();
+    let mut samples: Vec<(Workload, Peer, Vec<Sample>)> = Vec::new();
+    for round in 1..=options.rounds {
+        for &workload in &options.only {
+            for peer in Peer::ALL.into_iter().filter(|p| p.runs(workload)) {
+                let sample = match peer {
+                    Peer::RedisBenchmark => run_redis_benchmark(workload, server.port, pinned)?,
+                    _ => run_client(peer, workload, &url, pinned)?,
+                };
+                eprintln!(
+                    "round {round}: {:<24} {:<16} {:>12.0} ops/s  {:>7.2} us/op CPU",
+                    workload.name(),
+                    peer.name(),
+                    sample.ops_per_sec,
+                    sample.cpu_us_per_op
+                );
+                match samples
+                    .iter_mut()
+                    .find(|(w, p, _)| *w == workload && *p == peer)
+                {
+                    Some((_, _, runs)) => runs.push(sample),
+                    None => samples.push((workload, peer, vec![sample])),
+                }
+            }
+        }
+    }
+    let report = report(&options, &samples, started.elapsed(), pinned)?;
+    println!("{report}");
+    if let Some(out) = &options.out {
+        std::fs::write(out, &report).map_err(|e| format!("writing {out}: {e}"))?;
+        eprintln!("peers: wrote {out}");
+    }
+    Ok(())
+}
+
+/// A private server on a free loopback port, persistence off, stopped on drop.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(pinned: bool) -> Result<Server> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let mut command = pinned_command("redis-server", SERVER_CPU, pinned);
+        command
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = command
+            .spawn()
+            .map_err(|e| format!("starting redis-server (is it installed?): {e}"))?;
+        let server = Server { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let url = format!("redis://127.0.0.1:{port}");
+        loop {
+            let ready = respec::Client::open(url.as_str())
+                .and_then(|c| c.get_connection())
+                .and_then(|mut con| con.ping());
+            match ready {
+                Ok(_) => return Ok(server),
+                Err(e) if Instant::now() > deadline => {
+                    return Err(format!("redis-server on port {port} never answered: {e}").into());
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pinned_command(program: &str, cpu: &str, pinned: bool) -> Command {
+    if pinned {
+        let mut command = Command::new("taskset");
+        command.args(["-c", cpu, program]);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+/// The list and hash the read workloads fetch.
+fn load_data(url: &str) -> Result<()> {
+    let client = respec::Client::open(url)?;
+    let mut con = client.get_connection()?;
+    con.del((LIST_KEY, HASH_KEY))?;
+    let items: Vec<String> = (0..LIST_LEN).map(|i| format!("{i:0LIST_ITEM$}")).collect();
+    con.rpush(LIST_KEY, &items)?;
+    let fields: Vec<(String, String)> = (0..HASH_LEN)
+        .map(|i| (format!("field:{i:03}"), format!("value-{i:026}")))
+        .collect();
+    con.hset(HASH_KEY, &fields)?;
+    Ok(())
+}
+
+/// Client CPU time (user + system) of every waited-for child so far.
+#[allow(unsafe_code)] // getrusage(2) has no safe wrapper in std
+fn children_cpu() -> Duration {
+    // SAFETY: `usage` is a plain C struct that getrusage fills in; an all-zero value is
+    // a valid `rusage`, and RUSAGE_CHILDREN is a valid `who`.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &raw mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+fn run_client(peer: Peer, workload: Workload, url: &str, pinned: bool) -> Result<Sample> {
+    let exe = std::env::current_exe()?;
+    let exe = exe.to_str().ok_or("the benchmark's path is not UTF-8")?;
+    let before = children_cpu();
+    let output = pinned_command(exe, CLIENT_CPU, pinned)
+        .args(["run", peer.arg(), workload.name(), url])
+        .stderr(Stdio::inherit())
+        .output()?;
+    let cpu = children_cpu().saturating_sub(before);
+    if !output.status.success() {
+        return Err(format!(
+            "{} on {} failed: {}",
+            peer.name(),
+            workload.name(),
+            output.status
+        )
+        .into());
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .ok_or_else(|| {
+            format!(
+                "{} on {}: no RESULT line in {stdout:?}",
+                peer.name(),
+                workload.name()
+            )
+        })?;
+    let field = |name: &str| -> Result<f64> {
+        line.split(' ')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .ok_or_else(|| format!("no {name} in {line:?}"))?
+            .parse::<f64>()
+            .map_err(|e| format!("{name} in {line:?}: {e}").into())
+    };
+    let ops = field("ops")?;
+    Ok(Sample {
+        ops_per_sec: ops / field("secs")?,
+        p50_us: field("p50_ns")? / 1e3,
+        p99_us: field("p99_ns")? / 1e3,
+        cpu_us_per_op: cpu.as_secs_f64() * 1e6 / ops,
+    })
+}
+
+/// The `redis-benchmark` arguments closest to each workload, and the command count.
+fn redis_benchmark_args(workload: Workload) -> (Vec<String>, usize) {
+    let ops = workload.ops();
+    let half = (ops / 2).to_string();
+    let all = ops.to_string();
+    let args: Vec<&str> = match workload {
+        Workload::Ping => vec!["-c", "1", "-n", &all, "PING"],
+        Workload::SetGet => vec!["-c", "1", "-n", &half, "-d", "16", "-t", "set,get"],
+        Workload::Pipeline100 => vec!["-c", "1", "-n", &all, "-d", "16", "-P", "100", "-t", "set"],
+        Workload::Concurrent50 => vec!["-c", "50", "-n", &half, "-d", "16", "-t", "set,get"],
+        Workload::SetGet1Mib => vec!["-c", "1", "-n", &half, "-d", "1048576", "-t", "set,get"],
+        Workload::Lrange1000 => vec!["-c", "1", "-n", &all, "LRANGE", LIST_KEY, "0", "-1"],
+        Workload::Hgetall100 => vec!["-c", "1", "-n", &all, "HGETALL", HASH_KEY],
+        // Four sockets, each with up to 250 requests in flight: the shape of 1,000
+        // tasks over a pool of 4 multiplexed connections.
+        Workload::IncrPool4 => vec!["-c", "4", "-P", "250", "-n", &all, "INCR", "bench:counter"],
+    };
+    let ops = if args.contains(&"set,get") {
+        2 * (ops / 2)
+    } else {
+        ops
+    };
+    (args.into_iter().map(str::to_owned).collect(), ops)
+}
+
+fn run_redis_benchmark(workload: Workload, port: u16, pinned: bool) -> Result<Sample> {
+    let (args, ops) = redis_benchmark_args(workload);
+    let before = children_cpu();
+    let output = pinned_command("redis-benchmark", CLIENT_CPU, pinned)
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "--csv"])
+        .args(&args)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("running redis-benchmark (is it installed?): {e}"))?;
+    let cpu = children_cpu().saturating_sub(before);
+    if !output.status.success() {
+        return Err(format!("redis-benchmark {args:?} failed: {}", output.status).into());
+    }
+    // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms",
+    // "p99_latency_ms","max_latency_ms"
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut rows = Vec::new();
+    for line in stdout.lines().skip(1) {
+        let cells: Vec<f64> = line
+            .split("\",\"")
+            .skip(1)
+            .map(|c| c.trim_matches('"').parse::<f64>())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| format!("redis-benchmark CSV {line:?}: {e}"))?;
+        if cells.len() < 6 {
+            return Err(format!("redis-benchmark CSV row {line:?} is short").into());
+        }
+        rows.push((cells[0], cells[3], cells[5]));
+    }
+    if rows.is_empty() {
+        return Err(format!("redis-benchmark printed no results: {stdout:?}").into());
+    }
+    // Each row ran an equal share of the commands: the combined rate is their
+    // harmonic mean.
+    let share = ops as f64 / rows.len() as f64;
+    let secs: f64 = rows.iter().map(|(rps, _, _)| share / rps).sum();
+    Ok(Sample {
+        ops_per_sec: ops as f64 / secs,
+        p50_us: rows.iter().map(|r| r.1).sum::<f64>() / rows.len() as f64 * 1e3,
+        p99_us: rows.iter().map(|r| r.2).fold(0.0, f64::max) * 1e3,
+        cpu_us_per_op: cpu.as_secs_f64() * 1e6 / ops as f64,
+    })
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        f64::midpoint(values[n / 2 - 1], values[n / 2])
+    }
+}
+
+fn median_sample(runs: &[Sample]) -> Sample {
+    let of = |f: fn(&Sample) -> f64| median(runs.iter().map(f).collect());
+    Sample {
+        ops_per_sec: of(|s| s.ops_per_sec),
+        p50_us: of(|s| s.p50_us),
+        p99_us: of(|s| s.p99_us),
+        cpu_us_per_op: of(|s| s.cpu_us_per_op),
+    }
+}
+
+fn report(
+    options: &Options,
+    samples: &[(Workload, Peer, Vec<Sample>)],
+    took: Duration,
+    pinned: bool,
+) -> Result<String> {
+    let mut out = String::new();
+    writeln!(out, "# respec side by side")?;
+    writeln!(out)?;
+    writeln!(out, "| | |\n|---|---|")?;
+    writeln!(
+        out,
+        "| date | {} |",
+        shell(&["date", "-u", "+%Y-%m-%d %H:%M UTC"])
+    )?;
+    writeln!(out, "| machine | {} |", machine())?;
+    writeln!(
+        out,
+        "| kernel | {} |",
+        read_trimmed("/proc/sys/kernel/osrelease")
+    )?;
+    writeln!(
+        out,
+        "| server | {} |",
+        shell(&["redis-server", "--version"])
+    )?;
+    writeln!(
+        out,
+        "| redis-benchmark | {} |",
+        shell(&["redis-benchmark", "--version"])
+    )?;
+    writeln!(out, "| rustc | {} |", shell(&["rustc", "--version"]))?;
+    writeln!(out, "| peers | {} |", peer_versions())?;
+    let placement = if pinned {
+        format!("server on CPU {SERVER_CPU}, clients on CPU {CLIENT_CPU} (taskset)")
+    } else {
+        "unpinned".to_owned()
+    };
+    writeln!(out, "| placement | {placement} |")?;
+    writeln!(
+        out,
+        "| method | median of {} interleaved rounds; the run took {:.0} s |",
+        options.rounds,
+        took.as_secs_f64()
+    )?;
+    for &workload in &options.only {
+        let of = |peer: Peer| {
+            samples
+                .iter()
+                .find(|(w, p, _)| *w == workload && *p == peer)
+                .map(|(_, _, runs)| median_sample(runs))
+        };
+        let baseline = of(Peer::RedisBenchmark);
+        writeln!(out)?;
+        writeln!(
+            out,
+            "## {} ({} commands a run)",
+            workload.title(),
+            workload.ops()
+        )?;
+        writeln!(out)?;
+        let mbs = workload.payload().is_some();
+        let mb_head = if mbs { " MB/s |" } else { "" };
+        let mb_rule = if mbs { "---:|" } else { "" };
+        writeln!(
+            out,
+            "| client | ops/s |{mb_head} p50 µs | p99 µs | CPU µs/op | vs redis-benchmark |"
+        )?;
+        writeln!(out, "|---|---:|{mb_rule}---:|---:|---:|---:|")?;
+        for peer in Peer::ALL {
+            let Some(s) = of(peer) else { continue };
+            let mb = match workload.payload() {
+                Some(bytes) => format!(" {:.0} |", s.ops_per_sec * bytes as f64 / MIB as f64),
+                None => String::new(),
+            };
+            let ratio = baseline.map_or("–".to_owned(), |b| {
+                format!("{:.2}x", s.ops_per_sec / b.ops_per_sec)
+            });
+            writeln!(
+                out,
+                "| {} | {:.0} |{mb} {:.1} | {:.1} | {:.2} | {ratio} |",
+                peer.name(),
+                s.ops_per_sec,
+                s.p50_us,
+                s.p99_us,
+                s.cpu_us_per_op
+            )?;
+        }
+    }
+    Ok(out)
+}
+
+fn shell(argv: &[&str]) -> String {
+    Command::new(argv[0])
+        .args(&argv[1..])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn read_trimmed(path: &str) -> String {
+    std::fs::read_to_string(path).map_or_else(|_| "unknown".to_owned(), |s| s.trim().to_owned())
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name")?.split(':').nth(1))
+        .map_or("unknown CPU", str::trim);
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    format!("{model}, {cpus} CPUs")
+}
+
+/// The versions of the peers this binary was built with, from the workspace lock file.
+fn peer_versions() -> String {
+    let lock = include_str!("../../Cargo.lock");
+    let version = |name: &str| {
+        let needle = format!("name = \"{name}\"\nversion = \"");
+        lock.find(&needle)
+            .and_then(|at| lock[at + needle.len()..].split('"').next())
+            .unwrap_or("unknown")
+            .to_owned()
+    };
+    format!(
+        "respec {}, redis-rs {}, fred {}",
+        version("respec"),
+        version("redis"),
+        version("fred")
+    )
+}

@@ -61,6 +61,20 @@ fn array_of_bulks(len: usize) -> Vec<u8> {
     buf.to_vec()
 }
 
+/// An HGETALL reply under RESP2: field, value, field, value...
+fn hash_of_pairs(len: usize) -> Value {
+    Value::Array(
+        (0..len)
+            .flat_map(|i| {
+                [
+                    Value::BulkString(Bytes::from(format!("field:{i}"))),
+                    Value::BulkString(Bytes::from(format!("{i:0>32}"))),
+                ]
+            })
+            .collect(),
+    )
+}
+
 fn decode_once(decoder: &mut Decoder, buf: &mut BytesMut, wire: &[u8]) -> Value {
     buf.extend_from_slice(wire);
     decoder
@@ -107,15 +121,26 @@ fn report_allocations() {
         build_and_pack(&mut out);
         black_box(&out);
     });
+    let eight = allocations_per_op(1000, || {
+        out.clear();
+        encode_command(&mut out, TEN_ARGS[..8].iter().copied());
+        black_box(&out);
+    });
     let value = decode_once(&mut decoder, &mut buf, &wire);
     let to_strings = allocations_per_op(1000, || {
         black_box(Vec::<String>::from_redis_value(value.clone()).expect("strings"));
     });
+    let hash = hash_of_pairs(100);
+    let to_map = allocations_per_op(1000, || {
+        black_box(HashMap::<String, String>::from_redis_value(hash.clone()).expect("map"));
+    });
     println!("heap allocations per operation:");
     println!("  decode *1000 of 32-byte bulks        {decode:>8.1}");
+    println!("  encode 8-arg command (slices)        {eight:>8.1}");
     println!("  encode 10-arg command (slices)       {encode:>8.1}");
     println!("  build Cmd + pack 10 args             {build:>8.1}");
     println!("  Vec<String> from 1000 bulks          {to_strings:>8.1}");
+    println!("  HashMap<String, String> from 100     {to_map:>8.1}");
 }
 
 fn benches(c: &mut Criterion) {
@@ -154,16 +179,7 @@ fn benches(c: &mut Criterion) {
     group.bench_function("Vec<String> from 1000 bulks", |b| {
         b.iter(|| black_box(Vec::<String>::from_redis_value(list.clone()).expect("strings")));
     });
-    let hash = Value::Array(
-        (0..100)
-            .flat_map(|i| {
-                [
-                    Value::BulkString(Bytes::from(format!("field:{i}"))),
-                    Value::BulkString(Bytes::from(format!("{i:0>32}"))),
-                ]
-            })
-            .collect(),
-    );
+    let hash = hash_of_pairs(100);
     group.bench_function("HashMap<String, String> from 100 pairs", |b| {
         b.iter(|| {
             black_box(HashMap::<String, String>::from_redis_value(hash.clone()).expect("map"))

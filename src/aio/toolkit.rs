@@ -1,18 +1,18 @@
 //! The async toolkit on any async connection: scan streams and the lock.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
 
 use super::stream::unfold;
-use crate::cmd::{Cmd, cmd};
+use crate::cmd::Cmd;
 use crate::commands::{self, HscanOptions, ScanOptions, SscanOptions, ZscanOptions};
 use crate::connection::AsyncConnectionLike;
 use crate::error::{Error, Result};
-use crate::lock::{DEFAULT_LOCK_SLEEP, EXTEND, REACQUIRE, RELEASE, lock_error, new_token};
-use crate::script::Script;
+use crate::lock::LockCore;
+use crate::script::ScriptInvocation;
 use crate::types::{FromRedisValue, ToRedisArgs};
 use crate::value::Value;
 
@@ -123,12 +123,7 @@ where
 #[derive(Clone)]
 pub struct Lock<C> {
     con: C,
-    name: String,
-    token: Option<String>,
-    timeout: Option<Duration>,
-    sleep: Duration,
-    blocking: bool,
-    blocking_timeout: Option<Duration>,
+    core: LockCore,
 }
 
 impl<C: AsyncConnectionLike + Clone + Send + Sync> Lock<C> {
@@ -136,40 +131,35 @@ impl<C: AsyncConnectionLike + Clone + Send + Sync> Lock<C> {
     pub fn new(con: C, name: impl Into<String>) -> Lock<C> {
         Lock {
             con,
-            name: name.into(),
-            token: None,
-            timeout: None,
-            sleep: DEFAULT_LOCK_SLEEP,
-            blocking: true,
-            blocking_timeout: None,
+            core: LockCore::new(name.into()),
         }
     }
 
     /// How long the lock lives once acquired; `None` lives until released.
     #[must_use]
     pub fn timeout(mut self, timeout: Option<Duration>) -> Lock<C> {
-        self.timeout = timeout;
+        self.core.timeout = timeout;
         self
     }
 
     /// How long to sleep between tries while waiting.
     #[must_use]
     pub fn sleep(mut self, sleep: Duration) -> Lock<C> {
-        self.sleep = sleep;
+        self.core.sleep = sleep;
         self
     }
 
     /// Whether [`acquire`](Lock::acquire) waits or tries once.
     #[must_use]
     pub fn blocking(mut self, blocking: bool) -> Lock<C> {
-        self.blocking = blocking;
+        self.core.blocking = blocking;
         self
     }
 
     /// How long [`acquire`](Lock::acquire) waits at most; `None` waits forever.
     #[must_use]
     pub fn blocking_timeout(mut self, timeout: Option<Duration>) -> Lock<C> {
-        self.blocking_timeout = timeout;
+        self.core.blocking_timeout = timeout;
         self
     }
 
@@ -179,23 +169,17 @@ impl<C: AsyncConnectionLike + Clone + Send + Sync> Lock<C> {
     ///
     /// IO errors.
     pub async fn acquire(&mut self) -> Result<bool> {
-        let token = new_token();
-        let deadline = self.blocking_timeout.map(|t| Instant::now() + t);
+        let attempt = self.core.attempt();
         loop {
-            let mut set = cmd("SET");
-            set.key(&self.name).arg(&token).arg("NX");
-            if let Some(timeout) = self.timeout {
-                set.arg("PX").arg(timeout.as_millis().max(1) as u64);
+            let reply: Value = self
+                .core
+                .acquire_cmd(&attempt)
+                .query_async(&mut self.con)
+                .await?;
+            if let Some(acquired) = self.core.acquired(&attempt, &reply) {
+                return Ok(acquired);
             }
-            if set.query_async::<Value>(&mut self.con).await?.is_ok() {
-                self.token = Some(token);
-                return Ok(true);
-            }
-            let out_of_time = deadline.is_some_and(|d| Instant::now() + self.sleep > d);
-            if !self.blocking || out_of_time {
-                return Ok(false);
-            }
-            tokio::time::sleep(self.sleep).await;
+            tokio::time::sleep(self.core.sleep).await;
         }
     }
 
@@ -205,11 +189,8 @@ impl<C: AsyncConnectionLike + Clone + Send + Sync> Lock<C> {
     ///
     /// [`ErrorKind::Lock`](crate::ErrorKind::Lock) when it is not held or no longer owned; IO errors.
     pub async fn release(&mut self) -> Result<()> {
-        let token = self
-            .token
-            .take()
-            .ok_or_else(|| lock_error(&self.name, "release", "it is not acquired"))?;
-        self.run_owned(&RELEASE, &token, &[], "release").await
+        let call = self.core.release_call()?;
+        self.run_owned(&call, "release").await
     }
 
     /// Adds `additional` to the remaining time, or sets it with `replace_ttl`.
@@ -218,17 +199,8 @@ impl<C: AsyncConnectionLike + Clone + Send + Sync> Lock<C> {
     ///
     /// [`ErrorKind::Lock`](crate::ErrorKind::Lock) when the lock is not held, not owned, or has no timeout.
     pub async fn extend(&mut self, additional: Duration, replace_ttl: bool) -> Result<()> {
-        let token = self
-            .token
-            .clone()
-            .ok_or_else(|| lock_error(&self.name, "extend", "it is not acquired"))?;
-        if self.timeout.is_none() {
-            return Err(lock_error(&self.name, "extend", "it has no timeout"));
-        }
-        let millis = additional.as_millis().to_string();
-        let replace = if replace_ttl { "1" } else { "0" };
-        self.run_owned(&EXTEND, &token, &[&millis, replace], "extend")
-            .await
+        let call = self.core.extend_call(additional, replace_ttl)?;
+        self.run_owned(&call, "extend").await
     }
 
     /// Resets the remaining time to the full timeout.
@@ -237,16 +209,8 @@ impl<C: AsyncConnectionLike + Clone + Send + Sync> Lock<C> {
     ///
     /// [`ErrorKind::Lock`](crate::ErrorKind::Lock) when the lock is not held, not owned, or has no timeout.
     pub async fn reacquire(&mut self) -> Result<()> {
-        let token = self
-            .token
-            .clone()
-            .ok_or_else(|| lock_error(&self.name, "reacquire", "it is not acquired"))?;
-        let timeout = self
-            .timeout
-            .ok_or_else(|| lock_error(&self.name, "reacquire", "it has no timeout"))?;
-        let millis = timeout.as_millis().to_string();
-        self.run_owned(&REACQUIRE, &token, &[&millis], "reacquire")
-            .await
+        let call = self.core.reacquire_call()?;
+        self.run_owned(&call, "reacquire").await
     }
 
     /// `true` when anyone holds the lock.
@@ -255,8 +219,8 @@ impl<C: AsyncConnectionLike + Clone + Send + Sync> Lock<C> {
     ///
     /// IO errors.
     pub async fn locked(&self) -> Result<bool> {
-        cmd("EXISTS")
-            .key(&self.name)
+        self.core
+            .locked_cmd()
             .query_async(&mut self.con.clone())
             .await
     }
@@ -267,46 +231,24 @@ impl<C: AsyncConnectionLike + Clone + Send + Sync> Lock<C> {
     ///
     /// IO errors.
     pub async fn owned(&self) -> Result<bool> {
-        let Some(token) = &self.token else {
+        let Some(get) = self.core.owned_cmd() else {
             return Ok(false);
         };
-        let current: Option<String> = cmd("GET")
-            .key(&self.name)
-            .query_async(&mut self.con.clone())
-            .await?;
-        Ok(current.as_deref() == Some(token.as_str()))
+        let current: Option<String> = get.query_async(&mut self.con.clone()).await?;
+        Ok(self.core.is_own_token(current.as_deref()))
     }
 
-    async fn run_owned(
-        &mut self,
-        script: &Script,
-        token: &str,
-        args: &[&str],
-        what: &str,
-    ) -> Result<()> {
-        let done: i64 = script
-            .key(&self.name)
-            .arg(token)
-            .arg(args)
-            .invoke_async(&mut self.con)
-            .await?;
-        if done == 1 {
-            Ok(())
-        } else {
-            Err(lock_error(
-                &self.name,
-                what,
-                "it is no longer owned: it expired, and may be held by another owner",
-            ))
-        }
+    async fn run_owned(&mut self, call: &ScriptInvocation<'_>, what: &str) -> Result<()> {
+        let done: i64 = call.invoke_async(&mut self.con).await?;
+        self.core.owned_reply(done, what)
     }
 }
 
 impl<C> fmt::Debug for Lock<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("aio::Lock")
-            .field("name", &self.name)
-            .field("held", &self.token.is_some())
+            .field("name", &self.core.name)
+            .field("held", &self.core.is_held())
             .finish_non_exhaustive()
     }
 }

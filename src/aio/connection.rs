@@ -137,16 +137,6 @@ impl Stream {
             }
         }
     }
-
-    pub(crate) async fn read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.read_buf(buf).await,
-            #[cfg(unix)]
-            Stream::Unix(s) => s.read_buf(buf).await,
-            #[cfg(feature = "tls")]
-            Stream::Tls(s) => s.read_buf(buf).await,
-        }
-    }
 }
 
 /// The read half of a split stream.
@@ -156,18 +146,6 @@ pub(crate) enum OwnedRead {
     Unix(tokio::net::unix::OwnedReadHalf),
     #[cfg(feature = "tls")]
     Tls(tokio::io::ReadHalf<TlsStream>),
-}
-
-impl OwnedRead {
-    pub(crate) async fn read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
-        match self {
-            OwnedRead::Tcp(s) => s.read_buf(buf).await,
-            #[cfg(unix)]
-            OwnedRead::Unix(s) => s.read_buf(buf).await,
-            #[cfg(feature = "tls")]
-            OwnedRead::Tls(s) => s.read_buf(buf).await,
-        }
-    }
 }
 
 /// The write half of a split stream.
@@ -195,9 +173,38 @@ impl OwnedWrite {
     }
 }
 
+/// What [`read_value`] reads from: a whole stream or the read half of a split one.
+pub(crate) trait ReadInto {
+    async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize>;
+}
+
+impl ReadInto for Stream {
+    async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read_buf(buf).await,
+            #[cfg(unix)]
+            Stream::Unix(s) => s.read_buf(buf).await,
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.read_buf(buf).await,
+        }
+    }
+}
+
+impl ReadInto for OwnedRead {
+    async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        match self {
+            OwnedRead::Tcp(s) => s.read_buf(buf).await,
+            #[cfg(unix)]
+            OwnedRead::Unix(s) => s.read_buf(buf).await,
+            #[cfg(feature = "tls")]
+            OwnedRead::Tls(s) => s.read_buf(buf).await,
+        }
+    }
+}
+
 /// Reads from `stream` into `buf` until `decoder` has a whole frame.
 pub(crate) async fn read_value(
-    stream: &mut Stream,
+    stream: &mut impl ReadInto,
     buf: &mut BytesMut,
     decoder: &mut Decoder,
     addr: &ConnectionAddr,
@@ -207,7 +214,7 @@ pub(crate) async fn read_value(
             return Ok(value);
         }
         buf.reserve(decoder.wanted(buf.len()).max(READ_CHUNK));
-        match stream.read_buf(buf).await {
+        match stream.read_into(buf).await {
             Ok(0) => {
                 return Err(Error::io(
                     format!("reading from {addr} failed"),

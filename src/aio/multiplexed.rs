@@ -22,8 +22,8 @@ use super::connection::{Connection, DEFAULT_RESPONSE_TIMEOUT, Stream, read_value
 use crate::cmd::Cmd;
 use crate::commands::{self, CommandFlags};
 use crate::connection::{
-    AsyncConnectionLike, ConnectionInfo, ProtocolVersion, check_setup, is_subscription_reply,
-    setup_commands,
+    AsyncConnectionLike, ConnectionAddr, ConnectionInfo, ProtocolVersion, check_setup,
+    is_subscription_reply, setup_commands,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::Decoder;
@@ -173,7 +173,7 @@ impl MultiplexedConnection {
             read_half,
             buf,
             decoder,
-            info.addr.to_string(),
+            info.addr.clone(),
         ));
         Ok(MultiplexedConnection {
             shared,
@@ -348,7 +348,7 @@ async fn read_loop(
     mut stream: OwnedRead,
     mut buf: BytesMut,
     mut decoder: Decoder,
-    addr: String,
+    addr: ConnectionAddr,
 ) {
     let mut delivered = 0;
     loop {
@@ -358,26 +358,11 @@ async fn read_loop(
             delivered = 0;
             tokio::task::yield_now().await;
         }
-        let value = loop {
-            match decoder.decode(&mut buf) {
-                Ok(Some(value)) => break value,
-                Ok(None) => {}
-                Err(e) => {
-                    shared.fail(&format!("invalid reply: {e}"));
-                    return;
-                }
-            }
-            buf.reserve(decoder.wanted(buf.len()).max(16 * 1024));
-            match stream.read_buf(&mut buf).await {
-                Ok(0) => {
-                    shared.fail(&format!("{addr} closed the connection"));
-                    return;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    shared.fail(&e.to_string());
-                    return;
-                }
+        let value = match read_value(&mut stream, &mut buf, &mut decoder, &addr).await {
+            Ok(value) => value,
+            Err(e) => {
+                shared.fail(&e.to_string());
+                return;
             }
         };
         if let Value::Push(items) = &value

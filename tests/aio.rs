@@ -215,6 +215,11 @@ async fn fifty_tasks_share_writes() {
         writes as f64 / commands as f64
     );
     assert_eq!(commands, 50 * 200 * 2);
+    // Without coalescing every command would be a write of its own.
+    assert!(
+        writes * 2 <= commands,
+        "{writes} writes for {commands} commands: writes are not shared"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -270,44 +270,24 @@ async fn drive_async<C: AsyncClient>(workload: Workload, url: String) -> Result<
     }
 }
 
-async fn sequential_async<C: AsyncClient>(
-    con: &mut C,
-    workload: Workload,
+/// [`timed`] for async steps.
+async fn timed_async(
     ops: usize,
+    mut step: impl AsyncFnMut(usize) -> Result<()>,
 ) -> Result<Measured> {
-    let big = vec![b'x'; MIB];
-    let (count, per_step) = match workload {
-        Workload::Pipeline100 => (ops / 100, 100),
-        _ => (ops, 1),
-    };
-    let mut latencies = Vec::with_capacity(count);
-    let mut start = Instant::now();
-    let warmup = warmup_ops(count);
-    let mut done: usize = 0;
-    for i in 0..warmup + count {
-        if i == warmup {
-            start = Instant::now();
-        }
+    for i in 0..warmup_ops(ops) {
+        step(i).await?;
+    }
+    let mut latencies = Vec::with_capacity(ops);
+    let start = Instant::now();
+    let mut done = 0;
+    while done < ops {
         let t = Instant::now();
-        match workload {
-            Workload::Ping => con.ping().await?,
-            Workload::SetGet if i.is_multiple_of(2) => con.set("bench:k16", VALUE_16).await?,
-            Workload::SetGet => drop(con.get("bench:k16").await?),
-            Workload::SetGet1Mib if i.is_multiple_of(2) => con.set("bench:k1m", &big).await?,
-            Workload::SetGet1Mib => drop(con.get("bench:k1m").await?),
-            Workload::Pipeline100 => con.set_pipeline("bench:kp", VALUE_16, 100).await?,
-            Workload::Lrange1000 => check(con.lrange(LIST_KEY).await?, LIST_LEN)?,
-            Workload::Hgetall100 => check(con.hgetall(HASH_KEY).await?, HASH_LEN)?,
-            Workload::Concurrent50 | Workload::IncrPool4 => {
-                return Err("fanned-out workloads run in fan_out".into());
-            }
-        }
-        if i >= warmup {
-            latencies.push(t.elapsed().as_nanos() as u64);
-            done += per_step;
-            if done.is_multiple_of(64) && start.elapsed() > TIME_CAP {
-                break;
-            }
+        step(done).await?;
+        latencies.push(t.elapsed().as_nanos() as u64);
+        done += 1;
+        if done.is_multiple_of(64) && start.elapsed() > TIME_CAP {
+            break;
         }
     }
     Ok(Measured {
@@ -315,6 +295,55 @@ async fn sequential_async<C: AsyncClient>(
         elapsed: start.elapsed(),
         latencies,
     })
+}
+
+/// The sequential workloads on one async connection, as [`run_sync`] runs them.
+async fn sequential_async<C: AsyncClient>(
+    con: &mut C,
+    workload: Workload,
+    ops: usize,
+) -> Result<Measured> {
+    match workload {
+        Workload::Ping => timed_async(ops, async |_| con.ping().await).await,
+        Workload::SetGet => {
+            timed_async(ops, async |i| {
+                if i.is_multiple_of(2) {
+                    con.set("bench:k16", VALUE_16).await
+                } else {
+                    con.get("bench:k16").await.map(drop)
+                }
+            })
+            .await
+        }
+        Workload::SetGet1Mib => {
+            let value = vec![b'x'; MIB];
+            timed_async(ops, async |i| {
+                if i.is_multiple_of(2) {
+                    con.set("bench:k1m", &value).await
+                } else {
+                    con.get("bench:k1m").await.map(drop)
+                }
+            })
+            .await
+        }
+        Workload::Pipeline100 => {
+            let mut m = timed_async(ops / 100, async |_| {
+                con.set_pipeline("bench:kp", VALUE_16, 100).await
+            })
+            .await?;
+            m.ops *= 100;
+            Ok(m)
+        }
+        Workload::Lrange1000 => {
+            timed_async(ops, async |_| check(con.lrange(LIST_KEY).await?, LIST_LEN)).await
+        }
+        Workload::Hgetall100 => {
+            timed_async(ops, async |_| check(con.hgetall(HASH_KEY).await?, HASH_LEN)).await
+        }
+        Workload::Concurrent50 | Workload::IncrPool4 => {
+            Err(format!("{} is fanned out, not sequential", workload.name()).into())
+        }
+    }
 }
 
 /// What each task of a fanned-out workload does.

@@ -156,9 +156,23 @@ async fn dropped_futures_never_desynchronise_the_connection() {
         let mut con = con.clone();
         let polls = next() % 4;
         let value = format!("dropped-{i}");
-        let future = async move { con.echo::<String>(&value).await };
+        // Single commands and batches alike: a batch's replies are matched as one.
+        let mut future: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+            if i % 2 == 0 {
+                Box::pin(async move {
+                    let _ = con.echo::<String>(&value).await;
+                })
+            } else {
+                Box::pin(async move {
+                    let _ = respec::pipe()
+                        .echo(&value)
+                        .echo("second")
+                        .echo("third")
+                        .query_async::<Vec<String>>(&mut con)
+                        .await;
+                })
+            };
         // Poll a random number of times (0 to 3), then drop it wherever it stands.
-        let mut future = Box::pin(future);
         for _ in 0..polls {
             if tokio::time::timeout(Duration::from_micros(next() % 50), &mut future)
                 .await
@@ -175,6 +189,13 @@ async fn dropped_futures_never_desynchronise_the_connection() {
         checked.push(tokio::spawn(async move {
             let value = format!("checked-{i}");
             assert_eq!(con.echo::<String>(&value).await.unwrap(), value);
+            let batch: Vec<String> = respec::pipe()
+                .echo(&value)
+                .echo("after")
+                .query_async(&mut con)
+                .await
+                .unwrap();
+            assert_eq!(batch, [value.as_str(), "after"]);
         }));
     }
     for task in checked {

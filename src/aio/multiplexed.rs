@@ -29,13 +29,35 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::Decoder;
 use crate::value::Value;
 
-/// A slot waiting for one reply.
-type Slot = oneshot::Sender<Result<Value>>;
+/// What a request gets back: one command's reply, or a batch's replies in order.
+enum Reply {
+    One(Value),
+    Many(Vec<Value>),
+}
+
+/// A request waiting for its replies: one for a command; one per command for a batch,
+/// which is answered once, when its last reply is in.
+struct Slot {
+    tx: oneshot::Sender<Result<Reply>>,
+    /// A batch's size and its replies so far; `None` for a single command.
+    batch: Option<(usize, Vec<Value>)>,
+}
+
+impl Slot {
+    /// Takes one reply; returns what to send when that completes the request.
+    fn take(&mut self, value: Value) -> Option<Reply> {
+        let Some((len, replies)) = &mut self.batch else {
+            return Some(Reply::One(value));
+        };
+        replies.push(value);
+        (replies.len() == *len).then(|| Reply::Many(std::mem::take(replies)))
+    }
+}
 
 struct State {
     /// Commands encoded and not written yet.
     buf: Vec<u8>,
-    /// One slot per command written or waiting to be, in order.
+    /// One slot per request written or waiting to be, in order.
     pending: VecDeque<Slot>,
     /// Why the connection failed, once it has.
     failed: Option<String>,
@@ -61,7 +83,7 @@ impl Shared {
         state.failed.get_or_insert_with(|| why.to_owned());
         state.buf.clear();
         for slot in state.pending.drain(..) {
-            let _ = slot.send(Err(Error::new(
+            let _ = slot.tx.send(Err(Error::new(
                 ErrorKind::Connection,
                 format!("connection lost: {why}"),
             )));
@@ -215,9 +237,14 @@ impl MultiplexedConnection {
         self.shared.lock().failed.is_none()
     }
 
-    /// Queues `cmds` for the writer and returns a receiver per command.
-    fn enqueue(&self, cmds: &[Cmd]) -> Result<Vec<oneshot::Receiver<Result<Value>>>> {
-        let mut receivers = Vec::with_capacity(cmds.len());
+    /// Queues `cmds` for the writer as one request; its receiver gets a
+    /// [`Reply::One`] for a single command, else a [`Reply::Many`].
+    fn enqueue(&self, cmds: &[Cmd]) -> Result<oneshot::Receiver<Result<Reply>>> {
+        let (tx, rx) = oneshot::channel();
+        let slot = Slot {
+            tx,
+            batch: (cmds.len() > 1).then(|| (cmds.len(), Vec::with_capacity(cmds.len()))),
+        };
         {
             let mut state = self.shared.lock();
             if let Some(why) = &state.failed {
@@ -228,19 +255,17 @@ impl MultiplexedConnection {
             }
             for cmd in cmds {
                 cmd.write_packed(&mut state.buf);
-                let (tx, rx) = oneshot::channel();
-                state.pending.push_back(tx);
-                receivers.push(rx);
             }
+            state.pending.push_back(slot);
         }
         self.shared
             .commands
             .fetch_add(cmds.len() as u64, Ordering::Relaxed);
         self.shared.wake_writer.notify_one();
-        Ok(receivers)
+        Ok(rx)
     }
 
-    async fn receive(&self, rx: oneshot::Receiver<Result<Value>>) -> Result<Value> {
+    async fn receive(&self, rx: oneshot::Receiver<Result<Reply>>) -> Result<Reply> {
         match tokio::time::timeout(self.timeout, rx).await {
             Ok(Ok(reply)) => reply,
             Ok(Err(_)) => Err(Error::new(
@@ -374,14 +399,23 @@ async fn read_loop(
             }
             continue;
         }
-        let slot = shared.lock().pending.pop_front();
-        let Some(slot) = slot else {
-            shared.fail("a reply arrived that no request was waiting for");
-            return;
+        let done = {
+            let mut state = shared.lock();
+            let Some(slot) = state.pending.front_mut() else {
+                drop(state);
+                shared.fail("a reply arrived that no request was waiting for");
+                return;
+            };
+            slot.take(value).and_then(|reply| {
+                let slot = state.pending.pop_front()?;
+                Some((slot.tx, reply))
+            })
         };
-        // The caller may have gone; the reply is then dropped, in step.
-        let _ = slot.send(Ok(value));
-        delivered += 1;
+        if let Some((tx, reply)) = done {
+            // The caller may have gone; the reply is then dropped, in step.
+            let _ = tx.send(Ok(reply));
+            delivered += 1;
+        }
     }
 }
 
@@ -390,24 +424,27 @@ impl AsyncConnectionLike for MultiplexedConnection {
         if is_blocking(cmd) {
             return self.blocking(cmd).await;
         }
-        let rx = self
-            .enqueue(std::slice::from_ref(cmd))?
-            .pop()
-            .ok_or_else(|| Error::new(ErrorKind::Protocol, "no reply slot"))?;
+        let rx = self.enqueue(std::slice::from_ref(cmd))?;
         match self.receive(rx).await? {
-            Value::ServerError(e) => Err(e.into()),
-            value => Ok(value),
+            Reply::One(Value::ServerError(e)) => Err(e.into()),
+            Reply::One(value) => Ok(value),
+            Reply::Many(_) => Err(Error::new(
+                ErrorKind::Protocol,
+                "a batch reply for a single command",
+            )),
         }
     }
 
     async fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
-        let receivers = self.enqueue(cmds)?;
-        let mut replies = Vec::with_capacity(receivers.len());
-        for rx in receivers {
-            // Error replies stay values in a batch.
-            replies.push(self.receive(rx).await?);
+        if cmds.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(replies)
+        let rx = self.enqueue(cmds)?;
+        // Error replies stay values in a batch.
+        match self.receive(rx).await? {
+            Reply::One(value) => Ok(vec![value]),
+            Reply::Many(replies) => Ok(replies),
+        }
     }
 
     fn db(&self) -> i64 {

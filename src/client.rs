@@ -15,7 +15,7 @@ use crate::pool::{Pool, PoolConfig, PooledConnection};
 use crate::pubsub::PubSub;
 use crate::retry::RetryPolicy;
 use crate::transaction::Transaction;
-use crate::types::{FromRedisValue, ToRedisArgs};
+use crate::types::{FromRedisValue, ReplySink, ToRedisArgs};
 use crate::value::Value;
 
 /// Connections to one server, pooled.
@@ -273,6 +273,10 @@ impl ConnectionLike for Client {
         self.pool.get()?.req_command(cmd)
     }
 
+    fn req_command_into(&mut self, cmd: &Cmd, sink: &mut dyn ReplySink) -> Result<()> {
+        self.pool.get()?.req_command_into(cmd, sink)
+    }
+
     fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
         self.pool.get()?.req_commands(cmds)
     }
@@ -301,6 +305,11 @@ impl ConnectionLike for Retrying<'_> {
     fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
         let pool = &self.client.pool;
         pool.retry().run(|| pool.get()?.req_command(cmd))
+    }
+
+    fn req_command_into(&mut self, cmd: &Cmd, sink: &mut dyn ReplySink) -> Result<()> {
+        let pool = &self.client.pool;
+        pool.retry().run(|| pool.get()?.req_command_into(cmd, sink))
     }
 
     fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {

@@ -7,7 +7,7 @@ use bytes::BufMut;
 use crate::connection::{AsyncConnectionLike, ConnectionLike};
 use crate::error::Result;
 use crate::protocol::{write_array_header, write_bulk};
-use crate::types::{FromRedisValue, RedisWrite, ToRedisArgs};
+use crate::types::{Converted, FromRedisValue, RedisWrite, ToRedisArgs};
 
 /// A command ready to send.
 ///
@@ -105,7 +105,9 @@ impl Cmd {
     ///
     /// IO and protocol errors, the server's error reply, or a failed conversion.
     pub fn query<T: FromRedisValue>(&self, con: &mut (impl ConnectionLike + ?Sized)) -> Result<T> {
-        T::from_redis_value(con.req_command(self)?)
+        let mut reply = Converted::<T>::new();
+        con.req_command_into(self, &mut reply)?;
+        reply.finish()
     }
 
     /// Sends the command on `con` and discards the reply.

@@ -10,6 +10,7 @@ use crate::cmd::{Cmd, cmd};
 use crate::connection::{Connection, ConnectionInfo, ConnectionLike, ProtocolVersion};
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry::RetryPolicy;
+use crate::types::ReplySink;
 use crate::value::Value;
 
 /// Default for [`PoolConfig::max_connections`], as redis-py's blocking pool.
@@ -276,6 +277,10 @@ impl fmt::Debug for PooledConnection {
 impl ConnectionLike for PooledConnection {
     fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
         self.con_mut().req_command(cmd)
+    }
+
+    fn req_command_into(&mut self, cmd: &Cmd, sink: &mut dyn ReplySink) -> Result<()> {
+        self.con_mut().req_command_into(cmd, sink)
     }
 
     fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {

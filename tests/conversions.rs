@@ -3,7 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Debug;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use respec::protocol::{Decoder, encode_value};
 use respec::{ErrorKind, FromRedisValue, ServerError, ToRedisArgs, Value, from_redis_value};
 
 fn bulk(s: &str) -> Value {
@@ -14,20 +15,43 @@ fn simple(s: &str) -> Value {
     Value::SimpleString(Bytes::copy_from_slice(s.as_bytes()))
 }
 
+/// Converts `value` the way a connection converts a reply: encoded, decoded, and read
+/// straight from the decoded frame.
+fn via_frame<T: FromRedisValue>(value: &Value) -> respec::Result<T> {
+    let mut buf = BytesMut::new();
+    encode_value(&mut buf, value);
+    let converted = Decoder::new()
+        .decode_with(&mut buf, |frame| T::from_frame(frame))
+        .expect("valid RESP")
+        .expect("a whole frame");
+    assert!(buf.is_empty());
+    converted
+}
+
+/// Both conversion paths give `expected`.
 #[track_caller]
 fn ok<T: FromRedisValue + PartialEq + Debug>(value: Value, expected: &T) {
     let shown = format!("{value:?}");
+    match via_frame::<T>(&value) {
+        Ok(got) => assert_eq!(&got, expected, "from the frame of {shown}"),
+        Err(e) => panic!("the frame of {shown} should convert: {e}"),
+    }
     match from_redis_value::<T>(value) {
         Ok(got) => assert_eq!(&got, expected, "from {shown}"),
         Err(e) => panic!("{shown} should convert: {e}"),
     }
 }
 
+/// Both conversion paths fail with `message`.
 #[track_caller]
 fn err<T: FromRedisValue + Debug>(value: Value, message: &str) {
-    let e = from_redis_value::<T>(value).expect_err(message);
-    assert_eq!(e.kind(), ErrorKind::Conversion, "{e}");
-    assert_eq!(e.to_string(), message);
+    for e in [
+        via_frame::<T>(&value).expect_err(message),
+        from_redis_value::<T>(value).expect_err(message),
+    ] {
+        assert_eq!(e.kind(), ErrorKind::Conversion, "{e}");
+        assert_eq!(e.to_string(), message);
+    }
 }
 
 #[test]
@@ -280,11 +304,66 @@ fn error_replies_inside_aggregates_are_errors() {
         Value::Int(1),
         Value::ServerError(ServerError::new("ERR boom")),
     ]);
-    let e = from_redis_value::<Vec<i64>>(value.clone()).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Server);
-    assert_eq!(e.to_string(), "ERR boom");
+    for e in [
+        via_frame::<Vec<i64>>(&value).unwrap_err(),
+        from_redis_value::<Vec<i64>>(value.clone()).unwrap_err(),
+    ] {
+        assert_eq!(e.kind(), ErrorKind::Server);
+        assert_eq!(e.to_string(), "ERR boom");
+    }
     // Value keeps them, so nothing is lost.
     ok(value.clone(), &value);
+}
+
+#[test]
+fn what_the_frame_path_reads_directly() {
+    // The shapes typed replies read straight from the frame, and their near misses,
+    // which go the general way; `ok` and `err` check both paths.
+    let list = |items: &[&str]| Value::Array(items.iter().map(|s| bulk(s)).collect());
+    ok(list(&["a", "b"]), &vec!["a".to_owned(), "b".to_owned()]);
+    ok(list(&[]), &Vec::<String>::new());
+    ok(
+        Value::Push(vec![simple("x"), bulk("y")]),
+        &vec!["x".to_owned(), "y".to_owned()],
+    );
+    ok(
+        Value::Array(vec![bulk("a"), Value::Nil, Value::Int(3)]),
+        &vec![Some("a".to_owned()), None, Some("3".to_owned())],
+    );
+    ok(
+        Value::Array(vec![Value::Nil, list(&["1"])]),
+        &vec![None, Some(vec![1u16])],
+    );
+    ok(bulk("bytes"), &b"bytes".to_vec());
+    ok(
+        Value::Map(vec![(bulk("k"), list(&["v", "w"]))]),
+        &HashMap::from([("k".to_owned(), vec!["v".to_owned(), "w".to_owned()])]),
+    );
+    ok(
+        Value::Array(vec![list(&["k", "v"])]),
+        &HashMap::from([("k".to_owned(), "v".to_owned())]),
+    );
+    ok(
+        Value::Array(vec![bulk("m"), bulk("1.5"), bulk("n"), bulk("2")]),
+        &vec![("m".to_owned(), 1.5f64), ("n".to_owned(), 2.0)],
+    );
+    ok(Value::Int(-7), &-7i64);
+    ok(bulk("42"), &42u64);
+    err::<u8>(
+        Value::Int(300),
+        "cannot convert integer 300 to u8 (out of range)",
+    );
+    err::<Vec<String>>(
+        Value::Array(vec![
+            bulk("ok"),
+            Value::BulkString(Bytes::from_static(b"\xff")),
+        ]),
+        r#"cannot convert bulk string "\xff" to String (invalid UTF-8)"#,
+    );
+    err::<HashMap<String, i64>>(
+        Value::Array(vec![bulk("a"), bulk("x")]),
+        r#"cannot convert bulk string "x" to i64"#,
+    );
 }
 
 fn args(value: impl ToRedisArgs) -> Vec<Vec<u8>> {

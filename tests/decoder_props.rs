@@ -1,11 +1,14 @@
 //! Property tests of the decoder: any value, encoded and fed in any split, decodes to
-//! itself; no byte sequence makes it panic.
+//! itself; no byte sequence makes it panic; typed conversion straight from the frame
+//! agrees with conversion from the built value.
 
 use bytes::{Bytes, BytesMut};
 use proptest::collection::vec;
 use proptest::prelude::*;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
 use respec::protocol::{Decoder, Limits, encode_value};
-use respec::{ServerError, Value};
+use respec::{FromRedisValue, ServerError, Value, from_redis_value};
 
 /// A line body: no CR or LF.
 fn line() -> impl Strategy<Value = Bytes> {
@@ -51,6 +54,58 @@ fn value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Values shaped like what typed replies hold: short strings, many of them numeric, with
+/// nils and integers among them, in arrays, sets and maps.
+fn stringy() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        4 => "[a-c0-9.]{0,3}".prop_map(|s| Value::BulkString(Bytes::from(s))),
+        1 => "[a-c]{0,3}".prop_map(|s| Value::SimpleString(Bytes::from(s))),
+        1 => Just(Value::Nil),
+        1 => (-3i64..300).prop_map(Value::Int),
+        1 => Just(Value::BulkString(Bytes::from_static(b"\xff"))),
+    ];
+    leaf.prop_recursive(3, 32, 6, |inner| {
+        prop_oneof![
+            vec(inner.clone(), 0..6).prop_map(Value::Array),
+            vec(inner.clone(), 0..6).prop_map(Value::Set),
+            vec((inner.clone(), inner), 0..4).prop_map(Value::Map),
+        ]
+    })
+}
+
+/// Converts `value` to `T` from its decoded frame and from the value itself, and checks
+/// that both give the same value or the same error.
+fn both_paths_agree<T: FromRedisValue + std::fmt::Debug>(
+    value: &Value,
+) -> Result<(), TestCaseError> {
+    both_paths_agree_by::<T>(value, |v| format!("{v:?}"))
+}
+
+/// As [`both_paths_agree`], comparing successes by what `show` makes of them.
+fn both_paths_agree_by<T: FromRedisValue>(
+    value: &Value,
+    show: impl Fn(&T) -> String,
+) -> Result<(), TestCaseError> {
+    let mut buf = BytesMut::new();
+    encode_value(&mut buf, value);
+    let from_frame = Decoder::new()
+        .decode_with(&mut buf, |frame| T::from_frame(frame))
+        .unwrap()
+        .unwrap();
+    let from_value = from_redis_value::<T>(value.clone());
+    let show = |r: &respec::Result<T>| match r {
+        Ok(v) => format!("Ok({})", show(v)),
+        Err(e) => format!("Err({:?}: {e})", e.kind()),
+    };
+    prop_assert_eq!(
+        show(&from_frame),
+        show(&from_value),
+        "converting {:?}",
+        value
+    );
+    Ok(())
+}
+
 /// Values compared through their full `Debug` form, so that NaN equals NaN.
 fn same(a: &[Value], b: &[Value]) -> bool {
     format!("{a:#?}") == format!("{b:#?}") && a.len() == b.len()
@@ -93,6 +148,25 @@ proptest! {
         let (decoded, left) = decode_in_chunks(&encoded, &sizes).unwrap();
         prop_assert_eq!(left, 0);
         prop_assert!(same(&decoded, &values), "{decoded:?} != {values:?}");
+    }
+
+    #[test]
+    fn typed_reads_from_the_frame_match_the_value_path(v in prop_oneof![stringy(), value()]) {
+        both_paths_agree::<Value>(&v)?;
+        both_paths_agree::<String>(&v)?;
+        both_paths_agree::<Option<i64>>(&v)?;
+        both_paths_agree::<Vec<u8>>(&v)?;
+        both_paths_agree::<Bytes>(&v)?;
+        both_paths_agree::<Vec<String>>(&v)?;
+        both_paths_agree::<Vec<Option<String>>>(&v)?;
+        both_paths_agree::<Vec<Vec<String>>>(&v)?;
+        both_paths_agree::<Vec<(String, u8)>>(&v)?;
+        both_paths_agree::<Vec<u16>>(&v)?;
+        both_paths_agree::<BTreeMap<String, String>>(&v)?;
+        both_paths_agree::<BTreeMap<String, Vec<Option<String>>>>(&v)?;
+        // Hashed collections iterate in a different order each time: compare them sorted.
+        both_paths_agree_by::<HashSet<String>>(&v, |set| format!("{:?}", set.iter().collect::<BTreeSet<_>>()))?;
+        both_paths_agree_by::<HashMap<String, String>>(&v, |map| format!("{:?}", map.iter().collect::<BTreeMap<_, _>>()))?;
     }
 
     #[test]

@@ -5,7 +5,7 @@ mod support;
 use std::collections::{BTreeSet, HashMap};
 
 use bytes::Bytes;
-use respec::{ProtocolVersion, Value, cmd};
+use respec::{ConnectionLike, ProtocolVersion, Value, cmd};
 use support::{RedisServer, each_protocol};
 
 fn bulk(s: &str) -> Value {
@@ -235,4 +235,123 @@ fn replies_of_many_commands_in_one_write() {
         assert_eq!(e.code(), "WRONGTYPE");
         assert_eq!(replies[2], Value::Int(2));
     });
+}
+
+/// The reply converted as the command methods convert it, straight from the frame, and
+/// converted from the built `Value`: the two must agree.
+fn typed<T: respec::FromRedisValue + PartialEq + std::fmt::Debug>(
+    con: &mut respec::Connection,
+    command: &respec::Cmd,
+) -> respec::Result<T> {
+    let direct = command.query::<T>(con);
+    let via_value = command
+        .query::<Value>(con)
+        .and_then(respec::from_redis_value::<T>);
+    match (&direct, &via_value) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{command:?}"),
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{command:?}"),
+        _ => panic!("{command:?}: {direct:?} but {via_value:?}"),
+    }
+    direct
+}
+
+#[test]
+fn typed_replies_are_read_straight_from_the_frame() {
+    let server = RedisServer::start();
+    each_protocol(&server, |con, _| {
+        let items: Vec<String> = (0..1000).map(|i| format!("{i:032}")).collect();
+        cmd("RPUSH").key("list").arg(&items).exec(con).unwrap();
+        let lrange = cmd("LRANGE").key("list").arg(0).arg(-1).clone();
+        assert_eq!(typed::<Vec<String>>(con, &lrange).unwrap(), items);
+        assert_eq!(typed::<Vec<Vec<u8>>>(con, &lrange).unwrap().len(), 1000);
+        assert_eq!(
+            typed::<Option<Vec<Bytes>>>(con, &lrange)
+                .unwrap()
+                .unwrap()
+                .len(),
+            1000
+        );
+
+        let fields: Vec<(String, String)> = (0..100)
+            .map(|i| (format!("f{i}"), format!("v{i}")))
+            .collect();
+        cmd("HSET").key("hash").arg(&fields).exec(con).unwrap();
+        let hgetall = cmd("HGETALL").key("hash").clone();
+        let map: HashMap<String, String> = typed(con, &hgetall).unwrap();
+        assert_eq!(map, fields.iter().cloned().collect());
+
+        cmd("ZADD")
+            .key("z")
+            .arg([(1.5, "a"), (2.0, "b")])
+            .exec(con)
+            .unwrap();
+        let zrange = cmd("ZRANGE")
+            .key("z")
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .clone();
+        assert_eq!(
+            typed::<Vec<(String, f64)>>(con, &zrange).unwrap(),
+            vec![("a".to_owned(), 1.5), ("b".to_owned(), 2.0)]
+        );
+        let get_missing = cmd("GET").key("missing").clone();
+        assert_eq!(typed::<Option<String>>(con, &get_missing).unwrap(), None);
+        cmd("SET").key("n").arg(41).exec(con).unwrap();
+        assert_eq!(typed::<i64>(con, &cmd("GET").key("n").clone()).unwrap(), 41);
+        assert_eq!(
+            typed::<u8>(con, &cmd("STRLEN").key("n").clone()).unwrap(),
+            2
+        );
+
+        // A conversion failure is the caller's: the connection reads on.
+        cmd("RPUSH").key("raw").arg(&b"\xff"[..]).exec(con).unwrap();
+        let raw = cmd("LRANGE").key("raw").arg(0).arg(-1).clone();
+        let e = typed::<Vec<String>>(con, &raw).unwrap_err();
+        assert_eq!(e.kind(), respec::ErrorKind::Conversion, "{e}");
+        assert!(e.to_string().contains("invalid UTF-8"), "{e}");
+        // A server error stays a server error.
+        let e = typed::<Vec<String>>(con, &cmd("LRANGE").key("hash").arg(0).arg(-1).clone())
+            .unwrap_err();
+        assert_eq!(e.code(), Some("WRONGTYPE"), "{e}");
+        assert!(con.is_open());
+        assert_eq!(typed::<String>(con, &cmd("PING").clone()).unwrap(), "PONG");
+    });
+}
+
+#[test]
+fn pushes_between_replies_are_skipped_by_typed_reads() {
+    let server = RedisServer::start();
+    let mut con = support::connect(&server, ProtocolVersion::Resp3);
+    let mut other = support::connect(&server, ProtocolVersion::Resp3);
+    cmd("CLIENT TRACKING").arg("ON").exec(&mut con).unwrap();
+    cmd("RPUSH")
+        .key("list")
+        .arg(["a", "b"])
+        .exec(&mut con)
+        .unwrap();
+    for round in 0..3 {
+        // Reading the key makes the server track it; writing it from elsewhere sends this
+        // connection an invalidation push, which lands ahead of the next reply.
+        let _: Vec<String> = cmd("LRANGE")
+            .key("list")
+            .arg(0)
+            .arg(-1)
+            .query(&mut con)
+            .unwrap();
+        cmd("RPUSH")
+            .key("list")
+            .arg(round)
+            .exec(&mut other)
+            .unwrap();
+        let items: Vec<String> = cmd("LRANGE")
+            .key("list")
+            .arg(0)
+            .arg(-1)
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(items.len(), 3 + round);
+        let len: i64 = cmd("LLEN").key("list").query(&mut con).unwrap();
+        assert_eq!(len, 3 + round as i64);
+    }
 }

@@ -22,7 +22,8 @@ pub use info::{
 
 use crate::cmd::{Cmd, cmd};
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::Decoder;
+use crate::protocol::{Decoder, Frame};
+use crate::types::{Converted, ReplySink};
 use crate::value::Value;
 
 /// What every backend implements: send commands, get their replies.
@@ -37,6 +38,19 @@ pub trait ConnectionLike {
     ///
     /// IO errors and timeouts, protocol errors, or the server's error reply.
     fn req_command(&mut self, cmd: &Cmd) -> Result<Value>;
+
+    /// Sends one command and delivers its reply to `sink`, which converts it. A
+    /// connection that decodes replies itself overrides this to hand over the decoded
+    /// frame, so that typed replies skip building a [`Value`]; the default delivers
+    /// what [`ConnectionLike::req_command`] returns.
+    ///
+    /// # Errors
+    ///
+    /// As for [`ConnectionLike::req_command`], or the sink's conversion error.
+    #[doc(hidden)]
+    fn req_command_into(&mut self, cmd: &Cmd, sink: &mut dyn ReplySink) -> Result<()> {
+        sink.take_value(self.req_command(cmd)?)
+    }
 
     /// Sends `cmds` together and reads one reply for each, in order. Error replies stay
     /// in the returned values as [`Value::ServerError`], so one failed command does not
@@ -60,6 +74,10 @@ pub trait ConnectionLike {
 impl<C: ConnectionLike + ?Sized> ConnectionLike for &mut C {
     fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
         (**self).req_command(cmd)
+    }
+
+    fn req_command_into(&mut self, cmd: &Cmd, sink: &mut dyn ReplySink) -> Result<()> {
+        (**self).req_command_into(cmd, sink)
     }
 
     fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
@@ -394,24 +412,39 @@ impl Connection {
     /// Reads the next reply. RESP3 push messages that arrive in between (invalidations,
     /// say) are not replies and are skipped; the replies to the subscribe family are
     /// themselves pushes and are returned.
+    #[expect(
+        clippy::redundant_closure_for_method_calls,
+        reason = "`Frame::value` fixes one frame lifetime; the closure takes any"
+    )]
     fn read_reply(&mut self) -> Result<Value> {
-        loop {
-            let value = self.read_value()?;
-            match &value {
-                Value::Push(items) if !is_subscription_reply(items) => {}
-                _ => return Ok(value),
-            }
-        }
+        let value = self
+            .read_reply_with(|frame| frame.value())?
+            .map_err(Error::from);
+        self.track(value)
     }
 
-    fn read_value(&mut self) -> Result<Value> {
+    /// Reads the next reply, as [`Connection::read_reply`] does, and hands its frame to
+    /// `read`, whose errors are `read`'s to judge.
+    fn read_reply_with<R>(&mut self, mut read: impl FnMut(&mut Frame<'_>) -> R) -> Result<R> {
         loop {
-            let decoded = self.decoder.decode(&mut self.read_buf).map_err(Error::from);
-            if let Some(value) = self.track(decoded)? {
-                return Ok(value);
+            let decoded = self.decoder.decode_with(&mut self.read_buf, |frame| {
+                if frame.at_push() {
+                    match frame.clone().value()? {
+                        Value::Push(items) if !is_subscription_reply(&items) => return Ok(None),
+                        _ => {}
+                    }
+                }
+                Ok(Some(read(frame)))
+            });
+            match self.track(decoded.and_then(Option::transpose).map_err(Error::from))? {
+                Some(Some(out)) => return Ok(out),
+                // A push that is not a reply; the next frame may be buffered already.
+                Some(None) => {}
+                None => {
+                    let filled = self.fill_read_buf();
+                    self.track(filled)?;
+                }
             }
-            let filled = self.fill_read_buf();
-            self.track(filled)?;
         }
     }
 
@@ -573,16 +606,23 @@ fn connect_tcp(host: &str, port: u16, info: &ConnectionInfo) -> Result<TcpStream
 
 impl ConnectionLike for Connection {
     fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
+        let mut reply = Converted::<Value>::new();
+        self.req_command_into(cmd, &mut reply)?;
+        reply.finish()
+    }
+
+    fn req_command_into(&mut self, cmd: &Cmd, sink: &mut dyn ReplySink) -> Result<()> {
         self.check_usable()?;
         cmd.write_packed(&mut self.write_buf);
         self.flush()?;
-        match self.read_reply()? {
-            Value::ServerError(e) => Err(e.into()),
-            value => {
-                self.note_state(cmd);
-                Ok(value)
-            }
-        }
+        let reply = self.read_reply_with(|frame| match frame.next_error() {
+            Some(error) => Err(error),
+            None => Ok(sink.take_frame(frame)),
+        })?;
+        // The command ran whether or not its reply converts.
+        let converted = reply?;
+        self.note_state(cmd);
+        self.track(converted)
     }
 
     fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {

@@ -92,19 +92,43 @@ impl Decoder {
     ///
     /// A [`ProtocolError`] when the bytes are not RESP or exceed the limits. The stream
     /// cannot be resynchronised after that.
+    #[expect(
+        clippy::redundant_closure_for_method_calls,
+        reason = "`Frame::value` fixes one frame lifetime; the closure takes any"
+    )]
     pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
+        self.decode_with(src, |frame| frame.value())?.transpose()
+    }
+
+    /// Decodes the next frame from `src` and hands it to `read` unbuilt, so a reader
+    /// that knows what it wants takes it from the frame's bytes without building a
+    /// [`Value`] first.
+    ///
+    /// Returns `Ok(None)`, leaving `src` as it is, when `src` does not hold a whole
+    /// frame yet. Otherwise the frame is split off the front of `src` whatever `read`
+    /// does with it.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Decoder::decode`].
+    #[doc(hidden)]
+    pub fn decode_with<R>(
+        &mut self,
+        src: &mut BytesMut,
+        read: impl FnOnce(&mut Frame<'_>) -> R,
+    ) -> Result<Option<R>, ProtocolError> {
         let Some(len) = self.scan.run(src, &self.limits)? else {
             return Ok(None);
         };
-        let frame = src.split_to(len).freeze();
-        let mut build = Build {
-            frame: &frame,
+        let bytes = src.split_to(len).freeze();
+        let mut frame = Frame {
+            bytes: &bytes,
             tokens: self.scan.tape.iter(),
             limits: &self.limits,
         };
-        let value = build.value(0);
+        let out = read(&mut frame);
         self.scan.reset();
-        value.map(Some)
+        Ok(Some(out))
     }
 }
 
@@ -387,17 +411,160 @@ impl Scan {
     }
 }
 
-/// Builds a [`Value`] from the tape of a frame the scan has checked to be complete.
+/// A whole frame the scan has checked, read element by element in wire order.
 ///
-/// It still checks what it relies on, so an inconsistency is an error, never a panic.
-struct Build<'a> {
-    frame: &'a Bytes,
+/// [`Frame::value`] builds the next element as a [`Value`]; the other readers take the
+/// next element straight from the frame's bytes when it is of the kind they ask for, and
+/// otherwise leave it in place. That is how `FromRedisValue` fills a `Vec<String>` or a
+/// `HashMap` without an intermediate tree. Reading stops wherever the reader stops: the
+/// frame has already left the buffer, so unread elements cost nothing.
+///
+/// Everything it relies on is still checked, so an inconsistency is an error, never a
+/// panic.
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub struct Frame<'a> {
+    bytes: &'a Bytes,
     tokens: std::slice::Iter<'a, Token>,
     limits: &'a Limits,
 }
 
-impl Build<'_> {
-    fn value(&mut self, depth: usize) -> Result<Value, ProtocolError> {
+impl<'a> Frame<'a> {
+    /// Builds the next element as a [`Value`].
+    ///
+    /// # Errors
+    ///
+    /// A [`ProtocolError`] when a scalar in it does not parse, or the frame has no
+    /// element left.
+    pub fn value(&mut self) -> Result<Value, ProtocolError> {
+        self.build(0)
+    }
+
+    /// The next element's first token.
+    fn peek(&self) -> Option<&'a Token> {
+        self.tokens.as_slice().first()
+    }
+
+    /// The next element, when it is a bulk or simple string.
+    pub(crate) fn peek_string(&self) -> Option<&'a [u8]> {
+        match self.peek()? {
+            Token::Blob { kind: b'$', data } => self.bytes.get(data.clone()),
+            Token::Line {
+                kind: b'+',
+                content,
+            } => self.bytes.get(content.clone()),
+            _ => None,
+        }
+    }
+
+    /// Passes over the element a `peek_` method just returned. It must be a scalar.
+    pub(crate) fn skip_scalar(&mut self) {
+        self.tokens.next();
+    }
+
+    /// The next element as a zero-copy slice, when it is a bulk string: most of what
+    /// large replies hold. The builder takes it here too, which skips the general path's
+    /// `Result` round trip; the profile showed that costing more than the slice.
+    #[inline]
+    pub(crate) fn next_bulk(&mut self) -> Option<Bytes> {
+        match self.peek()? {
+            Token::Blob { kind: b'$', data } if data.end <= self.bytes.len() => {
+                self.tokens.next();
+                Some(self.bytes.slice(data.clone()))
+            }
+            _ => None,
+        }
+    }
+
+    /// The next element, when it is a RESP integer.
+    pub(crate) fn next_int(&mut self) -> Option<i64> {
+        match self.peek()? {
+            Token::Line {
+                kind: b':',
+                content,
+            } => {
+                let n = parse_int(self.bytes.get(content.clone())?)?;
+                self.tokens.next();
+                Some(n)
+            }
+            _ => None,
+        }
+    }
+
+    /// Passes over the next element when it is a null; says whether it was.
+    pub(crate) fn next_null(&mut self) -> bool {
+        let null = match self.peek() {
+            Some(Token::Null) => true,
+            Some(Token::Line {
+                kind: b'_',
+                content,
+            }) => content.is_empty(),
+            _ => false,
+        };
+        if null {
+            self.tokens.next();
+        }
+        null
+    }
+
+    /// The next element's number of entries, when it is an aggregate whose type byte is
+    /// one of `kinds`.
+    pub(crate) fn next_aggregate(&mut self, kinds: &[u8]) -> Option<usize> {
+        match *self.peek()? {
+            Token::Aggregate { kind, len } if kinds.contains(&kind) => {
+                self.tokens.next();
+                Some(len)
+            }
+            _ => None,
+        }
+    }
+
+    /// The number of key/value pairs that follow, when the next element is a map or an
+    /// array holding an even number of elements and not starting with an aggregate:
+    /// RESP2's flat `k1 v1 k2 v2` form. Arrays of pairs are left to the general path.
+    pub(crate) fn next_pairs(&mut self) -> Option<usize> {
+        let tokens = self.tokens.as_slice();
+        let pairs = match *tokens.first()? {
+            Token::Aggregate { kind: b'%', len } => len,
+            Token::Aggregate {
+                kind: b'*' | b'~' | b'>',
+                len,
+            } if len % 2 == 0 && !matches!(tokens.get(1), Some(Token::Aggregate { .. })) => len / 2,
+            _ => return None,
+        };
+        self.tokens.next();
+        Some(pairs)
+    }
+
+    /// The next element, when it is an error reply.
+    pub(crate) fn next_error(&mut self) -> Option<ServerError> {
+        let range = match self.peek()? {
+            Token::Line {
+                kind: b'-',
+                content: range,
+            }
+            | Token::Blob {
+                kind: b'!',
+                data: range,
+            } => range.clone(),
+            _ => return None,
+        };
+        self.tokens.next();
+        let text = self.bytes.get(range).unwrap_or_default();
+        Some(ServerError::new(String::from_utf8_lossy(text)))
+    }
+
+    /// Whether the next element is a RESP3 push.
+    pub(crate) fn at_push(&self) -> bool {
+        matches!(self.peek(), Some(Token::Aggregate { kind: b'>', .. }))
+    }
+
+    /// The most elements that can still follow: a bound for reserving room.
+    pub(crate) fn remaining(&self) -> usize {
+        self.tokens.len()
+    }
+
+    fn build(&mut self, depth: usize) -> Result<Value, ProtocolError> {
         loop {
             match self.tokens.next().ok_or(ProtocolError::MissingCrlf)? {
                 Token::Null => return Ok(Value::Nil),
@@ -412,7 +579,7 @@ impl Build<'_> {
                     if kind == b'|' {
                         // Attributes are read and dropped; the value they annotate follows.
                         for _ in 0..len.saturating_mul(2) {
-                            self.value(depth + 1)?;
+                            self.build(depth + 1)?;
                         }
                         continue;
                     }
@@ -423,9 +590,9 @@ impl Build<'_> {
     }
 
     fn line(&self, kind: u8, content: Range<usize>) -> Result<Value, ProtocolError> {
-        let text = self.frame.get(content.clone()).unwrap_or_default();
+        let text = self.bytes.get(content.clone()).unwrap_or_default();
         Ok(match kind {
-            b'+' => Value::SimpleString(self.frame.slice(content)),
+            b'+' => Value::SimpleString(self.bytes.slice(content)),
             b'-' => Value::ServerError(ServerError::new(String::from_utf8_lossy(text))),
             b':' => Value::Int(parse_int(text).ok_or_else(|| invalid("integer", text))?),
             b',' => Value::Double(
@@ -444,7 +611,7 @@ impl Build<'_> {
                 if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
                     return Err(invalid("big number", text));
                 }
-                Value::BigNumber(self.frame.slice(content))
+                Value::BigNumber(self.bytes.slice(content))
             }
             _ if text.is_empty() => Value::Nil,
             _ => return Err(invalid("null", text)),
@@ -452,44 +619,29 @@ impl Build<'_> {
     }
 
     fn blob(&self, kind: u8, data: Range<usize>) -> Result<Value, ProtocolError> {
-        if data.end > self.frame.len() {
+        if data.end > self.bytes.len() {
             return Err(ProtocolError::MissingCrlf);
         }
         Ok(match kind {
-            b'$' => Value::BulkString(self.frame.slice(data)),
+            b'$' => Value::BulkString(self.bytes.slice(data)),
             b'!' => {
-                let text = self.frame.get(data).unwrap_or_default();
+                let text = self.bytes.get(data).unwrap_or_default();
                 Value::ServerError(ServerError::new(String::from_utf8_lossy(text)))
             }
-            _ => match self.frame.get(data.clone()).unwrap_or_default() {
+            _ => match self.bytes.get(data.clone()).unwrap_or_default() {
                 [a, b, c, b':', ..] => Value::VerbatimString {
                     format: [*a, *b, *c],
-                    text: self.frame.slice(data.start + 4..data.end),
+                    text: self.bytes.slice(data.start + 4..data.end),
                 },
                 text => return Err(invalid("verbatim string", text)),
             },
         })
     }
 
-    /// The next bulk string, when that is what comes next: most of what large replies
-    /// hold. Building it here, straight into its aggregate, skips the general path's
-    /// `Result` round trip, which the profile showed costing more than the slice.
-    #[inline]
-    fn next_bulk(&mut self) -> Option<Bytes> {
-        match self.tokens.as_slice().first() {
-            Some(Token::Blob { kind: b'$', data }) if data.end <= self.frame.len() => {
-                let data = data.clone();
-                self.tokens.next();
-                Some(self.frame.slice(data))
-            }
-            _ => None,
-        }
-    }
-
     fn element(&mut self, depth: usize) -> Result<Value, ProtocolError> {
         match self.next_bulk() {
             Some(bytes) => Ok(Value::BulkString(bytes)),
-            None => self.value(depth),
+            None => self.build(depth),
         }
     }
 
@@ -511,7 +663,7 @@ impl Build<'_> {
             if let Some(bytes) = self.next_bulk() {
                 items.push(Value::BulkString(bytes));
             } else {
-                items.push(self.value(depth)?);
+                items.push(self.build(depth)?);
             }
         }
         Ok(match kind {

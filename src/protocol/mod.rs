@@ -16,7 +16,7 @@
 mod decode;
 mod encode;
 
-pub use decode::{Decoder, MAX_RESERVE_AHEAD};
+pub use decode::{Decoder, Frame, MAX_RESERVE_AHEAD};
 pub(crate) use encode::{DecimalBuf, FloatBuf};
 pub use encode::{encode_command, encode_value, write_array_header, write_bulk};
 

@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, Hash};
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
-use crate::protocol::FloatBuf;
+use crate::protocol::{FloatBuf, Frame};
 use crate::value::Value;
 
 /// Converts a reply into a Rust type.
@@ -61,6 +61,27 @@ pub trait FromRedisValue: Sized {
     #[doc(hidden)]
     fn from_byte_string(bytes: Bytes) -> Result<Vec<Self>, Bytes> {
         Err(bytes)
+    }
+
+    /// Converts the next element of a decoded frame. This is how connections convert
+    /// replies: the default builds the element as a [`Value`] and converts that, while
+    /// strings, numbers, options, sequences and maps read the frame's bytes directly and
+    /// fall back to the default for anything else, so both paths give the same results
+    /// and the same errors.
+    #[doc(hidden)]
+    fn from_frame(frame: &mut Frame<'_>) -> Result<Self> {
+        Self::from_redis_value(frame.value()?)
+    }
+
+    /// Converts the `len` entries of an aggregate whose header was just read from
+    /// `frame`: the frame twin of `from_redis_values`, which tuples override likewise.
+    #[doc(hidden)]
+    fn seq_from_frame(frame: &mut Frame<'_>, len: usize) -> Result<Vec<Self>> {
+        let mut out = Vec::with_capacity(len.min(frame.remaining()));
+        for _ in 0..len {
+            out.push(Self::from_frame(frame)?);
+        }
+        Ok(out)
     }
 }
 
@@ -126,6 +147,13 @@ macro_rules! from_value_for_int {
                 }
             }
 
+            fn from_frame(frame: &mut Frame<'_>) -> Result<Self> {
+                match frame.next_int() {
+                    Some(n) => Self::from_redis_value(Value::Int(n)),
+                    None => Self::from_redis_value(frame.value()?),
+                }
+            }
+
             $($($extra)*)?
         }
     )*};
@@ -179,6 +207,18 @@ impl FromRedisValue for String {
             _ => Err(Error::conversion::<String>(&value)),
         }
     }
+
+    fn from_frame(frame: &mut Frame<'_>) -> Result<Self> {
+        if let Some(text) = frame
+            .peek_string()
+            .and_then(|s| std::str::from_utf8(s).ok())
+        {
+            let text = text.to_owned();
+            frame.skip_scalar();
+            return Ok(text);
+        }
+        Self::from_redis_value(frame.value()?)
+    }
 }
 
 impl FromRedisValue for Bytes {
@@ -191,6 +231,13 @@ impl FromRedisValue for Bytes {
             _ => Err(Error::conversion::<Bytes>(&value)),
         }
     }
+
+    fn from_frame(frame: &mut Frame<'_>) -> Result<Self> {
+        match frame.next_bulk() {
+            Some(bytes) => Ok(bytes),
+            None => Self::from_redis_value(frame.value()?),
+        }
+    }
 }
 
 impl<T: FromRedisValue> FromRedisValue for Option<T> {
@@ -199,6 +246,13 @@ impl<T: FromRedisValue> FromRedisValue for Option<T> {
             Value::Nil => Ok(None),
             value => T::from_redis_value(value).map(Some),
         }
+    }
+
+    fn from_frame(frame: &mut Frame<'_>) -> Result<Self> {
+        if frame.next_null() {
+            return Ok(None);
+        }
+        T::from_frame(frame).map(Some)
     }
 }
 
@@ -217,6 +271,13 @@ impl<T: FromRedisValue> FromRedisValue for Vec<T> {
             Value::BulkString(bytes) => T::from_byte_string(bytes)
                 .map_err(|bytes| Error::conversion::<Self>(&Value::BulkString(bytes))),
             value => T::from_redis_values(into_elements::<Self>(value)?),
+        }
+    }
+
+    fn from_frame(frame: &mut Frame<'_>) -> Result<Self> {
+        match frame.next_aggregate(b"*~>") {
+            Some(len) => T::seq_from_frame(frame, len),
+            None => Self::from_redis_value(frame.value()?),
         }
     }
 }
@@ -304,6 +365,18 @@ where
         }
         Ok(map)
     }
+
+    fn from_frame(frame: &mut Frame<'_>) -> Result<Self> {
+        let Some(len) = frame.next_pairs() else {
+            return Self::from_redis_value(frame.value()?);
+        };
+        let mut map = HashMap::with_capacity_and_hasher(len.min(frame.remaining()), S::default());
+        for _ in 0..len {
+            let k = K::from_frame(frame)?;
+            map.insert(k, V::from_frame(frame)?);
+        }
+        Ok(map)
+    }
 }
 
 impl<K, V> FromRedisValue for BTreeMap<K, V>
@@ -315,6 +388,15 @@ where
         into_pairs::<Self>(value)?
             .into_iter()
             .map(|(k, v)| Ok((K::from_redis_value(k)?, V::from_redis_value(v)?)))
+            .collect()
+    }
+
+    fn from_frame(frame: &mut Frame<'_>) -> Result<Self> {
+        let Some(len) = frame.next_pairs() else {
+            return Self::from_redis_value(frame.value()?);
+        };
+        (0..len)
+            .map(|_| Ok((K::from_frame(frame)?, V::from_frame(frame)?)))
             .collect()
     }
 }
@@ -338,6 +420,13 @@ where
             .map(T::from_redis_value)
             .collect()
     }
+
+    fn from_frame(frame: &mut Frame<'_>) -> Result<Self> {
+        match frame.next_aggregate(b"*~") {
+            Some(len) => (0..len).map(|_| T::from_frame(frame)).collect(),
+            None => Self::from_redis_value(frame.value()?),
+        }
+    }
 }
 
 impl<T: FromRedisValue + Ord> FromRedisValue for BTreeSet<T> {
@@ -346,6 +435,13 @@ impl<T: FromRedisValue + Ord> FromRedisValue for BTreeSet<T> {
             .into_iter()
             .map(T::from_redis_value)
             .collect()
+    }
+
+    fn from_frame(frame: &mut Frame<'_>) -> Result<Self> {
+        match frame.next_aggregate(b"*~") {
+            Some(len) => (0..len).map(|_| T::from_frame(frame)).collect(),
+            None => Self::from_redis_value(frame.value()?),
+        }
     }
 }
 
@@ -393,6 +489,14 @@ macro_rules! from_value_for_tuple {
                 }
                 Ok(out)
             }
+
+            fn seq_from_frame(frame: &mut Frame<'_>, len: usize) -> Result<Vec<Self>> {
+                // Whether the tuples come nested or flat shows only in the values.
+                let values = (0..len)
+                    .map(|_| frame.value())
+                    .collect::<Result<Vec<Value>, _>>()?;
+                Self::from_redis_values(values)
+            }
         }
     };
 }
@@ -421,4 +525,60 @@ from_value_for_tuple!(12: A B C D E F G H I J K L);
 /// ```
 pub fn from_redis_value<T: FromRedisValue>(value: Value) -> Result<T> {
     T::from_redis_value(value)
+}
+
+/// Where a connection delivers the reply to a command: straight from the decoded frame,
+/// or as a [`Value`] when the connection has one already built.
+#[doc(hidden)]
+pub trait ReplySink {
+    /// Takes the reply from its frame.
+    fn take_frame(&mut self, frame: &mut Frame<'_>) -> Result<()>;
+
+    /// Takes the reply as a built value.
+    fn take_value(&mut self, value: Value) -> Result<()>;
+}
+
+/// A reply converted to `T` as it is delivered.
+#[derive(Debug)]
+pub(crate) struct Converted<T>(Option<T>);
+
+impl<T: FromRedisValue> Converted<T> {
+    /// Nothing delivered yet.
+    #[must_use]
+    pub(crate) fn new() -> Self {
+        Converted(None)
+    }
+
+    /// The converted reply.
+    ///
+    /// # Errors
+    ///
+    /// A protocol error when no reply was delivered, which a connection that returned
+    /// `Ok` must not do.
+    pub(crate) fn finish(self) -> Result<T> {
+        self.0.ok_or_else(|| {
+            Error::new(
+                crate::ErrorKind::Protocol,
+                "the connection returned without a reply",
+            )
+        })
+    }
+}
+
+impl<T: FromRedisValue> Default for Converted<T> {
+    fn default() -> Self {
+        Converted::new()
+    }
+}
+
+impl<T: FromRedisValue> ReplySink for Converted<T> {
+    fn take_frame(&mut self, frame: &mut Frame<'_>) -> Result<()> {
+        self.0 = Some(T::from_frame(frame)?);
+        Ok(())
+    }
+
+    fn take_value(&mut self, value: Value) -> Result<()> {
+        self.0 = Some(T::from_redis_value(value)?);
+        Ok(())
+    }
 }

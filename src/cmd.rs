@@ -128,7 +128,7 @@ impl Cmd {
         &self,
         con: &mut (impl AsyncConnectionLike + ?Sized),
     ) -> Result<T> {
-        T::from_redis_value(con.req_command(self).await?)
+        con.req_command_as(self).await
     }
 
     /// Sends the command on an async connection and discards the reply.

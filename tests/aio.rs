@@ -534,3 +534,133 @@ async fn resp3_push_messages_reach_the_push_channel() {
     // Requests go on undisturbed.
     assert_eq!(tracked.get::<String>("cached").await.unwrap(), "2");
 }
+
+/// The reply as the async command methods convert it, from the frame the reader task
+/// decoded, and as the built `Value` converted: the two must agree.
+async fn typed<T: respec::FromRedisValue + PartialEq + std::fmt::Debug>(
+    con: &mut MultiplexedConnection,
+    command: &respec::Cmd,
+) -> respec::Result<T> {
+    let direct = command.query_async::<T>(con).await;
+    let via_value = command
+        .query_async::<respec::Value>(con)
+        .await
+        .and_then(respec::from_redis_value::<T>);
+    match (&direct, &via_value) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{command:?}"),
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{command:?}"),
+        _ => panic!("{command:?}: {direct:?} but {via_value:?}"),
+    }
+    direct
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multiplexed_typed_replies_are_read_from_the_frame() {
+    use std::collections::HashMap;
+
+    let server = RedisServer::start();
+    for protocol in PROTOCOLS {
+        let mut con = multiplexed(&server, protocol).await;
+        cmd("FLUSHALL").exec_async(&mut con).await.unwrap();
+        let items: Vec<String> = (0..1000).map(|i| format!("{i:032}")).collect();
+        cmd("RPUSH")
+            .key("list")
+            .arg(&items)
+            .exec_async(&mut con)
+            .await
+            .unwrap();
+        let lrange = cmd("LRANGE").key("list").arg(0).arg(-1).clone();
+        assert_eq!(
+            typed::<Vec<String>>(&mut con, &lrange).await.unwrap(),
+            items
+        );
+        let got: Vec<String> = con.lrange("list", 0, 2).await.unwrap();
+        assert_eq!(got, items[..3]);
+
+        let fields: Vec<(String, String)> = (0..100)
+            .map(|i| (format!("f{i}"), format!("v{i}")))
+            .collect();
+        cmd("HSET")
+            .key("hash")
+            .arg(&fields)
+            .exec_async(&mut con)
+            .await
+            .unwrap();
+        let map: HashMap<String, String> = con.hgetall("hash").await.unwrap();
+        assert_eq!(map, fields.iter().cloned().collect());
+        let hgetall = cmd("HGETALL").key("hash").clone();
+        typed::<HashMap<String, String>>(&mut con, &hgetall)
+            .await
+            .unwrap();
+
+        cmd("ZADD")
+            .key("z")
+            .arg([(1.5, "a"), (2.0, "b")])
+            .exec_async(&mut con)
+            .await
+            .unwrap();
+        let zrange = cmd("ZRANGE")
+            .key("z")
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .clone();
+        assert_eq!(
+            typed::<Vec<(String, f64)>>(&mut con, &zrange)
+                .await
+                .unwrap(),
+            vec![("a".to_owned(), 1.5), ("b".to_owned(), 2.0)]
+        );
+        let empty = cmd("LRANGE").key("nothing").arg(0).arg(-1).clone();
+        assert!(
+            typed::<Vec<String>>(&mut con, &empty)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // A conversion failure leaves the connection in step; a server error stays one.
+        cmd("RPUSH")
+            .key("raw")
+            .arg(&b"\xff"[..])
+            .exec_async(&mut con)
+            .await
+            .unwrap();
+        let raw = cmd("LRANGE").key("raw").arg(0).arg(-1).clone();
+        let e = typed::<Vec<String>>(&mut con, &raw).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Conversion, "{e}");
+        let wrong = cmd("LRANGE").key("hash").arg(0).arg(-1).clone();
+        let e = typed::<Vec<String>>(&mut con, &wrong).await.unwrap_err();
+        assert_eq!(e.code(), Some("WRONGTYPE"), "{e}");
+
+        // Aggregates inside a batch are built for it.
+        let (list, hash): (Vec<String>, HashMap<String, String>) = respec::pipe()
+            .lrange("list", 0, 1)
+            .hgetall("hash")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert_eq!(list, items[..2]);
+        assert_eq!(hash.len(), 100);
+
+        // Many tasks at once, each reading its own aggregate.
+        let mut tasks = Vec::new();
+        for task in 0..50 {
+            let mut con = con.clone();
+            tasks.push(tokio::spawn(async move {
+                let key = format!("own:{task}");
+                let mine: Vec<String> = (0..task).map(|i| format!("{task}:{i}")).collect();
+                if !mine.is_empty() {
+                    con.rpush(&key, &mine).await.unwrap();
+                }
+                for _ in 0..20 {
+                    let got: Vec<String> = con.lrange(&key, 0, -1).await.unwrap();
+                    assert_eq!(got, mine);
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    }
+}

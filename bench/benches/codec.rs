@@ -83,6 +83,16 @@ fn decode_once(decoder: &mut Decoder, buf: &mut BytesMut, wire: &[u8]) -> Value 
         .expect("a whole frame")
 }
 
+/// Decodes `wire` and converts it straight from the frame, as a connection does.
+fn decode_as<T: FromRedisValue>(decoder: &mut Decoder, buf: &mut BytesMut, wire: &[u8]) -> T {
+    buf.extend_from_slice(wire);
+    decoder
+        .decode_with(buf, |frame| T::from_frame(frame))
+        .expect("valid RESP")
+        .expect("a whole frame")
+        .expect("converts")
+}
+
 const TEN_ARGS: [&[u8]; 10] = [
     b"MSET", b"key:1", b"value-1", b"key:2", b"value-2", b"key:3", b"value-3", b"key:4",
     b"value-4", b"key:5",
@@ -134,6 +144,21 @@ fn report_allocations() {
     let to_map = allocations_per_op(1000, || {
         black_box(HashMap::<String, String>::from_redis_value(hash.clone()).expect("map"));
     });
+    let map_wire = {
+        let mut wire = BytesMut::new();
+        encode_value(&mut wire, &hash);
+        wire.to_vec()
+    };
+    let decode_strings = allocations_per_op(1000, || {
+        black_box(decode_as::<Vec<String>>(&mut decoder, &mut buf, &wire));
+    });
+    let decode_map = allocations_per_op(1000, || {
+        black_box(decode_as::<HashMap<String, String>>(
+            &mut decoder,
+            &mut buf,
+            &map_wire,
+        ));
+    });
     println!("heap allocations per operation:");
     println!("  decode *1000 of 32-byte bulks        {decode:>8.1}");
     println!("  encode 8-arg command (slices)        {eight:>8.1}");
@@ -141,6 +166,8 @@ fn report_allocations() {
     println!("  build Cmd + pack 10 args             {build:>8.1}");
     println!("  Vec<String> from 1000 bulks          {to_strings:>8.1}");
     println!("  HashMap<String, String> from 100     {to_map:>8.1}");
+    println!("  decode into Vec<String>, 1000        {decode_strings:>8.1}");
+    println!("  decode into HashMap, 100 pairs       {decode_map:>8.1}");
 }
 
 fn benches(c: &mut Criterion) {
@@ -151,6 +178,30 @@ fn benches(c: &mut Criterion) {
         let mut decoder = Decoder::new();
         let mut buf = BytesMut::with_capacity(wire.len());
         b.iter(|| black_box(decode_once(&mut decoder, &mut buf, &wire)));
+    });
+    group.finish();
+
+    // What a connection does for a typed reply: decode and convert from the frame.
+    let mut group = c.benchmark_group("decode into");
+    group.throughput(Throughput::Bytes(wire.len() as u64));
+    group.bench_function("Vec<String> from 1000 x 32-byte bulks", |b| {
+        let mut decoder = Decoder::new();
+        let mut buf = BytesMut::with_capacity(wire.len());
+        b.iter(|| black_box(decode_as::<Vec<String>>(&mut decoder, &mut buf, &wire)));
+    });
+    let mut map_wire = BytesMut::new();
+    encode_value(&mut map_wire, &hash_of_pairs(100));
+    group.throughput(Throughput::Bytes(map_wire.len() as u64));
+    group.bench_function("HashMap<String, String> from 100 pairs", |b| {
+        let mut decoder = Decoder::new();
+        let mut buf = BytesMut::with_capacity(map_wire.len());
+        b.iter(|| {
+            black_box(decode_as::<HashMap<String, String>>(
+                &mut decoder,
+                &mut buf,
+                &map_wire,
+            ))
+        });
     });
     group.finish();
 

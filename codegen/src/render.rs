@@ -419,7 +419,7 @@ fn render_command(types: &mut Types, command: &Command) -> Rendered {
             #deprecated
             fn #name #generics (&mut self, #(#params),*) -> impl ::core::future::Future<Output = crate::Result<#ret>> + Send {
                 let cmd = #name(#(#args),*);
-                async move { crate::FromRedisValue::from_redis_value(self.req_command(&cmd).await?) }
+                async move { self.req_command_as(&cmd).await }
             }
         });
         let pipe_doc = format!(" {summary} Queues [`Commands::{name}`](crate::Commands::{name}).");

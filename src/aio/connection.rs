@@ -17,7 +17,7 @@ use crate::connection::{
     is_subscription_reply, setup_commands, state_change,
 };
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::Decoder;
+use crate::protocol::{Decoded, Decoder, ProtocolError};
 use crate::value::Value;
 
 /// Default time a request may wait for its reply on an async connection when
@@ -209,9 +209,30 @@ pub(crate) async fn read_value(
     decoder: &mut Decoder,
     addr: &ConnectionAddr,
 ) -> Result<Value> {
+    read_frame(stream, buf, decoder, addr, Decoder::decode).await
+}
+
+/// Reads from `stream` into `buf` until `decoder` has a whole frame, and returns it as
+/// [`Decoder::decode_owned`] does.
+pub(crate) async fn read_decoded(
+    stream: &mut impl ReadInto,
+    buf: &mut BytesMut,
+    decoder: &mut Decoder,
+    addr: &ConnectionAddr,
+) -> Result<Decoded> {
+    read_frame(stream, buf, decoder, addr, Decoder::decode_owned).await
+}
+
+async fn read_frame<R>(
+    stream: &mut impl ReadInto,
+    buf: &mut BytesMut,
+    decoder: &mut Decoder,
+    addr: &ConnectionAddr,
+    decode: impl Fn(&mut Decoder, &mut BytesMut) -> Result<Option<R>, ProtocolError>,
+) -> Result<R> {
     loop {
-        if let Some(value) = decoder.decode(buf)? {
-            return Ok(value);
+        if let Some(out) = decode(decoder, buf)? {
+            return Ok(out);
         }
         buf.reserve(decoder.wanted(buf.len()).max(READ_CHUNK));
         match stream.read_into(buf).await {

@@ -8,6 +8,7 @@ use crate::cmd::Cmd;
 use crate::connection::{AsyncConnectionLike, ConnectionInfo, ProtocolVersion};
 use crate::error::{ErrorKind, Result};
 use crate::retry::RetryPolicy;
+use crate::types::FromRedisValue;
 use crate::value::Value;
 
 /// A [`MultiplexedConnection`] that replaces itself when its socket fails.
@@ -111,6 +112,11 @@ impl AsyncConnectionLike for ConnectionManager {
     async fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
         let mut con = self.connection().await?;
         con.req_command(cmd).await
+    }
+
+    async fn req_command_as<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
+        let mut con = self.connection().await?;
+        con.req_command_as(cmd).await
     }
 
     async fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {

@@ -18,7 +18,7 @@ use bytes::BytesMut;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::connection::{Connection, DEFAULT_RESPONSE_TIMEOUT, Stream, read_value};
+use super::connection::{Connection, DEFAULT_RESPONSE_TIMEOUT, Stream, read_decoded, read_value};
 use crate::cmd::Cmd;
 use crate::commands::{self, CommandFlags};
 use crate::connection::{
@@ -26,12 +26,16 @@ use crate::connection::{
     is_subscription_reply, setup_commands,
 };
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::Decoder;
+use crate::protocol::{Decoded, Decoder, OwnedFrame, ProtocolError};
+use crate::types::FromRedisValue;
 use crate::value::Value;
 
-/// What a request gets back: one command's reply, or a batch's replies in order.
+/// What a request gets back: one command's reply, built or as its decoded frame (an
+/// aggregate, which the caller converts to what it wants without building a [`Value`]),
+/// or a batch's replies in order.
 enum Reply {
     One(Value),
+    Frame(OwnedFrame),
     Many(Vec<Value>),
 }
 
@@ -45,12 +49,18 @@ struct Slot {
 
 impl Slot {
     /// Takes one reply; returns what to send when that completes the request.
-    fn take(&mut self, value: Value) -> Option<Reply> {
+    fn take(&mut self, decoded: Decoded) -> Result<Option<Reply>, ProtocolError> {
         let Some((len, replies)) = &mut self.batch else {
-            return Some(Reply::One(value));
+            return Ok(Some(match decoded {
+                Decoded::Value(value) => Reply::One(value),
+                Decoded::Frame(frame) => Reply::Frame(frame),
+            }));
         };
-        replies.push(value);
-        (replies.len() == *len).then(|| Reply::Many(std::mem::take(replies)))
+        replies.push(match decoded {
+            Decoded::Value(value) => value,
+            Decoded::Frame(frame) => frame.frame().value()?,
+        });
+        Ok((replies.len() == *len).then(|| Reply::Many(std::mem::take(replies))))
     }
 }
 
@@ -383,22 +393,30 @@ async fn read_loop(
             delivered = 0;
             tokio::task::yield_now().await;
         }
-        let value = match read_value(&mut stream, &mut buf, &mut decoder, &addr).await {
-            Ok(value) => value,
+        let incoming = match read_decoded(&mut stream, &mut buf, &mut decoder, &addr).await {
+            Ok(incoming) => incoming,
             Err(e) => {
                 shared.fail(&e.to_string());
                 return;
             }
         };
-        if let Value::Push(items) = &value
-            && !is_subscription_reply(items)
-        {
-            let pushes = shared.pushes.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(tx) = pushes.as_ref() {
-                let _ = tx.send(value);
-            }
-            continue;
-        }
+        let incoming = match incoming {
+            Decoded::Frame(frame) if frame.frame().at_push() => match frame.frame().value() {
+                Ok(Value::Push(items)) if !is_subscription_reply(&items) => {
+                    let pushes = shared.pushes.lock().unwrap_or_else(PoisonError::into_inner);
+                    if let Some(tx) = pushes.as_ref() {
+                        let _ = tx.send(Value::Push(items));
+                    }
+                    continue;
+                }
+                Ok(value) => Decoded::Value(value),
+                Err(e) => {
+                    shared.fail(&e.to_string());
+                    return;
+                }
+            },
+            other => other,
+        };
         let done = {
             let mut state = shared.lock();
             let Some(slot) = state.pending.front_mut() else {
@@ -406,10 +424,17 @@ async fn read_loop(
                 shared.fail("a reply arrived that no request was waiting for");
                 return;
             };
-            slot.take(value).and_then(|reply| {
-                let slot = state.pending.pop_front()?;
-                Some((slot.tx, reply))
-            })
+            match slot.take(incoming) {
+                Ok(reply) => reply.and_then(|reply| {
+                    let slot = state.pending.pop_front()?;
+                    Some((slot.tx, reply))
+                }),
+                Err(e) => {
+                    drop(state);
+                    shared.fail(&e.to_string());
+                    return;
+                }
+            }
         };
         if let Some((tx, reply)) = done {
             // The caller may have gone; the reply is then dropped, in step.
@@ -421,13 +446,24 @@ async fn read_loop(
 
 impl AsyncConnectionLike for MultiplexedConnection {
     async fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
+        self.req_command_as(cmd).await
+    }
+
+    async fn req_command_as<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
         if is_blocking(cmd) {
-            return self.blocking(cmd).await;
+            return T::from_redis_value(self.blocking(cmd).await?);
         }
         let rx = self.enqueue(std::slice::from_ref(cmd))?;
         match self.receive(rx).await? {
             Reply::One(Value::ServerError(e)) => Err(e.into()),
-            Reply::One(value) => Ok(value),
+            Reply::One(value) => T::from_redis_value(value),
+            Reply::Frame(owned) => {
+                let mut frame = owned.frame();
+                match frame.next_error() {
+                    Some(e) => Err(e.into()),
+                    None => T::from_frame(&mut frame),
+                }
+            }
             Reply::Many(_) => Err(Error::new(
                 ErrorKind::Protocol,
                 "a batch reply for a single command",
@@ -443,6 +479,7 @@ impl AsyncConnectionLike for MultiplexedConnection {
         // Error replies stay values in a batch.
         match self.receive(rx).await? {
             Reply::One(value) => Ok(vec![value]),
+            Reply::Frame(owned) => Ok(vec![owned.frame().value()?]),
             Reply::Many(replies) => Ok(replies),
         }
     }

@@ -23,7 +23,7 @@ pub use info::{
 use crate::cmd::{Cmd, cmd};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Decoder, Frame};
-use crate::types::{Converted, ReplySink};
+use crate::types::{Converted, FromRedisValue, ReplySink};
 use crate::value::Value;
 
 /// What every backend implements: send commands, get their replies.
@@ -107,6 +107,18 @@ impl<C: ConnectionLike + ?Sized> ConnectionLike for &mut C {
 pub trait AsyncConnectionLike: Send {
     /// Sends one command and reads its reply. An error reply is returned as an `Err`.
     fn req_command(&mut self, cmd: &Cmd) -> impl Future<Output = Result<Value>> + Send;
+
+    /// Sends one command and converts its reply to `T`. A connection that decodes
+    /// replies itself overrides this to convert straight from the decoded frame, without
+    /// building a [`Value`]; the default converts what
+    /// [`AsyncConnectionLike::req_command`] returns.
+    #[doc(hidden)]
+    fn req_command_as<T: FromRedisValue>(
+        &mut self,
+        cmd: &Cmd,
+    ) -> impl Future<Output = Result<T>> + Send {
+        async move { T::from_redis_value(self.req_command(cmd).await?) }
+    }
 
     /// Sends `cmds` together and reads one reply for each, in order, error replies
     /// included as values.

@@ -132,6 +132,71 @@ impl Decoder {
     }
 }
 
+// Only the multiplexed connection's reader hands frames to other tasks.
+#[cfg(feature = "tokio")]
+impl Decoder {
+    /// Decodes the next frame from `src` for reading elsewhere: a lone scalar comes
+    /// back built, an aggregate as an [`OwnedFrame`] that keeps the scan's tape, so a
+    /// reader on another task can convert it without building a [`Value`] or scanning it
+    /// again.
+    pub(crate) fn decode_owned(
+        &mut self,
+        src: &mut BytesMut,
+    ) -> Result<Option<Decoded>, ProtocolError> {
+        let Some(len) = self.scan.run(src, &self.limits)? else {
+            return Ok(None);
+        };
+        let bytes = src.split_to(len).freeze();
+        let decoded = if self.scan.tape.len() == 1 {
+            let mut frame = Frame {
+                bytes: &bytes,
+                tokens: self.scan.tape.iter(),
+                limits: &self.limits,
+            };
+            frame.value().map(Decoded::Value)
+        } else {
+            // The next frame is likely the same shape: give it room for as many tokens.
+            let next = Vec::with_capacity(self.scan.tape.len().min(MAX_RETAINED_TOKENS / 16));
+            Ok(Decoded::Frame(OwnedFrame {
+                bytes,
+                tokens: std::mem::replace(&mut self.scan.tape, next),
+                limits: self.limits,
+            }))
+        };
+        self.scan.reset();
+        decoded.map(Some)
+    }
+}
+
+/// A frame as [`Decoder::decode_owned`] returns it.
+#[cfg(feature = "tokio")]
+#[derive(Debug)]
+pub(crate) enum Decoded {
+    Value(Value),
+    Frame(OwnedFrame),
+}
+
+/// A whole frame with its tape, to be read with [`OwnedFrame::frame`].
+#[cfg(feature = "tokio")]
+#[derive(Debug)]
+pub(crate) struct OwnedFrame {
+    bytes: Bytes,
+    tokens: Vec<Token>,
+    limits: Limits,
+}
+
+#[cfg(feature = "tokio")]
+impl OwnedFrame {
+    /// A reader over the frame, from its first element.
+    pub(crate) fn frame(&self) -> Frame<'_> {
+        Frame {
+            bytes: &self.bytes,
+            tokens: self.tokens.iter(),
+            limits: &self.limits,
+        }
+    }
+}
+
 /// One element header, as parsed from the start of an element.
 enum Header {
     /// A value that is all in its header line: `content` is the line's body.

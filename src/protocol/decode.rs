@@ -229,6 +229,11 @@ fn parse_header(
     let Some(&kind) = buf.get(start) else {
         return Ok(Parsed::Incomplete { searched_to: start });
     };
+    if kind == b'$'
+        && let Some(parsed) = bulk_header_fast(buf, start, limits)
+    {
+        return Ok(parsed);
+    }
     let search_from = line_from.max(start + 1);
     let rest = buf.get(search_from..).unwrap_or_default();
     let Some(lf) = rest.iter().position(|&b| b == b'\n') else {
@@ -284,6 +289,30 @@ fn parse_header(
         other => return Err(ProtocolError::InvalidType(other)),
     };
     Ok(Parsed::Header(header, lf + 1))
+}
+
+/// Parses a well-formed bulk string header, `$<digits>\r\n`, in one pass: most of what
+/// large replies hold. Anything else (a null, a header cut short, too many digits, a
+/// malformed line) is `None`, for the general path to parse or reject.
+#[inline]
+fn bulk_header_fast(buf: &[u8], start: usize, limits: &Limits) -> Option<Parsed> {
+    // Up to 18 digits cannot overflow; longer lengths go the checked way.
+    const MAX_DIGITS: usize = 18;
+    let line = buf.get(start + 1..)?;
+    let digits = line
+        .iter()
+        .take(MAX_DIGITS + 1)
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if digits == 0 || digits > MAX_DIGITS || line.get(digits..digits + 2)? != b"\r\n" {
+        return None;
+    }
+    let len = line
+        .get(..digits)?
+        .iter()
+        .fold(0usize, |n, &b| n * 10 + usize::from(b - b'0'));
+    (len <= limits.max_bulk_len)
+        .then(|| Parsed::Header(Header::Blob { kind: b'$', len }, start + 1 + digits + 2))
 }
 
 /// Parses a length; `-1` (null) is `None`.

@@ -3,6 +3,7 @@
 //! ```text
 //! peers suite [--rounds N] [--out FILE] [--only WORKLOAD,...]
 //! peers run CLIENT WORKLOAD URL
+//! peers probe MODE URL
 //! ```
 //!
 //! `suite` starts a private `redis-server` pinned to CPU 0, loads the data the
@@ -10,9 +11,11 @@
 //! pinned to CPU 1 (`run`), interleaving the clients round by round. It reports
 //! medians over the rounds as Markdown, on stdout and in `--out`. Client CPU time comes
 //! from `getrusage(RUSAGE_CHILDREN)` around each run, so it is measured the same way
-//! for our processes and for `redis-benchmark`.
+//! for our processes and for `redis-benchmark`. `probe` times raw PING round trips
+//! without any client library (see the `probe` module); the suite runs it too.
 
 mod clients;
+mod probe;
 mod suite;
 mod workloads;
 
@@ -82,7 +85,8 @@ fn main() -> ExitCode {
     let outcome = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("suite") => suite::suite(&args[1..]),
-        _ => Err("usage: peers suite [--rounds N] [--out FILE] [--only W,...] | peers run CLIENT WORKLOAD URL".into()),
+        Some("probe") => probe::probe(&args[1..]),
+        _ => Err("usage: peers suite [--rounds N] [--out FILE] [--only W,...] | peers run CLIENT WORKLOAD URL | peers probe MODE URL".into()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,6 +8,7 @@ use respec::Commands as _;
 
 use crate::Peer;
 use crate::clients::Result;
+use crate::probe::{self, Mode};
 use crate::workloads::{HASH_KEY, HASH_LEN, LIST_ITEM, LIST_KEY, LIST_LEN, MIB, Workload};
 
 /// The server runs on this CPU and every client on [`CLIENT_CPU`].
@@ -27,6 +28,10 @@ struct Options {
     rounds: usize,
     out: Option<String>,
     only: Vec<Workload>,
+    /// Also time raw round trips without a client library; see [`probe`].
+    probe: bool,
+    /// Also run the large-reply workloads with the allocator `redis-benchmark` uses.
+    same_allocator: bool,
 }
 
 fn parse_options(args: &[String]) -> Result<Options> {
@@ -34,6 +39,8 @@ fn parse_options(args: &[String]) -> Result<Options> {
         rounds: 3,
         out: None,
         only: Workload::ALL.to_vec(),
+        probe: true,
+        same_allocator: true,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -49,6 +56,8 @@ fn parse_options(args: &[String]) -> Result<Options> {
                     .map(|w| Workload::parse(w).ok_or_else(|| format!("unknown workload {w:?}")))
                     .collect::<std::result::Result<_, _>>()?;
             }
+            "--no-probe" => options.probe = false,
+            "--no-same-allocator" => options.same_allocator = false,
             other => return Err(format!("unknown option {other:?}").into()),
         }
     }
@@ -75,7 +84,28 @@ pub(crate) fn suite(args: &[String]) -> Result<()> {
 
     let started = Instant::now();
     let mut samples: Vec<(Workload, Peer, Vec<Sample>)> = Vec::new();
+    let mut probes: Vec<(Mode, Vec<Sample>)> = Mode::ALL.map(|m| (m, Vec::new())).to_vec();
+    // The allocator redis-benchmark links, to rerun the large-reply workloads with the
+    // Rust clients on it too.
+    let jemalloc = options
+        .same_allocator
+        .then(redis_benchmark_jemalloc)
+        .flatten();
+    let mut same_allocator: Vec<(Workload, Peer, Vec<Sample>)> = Vec::new();
     for round in 1..=options.rounds {
+        if options.probe {
+            for (mode, runs) in &mut probes {
+                let sample = run_process(&["probe", mode.arg(), &url], pinned)?;
+                eprintln!(
+                    "round {round}: {:<24} {:<16} {:>12.0} ops/s  {:>7.2} us/op CPU",
+                    "probe",
+                    mode.arg(),
+                    sample.ops_per_sec,
+                    sample.cpu_us_per_op
+                );
+                runs.push(sample);
+            }
+        }
         for &workload in &options.only {
             for peer in Peer::ALL.into_iter().filter(|p| p.runs(workload)) {
                 let sample = match peer {
@@ -89,17 +119,39 @@ pub(crate) fn suite(args: &[String]) -> Result<()> {
                     sample.ops_per_sec,
                     sample.cpu_us_per_op
                 );
-                match samples
-                    .iter_mut()
-                    .find(|(w, p, _)| *w == workload && *p == peer)
-                {
-                    Some((_, _, runs)) => runs.push(sample),
-                    None => samples.push((workload, peer, vec![sample])),
-                }
+                add_sample(&mut samples, workload, peer, sample);
+            }
+        }
+        let Some(preload) = &jemalloc else { continue };
+        for &workload in options.only.iter().filter(|w| w.allocates_per_element()) {
+            let rust_peers = Peer::ALL
+                .into_iter()
+                .filter(|p| *p != Peer::RedisBenchmark && p.runs(workload));
+            for peer in rust_peers {
+                let args = ["run", peer.arg(), workload.name(), &url];
+                let sample = run_process_with(&args, pinned, Some(preload))?;
+                eprintln!(
+                    "round {round}: {:<24} {:<16} {:>12.0} ops/s  {:>7.2} us/op CPU (jemalloc)",
+                    workload.name(),
+                    peer.name(),
+                    sample.ops_per_sec,
+                    sample.cpu_us_per_op
+                );
+                add_sample(&mut same_allocator, workload, peer, sample);
             }
         }
     }
-    let report = report(&options, &samples, started.elapsed(), pinned)?;
+    let mut report = report(&options, &samples, started.elapsed(), pinned)?;
+    if options.probe {
+        let ping = samples
+            .iter()
+            .find(|(w, p, _)| *w == Workload::Ping && *p == Peer::RedisBenchmark)
+            .map(|(_, _, runs)| median_sample(runs));
+        probe_report(&mut report, &probes, ping)?;
+    }
+    if let Some(preload) = &jemalloc {
+        allocator_report(&mut report, preload, &samples, &same_allocator)?;
+    }
     println!("{report}");
     if let Some(out) = &options.out {
         std::fs::write(out, &report).map_err(|e| format!("writing {out}: {e}"))?;
@@ -194,34 +246,36 @@ fn children_cpu() -> Duration {
 }
 
 fn run_client(peer: Peer, workload: Workload, url: &str, pinned: bool) -> Result<Sample> {
+    run_process(&["run", peer.arg(), workload.name(), url], pinned)
+}
+
+/// Runs this program with `args` in a fresh process on the client CPU and reads the
+/// `RESULT` line it prints.
+fn run_process(args: &[&str], pinned: bool) -> Result<Sample> {
+    run_process_with(args, pinned, None)
+}
+
+/// As [`run_process`], with `preload` (a shared library, an allocator) preloaded.
+fn run_process_with(args: &[&str], pinned: bool, preload: Option<&str>) -> Result<Sample> {
     let exe = std::env::current_exe()?;
     let exe = exe.to_str().ok_or("the benchmark's path is not UTF-8")?;
+    let mut command = pinned_command(exe, CLIENT_CPU, pinned);
+    command.args(args).stderr(Stdio::inherit());
+    if let Some(preload) = preload {
+        command.env("LD_PRELOAD", preload);
+    }
     let before = children_cpu();
-    let output = pinned_command(exe, CLIENT_CPU, pinned)
-        .args(["run", peer.arg(), workload.name(), url])
-        .stderr(Stdio::inherit())
-        .output()?;
+    let output = command.output()?;
     let cpu = children_cpu().saturating_sub(before);
+    let shown = args.join(" ");
     if !output.status.success() {
-        return Err(format!(
-            "{} on {} failed: {}",
-            peer.name(),
-            workload.name(),
-            output.status
-        )
-        .into());
+        return Err(format!("peers {shown} failed: {}", output.status).into());
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stdout
         .lines()
         .find_map(|l| l.strip_prefix("RESULT "))
-        .ok_or_else(|| {
-            format!(
-                "{} on {}: no RESULT line in {stdout:?}",
-                peer.name(),
-                workload.name()
-            )
-        })?;
+        .ok_or_else(|| format!("peers {shown}: no RESULT line in {stdout:?}"))?;
     let field = |name: &str| -> Result<f64> {
         line.split(' ')
             .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
@@ -459,4 +513,126 @@ fn peer_versions() -> String {
         version("redis"),
         version("fred")
     )
+}
+
+/// The raw round-trip probes, beside `redis-benchmark`'s PING.
+fn probe_report(
+    out: &mut String,
+    probes: &[(Mode, Vec<Sample>)],
+    ping: Option<Sample>,
+) -> Result<()> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "## Raw PING round trips without a client library ({} a run)",
+        probe::COUNT
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "| loop | ops/s | p50 µs | p99 µs | CPU µs/op | vs redis-benchmark |"
+    )?;
+    writeln!(out, "|---|---:|---:|---:|---:|---:|")?;
+    for (mode, runs) in probes {
+        let s = median_sample(runs);
+        let ratio = ping.map_or("–".to_owned(), |b| {
+            format!("{:.2}x", s.ops_per_sec / b.ops_per_sec)
+        });
+        writeln!(
+            out,
+            "| {}: {} | {:.0} | {:.1} | {:.1} | {:.2} | {ratio} |",
+            mode.arg(),
+            mode.describe(),
+            s.ops_per_sec,
+            s.p50_us,
+            s.p99_us,
+            s.cpu_us_per_op
+        )?;
+    }
+    Ok(())
+}
+
+fn add_sample(
+    samples: &mut Vec<(Workload, Peer, Vec<Sample>)>,
+    workload: Workload,
+    peer: Peer,
+    sample: Sample,
+) {
+    match samples
+        .iter_mut()
+        .find(|(w, p, _)| *w == workload && *p == peer)
+    {
+        Some((_, _, runs)) => runs.push(sample),
+        None => samples.push((workload, peer, vec![sample])),
+    }
+}
+
+/// The jemalloc `redis-benchmark` is linked with, as `ldd` finds it; `None` when it
+/// links another allocator.
+fn redis_benchmark_jemalloc() -> Option<String> {
+    let output = Command::new("sh")
+        .args(["-c", "ldd \"$(command -v redis-benchmark)\""])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| line.contains("libjemalloc"))
+        .find_map(|line| {
+            line.split("=>")
+                .nth(1)?
+                .split_whitespace()
+                .next()
+                .map(str::to_owned)
+        })
+}
+
+/// The large-reply workloads again, every Rust client on `redis-benchmark`'s allocator.
+fn allocator_report(
+    out: &mut String,
+    preload: &str,
+    samples: &[(Workload, Peer, Vec<Sample>)],
+    same_allocator: &[(Workload, Peer, Vec<Sample>)],
+) -> Result<()> {
+    let workloads: Vec<Workload> = Workload::ALL
+        .into_iter()
+        .filter(|w| same_allocator.iter().any(|(sw, _, _)| sw == w))
+        .collect();
+    for workload in workloads {
+        let baseline = samples
+            .iter()
+            .find(|(w, p, _)| *w == workload && *p == Peer::RedisBenchmark)
+            .map(|(_, _, runs)| median_sample(runs));
+        writeln!(out)?;
+        writeln!(
+            out,
+            "## {}, every client on redis-benchmark's allocator ({preload} preloaded)",
+            workload.title()
+        )?;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "| client | ops/s | p50 µs | p99 µs | CPU µs/op | vs redis-benchmark |"
+        )?;
+        writeln!(out, "|---|---:|---:|---:|---:|---:|")?;
+        let rows = same_allocator
+            .iter()
+            .filter(|(w, _, _)| *w == workload)
+            .map(|(_, p, runs)| (*p, median_sample(runs)))
+            .chain(baseline.map(|b| (Peer::RedisBenchmark, b)));
+        for (peer, s) in rows {
+            let ratio = baseline.map_or("–".to_owned(), |b| {
+                format!("{:.2}x", s.ops_per_sec / b.ops_per_sec)
+            });
+            writeln!(
+                out,
+                "| {} | {:.0} | {:.1} | {:.1} | {:.2} | {ratio} |",
+                peer.name(),
+                s.ops_per_sec,
+                s.p50_us,
+                s.p99_us,
+                s.cpu_us_per_op
+            )?;
+        }
+    }
+    Ok(())
 }

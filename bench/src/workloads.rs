@@ -101,6 +101,12 @@ impl Workload {
         }
     }
 
+    /// Whether a reply allocates per element (a `String` each), which makes the
+    /// allocator part of what is measured.
+    pub(crate) fn allocates_per_element(self) -> bool {
+        matches!(self, Workload::Lrange1000 | Workload::Hgetall100)
+    }
+
     /// Whether a blocking client runs it (the pool of multiplexed connections is an
     /// async shape only).
     pub(crate) fn has_sync_form(self) -> bool {

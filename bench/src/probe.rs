@@ -1,0 +1,204 @@
+//! Round trips without a client library: where the time of a sequential request goes.
+//!
+//! ```text
+//! peers probe MODE URL
+//! ```
+//!
+//! Each mode sends PING over a raw socket and waits for `+PONG`, 40,000 times, and
+//! differs only in what happens between the send and the reply:
+//!
+//! - `blocking`: nothing; a blocking `recv` waits. This is what a blocking client does,
+//!   respec's and redis-rs's alike.
+//! - `event-loop`: the calls `redis-benchmark`'s event loop makes per request (five
+//!   `epoll_ctl`, two `epoll_wait`) around the same `send` and `recv`.
+//! - `epoll-ctl`: `blocking` with only the four `epoll_ctl` calls the event loop makes
+//!   between its `send` and its wait, and no event loop.
+//!
+//! On the virtual machines the suite runs on, a CPU that goes idle is slow to wake, so
+//! the time a client spends in the kernel after sending decides how often it sleeps
+//! before the reply is there. If `epoll-ctl` beats `blocking`, the gap between a
+//! blocking client and `redis-benchmark` is that, not work the client could avoid.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::fd::AsRawFd;
+use std::time::Instant;
+
+use crate::clients::Result;
+use crate::workloads::Measured;
+
+const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
+const PONG: &[u8] = b"+PONG\r\n";
+const WARM_UP: usize = 1_000;
+pub(crate) const COUNT: usize = 40_000;
+
+/// What a probe does between sending a request and reading its reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Blocking,
+    EventLoop,
+    EpollCtl,
+}
+
+impl Mode {
+    pub(crate) const ALL: [Mode; 3] = [Mode::Blocking, Mode::EventLoop, Mode::EpollCtl];
+
+    pub(crate) fn arg(self) -> &'static str {
+        match self {
+            Mode::Blocking => "blocking",
+            Mode::EventLoop => "event-loop",
+            Mode::EpollCtl => "epoll-ctl",
+        }
+    }
+
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Mode::Blocking => "send, then a blocking recv",
+            Mode::EventLoop => "redis-benchmark's per-request epoll calls around send and recv",
+            Mode::EpollCtl => "send, four epoll_ctl calls, then a blocking recv",
+        }
+    }
+
+    fn parse(arg: &str) -> Option<Mode> {
+        Mode::ALL.into_iter().find(|m| m.arg() == arg)
+    }
+}
+
+/// `peers probe MODE URL`: prints a `RESULT` line like the client runs do.
+pub(crate) fn probe(args: &[String]) -> Result<()> {
+    let [mode, url] = args else {
+        return Err("usage: peers probe MODE URL".into());
+    };
+    let mode = Mode::parse(mode).ok_or_else(|| format!("unknown probe mode {mode:?}"))?;
+    let addr = url
+        .strip_prefix("redis://")
+        .ok_or_else(|| format!("{url:?} is not a redis:// URL"))?
+        .trim_end_matches('/');
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    let epoll = Epoll::new(stream.as_raw_fd())?;
+    let mut reply = [0u8; 64];
+    let mut round_trip = |stream: &mut TcpStream| -> Result<()> {
+        match mode {
+            Mode::Blocking => stream.write_all(PING)?,
+            Mode::EpollCtl => {
+                stream.write_all(PING)?;
+                for _ in 0..2 {
+                    epoll.delete()?;
+                    epoll.add(libc::EPOLLIN)?;
+                }
+            }
+            Mode::EventLoop => {
+                // As redis-benchmark: wait to be writable, write, switch the interest to
+                // reading, wait for the reply, read it, switch back.
+                epoll.delete()?;
+                epoll.add(libc::EPOLLOUT)?;
+                epoll.wait()?;
+                stream.write_all(PING)?;
+                epoll.delete()?;
+                epoll.add(libc::EPOLLIN)?;
+                epoll.wait()?;
+            }
+        }
+        let mut got = 0;
+        while got < PONG.len() {
+            match stream.read(&mut reply[got..])? {
+                0 => return Err("the server closed the connection".into()),
+                n => got += n,
+            }
+        }
+        if &reply[..PONG.len()] != PONG {
+            return Err(format!("unexpected reply {:?}", &reply[..got]).into());
+        }
+        if mode == Mode::EventLoop {
+            epoll.modify(libc::EPOLLIN)?;
+        }
+        Ok(())
+    };
+    for _ in 0..WARM_UP {
+        round_trip(&mut stream)?;
+    }
+    let mut latencies = Vec::with_capacity(COUNT);
+    let started = Instant::now();
+    for _ in 0..COUNT {
+        let sent = Instant::now();
+        round_trip(&mut stream)?;
+        latencies.push(u64::try_from(sent.elapsed().as_nanos()).unwrap_or(u64::MAX));
+    }
+    let measured = Measured {
+        ops: COUNT,
+        elapsed: started.elapsed(),
+        latencies,
+    };
+    println!("{}", measured.line());
+    Ok(())
+}
+
+/// An epoll instance watching one socket.
+struct Epoll {
+    epfd: libc::c_int,
+    fd: libc::c_int,
+}
+
+#[allow(unsafe_code)] // epoll(7) has no safe wrapper in std or libc
+impl Epoll {
+    fn new(fd: libc::c_int) -> Result<Epoll> {
+        // SAFETY: epoll_create1 takes no pointers.
+        let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if epfd < 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        let epoll = Epoll { epfd, fd };
+        epoll.add(libc::EPOLLIN)?;
+        Ok(epoll)
+    }
+
+    fn ctl(&self, op: libc::c_int, events: libc::c_int) -> Result<()> {
+        let mut event = libc::epoll_event {
+            events: events as u32,
+            u64: self.fd as u64,
+        };
+        // SAFETY: both descriptors are open for the life of `self`, and `event` is a
+        // valid epoll_event that outlives the call (DEL ignores it).
+        let rc = unsafe { libc::epoll_ctl(self.epfd, op, self.fd, &raw mut event) };
+        if rc < 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        Ok(())
+    }
+
+    fn add(&self, events: libc::c_int) -> Result<()> {
+        self.ctl(libc::EPOLL_CTL_ADD, events)
+    }
+
+    fn modify(&self, events: libc::c_int) -> Result<()> {
+        self.ctl(libc::EPOLL_CTL_MOD, events)
+    }
+
+    fn delete(&self) -> Result<()> {
+        self.ctl(libc::EPOLL_CTL_DEL, 0)
+    }
+
+    fn wait(&self) -> Result<()> {
+        let mut ready = [libc::epoll_event { events: 0, u64: 0 }];
+        loop {
+            // SAFETY: `ready` has room for the one event asked for.
+            let n = unsafe { libc::epoll_wait(self.epfd, ready.as_mut_ptr(), 1, -1) };
+            if n > 0 {
+                return Ok(());
+            }
+            let e = std::io::Error::last_os_error();
+            if n < 0 && e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e.into());
+            }
+        }
+    }
+}
+
+#[allow(unsafe_code)] // closing a descriptor this struct owns
+impl Drop for Epoll {
+    fn drop(&mut self) {
+        // SAFETY: `epfd` came from epoll_create1 and is closed only here.
+        unsafe { libc::close(self.epfd) };
+    }
+}

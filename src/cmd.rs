@@ -171,6 +171,16 @@ impl Cmd {
         dst.put_slice(&self.buf);
     }
 
+    /// The arguments as [`Cmd::write_packed`] writes them after the array header.
+    pub(crate) fn encoded_args(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Writes the array header [`Cmd::write_packed`] starts with.
+    pub(crate) fn write_header(&self, dst: &mut impl BufMut) {
+        write_array_header(dst, self.n_args);
+    }
+
     /// The command as the server reads it.
     #[must_use]
     pub fn packed(&self) -> Vec<u8> {

@@ -196,6 +196,37 @@ fn ordinary_commands_under_both_protocols() {
         let big = "x".repeat(3 * 1024 * 1024);
         cmd("SET").key("big").arg(&big).exec(con).unwrap();
         assert_eq!(cmd("GET").key("big").query::<String>(con).unwrap(), big);
+        // Large commands are written in two parts (a copied head, then the rest from the
+        // command itself): values around that split, and several in one command, arrive
+        // whole and in order.
+        let patterned = |len: usize| -> Vec<u8> { (0..len).map(|i| (i % 251) as u8).collect() };
+        for len in [
+            64 * 1024 - 40,
+            64 * 1024 - 20,
+            64 * 1024,
+            64 * 1024 + 1,
+            5 << 20,
+        ] {
+            let value = patterned(len);
+            cmd("SET").key("big").arg(&value).exec(con).unwrap();
+            assert_eq!(
+                cmd("GET").key("big").query::<Vec<u8>>(con).unwrap(),
+                value,
+                "{len}"
+            );
+        }
+        let values: Vec<Vec<u8>> = (1..=3).map(|n| patterned(n * 100_000 + n)).collect();
+        cmd("MSET")
+            .key("a")
+            .arg(&values[0])
+            .key("b")
+            .arg(&values[1])
+            .key("c")
+            .arg(&values[2])
+            .exec(con)
+            .unwrap();
+        let got: Vec<Vec<u8>> = cmd("MGET").key("a").key("b").key("c").query(con).unwrap();
+        assert_eq!(got, values);
 
         let list: Vec<String> = (0..1000).map(|i| format!("item-{i}")).collect();
         cmd("RPUSH").key("list").arg(&list).exec(con).unwrap();

@@ -140,6 +140,10 @@ const INITIAL_READ_CHUNK: usize = 16 * 1024;
 const MAX_READ_CHUNK: usize = 256 * 1024;
 /// A write buffer that grew past this for one large command is released afterwards.
 const MAX_RETAINED_WRITE_BUF: usize = 1024 * 1024;
+/// A command longer than this is written mostly from the command itself: its header and
+/// first bytes go through the write buffer, the rest straight to the socket, so a large
+/// value is not copied once more before the kernel copies it.
+const DIRECT_WRITE_MIN: usize = 64 * 1024;
 
 /// A blocking connection to one server, over TCP or a Unix socket.
 ///
@@ -346,13 +350,28 @@ impl Connection {
         }
     }
 
-    /// Sends a command without reading its reply; what comes back is read with
-    /// [`Connection::read_message`]. For pub/sub and `MONITOR`, where the server talks
-    /// without being asked.
+    /// Sends a command without reading its reply: requests read it next, and pub/sub
+    /// and `MONITOR`, where the server talks without being asked, read what comes back
+    /// with [`Connection::read_message`].
+    ///
+    /// A command longer than [`DIRECT_WRITE_MIN`] has its header and first bytes copied
+    /// into the write buffer and the rest written from the command itself.
     pub(crate) fn send(&mut self, cmd: &Cmd) -> Result<()> {
         self.check_usable()?;
-        cmd.write_packed(&mut self.write_buf);
-        self.flush()
+        let args = cmd.encoded_args();
+        let Some((head, rest)) = args.split_at_checked(DIRECT_WRITE_MIN) else {
+            cmd.write_packed(&mut self.write_buf);
+            return self.flush();
+        };
+        cmd.write_header(&mut self.write_buf);
+        self.write_buf.extend_from_slice(head);
+        self.flush()?;
+        let res = self
+            .stream
+            .write_all(rest)
+            .and_then(|()| self.stream.flush());
+        let addr = &self.addr;
+        self.track(res.map_err(|e| Error::io(format!("writing to {addr} failed"), e)))
     }
 
     /// Reads the next message the server sends, push messages included, waiting as
@@ -624,9 +643,7 @@ impl ConnectionLike for Connection {
     }
 
     fn req_command_into(&mut self, cmd: &Cmd, sink: &mut dyn ReplySink) -> Result<()> {
-        self.check_usable()?;
-        cmd.write_packed(&mut self.write_buf);
-        self.flush()?;
+        self.send(cmd)?;
         let reply = self.read_reply_with(|frame| match frame.next_error() {
             Some(error) => Err(error),
             None => Ok(sink.take_frame(frame)),

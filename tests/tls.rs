@@ -51,7 +51,10 @@ fn a_trusted_ca_connects_sync_and_async() {
         // A large value, which is written in two parts.
         let big: Vec<u8> = (0..(3 << 20) + 7).map(|i| (i % 251) as u8).collect();
         cmd("SET").key("big").arg(&big).exec(&mut con).unwrap();
-        assert_eq!(cmd("GET").key("big").query::<Vec<u8>>(&mut con).unwrap(), big);
+        assert_eq!(
+            cmd("GET").key("big").query::<Vec<u8>>(&mut con).unwrap(),
+            big
+        );
         cmd("FLUSHALL").exec(&mut con).unwrap();
     }
     // The CA given as PEM text instead of a file.

@@ -433,44 +433,65 @@ fn report(
                 .find(|(w, p, _)| *w == workload && *p == peer)
                 .map(|(_, _, runs)| median_sample(runs))
         };
-        let baseline = of(Peer::RedisBenchmark);
+        let heading = format!("{} ({} commands a run)", workload.title(), workload.ops());
+        let rows = Peer::ALL
+            .into_iter()
+            .filter_map(|peer| Some((peer.name(), of(peer)?)));
+        let table = Table {
+            heading: &heading,
+            first_column: "client",
+            payload: workload.payload(),
+            baseline: of(Peer::RedisBenchmark),
+        };
+        table.write(&mut out, rows)?;
+    }
+    Ok(out)
+}
+
+/// One Markdown table of medians, each row compared with `baseline`.
+struct Table<'a> {
+    heading: &'a str,
+    first_column: &'a str,
+    /// Bytes per command, for a MB/s column.
+    payload: Option<usize>,
+    baseline: Option<Sample>,
+}
+
+impl Table<'_> {
+    fn write<'r>(
+        &self,
+        out: &mut String,
+        rows: impl IntoIterator<Item = (&'r str, Sample)>,
+    ) -> Result<()> {
+        let (mb_head, mb_rule) = match self.payload {
+            Some(_) => (" MB/s |", "---:|"),
+            None => ("", ""),
+        };
+        writeln!(out)?;
+        writeln!(out, "## {}", self.heading)?;
         writeln!(out)?;
         writeln!(
             out,
-            "## {} ({} commands a run)",
-            workload.title(),
-            workload.ops()
-        )?;
-        writeln!(out)?;
-        let mbs = workload.payload().is_some();
-        let mb_head = if mbs { " MB/s |" } else { "" };
-        let mb_rule = if mbs { "---:|" } else { "" };
-        writeln!(
-            out,
-            "| client | ops/s |{mb_head} p50 µs | p99 µs | CPU µs/op | vs redis-benchmark |"
+            "| {} | ops/s |{mb_head} p50 µs | p99 µs | CPU µs/op | vs redis-benchmark |",
+            self.first_column
         )?;
         writeln!(out, "|---|---:|{mb_rule}---:|---:|---:|---:|")?;
-        for peer in Peer::ALL {
-            let Some(s) = of(peer) else { continue };
-            let mb = match workload.payload() {
+        for (label, s) in rows {
+            let mb = match self.payload {
                 Some(bytes) => format!(" {:.0} |", s.ops_per_sec * bytes as f64 / MIB as f64),
                 None => String::new(),
             };
-            let ratio = baseline.map_or("–".to_owned(), |b| {
+            let ratio = self.baseline.map_or("–".to_owned(), |b| {
                 format!("{:.2}x", s.ops_per_sec / b.ops_per_sec)
             });
             writeln!(
                 out,
-                "| {} | {:.0} |{mb} {:.1} | {:.1} | {:.2} | {ratio} |",
-                peer.name(),
-                s.ops_per_sec,
-                s.p50_us,
-                s.p99_us,
-                s.cpu_us_per_op
+                "| {label} | {:.0} |{mb} {:.1} | {:.1} | {:.2} | {ratio} |",
+                s.ops_per_sec, s.p50_us, s.p99_us, s.cpu_us_per_op
             )?;
         }
+        Ok(())
     }
-    Ok(out)
 }
 
 fn shell(argv: &[&str]) -> String {
@@ -521,35 +542,25 @@ fn probe_report(
     probes: &[(Mode, Vec<Sample>)],
     ping: Option<Sample>,
 ) -> Result<()> {
-    writeln!(out)?;
-    writeln!(
-        out,
-        "## Raw PING round trips without a client library ({} a run)",
+    let heading = format!(
+        "Raw PING round trips without a client library ({} a run)",
         probe::COUNT
-    )?;
-    writeln!(out)?;
-    writeln!(
-        out,
-        "| loop | ops/s | p50 µs | p99 µs | CPU µs/op | vs redis-benchmark |"
-    )?;
-    writeln!(out, "|---|---:|---:|---:|---:|---:|")?;
-    for (mode, runs) in probes {
-        let s = median_sample(runs);
-        let ratio = ping.map_or("–".to_owned(), |b| {
-            format!("{:.2}x", s.ops_per_sec / b.ops_per_sec)
-        });
-        writeln!(
-            out,
-            "| {}: {} | {:.0} | {:.1} | {:.1} | {:.2} | {ratio} |",
-            mode.arg(),
-            mode.describe(),
-            s.ops_per_sec,
-            s.p50_us,
-            s.p99_us,
-            s.cpu_us_per_op
-        )?;
-    }
-    Ok(())
+    );
+    let labels: Vec<String> = probes
+        .iter()
+        .map(|(mode, _)| format!("{}: {}", mode.arg(), mode.describe()))
+        .collect();
+    let rows = labels
+        .iter()
+        .zip(probes)
+        .map(|(label, (_, runs))| (label.as_str(), median_sample(runs)));
+    let table = Table {
+        heading: &heading,
+        first_column: "loop",
+        payload: None,
+        baseline: ping,
+    };
+    table.write(out, rows)
 }
 
 fn add_sample(
@@ -598,41 +609,26 @@ fn allocator_report(
         .filter(|w| same_allocator.iter().any(|(sw, _, _)| sw == w))
         .collect();
     for workload in workloads {
+        let heading = format!(
+            "{}, every client on redis-benchmark's allocator ({preload} preloaded)",
+            workload.title()
+        );
         let baseline = samples
             .iter()
             .find(|(w, p, _)| *w == workload && *p == Peer::RedisBenchmark)
             .map(|(_, _, runs)| median_sample(runs));
-        writeln!(out)?;
-        writeln!(
-            out,
-            "## {}, every client on redis-benchmark's allocator ({preload} preloaded)",
-            workload.title()
-        )?;
-        writeln!(out)?;
-        writeln!(
-            out,
-            "| client | ops/s | p50 µs | p99 µs | CPU µs/op | vs redis-benchmark |"
-        )?;
-        writeln!(out, "|---|---:|---:|---:|---:|---:|")?;
         let rows = same_allocator
             .iter()
             .filter(|(w, _, _)| *w == workload)
-            .map(|(_, p, runs)| (*p, median_sample(runs)))
-            .chain(baseline.map(|b| (Peer::RedisBenchmark, b)));
-        for (peer, s) in rows {
-            let ratio = baseline.map_or("–".to_owned(), |b| {
-                format!("{:.2}x", s.ops_per_sec / b.ops_per_sec)
-            });
-            writeln!(
-                out,
-                "| {} | {:.0} | {:.1} | {:.1} | {:.2} | {ratio} |",
-                peer.name(),
-                s.ops_per_sec,
-                s.p50_us,
-                s.p99_us,
-                s.cpu_us_per_op
-            )?;
-        }
+            .map(|(_, p, runs)| (p.name(), median_sample(runs)))
+            .chain(baseline.map(|b| (Peer::RedisBenchmark.name(), b)));
+        let table = Table {
+            heading: &heading,
+            first_column: "client",
+            payload: workload.payload(),
+            baseline,
+        };
+        table.write(out, rows)?;
     }
     Ok(())
 }

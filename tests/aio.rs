@@ -546,11 +546,7 @@ async fn typed<T: respec::FromRedisValue + PartialEq + std::fmt::Debug>(
         .query_async::<respec::Value>(con)
         .await
         .and_then(respec::from_redis_value::<T>);
-    match (&direct, &via_value) {
-        (Ok(a), Ok(b)) => assert_eq!(a, b, "{command:?}"),
-        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{command:?}"),
-        _ => panic!("{command:?}: {direct:?} but {via_value:?}"),
-    }
+    support::assert_same_conversion(command, &direct, &via_value);
     direct
 }
 

@@ -111,3 +111,19 @@ pub fn server_version(con: &mut Connection) -> (u32, u32, u32) {
         parts.next().unwrap_or(0),
     )
 }
+
+/// Checks that a reply converted straight from its decoded frame (`direct`, as the
+/// command methods convert) agrees with the same reply converted from a built `Value`:
+/// the same value, or errors with the same message.
+#[track_caller]
+pub fn assert_same_conversion<T: PartialEq + std::fmt::Debug>(
+    command: &respec::Cmd,
+    direct: &respec::Result<T>,
+    via_value: &respec::Result<T>,
+) {
+    match (direct, via_value) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{command:?}"),
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{command:?}"),
+        _ => panic!("{command:?}: {direct:?} but {via_value:?}"),
+    }
+}

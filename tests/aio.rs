@@ -538,7 +538,7 @@ async fn resp3_push_messages_reach_the_push_channel() {
 /// The reply as the async command methods convert it, from the frame the reader task
 /// decoded, and as the built `Value` converted: the two must agree.
 async fn typed<T: respec::FromRedisValue + PartialEq + std::fmt::Debug>(
-    con: &mut MultiplexedConnection,
+    con: &mut impl respec::AsyncConnectionLike,
     command: &respec::Cmd,
 ) -> respec::Result<T> {
     let direct = command.query_async::<T>(con).await;
@@ -658,5 +658,40 @@ async fn multiplexed_typed_replies_are_read_from_the_frame() {
         for task in tasks {
             task.await.unwrap();
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pooled_async_connections_read_typed_replies_from_the_frame() {
+    use std::collections::HashMap;
+
+    let server = RedisServer::start();
+    for protocol in PROTOCOLS {
+        let client = Client::open(support::info(&server, protocol)).unwrap();
+        let mut con = client.get_async_connection().await.unwrap();
+        cmd("FLUSHALL").exec_async(&mut con).await.unwrap();
+        let items: Vec<String> = (0..500).map(|i| format!("item:{i}")).collect();
+        con.rpush("list", &items).await.unwrap();
+        let lrange = cmd("LRANGE").key("list").arg(0).arg(-1).clone();
+        assert_eq!(
+            typed::<Vec<String>>(&mut con, &lrange).await.unwrap(),
+            items
+        );
+        con.hset("hash", [("a", "1"), ("b", "2")]).await.unwrap();
+        let map: HashMap<String, i64> = con.hgetall("hash").await.unwrap();
+        assert_eq!(
+            map,
+            HashMap::from([("a".to_owned(), 1), ("b".to_owned(), 2)])
+        );
+
+        // A failed conversion leaves the connection usable; a server error stays one.
+        let e = typed::<Vec<u8>>(&mut con, &lrange).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Conversion, "{e}");
+        let wrong = cmd("LRANGE").key("hash").arg(0).arg(-1).clone();
+        let e = typed::<Vec<String>>(&mut con, &wrong).await.unwrap_err();
+        assert_eq!(e.code(), Some("WRONGTYPE"), "{e}");
+        assert!(respec::AsyncConnectionLike::is_open(&con));
+        let pong: String = cmd("PING").query_async(&mut con).await.unwrap();
+        assert_eq!(pong, "PONG");
     }
 }

@@ -18,6 +18,7 @@ use crate::connection::{
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Decoded, Decoder, ProtocolError};
+use crate::types::FromRedisValue;
 use crate::value::Value;
 
 /// Default time a request may wait for its reply on an async connection when
@@ -212,6 +213,26 @@ pub(crate) async fn read_value(
     read_frame(stream, buf, decoder, addr, Decoder::decode).await
 }
 
+/// Converts a single command's reply to `T`: an error reply is returned as the `Err`, an
+/// aggregate is read straight from its frame.
+///
+/// # Errors
+///
+/// Inner `Result`: the conversion's error. Outer: the server's error reply.
+pub(crate) fn convert_reply<T: FromRedisValue>(reply: Decoded) -> Result<Result<T>> {
+    match reply {
+        Decoded::Value(Value::ServerError(e)) => Err(e.into()),
+        Decoded::Value(value) => Ok(T::from_redis_value(value)),
+        Decoded::Frame(owned) => {
+            let mut frame = owned.frame();
+            match frame.next_error() {
+                Some(e) => Err(e.into()),
+                None => Ok(T::from_frame(&mut frame)),
+            }
+        }
+    }
+}
+
 /// Reads from `stream` into `buf` until `decoder` has a whole frame, and returns it as
 /// [`Decoder::decode_owned`] does.
 pub(crate) async fn read_decoded(
@@ -345,7 +366,7 @@ impl Connection {
     }
 
     /// Writes `cmds` in one write and reads `n` replies, within the timeout.
-    async fn exchange(&mut self, cmds: &[&Cmd], timeout: Option<Duration>) -> Result<Vec<Value>> {
+    async fn exchange(&mut self, cmds: &[&Cmd], timeout: Option<Duration>) -> Result<Vec<Decoded>> {
         self.check_usable()?;
         self.in_flight = true;
         for cmd in cmds {
@@ -383,18 +404,21 @@ impl Connection {
     }
 
     /// The next reply, skipping push messages that are not replies.
-    async fn read_reply(&mut self) -> Result<Value> {
+    async fn read_reply(&mut self) -> Result<Decoded> {
         loop {
-            let value = read_value(
+            let decoded = read_decoded(
                 &mut self.stream,
                 &mut self.buf,
                 &mut self.decoder,
                 &self.addr,
             )
             .await?;
-            match &value {
-                Value::Push(items) if !is_subscription_reply(items) => {}
-                _ => return Ok(value),
+            match decoded {
+                Decoded::Frame(frame) if frame.frame().at_push() => match frame.frame().value()? {
+                    Value::Push(items) if !is_subscription_reply(&items) => {}
+                    value => return Ok(Decoded::Value(value)),
+                },
+                decoded => return Ok(decoded),
             }
         }
     }
@@ -406,15 +430,33 @@ impl Connection {
         cmd: &Cmd,
         timeout: Option<Duration>,
     ) -> Result<Value> {
-        let mut replies = self.exchange(&[cmd], timeout).await?;
-        match replies.pop() {
-            Some(Value::ServerError(e)) => Err(e.into()),
-            Some(value) => {
-                self.note_state(cmd);
-                Ok(value)
-            }
-            None => Err(Error::new(ErrorKind::Protocol, "no reply")),
+        self.req_command_as_within(cmd, timeout).await
+    }
+
+    /// [`Connection::req_command_within`], converting the reply to `T` from its frame.
+    async fn req_command_as_within<T: FromRedisValue>(
+        &mut self,
+        cmd: &Cmd,
+        timeout: Option<Duration>,
+    ) -> Result<T> {
+        let reply = self
+            .exchange(&[cmd], timeout)
+            .await?
+            .pop()
+            .ok_or_else(|| Error::new(ErrorKind::Protocol, "no reply"))?;
+        let converted = convert_reply(reply)?;
+        // The command ran whether or not its reply converts.
+        self.note_state(cmd);
+        self.track(converted)
+    }
+
+    /// Marks the connection broken when `res` is an error that leaves it out of step
+    /// or unsure of it: a malformed reply, say.
+    fn track<T>(&mut self, res: Result<T>) -> Result<T> {
+        if res.as_ref().is_err_and(Error::is_unrecoverable) {
+            self.broken = true;
         }
+        res
     }
 
     /// Sends a command without reading a reply, for pub/sub and monitor.
@@ -459,10 +501,20 @@ impl AsyncConnectionLike for Connection {
         self.req_command_within(cmd, timeout).await
     }
 
+    async fn req_command_as<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
+        let timeout = Some(self.timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT));
+        self.req_command_as_within(cmd, timeout).await
+    }
+
     async fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
         let refs: Vec<&Cmd> = cmds.iter().collect();
         let timeout = Some(self.timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT));
-        let replies = self.exchange(&refs, timeout).await?;
+        let decoded = self.exchange(&refs, timeout).await?;
+        let replies = decoded
+            .into_iter()
+            .map(Decoded::into_value)
+            .collect::<Result<Vec<Value>, ProtocolError>>();
+        let replies = self.track(replies.map_err(Error::from))?;
         for (cmd, reply) in cmds.iter().zip(&replies) {
             if !matches!(reply, Value::ServerError(_)) {
                 self.note_state(cmd);

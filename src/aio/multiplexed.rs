@@ -18,7 +18,9 @@ use bytes::BytesMut;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::connection::{Connection, DEFAULT_RESPONSE_TIMEOUT, Stream, read_decoded, read_value};
+use super::connection::{
+    Connection, DEFAULT_RESPONSE_TIMEOUT, Stream, convert_reply, read_decoded, read_value,
+};
 use crate::cmd::Cmd;
 use crate::commands::{self, CommandFlags};
 use crate::connection::{
@@ -26,16 +28,15 @@ use crate::connection::{
     is_subscription_reply, setup_commands,
 };
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::{Decoded, Decoder, OwnedFrame, ProtocolError};
+use crate::protocol::{Decoded, Decoder, ProtocolError};
 use crate::types::FromRedisValue;
 use crate::value::Value;
 
-/// What a request gets back: one command's reply, built or as its decoded frame (an
-/// aggregate, which the caller converts to what it wants without building a [`Value`]),
-/// or a batch's replies in order.
+/// What a request gets back: one command's reply, as the reader decoded it (an
+/// aggregate stays a frame, which the caller converts to what it wants without building
+/// a [`Value`]), or a batch's replies in order.
 enum Reply {
-    One(Value),
-    Frame(OwnedFrame),
+    One(Decoded),
     Many(Vec<Value>),
 }
 
@@ -51,15 +52,9 @@ impl Slot {
     /// Takes one reply; returns what to send when that completes the request.
     fn take(&mut self, decoded: Decoded) -> Result<Option<Reply>, ProtocolError> {
         let Some((len, replies)) = &mut self.batch else {
-            return Ok(Some(match decoded {
-                Decoded::Value(value) => Reply::One(value),
-                Decoded::Frame(frame) => Reply::Frame(frame),
-            }));
+            return Ok(Some(Reply::One(decoded)));
         };
-        replies.push(match decoded {
-            Decoded::Value(value) => value,
-            Decoded::Frame(frame) => frame.frame().value()?,
-        });
+        replies.push(decoded.into_value()?);
         Ok((replies.len() == *len).then(|| Reply::Many(std::mem::take(replies))))
     }
 }
@@ -454,21 +449,20 @@ impl AsyncConnectionLike for MultiplexedConnection {
             return T::from_redis_value(self.blocking(cmd).await?);
         }
         let rx = self.enqueue(std::slice::from_ref(cmd))?;
-        match self.receive(rx).await? {
-            Reply::One(Value::ServerError(e)) => Err(e.into()),
-            Reply::One(value) => T::from_redis_value(value),
-            Reply::Frame(owned) => {
-                let mut frame = owned.frame();
-                match frame.next_error() {
-                    Some(e) => Err(e.into()),
-                    None => T::from_frame(&mut frame),
-                }
-            }
-            Reply::Many(_) => Err(Error::new(
+        let Reply::One(reply) = self.receive(rx).await? else {
+            return Err(Error::new(
                 ErrorKind::Protocol,
                 "a batch reply for a single command",
-            )),
+            ));
+        };
+        let converted = convert_reply(reply)?;
+        if let Err(e) = &converted
+            && e.is_unrecoverable()
+        {
+            // A malformed reply: as if the reader had found it.
+            self.shared.fail(&e.to_string());
         }
+        converted
     }
 
     async fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
@@ -478,8 +472,13 @@ impl AsyncConnectionLike for MultiplexedConnection {
         let rx = self.enqueue(cmds)?;
         // Error replies stay values in a batch.
         match self.receive(rx).await? {
-            Reply::One(value) => Ok(vec![value]),
-            Reply::Frame(owned) => Ok(vec![owned.frame().value()?]),
+            Reply::One(reply) => match reply.into_value() {
+                Ok(value) => Ok(vec![value]),
+                Err(e) => {
+                    self.shared.fail(&e.to_string());
+                    Err(e.into())
+                }
+            },
             Reply::Many(replies) => Ok(replies),
         }
     }

@@ -186,6 +186,17 @@ pub(crate) struct OwnedFrame {
 }
 
 #[cfg(feature = "tokio")]
+impl Decoded {
+    /// The frame built as a [`Value`].
+    pub(crate) fn into_value(self) -> Result<Value, ProtocolError> {
+        match self {
+            Decoded::Value(value) => Ok(value),
+            Decoded::Frame(frame) => frame.frame().value(),
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
 impl OwnedFrame {
     /// A reader over the frame, from its first element.
     pub(crate) fn frame(&self) -> Frame<'_> {

@@ -17,7 +17,7 @@ mod decode;
 mod encode;
 
 #[cfg(feature = "tokio")]
-pub(crate) use decode::{Decoded, OwnedFrame};
+pub(crate) use decode::Decoded;
 pub use decode::{Decoder, Frame, MAX_RESERVE_AHEAD};
 pub(crate) use encode::{DecimalBuf, FloatBuf};
 pub use encode::{encode_command, encode_value, write_array_header, write_bulk};

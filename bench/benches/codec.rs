@@ -181,6 +181,10 @@ fn benches(c: &mut Criterion) {
     });
     group.finish();
 
+    // A pipeline's replies: many small frames, each decoded on its own.
+    let oks = b"+OK\r\n".repeat(100);
+    group_small_frames(c, &oks);
+
     // What a connection does for a typed reply: decode and convert from the frame.
     let mut group = c.benchmark_group("decode into");
     group.throughput(Throughput::Bytes(wire.len() as u64));
@@ -234,6 +238,21 @@ fn benches(c: &mut Criterion) {
     group.bench_function("HashMap<String, String> from 100 pairs", |b| {
         b.iter(|| {
             black_box(HashMap::<String, String>::from_redis_value(hash.clone()).expect("map"))
+        });
+    });
+    group.finish();
+}
+
+fn group_small_frames(c: &mut Criterion, oks: &[u8]) {
+    let mut group = c.benchmark_group("decode small");
+    group.bench_function("100 +OK replies, one by one", |b| {
+        let mut decoder = Decoder::new();
+        let mut buf = BytesMut::with_capacity(oks.len());
+        b.iter(|| {
+            buf.extend_from_slice(oks);
+            while let Some(value) = decoder.decode(&mut buf).expect("valid RESP") {
+                black_box(value);
+            }
         });
     });
     group.finish();

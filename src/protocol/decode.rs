@@ -5,13 +5,15 @@
 //! by their announced length, and records each element as a `Token` (its kind and where
 //! its bytes lie) on a tape. It keeps its place between calls, so a large reply arriving
 //! in pieces is parsed once. When the frame is complete it is split off the buffer and
-//! frozen, and the build turns the tape into a [`Value`], taking every string as a
-//! zero-copy slice of the frozen frame without looking at a header again. The buffer is
-//! advanced only when a whole frame has been decoded.
+//! frozen, and a [`Frame`] reads the tape: it builds a [`Value`], taking every string as
+//! a zero-copy slice of the frozen frame, or lets a typed conversion take what it wants,
+//! without looking at a header again. A small frame holding one scalar is read where it
+//! lies instead, its string (if any) copied. The buffer is advanced only when a whole
+//! frame has been decoded.
 
 use std::ops::Range;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::{Limits, ProtocolError};
 use crate::value::{ServerError, Value};
@@ -120,17 +122,45 @@ impl Decoder {
         let Some(len) = self.scan.run(src, &self.limits)? else {
             return Ok(None);
         };
-        let bytes = src.split_to(len).freeze();
-        let mut frame = Frame {
-            bytes: &bytes,
-            tokens: self.scan.tape.iter(),
-            limits: &self.limits,
+        Ok(Some(self.take_frame(src, len, read)))
+    }
+
+    /// Hands the whole frame of `len` bytes at the front of `src` to `read`, then
+    /// removes it. A small lone scalar (`+OK`, `:1`, a short bulk string) is read where
+    /// it lies and its strings copied, which is cheaper than splitting the buffer and
+    /// counting references; anything else is split off and frozen, so its strings are
+    /// zero-copy slices.
+    fn take_frame<R>(
+        &mut self,
+        src: &mut BytesMut,
+        len: usize,
+        read: impl FnOnce(&mut Frame<'_>) -> R,
+    ) -> R {
+        let out = if len <= MAX_COPIED_FRAME && self.scan.tape.len() == 1 {
+            let out = read(&mut Frame {
+                data: src.get(..len).unwrap_or_default(),
+                owner: None,
+                tokens: self.scan.tape.iter(),
+                limits: &self.limits,
+            });
+            src.advance(len.min(src.len()));
+            out
+        } else {
+            let bytes = src.split_to(len.min(src.len())).freeze();
+            read(&mut Frame {
+                data: &bytes,
+                owner: Some(&bytes),
+                tokens: self.scan.tape.iter(),
+                limits: &self.limits,
+            })
         };
-        let out = read(&mut frame);
         self.scan.reset();
-        Ok(Some(out))
+        out
     }
 }
+
+/// The largest frame [`Decoder::take_frame`] reads in place when it is one scalar.
+const MAX_COPIED_FRAME: usize = 256;
 
 // Only the multiplexed connection's reader hands frames to other tasks.
 #[cfg(feature = "tokio")]
@@ -139,6 +169,10 @@ impl Decoder {
     /// back built, an aggregate as an [`OwnedFrame`] that keeps the scan's tape, so a
     /// reader on another task can convert it without building a [`Value`] or scanning it
     /// again.
+    #[expect(
+        clippy::redundant_closure_for_method_calls,
+        reason = "`Frame::value` fixes one frame lifetime; the closure takes any"
+    )]
     pub(crate) fn decode_owned(
         &mut self,
         src: &mut BytesMut,
@@ -146,25 +180,20 @@ impl Decoder {
         let Some(len) = self.scan.run(src, &self.limits)? else {
             return Ok(None);
         };
-        let bytes = src.split_to(len).freeze();
-        let decoded = if self.scan.tape.len() == 1 {
-            let mut frame = Frame {
-                bytes: &bytes,
-                tokens: self.scan.tape.iter(),
-                limits: &self.limits,
-            };
-            frame.value().map(Decoded::Value)
-        } else {
-            // The next frame is likely the same shape: give it room for as many tokens.
-            let next = Vec::with_capacity(self.scan.tape.len().min(MAX_RETAINED_TOKENS / 16));
-            Ok(Decoded::Frame(OwnedFrame {
-                bytes,
-                tokens: std::mem::replace(&mut self.scan.tape, next),
-                limits: self.limits,
-            }))
+        if self.scan.tape.len() == 1 {
+            let value = self.take_frame(src, len, |frame| frame.value());
+            return value.map(|value| Some(Decoded::Value(value)));
+        }
+        let bytes = src.split_to(len.min(src.len())).freeze();
+        // The next frame is likely the same shape: give it room for as many tokens.
+        let next = Vec::with_capacity(self.scan.tape.len().min(MAX_RETAINED_TOKENS / 16));
+        let frame = OwnedFrame {
+            bytes,
+            tokens: std::mem::replace(&mut self.scan.tape, next),
+            limits: self.limits,
         };
         self.scan.reset();
-        decoded.map(Some)
+        Ok(Some(Decoded::Frame(frame)))
     }
 }
 
@@ -201,7 +230,8 @@ impl OwnedFrame {
     /// A reader over the frame, from its first element.
     pub(crate) fn frame(&self) -> Frame<'_> {
         Frame {
-            bytes: &self.bytes,
+            data: &self.bytes,
+            owner: Some(&self.bytes),
             tokens: self.tokens.iter(),
             limits: &self.limits,
         }
@@ -529,7 +559,10 @@ impl Scan {
 #[doc(hidden)]
 #[derive(Debug, Clone)]
 pub struct Frame<'a> {
-    bytes: &'a Bytes,
+    /// The frame's bytes.
+    data: &'a [u8],
+    /// The same bytes frozen, when strings may be taken as zero-copy slices of them.
+    owner: Option<&'a Bytes>,
     tokens: std::slice::Iter<'a, Token>,
     limits: &'a Limits,
 }
@@ -545,6 +578,17 @@ impl<'a> Frame<'a> {
         self.build(0)
     }
 
+    /// Bytes `range` of the frame: a zero-copy slice of the frozen frame, or a copy
+    /// when the frame is read in place.
+    fn slice(&self, range: Range<usize>) -> Bytes {
+        match self.owner {
+            Some(owner) if range.start <= range.end && range.end <= owner.len() => {
+                owner.slice(range)
+            }
+            _ => Bytes::copy_from_slice(self.data.get(range).unwrap_or_default()),
+        }
+    }
+
     /// The next element's first token.
     fn peek(&self) -> Option<&'a Token> {
         self.tokens.as_slice().first()
@@ -553,11 +597,11 @@ impl<'a> Frame<'a> {
     /// The next element, when it is a bulk or simple string.
     pub(crate) fn peek_string(&self) -> Option<&'a [u8]> {
         match self.peek()? {
-            Token::Blob { kind: b'$', data } => self.bytes.get(data.clone()),
+            Token::Blob { kind: b'$', data } => self.data.get(data.clone()),
             Token::Line {
                 kind: b'+',
                 content,
-            } => self.bytes.get(content.clone()),
+            } => self.data.get(content.clone()),
             _ => None,
         }
     }
@@ -573,9 +617,9 @@ impl<'a> Frame<'a> {
     #[inline]
     pub(crate) fn next_bulk(&mut self) -> Option<Bytes> {
         match self.peek()? {
-            Token::Blob { kind: b'$', data } if data.end <= self.bytes.len() => {
+            Token::Blob { kind: b'$', data } if data.end <= self.data.len() => {
                 self.tokens.next();
-                Some(self.bytes.slice(data.clone()))
+                Some(self.slice(data.clone()))
             }
             _ => None,
         }
@@ -588,7 +632,7 @@ impl<'a> Frame<'a> {
                 kind: b':',
                 content,
             } => {
-                let n = parse_int(self.bytes.get(content.clone())?)?;
+                let n = parse_int(self.data.get(content.clone())?)?;
                 self.tokens.next();
                 Some(n)
             }
@@ -655,7 +699,7 @@ impl<'a> Frame<'a> {
             _ => return None,
         };
         self.tokens.next();
-        let text = self.bytes.get(range).unwrap_or_default();
+        let text = self.data.get(range).unwrap_or_default();
         Some(ServerError::new(String::from_utf8_lossy(text)))
     }
 
@@ -695,9 +739,15 @@ impl<'a> Frame<'a> {
     }
 
     fn line(&self, kind: u8, content: Range<usize>) -> Result<Value, ProtocolError> {
-        let text = self.bytes.get(content.clone()).unwrap_or_default();
+        let text = self.data.get(content.clone()).unwrap_or_default();
         Ok(match kind {
-            b'+' => Value::SimpleString(self.bytes.slice(content)),
+            b'+' => Value::SimpleString(match text {
+                // The status replies most commands give cost no allocation.
+                b"OK" => Bytes::from_static(b"OK"),
+                b"PONG" => Bytes::from_static(b"PONG"),
+                b"QUEUED" => Bytes::from_static(b"QUEUED"),
+                _ => self.slice(content),
+            }),
             b'-' => Value::ServerError(ServerError::new(String::from_utf8_lossy(text))),
             b':' => Value::Int(parse_int(text).ok_or_else(|| invalid("integer", text))?),
             b',' => Value::Double(
@@ -716,7 +766,7 @@ impl<'a> Frame<'a> {
                 if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
                     return Err(invalid("big number", text));
                 }
-                Value::BigNumber(self.bytes.slice(content))
+                Value::BigNumber(self.slice(content))
             }
             _ if text.is_empty() => Value::Nil,
             _ => return Err(invalid("null", text)),
@@ -724,19 +774,19 @@ impl<'a> Frame<'a> {
     }
 
     fn blob(&self, kind: u8, data: Range<usize>) -> Result<Value, ProtocolError> {
-        if data.end > self.bytes.len() {
+        if data.end > self.data.len() {
             return Err(ProtocolError::MissingCrlf);
         }
         Ok(match kind {
-            b'$' => Value::BulkString(self.bytes.slice(data)),
+            b'$' => Value::BulkString(self.slice(data)),
             b'!' => {
-                let text = self.bytes.get(data).unwrap_or_default();
+                let text = self.data.get(data).unwrap_or_default();
                 Value::ServerError(ServerError::new(String::from_utf8_lossy(text)))
             }
-            _ => match self.bytes.get(data.clone()).unwrap_or_default() {
+            _ => match self.data.get(data.clone()).unwrap_or_default() {
                 [a, b, c, b':', ..] => Value::VerbatimString {
                     format: [*a, *b, *c],
-                    text: self.bytes.slice(data.start + 4..data.end),
+                    text: self.slice(data.start + 4..data.end),
                 },
                 text => return Err(invalid("verbatim string", text)),
             },

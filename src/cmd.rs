@@ -299,10 +299,14 @@ impl<'a> Iterator for ArgIter<'a> {
     fn next(&mut self) -> Option<&'a [u8]> {
         // `Cmd` wrote these bytes itself: `$<len>\r\n<data>\r\n`.
         let header_end = self.rest.iter().position(|&b| b == b'\n')?;
-        let len: usize = std::str::from_utf8(self.rest.get(1..header_end - 1)?)
-            .ok()?
-            .parse()
-            .ok()?;
+        let len = self
+            .rest
+            .get(1..header_end.checked_sub(1)?)?
+            .iter()
+            .try_fold(0usize, |n, &b| {
+                let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+                n.checked_mul(10)?.checked_add(usize::from(digit))
+            })?;
         let data = self.rest.get(header_end + 1..header_end + 1 + len)?;
         self.rest = self
             .rest

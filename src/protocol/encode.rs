@@ -23,6 +23,16 @@ pub fn write_bulk(dst: &mut impl BufMut, data: &[u8]) {
 }
 
 fn write_header(dst: &mut impl BufMut, kind: u8, len: usize) {
+    // Most arguments and commands are short: their header is written in one piece.
+    if let Ok(small @ 0..100) = u8::try_from(len) {
+        let (tens, ones) = (b'0' + small / 10, b'0' + small % 10);
+        if small < 10 {
+            dst.put_slice(&[kind, ones, b'\r', b'\n']);
+        } else {
+            dst.put_slice(&[kind, tens, ones, b'\r', b'\n']);
+        }
+        return;
+    }
     let mut digits = DecimalBuf::new();
     dst.put_u8(kind);
     dst.put_slice(digits.format_u64(len as u64));
@@ -273,5 +283,23 @@ mod tests {
         let mut buf = Vec::new();
         encode_command(&mut buf, [&b"SET"[..], b"k", b""]);
         assert_eq!(buf, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n");
+    }
+
+    #[test]
+    fn headers_of_every_width() {
+        // Lengths below 100 take a short path; the rest the general one.
+        for len in [0, 1, 9, 10, 42, 99, 100, 101, 255, 256, 1000, 65_536] {
+            let data = vec![b'x'; len];
+            let mut buf = Vec::new();
+            write_bulk(&mut buf, &data);
+            let mut expected = format!("${len}\r\n").into_bytes();
+            expected.extend_from_slice(&data);
+            expected.extend_from_slice(b"\r\n");
+            assert_eq!(buf, expected, "{len}");
+
+            let mut buf = Vec::new();
+            write_array_header(&mut buf, len);
+            assert_eq!(buf, format!("*{len}\r\n").into_bytes(), "{len}");
+        }
     }
 }

@@ -233,13 +233,12 @@ impl Pipeline {
         }
     }
 
-    fn keep(&self, replies: Vec<Value>) -> Vec<Value> {
+    /// The replies of the commands not marked with [`Pipeline::ignore`], in place.
+    fn keep(&self, mut replies: Vec<Value>) -> Vec<Value> {
+        replies.truncate(self.ignored.len());
+        let mut ignored = self.ignored.iter();
+        replies.retain(|_| ignored.next().is_some_and(|ignored| !ignored));
         replies
-            .into_iter()
-            .zip(&self.ignored)
-            .filter(|(_, ignored)| !**ignored)
-            .map(|(reply, _)| reply)
-            .collect()
     }
 }
 

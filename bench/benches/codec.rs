@@ -159,6 +159,13 @@ fn report_allocations() {
             &map_wire,
         ));
     });
+    let oks = b"+OK\r\n".repeat(100);
+    let small = allocations_per_op(1000, || {
+        buf.extend_from_slice(&oks);
+        while let Some(value) = decoder.decode(&mut buf).expect("valid RESP") {
+            black_box(value);
+        }
+    });
     println!("heap allocations per operation:");
     println!("  decode *1000 of 32-byte bulks        {decode:>8.1}");
     println!("  encode 8-arg command (slices)        {eight:>8.1}");
@@ -168,6 +175,7 @@ fn report_allocations() {
     println!("  HashMap<String, String> from 100     {to_map:>8.1}");
     println!("  decode into Vec<String>, 1000        {decode_strings:>8.1}");
     println!("  decode into HashMap, 100 pairs       {decode_map:>8.1}");
+    println!("  decode 100 +OK replies one by one    {small:>8.1}");
 }
 
 fn benches(c: &mut Criterion) {

@@ -695,3 +695,32 @@ async fn pooled_async_connections_read_typed_replies_from_the_frame() {
         assert_eq!(pong, "PONG");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pooled_async_connections_skip_pushes_between_replies() {
+    let server = RedisServer::start();
+    let client = Client::open(support::info(&server, ProtocolVersion::Resp3)).unwrap();
+    let mut con = client.get_async_connection().await.unwrap();
+    let mut other = multiplexed(&server, ProtocolVersion::Resp3).await;
+    cmd("CLIENT TRACKING")
+        .arg("ON")
+        .exec_async(&mut con)
+        .await
+        .unwrap();
+    con.rpush("list", ["a", "b"]).await.unwrap();
+    for round in 0..3 {
+        // Reading the key makes the server track it; writing it from elsewhere sends this
+        // connection an invalidation push, which lands ahead of the next reply.
+        let _: Vec<String> = con.lrange("list", 0, -1).await.unwrap();
+        other.rpush("list", round).await.unwrap();
+        let items: Vec<String> = con.lrange("list", 0, -1).await.unwrap();
+        assert_eq!(items.len(), 3 + round);
+        let replies: Vec<i64> = respec::pipe()
+            .llen("list")
+            .llen("list")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert_eq!(replies, [3 + round as i64; 2]);
+    }
+}

@@ -14,10 +14,10 @@ use tokio::net::UnixStream;
 use crate::cmd::Cmd;
 use crate::connection::{
     AsyncConnectionLike, ConnectionAddr, ConnectionInfo, ProtocolVersion, StateChange, check_setup,
-    is_subscription_reply, setup_commands, state_change,
+    reply_frame, setup_commands, state_change,
 };
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::{Decoded, Decoder, ProtocolError};
+use crate::protocol::{Decoded, Decoder, Frame, ProtocolError};
 use crate::types::FromRedisValue;
 use crate::value::Value;
 
@@ -213,24 +213,19 @@ pub(crate) async fn read_value(
     read_frame(stream, buf, decoder, addr, Decoder::decode).await
 }
 
-/// Converts a single command's reply to `T`: an error reply is returned as the `Err`, an
-/// aggregate is read straight from its frame.
-///
-/// # Errors
-///
-/// Inner `Result`: the conversion's error. Outer: the server's error reply.
-pub(crate) fn convert_reply<T: FromRedisValue>(reply: Decoded) -> Result<Result<T>> {
-    match reply {
-        Decoded::Value(Value::ServerError(e)) => Err(e.into()),
-        Decoded::Value(value) => Ok(T::from_redis_value(value)),
-        Decoded::Frame(owned) => {
-            let mut frame = owned.frame();
-            match frame.next_error() {
-                Some(e) => Err(e.into()),
-                None => Ok(T::from_frame(&mut frame)),
-            }
-        }
-    }
+/// Runs `work` within `timeout`, if any; running out of time is an IO timeout error.
+async fn within<R>(timeout: Option<Duration>, work: impl Future<Output = Result<R>>) -> Result<R> {
+    let Some(timeout) = timeout else {
+        return work.await;
+    };
+    tokio::time::timeout(timeout, work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::io(
+                "waiting for a reply",
+                io::Error::new(io::ErrorKind::TimedOut, "the reply did not arrive in time"),
+            ))
+        })
 }
 
 /// Reads from `stream` into `buf` until `decoder` has a whole frame, and returns it as
@@ -249,7 +244,7 @@ async fn read_frame<R>(
     buf: &mut BytesMut,
     decoder: &mut Decoder,
     addr: &ConnectionAddr,
-    decode: impl Fn(&mut Decoder, &mut BytesMut) -> Result<Option<R>, ProtocolError>,
+    mut decode: impl FnMut(&mut Decoder, &mut BytesMut) -> Result<Option<R>, ProtocolError>,
 ) -> Result<R> {
     loop {
         if let Some(out) = decode(decoder, buf)? {
@@ -365,60 +360,51 @@ impl Connection {
         Ok(())
     }
 
-    /// Writes `cmds` in one write and reads `n` replies, within the timeout.
-    async fn exchange(&mut self, cmds: &[&Cmd], timeout: Option<Duration>) -> Result<Vec<Decoded>> {
+    /// Starts a request: checks the connection and encodes `cmds` for [`Connection::write_out`].
+    fn begin(&mut self, cmds: &[&Cmd]) -> Result<()> {
         self.check_usable()?;
         self.in_flight = true;
         for cmd in cmds {
             cmd.write_packed(&mut self.write_buf);
         }
-        let work = async {
-            self.stream
-                .write_all(&self.write_buf)
-                .await
-                .map_err(|e| Error::io(format!("writing to {} failed", self.addr), e))?;
-            self.write_buf.clear();
-            let mut replies = Vec::with_capacity(cmds.len());
-            for _ in cmds {
-                replies.push(self.read_reply().await?);
-            }
-            Ok(replies)
-        };
-        let res = match timeout {
-            Some(timeout) => tokio::time::timeout(timeout, work)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(Error::io(
-                        "waiting for a reply",
-                        io::Error::new(io::ErrorKind::TimedOut, "the reply did not arrive in time"),
-                    ))
-                }),
-            None => work.await,
-        };
-        self.write_buf.clear();
-        if res.as_ref().is_err_and(Error::is_unrecoverable) {
-            self.broken = true;
-        }
-        self.in_flight = false;
-        res
+        Ok(())
     }
 
-    /// The next reply, skipping push messages that are not replies.
-    async fn read_reply(&mut self) -> Result<Decoded> {
+    /// Writes what [`Connection::begin`] encoded.
+    async fn write_out(&mut self) -> Result<()> {
+        self.stream
+            .write_all(&self.write_buf)
+            .await
+            .map_err(|e| Error::io(format!("writing to {} failed", self.addr), e))?;
+        self.write_buf.clear();
+        Ok(())
+    }
+
+    /// Ends a request begun with [`Connection::begin`] with its outcome `res`.
+    fn end<R>(&mut self, res: Result<R>) -> Result<R> {
+        self.write_buf.clear();
+        self.in_flight = false;
+        self.track(res)
+    }
+
+    /// The next reply, skipping push messages that are not replies, handed to `read` as
+    /// its frame, as the sync connection reads it.
+    async fn read_reply_with<R>(&mut self, mut read: impl FnMut(&mut Frame<'_>) -> R) -> Result<R> {
         loop {
-            let decoded = read_decoded(
+            let reply = read_frame(
                 &mut self.stream,
                 &mut self.buf,
                 &mut self.decoder,
                 &self.addr,
+                |decoder, buf| {
+                    decoder
+                        .decode_with(buf, |frame| reply_frame(frame, &mut read))?
+                        .transpose()
+                },
             )
             .await?;
-            match decoded {
-                Decoded::Frame(frame) if frame.frame().at_push() => match frame.frame().value()? {
-                    Value::Push(items) if !is_subscription_reply(&items) => {}
-                    value => return Ok(Decoded::Value(value)),
-                },
-                decoded => return Ok(decoded),
+            if let Some(out) = reply {
+                return Ok(out);
             }
         }
     }
@@ -439,12 +425,17 @@ impl Connection {
         cmd: &Cmd,
         timeout: Option<Duration>,
     ) -> Result<T> {
-        let reply = self
-            .exchange(&[cmd], timeout)
-            .await?
-            .pop()
-            .ok_or_else(|| Error::new(ErrorKind::Protocol, "no reply"))?;
-        let converted = convert_reply(reply)?;
+        self.begin(&[cmd])?;
+        let work = async {
+            self.write_out().await?;
+            self.read_reply_with(|frame| match frame.next_error() {
+                Some(error) => Err(error),
+                None => Ok(T::from_frame(frame)),
+            })
+            .await
+        };
+        let reply = within(timeout, work).await;
+        let converted = self.end(reply)??;
         // The command ran whether or not its reply converts.
         self.note_state(cmd);
         self.track(converted)
@@ -509,12 +500,18 @@ impl AsyncConnectionLike for Connection {
     async fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
         let refs: Vec<&Cmd> = cmds.iter().collect();
         let timeout = Some(self.timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT));
-        let decoded = self.exchange(&refs, timeout).await?;
-        let replies = decoded
-            .into_iter()
-            .map(Decoded::into_value)
-            .collect::<Result<Vec<Value>, ProtocolError>>();
-        let replies = self.track(replies.map_err(Error::from))?;
+        self.begin(&refs)?;
+        let work = async {
+            self.write_out().await?;
+            let mut replies = Vec::with_capacity(cmds.len());
+            for _ in cmds {
+                let reply = self.read_reply_with(Frame::build_value).await?;
+                replies.push(reply?);
+            }
+            Ok(replies)
+        };
+        let replies = within(timeout, work).await;
+        let replies = self.end(replies)?;
         for (cmd, reply) in cmds.iter().zip(&replies) {
             if !matches!(reply, Value::ServerError(_)) {
                 self.note_state(cmd);

@@ -18,9 +18,7 @@ use bytes::BytesMut;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::connection::{
-    Connection, DEFAULT_RESPONSE_TIMEOUT, Stream, convert_reply, read_decoded, read_value,
-};
+use super::connection::{Connection, DEFAULT_RESPONSE_TIMEOUT, Stream, read_decoded, read_value};
 use crate::cmd::Cmd;
 use crate::commands::{self, CommandFlags};
 use crate::connection::{
@@ -302,6 +300,26 @@ impl MultiplexedConnection {
             self.blocking.lock().await.push(con);
         }
         res
+    }
+}
+
+/// Converts a single command's reply to `T`: an error reply is returned as the `Err`, an
+/// aggregate is read straight from its frame.
+///
+/// # Errors
+///
+/// Inner `Result`: the conversion's error. Outer: the server's error reply.
+fn convert_reply<T: FromRedisValue>(reply: Decoded) -> Result<Result<T>> {
+    match reply {
+        Decoded::Value(Value::ServerError(e)) => Err(e.into()),
+        Decoded::Value(value) => Ok(T::from_redis_value(value)),
+        Decoded::Frame(owned) => {
+            let mut frame = owned.frame();
+            match frame.next_error() {
+                Some(e) => Err(e.into()),
+                None => Ok(T::from_frame(&mut frame)),
+            }
+        }
     }
 }
 

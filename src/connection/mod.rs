@@ -22,7 +22,7 @@ pub use info::{
 
 use crate::cmd::{Cmd, cmd};
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::{Decoder, Frame};
+use crate::protocol::{Decoder, Frame, ProtocolError};
 use crate::types::{Converted, FromRedisValue, ReplySink};
 use crate::value::Value;
 
@@ -443,13 +443,9 @@ impl Connection {
     /// Reads the next reply. RESP3 push messages that arrive in between (invalidations,
     /// say) are not replies and are skipped; the replies to the subscribe family are
     /// themselves pushes and are returned.
-    #[expect(
-        clippy::redundant_closure_for_method_calls,
-        reason = "`Frame::value` fixes one frame lifetime; the closure takes any"
-    )]
     fn read_reply(&mut self) -> Result<Value> {
         let value = self
-            .read_reply_with(|frame| frame.value())?
+            .read_reply_with(Frame::build_value)?
             .map_err(Error::from);
         self.track(value)
     }
@@ -458,15 +454,9 @@ impl Connection {
     /// `read`, whose errors are `read`'s to judge.
     fn read_reply_with<R>(&mut self, mut read: impl FnMut(&mut Frame<'_>) -> R) -> Result<R> {
         loop {
-            let decoded = self.decoder.decode_with(&mut self.read_buf, |frame| {
-                if frame.at_push() {
-                    match frame.clone().value()? {
-                        Value::Push(items) if !is_subscription_reply(&items) => return Ok(None),
-                        _ => {}
-                    }
-                }
-                Ok(Some(read(frame)))
-            });
+            let decoded = self
+                .decoder
+                .decode_with(&mut self.read_buf, |frame| reply_frame(frame, &mut read));
             match self.track(decoded.and_then(Option::transpose).map_err(Error::from))? {
                 Some(Some(out)) => return Ok(out),
                 // A push that is not a reply; the next frame may be buffered already.
@@ -591,6 +581,23 @@ pub(crate) fn check_setup(replies: Vec<Value>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Hands a decoded frame to `read`, unless it is a push message that is not a reply (an
+/// invalidation, say), which readers of replies skip: then `None`. The replies to the
+/// subscribe family are themselves pushes and are read. Shared by the sync and the
+/// single async connection.
+pub(crate) fn reply_frame<R>(
+    frame: &mut Frame<'_>,
+    read: impl FnOnce(&mut Frame<'_>) -> R,
+) -> std::result::Result<Option<R>, ProtocolError> {
+    if frame.at_push()
+        && let Value::Push(items) = frame.clone().value()?
+        && !is_subscription_reply(&items)
+    {
+        return Ok(None);
+    }
+    Ok(Some(read(frame)))
 }
 
 pub(crate) fn is_subscription_reply(items: &[Value]) -> bool {

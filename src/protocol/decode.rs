@@ -94,12 +94,8 @@ impl Decoder {
     ///
     /// A [`ProtocolError`] when the bytes are not RESP or exceed the limits. The stream
     /// cannot be resynchronised after that.
-    #[expect(
-        clippy::redundant_closure_for_method_calls,
-        reason = "`Frame::value` fixes one frame lifetime; the closure takes any"
-    )]
     pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
-        self.decode_with(src, |frame| frame.value())?.transpose()
+        self.decode_with(src, Frame::build_value)?.transpose()
     }
 
     /// Decodes the next frame from `src` and hands it to `read` unbuilt, so a reader
@@ -169,10 +165,6 @@ impl Decoder {
     /// back built, an aggregate as an [`OwnedFrame`] that keeps the scan's tape, so a
     /// reader on another task can convert it without building a [`Value`] or scanning it
     /// again.
-    #[expect(
-        clippy::redundant_closure_for_method_calls,
-        reason = "`Frame::value` fixes one frame lifetime; the closure takes any"
-    )]
     pub(crate) fn decode_owned(
         &mut self,
         src: &mut BytesMut,
@@ -181,7 +173,7 @@ impl Decoder {
             return Ok(None);
         };
         if self.scan.tape.len() == 1 {
-            let value = self.take_frame(src, len, |frame| frame.value());
+            let value = self.take_frame(src, len, Frame::build_value);
             return value.map(|value| Some(Decoded::Value(value)));
         }
         let bytes = src.split_to(len.min(src.len())).freeze();
@@ -587,6 +579,12 @@ impl<'a> Frame<'a> {
             }
             _ => Bytes::copy_from_slice(self.data.get(range).unwrap_or_default()),
         }
+    }
+
+    /// [`Frame::value`] as a function of any frame, to pass where a reader of frames is
+    /// wanted (the method path names one frame lifetime, this function takes any).
+    pub(crate) fn build_value(frame: &mut Frame<'_>) -> Result<Value, ProtocolError> {
+        frame.value()
     }
 
     /// The next element's first token.

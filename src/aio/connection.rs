@@ -229,14 +229,23 @@ async fn within<R>(timeout: Option<Duration>, work: impl Future<Output = Result<
 }
 
 /// Reads from `stream` into `buf` until `decoder` has a whole frame, and returns it as
-/// [`Decoder::decode_owned`] does.
+/// [`Decoder::decode_owned`] does, or built whole when `built` (for a reader that knows
+/// a `Value` is wanted).
 pub(crate) async fn read_decoded(
     stream: &mut impl ReadInto,
     buf: &mut BytesMut,
     decoder: &mut Decoder,
     addr: &ConnectionAddr,
+    built: bool,
 ) -> Result<Decoded> {
-    read_frame(stream, buf, decoder, addr, Decoder::decode_owned).await
+    read_frame(stream, buf, decoder, addr, |decoder, buf| {
+        if built {
+            Ok(decoder.decode(buf)?.map(Decoded::Value))
+        } else {
+            decoder.decode_owned(buf)
+        }
+    })
+    .await
 }
 
 async fn read_frame<R>(

@@ -47,6 +47,13 @@ struct Slot {
 }
 
 impl Slot {
+    /// How many more replies the request waits for: what is left of a batch.
+    fn awaiting(&self) -> usize {
+        self.batch
+            .as_ref()
+            .map_or(0, |(len, replies)| len.saturating_sub(replies.len()))
+    }
+
     /// Takes one reply; returns what to send when that completes the request.
     fn take(&mut self, decoded: Decoded) -> Result<Option<Reply>, ProtocolError> {
         let Some((len, replies)) = &mut self.batch else {
@@ -399,6 +406,9 @@ async fn read_loop(
     addr: ConnectionAddr,
 ) {
     let mut delivered = 0;
+    // Replies the batch at the front still waits for: they become values in its list,
+    // so they are built as they are decoded instead of kept as frames.
+    let mut batch_left = 0;
     loop {
         if delivered >= YIELD_EVERY && !buf.is_empty() {
             // Let the callers just answered queue their next commands and the writer send
@@ -406,29 +416,28 @@ async fn read_loop(
             delivered = 0;
             tokio::task::yield_now().await;
         }
-        let incoming = match read_decoded(&mut stream, &mut buf, &mut decoder, &addr).await {
+        let read = read_decoded(&mut stream, &mut buf, &mut decoder, &addr, batch_left > 0);
+        let incoming = match read.await {
+            Ok(Decoded::Frame(frame)) if frame.frame().at_push() => frame
+                .frame()
+                .value()
+                .map(Decoded::Value)
+                .map_err(Error::from),
+            other => other,
+        };
+        let incoming = match incoming {
+            Ok(Decoded::Value(Value::Push(items))) if !is_subscription_reply(&items) => {
+                let pushes = shared.pushes.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(tx) = pushes.as_ref() {
+                    let _ = tx.send(Value::Push(items));
+                }
+                continue;
+            }
             Ok(incoming) => incoming,
             Err(e) => {
                 shared.fail(&e.to_string());
                 return;
             }
-        };
-        let incoming = match incoming {
-            Decoded::Frame(frame) if frame.frame().at_push() => match frame.frame().value() {
-                Ok(Value::Push(items)) if !is_subscription_reply(&items) => {
-                    let pushes = shared.pushes.lock().unwrap_or_else(PoisonError::into_inner);
-                    if let Some(tx) = pushes.as_ref() {
-                        let _ = tx.send(Value::Push(items));
-                    }
-                    continue;
-                }
-                Ok(value) => Decoded::Value(value),
-                Err(e) => {
-                    shared.fail(&e.to_string());
-                    return;
-                }
-            },
-            other => other,
         };
         let done = {
             let mut state = shared.lock();
@@ -437,7 +446,12 @@ async fn read_loop(
                 shared.fail("a reply arrived that no request was waiting for");
                 return;
             };
-            match slot.take(incoming) {
+            let taken = slot.take(incoming);
+            batch_left = match taken {
+                Ok(None) => slot.awaiting(),
+                _ => 0,
+            };
+            match taken {
                 Ok(reply) => reply.and_then(|reply| {
                     let slot = state.pending.pop_front()?;
                     Some((slot.tx, reply))

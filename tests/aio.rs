@@ -724,3 +724,45 @@ async fn pooled_async_connections_skip_pushes_between_replies() {
         assert_eq!(replies, [3 + round as i64; 2]);
     }
 }
+
+/// Bytes that repeat only every 251, so a piece out of place shows.
+fn patterned(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_values_arrive_whole_on_async_connections() {
+    // Writes longer than 64 KiB go out in two parts; values on either side of the split,
+    // and large commands from many tasks sharing one write, arrive whole and in order.
+    let server = RedisServer::start();
+    let lens = [64 * 1024 - 40, 64 * 1024, 64 * 1024 + 1, 3 << 20];
+    let client = Client::open(support::info(&server, ProtocolVersion::Resp3)).unwrap();
+    let mut single = client.get_async_connection().await.unwrap();
+    let mut shared = multiplexed(&server, ProtocolVersion::Resp2).await;
+    for len in lens {
+        let value = patterned(len);
+        single.set("single", &value).await.unwrap();
+        let got: Vec<u8> = single.get("single").await.unwrap();
+        assert!(got == value, "single connection, {len} bytes");
+        shared.set("shared", &value).await.unwrap();
+        let got: Vec<u8> = shared.get("shared").await.unwrap();
+        assert!(got == value, "multiplexed connection, {len} bytes");
+    }
+
+    let tasks: Vec<_> = (0..8)
+        .map(|n| {
+            let mut con = shared.clone();
+            tokio::spawn(async move {
+                let key = format!("task:{n}");
+                let mut value = patterned(100_000 + n * 7_001);
+                value[0] = n as u8;
+                con.set(&key, &value).await.unwrap();
+                let got: Vec<u8> = con.get(&key).await.unwrap();
+                assert!(got == value, "task {n}");
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}

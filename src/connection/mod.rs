@@ -140,10 +140,11 @@ const INITIAL_READ_CHUNK: usize = 16 * 1024;
 const MAX_READ_CHUNK: usize = 256 * 1024;
 /// A write buffer that grew past this for one large command is released afterwards.
 const MAX_RETAINED_WRITE_BUF: usize = 1024 * 1024;
-/// A command longer than this is written mostly from the command itself: its header and
-/// first bytes go through the write buffer, the rest straight to the socket, so a large
-/// value is not copied once more before the kernel copies it.
-const DIRECT_WRITE_MIN: usize = 64 * 1024;
+/// A command longer than this is written in two: its header and first bytes through the
+/// write buffer, then the rest straight from the command, so a large value is not copied
+/// once more before the kernel copies it, and the server starts reading it while the rest
+/// is sent. The async connections split their writes at the same size.
+pub(crate) const DIRECT_WRITE_MIN: usize = 64 * 1024;
 
 /// A blocking connection to one server, over TCP or a Unix socket.
 ///

@@ -113,6 +113,18 @@ fn build_and_pack(out: &mut Vec<u8>) {
         .write_packed(out);
 }
 
+/// What a pipelined client does before its write: queue 100 `SET`s and pack them.
+fn build_pipeline(out: &mut Vec<u8>) {
+    out.clear();
+    let mut pipe = respec::pipe();
+    for _ in 0..100 {
+        pipe.set("bench:kp", b"0123456789abcdef").ignore();
+    }
+    for cmd in pipe.cmds() {
+        cmd.write_packed(out);
+    }
+}
+
 fn report_allocations() {
     let wire = array_of_bulks(1000);
     let mut decoder = Decoder::new();
@@ -166,6 +178,7 @@ fn report_allocations() {
             black_box(value);
         }
     });
+    let pipeline = allocations_per_op(1000, || build_pipeline(&mut out));
     println!("heap allocations per operation:");
     println!("  decode *1000 of 32-byte bulks        {decode:>8.1}");
     println!("  encode 8-arg command (slices)        {eight:>8.1}");
@@ -176,6 +189,7 @@ fn report_allocations() {
     println!("  decode into Vec<String>, 1000        {decode_strings:>8.1}");
     println!("  decode into HashMap, 100 pairs       {decode_map:>8.1}");
     println!("  decode 100 +OK replies one by one    {small:>8.1}");
+    println!("  build 100 SETs in a pipeline, pack   {pipeline:>8.1}");
 }
 
 fn benches(c: &mut Criterion) {
@@ -230,6 +244,16 @@ fn benches(c: &mut Criterion) {
         let mut out = Vec::with_capacity(1024);
         b.iter(|| {
             build_and_pack(&mut out);
+            black_box(&out);
+        });
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("pipeline");
+    group.bench_function("build 100 SETs and pack them", |b| {
+        let mut out = Vec::with_capacity(8 * 1024);
+        b.iter(|| {
+            build_pipeline(&mut out);
             black_box(&out);
         });
     });

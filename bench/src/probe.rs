@@ -13,6 +13,11 @@
 //!   `epoll_ctl`, two `epoll_wait`) around the same `send` and `recv`.
 //! - `epoll-ctl`: `blocking` with only the four `epoll_ctl` calls the event loop makes
 //!   between its `send` and its wait, and no event loop.
+//! - `busy`: non-blocking reads in a loop until the reply is there, so the client's CPU
+//!   never goes idle. Not something a client should do; it shows what waking costs.
+//! - `pipeline`: the pipeline workload's 100 `SET`s, encoded once and sent 10,000 times,
+//!   each time reading the 100 `+OK`s back with a blocking `recv` and no parsing: the
+//!   floor for a blocking client that builds and parses nothing.
 //!
 //! On the virtual machines the suite runs on, a CPU that goes idle is slow to wake, so
 //! the time a client spends in the kernel after sending decides how often it sleeps
@@ -25,7 +30,7 @@ use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use crate::clients::Result;
-use crate::workloads::Measured;
+use crate::workloads::{Measured, VALUE_16, Workload};
 
 const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
 const PONG: &[u8] = b"+PONG\r\n";
@@ -38,16 +43,26 @@ pub(crate) enum Mode {
     Blocking,
     EventLoop,
     EpollCtl,
+    Busy,
+    Pipeline,
 }
 
 impl Mode {
-    pub(crate) const ALL: [Mode; 3] = [Mode::Blocking, Mode::EventLoop, Mode::EpollCtl];
+    pub(crate) const ALL: [Mode; 5] = [
+        Mode::Blocking,
+        Mode::EventLoop,
+        Mode::EpollCtl,
+        Mode::Busy,
+        Mode::Pipeline,
+    ];
 
     pub(crate) fn arg(self) -> &'static str {
         match self {
             Mode::Blocking => "blocking",
             Mode::EventLoop => "event-loop",
             Mode::EpollCtl => "epoll-ctl",
+            Mode::Busy => "busy",
+            Mode::Pipeline => "pipeline",
         }
     }
 
@@ -56,6 +71,16 @@ impl Mode {
             Mode::Blocking => "send, then a blocking recv",
             Mode::EventLoop => "redis-benchmark's per-request epoll calls around send and recv",
             Mode::EpollCtl => "send, four epoll_ctl calls, then a blocking recv",
+            Mode::Busy => "send, then non-blocking recvs until the reply is there",
+            Mode::Pipeline => "100 SETs encoded once, sent, their replies read unparsed",
+        }
+    }
+
+    /// The workload whose `redis-benchmark` run this mode compares with.
+    pub(crate) fn workload(self) -> Workload {
+        match self {
+            Mode::Pipeline => Workload::Pipeline100,
+            _ => Workload::Ping,
         }
     }
 
@@ -76,11 +101,16 @@ pub(crate) fn probe(args: &[String]) -> Result<()> {
         .trim_end_matches('/');
     let mut stream = TcpStream::connect(addr)?;
     stream.set_nodelay(true)?;
+    if mode == Mode::Pipeline {
+        return pipeline(&mut stream);
+    }
+    stream.set_nonblocking(mode == Mode::Busy)?;
     let epoll = Epoll::new(stream.as_raw_fd())?;
     let mut reply = [0u8; 64];
     let mut round_trip = |stream: &mut TcpStream| -> Result<()> {
         match mode {
-            Mode::Blocking => stream.write_all(PING)?,
+            // (The pipeline mode has a loop of its own.)
+            Mode::Blocking | Mode::Busy | Mode::Pipeline => stream.write_all(PING)?,
             Mode::EpollCtl => {
                 stream.write_all(PING)?;
                 for _ in 0..2 {
@@ -102,9 +132,11 @@ pub(crate) fn probe(args: &[String]) -> Result<()> {
         }
         let mut got = 0;
         while got < PONG.len() {
-            match stream.read(&mut reply[got..])? {
-                0 => return Err("the server closed the connection".into()),
-                n => got += n,
+            match stream.read(&mut reply[got..]) {
+                Ok(0) => return Err("the server closed the connection".into()),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e.into()),
             }
         }
         if &reply[..PONG.len()] != PONG {
@@ -127,6 +159,47 @@ pub(crate) fn probe(args: &[String]) -> Result<()> {
     }
     let measured = Measured {
         ops: COUNT,
+        elapsed: started.elapsed(),
+        latencies,
+    };
+    println!("{}", measured.line());
+    Ok(())
+}
+
+/// The `pipeline` mode: the workload's pipelines with nothing built or parsed.
+fn pipeline(stream: &mut TcpStream) -> Result<()> {
+    const PIPELINES: usize = 10_000;
+    const DEPTH: usize = 100;
+    let mut one = format!(
+        "*3\r\n$3\r\nSET\r\n$8\r\nbench:kp\r\n${}\r\n",
+        VALUE_16.len()
+    )
+    .into_bytes();
+    one.extend_from_slice(VALUE_16);
+    one.extend_from_slice(b"\r\n");
+    let request = one.repeat(DEPTH);
+    let expected = b"+OK\r\n".repeat(DEPTH);
+    let mut replies = vec![0u8; expected.len()];
+    let mut round_trip = |stream: &mut TcpStream| -> Result<()> {
+        stream.write_all(&request)?;
+        stream.read_exact(&mut replies)?;
+        if replies != expected {
+            return Err("unexpected replies to the pipeline".into());
+        }
+        Ok(())
+    };
+    for _ in 0..WARM_UP / DEPTH {
+        round_trip(stream)?;
+    }
+    let mut latencies = Vec::with_capacity(PIPELINES);
+    let started = Instant::now();
+    for _ in 0..PIPELINES {
+        let sent = Instant::now();
+        round_trip(stream)?;
+        latencies.push(u64::try_from(sent.elapsed().as_nanos()).unwrap_or(u64::MAX));
+    }
+    let measured = Measured {
+        ops: PIPELINES * DEPTH,
         elapsed: started.elapsed(),
         latencies,
     };

@@ -143,11 +143,27 @@ pub(crate) fn suite(args: &[String]) -> Result<()> {
     }
     let mut report = report(&options, &samples, started.elapsed(), pinned)?;
     if options.probe {
-        let ping = samples
+        let baseline = |workload: Workload| {
+            samples
+                .iter()
+                .find(|(w, p, _)| *w == workload && *p == Peer::RedisBenchmark)
+                .map(|(_, _, runs)| median_sample(runs))
+        };
+        let (ping, pipeline): (Vec<_>, Vec<_>) = probes
             .iter()
-            .find(|(w, p, _)| *w == Workload::Ping && *p == Peer::RedisBenchmark)
-            .map(|(_, _, runs)| median_sample(runs));
-        probe_report(&mut report, &probes, ping)?;
+            .partition(|(mode, _)| mode.workload() == Workload::Ping);
+        let heading = format!(
+            "Raw PING round trips without a client library ({} a run)",
+            probe::COUNT
+        );
+        probe_report(&mut report, &heading, &ping, baseline(Workload::Ping))?;
+        let heading = "Raw pipelines of 100 SETs without a client library (1000000 commands a run)";
+        probe_report(
+            &mut report,
+            heading,
+            &pipeline,
+            baseline(Workload::Pipeline100),
+        )?;
     }
     if let Some(preload) = &jemalloc {
         allocator_report(&mut report, preload, &samples, &same_allocator)?;
@@ -536,16 +552,13 @@ fn peer_versions() -> String {
     )
 }
 
-/// The raw round-trip probes, beside `redis-benchmark`'s PING.
+/// Raw round-trip probes, beside the `redis-benchmark` run of the same workload.
 fn probe_report(
     out: &mut String,
-    probes: &[(Mode, Vec<Sample>)],
-    ping: Option<Sample>,
+    heading: &str,
+    probes: &[&(Mode, Vec<Sample>)],
+    baseline: Option<Sample>,
 ) -> Result<()> {
-    let heading = format!(
-        "Raw PING round trips without a client library ({} a run)",
-        probe::COUNT
-    );
     let labels: Vec<String> = probes
         .iter()
         .map(|(mode, _)| format!("{}: {}", mode.arg(), mode.describe()))
@@ -555,10 +568,10 @@ fn probe_report(
         .zip(probes)
         .map(|(label, (_, runs))| (label.as_str(), median_sample(runs)));
     let table = Table {
-        heading: &heading,
+        heading,
         first_column: "loop",
         payload: None,
-        baseline: ping,
+        baseline,
     };
     table.write(out, rows)
 }

@@ -766,3 +766,49 @@ async fn large_values_arrive_whole_on_async_connections() {
         task.await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_and_small_commands_from_many_tasks_stay_in_order() {
+    // A caller on an idle connection writes its command itself and leaves what the
+    // socket does not take at once to the writer task, ahead of what other callers
+    // queued meanwhile. A 32 MiB value rarely fits at once, so its tail goes that way
+    // while small requests from other tasks (on the other worker thread) keep coming;
+    // some large requests are dropped right after their first poll, which sent them.
+    let server = RedisServer::start();
+    let con = multiplexed(&server, ProtocolVersion::Resp3).await;
+    let big = Arc::new(patterned(32 << 20));
+    let mut tasks = Vec::new();
+    for n in 0..6u8 {
+        let mut con = con.clone();
+        let big = Arc::clone(&big);
+        tasks.push(tokio::spawn(async move {
+            if n == 0 {
+                for round in 0..6 {
+                    let key = format!("big:{round}");
+                    if round % 2 == 0 {
+                        con.set(&key, big.as_slice()).await.unwrap();
+                    } else {
+                        let set = con.set(&key, big.as_slice());
+                        let _ = tokio::time::timeout(Duration::from_micros(1), set).await;
+                    }
+                    tokio::time::sleep(Duration::from_millis(3)).await;
+                }
+                return;
+            }
+            let key = format!("small:{n}");
+            for i in 0..60 {
+                con.set(&key, i).await.unwrap();
+                assert_eq!(con.get::<i64>(&key).await.unwrap(), i, "task {n}");
+                tokio::time::sleep(Duration::from_micros(500)).await;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let mut con = con.clone();
+    for round in 0..6 {
+        let got: Vec<u8> = con.get(format!("big:{round}")).await.unwrap();
+        assert!(got == *big, "big value {round} arrived changed");
+    }
+}

@@ -140,6 +140,68 @@ impl Stream {
     }
 }
 
+impl OwnedWrite {
+    /// The plain socket half, which can be written to through a shared reference, or
+    /// the TLS half back.
+    pub(crate) fn into_plain(self) -> std::result::Result<PlainWrite, OwnedWrite> {
+        match self {
+            OwnedWrite::Tcp(s) => Ok(PlainWrite::Tcp(s)),
+            #[cfg(unix)]
+            OwnedWrite::Unix(s) => Ok(PlainWrite::Unix(s)),
+            #[cfg(feature = "tls")]
+            tls @ OwnedWrite::Tls(_) => Err(tls),
+        }
+    }
+}
+
+/// The write half of a TCP or Unix stream. Writing to it takes only a shared reference,
+/// so the callers of a multiplexed connection can write to the socket themselves while
+/// its writer task holds it too (they take turns; see the multiplexed connection).
+pub(crate) enum PlainWrite {
+    Tcp(tokio::net::tcp::OwnedWriteHalf),
+    #[cfg(unix)]
+    Unix(tokio::net::unix::OwnedWriteHalf),
+}
+
+impl PlainWrite {
+    /// Writes what the socket takes now, without waiting.
+    pub(crate) fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            PlainWrite::Tcp(s) => s.try_write_vectored(bufs),
+            #[cfg(unix)]
+            PlainWrite::Unix(s) => s.try_write_vectored(bufs),
+        }
+    }
+
+    async fn writable(&self) -> io::Result<()> {
+        match self {
+            PlainWrite::Tcp(s) => s.writable().await,
+            #[cfg(unix)]
+            PlainWrite::Unix(s) => s.writable().await,
+        }
+    }
+
+    /// Writes all of `data`, waiting for room as needed; a write longer than
+    /// [`DIRECT_WRITE_MIN`] in two, as [`write_in_two`] does.
+    pub(crate) async fn write_all(&self, data: &[u8]) -> io::Result<()> {
+        let (first, rest) = data.split_at(data.len().min(DIRECT_WRITE_MIN));
+        self.write_fully(first).await?;
+        self.write_fully(rest).await
+    }
+
+    async fn write_fully(&self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            match self.try_write_vectored(&[io::IoSlice::new(data)]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => data = data.get(n..).unwrap_or_default(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable().await?,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Writes `data`, a write longer than [`DIRECT_WRITE_MIN`] as two: its first bytes, then
 /// the rest. As with the sync connection, the server starts reading a large command while
 /// the rest is still being sent; one write of a whole 1 MiB `SET` made the async 1 MiB

@@ -3,8 +3,11 @@
 //! Callers encode their command into a shared buffer and queue a reply slot, under one
 //! short lock, so the order of commands on the wire and the order of slots always agree.
 //! A writer task writes whatever has gathered in the buffer in one go: while a write is
-//! in flight, commands from other tasks gather for the next one. A reader task decodes
-//! replies and hands each to the oldest slot; a slot whose caller went away (a dropped
+//! in flight, commands from other tasks gather for the next one. A caller that finds the
+//! connection idle (nothing to write, no reply awaited) writes its command to the socket
+//! itself, without waiting, and leaves only what the socket did not take to the writer:
+//! a lone request then costs no hand-over, and a large value is not copied. A reader
+//! task decodes replies and hands each to the oldest slot; a slot whose caller went away (a dropped
 //! future) still takes its reply, which is thrown away, so no reply ever reaches the
 //! wrong request.
 
@@ -18,12 +21,14 @@ use bytes::BytesMut;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::connection::{Connection, DEFAULT_RESPONSE_TIMEOUT, Stream, read_decoded, read_value};
+use super::connection::{
+    Connection, DEFAULT_RESPONSE_TIMEOUT, PlainWrite, Stream, read_decoded, read_value,
+};
 use crate::cmd::Cmd;
 use crate::commands::{self, CommandFlags};
 use crate::connection::{
-    AsyncConnectionLike, ConnectionAddr, ConnectionInfo, ProtocolVersion, check_setup,
-    is_subscription_reply, setup_commands,
+    AsyncConnectionLike, ConnectionAddr, ConnectionInfo, DIRECT_WRITE_MIN, ProtocolVersion,
+    check_setup, is_subscription_reply, setup_commands,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Decoded, Decoder, ProtocolError};
@@ -67,6 +72,11 @@ impl Slot {
 struct State {
     /// Commands encoded and not written yet.
     buf: Vec<u8>,
+    /// `true` while the writer task, or a caller writing directly, is writing: the
+    /// socket is theirs until they are done.
+    writing: bool,
+    /// A buffer for a caller writing directly to encode into, kept between uses.
+    spare: Vec<u8>,
     /// One slot per request written or waiting to be, in order.
     pending: VecDeque<Slot>,
     /// Why the connection failed, once it has.
@@ -75,6 +85,9 @@ struct State {
 
 struct Shared {
     state: Mutex<State>,
+    /// The socket, for a plain (TCP or Unix) connection, which callers may write to
+    /// directly as well as the writer task. A TLS stream belongs to the writer alone.
+    socket: Option<PlainWrite>,
     wake_writer: Notify,
     pushes: Mutex<Option<mpsc::UnboundedSender<Value>>>,
     writes: AtomicU64,
@@ -187,9 +200,17 @@ impl MultiplexedConnection {
         }
 
         let (push_tx, push_rx) = mpsc::unbounded_channel();
+        let (read_half, write_half) = stream.into_split();
+        let (socket, own_write) = match write_half.into_plain() {
+            Ok(plain) => (Some(plain), None),
+            Err(tls) => (None, Some(tls)),
+        };
         let shared = Arc::new(Shared {
+            socket,
             state: Mutex::new(State {
                 buf: Vec::with_capacity(16 * 1024),
+                writing: false,
+                spare: Vec::with_capacity(1024),
                 pending: VecDeque::new(),
                 failed: None,
             }),
@@ -198,8 +219,7 @@ impl MultiplexedConnection {
             writes: AtomicU64::new(0),
             commands: AtomicU64::new(0),
         });
-        let (read_half, write_half) = stream.into_split();
-        let writer = tokio::spawn(write_loop(Arc::clone(&shared), write_half));
+        let writer = tokio::spawn(write_loop(Arc::clone(&shared), own_write));
         let reader = tokio::spawn(read_loop(
             Arc::clone(&shared),
             read_half,
@@ -247,32 +267,105 @@ impl MultiplexedConnection {
         self.shared.lock().failed.is_none()
     }
 
-    /// Queues `cmds` for the writer as one request; its receiver gets a
-    /// [`Reply::One`] for a single command, else a [`Reply::Many`].
+    /// Queues `cmds` as one request; its receiver gets a [`Reply::One`] for a single
+    /// command, else a [`Reply::Many`]. On an idle connection the caller writes the
+    /// commands itself (see [`MultiplexedConnection::write_directly`]); otherwise they
+    /// are left to the writer task.
     fn enqueue(&self, cmds: &[Cmd]) -> Result<oneshot::Receiver<Result<Reply>>> {
         let (tx, rx) = oneshot::channel();
         let slot = Slot {
             tx,
             batch: (cmds.len() > 1).then(|| (cmds.len(), Vec::with_capacity(cmds.len()))),
         };
-        {
-            let mut state = self.shared.lock();
-            if let Some(why) = &state.failed {
-                return Err(Error::new(
-                    ErrorKind::Connection,
-                    format!("connection lost: {why}"),
-                ));
-            }
-            for cmd in cmds {
-                cmd.write_packed(&mut state.buf);
-            }
-            state.pending.push_back(slot);
+        let mut state = self.shared.lock();
+        if let Some(why) = &state.failed {
+            return Err(Error::new(
+                ErrorKind::Connection,
+                format!("connection lost: {why}"),
+            ));
         }
+        state.pending.push_back(slot);
         self.shared
             .commands
             .fetch_add(cmds.len() as u64, Ordering::Relaxed);
-        self.shared.wake_writer.notify_one();
+        // Only a request with no other in flight writes directly, so that commands from
+        // many callers still gather into shared writes.
+        let idle = !state.writing && state.buf.is_empty() && state.pending.len() == 1;
+        match &self.shared.socket {
+            Some(socket) if idle => {
+                state.writing = true;
+                let out = std::mem::take(&mut state.spare);
+                drop(state);
+                self.write_directly(socket, cmds, out);
+            }
+            _ => {
+                for cmd in cmds {
+                    cmd.write_packed(&mut state.buf);
+                }
+                drop(state);
+                self.shared.wake_writer.notify_one();
+            }
+        }
         Ok(rx)
+    }
+
+    /// Writes `cmds` to the socket from the caller's task, as far as the socket takes
+    /// them without waiting, while `writing` keeps the writer task and other callers off
+    /// it; what is left goes to the front of the buffer for the writer task. Nothing here
+    /// waits, so a caller dropped later cannot leave a command half written. A single
+    /// large command is written from the command itself, its header from `out`.
+    fn write_directly(&self, socket: &PlainWrite, cmds: &[Cmd], mut out: Vec<u8>) {
+        let large = match cmds {
+            [cmd] if cmd.encoded_args().len() > DIRECT_WRITE_MIN => {
+                cmd.write_header(&mut out);
+                cmd.encoded_args()
+            }
+            _ => {
+                for cmd in cmds {
+                    cmd.write_packed(&mut out);
+                }
+                &[]
+            }
+        };
+        // As the writer task does, a large command goes out as its first bytes, then
+        // the rest.
+        let (first, rest) = large.split_at(large.len().min(DIRECT_WRITE_MIN));
+        let parts = [out.as_slice(), first, rest];
+        self.shared.writes.fetch_add(1, Ordering::Relaxed);
+        let written = write_now(socket, &parts[..2]).and_then(|sent| {
+            if sent < out.len() + first.len() {
+                return Ok(sent);
+            }
+            Ok(sent + write_now(socket, &parts[2..])?)
+        });
+
+        let mut state = self.shared.lock();
+        state.writing = false;
+        let sent = match written {
+            Ok(sent) => sent,
+            Err(e) => {
+                drop(state);
+                self.shared
+                    .fail(&format!("writing to {} failed: {e}", self.info.addr));
+                return;
+            }
+        };
+        if state.failed.is_none() {
+            let unsent = unsent_tail(&parts, sent);
+            if !unsent.is_empty() {
+                // Ahead of whatever other callers queued meanwhile.
+                state.buf.splice(0..0, unsent);
+            }
+        }
+        out.clear();
+        if out.capacity() <= MAX_SPARE {
+            state.spare = out;
+        }
+        let wake = !state.buf.is_empty();
+        drop(state);
+        if wake {
+            self.shared.wake_writer.notify_one();
+        }
     }
 
     async fn receive(&self, rx: oneshot::Receiver<Result<Reply>>) -> Result<Reply> {
@@ -364,7 +457,50 @@ fn is_blocking(cmd: &Cmd) -> bool {
             || cmd.args().any(|a| a.eq_ignore_ascii_case(b"BLOCK")))
 }
 
-async fn write_loop(shared: Arc<Shared>, mut stream: OwnedWrite) {
+/// The largest buffer a caller writing directly leaves for the next one.
+const MAX_SPARE: usize = 64 * 1024;
+
+/// Writes `parts` (at most three) in order as far as the socket takes them without
+/// waiting; returns how many bytes went.
+fn write_now(socket: &PlainWrite, parts: &[&[u8]]) -> std::io::Result<usize> {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let mut sent = 0;
+    while sent < total {
+        let mut slices = [std::io::IoSlice::new(&[]); 3];
+        let mut count = 0;
+        for (slot, rest) in slices.iter_mut().zip(unsent(parts, sent)) {
+            *slot = std::io::IoSlice::new(rest);
+            count += 1;
+        }
+        match socket.try_write_vectored(slices.get(..count).unwrap_or_default()) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(sent)
+}
+
+/// What of `parts` is left after the first `sent` bytes.
+fn unsent<'a>(parts: &[&'a [u8]], mut sent: usize) -> impl Iterator<Item = &'a [u8]> {
+    parts.iter().filter_map(move |part| {
+        let skip = sent.min(part.len());
+        sent -= skip;
+        part.get(skip..).filter(|rest| !rest.is_empty())
+    })
+}
+
+/// What of `parts` is left after the first `sent` bytes, as one run of bytes.
+fn unsent_tail(parts: &[&[u8]], sent: usize) -> Vec<u8> {
+    unsent(parts, sent)
+        .flat_map(|rest| rest.iter().copied())
+        .collect()
+}
+
+/// Writes what gathers in the buffer. A plain socket is shared with callers that write
+/// directly; `own` is the TLS stream, which only this task writes to.
+async fn write_loop(shared: Arc<Shared>, mut own: Option<OwnedWrite>) {
     let mut out = Vec::with_capacity(16 * 1024);
     loop {
         shared.wake_writer.notified().await;
@@ -374,13 +510,21 @@ async fn write_loop(shared: Arc<Shared>, mut stream: OwnedWrite) {
         loop {
             {
                 let mut state = shared.lock();
-                if state.buf.is_empty() {
+                // A caller writing directly wakes this task again when it is done.
+                if state.buf.is_empty() || state.writing {
                     break;
                 }
                 std::mem::swap(&mut out, &mut state.buf);
+                state.writing = true;
             }
             shared.writes.fetch_add(1, Ordering::Relaxed);
-            if let Err(e) = stream.write_all(&out).await {
+            let written = match (&mut own, &shared.socket) {
+                (Some(stream), _) => stream.write_all(&out).await,
+                (None, Some(socket)) => socket.write_all(&out).await,
+                (None, None) => Err(std::io::Error::other("no socket to write to")),
+            };
+            shared.lock().writing = false;
+            if let Err(e) = written {
                 shared.fail(&e.to_string());
                 return;
             }

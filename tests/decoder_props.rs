@@ -73,6 +73,32 @@ fn stringy() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Long arrays of strings, much of them multi-byte text, some of them thousands of bytes
+/// long, and in half the arrays a few that are not UTF-8: a stray byte, a character cut
+/// short. The frame path checks text a stretch of the frame at a time; no stretch may let
+/// a bad string through or turn a good one away.
+fn texty() -> impl Strategy<Value = Value> {
+    let good = prop_oneof![
+        8 => "[a-z\u{e9}\u{20ac}\u{1f600} ]{0,40}".prop_map(String::into_bytes),
+        1 => ("[a-z\u{e9}]{1,8}", 200usize..800).prop_map(|(s, n)| s.repeat(n).into_bytes()),
+    ];
+    let bad = prop_oneof![
+        Just(b"\xff".to_vec()),
+        Just(vec![0xc3]),
+        ("[a-z]{0,10}", 1usize..4).prop_map(|(s, cut)| {
+            let mut b = format!("{s}\u{1f600}").into_bytes();
+            b.truncate(b.len() - cut);
+            b
+        }),
+    ];
+    let mixed = prop_oneof![20 => good.clone(), 1 => bad];
+    let bulk = |b: Vec<u8>| Value::BulkString(Bytes::from(b));
+    prop_oneof![
+        vec(good.prop_map(bulk), 0..300).prop_map(Value::Array),
+        vec(mixed.prop_map(bulk), 0..300).prop_map(Value::Array),
+    ]
+}
+
 /// Converts `value` to `T` from its decoded frame and from the value itself, and checks
 /// that both give the same value or the same error.
 fn both_paths_agree<T: FromRedisValue + std::fmt::Debug>(
@@ -218,5 +244,18 @@ proptest! {
         encode_value(&mut encoded, &v);
         let mut decoder = Decoder::with_limits(Limits { max_bulk_len: 8, max_depth: 2, max_aggregate_len: 3 });
         let _ = decoder.decode(&mut encoded);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn text_read_a_stretch_at_a_time_matches_the_value_path(v in texty()) {
+        both_paths_agree::<Vec<String>>(&v)?;
+        both_paths_agree::<Vec<Option<String>>>(&v)?;
+        both_paths_agree::<Vec<(String, String)>>(&v)?;
+        both_paths_agree::<BTreeMap<String, String>>(&v)?;
+        both_paths_agree::<Vec<Vec<u8>>>(&v)?;
     }
 }

@@ -138,6 +138,7 @@ impl Decoder {
                 owner: None,
                 tokens: self.scan.tape.iter(),
                 limits: &self.limits,
+                text: TextWindow::default(),
             });
             src.advance(len.min(src.len()));
             out
@@ -148,6 +149,7 @@ impl Decoder {
                 owner: Some(&bytes),
                 tokens: self.scan.tape.iter(),
                 limits: &self.limits,
+                text: TextWindow::default(),
             })
         };
         self.scan.reset();
@@ -226,6 +228,7 @@ impl OwnedFrame {
             owner: Some(&self.bytes),
             tokens: self.tokens.iter(),
             limits: &self.limits,
+            text: TextWindow::default(),
         }
     }
 }
@@ -557,6 +560,33 @@ pub struct Frame<'a> {
     owner: Option<&'a Bytes>,
     tokens: std::slice::Iter<'a, Token>,
     limits: &'a Limits,
+    /// A stretch of `data` already checked to be UTF-8, which
+    /// [`Frame::peek_str`] slices text from.
+    text: TextWindow<'a>,
+}
+
+/// How much of a frame [`Frame::peek_str`] checks for UTF-8 at once, from the string it
+/// was asked for on: the strings after it are most likely text too, and one check of a
+/// long stretch costs much less than one per short string.
+const TEXT_WINDOW: usize = 4096;
+
+/// Bytes `start..start + text.len()` of a frame, known to be UTF-8.
+#[derive(Debug, Clone, Default)]
+struct TextWindow<'a> {
+    start: usize,
+    text: &'a str,
+}
+
+impl<'a> TextWindow<'a> {
+    /// Bytes `range` of the frame as text, when they lie in the window. `None` too when
+    /// the range splits a character, so a string that is not UTF-8 on its own is never
+    /// returned.
+    #[inline]
+    fn get(&self, range: Range<usize>) -> Option<&'a str> {
+        let from = range.start.checked_sub(self.start)?;
+        let to = range.end.checked_sub(self.start)?;
+        self.text.get(from..to)
+    }
 }
 
 impl<'a> Frame<'a> {
@@ -592,16 +622,44 @@ impl<'a> Frame<'a> {
         self.tokens.as_slice().first()
     }
 
-    /// The next element, when it is a bulk or simple string.
-    pub(crate) fn peek_string(&self) -> Option<&'a [u8]> {
-        match self.peek()? {
-            Token::Blob { kind: b'$', data } => self.data.get(data.clone()),
+    /// The next element as text, when it is a bulk or simple string of UTF-8.
+    ///
+    /// A string outside the stretch checked so far starts a new one: from the string on,
+    /// [`TEXT_WINDOW`] bytes or the string, whichever is longer, up to the end of the
+    /// frame, or as far as the bytes are UTF-8.
+    #[inline]
+    pub(crate) fn peek_str(&mut self) -> Option<&'a str> {
+        let range = match self.peek()? {
+            Token::Blob { kind: b'$', data } => data.clone(),
             Token::Line {
                 kind: b'+',
                 content,
-            } => self.data.get(content.clone()),
-            _ => None,
+            } => content.clone(),
+            _ => return None,
+        };
+        match self.text.get(range.clone()) {
+            Some(text) => Some(text),
+            None => self.check_text_from(range),
         }
+    }
+
+    /// Checks a new stretch of text, from bytes `range` on, for [`Frame::peek_str`].
+    #[inline(never)]
+    fn check_text_from(&mut self, range: Range<usize>) -> Option<&'a str> {
+        let end = range
+            .start
+            .saturating_add(TEXT_WINDOW.max(range.len()))
+            .min(self.data.len());
+        let stretch = self.data.get(range.start..end)?;
+        let text = match std::str::from_utf8(stretch) {
+            Ok(text) => text,
+            Err(e) => std::str::from_utf8(stretch.get(..e.valid_up_to())?).ok()?,
+        };
+        self.text = TextWindow {
+            start: range.start,
+            text,
+        };
+        self.text.get(range)
     }
 
     /// Passes over the element a `peek_` method just returned. It must be a scalar.

@@ -209,10 +209,7 @@ impl FromRedisValue for String {
     }
 
     fn from_frame(frame: &mut Frame<'_>) -> Result<Self> {
-        if let Some(text) = frame
-            .peek_string()
-            .and_then(|s| std::str::from_utf8(s).ok())
-        {
+        if let Some(text) = frame.peek_str() {
             let text = text.to_owned();
             frame.skip_scalar();
             return Ok(text);

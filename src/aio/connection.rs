@@ -140,20 +140,6 @@ impl Stream {
     }
 }
 
-impl OwnedWrite {
-    /// The plain socket half, which can be written to through a shared reference, or
-    /// the TLS half back.
-    pub(crate) fn into_plain(self) -> std::result::Result<PlainWrite, OwnedWrite> {
-        match self {
-            OwnedWrite::Tcp(s) => Ok(PlainWrite::Tcp(s)),
-            #[cfg(unix)]
-            OwnedWrite::Unix(s) => Ok(PlainWrite::Unix(s)),
-            #[cfg(feature = "tls")]
-            tls @ OwnedWrite::Tls(_) => Err(tls),
-        }
-    }
-}
-
 /// The write half of a TCP or Unix stream. Writing to it takes only a shared reference,
 /// so the callers of a multiplexed connection can write to the socket themselves while
 /// its writer task holds it too (they take turns; see the multiplexed connection).
@@ -231,6 +217,22 @@ pub(crate) enum OwnedWrite {
 }
 
 impl OwnedWrite {
+    /// The plain socket half, which can be written to through a shared reference, or
+    /// the TLS half back.
+    #[cfg_attr(
+        not(feature = "tls"),
+        expect(clippy::unnecessary_wraps, reason = "without TLS every half is plain")
+    )]
+    pub(crate) fn into_plain(self) -> std::result::Result<PlainWrite, OwnedWrite> {
+        match self {
+            OwnedWrite::Tcp(s) => Ok(PlainWrite::Tcp(s)),
+            #[cfg(unix)]
+            OwnedWrite::Unix(s) => Ok(PlainWrite::Unix(s)),
+            #[cfg(feature = "tls")]
+            tls @ OwnedWrite::Tls(_) => Err(tls),
+        }
+    }
+
     pub(crate) async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
         match self {
             OwnedWrite::Tcp(s) => write_in_two(s, data).await,

@@ -40,8 +40,12 @@ pub struct Cmd {
 #[must_use]
 pub fn cmd(name: &str) -> Cmd {
     let mut cmd = Cmd::with_capacity(name.len() + 64);
-    for word in name.split_ascii_whitespace() {
-        cmd.write_arg(word.as_bytes());
+    if name.bytes().any(|b| b.is_ascii_whitespace()) {
+        for word in name.split_ascii_whitespace() {
+            cmd.write_arg(word.as_bytes());
+        }
+    } else if !name.is_empty() {
+        cmd.write_arg(name.as_bytes());
     }
     cmd
 }
@@ -353,6 +357,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_name_of_several_words_becomes_several_arguments() {
+        let args = |name: &str| -> Vec<Vec<u8>> { cmd(name).args().map(<[u8]>::to_vec).collect() };
+        assert_eq!(args("GET"), [b"GET".to_vec()]);
+        assert_eq!(args("CLIENT  LIST"), [b"CLIENT".to_vec(), b"LIST".to_vec()]);
+        assert_eq!(args(" CONFIG\tGET "), [b"CONFIG".to_vec(), b"GET".to_vec()]);
+        assert!(args("").is_empty());
+        assert!(args("  ").is_empty());
+    }
+
+    #[test]
     fn packs_arguments_and_marks_keys() {
         let mut c = cmd("MSET");
         c.key("a").arg(1).key(&["b", "c"][..]).arg(2.5);
@@ -373,11 +387,5 @@ mod tests {
         assert_eq!(c.keys().count(), 100);
         assert!(!c.is_key(0));
         assert!(c.is_key(100));
-    }
-
-    #[test]
-    fn multi_word_names() {
-        let c = cmd("CLIENT  LIST");
-        assert_eq!(c.args().collect::<Vec<_>>(), [&b"CLIENT"[..], b"LIST"]);
     }
 }

@@ -449,12 +449,35 @@ fn blocking_timeout(cmd: &Cmd) -> Option<Duration> {
 }
 
 fn is_blocking(cmd: &Cmd) -> bool {
+    // Most commands cannot block, and this runs for every request: only a name that
+    // starts as some blocking command's does is looked up in the table.
+    let Some(&initial) = cmd.args().next().and_then(<[u8]>::first) else {
+        return false;
+    };
+    if !blocking_initials().contains(&initial.to_ascii_uppercase()) {
+        return false;
+    }
     let blocking =
         commands::lookup_cmd(cmd).is_some_and(|info| info.flags.contains(CommandFlags::BLOCKING));
     // XREAD and XREADGROUP only block with BLOCK.
     blocking
         && (!matches!(cmd.args().next(), Some(name) if name.eq_ignore_ascii_case(b"XREAD") || name.eq_ignore_ascii_case(b"XREADGROUP"))
             || cmd.args().any(|a| a.eq_ignore_ascii_case(b"BLOCK")))
+}
+
+/// The bytes the names of the commands the table flags `BLOCKING` start with.
+fn blocking_initials() -> &'static [u8] {
+    static INITIALS: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    INITIALS.get_or_init(|| {
+        let mut initials: Vec<u8> = commands::all()
+            .iter()
+            .filter(|info| info.flags.contains(CommandFlags::BLOCKING))
+            .filter_map(|info| info.name.as_bytes().first().copied())
+            .collect();
+        initials.sort_unstable();
+        initials.dedup();
+        initials
+    })
 }
 
 /// The largest buffer a caller writing directly leaves for the next one.
@@ -683,3 +706,29 @@ impl fmt::Debug for MultiplexedConnection {
 }
 
 use super::connection::{OwnedRead, OwnedWrite};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::cmd;
+
+    #[test]
+    fn every_command_the_table_flags_blocking_is_found_in_any_case() {
+        let blocking = commands::all()
+            .iter()
+            .filter(|info| info.flags.contains(CommandFlags::BLOCKING));
+        let mut seen = 0;
+        for info in blocking {
+            // XREAD and XREADGROUP block only with BLOCK.
+            assert!(is_blocking(cmd(info.name).arg("BLOCK")), "{}", info.name);
+            let lower = info.name.to_ascii_lowercase();
+            assert!(is_blocking(cmd(&lower).arg("BLOCK")), "{lower}");
+            seen += 1;
+        }
+        assert!(seen >= 10, "only {seen} blocking commands in the table");
+        for name in ["GET", "PING", "XREAD", "xreadgroup", "BITCOUNT", "WATCH"] {
+            assert!(!is_blocking(&cmd(name)), "{name}");
+        }
+        assert!(!is_blocking(&Cmd::new()));
+    }
+}

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -111,12 +112,18 @@ impl Stream {
         match self {
             Stream::Tcp(s) => {
                 let (read, write) = s.into_split();
-                (OwnedRead::Tcp(read), OwnedWrite::Tcp(write))
+                (
+                    OwnedRead::Tcp(read),
+                    OwnedWrite::plain(PlainWrite::Tcp(write)),
+                )
             }
             #[cfg(unix)]
             Stream::Unix(s) => {
                 let (read, write) = s.into_split();
-                (OwnedRead::Unix(read), OwnedWrite::Unix(write))
+                (
+                    OwnedRead::Unix(read),
+                    OwnedWrite::plain(PlainWrite::Unix(write)),
+                )
             }
             #[cfg(feature = "tls")]
             Stream::Tls(s) => {
@@ -207,37 +214,23 @@ pub(crate) enum OwnedRead {
     Tls(tokio::io::ReadHalf<TlsStream>),
 }
 
-/// The write half of a split stream.
+/// The write half of a split stream: a TCP or Unix socket, shared with the callers of a
+/// multiplexed connection, who may write to it directly; or a TLS stream, which only its
+/// owner writes to.
 pub(crate) enum OwnedWrite {
-    Tcp(tokio::net::tcp::OwnedWriteHalf),
-    #[cfg(unix)]
-    Unix(tokio::net::unix::OwnedWriteHalf),
+    Plain(Arc<PlainWrite>),
     #[cfg(feature = "tls")]
     Tls(tokio::io::WriteHalf<TlsStream>),
 }
 
 impl OwnedWrite {
-    /// The plain socket half, which can be written to through a shared reference, or
-    /// the TLS half back.
-    #[cfg_attr(
-        not(feature = "tls"),
-        expect(clippy::unnecessary_wraps, reason = "without TLS every half is plain")
-    )]
-    pub(crate) fn into_plain(self) -> std::result::Result<PlainWrite, OwnedWrite> {
-        match self {
-            OwnedWrite::Tcp(s) => Ok(PlainWrite::Tcp(s)),
-            #[cfg(unix)]
-            OwnedWrite::Unix(s) => Ok(PlainWrite::Unix(s)),
-            #[cfg(feature = "tls")]
-            tls @ OwnedWrite::Tls(_) => Err(tls),
-        }
+    fn plain(half: PlainWrite) -> OwnedWrite {
+        OwnedWrite::Plain(Arc::new(half))
     }
 
     pub(crate) async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
         match self {
-            OwnedWrite::Tcp(s) => write_in_two(s, data).await,
-            #[cfg(unix)]
-            OwnedWrite::Unix(s) => write_in_two(s, data).await,
+            OwnedWrite::Plain(s) => s.write_all(data).await,
             #[cfg(feature = "tls")]
             OwnedWrite::Tls(s) => {
                 // rustls buffers what it encrypts; flushing sends it.

@@ -22,7 +22,8 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::connection::{
-    Connection, DEFAULT_RESPONSE_TIMEOUT, PlainWrite, Stream, read_decoded, read_value,
+    Connection, DEFAULT_RESPONSE_TIMEOUT, OwnedRead, OwnedWrite, PlainWrite, Stream, read_decoded,
+    read_value,
 };
 use crate::cmd::Cmd;
 use crate::commands::{self, CommandFlags};
@@ -87,7 +88,7 @@ struct Shared {
     state: Mutex<State>,
     /// The socket, for a plain (TCP or Unix) connection, which callers may write to
     /// directly as well as the writer task. A TLS stream belongs to the writer alone.
-    socket: Option<PlainWrite>,
+    socket: Option<Arc<PlainWrite>>,
     wake_writer: Notify,
     pushes: Mutex<Option<mpsc::UnboundedSender<Value>>>,
     writes: AtomicU64,
@@ -201,9 +202,10 @@ impl MultiplexedConnection {
 
         let (push_tx, push_rx) = mpsc::unbounded_channel();
         let (read_half, write_half) = stream.into_split();
-        let (socket, own_write) = match write_half.into_plain() {
-            Ok(plain) => (Some(plain), None),
-            Err(tls) => (None, Some(tls)),
+        let socket = match &write_half {
+            OwnedWrite::Plain(plain) => Some(Arc::clone(plain)),
+            #[cfg(feature = "tls")]
+            OwnedWrite::Tls(_) => None,
         };
         let shared = Arc::new(Shared {
             socket,
@@ -219,7 +221,7 @@ impl MultiplexedConnection {
             writes: AtomicU64::new(0),
             commands: AtomicU64::new(0),
         });
-        let writer = tokio::spawn(write_loop(Arc::clone(&shared), own_write));
+        let writer = tokio::spawn(write_loop(Arc::clone(&shared), write_half));
         let reader = tokio::spawn(read_loop(
             Arc::clone(&shared),
             read_half,
@@ -522,8 +524,8 @@ fn unsent_tail(parts: &[&[u8]], sent: usize) -> Vec<u8> {
 }
 
 /// Writes what gathers in the buffer. A plain socket is shared with callers that write
-/// directly; `own` is the TLS stream, which only this task writes to.
-async fn write_loop(shared: Arc<Shared>, mut own: Option<OwnedWrite>) {
+/// directly, taking turns through [`State::writing`].
+async fn write_loop(shared: Arc<Shared>, mut stream: OwnedWrite) {
     let mut out = Vec::with_capacity(16 * 1024);
     loop {
         shared.wake_writer.notified().await;
@@ -541,11 +543,7 @@ async fn write_loop(shared: Arc<Shared>, mut own: Option<OwnedWrite>) {
                 state.writing = true;
             }
             shared.writes.fetch_add(1, Ordering::Relaxed);
-            let written = match (&mut own, &shared.socket) {
-                (Some(stream), _) => stream.write_all(&out).await,
-                (None, Some(socket)) => socket.write_all(&out).await,
-                (None, None) => Err(std::io::Error::other("no socket to write to")),
-            };
+            let written = stream.write_all(&out).await;
             shared.lock().writing = false;
             if let Err(e) = written {
                 shared.fail(&e.to_string());
@@ -704,8 +702,6 @@ impl fmt::Debug for MultiplexedConnection {
             .finish_non_exhaustive()
     }
 }
-
-use super::connection::{OwnedRead, OwnedWrite};
 
 #[cfg(test)]
 mod tests {

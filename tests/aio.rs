@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use respec::aio::MultiplexedConnection;
 use respec::{AsyncCommands, Client, ErrorKind, ProtocolVersion, cmd};
-use support::{PROTOCOLS, RedisServer};
+use support::{PROTOCOLS, RedisServer, ReplyPath, patterned};
 
 async fn multiplexed(server: &RedisServer, protocol: ProtocolVersion) -> MultiplexedConnection {
     Client::open(support::info(server, protocol))
@@ -725,11 +725,6 @@ async fn pooled_async_connections_skip_pushes_between_replies() {
     }
 }
 
-/// Bytes that repeat only every 251, so a piece out of place shows.
-fn patterned(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i % 251) as u8).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_values_arrive_whole_on_async_connections() {
     // Writes longer than 64 KiB go out in two parts; values on either side of the split,
@@ -810,5 +805,44 @@ async fn large_and_small_commands_from_many_tasks_stay_in_order() {
     for round in 0..6 {
         let got: Vec<u8> = con.get(format!("big:{round}")).await.unwrap();
         assert!(got == *big, "big value {round} arrived changed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_async_backend_hands_typed_replies_over_as_frames() {
+    // Conversions read an aggregate reply straight from its decoded frame on every async
+    // backend, wrappers included, rather than from a `Value` built first. (The
+    // multiplexed connection builds a lone scalar in its reader; a single async
+    // connection converts scalars from the frame too.)
+    let server = RedisServer::start();
+    for protocol in PROTOCOLS {
+        let client = Client::open(support::info(&server, protocol)).unwrap();
+        let mut multiplexed = client.get_multiplexed_async_connection().await.unwrap();
+        let mut pooled = client.get_async_connection().await.unwrap();
+        let mut manager = client.connection_manager().await.unwrap();
+        cmd("RPUSH")
+            .key("list")
+            .arg(["a", "b"])
+            .exec_async(&mut pooled)
+            .await
+            .unwrap();
+        let lrange = cmd("LRANGE").key("list").arg(0).arg(-1).clone();
+        let ping = cmd("PING").clone();
+        for (name, path) in [
+            (
+                "multiplexed",
+                lrange.query_async::<ReplyPath>(&mut multiplexed).await,
+            ),
+            ("pooled", lrange.query_async(&mut pooled).await),
+            ("pooled PING", ping.query_async(&mut pooled).await),
+            ("manager", lrange.query_async(&mut manager).await),
+        ] {
+            assert_eq!(path.unwrap(), ReplyPath::Frame, "{name}, {protocol:?}");
+        }
+        cmd("DEL")
+            .key("list")
+            .exec_async(&mut pooled)
+            .await
+            .unwrap();
     }
 }

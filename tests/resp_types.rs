@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use bytes::Bytes;
 use respec::{ConnectionLike, ProtocolVersion, Value, cmd};
-use support::{RedisServer, each_protocol};
+use support::{RedisServer, ReplyPath, each_protocol, patterned};
 
 fn bulk(s: &str) -> Value {
     Value::BulkString(Bytes::copy_from_slice(s.as_bytes()))
@@ -199,7 +199,6 @@ fn ordinary_commands_under_both_protocols() {
         // Large commands are written in two parts (a copied head, then the rest from the
         // command itself): values around that split, and several in one command, arrive
         // whole and in order.
-        let patterned = |len: usize| -> Vec<u8> { (0..len).map(|i| (i % 251) as u8).collect() };
         for len in [
             64 * 1024 - 40,
             64 * 1024 - 20,
@@ -380,5 +379,35 @@ fn pushes_between_replies_are_skipped_by_typed_reads() {
         assert_eq!(items.len(), 3 + round);
         let len: i64 = cmd("LLEN").key("list").query(&mut con).unwrap();
         assert_eq!(len, 3 + round as i64);
+    }
+}
+
+#[test]
+fn every_sync_backend_hands_typed_replies_over_as_frames() {
+    // Conversions read a reply straight from its decoded frame on a connection and on
+    // everything wrapping one, rather than from a `Value` built first.
+    let server = RedisServer::start();
+    for protocol in support::PROTOCOLS {
+        let mut client = respec::Client::open(support::info(&server, protocol)).unwrap();
+        let mut direct = support::connect(&server, protocol);
+        let mut pooled = client.get_connection().unwrap();
+        cmd("RPUSH")
+            .key("list")
+            .arg(["a", "b"])
+            .exec(&mut direct)
+            .unwrap();
+        for command in [
+            cmd("PING"),
+            cmd("LRANGE").key("list").arg(0).arg(-1).clone(),
+        ] {
+            for (name, path) in [
+                ("connection", command.query::<ReplyPath>(&mut direct)),
+                ("pooled", command.query(&mut pooled)),
+                ("client", command.query(&mut client)),
+            ] {
+                assert_eq!(path.unwrap(), ReplyPath::Frame, "{name}: {command:?}");
+            }
+        }
+        cmd("DEL").key("list").exec(&mut direct).unwrap();
     }
 }

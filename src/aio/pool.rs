@@ -13,6 +13,7 @@ use crate::connection::{AsyncConnectionLike, ConnectionInfo, ProtocolVersion};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::PoolConfig;
 use crate::retry::RetryPolicy;
+use crate::types::FromRedisValue;
 use crate::value::Value;
 
 /// A pool of async [`Connection`]s, for what cannot share a multiplexed socket: `WATCH`
@@ -198,6 +199,10 @@ impl fmt::Debug for PooledConnection {
 impl AsyncConnectionLike for PooledConnection {
     async fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
         self.con_mut().req_command(cmd).await
+    }
+
+    async fn req_command_as<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
+        self.con_mut().req_command_as(cmd).await
     }
 
     async fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {

@@ -112,6 +112,30 @@ pub fn server_version(con: &mut Connection) -> (u32, u32, u32) {
     )
 }
 
+/// Which way a reply reached a conversion: straight from its decoded frame, as every
+/// connection is meant to hand it over, or built as a `Value` first.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReplyPath {
+    Frame,
+    Value,
+}
+
+impl respec::FromRedisValue for ReplyPath {
+    fn from_redis_value(_: respec::Value) -> respec::Result<Self> {
+        Ok(ReplyPath::Value)
+    }
+
+    fn from_frame(frame: &mut respec::protocol::Frame<'_>) -> respec::Result<Self> {
+        frame.value()?;
+        Ok(ReplyPath::Frame)
+    }
+}
+
+/// Bytes that repeat only every 251, so a piece out of place shows.
+pub fn patterned(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
 /// Checks that a reply converted straight from its decoded frame (`direct`, as the
 /// command methods convert) agrees with the same reply converted from a built `Value`:
 /// the same value, or errors with the same message.

@@ -5,6 +5,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::value::Value;
 
+pub use crate::cmd::Batch;
 pub use crate::types::{FromRedisValue, ReplySink};
 
 /// The key/value pairs of a map reply: a RESP3 map or a RESP2 flat array.

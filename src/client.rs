@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::cmd::Cmd;
+use crate::cmd::{Batch, Cmd};
 use crate::connection::{
     Connection, ConnectionInfo, ConnectionLike, IntoConnectionInfo, ProtocolVersion,
 };
@@ -281,6 +281,10 @@ impl ConnectionLike for Client {
         self.pool.get()?.req_commands(cmds)
     }
 
+    fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
+        self.pool.get()?.req_batch(batch)
+    }
+
     fn db(&self) -> i64 {
         self.pool.info().db
     }
@@ -315,6 +319,11 @@ impl ConnectionLike for Retrying<'_> {
     fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
         let pool = &self.client.pool;
         pool.retry().run(|| pool.get()?.req_commands(cmds))
+    }
+
+    fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
+        let pool = &self.client.pool;
+        pool.retry().run(|| pool.get()?.req_batch(batch))
     }
 
     fn db(&self) -> i64 {

@@ -40,13 +40,7 @@ pub struct Cmd {
 #[must_use]
 pub fn cmd(name: &str) -> Cmd {
     let mut cmd = Cmd::with_capacity(name.len() + 64);
-    if name.bytes().any(|b| b.is_ascii_whitespace()) {
-        for word in name.split_ascii_whitespace() {
-            cmd.write_arg(word.as_bytes());
-        }
-    } else if !name.is_empty() {
-        cmd.write_arg(name.as_bytes());
-    }
+    cmd.write_name(name);
     cmd
 }
 
@@ -63,6 +57,17 @@ impl Cmd {
         Cmd {
             buf: Vec::with_capacity(bytes),
             ..Cmd::default()
+        }
+    }
+
+    /// Writes a command's name, each of its words an argument.
+    pub(crate) fn write_name(&mut self, name: &str) {
+        if name.bytes().any(|b| b.is_ascii_whitespace()) {
+            for word in name.split_ascii_whitespace() {
+                self.write_arg(word.as_bytes());
+            }
+        } else if !name.is_empty() {
+            self.write_arg(name.as_bytes());
         }
     }
 
@@ -152,7 +157,7 @@ impl Cmd {
 
     /// The arguments, the command name first.
     pub fn args(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        ArgIter { rest: &self.buf }
+        self.view().args()
     }
 
     /// The arguments marked as keys.
@@ -171,18 +176,17 @@ impl Cmd {
 
     /// Writes the command as the server reads it: `*<n>\r\n` and the arguments.
     pub fn write_packed(&self, dst: &mut impl BufMut) {
-        write_array_header(dst, self.n_args);
-        dst.put_slice(&self.buf);
+        self.view().write_packed(dst);
     }
 
     /// The arguments as [`Cmd::write_packed`] writes them after the array header.
     pub(crate) fn encoded_args(&self) -> &[u8] {
-        &self.buf
+        self.view().encoded_args()
     }
 
     /// Writes the array header [`Cmd::write_packed`] starts with.
     pub(crate) fn write_header(&self, dst: &mut impl BufMut) {
-        write_array_header(dst, self.n_args);
+        self.view().write_header(dst);
     }
 
     /// The command as the server reads it.
@@ -191,6 +195,195 @@ impl Cmd {
         let mut out = Vec::with_capacity(self.buf.len() + 16);
         self.write_packed(&mut out);
         out
+    }
+
+    /// The command borrowed, as batches hand their commands out.
+    pub(crate) fn view(&self) -> CmdRef<'_> {
+        CmdRef {
+            args: &self.buf,
+            n_args: self.n_args,
+        }
+    }
+}
+
+/// A command borrowed from a [`Cmd`] or from a [`Batch`]: its encoded arguments and
+/// how many there are.
+#[derive(Clone, Copy)]
+pub(crate) struct CmdRef<'a> {
+    args: &'a [u8],
+    n_args: usize,
+}
+
+impl<'a> CmdRef<'a> {
+    /// The arguments, the command name first.
+    pub(crate) fn args(self) -> impl Iterator<Item = &'a [u8]> {
+        ArgIter { rest: self.args }
+    }
+
+    /// The arguments as they follow the array header on the wire.
+    pub(crate) fn encoded_args(self) -> &'a [u8] {
+        self.args
+    }
+
+    /// Writes the array header the command starts with on the wire.
+    pub(crate) fn write_header(self, dst: &mut impl BufMut) {
+        write_array_header(dst, self.n_args);
+    }
+
+    /// Writes the command as the server reads it.
+    pub(crate) fn write_packed(self, dst: &mut impl BufMut) {
+        write_array_header(dst, self.n_args);
+        dst.put_slice(self.args);
+    }
+}
+
+/// Commands packed back to back in one buffer, as a [`Pipeline`](crate::Pipeline)
+/// queues them. A command is written into a scratch [`Cmd`] the batch keeps and copied
+/// on, so a batch of any length holds a few allocations, not one per command.
+#[doc(hidden)]
+#[derive(Clone, Default)]
+pub struct Batch {
+    /// Every command's encoded arguments, one command after another.
+    args: Vec<u8>,
+    cmds: Vec<Queued>,
+    /// Where [`Batch::queue`] has a command written, empty between calls.
+    scratch: Cmd,
+}
+
+impl PartialEq for Batch {
+    fn eq(&self, other: &Batch) -> bool {
+        self.args == other.args && self.cmds == other.cmds
+    }
+}
+
+impl Eq for Batch {}
+
+/// Where a command of a [`Batch`] lies in its buffer, and what else its [`Cmd`] knew.
+#[derive(Clone, Default, PartialEq, Eq)]
+struct Queued {
+    start: usize,
+    end: usize,
+    n_args: usize,
+    keys: KeyIndices,
+}
+
+impl Batch {
+    /// An empty batch.
+    #[must_use]
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    /// Queues `cmd`.
+    pub fn push(&mut self, cmd: Cmd) {
+        let start = self.args.len();
+        self.args.extend_from_slice(&cmd.buf);
+        self.cmds.push(Queued {
+            start,
+            end: self.args.len(),
+            n_args: cmd.n_args,
+            keys: cmd.keys,
+        });
+    }
+
+    /// Queues the command `write` writes, name first, into an empty [`Cmd`].
+    pub(crate) fn queue(&mut self, write: impl FnOnce(&mut Cmd)) {
+        let scratch = &mut self.scratch;
+        scratch.buf.clear();
+        scratch.n_args = 0;
+        write(scratch);
+        let start = self.args.len();
+        self.args.extend_from_slice(&scratch.buf);
+        self.cmds.push(Queued {
+            start,
+            end: self.args.len(),
+            n_args: scratch.n_args,
+            keys: std::mem::take(&mut scratch.keys),
+        });
+    }
+
+    /// Queues every command of `other` after the ones queued already.
+    pub fn extend(&mut self, other: &Batch) {
+        let offset = self.args.len();
+        self.args.extend_from_slice(&other.args);
+        self.cmds.extend(other.cmds.iter().map(|queued| Queued {
+            start: offset + queued.start,
+            end: offset + queued.end,
+            ..queued.clone()
+        }));
+    }
+
+    /// How many commands are queued.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.cmds.len()
+    }
+
+    /// `true` when none is.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.cmds.is_empty()
+    }
+
+    /// Drops every command, keeping the room they took.
+    pub fn clear(&mut self) {
+        self.args.clear();
+        self.cmds.clear();
+    }
+
+    /// Every command written as the server reads it, one after another.
+    pub fn write_packed(&self, dst: &mut impl BufMut) {
+        for cmd in self.iter() {
+            cmd.write_packed(dst);
+        }
+    }
+
+    /// The commands, each copied out as a [`Cmd`] of its own.
+    #[must_use]
+    pub fn to_cmds(&self) -> impl ExactSizeIterator<Item = Cmd> + '_ {
+        self.spans().map(|(args, queued)| Cmd {
+            buf: args.to_vec(),
+            n_args: queued.n_args,
+            keys: queued.keys.clone(),
+        })
+    }
+
+    /// The commands, borrowed.
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = CmdRef<'_>> + Clone {
+        self.spans().map(|(args, queued)| CmdRef {
+            args,
+            n_args: queued.n_args,
+        })
+    }
+
+    /// Each command's encoded arguments with what else is known of it.
+    fn spans(&self) -> impl ExactSizeIterator<Item = (&[u8], &Queued)> + Clone {
+        self.cmds.iter().map(|queued| {
+            let args = self.args.get(queued.start..queued.end).unwrap_or_default();
+            (args, queued)
+        })
+    }
+}
+
+impl From<&[Cmd]> for Batch {
+    fn from(cmds: &[Cmd]) -> Batch {
+        let mut batch = Batch {
+            args: Vec::with_capacity(cmds.iter().map(|cmd| cmd.buf.len()).sum()),
+            cmds: Vec::with_capacity(cmds.len()),
+            scratch: Cmd::default(),
+        };
+        for cmd in cmds {
+            batch.push(cmd.clone());
+        }
+        batch
+    }
+}
+
+impl fmt::Debug for Batch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|cmd| ShowArgs(cmd.args)))
+            .finish()
     }
 }
 
@@ -274,7 +467,16 @@ impl RedisWrite for Cmd {
 /// library, but be careful logging commands that carry passwords (`AUTH`).
 impl fmt::Debug for Cmd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (idx, arg) in self.args().enumerate() {
+        ShowArgs(&self.buf).fmt(f)
+    }
+}
+
+/// Encoded arguments shown as text: the name as it is, the others quoted.
+struct ShowArgs<'a>(&'a [u8]);
+
+impl fmt::Debug for ShowArgs<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (idx, arg) in (ArgIter { rest: self.0 }).enumerate() {
             if idx > 0 {
                 f.write_str(" ")?;
             }

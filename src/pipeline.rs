@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use crate::cmd::{Cmd, cmd};
+use crate::cmd::{Batch, Cmd, cmd};
 use crate::connection::{AsyncConnectionLike, ConnectionLike};
 use crate::error::{Error, ErrorKind, Result};
 use crate::script::Script;
@@ -36,7 +36,8 @@ use crate::value::Value;
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Pipeline {
-    cmds: Vec<Cmd>,
+    /// The commands, packed into one buffer as they are queued.
+    cmds: Batch,
     ignored: Vec<bool>,
     atomic: bool,
     scripts: Vec<Script>,
@@ -58,6 +59,14 @@ impl Pipeline {
     /// Queues a command built by hand or by a constructor in [`commands`](crate::commands).
     pub fn add_command(&mut self, cmd: Cmd) -> &mut Pipeline {
         self.cmds.push(cmd);
+        self.ignored.push(false);
+        self
+    }
+
+    /// Queues the command `write` writes: how the generated methods queue theirs,
+    /// without building a [`Cmd`] of its own for each.
+    pub(crate) fn queue(&mut self, write: impl FnOnce(&mut Cmd)) -> &mut Pipeline {
+        self.cmds.queue(write);
         self.ignored.push(false);
         self
     }
@@ -95,10 +104,16 @@ impl Pipeline {
         self.atomic
     }
 
-    /// The queued commands.
+    /// The queued commands, each copied out.
     #[must_use]
-    pub fn cmds(&self) -> &[Cmd] {
-        &self.cmds
+    pub fn cmds(&self) -> impl ExactSizeIterator<Item = Cmd> + '_ {
+        self.cmds.to_cmds()
+    }
+
+    /// Writes the commands as they go on the wire: script loads first, then for a
+    /// transaction `MULTI`, the commands and `EXEC`.
+    pub fn write_packed(&self, dst: &mut impl bytes::BufMut) {
+        self.batch().write_packed(dst);
     }
 
     /// How many commands are queued.
@@ -162,7 +177,7 @@ impl Pipeline {
         con: &mut (impl AsyncConnectionLike + ?Sized),
     ) -> Result<T> {
         let batch = self.batch();
-        let replies = self.finish(con.req_commands(&batch).await?)?;
+        let replies = self.finish(con.req_batch(&batch).await?)?;
         into_typed(replies)
     }
 
@@ -176,26 +191,28 @@ impl Pipeline {
         con: &mut (impl AsyncConnectionLike + ?Sized),
     ) -> Result<Vec<Result<Value>>> {
         let batch = self.batch();
-        Ok(each(self.finish(con.req_commands(&batch).await?)?))
+        Ok(each(self.finish(con.req_batch(&batch).await?)?))
     }
 
     fn replies(&self, con: &mut (impl ConnectionLike + ?Sized)) -> Result<Vec<Value>> {
         let batch = self.batch();
-        self.finish(con.req_commands(&batch)?)
+        self.finish(con.req_batch(&batch)?)
     }
 
     /// What goes on the wire: script loads first, then `MULTI`, the commands and `EXEC`
     /// for a transaction.
-    fn batch(&self) -> Cow<'_, [Cmd]> {
+    fn batch(&self) -> Cow<'_, Batch> {
         if !self.atomic && self.scripts.is_empty() {
             return Cow::Borrowed(&self.cmds);
         }
-        let mut batch = Vec::with_capacity(self.cmds.len() + self.scripts.len() + 2);
-        batch.extend(self.scripts.iter().map(Script::load_cmd));
+        let mut batch = Batch::new();
+        for script in &self.scripts {
+            batch.push(script.load_cmd());
+        }
         if self.atomic {
             batch.push(cmd("MULTI"));
         }
-        batch.extend(self.cmds.iter().cloned());
+        batch.extend(&self.cmds);
         if self.atomic {
             batch.push(cmd("EXEC"));
         }

@@ -6,7 +6,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::cmd::{Cmd, cmd};
+use crate::cmd::{Batch, Cmd, cmd};
 use crate::connection::{Connection, ConnectionInfo, ConnectionLike, ProtocolVersion};
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry::RetryPolicy;
@@ -285,6 +285,10 @@ impl ConnectionLike for PooledConnection {
 
     fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
         self.con_mut().req_commands(cmds)
+    }
+
+    fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
+        self.con_mut().req_batch(batch)
     }
 
     fn db(&self) -> i64 {

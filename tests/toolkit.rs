@@ -230,6 +230,92 @@ fn pipelines_atomic_ignore_and_every_reply() {
     });
 }
 
+/// Checks the replies of [`long_pipeline`]: for each round, the counter and the value
+/// just set, with the `SET`s' replies left out.
+fn check_long_pipeline(replies: &[Value], rounds: usize, tag: &str) {
+    assert_eq!(replies.len(), rounds * 2, "{tag}");
+    for (round, pair) in replies.chunks(2).enumerate() {
+        assert_eq!(
+            pair[0],
+            Value::Int(round as i64 + 1),
+            "{tag}, round {round}"
+        );
+        let value: String = respec::from_redis_value(pair[1].clone()).unwrap();
+        assert_eq!(
+            value,
+            format!("{tag}-value-{round}"),
+            "{tag}, round {round}"
+        );
+    }
+}
+
+/// `rounds` rounds of SET (ignored), INCR and GET on keys of their own.
+fn long_pipeline(rounds: usize, tag: &str) -> respec::Pipeline {
+    let mut p = pipe();
+    for round in 0..rounds {
+        p.set(format!("{tag}:{round}"), format!("{tag}-value-{round}"))
+            .ignore()
+            .incr(format!("{tag}:counter"))
+            .get(format!("{tag}:{round}"));
+    }
+    p
+}
+
+#[test]
+fn long_pipelines_keep_every_reply_in_its_place() {
+    let server = RedisServer::start();
+    each_protocol(&server, |con, _| {
+        // 3,000 commands: far more replies than one read brings in.
+        let replies: Vec<Value> = long_pipeline(1000, "long").query(con).unwrap();
+        check_long_pipeline(&replies, 1000, "long");
+
+        // An error reply in the middle of many short ones keeps its place.
+        let mut p = pipe();
+        for round in 0..300 {
+            p.incr("errs:n");
+            if round == 150 {
+                p.lpush("long:0", "x");
+            }
+        }
+        let all = p.query_all(con).unwrap();
+        assert_eq!(all.len(), 301);
+        for (idx, reply) in all.iter().enumerate() {
+            if idx == 151 {
+                assert_eq!(reply.as_ref().unwrap_err().code(), Some("WRONGTYPE"));
+                continue;
+            }
+            // The INCRs count on past the error.
+            let n = if idx < 151 { idx + 1 } else { idx };
+            assert_eq!(
+                reply.as_ref().unwrap(),
+                &Value::Int(n as i64),
+                "reply {idx}"
+            );
+        }
+
+        // A SELECT inside a pipeline moves the connection to that database.
+        let mut select = cmd("SELECT");
+        select.arg(2);
+        let _: Value = pipe()
+            .add_command(select)
+            .set("in-db-2", "yes")
+            .query(con)
+            .unwrap();
+        assert_eq!(con.db(), 2);
+        assert_eq!(con.get::<String>("in-db-2").unwrap(), "yes");
+        cmd("SELECT").arg(0).exec(con).unwrap();
+        assert_eq!(con.get::<Option<String>>("in-db-2").unwrap(), None);
+    });
+    // The pooled client and its retrying view send a pipeline on one connection.
+    let mut client = pooled(&server, PoolConfig::default());
+    let replies: Vec<Value> = long_pipeline(500, "client").query(&mut client).unwrap();
+    check_long_pipeline(&replies, 500, "client");
+    let replies: Vec<Value> = long_pipeline(500, "retrying")
+        .query(&mut client.retrying())
+        .unwrap();
+    check_long_pipeline(&replies, 500, "retrying");
+}
+
 #[test]
 fn a_watch_conflict_retries_exactly_once() {
     let server = RedisServer::start();

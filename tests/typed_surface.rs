@@ -54,6 +54,37 @@ fn pipelines_chain_every_command() {
     });
 }
 
+#[test]
+fn pipeline_methods_queue_what_the_constructors_build() {
+    let eval = || c::EvalOptions::default().key("k1").key("k2").arg("a");
+    let mut p = respec::pipe();
+    p.set("k", "v")
+        .set_options("k", "v", SetOptions::default().get().ex(10))
+        .mset([("a", "1"), ("b", "2")])
+        .eval_options("return 1", eval())
+        .zadd("z", [(1.0, "a"), (2.0, "b")])
+        .client_list()
+        .acl_help()
+        .ignore()
+        .add_command(respec::cmd("OBJECT ENCODING").key("k").clone());
+    let built = [
+        c::set("k", "v"),
+        c::set_options("k", "v", SetOptions::default().get().ex(10)),
+        c::mset([("a", "1"), ("b", "2")]),
+        c::eval_options("return 1", eval()),
+        c::zadd("z", [(1.0, "a"), (2.0, "b")]),
+        c::client_list(),
+        c::acl_help(),
+        respec::cmd("OBJECT ENCODING").key("k").clone(),
+    ];
+    // Arguments, counts and key marks alike.
+    assert_eq!(p.cmds().collect::<Vec<_>>(), built);
+    let mut wire = Vec::new();
+    p.write_packed(&mut wire);
+    assert_eq!(wire, built.iter().flat_map(Cmd::packed).collect::<Vec<_>>());
+    assert_eq!(p.len(), built.len());
+}
+
 /// An async connection that does its IO on the spot: enough to drive the generated
 /// futures against a real server without a runtime.
 struct Blocking(Connection);

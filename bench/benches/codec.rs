@@ -120,9 +120,7 @@ fn build_pipeline(out: &mut Vec<u8>) {
     for _ in 0..100 {
         pipe.set("bench:kp", b"0123456789abcdef").ignore();
     }
-    for cmd in pipe.cmds() {
-        cmd.write_packed(out);
-    }
+    pipe.write_packed(out);
 }
 
 fn report_allocations() {

@@ -14,6 +14,7 @@ use crate::names::{camel, snake};
 pub(crate) fn render(spec: &Spec) -> Vec<(&'static str, String)> {
     let mut types = Types::default();
     let mut constructors = Vec::new();
+    let mut writers = Vec::new();
     let mut sync = Vec::new();
     let mut asynch = Vec::new();
     let mut sentinel_sync = Vec::new();
@@ -25,6 +26,7 @@ pub(crate) fn render(spec: &Spec) -> Vec<(&'static str, String)> {
         }
         let out = render_command(&mut types, command);
         constructors.push(out.constructors);
+        writers.push(out.writers);
         if command.surface == Surface::Commands {
             sync.push(out.sync);
             asynch.push(out.asynch);
@@ -45,6 +47,13 @@ pub(crate) fn render(spec: &Spec) -> Vec<(&'static str, String)> {
         #![allow(deprecated, clippy::wildcard_imports, clippy::too_many_arguments, clippy::doc_markdown, clippy::fn_params_excessive_bools, clippy::needless_pass_by_value)]
         use super::*;
         #(#constructors)*
+
+        /// What each constructor writes, name and arguments, into a command begun
+        /// elsewhere: a pipeline has its commands written straight into its batch.
+        pub(crate) mod write_args {
+            use super::*;
+            #(#writers)*
+        }
     };
     let sync_file = quote! {
         //! The sync command surfaces: `Commands` and `SentinelCommands`.
@@ -128,6 +137,7 @@ fn format_file(tokens: TokenStream) -> String {
 
 struct Rendered {
     constructors: TokenStream,
+    writers: TokenStream,
     sync: TokenStream,
     asynch: TokenStream,
     pipeline: TokenStream,
@@ -344,17 +354,19 @@ fn render_command(types: &mut Types, command: &Command) -> Rendered {
             arg_names.iter().map(|n| quote!(#n)).collect(),
         )
     };
-    let uses_cmd = !writes.is_empty();
-    let body = if uses_cmd {
-        quote! {
+    let args_writer = quote! {
+        pub(crate) fn #ctor_name(cmd: &mut crate::Cmd, #(#ctor_params),*) {
             #(#prelude)*
-            let mut out = crate::cmd(#name_lit);
-            let cmd = &mut out;
+            cmd.write_name(#name_lit);
             #(#writes)*
-            out
         }
-    } else {
-        quote!(crate::cmd(#name_lit))
+    };
+    // Room for the name and a few short arguments.
+    let room = name_lit.len() + 64;
+    let body = quote! {
+        let mut out = crate::Cmd::with_capacity(#room);
+        write_args::#ctor_name(&mut out, #(#ctor_args),*);
+        out
     };
     let ctor_doc = if options_group.is_some() {
         format!(
@@ -401,6 +413,7 @@ fn render_command(types: &mut Types, command: &Command) -> Rendered {
     let mut surface = |name: &Ident,
                        params: &[TokenStream],
                        args: &[TokenStream],
+                       writer_args: &[TokenStream],
                        reply: Reply,
                        doc: TokenStream| {
         let (generics, ret) = reply_tokens(reply);
@@ -422,17 +435,34 @@ fn render_command(types: &mut Types, command: &Command) -> Rendered {
                 async move { self.req_command_as(&cmd).await }
             }
         });
+        let queue = if writer_args.is_empty() {
+            quote!(self.queue(write_args::#ctor_name))
+        } else {
+            quote!(self.queue(|cmd| write_args::#ctor_name(cmd, #(#writer_args),*)))
+        };
         let pipe_doc = format!(" {summary} Queues [`Commands::{name}`](crate::Commands::{name}).");
         pipeline.push(quote! {
             #[doc = #pipe_doc]
             #deprecated
             pub fn #name(&mut self, #(#params),*) -> &mut Self {
-                self.add_command(#name(#(#args),*))
+                #queue
             }
         });
     };
     let plain_args: Vec<TokenStream> = arg_names.iter().map(|n| quote!(#n)).collect();
-    surface(&method, &params, &plain_args, command.reply, full_doc);
+    // The plain method writes what its options twin writes with no options.
+    let mut plain_writer_args = plain_args.clone();
+    if options_group.is_some() {
+        plain_writer_args.push(quote!(#options_ty::default()));
+    }
+    surface(
+        &method,
+        &params,
+        &plain_args,
+        &plain_writer_args,
+        command.reply,
+        full_doc,
+    );
     if options_group.is_some() {
         let doc = format!(
             " `{name_lit}` with options: see [`{method}`](Self::{method}) and [`{options_ty}`]."
@@ -442,6 +472,7 @@ fn render_command(types: &mut Types, command: &Command) -> Rendered {
             &options_method,
             &ctor_params,
             &ctor_args,
+            &ctor_args,
             command.options_reply,
             doc,
         );
@@ -449,6 +480,7 @@ fn render_command(types: &mut Types, command: &Command) -> Rendered {
 
     Rendered {
         constructors: quote!(#(#constructors)*),
+        writers: args_writer,
         sync: quote!(#(#sync)*),
         asynch: quote!(#(#asynch)*),
         pipeline: quote!(#(#pipeline)*),

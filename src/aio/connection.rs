@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 #[cfg(unix)]
 use tokio::net::UnixStream;
 
-use crate::cmd::Cmd;
+use crate::cmd::{Batch, Cmd, CmdRef};
 use crate::connection::{
     AsyncConnectionLike, ConnectionAddr, ConnectionInfo, DIRECT_WRITE_MIN, ProtocolVersion,
     StateChange, check_setup, reply_frame, setup_commands, state_change,
@@ -414,7 +414,7 @@ impl Connection {
         !self.broken && !self.in_flight && !self.state_changed && self.db == db
     }
 
-    fn note_state(&mut self, cmd: &Cmd) {
+    fn note_state(&mut self, cmd: CmdRef<'_>) {
         match state_change(cmd) {
             Some(StateChange::Db(db)) => self.db = db,
             Some(StateChange::Other) => self.state_changed = true,
@@ -437,7 +437,7 @@ impl Connection {
     }
 
     /// Starts a request: checks the connection and encodes `cmds` for [`Connection::write_out`].
-    fn begin(&mut self, cmds: &[&Cmd]) -> Result<()> {
+    fn begin<'a>(&mut self, cmds: impl Iterator<Item = CmdRef<'a>>) -> Result<()> {
         self.check_usable()?;
         self.in_flight = true;
         for cmd in cmds {
@@ -501,7 +501,7 @@ impl Connection {
         cmd: &Cmd,
         timeout: Option<Duration>,
     ) -> Result<T> {
-        self.begin(&[cmd])?;
+        self.begin(std::iter::once(cmd.view()))?;
         let work = async {
             self.write_out().await?;
             self.read_reply_with(|frame| match frame.next_error() {
@@ -513,8 +513,35 @@ impl Connection {
         let reply = within(timeout, work).await;
         let converted = self.end(reply)??;
         // The command ran whether or not its reply converts.
-        self.note_state(cmd);
+        self.note_state(cmd.view());
         self.track(converted)
+    }
+
+    /// Sends `cmds` in one write and reads a reply for each, error replies as values.
+    async fn run_batch<'a>(
+        &mut self,
+        cmds: impl ExactSizeIterator<Item = CmdRef<'a>> + Clone,
+    ) -> Result<Vec<Value>> {
+        let timeout = Some(self.timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT));
+        let count = cmds.len();
+        self.begin(cmds.clone())?;
+        let work = async {
+            self.write_out().await?;
+            let mut replies = Vec::with_capacity(count);
+            for _ in 0..count {
+                let reply = self.read_reply_with(Frame::build_value).await?;
+                replies.push(reply?);
+            }
+            Ok(replies)
+        };
+        let replies = within(timeout, work).await;
+        let replies = self.end(replies)?;
+        for (cmd, reply) in cmds.zip(&replies) {
+            if !matches!(reply, Value::ServerError(_)) {
+                self.note_state(cmd);
+            }
+        }
+        Ok(replies)
     }
 
     /// Marks the connection broken when `res` is an error that leaves it out of step
@@ -574,26 +601,11 @@ impl AsyncConnectionLike for Connection {
     }
 
     async fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
-        let refs: Vec<&Cmd> = cmds.iter().collect();
-        let timeout = Some(self.timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT));
-        self.begin(&refs)?;
-        let work = async {
-            self.write_out().await?;
-            let mut replies = Vec::with_capacity(cmds.len());
-            for _ in cmds {
-                let reply = self.read_reply_with(Frame::build_value).await?;
-                replies.push(reply?);
-            }
-            Ok(replies)
-        };
-        let replies = within(timeout, work).await;
-        let replies = self.end(replies)?;
-        for (cmd, reply) in cmds.iter().zip(&replies) {
-            if !matches!(reply, Value::ServerError(_)) {
-                self.note_state(cmd);
-            }
-        }
-        Ok(replies)
+        self.run_batch(cmds.iter().map(Cmd::view)).await
+    }
+
+    async fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
+        self.run_batch(batch.iter()).await
     }
 
     fn db(&self) -> i64 {

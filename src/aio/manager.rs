@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::multiplexed::MultiplexedConnection;
-use crate::cmd::Cmd;
+use crate::cmd::{Batch, Cmd};
 use crate::connection::{AsyncConnectionLike, ConnectionInfo, ProtocolVersion};
 use crate::error::{ErrorKind, Result};
 use crate::retry::RetryPolicy;
@@ -122,6 +122,11 @@ impl AsyncConnectionLike for ConnectionManager {
     async fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
         let mut con = self.connection().await?;
         con.req_commands(cmds).await
+    }
+
+    async fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
+        let mut con = self.connection().await?;
+        con.req_batch(batch).await
     }
 
     fn db(&self) -> i64 {

@@ -25,7 +25,7 @@ use super::connection::{
     Connection, DEFAULT_RESPONSE_TIMEOUT, OwnedRead, OwnedWrite, PlainWrite, Stream, read_decoded,
     read_value,
 };
-use crate::cmd::Cmd;
+use crate::cmd::{Batch, Cmd, CmdRef};
 use crate::commands::{self, CommandFlags};
 use crate::connection::{
     AsyncConnectionLike, ConnectionAddr, ConnectionInfo, DIRECT_WRITE_MIN, ProtocolVersion,
@@ -273,11 +273,15 @@ impl MultiplexedConnection {
     /// command, else a [`Reply::Many`]. On an idle connection the caller writes the
     /// commands itself (see [`MultiplexedConnection::write_directly`]); otherwise they
     /// are left to the writer task.
-    fn enqueue(&self, cmds: &[Cmd]) -> Result<oneshot::Receiver<Result<Reply>>> {
+    fn enqueue<'a>(
+        &self,
+        cmds: impl ExactSizeIterator<Item = CmdRef<'a>> + Clone,
+    ) -> Result<oneshot::Receiver<Result<Reply>>> {
+        let count = cmds.len();
         let (tx, rx) = oneshot::channel();
         let slot = Slot {
             tx,
-            batch: (cmds.len() > 1).then(|| (cmds.len(), Vec::with_capacity(cmds.len()))),
+            batch: (count > 1).then(|| (count, Vec::with_capacity(count))),
         };
         let mut state = self.shared.lock();
         if let Some(why) = &state.failed {
@@ -289,7 +293,7 @@ impl MultiplexedConnection {
         state.pending.push_back(slot);
         self.shared
             .commands
-            .fetch_add(cmds.len() as u64, Ordering::Relaxed);
+            .fetch_add(count as u64, Ordering::Relaxed);
         // Only a request with no other in flight writes directly, so that commands from
         // many callers still gather into shared writes.
         let idle = !state.writing && state.buf.is_empty() && state.pending.len() == 1;
@@ -316,14 +320,19 @@ impl MultiplexedConnection {
     /// it; what is left goes to the front of the buffer for the writer task. Nothing here
     /// waits, so a caller dropped later cannot leave a command half written. A single
     /// large command is written from the command itself, its header from `out`.
-    fn write_directly(&self, socket: &PlainWrite, cmds: &[Cmd], mut out: Vec<u8>) {
-        let large = match cmds {
-            [cmd] if cmd.encoded_args().len() > DIRECT_WRITE_MIN => {
+    fn write_directly<'a>(
+        &self,
+        socket: &PlainWrite,
+        mut cmds: impl ExactSizeIterator<Item = CmdRef<'a>>,
+        mut out: Vec<u8>,
+    ) {
+        let large = match cmds.next() {
+            Some(cmd) if cmds.len() == 0 && cmd.encoded_args().len() > DIRECT_WRITE_MIN => {
                 cmd.write_header(&mut out);
                 cmd.encoded_args()
             }
-            _ => {
-                for cmd in cmds {
+            first => {
+                for cmd in first.into_iter().chain(cmds) {
                     cmd.write_packed(&mut out);
                 }
                 &[]
@@ -645,7 +654,7 @@ impl AsyncConnectionLike for MultiplexedConnection {
         if is_blocking(cmd) {
             return T::from_redis_value(self.blocking(cmd).await?);
         }
-        let rx = self.enqueue(std::slice::from_ref(cmd))?;
+        let rx = self.enqueue(std::iter::once(cmd.view()))?;
         let Reply::One(reply) = self.receive(rx).await? else {
             return Err(Error::new(
                 ErrorKind::Protocol,
@@ -663,7 +672,33 @@ impl AsyncConnectionLike for MultiplexedConnection {
     }
 
     async fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
-        if cmds.is_empty() {
+        self.run_batch(cmds.iter().map(Cmd::view)).await
+    }
+
+    async fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
+        self.run_batch(batch.iter()).await
+    }
+
+    fn db(&self) -> i64 {
+        self.info.db
+    }
+
+    fn protocol(&self) -> ProtocolVersion {
+        self.info.protocol
+    }
+
+    fn is_open(&self) -> bool {
+        self.is_connected()
+    }
+}
+
+impl MultiplexedConnection {
+    /// Sends `cmds` in one request and reads a reply for each, error replies as values.
+    async fn run_batch<'a>(
+        &self,
+        cmds: impl ExactSizeIterator<Item = CmdRef<'a>> + Clone,
+    ) -> Result<Vec<Value>> {
+        if cmds.len() == 0 {
             return Ok(Vec::new());
         }
         let rx = self.enqueue(cmds)?;
@@ -678,18 +713,6 @@ impl AsyncConnectionLike for MultiplexedConnection {
             },
             Reply::Many(replies) => Ok(replies),
         }
-    }
-
-    fn db(&self) -> i64 {
-        self.info.db
-    }
-
-    fn protocol(&self) -> ProtocolVersion {
-        self.info.protocol
-    }
-
-    fn is_open(&self) -> bool {
-        self.is_connected()
     }
 }
 

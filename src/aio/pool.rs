@@ -8,7 +8,7 @@ use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::connection::Connection;
-use crate::cmd::{Cmd, cmd};
+use crate::cmd::{Batch, Cmd, cmd};
 use crate::connection::{AsyncConnectionLike, ConnectionInfo, ProtocolVersion};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::PoolConfig;
@@ -207,6 +207,10 @@ impl AsyncConnectionLike for PooledConnection {
 
     async fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
         self.con_mut().req_commands(cmds).await
+    }
+
+    async fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
+        self.con_mut().req_batch(batch).await
     }
 
     fn db(&self) -> i64 {

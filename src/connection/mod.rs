@@ -20,7 +20,7 @@ pub use info::{
     TlsOptions,
 };
 
-use crate::cmd::{Cmd, cmd};
+use crate::cmd::{Batch, Cmd, CmdRef, cmd};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Decoder, Frame, ProtocolError};
 use crate::types::{Converted, FromRedisValue, ReplySink};
@@ -61,6 +61,14 @@ pub trait ConnectionLike {
     /// IO errors, timeouts and protocol errors, after which no reply can be trusted.
     fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>>;
 
+    /// [`ConnectionLike::req_commands`] for commands packed into one buffer, as a
+    /// pipeline queues them. A connection that writes them straight from the batch
+    /// overrides this; the default copies each out as a [`Cmd`].
+    #[doc(hidden)]
+    fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
+        self.req_commands(&batch.to_cmds().collect::<Vec<_>>())
+    }
+
     /// The database this connection has selected.
     fn db(&self) -> i64;
 
@@ -82,6 +90,10 @@ impl<C: ConnectionLike + ?Sized> ConnectionLike for &mut C {
 
     fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
         (**self).req_commands(cmds)
+    }
+
+    fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
+        (**self).req_batch(batch)
     }
 
     fn db(&self) -> i64 {
@@ -123,6 +135,17 @@ pub trait AsyncConnectionLike: Send {
     /// Sends `cmds` together and reads one reply for each, in order, error replies
     /// included as values.
     fn req_commands(&mut self, cmds: &[Cmd]) -> impl Future<Output = Result<Vec<Value>>> + Send;
+
+    /// [`AsyncConnectionLike::req_commands`] for commands packed into one buffer, as a
+    /// pipeline queues them. A connection that writes them straight from the batch
+    /// overrides this; the default copies each out as a [`Cmd`].
+    #[doc(hidden)]
+    fn req_batch(&mut self, batch: &Batch) -> impl Future<Output = Result<Vec<Value>>> + Send {
+        async move {
+            let cmds: Vec<Cmd> = batch.to_cmds().collect();
+            self.req_commands(&cmds).await
+        }
+    }
 
     /// The database this connection has selected.
     fn db(&self) -> i64;
@@ -343,7 +366,28 @@ impl Connection {
     }
 
     /// Follows commands that change the connection's state.
-    fn note_state(&mut self, cmd: &Cmd) {
+    /// Sends `cmds` in one write and reads a reply for each, error replies as values.
+    fn run_batch<'a>(
+        &mut self,
+        cmds: impl ExactSizeIterator<Item = CmdRef<'a>> + Clone,
+    ) -> Result<Vec<Value>> {
+        self.check_usable()?;
+        for cmd in cmds.clone() {
+            cmd.write_packed(&mut self.write_buf);
+        }
+        self.flush()?;
+        let mut replies = Vec::with_capacity(cmds.len());
+        for cmd in cmds {
+            let reply = self.read_reply()?;
+            if !matches!(reply, Value::ServerError(_)) {
+                self.note_state(cmd);
+            }
+            replies.push(reply);
+        }
+        Ok(replies)
+    }
+
+    fn note_state(&mut self, cmd: CmdRef<'_>) {
         match state_change(cmd) {
             Some(StateChange::Db(db)) => self.db = db,
             Some(StateChange::Other) => self.state_changed = true,
@@ -512,9 +556,13 @@ pub(crate) enum StateChange {
 }
 
 /// What `cmd`, once it succeeded, did to its connection's state.
-pub(crate) fn state_change(cmd: &Cmd) -> Option<StateChange> {
+pub(crate) fn state_change(cmd: CmdRef<'_>) -> Option<StateChange> {
     let mut args = cmd.args();
     let name = args.next()?;
+    // SELECT, AUTH, HELLO and RESET: anything else is let go at a glance.
+    if !matches!(name.len(), 4..=6) {
+        return None;
+    }
     if name.eq_ignore_ascii_case(b"SELECT") {
         let db = args
             .next()
@@ -658,25 +706,16 @@ impl ConnectionLike for Connection {
         })?;
         // The command ran whether or not its reply converts.
         let converted = reply?;
-        self.note_state(cmd);
+        self.note_state(cmd.view());
         self.track(converted)
     }
 
     fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
-        self.check_usable()?;
-        for cmd in cmds {
-            cmd.write_packed(&mut self.write_buf);
-        }
-        self.flush()?;
-        let mut replies = Vec::with_capacity(cmds.len());
-        for cmd in cmds {
-            let reply = self.read_reply()?;
-            if !matches!(reply, Value::ServerError(_)) {
-                self.note_state(cmd);
-            }
-            replies.push(reply);
-        }
-        Ok(replies)
+        self.run_batch(cmds.iter().map(Cmd::view))
+    }
+
+    fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
+        self.run_batch(batch.iter())
     }
 
     fn db(&self) -> i64 {

@@ -13,11 +13,8 @@ use super::*;
 /// Builds `ACL CAT` with its options; see [`acl_cat_options`](crate::Commands::acl_cat_options).
 #[must_use]
 pub fn acl_cat_options(options: AclCatOptions) -> crate::Cmd {
-    let mut out = crate::cmd("ACL CAT");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.category {
-        cmd.append(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::acl_cat_options(&mut out, options);
     out
 }
 /// Builds `ACL CAT`; see [`Commands::acl_cat`](crate::Commands::acl_cat) for the command.
@@ -28,9 +25,8 @@ pub fn acl_cat() -> crate::Cmd {
 /// Builds `ACL DELUSER`; see [`Commands::acl_deluser`](crate::Commands::acl_deluser) for the command.
 #[must_use]
 pub fn acl_deluser(username: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("ACL DELUSER");
-    let cmd = &mut out;
-    cmd.arg(username);
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::acl_deluser(&mut out, username);
     out
 }
 /// Builds `ACL DRYRUN` with its options; see [`acl_dryrun_options`](crate::Commands::acl_dryrun_options).
@@ -40,13 +36,8 @@ pub fn acl_dryrun_options(
     command: impl crate::ToRedisArgs,
     options: AclDryrunOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ACL DRYRUN");
-    let cmd = &mut out;
-    cmd.arg(username);
-    cmd.arg(command);
-    if !options.arg.is_empty() {
-        cmd.append(&options.arg);
-    }
+    let mut out = crate::Cmd::with_capacity(74usize);
+    write_args::acl_dryrun_options(&mut out, username, command, options);
     out
 }
 /// Builds `ACL DRYRUN`; see [`Commands::acl_dryrun`](crate::Commands::acl_dryrun) for the command.
@@ -60,11 +51,8 @@ pub fn acl_dryrun(
 /// Builds `ACL GENPASS` with its options; see [`acl_genpass_options`](crate::Commands::acl_genpass_options).
 #[must_use]
 pub fn acl_genpass_options(options: AclGenpassOptions) -> crate::Cmd {
-    let mut out = crate::cmd("ACL GENPASS");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.bits {
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::acl_genpass_options(&mut out, options);
     out
 }
 /// Builds `ACL GENPASS`; see [`Commands::acl_genpass`](crate::Commands::acl_genpass) for the command.
@@ -75,34 +63,36 @@ pub fn acl_genpass() -> crate::Cmd {
 /// Builds `ACL GETUSER`; see [`Commands::acl_getuser`](crate::Commands::acl_getuser) for the command.
 #[must_use]
 pub fn acl_getuser(username: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("ACL GETUSER");
-    let cmd = &mut out;
-    cmd.arg(username);
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::acl_getuser(&mut out, username);
     out
 }
 /// Builds `ACL HELP`; see [`Commands::acl_help`](crate::Commands::acl_help) for the command.
 #[must_use]
 pub fn acl_help() -> crate::Cmd {
-    crate::cmd("ACL HELP")
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::acl_help(&mut out);
+    out
 }
 /// Builds `ACL LIST`; see [`Commands::acl_list`](crate::Commands::acl_list) for the command.
 #[must_use]
 pub fn acl_list() -> crate::Cmd {
-    crate::cmd("ACL LIST")
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::acl_list(&mut out);
+    out
 }
 /// Builds `ACL LOAD`; see [`Commands::acl_load`](crate::Commands::acl_load) for the command.
 #[must_use]
 pub fn acl_load() -> crate::Cmd {
-    crate::cmd("ACL LOAD")
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::acl_load(&mut out);
+    out
 }
 /// Builds `ACL LOG` with its options; see [`acl_log_options`](crate::Commands::acl_log_options).
 #[must_use]
 pub fn acl_log_options(options: AclLogOptions) -> crate::Cmd {
-    let mut out = crate::cmd("ACL LOG");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.operation {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::acl_log_options(&mut out, options);
     out
 }
 /// Builds `ACL LOG`; see [`Commands::acl_log`](crate::Commands::acl_log) for the command.
@@ -113,7 +103,9 @@ pub fn acl_log() -> crate::Cmd {
 /// Builds `ACL SAVE`; see [`Commands::acl_save`](crate::Commands::acl_save) for the command.
 #[must_use]
 pub fn acl_save() -> crate::Cmd {
-    crate::cmd("ACL SAVE")
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::acl_save(&mut out);
+    out
 }
 /// Builds `ACL SETUSER` with its options; see [`acl_setuser_options`](crate::Commands::acl_setuser_options).
 #[must_use]
@@ -121,12 +113,8 @@ pub fn acl_setuser_options(
     username: impl crate::ToRedisArgs,
     options: AclSetuserOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ACL SETUSER");
-    let cmd = &mut out;
-    cmd.arg(username);
-    if !options.rule.is_empty() {
-        cmd.append(&options.rule);
-    }
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::acl_setuser_options(&mut out, username, options);
     out
 }
 /// Builds `ACL SETUSER`; see [`Commands::acl_setuser`](crate::Commands::acl_setuser) for the command.
@@ -137,12 +125,16 @@ pub fn acl_setuser(username: impl crate::ToRedisArgs) -> crate::Cmd {
 /// Builds `ACL USERS`; see [`Commands::acl_users`](crate::Commands::acl_users) for the command.
 #[must_use]
 pub fn acl_users() -> crate::Cmd {
-    crate::cmd("ACL USERS")
+    let mut out = crate::Cmd::with_capacity(73usize);
+    write_args::acl_users(&mut out);
+    out
 }
 /// Builds `ACL WHOAMI`; see [`Commands::acl_whoami`](crate::Commands::acl_whoami) for the command.
 #[must_use]
 pub fn acl_whoami() -> crate::Cmd {
-    crate::cmd("ACL WHOAMI")
+    let mut out = crate::Cmd::with_capacity(74usize);
+    write_args::acl_whoami(&mut out);
+    out
 }
 /// Builds `APPEND`; see [`Commands::append`](crate::Commands::append) for the command.
 #[must_use]
@@ -150,16 +142,16 @@ pub fn append(
     key: impl crate::ToRedisArgs,
     value: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("APPEND");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(value);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::append(&mut out, key, value);
     out
 }
 /// Builds `ASKING`; see [`Commands::asking`](crate::Commands::asking) for the command.
 #[must_use]
 pub fn asking() -> crate::Cmd {
-    crate::cmd("ASKING")
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::asking(&mut out);
+    out
 }
 /// Builds `AUTH` with its options; see [`auth_options`](crate::Commands::auth_options).
 #[must_use]
@@ -167,12 +159,8 @@ pub fn auth_options(
     password: impl crate::ToRedisArgs,
     options: AuthOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("AUTH");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.username {
-        cmd.append(chosen);
-    }
-    cmd.arg(password);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::auth_options(&mut out, password, options);
     out
 }
 /// Builds `AUTH`; see [`Commands::auth`](crate::Commands::auth) for the command.
@@ -183,16 +171,15 @@ pub fn auth(password: impl crate::ToRedisArgs) -> crate::Cmd {
 /// Builds `BGREWRITEAOF`; see [`Commands::bgrewriteaof`](crate::Commands::bgrewriteaof) for the command.
 #[must_use]
 pub fn bgrewriteaof() -> crate::Cmd {
-    crate::cmd("BGREWRITEAOF")
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::bgrewriteaof(&mut out);
+    out
 }
 /// Builds `BGSAVE` with its options; see [`bgsave_options`](crate::Commands::bgsave_options).
 #[must_use]
 pub fn bgsave_options(options: BgsaveOptions) -> crate::Cmd {
-    let mut out = crate::cmd("BGSAVE");
-    let cmd = &mut out;
-    if options.schedule {
-        cmd.arg("SCHEDULE");
-    }
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::bgsave_options(&mut out, options);
     out
 }
 /// Builds `BGSAVE`; see [`Commands::bgsave`](crate::Commands::bgsave) for the command.
@@ -206,12 +193,8 @@ pub fn bitcount_options(
     key: impl crate::ToRedisArgs,
     options: BitcountOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("BITCOUNT");
-    let cmd = &mut out;
-    cmd.key(key);
-    if let Some(chosen) = &options.range {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::bitcount_options(&mut out, key, options);
     out
 }
 /// Builds `BITCOUNT`; see [`Commands::bitcount`](crate::Commands::bitcount) for the command.
@@ -225,14 +208,8 @@ pub fn bitfield_options(
     key: impl crate::ToRedisArgs,
     options: BitfieldOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("BITFIELD");
-    let cmd = &mut out;
-    cmd.key(key);
-    if !options.operation.is_empty() {
-        for item in &options.operation {
-            item.write_to(cmd);
-        }
-    }
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::bitfield_options(&mut out, key, options);
     out
 }
 /// Builds `BITFIELD`; see [`Commands::bitfield`](crate::Commands::bitfield) for the command.
@@ -246,15 +223,8 @@ pub fn bitfield_ro_options(
     key: impl crate::ToRedisArgs,
     options: BitfieldRoOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("BITFIELD_RO");
-    let cmd = &mut out;
-    cmd.key(key);
-    if !options.get_block.is_empty() {
-        for item in &options.get_block {
-            cmd.arg("GET");
-            item.write_to(cmd);
-        }
-    }
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::bitfield_ro_options(&mut out, key, options);
     out
 }
 /// Builds `BITFIELD_RO`; see [`Commands::bitfield_ro`](crate::Commands::bitfield_ro) for the command.
@@ -269,11 +239,8 @@ pub fn bitop(
     destkey: impl crate::ToRedisArgs,
     key: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("BITOP");
-    let cmd = &mut out;
-    operation.write_to(cmd);
-    cmd.key(destkey);
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::bitop(&mut out, operation, destkey, key);
     out
 }
 /// Builds `BITPOS` with its options; see [`bitpos_options`](crate::Commands::bitpos_options).
@@ -283,13 +250,8 @@ pub fn bitpos_options(
     bit: i64,
     options: BitposOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("BITPOS");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(bit);
-    if let Some(chosen) = &options.range {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::bitpos_options(&mut out, key, bit, options);
     out
 }
 /// Builds `BITPOS`; see [`Commands::bitpos`](crate::Commands::bitpos) for the command.
@@ -306,13 +268,8 @@ pub fn blmove(
     whereto: BlmoveWhereto,
     timeout: f64,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("BLMOVE");
-    let cmd = &mut out;
-    cmd.key(source);
-    cmd.key(destination);
-    wherefrom.write_to(cmd);
-    whereto.write_to(cmd);
-    cmd.arg(timeout);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::blmove(&mut out, source, destination, wherefrom, whereto, timeout);
     out
 }
 /// Builds `BLMPOP` with its options; see [`blmpop_options`](crate::Commands::blmpop_options).
@@ -323,17 +280,8 @@ pub fn blmpop_options(
     where_: BlmpopWhere,
     options: BlmpopOptions,
 ) -> crate::Cmd {
-    let key = crate::Args::keys(key);
-    let mut out = crate::cmd("BLMPOP");
-    let cmd = &mut out;
-    cmd.arg(timeout);
-    cmd.arg(key.arg_count());
-    cmd.append(&key);
-    where_.write_to(cmd);
-    if let Some(chosen) = &options.count {
-        cmd.arg("COUNT");
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::blmpop_options(&mut out, timeout, key, where_, options);
     out
 }
 /// Builds `BLMPOP`; see [`Commands::blmpop`](crate::Commands::blmpop) for the command.
@@ -348,19 +296,15 @@ pub fn blmpop(
 /// Builds `BLPOP`; see [`Commands::blpop`](crate::Commands::blpop) for the command.
 #[must_use]
 pub fn blpop(key: impl crate::ToRedisArgs, timeout: f64) -> crate::Cmd {
-    let mut out = crate::cmd("BLPOP");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(timeout);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::blpop(&mut out, key, timeout);
     out
 }
 /// Builds `BRPOP`; see [`Commands::brpop`](crate::Commands::brpop) for the command.
 #[must_use]
 pub fn brpop(key: impl crate::ToRedisArgs, timeout: f64) -> crate::Cmd {
-    let mut out = crate::cmd("BRPOP");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(timeout);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::brpop(&mut out, key, timeout);
     out
 }
 /// Builds `BRPOPLPUSH`; see [`Commands::brpoplpush`](crate::Commands::brpoplpush) for the command.
@@ -374,11 +318,8 @@ pub fn brpoplpush(
     destination: impl crate::ToRedisArgs,
     timeout: f64,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("BRPOPLPUSH");
-    let cmd = &mut out;
-    cmd.key(source);
-    cmd.key(destination);
-    cmd.arg(timeout);
+    let mut out = crate::Cmd::with_capacity(74usize);
+    write_args::brpoplpush(&mut out, source, destination, timeout);
     out
 }
 /// Builds `BZMPOP` with its options; see [`bzmpop_options`](crate::Commands::bzmpop_options).
@@ -389,17 +330,8 @@ pub fn bzmpop_options(
     where_: BzmpopWhere,
     options: BzmpopOptions,
 ) -> crate::Cmd {
-    let key = crate::Args::keys(key);
-    let mut out = crate::cmd("BZMPOP");
-    let cmd = &mut out;
-    cmd.arg(timeout);
-    cmd.arg(key.arg_count());
-    cmd.append(&key);
-    where_.write_to(cmd);
-    if let Some(chosen) = &options.count {
-        cmd.arg("COUNT");
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::bzmpop_options(&mut out, timeout, key, where_, options);
     out
 }
 /// Builds `BZMPOP`; see [`Commands::bzmpop`](crate::Commands::bzmpop) for the command.
@@ -414,83 +346,78 @@ pub fn bzmpop(
 /// Builds `BZPOPMAX`; see [`Commands::bzpopmax`](crate::Commands::bzpopmax) for the command.
 #[must_use]
 pub fn bzpopmax(key: impl crate::ToRedisArgs, timeout: f64) -> crate::Cmd {
-    let mut out = crate::cmd("BZPOPMAX");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(timeout);
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::bzpopmax(&mut out, key, timeout);
     out
 }
 /// Builds `BZPOPMIN`; see [`Commands::bzpopmin`](crate::Commands::bzpopmin) for the command.
 #[must_use]
 pub fn bzpopmin(key: impl crate::ToRedisArgs, timeout: f64) -> crate::Cmd {
-    let mut out = crate::cmd("BZPOPMIN");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(timeout);
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::bzpopmin(&mut out, key, timeout);
     out
 }
 /// Builds `CLIENT CACHING`; see [`Commands::client_caching`](crate::Commands::client_caching) for the command.
 #[must_use]
 pub fn client_caching(mode: ClientCachingMode) -> crate::Cmd {
-    let mut out = crate::cmd("CLIENT CACHING");
-    let cmd = &mut out;
-    mode.write_to(cmd);
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::client_caching(&mut out, mode);
     out
 }
 /// Builds `CLIENT CAPA`; see [`Commands::client_capa`](crate::Commands::client_capa) for the command.
 #[must_use]
 pub fn client_capa(capability: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("CLIENT CAPA");
-    let cmd = &mut out;
-    cmd.arg(capability);
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::client_capa(&mut out, capability);
     out
 }
 /// Builds `CLIENT GETNAME`; see [`Commands::client_getname`](crate::Commands::client_getname) for the command.
 #[must_use]
 pub fn client_getname() -> crate::Cmd {
-    crate::cmd("CLIENT GETNAME")
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::client_getname(&mut out);
+    out
 }
 /// Builds `CLIENT GETREDIR`; see [`Commands::client_getredir`](crate::Commands::client_getredir) for the command.
 #[must_use]
 pub fn client_getredir() -> crate::Cmd {
-    crate::cmd("CLIENT GETREDIR")
+    let mut out = crate::Cmd::with_capacity(79usize);
+    write_args::client_getredir(&mut out);
+    out
 }
 /// Builds `CLIENT HELP`; see [`Commands::client_help`](crate::Commands::client_help) for the command.
 #[must_use]
 pub fn client_help() -> crate::Cmd {
-    crate::cmd("CLIENT HELP")
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::client_help(&mut out);
+    out
 }
 /// Builds `CLIENT ID`; see [`Commands::client_id`](crate::Commands::client_id) for the command.
 #[must_use]
 pub fn client_id() -> crate::Cmd {
-    crate::cmd("CLIENT ID")
+    let mut out = crate::Cmd::with_capacity(73usize);
+    write_args::client_id(&mut out);
+    out
 }
 /// Builds `CLIENT INFO`; see [`Commands::client_info`](crate::Commands::client_info) for the command.
 #[must_use]
 pub fn client_info() -> crate::Cmd {
-    crate::cmd("CLIENT INFO")
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::client_info(&mut out);
+    out
 }
 /// Builds `CLIENT KILL`; see [`Commands::client_kill`](crate::Commands::client_kill) for the command.
 #[must_use]
 pub fn client_kill(filter: ClientKillFilter) -> crate::Cmd {
-    let mut out = crate::cmd("CLIENT KILL");
-    let cmd = &mut out;
-    filter.write_to(cmd);
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::client_kill(&mut out, filter);
     out
 }
 /// Builds `CLIENT LIST` with its options; see [`client_list_options`](crate::Commands::client_list_options).
 #[must_use]
 pub fn client_list_options(options: ClientListOptions) -> crate::Cmd {
-    let mut out = crate::cmd("CLIENT LIST");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.client_type {
-        cmd.arg("TYPE");
-        chosen.write_to(cmd);
-    }
-    if !options.client_id.is_empty() {
-        cmd.arg("ID");
-        cmd.arg(&options.client_id);
-    }
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::client_list_options(&mut out, options);
     out
 }
 /// Builds `CLIENT LIST`; see [`Commands::client_list`](crate::Commands::client_list) for the command.
@@ -501,28 +428,22 @@ pub fn client_list() -> crate::Cmd {
 /// Builds `CLIENT NO-EVICT`; see [`Commands::client_no_evict`](crate::Commands::client_no_evict) for the command.
 #[must_use]
 pub fn client_no_evict(enabled: ClientNoEvictEnabled) -> crate::Cmd {
-    let mut out = crate::cmd("CLIENT NO-EVICT");
-    let cmd = &mut out;
-    enabled.write_to(cmd);
+    let mut out = crate::Cmd::with_capacity(79usize);
+    write_args::client_no_evict(&mut out, enabled);
     out
 }
 /// Builds `CLIENT NO-TOUCH`; see [`Commands::client_no_touch`](crate::Commands::client_no_touch) for the command.
 #[must_use]
 pub fn client_no_touch(enabled: ClientNoTouchEnabled) -> crate::Cmd {
-    let mut out = crate::cmd("CLIENT NO-TOUCH");
-    let cmd = &mut out;
-    enabled.write_to(cmd);
+    let mut out = crate::Cmd::with_capacity(79usize);
+    write_args::client_no_touch(&mut out, enabled);
     out
 }
 /// Builds `CLIENT PAUSE` with its options; see [`client_pause_options`](crate::Commands::client_pause_options).
 #[must_use]
 pub fn client_pause_options(timeout: i64, options: ClientPauseOptions) -> crate::Cmd {
-    let mut out = crate::cmd("CLIENT PAUSE");
-    let cmd = &mut out;
-    cmd.arg(timeout);
-    if let Some(chosen) = &options.mode {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::client_pause_options(&mut out, timeout, options);
     out
 }
 /// Builds `CLIENT PAUSE`; see [`Commands::client_pause`](crate::Commands::client_pause) for the command.
@@ -533,17 +454,15 @@ pub fn client_pause(timeout: i64) -> crate::Cmd {
 /// Builds `CLIENT SETINFO`; see [`Commands::client_setinfo`](crate::Commands::client_setinfo) for the command.
 #[must_use]
 pub fn client_setinfo(attr: ClientSetinfoAttr) -> crate::Cmd {
-    let mut out = crate::cmd("CLIENT SETINFO");
-    let cmd = &mut out;
-    attr.write_to(cmd);
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::client_setinfo(&mut out, attr);
     out
 }
 /// Builds `CLIENT SETNAME`; see [`Commands::client_setname`](crate::Commands::client_setname) for the command.
 #[must_use]
 pub fn client_setname(connection_name: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("CLIENT SETNAME");
-    let cmd = &mut out;
-    cmd.arg(connection_name);
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::client_setname(&mut out, connection_name);
     out
 }
 /// Builds `CLIENT TRACKING` with its options; see [`client_tracking_options`](crate::Commands::client_tracking_options).
@@ -552,31 +471,8 @@ pub fn client_tracking_options(
     status: ClientTrackingStatus,
     options: ClientTrackingOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("CLIENT TRACKING");
-    let cmd = &mut out;
-    status.write_to(cmd);
-    if let Some(chosen) = &options.client_id {
-        cmd.arg("REDIRECT");
-        cmd.arg(chosen);
-    }
-    if !options.prefix.is_empty() {
-        for item in &options.prefix {
-            cmd.arg("PREFIX");
-            cmd.append(item);
-        }
-    }
-    if options.bcast {
-        cmd.arg("BCAST");
-    }
-    if options.optin {
-        cmd.arg("OPTIN");
-    }
-    if options.optout {
-        cmd.arg("OPTOUT");
-    }
-    if options.noloop {
-        cmd.arg("NOLOOP");
-    }
+    let mut out = crate::Cmd::with_capacity(79usize);
+    write_args::client_tracking_options(&mut out, status, options);
     out
 }
 /// Builds `CLIENT TRACKING`; see [`Commands::client_tracking`](crate::Commands::client_tracking) for the command.
@@ -587,7 +483,9 @@ pub fn client_tracking(status: ClientTrackingStatus) -> crate::Cmd {
 /// Builds `CLIENT TRACKINGINFO`; see [`Commands::client_trackinginfo`](crate::Commands::client_trackinginfo) for the command.
 #[must_use]
 pub fn client_trackinginfo() -> crate::Cmd {
-    crate::cmd("CLIENT TRACKINGINFO")
+    let mut out = crate::Cmd::with_capacity(83usize);
+    write_args::client_trackinginfo(&mut out);
+    out
 }
 /// Builds `CLIENT UNBLOCK` with its options; see [`client_unblock_options`](crate::Commands::client_unblock_options).
 #[must_use]
@@ -595,12 +493,8 @@ pub fn client_unblock_options(
     client_id: i64,
     options: ClientUnblockOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("CLIENT UNBLOCK");
-    let cmd = &mut out;
-    cmd.arg(client_id);
-    if let Some(chosen) = &options.unblock_type {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::client_unblock_options(&mut out, client_id, options);
     out
 }
 /// Builds `CLIENT UNBLOCK`; see [`Commands::client_unblock`](crate::Commands::client_unblock) for the command.
@@ -611,47 +505,45 @@ pub fn client_unblock(client_id: i64) -> crate::Cmd {
 /// Builds `CLIENT UNPAUSE`; see [`Commands::client_unpause`](crate::Commands::client_unpause) for the command.
 #[must_use]
 pub fn client_unpause() -> crate::Cmd {
-    crate::cmd("CLIENT UNPAUSE")
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::client_unpause(&mut out);
+    out
 }
 /// Builds `CLUSTER ADDSLOTS`; see [`Commands::cluster_addslots`](crate::Commands::cluster_addslots) for the command.
 #[must_use]
 pub fn cluster_addslots(
     slot: impl ::core::iter::IntoIterator<Item = i64>,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("CLUSTER ADDSLOTS");
-    let cmd = &mut out;
-    for item in slot {
-        cmd.arg(item);
-    }
+    let mut out = crate::Cmd::with_capacity(80usize);
+    write_args::cluster_addslots(&mut out, slot);
     out
 }
 /// Builds `CLUSTER ADDSLOTSRANGE`; see [`Commands::cluster_addslotsrange`](crate::Commands::cluster_addslotsrange) for the command.
 #[must_use]
 pub fn cluster_addslotsrange(range: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("CLUSTER ADDSLOTSRANGE");
-    let cmd = &mut out;
-    cmd.arg(range);
+    let mut out = crate::Cmd::with_capacity(85usize);
+    write_args::cluster_addslotsrange(&mut out, range);
     out
 }
 /// Builds `CLUSTER BUMPEPOCH`; see [`Commands::cluster_bumpepoch`](crate::Commands::cluster_bumpepoch) for the command.
 #[must_use]
 pub fn cluster_bumpepoch() -> crate::Cmd {
-    crate::cmd("CLUSTER BUMPEPOCH")
+    let mut out = crate::Cmd::with_capacity(81usize);
+    write_args::cluster_bumpepoch(&mut out);
+    out
 }
 /// Builds `CLUSTER COUNT-FAILURE-REPORTS`; see [`Commands::cluster_count_failure_reports`](crate::Commands::cluster_count_failure_reports) for the command.
 #[must_use]
 pub fn cluster_count_failure_reports(node_id: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("CLUSTER COUNT-FAILURE-REPORTS");
-    let cmd = &mut out;
-    cmd.arg(node_id);
+    let mut out = crate::Cmd::with_capacity(93usize);
+    write_args::cluster_count_failure_reports(&mut out, node_id);
     out
 }
 /// Builds `CLUSTER COUNTKEYSINSLOT`; see [`Commands::cluster_countkeysinslot`](crate::Commands::cluster_countkeysinslot) for the command.
 #[must_use]
 pub fn cluster_countkeysinslot(slot: i64) -> crate::Cmd {
-    let mut out = crate::cmd("CLUSTER COUNTKEYSINSLOT");
-    let cmd = &mut out;
-    cmd.arg(slot);
+    let mut out = crate::Cmd::with_capacity(87usize);
+    write_args::cluster_countkeysinslot(&mut out, slot);
     out
 }
 /// Builds `CLUSTER DELSLOTS`; see [`Commands::cluster_delslots`](crate::Commands::cluster_delslots) for the command.
@@ -659,29 +551,22 @@ pub fn cluster_countkeysinslot(slot: i64) -> crate::Cmd {
 pub fn cluster_delslots(
     slot: impl ::core::iter::IntoIterator<Item = i64>,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("CLUSTER DELSLOTS");
-    let cmd = &mut out;
-    for item in slot {
-        cmd.arg(item);
-    }
+    let mut out = crate::Cmd::with_capacity(80usize);
+    write_args::cluster_delslots(&mut out, slot);
     out
 }
 /// Builds `CLUSTER DELSLOTSRANGE`; see [`Commands::cluster_delslotsrange`](crate::Commands::cluster_delslotsrange) for the command.
 #[must_use]
 pub fn cluster_delslotsrange(range: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("CLUSTER DELSLOTSRANGE");
-    let cmd = &mut out;
-    cmd.arg(range);
+    let mut out = crate::Cmd::with_capacity(85usize);
+    write_args::cluster_delslotsrange(&mut out, range);
     out
 }
 /// Builds `CLUSTER FAILOVER` with its options; see [`cluster_failover_options`](crate::Commands::cluster_failover_options).
 #[must_use]
 pub fn cluster_failover_options(options: ClusterFailoverOptions) -> crate::Cmd {
-    let mut out = crate::cmd("CLUSTER FAILOVER");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.options {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(80usize);
+    write_args::cluster_failover_options(&mut out, options);
     out
 }
 /// Builds `CLUSTER FAILOVER`; see [`Commands::cluster_failover`](crate::Commands::cluster_failover) for the command.
@@ -692,47 +577,51 @@ pub fn cluster_failover() -> crate::Cmd {
 /// Builds `CLUSTER FLUSHSLOTS`; see [`Commands::cluster_flushslots`](crate::Commands::cluster_flushslots) for the command.
 #[must_use]
 pub fn cluster_flushslots() -> crate::Cmd {
-    crate::cmd("CLUSTER FLUSHSLOTS")
+    let mut out = crate::Cmd::with_capacity(82usize);
+    write_args::cluster_flushslots(&mut out);
+    out
 }
 /// Builds `CLUSTER FORGET`; see [`Commands::cluster_forget`](crate::Commands::cluster_forget) for the command.
 #[must_use]
 pub fn cluster_forget(node_id: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("CLUSTER FORGET");
-    let cmd = &mut out;
-    cmd.arg(node_id);
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::cluster_forget(&mut out, node_id);
     out
 }
 /// Builds `CLUSTER GETKEYSINSLOT`; see [`Commands::cluster_getkeysinslot`](crate::Commands::cluster_getkeysinslot) for the command.
 #[must_use]
 pub fn cluster_getkeysinslot(slot: i64, count: i64) -> crate::Cmd {
-    let mut out = crate::cmd("CLUSTER GETKEYSINSLOT");
-    let cmd = &mut out;
-    cmd.arg(slot);
-    cmd.arg(count);
+    let mut out = crate::Cmd::with_capacity(85usize);
+    write_args::cluster_getkeysinslot(&mut out, slot, count);
     out
 }
 /// Builds `CLUSTER HELP`; see [`Commands::cluster_help`](crate::Commands::cluster_help) for the command.
 #[must_use]
 pub fn cluster_help() -> crate::Cmd {
-    crate::cmd("CLUSTER HELP")
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::cluster_help(&mut out);
+    out
 }
 /// Builds `CLUSTER INFO`; see [`Commands::cluster_info`](crate::Commands::cluster_info) for the command.
 #[must_use]
 pub fn cluster_info() -> crate::Cmd {
-    crate::cmd("CLUSTER INFO")
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::cluster_info(&mut out);
+    out
 }
 /// Builds `CLUSTER KEYSLOT`; see [`Commands::cluster_keyslot`](crate::Commands::cluster_keyslot) for the command.
 #[must_use]
 pub fn cluster_keyslot(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("CLUSTER KEYSLOT");
-    let cmd = &mut out;
-    cmd.arg(key);
+    let mut out = crate::Cmd::with_capacity(79usize);
+    write_args::cluster_keyslot(&mut out, key);
     out
 }
 /// Builds `CLUSTER LINKS`; see [`Commands::cluster_links`](crate::Commands::cluster_links) for the command.
 #[must_use]
 pub fn cluster_links() -> crate::Cmd {
-    crate::cmd("CLUSTER LINKS")
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::cluster_links(&mut out);
+    out
 }
 /// Builds `CLUSTER MEET` with its options; see [`cluster_meet_options`](crate::Commands::cluster_meet_options).
 #[must_use]
@@ -741,13 +630,8 @@ pub fn cluster_meet_options(
     port: i64,
     options: ClusterMeetOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("CLUSTER MEET");
-    let cmd = &mut out;
-    cmd.arg(ip);
-    cmd.arg(port);
-    if let Some(chosen) = &options.cluster_bus_port {
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::cluster_meet_options(&mut out, ip, port, options);
     out
 }
 /// Builds `CLUSTER MEET`; see [`Commands::cluster_meet`](crate::Commands::cluster_meet) for the command.
@@ -758,42 +642,43 @@ pub fn cluster_meet(ip: impl crate::ToRedisArgs, port: i64) -> crate::Cmd {
 /// Builds `CLUSTER MYID`; see [`Commands::cluster_myid`](crate::Commands::cluster_myid) for the command.
 #[must_use]
 pub fn cluster_myid() -> crate::Cmd {
-    crate::cmd("CLUSTER MYID")
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::cluster_myid(&mut out);
+    out
 }
 /// Builds `CLUSTER MYSHARDID`; see [`Commands::cluster_myshardid`](crate::Commands::cluster_myshardid) for the command.
 #[must_use]
 pub fn cluster_myshardid() -> crate::Cmd {
-    crate::cmd("CLUSTER MYSHARDID")
+    let mut out = crate::Cmd::with_capacity(81usize);
+    write_args::cluster_myshardid(&mut out);
+    out
 }
 /// Builds `CLUSTER NODES`; see [`Commands::cluster_nodes`](crate::Commands::cluster_nodes) for the command.
 #[must_use]
 pub fn cluster_nodes() -> crate::Cmd {
-    crate::cmd("CLUSTER NODES")
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::cluster_nodes(&mut out);
+    out
 }
 /// Builds `CLUSTER REPLICAS`; see [`Commands::cluster_replicas`](crate::Commands::cluster_replicas) for the command.
 #[must_use]
 pub fn cluster_replicas(node_id: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("CLUSTER REPLICAS");
-    let cmd = &mut out;
-    cmd.arg(node_id);
+    let mut out = crate::Cmd::with_capacity(80usize);
+    write_args::cluster_replicas(&mut out, node_id);
     out
 }
 /// Builds `CLUSTER REPLICATE`; see [`Commands::cluster_replicate`](crate::Commands::cluster_replicate) for the command.
 #[must_use]
 pub fn cluster_replicate(node_id: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("CLUSTER REPLICATE");
-    let cmd = &mut out;
-    cmd.arg(node_id);
+    let mut out = crate::Cmd::with_capacity(81usize);
+    write_args::cluster_replicate(&mut out, node_id);
     out
 }
 /// Builds `CLUSTER RESET` with its options; see [`cluster_reset_options`](crate::Commands::cluster_reset_options).
 #[must_use]
 pub fn cluster_reset_options(options: ClusterResetOptions) -> crate::Cmd {
-    let mut out = crate::cmd("CLUSTER RESET");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.reset_type {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::cluster_reset_options(&mut out, options);
     out
 }
 /// Builds `CLUSTER RESET`; see [`Commands::cluster_reset`](crate::Commands::cluster_reset) for the command.
@@ -804,14 +689,15 @@ pub fn cluster_reset() -> crate::Cmd {
 /// Builds `CLUSTER SAVECONFIG`; see [`Commands::cluster_saveconfig`](crate::Commands::cluster_saveconfig) for the command.
 #[must_use]
 pub fn cluster_saveconfig() -> crate::Cmd {
-    crate::cmd("CLUSTER SAVECONFIG")
+    let mut out = crate::Cmd::with_capacity(82usize);
+    write_args::cluster_saveconfig(&mut out);
+    out
 }
 /// Builds `CLUSTER SET-CONFIG-EPOCH`; see [`Commands::cluster_set_config_epoch`](crate::Commands::cluster_set_config_epoch) for the command.
 #[must_use]
 pub fn cluster_set_config_epoch(config_epoch: i64) -> crate::Cmd {
-    let mut out = crate::cmd("CLUSTER SET-CONFIG-EPOCH");
-    let cmd = &mut out;
-    cmd.arg(config_epoch);
+    let mut out = crate::Cmd::with_capacity(88usize);
+    write_args::cluster_set_config_epoch(&mut out, config_epoch);
     out
 }
 /// Builds `CLUSTER SETSLOT` with its options; see [`cluster_setslot_options`](crate::Commands::cluster_setslot_options).
@@ -821,14 +707,8 @@ pub fn cluster_setslot_options(
     subcommand: ClusterSetslotSubcommand,
     options: ClusterSetslotOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("CLUSTER SETSLOT");
-    let cmd = &mut out;
-    cmd.arg(slot);
-    subcommand.write_to(cmd);
-    if let Some(chosen) = &options.timeout {
-        cmd.arg("TIMEOUT");
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(79usize);
+    write_args::cluster_setslot_options(&mut out, slot, subcommand, options);
     out
 }
 /// Builds `CLUSTER SETSLOT`; see [`Commands::cluster_setslot`](crate::Commands::cluster_setslot) for the command.
@@ -839,48 +719,51 @@ pub fn cluster_setslot(slot: i64, subcommand: ClusterSetslotSubcommand) -> crate
 /// Builds `CLUSTER SHARDS`; see [`Commands::cluster_shards`](crate::Commands::cluster_shards) for the command.
 #[must_use]
 pub fn cluster_shards() -> crate::Cmd {
-    crate::cmd("CLUSTER SHARDS")
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::cluster_shards(&mut out);
+    out
 }
 /// Builds `CLUSTER SLAVES`; see [`Commands::cluster_slaves`](crate::Commands::cluster_slaves) for the command.
 #[deprecated(since = "5.0.0", note = "use `CLUSTER REPLICAS`")]
 #[must_use]
 pub fn cluster_slaves(node_id: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("CLUSTER SLAVES");
-    let cmd = &mut out;
-    cmd.arg(node_id);
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::cluster_slaves(&mut out, node_id);
     out
 }
 /// Builds `CLUSTER SLOT-STATS`; see [`Commands::cluster_slot_stats`](crate::Commands::cluster_slot_stats) for the command.
 #[must_use]
 pub fn cluster_slot_stats(filter: ClusterSlotStatsFilter) -> crate::Cmd {
-    let mut out = crate::cmd("CLUSTER SLOT-STATS");
-    let cmd = &mut out;
-    filter.write_to(cmd);
+    let mut out = crate::Cmd::with_capacity(82usize);
+    write_args::cluster_slot_stats(&mut out, filter);
     out
 }
 /// Builds `CLUSTER SLOTS`; see [`Commands::cluster_slots`](crate::Commands::cluster_slots) for the command.
 #[must_use]
 pub fn cluster_slots() -> crate::Cmd {
-    crate::cmd("CLUSTER SLOTS")
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::cluster_slots(&mut out);
+    out
 }
 /// Builds `COMMAND`; see [`Commands::command`](crate::Commands::command) for the command.
 #[must_use]
 pub fn command() -> crate::Cmd {
-    crate::cmd("COMMAND")
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::command(&mut out);
+    out
 }
 /// Builds `COMMAND COUNT`; see [`Commands::command_count`](crate::Commands::command_count) for the command.
 #[must_use]
 pub fn command_count() -> crate::Cmd {
-    crate::cmd("COMMAND COUNT")
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::command_count(&mut out);
+    out
 }
 /// Builds `COMMAND DOCS` with its options; see [`command_docs_options`](crate::Commands::command_docs_options).
 #[must_use]
 pub fn command_docs_options(options: CommandDocsOptions) -> crate::Cmd {
-    let mut out = crate::cmd("COMMAND DOCS");
-    let cmd = &mut out;
-    if !options.command_name.is_empty() {
-        cmd.append(&options.command_name);
-    }
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::command_docs_options(&mut out, options);
     out
 }
 /// Builds `COMMAND DOCS`; see [`Commands::command_docs`](crate::Commands::command_docs) for the command.
@@ -894,12 +777,8 @@ pub fn command_getkeys_options(
     command: impl crate::ToRedisArgs,
     options: CommandGetkeysOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("COMMAND GETKEYS");
-    let cmd = &mut out;
-    cmd.arg(command);
-    if !options.arg.is_empty() {
-        cmd.append(&options.arg);
-    }
+    let mut out = crate::Cmd::with_capacity(79usize);
+    write_args::command_getkeys_options(&mut out, command, options);
     out
 }
 /// Builds `COMMAND GETKEYS`; see [`Commands::command_getkeys`](crate::Commands::command_getkeys) for the command.
@@ -913,12 +792,8 @@ pub fn command_getkeysandflags_options(
     command: impl crate::ToRedisArgs,
     options: CommandGetkeysandflagsOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("COMMAND GETKEYSANDFLAGS");
-    let cmd = &mut out;
-    cmd.arg(command);
-    if !options.arg.is_empty() {
-        cmd.append(&options.arg);
-    }
+    let mut out = crate::Cmd::with_capacity(87usize);
+    write_args::command_getkeysandflags_options(&mut out, command, options);
     out
 }
 /// Builds `COMMAND GETKEYSANDFLAGS`; see [`Commands::command_getkeysandflags`](crate::Commands::command_getkeysandflags) for the command.
@@ -929,16 +804,15 @@ pub fn command_getkeysandflags(command: impl crate::ToRedisArgs) -> crate::Cmd {
 /// Builds `COMMAND HELP`; see [`Commands::command_help`](crate::Commands::command_help) for the command.
 #[must_use]
 pub fn command_help() -> crate::Cmd {
-    crate::cmd("COMMAND HELP")
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::command_help(&mut out);
+    out
 }
 /// Builds `COMMAND INFO` with its options; see [`command_info_options`](crate::Commands::command_info_options).
 #[must_use]
 pub fn command_info_options(options: CommandInfoOptions) -> crate::Cmd {
-    let mut out = crate::cmd("COMMAND INFO");
-    let cmd = &mut out;
-    if !options.command_name.is_empty() {
-        cmd.append(&options.command_name);
-    }
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::command_info_options(&mut out, options);
     out
 }
 /// Builds `COMMAND INFO`; see [`Commands::command_info`](crate::Commands::command_info) for the command.
@@ -949,12 +823,8 @@ pub fn command_info() -> crate::Cmd {
 /// Builds `COMMAND LIST` with its options; see [`command_list_options`](crate::Commands::command_list_options).
 #[must_use]
 pub fn command_list_options(options: CommandListOptions) -> crate::Cmd {
-    let mut out = crate::cmd("COMMAND LIST");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.filterby {
-        cmd.arg("FILTERBY");
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::command_list_options(&mut out, options);
     out
 }
 /// Builds `COMMAND LIST`; see [`Commands::command_list`](crate::Commands::command_list) for the command.
@@ -965,32 +835,36 @@ pub fn command_list() -> crate::Cmd {
 /// Builds `CONFIG GET`; see [`Commands::config_get`](crate::Commands::config_get) for the command.
 #[must_use]
 pub fn config_get(parameter: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("CONFIG GET");
-    let cmd = &mut out;
-    cmd.arg(parameter);
+    let mut out = crate::Cmd::with_capacity(74usize);
+    write_args::config_get(&mut out, parameter);
     out
 }
 /// Builds `CONFIG HELP`; see [`Commands::config_help`](crate::Commands::config_help) for the command.
 #[must_use]
 pub fn config_help() -> crate::Cmd {
-    crate::cmd("CONFIG HELP")
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::config_help(&mut out);
+    out
 }
 /// Builds `CONFIG RESETSTAT`; see [`Commands::config_resetstat`](crate::Commands::config_resetstat) for the command.
 #[must_use]
 pub fn config_resetstat() -> crate::Cmd {
-    crate::cmd("CONFIG RESETSTAT")
+    let mut out = crate::Cmd::with_capacity(80usize);
+    write_args::config_resetstat(&mut out);
+    out
 }
 /// Builds `CONFIG REWRITE`; see [`Commands::config_rewrite`](crate::Commands::config_rewrite) for the command.
 #[must_use]
 pub fn config_rewrite() -> crate::Cmd {
-    crate::cmd("CONFIG REWRITE")
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::config_rewrite(&mut out);
+    out
 }
 /// Builds `CONFIG SET`; see [`Commands::config_set`](crate::Commands::config_set) for the command.
 #[must_use]
 pub fn config_set(data: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("CONFIG SET");
-    let cmd = &mut out;
-    cmd.arg(data);
+    let mut out = crate::Cmd::with_capacity(74usize);
+    write_args::config_set(&mut out, data);
     out
 }
 /// Builds `COPY` with its options; see [`copy_options`](crate::Commands::copy_options).
@@ -1000,17 +874,8 @@ pub fn copy_options(
     destination: impl crate::ToRedisArgs,
     options: CopyOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("COPY");
-    let cmd = &mut out;
-    cmd.key(source);
-    cmd.key(destination);
-    if let Some(chosen) = &options.destination_db {
-        cmd.arg("DB");
-        cmd.arg(chosen);
-    }
-    if options.replace {
-        cmd.arg("REPLACE");
-    }
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::copy_options(&mut out, source, destination, options);
     out
 }
 /// Builds `COPY`; see [`Commands::copy`](crate::Commands::copy) for the command.
@@ -1024,52 +889,50 @@ pub fn copy(
 /// Builds `DBSIZE`; see [`Commands::dbsize`](crate::Commands::dbsize) for the command.
 #[must_use]
 pub fn dbsize() -> crate::Cmd {
-    crate::cmd("DBSIZE")
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::dbsize(&mut out);
+    out
 }
 /// Builds `DECR`; see [`Commands::decr`](crate::Commands::decr) for the command.
 #[must_use]
 pub fn decr(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("DECR");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::decr(&mut out, key);
     out
 }
 /// Builds `DECRBY`; see [`Commands::decrby`](crate::Commands::decrby) for the command.
 #[must_use]
 pub fn decrby(key: impl crate::ToRedisArgs, decrement: i64) -> crate::Cmd {
-    let mut out = crate::cmd("DECRBY");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(decrement);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::decrby(&mut out, key, decrement);
     out
 }
 /// Builds `DEL`; see [`Commands::del`](crate::Commands::del) for the command.
 #[must_use]
 pub fn del(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("DEL");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(67usize);
+    write_args::del(&mut out, key);
     out
 }
 /// Builds `DISCARD`; see [`Commands::discard`](crate::Commands::discard) for the command.
 #[must_use]
 pub fn discard() -> crate::Cmd {
-    crate::cmd("DISCARD")
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::discard(&mut out);
+    out
 }
 /// Builds `DUMP`; see [`Commands::dump`](crate::Commands::dump) for the command.
 #[must_use]
 pub fn dump(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("DUMP");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::dump(&mut out, key);
     out
 }
 /// Builds `ECHO`; see [`Commands::echo`](crate::Commands::echo) for the command.
 #[must_use]
 pub fn echo(message: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("ECHO");
-    let cmd = &mut out;
-    cmd.arg(message);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::echo(&mut out, message);
     out
 }
 /// Builds `EVAL` with its options; see [`eval_options`](crate::Commands::eval_options).
@@ -1078,16 +941,8 @@ pub fn eval_options(
     script: impl crate::ToRedisArgs,
     options: EvalOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("EVAL");
-    let cmd = &mut out;
-    cmd.arg(script);
-    cmd.arg(options.key.arg_count());
-    if !options.key.is_empty() {
-        cmd.append(&options.key);
-    }
-    if !options.arg.is_empty() {
-        cmd.append(&options.arg);
-    }
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::eval_options(&mut out, script, options);
     out
 }
 /// Builds `EVAL`; see [`Commands::eval`](crate::Commands::eval) for the command.
@@ -1101,16 +956,8 @@ pub fn evalsha_options(
     sha1: impl crate::ToRedisArgs,
     options: EvalshaOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("EVALSHA");
-    let cmd = &mut out;
-    cmd.arg(sha1);
-    cmd.arg(options.key.arg_count());
-    if !options.key.is_empty() {
-        cmd.append(&options.key);
-    }
-    if !options.arg.is_empty() {
-        cmd.append(&options.arg);
-    }
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::evalsha_options(&mut out, sha1, options);
     out
 }
 /// Builds `EVALSHA`; see [`Commands::evalsha`](crate::Commands::evalsha) for the command.
@@ -1124,16 +971,8 @@ pub fn evalsha_ro_options(
     sha1: impl crate::ToRedisArgs,
     options: EvalshaRoOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("EVALSHA_RO");
-    let cmd = &mut out;
-    cmd.arg(sha1);
-    cmd.arg(options.key.arg_count());
-    if !options.key.is_empty() {
-        cmd.append(&options.key);
-    }
-    if !options.arg.is_empty() {
-        cmd.append(&options.arg);
-    }
+    let mut out = crate::Cmd::with_capacity(74usize);
+    write_args::evalsha_ro_options(&mut out, sha1, options);
     out
 }
 /// Builds `EVALSHA_RO`; see [`Commands::evalsha_ro`](crate::Commands::evalsha_ro) for the command.
@@ -1147,16 +986,8 @@ pub fn eval_ro_options(
     script: impl crate::ToRedisArgs,
     options: EvalRoOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("EVAL_RO");
-    let cmd = &mut out;
-    cmd.arg(script);
-    cmd.arg(options.key.arg_count());
-    if !options.key.is_empty() {
-        cmd.append(&options.key);
-    }
-    if !options.arg.is_empty() {
-        cmd.append(&options.arg);
-    }
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::eval_ro_options(&mut out, script, options);
     out
 }
 /// Builds `EVAL_RO`; see [`Commands::eval_ro`](crate::Commands::eval_ro) for the command.
@@ -1167,14 +998,15 @@ pub fn eval_ro(script: impl crate::ToRedisArgs) -> crate::Cmd {
 /// Builds `EXEC`; see [`Commands::exec`](crate::Commands::exec) for the command.
 #[must_use]
 pub fn exec() -> crate::Cmd {
-    crate::cmd("EXEC")
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::exec(&mut out);
+    out
 }
 /// Builds `EXISTS`; see [`Commands::exists`](crate::Commands::exists) for the command.
 #[must_use]
 pub fn exists(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("EXISTS");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::exists(&mut out, key);
     out
 }
 /// Builds `EXPIRE` with its options; see [`expire_options`](crate::Commands::expire_options).
@@ -1184,13 +1016,8 @@ pub fn expire_options(
     seconds: i64,
     options: ExpireOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("EXPIRE");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(seconds);
-    if let Some(chosen) = &options.condition {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::expire_options(&mut out, key, seconds, options);
     out
 }
 /// Builds `EXPIRE`; see [`Commands::expire`](crate::Commands::expire) for the command.
@@ -1205,13 +1032,8 @@ pub fn expireat_options(
     unix_time_seconds: i64,
     options: ExpireatOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("EXPIREAT");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(unix_time_seconds);
-    if let Some(chosen) = &options.condition {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::expireat_options(&mut out, key, unix_time_seconds, options);
     out
 }
 /// Builds `EXPIREAT`; see [`Commands::expireat`](crate::Commands::expireat) for the command.
@@ -1222,27 +1044,15 @@ pub fn expireat(key: impl crate::ToRedisArgs, unix_time_seconds: i64) -> crate::
 /// Builds `EXPIRETIME`; see [`Commands::expiretime`](crate::Commands::expiretime) for the command.
 #[must_use]
 pub fn expiretime(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("EXPIRETIME");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(74usize);
+    write_args::expiretime(&mut out, key);
     out
 }
 /// Builds `FAILOVER` with its options; see [`failover_options`](crate::Commands::failover_options).
 #[must_use]
 pub fn failover_options(options: FailoverOptions) -> crate::Cmd {
-    let mut out = crate::cmd("FAILOVER");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.target {
-        cmd.arg("TO");
-        chosen.write_to(cmd);
-    }
-    if options.abort {
-        cmd.arg("ABORT");
-    }
-    if let Some(chosen) = &options.milliseconds {
-        cmd.arg("TIMEOUT");
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::failover_options(&mut out, options);
     out
 }
 /// Builds `FAILOVER`; see [`Commands::failover`](crate::Commands::failover) for the command.
@@ -1256,16 +1066,8 @@ pub fn fcall_options(
     function: impl crate::ToRedisArgs,
     options: FcallOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("FCALL");
-    let cmd = &mut out;
-    cmd.arg(function);
-    cmd.arg(options.key.arg_count());
-    if !options.key.is_empty() {
-        cmd.append(&options.key);
-    }
-    if !options.arg.is_empty() {
-        cmd.append(&options.arg);
-    }
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::fcall_options(&mut out, function, options);
     out
 }
 /// Builds `FCALL`; see [`Commands::fcall`](crate::Commands::fcall) for the command.
@@ -1279,16 +1081,8 @@ pub fn fcall_ro_options(
     function: impl crate::ToRedisArgs,
     options: FcallRoOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("FCALL_RO");
-    let cmd = &mut out;
-    cmd.arg(function);
-    cmd.arg(options.key.arg_count());
-    if !options.key.is_empty() {
-        cmd.append(&options.key);
-    }
-    if !options.arg.is_empty() {
-        cmd.append(&options.arg);
-    }
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::fcall_ro_options(&mut out, function, options);
     out
 }
 /// Builds `FCALL_RO`; see [`Commands::fcall_ro`](crate::Commands::fcall_ro) for the command.
@@ -1299,11 +1093,8 @@ pub fn fcall_ro(function: impl crate::ToRedisArgs) -> crate::Cmd {
 /// Builds `FLUSHALL` with its options; see [`flushall_options`](crate::Commands::flushall_options).
 #[must_use]
 pub fn flushall_options(options: FlushallOptions) -> crate::Cmd {
-    let mut out = crate::cmd("FLUSHALL");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.flush_type {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::flushall_options(&mut out, options);
     out
 }
 /// Builds `FLUSHALL`; see [`Commands::flushall`](crate::Commands::flushall) for the command.
@@ -1314,11 +1105,8 @@ pub fn flushall() -> crate::Cmd {
 /// Builds `FLUSHDB` with its options; see [`flushdb_options`](crate::Commands::flushdb_options).
 #[must_use]
 pub fn flushdb_options(options: FlushdbOptions) -> crate::Cmd {
-    let mut out = crate::cmd("FLUSHDB");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.flush_type {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::flushdb_options(&mut out, options);
     out
 }
 /// Builds `FLUSHDB`; see [`Commands::flushdb`](crate::Commands::flushdb) for the command.
@@ -1329,24 +1117,22 @@ pub fn flushdb() -> crate::Cmd {
 /// Builds `FUNCTION DELETE`; see [`Commands::function_delete`](crate::Commands::function_delete) for the command.
 #[must_use]
 pub fn function_delete(library_name: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("FUNCTION DELETE");
-    let cmd = &mut out;
-    cmd.arg(library_name);
+    let mut out = crate::Cmd::with_capacity(79usize);
+    write_args::function_delete(&mut out, library_name);
     out
 }
 /// Builds `FUNCTION DUMP`; see [`Commands::function_dump`](crate::Commands::function_dump) for the command.
 #[must_use]
 pub fn function_dump() -> crate::Cmd {
-    crate::cmd("FUNCTION DUMP")
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::function_dump(&mut out);
+    out
 }
 /// Builds `FUNCTION FLUSH` with its options; see [`function_flush_options`](crate::Commands::function_flush_options).
 #[must_use]
 pub fn function_flush_options(options: FunctionFlushOptions) -> crate::Cmd {
-    let mut out = crate::cmd("FUNCTION FLUSH");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.flush_type {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::function_flush_options(&mut out, options);
     out
 }
 /// Builds `FUNCTION FLUSH`; see [`Commands::function_flush`](crate::Commands::function_flush) for the command.
@@ -1357,25 +1143,22 @@ pub fn function_flush() -> crate::Cmd {
 /// Builds `FUNCTION HELP`; see [`Commands::function_help`](crate::Commands::function_help) for the command.
 #[must_use]
 pub fn function_help() -> crate::Cmd {
-    crate::cmd("FUNCTION HELP")
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::function_help(&mut out);
+    out
 }
 /// Builds `FUNCTION KILL`; see [`Commands::function_kill`](crate::Commands::function_kill) for the command.
 #[must_use]
 pub fn function_kill() -> crate::Cmd {
-    crate::cmd("FUNCTION KILL")
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::function_kill(&mut out);
+    out
 }
 /// Builds `FUNCTION LIST` with its options; see [`function_list_options`](crate::Commands::function_list_options).
 #[must_use]
 pub fn function_list_options(options: FunctionListOptions) -> crate::Cmd {
-    let mut out = crate::cmd("FUNCTION LIST");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.library_name_pattern {
-        cmd.arg("LIBRARYNAME");
-        cmd.append(chosen);
-    }
-    if options.withcode {
-        cmd.arg("WITHCODE");
-    }
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::function_list_options(&mut out, options);
     out
 }
 /// Builds `FUNCTION LIST`; see [`Commands::function_list`](crate::Commands::function_list) for the command.
@@ -1389,12 +1172,8 @@ pub fn function_load_options(
     function_code: impl crate::ToRedisArgs,
     options: FunctionLoadOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("FUNCTION LOAD");
-    let cmd = &mut out;
-    if options.replace {
-        cmd.arg("REPLACE");
-    }
-    cmd.arg(function_code);
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::function_load_options(&mut out, function_code, options);
     out
 }
 /// Builds `FUNCTION LOAD`; see [`Commands::function_load`](crate::Commands::function_load) for the command.
@@ -1408,12 +1187,8 @@ pub fn function_restore_options(
     serialized_value: impl crate::ToRedisArgs,
     options: FunctionRestoreOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("FUNCTION RESTORE");
-    let cmd = &mut out;
-    cmd.arg(serialized_value);
-    if let Some(chosen) = &options.policy {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(80usize);
+    write_args::function_restore_options(&mut out, serialized_value, options);
     out
 }
 /// Builds `FUNCTION RESTORE`; see [`Commands::function_restore`](crate::Commands::function_restore) for the command.
@@ -1424,7 +1199,9 @@ pub fn function_restore(serialized_value: impl crate::ToRedisArgs) -> crate::Cmd
 /// Builds `FUNCTION STATS`; see [`Commands::function_stats`](crate::Commands::function_stats) for the command.
 #[must_use]
 pub fn function_stats() -> crate::Cmd {
-    crate::cmd("FUNCTION STATS")
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::function_stats(&mut out);
+    out
 }
 /// Builds `GEOADD` with its options; see [`geoadd_options`](crate::Commands::geoadd_options).
 #[must_use]
@@ -1433,16 +1210,8 @@ pub fn geoadd_options(
     data: impl crate::ToRedisArgs,
     options: GeoaddOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("GEOADD");
-    let cmd = &mut out;
-    cmd.key(key);
-    if let Some(chosen) = &options.condition {
-        chosen.write_to(cmd);
-    }
-    if options.change {
-        cmd.arg("CH");
-    }
-    cmd.arg(data);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::geoadd_options(&mut out, key, data, options);
     out
 }
 /// Builds `GEOADD`; see [`Commands::geoadd`](crate::Commands::geoadd) for the command.
@@ -1461,14 +1230,8 @@ pub fn geodist_options(
     member2: impl crate::ToRedisArgs,
     options: GeodistOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("GEODIST");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(member1);
-    cmd.arg(member2);
-    if let Some(chosen) = &options.unit {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::geodist_options(&mut out, key, member1, member2, options);
     out
 }
 /// Builds `GEODIST`; see [`Commands::geodist`](crate::Commands::geodist) for the command.
@@ -1486,12 +1249,8 @@ pub fn geohash_options(
     key: impl crate::ToRedisArgs,
     options: GeohashOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("GEOHASH");
-    let cmd = &mut out;
-    cmd.key(key);
-    if !options.member.is_empty() {
-        cmd.append(&options.member);
-    }
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::geohash_options(&mut out, key, options);
     out
 }
 /// Builds `GEOHASH`; see [`Commands::geohash`](crate::Commands::geohash) for the command.
@@ -1505,12 +1264,8 @@ pub fn geopos_options(
     key: impl crate::ToRedisArgs,
     options: GeoposOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("GEOPOS");
-    let cmd = &mut out;
-    cmd.key(key);
-    if !options.member.is_empty() {
-        cmd.append(&options.member);
-    }
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::geopos_options(&mut out, key, options);
     out
 }
 /// Builds `GEOPOS`; see [`Commands::geopos`](crate::Commands::geopos) for the command.
@@ -1532,31 +1287,16 @@ pub fn georadius_options(
     unit: GeoradiusUnit,
     options: GeoradiusOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("GEORADIUS");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(longitude);
-    cmd.arg(latitude);
-    cmd.arg(radius);
-    unit.write_to(cmd);
-    if options.withcoord {
-        cmd.arg("WITHCOORD");
-    }
-    if options.withdist {
-        cmd.arg("WITHDIST");
-    }
-    if options.withhash {
-        cmd.arg("WITHHASH");
-    }
-    if let Some(chosen) = &options.count_block {
-        chosen.write_to(cmd);
-    }
-    if let Some(chosen) = &options.order {
-        chosen.write_to(cmd);
-    }
-    if let Some(chosen) = &options.store {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(73usize);
+    write_args::georadius_options(
+        &mut out,
+        key,
+        longitude,
+        latitude,
+        radius,
+        unit,
+        options,
+    );
     out
 }
 /// Builds `GEORADIUS`; see [`Commands::georadius`](crate::Commands::georadius) for the command.
@@ -1594,30 +1334,8 @@ pub fn georadiusbymember_options(
     unit: GeoradiusbymemberUnit,
     options: GeoradiusbymemberOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("GEORADIUSBYMEMBER");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(member);
-    cmd.arg(radius);
-    unit.write_to(cmd);
-    if options.withcoord {
-        cmd.arg("WITHCOORD");
-    }
-    if options.withdist {
-        cmd.arg("WITHDIST");
-    }
-    if options.withhash {
-        cmd.arg("WITHHASH");
-    }
-    if let Some(chosen) = &options.count_block {
-        chosen.write_to(cmd);
-    }
-    if let Some(chosen) = &options.order {
-        chosen.write_to(cmd);
-    }
-    if let Some(chosen) = &options.store {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(81usize);
+    write_args::georadiusbymember_options(&mut out, key, member, radius, unit, options);
     out
 }
 /// Builds `GEORADIUSBYMEMBER`; see [`Commands::georadiusbymember`](crate::Commands::georadiusbymember) for the command.
@@ -1653,27 +1371,15 @@ pub fn georadiusbymember_ro_options(
     unit: GeoradiusbymemberRoUnit,
     options: GeoradiusbymemberRoOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("GEORADIUSBYMEMBER_RO");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(member);
-    cmd.arg(radius);
-    unit.write_to(cmd);
-    if options.withcoord {
-        cmd.arg("WITHCOORD");
-    }
-    if options.withdist {
-        cmd.arg("WITHDIST");
-    }
-    if options.withhash {
-        cmd.arg("WITHHASH");
-    }
-    if let Some(chosen) = &options.count_block {
-        chosen.write_to(cmd);
-    }
-    if let Some(chosen) = &options.order {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(84usize);
+    write_args::georadiusbymember_ro_options(
+        &mut out,
+        key,
+        member,
+        radius,
+        unit,
+        options,
+    );
     out
 }
 /// Builds `GEORADIUSBYMEMBER_RO`; see [`Commands::georadiusbymember_ro`](crate::Commands::georadiusbymember_ro) for the command.
@@ -1707,28 +1413,16 @@ pub fn georadius_ro_options(
     unit: GeoradiusRoUnit,
     options: GeoradiusRoOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("GEORADIUS_RO");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(longitude);
-    cmd.arg(latitude);
-    cmd.arg(radius);
-    unit.write_to(cmd);
-    if options.withcoord {
-        cmd.arg("WITHCOORD");
-    }
-    if options.withdist {
-        cmd.arg("WITHDIST");
-    }
-    if options.withhash {
-        cmd.arg("WITHHASH");
-    }
-    if let Some(chosen) = &options.count_block {
-        chosen.write_to(cmd);
-    }
-    if let Some(chosen) = &options.order {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::georadius_ro_options(
+        &mut out,
+        key,
+        longitude,
+        latitude,
+        radius,
+        unit,
+        options,
+    );
     out
 }
 /// Builds `GEORADIUS_RO`; see [`Commands::georadius_ro`](crate::Commands::georadius_ro) for the command.
@@ -1758,26 +1452,8 @@ pub fn geosearch_options(
     by: GeosearchBy,
     options: GeosearchOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("GEOSEARCH");
-    let cmd = &mut out;
-    cmd.key(key);
-    from.write_to(cmd);
-    by.write_to(cmd);
-    if let Some(chosen) = &options.order {
-        chosen.write_to(cmd);
-    }
-    if let Some(chosen) = &options.count_block {
-        chosen.write_to(cmd);
-    }
-    if options.withcoord {
-        cmd.arg("WITHCOORD");
-    }
-    if options.withdist {
-        cmd.arg("WITHDIST");
-    }
-    if options.withhash {
-        cmd.arg("WITHHASH");
-    }
+    let mut out = crate::Cmd::with_capacity(73usize);
+    write_args::geosearch_options(&mut out, key, from, by, options);
     out
 }
 /// Builds `GEOSEARCH`; see [`Commands::geosearch`](crate::Commands::geosearch) for the command.
@@ -1798,21 +1474,8 @@ pub fn geosearchstore_options(
     by: GeosearchstoreBy,
     options: GeosearchstoreOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("GEOSEARCHSTORE");
-    let cmd = &mut out;
-    cmd.key(destination);
-    cmd.key(source);
-    from.write_to(cmd);
-    by.write_to(cmd);
-    if let Some(chosen) = &options.order {
-        chosen.write_to(cmd);
-    }
-    if let Some(chosen) = &options.count_block {
-        chosen.write_to(cmd);
-    }
-    if options.storedist {
-        cmd.arg("STOREDIST");
-    }
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::geosearchstore_options(&mut out, destination, source, from, by, options);
     out
 }
 /// Builds `GEOSEARCHSTORE`; see [`Commands::geosearchstore`](crate::Commands::geosearchstore) for the command.
@@ -1834,37 +1497,29 @@ pub fn geosearchstore(
 /// Builds `GET`; see [`Commands::get`](crate::Commands::get) for the command.
 #[must_use]
 pub fn get(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("GET");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(67usize);
+    write_args::get(&mut out, key);
     out
 }
 /// Builds `GETBIT`; see [`Commands::getbit`](crate::Commands::getbit) for the command.
 #[must_use]
 pub fn getbit(key: impl crate::ToRedisArgs, offset: i64) -> crate::Cmd {
-    let mut out = crate::cmd("GETBIT");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(offset);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::getbit(&mut out, key, offset);
     out
 }
 /// Builds `GETDEL`; see [`Commands::getdel`](crate::Commands::getdel) for the command.
 #[must_use]
 pub fn getdel(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("GETDEL");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::getdel(&mut out, key);
     out
 }
 /// Builds `GETEX` with its options; see [`getex_options`](crate::Commands::getex_options).
 #[must_use]
 pub fn getex_options(key: impl crate::ToRedisArgs, options: GetexOptions) -> crate::Cmd {
-    let mut out = crate::cmd("GETEX");
-    let cmd = &mut out;
-    cmd.key(key);
-    if let Some(chosen) = &options.expiration {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::getex_options(&mut out, key, options);
     out
 }
 /// Builds `GETEX`; see [`Commands::getex`](crate::Commands::getex) for the command.
@@ -1875,11 +1530,8 @@ pub fn getex(key: impl crate::ToRedisArgs) -> crate::Cmd {
 /// Builds `GETRANGE`; see [`Commands::getrange`](crate::Commands::getrange) for the command.
 #[must_use]
 pub fn getrange(key: impl crate::ToRedisArgs, start: i64, end: i64) -> crate::Cmd {
-    let mut out = crate::cmd("GETRANGE");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(start);
-    cmd.arg(end);
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::getrange(&mut out, key, start, end);
     out
 }
 /// Builds `GETSET`; see [`Commands::getset`](crate::Commands::getset) for the command.
@@ -1889,19 +1541,15 @@ pub fn getset(
     key: impl crate::ToRedisArgs,
     value: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("GETSET");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(value);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::getset(&mut out, key, value);
     out
 }
 /// Builds `HDEL`; see [`Commands::hdel`](crate::Commands::hdel) for the command.
 #[must_use]
 pub fn hdel(key: impl crate::ToRedisArgs, field: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("HDEL");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(field);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::hdel(&mut out, key, field);
     out
 }
 /// Builds `HEXISTS`; see [`Commands::hexists`](crate::Commands::hexists) for the command.
@@ -1910,27 +1558,22 @@ pub fn hexists(
     key: impl crate::ToRedisArgs,
     field: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("HEXISTS");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(field);
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::hexists(&mut out, key, field);
     out
 }
 /// Builds `HGET`; see [`Commands::hget`](crate::Commands::hget) for the command.
 #[must_use]
 pub fn hget(key: impl crate::ToRedisArgs, field: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("HGET");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(field);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::hget(&mut out, key, field);
     out
 }
 /// Builds `HGETALL`; see [`Commands::hgetall`](crate::Commands::hgetall) for the command.
 #[must_use]
 pub fn hgetall(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("HGETALL");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::hgetall(&mut out, key);
     out
 }
 /// Builds `HINCRBY`; see [`Commands::hincrby`](crate::Commands::hincrby) for the command.
@@ -1940,11 +1583,8 @@ pub fn hincrby(
     field: impl crate::ToRedisArgs,
     increment: i64,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("HINCRBY");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(field);
-    cmd.arg(increment);
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::hincrby(&mut out, key, field, increment);
     out
 }
 /// Builds `HINCRBYFLOAT`; see [`Commands::hincrbyfloat`](crate::Commands::hincrbyfloat) for the command.
@@ -1954,27 +1594,22 @@ pub fn hincrbyfloat(
     field: impl crate::ToRedisArgs,
     increment: f64,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("HINCRBYFLOAT");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(field);
-    cmd.arg(increment);
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::hincrbyfloat(&mut out, key, field, increment);
     out
 }
 /// Builds `HKEYS`; see [`Commands::hkeys`](crate::Commands::hkeys) for the command.
 #[must_use]
 pub fn hkeys(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("HKEYS");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::hkeys(&mut out, key);
     out
 }
 /// Builds `HLEN`; see [`Commands::hlen`](crate::Commands::hlen) for the command.
 #[must_use]
 pub fn hlen(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("HLEN");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::hlen(&mut out, key);
     out
 }
 /// Builds `HMGET`; see [`Commands::hmget`](crate::Commands::hmget) for the command.
@@ -1983,20 +1618,16 @@ pub fn hmget(
     key: impl crate::ToRedisArgs,
     field: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("HMGET");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(field);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::hmget(&mut out, key, field);
     out
 }
 /// Builds `HMSET`; see [`Commands::hmset`](crate::Commands::hmset) for the command.
 #[deprecated(since = "4.0.0", note = "use `HSET` with multiple field-value pairs")]
 #[must_use]
 pub fn hmset(key: impl crate::ToRedisArgs, data: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("HMSET");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(data);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::hmset(&mut out, key, data);
     out
 }
 /// Builds `HRANDFIELD` with its options; see [`hrandfield_options`](crate::Commands::hrandfield_options).
@@ -2005,12 +1636,8 @@ pub fn hrandfield_options(
     key: impl crate::ToRedisArgs,
     options: HrandfieldOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("HRANDFIELD");
-    let cmd = &mut out;
-    cmd.key(key);
-    if let Some(chosen) = &options.options {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(74usize);
+    write_args::hrandfield_options(&mut out, key, options);
     out
 }
 /// Builds `HRANDFIELD`; see [`Commands::hrandfield`](crate::Commands::hrandfield) for the command.
@@ -2025,21 +1652,8 @@ pub fn hscan_options(
     cursor: impl crate::ToRedisArgs,
     options: HscanOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("HSCAN");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(cursor);
-    if let Some(chosen) = &options.pattern {
-        cmd.arg("MATCH");
-        cmd.append(chosen);
-    }
-    if let Some(chosen) = &options.count {
-        cmd.arg("COUNT");
-        cmd.arg(chosen);
-    }
-    if options.novalues {
-        cmd.arg("NOVALUES");
-    }
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::hscan_options(&mut out, key, cursor, options);
     out
 }
 /// Builds `HSCAN`; see [`Commands::hscan`](crate::Commands::hscan) for the command.
@@ -2053,10 +1667,8 @@ pub fn hscan(
 /// Builds `HSET`; see [`Commands::hset`](crate::Commands::hset) for the command.
 #[must_use]
 pub fn hset(key: impl crate::ToRedisArgs, data: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("HSET");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(data);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::hset(&mut out, key, data);
     out
 }
 /// Builds `HSETNX`; see [`Commands::hsetnx`](crate::Commands::hsetnx) for the command.
@@ -2066,11 +1678,8 @@ pub fn hsetnx(
     field: impl crate::ToRedisArgs,
     value: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("HSETNX");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(field);
-    cmd.arg(value);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::hsetnx(&mut out, key, field, value);
     out
 }
 /// Builds `HSTRLEN`; see [`Commands::hstrlen`](crate::Commands::hstrlen) for the command.
@@ -2079,54 +1688,43 @@ pub fn hstrlen(
     key: impl crate::ToRedisArgs,
     field: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("HSTRLEN");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(field);
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::hstrlen(&mut out, key, field);
     out
 }
 /// Builds `HVALS`; see [`Commands::hvals`](crate::Commands::hvals) for the command.
 #[must_use]
 pub fn hvals(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("HVALS");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::hvals(&mut out, key);
     out
 }
 /// Builds `INCR`; see [`Commands::incr`](crate::Commands::incr) for the command.
 #[must_use]
 pub fn incr(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("INCR");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::incr(&mut out, key);
     out
 }
 /// Builds `INCRBY`; see [`Commands::incrby`](crate::Commands::incrby) for the command.
 #[must_use]
 pub fn incrby(key: impl crate::ToRedisArgs, increment: i64) -> crate::Cmd {
-    let mut out = crate::cmd("INCRBY");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(increment);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::incrby(&mut out, key, increment);
     out
 }
 /// Builds `INCRBYFLOAT`; see [`Commands::incrbyfloat`](crate::Commands::incrbyfloat) for the command.
 #[must_use]
 pub fn incrbyfloat(key: impl crate::ToRedisArgs, increment: f64) -> crate::Cmd {
-    let mut out = crate::cmd("INCRBYFLOAT");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(increment);
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::incrbyfloat(&mut out, key, increment);
     out
 }
 /// Builds `INFO` with its options; see [`info_options`](crate::Commands::info_options).
 #[must_use]
 pub fn info_options(options: InfoOptions) -> crate::Cmd {
-    let mut out = crate::cmd("INFO");
-    let cmd = &mut out;
-    if !options.section.is_empty() {
-        cmd.append(&options.section);
-    }
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::info_options(&mut out, options);
     out
 }
 /// Builds `INFO`; see [`Commands::info`](crate::Commands::info) for the command.
@@ -2137,42 +1735,43 @@ pub fn info() -> crate::Cmd {
 /// Builds `KEYS`; see [`Commands::keys`](crate::Commands::keys) for the command.
 #[must_use]
 pub fn keys(pattern: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("KEYS");
-    let cmd = &mut out;
-    cmd.arg(pattern);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::keys(&mut out, pattern);
     out
 }
 /// Builds `LASTSAVE`; see [`Commands::lastsave`](crate::Commands::lastsave) for the command.
 #[must_use]
 pub fn lastsave() -> crate::Cmd {
-    crate::cmd("LASTSAVE")
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::lastsave(&mut out);
+    out
 }
 /// Builds `LATENCY DOCTOR`; see [`Commands::latency_doctor`](crate::Commands::latency_doctor) for the command.
 #[must_use]
 pub fn latency_doctor() -> crate::Cmd {
-    crate::cmd("LATENCY DOCTOR")
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::latency_doctor(&mut out);
+    out
 }
 /// Builds `LATENCY GRAPH`; see [`Commands::latency_graph`](crate::Commands::latency_graph) for the command.
 #[must_use]
 pub fn latency_graph(event: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("LATENCY GRAPH");
-    let cmd = &mut out;
-    cmd.arg(event);
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::latency_graph(&mut out, event);
     out
 }
 /// Builds `LATENCY HELP`; see [`Commands::latency_help`](crate::Commands::latency_help) for the command.
 #[must_use]
 pub fn latency_help() -> crate::Cmd {
-    crate::cmd("LATENCY HELP")
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::latency_help(&mut out);
+    out
 }
 /// Builds `LATENCY HISTOGRAM` with its options; see [`latency_histogram_options`](crate::Commands::latency_histogram_options).
 #[must_use]
 pub fn latency_histogram_options(options: LatencyHistogramOptions) -> crate::Cmd {
-    let mut out = crate::cmd("LATENCY HISTOGRAM");
-    let cmd = &mut out;
-    if !options.command.is_empty() {
-        cmd.append(&options.command);
-    }
+    let mut out = crate::Cmd::with_capacity(81usize);
+    write_args::latency_histogram_options(&mut out, options);
     out
 }
 /// Builds `LATENCY HISTOGRAM`; see [`Commands::latency_histogram`](crate::Commands::latency_histogram) for the command.
@@ -2183,24 +1782,22 @@ pub fn latency_histogram() -> crate::Cmd {
 /// Builds `LATENCY HISTORY`; see [`Commands::latency_history`](crate::Commands::latency_history) for the command.
 #[must_use]
 pub fn latency_history(event: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("LATENCY HISTORY");
-    let cmd = &mut out;
-    cmd.arg(event);
+    let mut out = crate::Cmd::with_capacity(79usize);
+    write_args::latency_history(&mut out, event);
     out
 }
 /// Builds `LATENCY LATEST`; see [`Commands::latency_latest`](crate::Commands::latency_latest) for the command.
 #[must_use]
 pub fn latency_latest() -> crate::Cmd {
-    crate::cmd("LATENCY LATEST")
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::latency_latest(&mut out);
+    out
 }
 /// Builds `LATENCY RESET` with its options; see [`latency_reset_options`](crate::Commands::latency_reset_options).
 #[must_use]
 pub fn latency_reset_options(options: LatencyResetOptions) -> crate::Cmd {
-    let mut out = crate::cmd("LATENCY RESET");
-    let cmd = &mut out;
-    if !options.event.is_empty() {
-        cmd.append(&options.event);
-    }
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::latency_reset_options(&mut out, options);
     out
 }
 /// Builds `LATENCY RESET`; see [`Commands::latency_reset`](crate::Commands::latency_reset) for the command.
@@ -2215,23 +1812,8 @@ pub fn lcs_options(
     key2: impl crate::ToRedisArgs,
     options: LcsOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("LCS");
-    let cmd = &mut out;
-    cmd.key(key1);
-    cmd.key(key2);
-    if options.len {
-        cmd.arg("LEN");
-    }
-    if options.idx {
-        cmd.arg("IDX");
-    }
-    if let Some(chosen) = &options.min_match_len {
-        cmd.arg("MINMATCHLEN");
-        cmd.arg(chosen);
-    }
-    if options.withmatchlen {
-        cmd.arg("WITHMATCHLEN");
-    }
+    let mut out = crate::Cmd::with_capacity(67usize);
+    write_args::lcs_options(&mut out, key1, key2, options);
     out
 }
 /// Builds `LCS`; see [`Commands::lcs`](crate::Commands::lcs) for the command.
@@ -2242,10 +1824,8 @@ pub fn lcs(key1: impl crate::ToRedisArgs, key2: impl crate::ToRedisArgs) -> crat
 /// Builds `LINDEX`; see [`Commands::lindex`](crate::Commands::lindex) for the command.
 #[must_use]
 pub fn lindex(key: impl crate::ToRedisArgs, index: i64) -> crate::Cmd {
-    let mut out = crate::cmd("LINDEX");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(index);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::lindex(&mut out, key, index);
     out
 }
 /// Builds `LINSERT`; see [`Commands::linsert`](crate::Commands::linsert) for the command.
@@ -2256,20 +1836,15 @@ pub fn linsert(
     pivot: impl crate::ToRedisArgs,
     element: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("LINSERT");
-    let cmd = &mut out;
-    cmd.key(key);
-    where_.write_to(cmd);
-    cmd.arg(pivot);
-    cmd.arg(element);
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::linsert(&mut out, key, where_, pivot, element);
     out
 }
 /// Builds `LLEN`; see [`Commands::llen`](crate::Commands::llen) for the command.
 #[must_use]
 pub fn llen(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("LLEN");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::llen(&mut out, key);
     out
 }
 /// Builds `LMOVE`; see [`Commands::lmove`](crate::Commands::lmove) for the command.
@@ -2280,12 +1855,8 @@ pub fn lmove(
     wherefrom: LmoveWherefrom,
     whereto: LmoveWhereto,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("LMOVE");
-    let cmd = &mut out;
-    cmd.key(source);
-    cmd.key(destination);
-    wherefrom.write_to(cmd);
-    whereto.write_to(cmd);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::lmove(&mut out, source, destination, wherefrom, whereto);
     out
 }
 /// Builds `LMPOP` with its options; see [`lmpop_options`](crate::Commands::lmpop_options).
@@ -2295,16 +1866,8 @@ pub fn lmpop_options(
     where_: LmpopWhere,
     options: LmpopOptions,
 ) -> crate::Cmd {
-    let key = crate::Args::keys(key);
-    let mut out = crate::cmd("LMPOP");
-    let cmd = &mut out;
-    cmd.arg(key.arg_count());
-    cmd.append(&key);
-    where_.write_to(cmd);
-    if let Some(chosen) = &options.count {
-        cmd.arg("COUNT");
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::lmpop_options(&mut out, key, where_, options);
     out
 }
 /// Builds `LMPOP`; see [`Commands::lmpop`](crate::Commands::lmpop) for the command.
@@ -2315,12 +1878,8 @@ pub fn lmpop(key: impl crate::ToRedisArgs, where_: LmpopWhere) -> crate::Cmd {
 /// Builds `LOLWUT` with its options; see [`lolwut_options`](crate::Commands::lolwut_options).
 #[must_use]
 pub fn lolwut_options(options: LolwutOptions) -> crate::Cmd {
-    let mut out = crate::cmd("LOLWUT");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.version {
-        cmd.arg("VERSION");
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::lolwut_options(&mut out, options);
     out
 }
 /// Builds `LOLWUT`; see [`Commands::lolwut`](crate::Commands::lolwut) for the command.
@@ -2331,12 +1890,8 @@ pub fn lolwut() -> crate::Cmd {
 /// Builds `LPOP` with its options; see [`lpop_options`](crate::Commands::lpop_options).
 #[must_use]
 pub fn lpop_options(key: impl crate::ToRedisArgs, options: LpopOptions) -> crate::Cmd {
-    let mut out = crate::cmd("LPOP");
-    let cmd = &mut out;
-    cmd.key(key);
-    if let Some(chosen) = &options.count {
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::lpop_options(&mut out, key, options);
     out
 }
 /// Builds `LPOP`; see [`Commands::lpop`](crate::Commands::lpop) for the command.
@@ -2351,22 +1906,8 @@ pub fn lpos_options(
     element: impl crate::ToRedisArgs,
     options: LposOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("LPOS");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(element);
-    if let Some(chosen) = &options.rank {
-        cmd.arg("RANK");
-        cmd.arg(chosen);
-    }
-    if let Some(chosen) = &options.num_matches {
-        cmd.arg("COUNT");
-        cmd.arg(chosen);
-    }
-    if let Some(chosen) = &options.len {
-        cmd.arg("MAXLEN");
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::lpos_options(&mut out, key, element, options);
     out
 }
 /// Builds `LPOS`; see [`Commands::lpos`](crate::Commands::lpos) for the command.
@@ -2383,10 +1924,8 @@ pub fn lpush(
     key: impl crate::ToRedisArgs,
     element: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("LPUSH");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(element);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::lpush(&mut out, key, element);
     out
 }
 /// Builds `LPUSHX`; see [`Commands::lpushx`](crate::Commands::lpushx) for the command.
@@ -2395,20 +1934,15 @@ pub fn lpushx(
     key: impl crate::ToRedisArgs,
     element: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("LPUSHX");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(element);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::lpushx(&mut out, key, element);
     out
 }
 /// Builds `LRANGE`; see [`Commands::lrange`](crate::Commands::lrange) for the command.
 #[must_use]
 pub fn lrange(key: impl crate::ToRedisArgs, start: i64, stop: i64) -> crate::Cmd {
-    let mut out = crate::cmd("LRANGE");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(start);
-    cmd.arg(stop);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::lrange(&mut out, key, start, stop);
     out
 }
 /// Builds `LREM`; see [`Commands::lrem`](crate::Commands::lrem) for the command.
@@ -2418,11 +1952,8 @@ pub fn lrem(
     count: i64,
     element: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("LREM");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(count);
-    cmd.arg(element);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::lrem(&mut out, key, count, element);
     out
 }
 /// Builds `LSET`; see [`Commands::lset`](crate::Commands::lset) for the command.
@@ -2432,47 +1963,51 @@ pub fn lset(
     index: i64,
     element: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("LSET");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(index);
-    cmd.arg(element);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::lset(&mut out, key, index, element);
     out
 }
 /// Builds `LTRIM`; see [`Commands::ltrim`](crate::Commands::ltrim) for the command.
 #[must_use]
 pub fn ltrim(key: impl crate::ToRedisArgs, start: i64, stop: i64) -> crate::Cmd {
-    let mut out = crate::cmd("LTRIM");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(start);
-    cmd.arg(stop);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::ltrim(&mut out, key, start, stop);
     out
 }
 /// Builds `MEMORY DOCTOR`; see [`Commands::memory_doctor`](crate::Commands::memory_doctor) for the command.
 #[must_use]
 pub fn memory_doctor() -> crate::Cmd {
-    crate::cmd("MEMORY DOCTOR")
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::memory_doctor(&mut out);
+    out
 }
 /// Builds `MEMORY HELP`; see [`Commands::memory_help`](crate::Commands::memory_help) for the command.
 #[must_use]
 pub fn memory_help() -> crate::Cmd {
-    crate::cmd("MEMORY HELP")
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::memory_help(&mut out);
+    out
 }
 /// Builds `MEMORY MALLOC-STATS`; see [`Commands::memory_malloc_stats`](crate::Commands::memory_malloc_stats) for the command.
 #[must_use]
 pub fn memory_malloc_stats() -> crate::Cmd {
-    crate::cmd("MEMORY MALLOC-STATS")
+    let mut out = crate::Cmd::with_capacity(83usize);
+    write_args::memory_malloc_stats(&mut out);
+    out
 }
 /// Builds `MEMORY PURGE`; see [`Commands::memory_purge`](crate::Commands::memory_purge) for the command.
 #[must_use]
 pub fn memory_purge() -> crate::Cmd {
-    crate::cmd("MEMORY PURGE")
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::memory_purge(&mut out);
+    out
 }
 /// Builds `MEMORY STATS`; see [`Commands::memory_stats`](crate::Commands::memory_stats) for the command.
 #[must_use]
 pub fn memory_stats() -> crate::Cmd {
-    crate::cmd("MEMORY STATS")
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::memory_stats(&mut out);
+    out
 }
 /// Builds `MEMORY USAGE` with its options; see [`memory_usage_options`](crate::Commands::memory_usage_options).
 #[must_use]
@@ -2480,13 +2015,8 @@ pub fn memory_usage_options(
     key: impl crate::ToRedisArgs,
     options: MemoryUsageOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("MEMORY USAGE");
-    let cmd = &mut out;
-    cmd.key(key);
-    if let Some(chosen) = &options.count {
-        cmd.arg("SAMPLES");
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::memory_usage_options(&mut out, key, options);
     out
 }
 /// Builds `MEMORY USAGE`; see [`Commands::memory_usage`](crate::Commands::memory_usage) for the command.
@@ -2497,9 +2027,8 @@ pub fn memory_usage(key: impl crate::ToRedisArgs) -> crate::Cmd {
 /// Builds `MGET`; see [`Commands::mget`](crate::Commands::mget) for the command.
 #[must_use]
 pub fn mget(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("MGET");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::mget(&mut out, key);
     out
 }
 /// Builds `MIGRATE` with its options; see [`migrate_options`](crate::Commands::migrate_options).
@@ -2512,26 +2041,16 @@ pub fn migrate_options(
     timeout: i64,
     options: MigrateOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("MIGRATE");
-    let cmd = &mut out;
-    cmd.arg(host);
-    cmd.arg(port);
-    key_selector.write_to(cmd);
-    cmd.arg(destination_db);
-    cmd.arg(timeout);
-    if options.copy {
-        cmd.arg("COPY");
-    }
-    if options.replace {
-        cmd.arg("REPLACE");
-    }
-    if let Some(chosen) = &options.authentication {
-        chosen.write_to(cmd);
-    }
-    if !options.keys.is_empty() {
-        cmd.arg("KEYS");
-        cmd.append(&options.keys);
-    }
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::migrate_options(
+        &mut out,
+        host,
+        port,
+        key_selector,
+        destination_db,
+        timeout,
+        options,
+    );
     out
 }
 /// Builds `MIGRATE`; see [`Commands::migrate`](crate::Commands::migrate) for the command.
@@ -2555,12 +2074,16 @@ pub fn migrate(
 /// Builds `MODULE HELP`; see [`Commands::module_help`](crate::Commands::module_help) for the command.
 #[must_use]
 pub fn module_help() -> crate::Cmd {
-    crate::cmd("MODULE HELP")
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::module_help(&mut out);
+    out
 }
 /// Builds `MODULE LIST`; see [`Commands::module_list`](crate::Commands::module_list) for the command.
 #[must_use]
 pub fn module_list() -> crate::Cmd {
-    crate::cmd("MODULE LIST")
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::module_list(&mut out);
+    out
 }
 /// Builds `MODULE LOAD` with its options; see [`module_load_options`](crate::Commands::module_load_options).
 #[must_use]
@@ -2568,12 +2091,8 @@ pub fn module_load_options(
     path: impl crate::ToRedisArgs,
     options: ModuleLoadOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("MODULE LOAD");
-    let cmd = &mut out;
-    cmd.arg(path);
-    if !options.arg.is_empty() {
-        cmd.append(&options.arg);
-    }
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::module_load_options(&mut out, path, options);
     out
 }
 /// Builds `MODULE LOAD`; see [`Commands::module_load`](crate::Commands::module_load) for the command.
@@ -2587,19 +2106,8 @@ pub fn module_loadex_options(
     path: impl crate::ToRedisArgs,
     options: ModuleLoadexOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("MODULE LOADEX");
-    let cmd = &mut out;
-    cmd.arg(path);
-    if !options.configs.is_empty() {
-        for item in &options.configs {
-            cmd.arg("CONFIG");
-            item.write_to(cmd);
-        }
-    }
-    if !options.args.is_empty() {
-        cmd.arg("ARGS");
-        cmd.append(&options.args);
-    }
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::module_loadex_options(&mut out, path, options);
     out
 }
 /// Builds `MODULE LOADEX`; see [`Commands::module_loadex`](crate::Commands::module_loadex) for the command.
@@ -2610,92 +2118,78 @@ pub fn module_loadex(path: impl crate::ToRedisArgs) -> crate::Cmd {
 /// Builds `MODULE UNLOAD`; see [`Commands::module_unload`](crate::Commands::module_unload) for the command.
 #[must_use]
 pub fn module_unload(name: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("MODULE UNLOAD");
-    let cmd = &mut out;
-    cmd.arg(name);
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::module_unload(&mut out, name);
     out
 }
 /// Builds `MOVE`; see [`Commands::move_key`](crate::Commands::move_key) for the command.
 #[must_use]
 pub fn move_key(key: impl crate::ToRedisArgs, db: i64) -> crate::Cmd {
-    let mut out = crate::cmd("MOVE");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(db);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::move_key(&mut out, key, db);
     out
 }
 /// Builds `MSET`; see [`Commands::mset`](crate::Commands::mset) for the command.
 #[must_use]
 pub fn mset(data: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("MSET");
-    let cmd = &mut out;
-    {
-        let group_start = cmd.arg_count();
-        cmd.arg(data);
-        cmd.mark_keys_in_groups(group_start, 2usize, &[0usize]);
-    }
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::mset(&mut out, data);
     out
 }
 /// Builds `MSETNX`; see [`Commands::msetnx`](crate::Commands::msetnx) for the command.
 #[must_use]
 pub fn msetnx(data: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("MSETNX");
-    let cmd = &mut out;
-    {
-        let group_start = cmd.arg_count();
-        cmd.arg(data);
-        cmd.mark_keys_in_groups(group_start, 2usize, &[0usize]);
-    }
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::msetnx(&mut out, data);
     out
 }
 /// Builds `MULTI`; see [`Commands::multi`](crate::Commands::multi) for the command.
 #[must_use]
 pub fn multi() -> crate::Cmd {
-    crate::cmd("MULTI")
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::multi(&mut out);
+    out
 }
 /// Builds `OBJECT ENCODING`; see [`Commands::object_encoding`](crate::Commands::object_encoding) for the command.
 #[must_use]
 pub fn object_encoding(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("OBJECT ENCODING");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(79usize);
+    write_args::object_encoding(&mut out, key);
     out
 }
 /// Builds `OBJECT FREQ`; see [`Commands::object_freq`](crate::Commands::object_freq) for the command.
 #[must_use]
 pub fn object_freq(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("OBJECT FREQ");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::object_freq(&mut out, key);
     out
 }
 /// Builds `OBJECT HELP`; see [`Commands::object_help`](crate::Commands::object_help) for the command.
 #[must_use]
 pub fn object_help() -> crate::Cmd {
-    crate::cmd("OBJECT HELP")
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::object_help(&mut out);
+    out
 }
 /// Builds `OBJECT IDLETIME`; see [`Commands::object_idletime`](crate::Commands::object_idletime) for the command.
 #[must_use]
 pub fn object_idletime(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("OBJECT IDLETIME");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(79usize);
+    write_args::object_idletime(&mut out, key);
     out
 }
 /// Builds `OBJECT REFCOUNT`; see [`Commands::object_refcount`](crate::Commands::object_refcount) for the command.
 #[must_use]
 pub fn object_refcount(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("OBJECT REFCOUNT");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(79usize);
+    write_args::object_refcount(&mut out, key);
     out
 }
 /// Builds `PERSIST`; see [`Commands::persist`](crate::Commands::persist) for the command.
 #[must_use]
 pub fn persist(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("PERSIST");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::persist(&mut out, key);
     out
 }
 /// Builds `PEXPIRE` with its options; see [`pexpire_options`](crate::Commands::pexpire_options).
@@ -2705,13 +2199,8 @@ pub fn pexpire_options(
     milliseconds: i64,
     options: PexpireOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("PEXPIRE");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(milliseconds);
-    if let Some(chosen) = &options.condition {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::pexpire_options(&mut out, key, milliseconds, options);
     out
 }
 /// Builds `PEXPIRE`; see [`Commands::pexpire`](crate::Commands::pexpire) for the command.
@@ -2726,13 +2215,8 @@ pub fn pexpireat_options(
     unix_time_milliseconds: i64,
     options: PexpireatOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("PEXPIREAT");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(unix_time_milliseconds);
-    if let Some(chosen) = &options.condition {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(73usize);
+    write_args::pexpireat_options(&mut out, key, unix_time_milliseconds, options);
     out
 }
 /// Builds `PEXPIREAT`; see [`Commands::pexpireat`](crate::Commands::pexpireat) for the command.
@@ -2746,20 +2230,15 @@ pub fn pexpireat(
 /// Builds `PEXPIRETIME`; see [`Commands::pexpiretime`](crate::Commands::pexpiretime) for the command.
 #[must_use]
 pub fn pexpiretime(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("PEXPIRETIME");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::pexpiretime(&mut out, key);
     out
 }
 /// Builds `PFADD` with its options; see [`pfadd_options`](crate::Commands::pfadd_options).
 #[must_use]
 pub fn pfadd_options(key: impl crate::ToRedisArgs, options: PfaddOptions) -> crate::Cmd {
-    let mut out = crate::cmd("PFADD");
-    let cmd = &mut out;
-    cmd.key(key);
-    if !options.element.is_empty() {
-        cmd.append(&options.element);
-    }
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::pfadd_options(&mut out, key, options);
     out
 }
 /// Builds `PFADD`; see [`Commands::pfadd`](crate::Commands::pfadd) for the command.
@@ -2770,9 +2249,8 @@ pub fn pfadd(key: impl crate::ToRedisArgs) -> crate::Cmd {
 /// Builds `PFCOUNT`; see [`Commands::pfcount`](crate::Commands::pfcount) for the command.
 #[must_use]
 pub fn pfcount(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("PFCOUNT");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::pfcount(&mut out, key);
     out
 }
 /// Builds `PFMERGE` with its options; see [`pfmerge_options`](crate::Commands::pfmerge_options).
@@ -2781,12 +2259,8 @@ pub fn pfmerge_options(
     destkey: impl crate::ToRedisArgs,
     options: PfmergeOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("PFMERGE");
-    let cmd = &mut out;
-    cmd.key(destkey);
-    if !options.sourcekey.is_empty() {
-        cmd.append(&options.sourcekey);
-    }
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::pfmerge_options(&mut out, destkey, options);
     out
 }
 /// Builds `PFMERGE`; see [`Commands::pfmerge`](crate::Commands::pfmerge) for the command.
@@ -2797,11 +2271,8 @@ pub fn pfmerge(destkey: impl crate::ToRedisArgs) -> crate::Cmd {
 /// Builds `PING` with its options; see [`ping_options`](crate::Commands::ping_options).
 #[must_use]
 pub fn ping_options(options: PingOptions) -> crate::Cmd {
-    let mut out = crate::cmd("PING");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.message {
-        cmd.append(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::ping_options(&mut out, options);
     out
 }
 /// Builds `PING`; see [`Commands::ping`](crate::Commands::ping) for the command.
@@ -2817,19 +2288,15 @@ pub fn psetex(
     milliseconds: i64,
     value: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("PSETEX");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(milliseconds);
-    cmd.arg(value);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::psetex(&mut out, key, milliseconds, value);
     out
 }
 /// Builds `PTTL`; see [`Commands::pttl`](crate::Commands::pttl) for the command.
 #[must_use]
 pub fn pttl(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("PTTL");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::pttl(&mut out, key);
     out
 }
 /// Builds `PUBLISH`; see [`Commands::publish`](crate::Commands::publish) for the command.
@@ -2838,20 +2305,15 @@ pub fn publish(
     channel: impl crate::ToRedisArgs,
     message: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("PUBLISH");
-    let cmd = &mut out;
-    cmd.arg(channel);
-    cmd.arg(message);
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::publish(&mut out, channel, message);
     out
 }
 /// Builds `PUBSUB CHANNELS` with its options; see [`pubsub_channels_options`](crate::Commands::pubsub_channels_options).
 #[must_use]
 pub fn pubsub_channels_options(options: PubsubChannelsOptions) -> crate::Cmd {
-    let mut out = crate::cmd("PUBSUB CHANNELS");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.pattern {
-        cmd.append(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(79usize);
+    write_args::pubsub_channels_options(&mut out, options);
     out
 }
 /// Builds `PUBSUB CHANNELS`; see [`Commands::pubsub_channels`](crate::Commands::pubsub_channels) for the command.
@@ -2862,21 +2324,22 @@ pub fn pubsub_channels() -> crate::Cmd {
 /// Builds `PUBSUB HELP`; see [`Commands::pubsub_help`](crate::Commands::pubsub_help) for the command.
 #[must_use]
 pub fn pubsub_help() -> crate::Cmd {
-    crate::cmd("PUBSUB HELP")
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::pubsub_help(&mut out);
+    out
 }
 /// Builds `PUBSUB NUMPAT`; see [`Commands::pubsub_numpat`](crate::Commands::pubsub_numpat) for the command.
 #[must_use]
 pub fn pubsub_numpat() -> crate::Cmd {
-    crate::cmd("PUBSUB NUMPAT")
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::pubsub_numpat(&mut out);
+    out
 }
 /// Builds `PUBSUB NUMSUB` with its options; see [`pubsub_numsub_options`](crate::Commands::pubsub_numsub_options).
 #[must_use]
 pub fn pubsub_numsub_options(options: PubsubNumsubOptions) -> crate::Cmd {
-    let mut out = crate::cmd("PUBSUB NUMSUB");
-    let cmd = &mut out;
-    if !options.channel.is_empty() {
-        cmd.append(&options.channel);
-    }
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::pubsub_numsub_options(&mut out, options);
     out
 }
 /// Builds `PUBSUB NUMSUB`; see [`Commands::pubsub_numsub`](crate::Commands::pubsub_numsub) for the command.
@@ -2887,11 +2350,8 @@ pub fn pubsub_numsub() -> crate::Cmd {
 /// Builds `PUBSUB SHARDCHANNELS` with its options; see [`pubsub_shardchannels_options`](crate::Commands::pubsub_shardchannels_options).
 #[must_use]
 pub fn pubsub_shardchannels_options(options: PubsubShardchannelsOptions) -> crate::Cmd {
-    let mut out = crate::cmd("PUBSUB SHARDCHANNELS");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.pattern {
-        cmd.append(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(84usize);
+    write_args::pubsub_shardchannels_options(&mut out, options);
     out
 }
 /// Builds `PUBSUB SHARDCHANNELS`; see [`Commands::pubsub_shardchannels`](crate::Commands::pubsub_shardchannels) for the command.
@@ -2902,11 +2362,8 @@ pub fn pubsub_shardchannels() -> crate::Cmd {
 /// Builds `PUBSUB SHARDNUMSUB` with its options; see [`pubsub_shardnumsub_options`](crate::Commands::pubsub_shardnumsub_options).
 #[must_use]
 pub fn pubsub_shardnumsub_options(options: PubsubShardnumsubOptions) -> crate::Cmd {
-    let mut out = crate::cmd("PUBSUB SHARDNUMSUB");
-    let cmd = &mut out;
-    if !options.shardchannel.is_empty() {
-        cmd.append(&options.shardchannel);
-    }
+    let mut out = crate::Cmd::with_capacity(82usize);
+    write_args::pubsub_shardnumsub_options(&mut out, options);
     out
 }
 /// Builds `PUBSUB SHARDNUMSUB`; see [`Commands::pubsub_shardnumsub`](crate::Commands::pubsub_shardnumsub) for the command.
@@ -2917,17 +2374,23 @@ pub fn pubsub_shardnumsub() -> crate::Cmd {
 /// Builds `RANDOMKEY`; see [`Commands::randomkey`](crate::Commands::randomkey) for the command.
 #[must_use]
 pub fn randomkey() -> crate::Cmd {
-    crate::cmd("RANDOMKEY")
+    let mut out = crate::Cmd::with_capacity(73usize);
+    write_args::randomkey(&mut out);
+    out
 }
 /// Builds `READONLY`; see [`Commands::readonly`](crate::Commands::readonly) for the command.
 #[must_use]
 pub fn readonly() -> crate::Cmd {
-    crate::cmd("READONLY")
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::readonly(&mut out);
+    out
 }
 /// Builds `READWRITE`; see [`Commands::readwrite`](crate::Commands::readwrite) for the command.
 #[must_use]
 pub fn readwrite() -> crate::Cmd {
-    crate::cmd("READWRITE")
+    let mut out = crate::Cmd::with_capacity(73usize);
+    write_args::readwrite(&mut out);
+    out
 }
 /// Builds `RENAME`; see [`Commands::rename`](crate::Commands::rename) for the command.
 #[must_use]
@@ -2935,10 +2398,8 @@ pub fn rename(
     key: impl crate::ToRedisArgs,
     newkey: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("RENAME");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.key(newkey);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::rename(&mut out, key, newkey);
     out
 }
 /// Builds `RENAMENX`; see [`Commands::renamenx`](crate::Commands::renamenx) for the command.
@@ -2947,18 +2408,15 @@ pub fn renamenx(
     key: impl crate::ToRedisArgs,
     newkey: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("RENAMENX");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.key(newkey);
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::renamenx(&mut out, key, newkey);
     out
 }
 /// Builds `REPLICAOF`; see [`Commands::replicaof`](crate::Commands::replicaof) for the command.
 #[must_use]
 pub fn replicaof(args: ReplicaofArgs) -> crate::Cmd {
-    let mut out = crate::cmd("REPLICAOF");
-    let cmd = &mut out;
-    args.write_to(cmd);
+    let mut out = crate::Cmd::with_capacity(73usize);
+    write_args::replicaof(&mut out, args);
     out
 }
 /// Builds `RESTORE` with its options; see [`restore_options`](crate::Commands::restore_options).
@@ -2969,25 +2427,8 @@ pub fn restore_options(
     serialized_value: impl crate::ToRedisArgs,
     options: RestoreOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("RESTORE");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(ttl);
-    cmd.arg(serialized_value);
-    if options.replace {
-        cmd.arg("REPLACE");
-    }
-    if options.absttl {
-        cmd.arg("ABSTTL");
-    }
-    if let Some(chosen) = &options.seconds {
-        cmd.arg("IDLETIME");
-        cmd.arg(chosen);
-    }
-    if let Some(chosen) = &options.frequency {
-        cmd.arg("FREQ");
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::restore_options(&mut out, key, ttl, serialized_value, options);
     out
 }
 /// Builds `RESTORE`; see [`Commands::restore`](crate::Commands::restore) for the command.
@@ -3002,17 +2443,15 @@ pub fn restore(
 /// Builds `ROLE`; see [`Commands::role`](crate::Commands::role) for the command.
 #[must_use]
 pub fn role() -> crate::Cmd {
-    crate::cmd("ROLE")
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::role(&mut out);
+    out
 }
 /// Builds `RPOP` with its options; see [`rpop_options`](crate::Commands::rpop_options).
 #[must_use]
 pub fn rpop_options(key: impl crate::ToRedisArgs, options: RpopOptions) -> crate::Cmd {
-    let mut out = crate::cmd("RPOP");
-    let cmd = &mut out;
-    cmd.key(key);
-    if let Some(chosen) = &options.count {
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::rpop_options(&mut out, key, options);
     out
 }
 /// Builds `RPOP`; see [`Commands::rpop`](crate::Commands::rpop) for the command.
@@ -3030,10 +2469,8 @@ pub fn rpoplpush(
     source: impl crate::ToRedisArgs,
     destination: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("RPOPLPUSH");
-    let cmd = &mut out;
-    cmd.key(source);
-    cmd.key(destination);
+    let mut out = crate::Cmd::with_capacity(73usize);
+    write_args::rpoplpush(&mut out, source, destination);
     out
 }
 /// Builds `RPUSH`; see [`Commands::rpush`](crate::Commands::rpush) for the command.
@@ -3042,10 +2479,8 @@ pub fn rpush(
     key: impl crate::ToRedisArgs,
     element: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("RPUSH");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(element);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::rpush(&mut out, key, element);
     out
 }
 /// Builds `RPUSHX`; see [`Commands::rpushx`](crate::Commands::rpushx) for the command.
@@ -3054,10 +2489,8 @@ pub fn rpushx(
     key: impl crate::ToRedisArgs,
     element: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("RPUSHX");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(element);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::rpushx(&mut out, key, element);
     out
 }
 /// Builds `SADD`; see [`Commands::sadd`](crate::Commands::sadd) for the command.
@@ -3066,16 +2499,16 @@ pub fn sadd(
     key: impl crate::ToRedisArgs,
     member: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SADD");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(member);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::sadd(&mut out, key, member);
     out
 }
 /// Builds `SAVE`; see [`Commands::save`](crate::Commands::save) for the command.
 #[must_use]
 pub fn save() -> crate::Cmd {
-    crate::cmd("SAVE")
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::save(&mut out);
+    out
 }
 /// Builds `SCAN` with its options; see [`scan_options`](crate::Commands::scan_options).
 #[must_use]
@@ -3083,21 +2516,8 @@ pub fn scan_options(
     cursor: impl crate::ToRedisArgs,
     options: ScanOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SCAN");
-    let cmd = &mut out;
-    cmd.arg(cursor);
-    if let Some(chosen) = &options.pattern {
-        cmd.arg("MATCH");
-        cmd.append(chosen);
-    }
-    if let Some(chosen) = &options.count {
-        cmd.arg("COUNT");
-        cmd.arg(chosen);
-    }
-    if let Some(chosen) = &options.type_ {
-        cmd.arg("TYPE");
-        cmd.append(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::scan_options(&mut out, cursor, options);
     out
 }
 /// Builds `SCAN`; see [`Commands::scan`](crate::Commands::scan) for the command.
@@ -3108,35 +2528,29 @@ pub fn scan(cursor: impl crate::ToRedisArgs) -> crate::Cmd {
 /// Builds `SCARD`; see [`Commands::scard`](crate::Commands::scard) for the command.
 #[must_use]
 pub fn scard(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("SCARD");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::scard(&mut out, key);
     out
 }
 /// Builds `SCRIPT DEBUG`; see [`Commands::script_debug`](crate::Commands::script_debug) for the command.
 #[must_use]
 pub fn script_debug(mode: ScriptDebugMode) -> crate::Cmd {
-    let mut out = crate::cmd("SCRIPT DEBUG");
-    let cmd = &mut out;
-    mode.write_to(cmd);
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::script_debug(&mut out, mode);
     out
 }
 /// Builds `SCRIPT EXISTS`; see [`Commands::script_exists`](crate::Commands::script_exists) for the command.
 #[must_use]
 pub fn script_exists(sha1: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("SCRIPT EXISTS");
-    let cmd = &mut out;
-    cmd.arg(sha1);
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::script_exists(&mut out, sha1);
     out
 }
 /// Builds `SCRIPT FLUSH` with its options; see [`script_flush_options`](crate::Commands::script_flush_options).
 #[must_use]
 pub fn script_flush_options(options: ScriptFlushOptions) -> crate::Cmd {
-    let mut out = crate::cmd("SCRIPT FLUSH");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.flush_type {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::script_flush_options(&mut out, options);
     out
 }
 /// Builds `SCRIPT FLUSH`; see [`Commands::script_flush`](crate::Commands::script_flush) for the command.
@@ -3147,35 +2561,36 @@ pub fn script_flush() -> crate::Cmd {
 /// Builds `SCRIPT HELP`; see [`Commands::script_help`](crate::Commands::script_help) for the command.
 #[must_use]
 pub fn script_help() -> crate::Cmd {
-    crate::cmd("SCRIPT HELP")
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::script_help(&mut out);
+    out
 }
 /// Builds `SCRIPT KILL`; see [`Commands::script_kill`](crate::Commands::script_kill) for the command.
 #[must_use]
 pub fn script_kill() -> crate::Cmd {
-    crate::cmd("SCRIPT KILL")
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::script_kill(&mut out);
+    out
 }
 /// Builds `SCRIPT LOAD`; see [`Commands::script_load`](crate::Commands::script_load) for the command.
 #[must_use]
 pub fn script_load(script: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("SCRIPT LOAD");
-    let cmd = &mut out;
-    cmd.arg(script);
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::script_load(&mut out, script);
     out
 }
 /// Builds `SCRIPT SHOW`; see [`Commands::script_show`](crate::Commands::script_show) for the command.
 #[must_use]
 pub fn script_show(sha1: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("SCRIPT SHOW");
-    let cmd = &mut out;
-    cmd.arg(sha1);
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::script_show(&mut out, sha1);
     out
 }
 /// Builds `SDIFF`; see [`Commands::sdiff`](crate::Commands::sdiff) for the command.
 #[must_use]
 pub fn sdiff(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("SDIFF");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::sdiff(&mut out, key);
     out
 }
 /// Builds `SDIFFSTORE`; see [`Commands::sdiffstore`](crate::Commands::sdiffstore) for the command.
@@ -3184,36 +2599,29 @@ pub fn sdiffstore(
     destination: impl crate::ToRedisArgs,
     key: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SDIFFSTORE");
-    let cmd = &mut out;
-    cmd.key(destination);
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(74usize);
+    write_args::sdiffstore(&mut out, destination, key);
     out
 }
 /// Builds `SENTINEL CKQUORUM`; see [`SentinelCommands::sentinel_ckquorum`](crate::SentinelCommands::sentinel_ckquorum) for the command.
 #[must_use]
 pub fn sentinel_ckquorum(primary_name: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("SENTINEL CKQUORUM");
-    let cmd = &mut out;
-    cmd.arg(primary_name);
+    let mut out = crate::Cmd::with_capacity(81usize);
+    write_args::sentinel_ckquorum(&mut out, primary_name);
     out
 }
 /// Builds `SENTINEL CONFIG`; see [`SentinelCommands::sentinel_config`](crate::SentinelCommands::sentinel_config) for the command.
 #[must_use]
 pub fn sentinel_config(action: SentinelConfigAction) -> crate::Cmd {
-    let mut out = crate::cmd("SENTINEL CONFIG");
-    let cmd = &mut out;
-    action.write_to(cmd);
+    let mut out = crate::Cmd::with_capacity(79usize);
+    write_args::sentinel_config(&mut out, action);
     out
 }
 /// Builds `SENTINEL DEBUG` with its options; see [`sentinel_debug_options`](crate::SentinelCommands::sentinel_debug_options).
 #[must_use]
 pub fn sentinel_debug_options(options: SentinelDebugOptions) -> crate::Cmd {
-    let mut out = crate::cmd("SENTINEL DEBUG");
-    let cmd = &mut out;
-    if !options.data.is_empty() {
-        cmd.append(&options.data);
-    }
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::sentinel_debug_options(&mut out, options);
     out
 }
 /// Builds `SENTINEL DEBUG`; see [`SentinelCommands::sentinel_debug`](crate::SentinelCommands::sentinel_debug) for the command.
@@ -3224,15 +2632,16 @@ pub fn sentinel_debug() -> crate::Cmd {
 /// Builds `SENTINEL FAILOVER`; see [`SentinelCommands::sentinel_failover`](crate::SentinelCommands::sentinel_failover) for the command.
 #[must_use]
 pub fn sentinel_failover(primary_name: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("SENTINEL FAILOVER");
-    let cmd = &mut out;
-    cmd.arg(primary_name);
+    let mut out = crate::Cmd::with_capacity(81usize);
+    write_args::sentinel_failover(&mut out, primary_name);
     out
 }
 /// Builds `SENTINEL FLUSHCONFIG`; see [`SentinelCommands::sentinel_flushconfig`](crate::SentinelCommands::sentinel_flushconfig) for the command.
 #[must_use]
 pub fn sentinel_flushconfig() -> crate::Cmd {
-    crate::cmd("SENTINEL FLUSHCONFIG")
+    let mut out = crate::Cmd::with_capacity(84usize);
+    write_args::sentinel_flushconfig(&mut out);
+    out
 }
 /// Builds `SENTINEL GET-MASTER-ADDR-BY-NAME`; see [`SentinelCommands::sentinel_get_master_addr_by_name`](crate::SentinelCommands::sentinel_get_master_addr_by_name) for the command.
 #[deprecated(since = "8.0.0", note = "use `SENTINEL GET-PRIMARY-ADDR-BY-NAME`")]
@@ -3240,9 +2649,8 @@ pub fn sentinel_flushconfig() -> crate::Cmd {
 pub fn sentinel_get_master_addr_by_name(
     primary_name: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SENTINEL GET-MASTER-ADDR-BY-NAME");
-    let cmd = &mut out;
-    cmd.arg(primary_name);
+    let mut out = crate::Cmd::with_capacity(96usize);
+    write_args::sentinel_get_master_addr_by_name(&mut out, primary_name);
     out
 }
 /// Builds `SENTINEL GET-PRIMARY-ADDR-BY-NAME`; see [`SentinelCommands::sentinel_get_primary_addr_by_name`](crate::SentinelCommands::sentinel_get_primary_addr_by_name) for the command.
@@ -3250,22 +2658,22 @@ pub fn sentinel_get_master_addr_by_name(
 pub fn sentinel_get_primary_addr_by_name(
     primary_name: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SENTINEL GET-PRIMARY-ADDR-BY-NAME");
-    let cmd = &mut out;
-    cmd.arg(primary_name);
+    let mut out = crate::Cmd::with_capacity(97usize);
+    write_args::sentinel_get_primary_addr_by_name(&mut out, primary_name);
     out
 }
 /// Builds `SENTINEL HELP`; see [`SentinelCommands::sentinel_help`](crate::SentinelCommands::sentinel_help) for the command.
 #[must_use]
 pub fn sentinel_help() -> crate::Cmd {
-    crate::cmd("SENTINEL HELP")
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::sentinel_help(&mut out);
+    out
 }
 /// Builds `SENTINEL INFO-CACHE`; see [`SentinelCommands::sentinel_info_cache`](crate::SentinelCommands::sentinel_info_cache) for the command.
 #[must_use]
 pub fn sentinel_info_cache(nodename: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("SENTINEL INFO-CACHE");
-    let cmd = &mut out;
-    cmd.arg(nodename);
+    let mut out = crate::Cmd::with_capacity(83usize);
+    write_args::sentinel_info_cache(&mut out, nodename);
     out
 }
 /// Builds `SENTINEL IS-MASTER-DOWN-BY-ADDR`; see [`SentinelCommands::sentinel_is_master_down_by_addr`](crate::SentinelCommands::sentinel_is_master_down_by_addr) for the command.
@@ -3277,12 +2685,14 @@ pub fn sentinel_is_master_down_by_addr(
     current_epoch: i64,
     runid: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SENTINEL IS-MASTER-DOWN-BY-ADDR");
-    let cmd = &mut out;
-    cmd.arg(ip);
-    cmd.arg(port);
-    cmd.arg(current_epoch);
-    cmd.arg(runid);
+    let mut out = crate::Cmd::with_capacity(95usize);
+    write_args::sentinel_is_master_down_by_addr(
+        &mut out,
+        ip,
+        port,
+        current_epoch,
+        runid,
+    );
     out
 }
 /// Builds `SENTINEL IS-PRIMARY-DOWN-BY-ADDR`; see [`SentinelCommands::sentinel_is_primary_down_by_addr`](crate::SentinelCommands::sentinel_is_primary_down_by_addr) for the command.
@@ -3293,28 +2703,31 @@ pub fn sentinel_is_primary_down_by_addr(
     current_epoch: i64,
     runid: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SENTINEL IS-PRIMARY-DOWN-BY-ADDR");
-    let cmd = &mut out;
-    cmd.arg(ip);
-    cmd.arg(port);
-    cmd.arg(current_epoch);
-    cmd.arg(runid);
+    let mut out = crate::Cmd::with_capacity(96usize);
+    write_args::sentinel_is_primary_down_by_addr(
+        &mut out,
+        ip,
+        port,
+        current_epoch,
+        runid,
+    );
     out
 }
 /// Builds `SENTINEL MASTER`; see [`SentinelCommands::sentinel_master`](crate::SentinelCommands::sentinel_master) for the command.
 #[deprecated(since = "8.0.0", note = "use `SENTINEL PRIMARY`")]
 #[must_use]
 pub fn sentinel_master(primary_name: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("SENTINEL MASTER");
-    let cmd = &mut out;
-    cmd.arg(primary_name);
+    let mut out = crate::Cmd::with_capacity(79usize);
+    write_args::sentinel_master(&mut out, primary_name);
     out
 }
 /// Builds `SENTINEL MASTERS`; see [`SentinelCommands::sentinel_masters`](crate::SentinelCommands::sentinel_masters) for the command.
 #[deprecated(since = "8.0.0", note = "use `SENTINEL PRIMARIES`")]
 #[must_use]
 pub fn sentinel_masters() -> crate::Cmd {
-    crate::cmd("SENTINEL MASTERS")
+    let mut out = crate::Cmd::with_capacity(80usize);
+    write_args::sentinel_masters(&mut out);
+    out
 }
 /// Builds `SENTINEL MONITOR`; see [`SentinelCommands::sentinel_monitor`](crate::SentinelCommands::sentinel_monitor) for the command.
 #[must_use]
@@ -3324,67 +2737,64 @@ pub fn sentinel_monitor(
     port: i64,
     quorum: i64,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SENTINEL MONITOR");
-    let cmd = &mut out;
-    cmd.arg(name);
-    cmd.arg(ip);
-    cmd.arg(port);
-    cmd.arg(quorum);
+    let mut out = crate::Cmd::with_capacity(80usize);
+    write_args::sentinel_monitor(&mut out, name, ip, port, quorum);
     out
 }
 /// Builds `SENTINEL MYID`; see [`SentinelCommands::sentinel_myid`](crate::SentinelCommands::sentinel_myid) for the command.
 #[must_use]
 pub fn sentinel_myid() -> crate::Cmd {
-    crate::cmd("SENTINEL MYID")
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::sentinel_myid(&mut out);
+    out
 }
 /// Builds `SENTINEL PENDING-SCRIPTS`; see [`SentinelCommands::sentinel_pending_scripts`](crate::SentinelCommands::sentinel_pending_scripts) for the command.
 #[must_use]
 pub fn sentinel_pending_scripts() -> crate::Cmd {
-    crate::cmd("SENTINEL PENDING-SCRIPTS")
+    let mut out = crate::Cmd::with_capacity(88usize);
+    write_args::sentinel_pending_scripts(&mut out);
+    out
 }
 /// Builds `SENTINEL PRIMARIES`; see [`SentinelCommands::sentinel_primaries`](crate::SentinelCommands::sentinel_primaries) for the command.
 #[must_use]
 pub fn sentinel_primaries() -> crate::Cmd {
-    crate::cmd("SENTINEL PRIMARIES")
+    let mut out = crate::Cmd::with_capacity(82usize);
+    write_args::sentinel_primaries(&mut out);
+    out
 }
 /// Builds `SENTINEL PRIMARY`; see [`SentinelCommands::sentinel_primary`](crate::SentinelCommands::sentinel_primary) for the command.
 #[must_use]
 pub fn sentinel_primary(primary_name: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("SENTINEL PRIMARY");
-    let cmd = &mut out;
-    cmd.arg(primary_name);
+    let mut out = crate::Cmd::with_capacity(80usize);
+    write_args::sentinel_primary(&mut out, primary_name);
     out
 }
 /// Builds `SENTINEL REMOVE`; see [`SentinelCommands::sentinel_remove`](crate::SentinelCommands::sentinel_remove) for the command.
 #[must_use]
 pub fn sentinel_remove(primary_name: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("SENTINEL REMOVE");
-    let cmd = &mut out;
-    cmd.arg(primary_name);
+    let mut out = crate::Cmd::with_capacity(79usize);
+    write_args::sentinel_remove(&mut out, primary_name);
     out
 }
 /// Builds `SENTINEL REPLICAS`; see [`SentinelCommands::sentinel_replicas`](crate::SentinelCommands::sentinel_replicas) for the command.
 #[must_use]
 pub fn sentinel_replicas(primary_name: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("SENTINEL REPLICAS");
-    let cmd = &mut out;
-    cmd.arg(primary_name);
+    let mut out = crate::Cmd::with_capacity(81usize);
+    write_args::sentinel_replicas(&mut out, primary_name);
     out
 }
 /// Builds `SENTINEL RESET`; see [`SentinelCommands::sentinel_reset`](crate::SentinelCommands::sentinel_reset) for the command.
 #[must_use]
 pub fn sentinel_reset(pattern: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("SENTINEL RESET");
-    let cmd = &mut out;
-    cmd.arg(pattern);
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::sentinel_reset(&mut out, pattern);
     out
 }
 /// Builds `SENTINEL SENTINELS`; see [`SentinelCommands::sentinel_sentinels`](crate::SentinelCommands::sentinel_sentinels) for the command.
 #[must_use]
 pub fn sentinel_sentinels(primary_name: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("SENTINEL SENTINELS");
-    let cmd = &mut out;
-    cmd.arg(primary_name);
+    let mut out = crate::Cmd::with_capacity(82usize);
+    write_args::sentinel_sentinels(&mut out, primary_name);
     out
 }
 /// Builds `SENTINEL SET`; see [`SentinelCommands::sentinel_set`](crate::SentinelCommands::sentinel_set) for the command.
@@ -3393,10 +2803,8 @@ pub fn sentinel_set(
     primary_name: impl crate::ToRedisArgs,
     data: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SENTINEL SET");
-    let cmd = &mut out;
-    cmd.arg(primary_name);
-    cmd.arg(data);
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::sentinel_set(&mut out, primary_name, data);
     out
 }
 /// Builds `SENTINEL SIMULATE-FAILURE` with its options; see [`sentinel_simulate_failure_options`](crate::SentinelCommands::sentinel_simulate_failure_options).
@@ -3404,13 +2812,8 @@ pub fn sentinel_set(
 pub fn sentinel_simulate_failure_options(
     options: SentinelSimulateFailureOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SENTINEL SIMULATE-FAILURE");
-    let cmd = &mut out;
-    if !options.mode.is_empty() {
-        for item in &options.mode {
-            item.write_to(cmd);
-        }
-    }
+    let mut out = crate::Cmd::with_capacity(89usize);
+    write_args::sentinel_simulate_failure_options(&mut out, options);
     out
 }
 /// Builds `SENTINEL SIMULATE-FAILURE`; see [`SentinelCommands::sentinel_simulate_failure`](crate::SentinelCommands::sentinel_simulate_failure) for the command.
@@ -3422,9 +2825,8 @@ pub fn sentinel_simulate_failure() -> crate::Cmd {
 #[deprecated(since = "5.0.0", note = "use `SENTINEL REPLICAS`")]
 #[must_use]
 pub fn sentinel_slaves(primary_name: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("SENTINEL SLAVES");
-    let cmd = &mut out;
-    cmd.arg(primary_name);
+    let mut out = crate::Cmd::with_capacity(79usize);
+    write_args::sentinel_slaves(&mut out, primary_name);
     out
 }
 /// Builds `SET` with its options; see [`set_options`](crate::Commands::set_options).
@@ -3434,19 +2836,8 @@ pub fn set_options(
     value: impl crate::ToRedisArgs,
     options: SetOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SET");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(value);
-    if let Some(chosen) = &options.condition {
-        chosen.write_to(cmd);
-    }
-    if options.get {
-        cmd.arg("GET");
-    }
-    if let Some(chosen) = &options.expiration {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(67usize);
+    write_args::set_options(&mut out, key, value, options);
     out
 }
 /// Builds `SET`; see [`Commands::set`](crate::Commands::set) for the command.
@@ -3457,11 +2848,8 @@ pub fn set(key: impl crate::ToRedisArgs, value: impl crate::ToRedisArgs) -> crat
 /// Builds `SETBIT`; see [`Commands::setbit`](crate::Commands::setbit) for the command.
 #[must_use]
 pub fn setbit(key: impl crate::ToRedisArgs, offset: i64, value: i64) -> crate::Cmd {
-    let mut out = crate::cmd("SETBIT");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(offset);
-    cmd.arg(value);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::setbit(&mut out, key, offset, value);
     out
 }
 /// Builds `SETEX`; see [`Commands::setex`](crate::Commands::setex) for the command.
@@ -3472,11 +2860,8 @@ pub fn setex(
     seconds: i64,
     value: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SETEX");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(seconds);
-    cmd.arg(value);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::setex(&mut out, key, seconds, value);
     out
 }
 /// Builds `SETNX`; see [`Commands::setnx`](crate::Commands::setnx) for the command.
@@ -3486,10 +2871,8 @@ pub fn setnx(
     key: impl crate::ToRedisArgs,
     value: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SETNX");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(value);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::setnx(&mut out, key, value);
     out
 }
 /// Builds `SETRANGE`; see [`Commands::setrange`](crate::Commands::setrange) for the command.
@@ -3499,21 +2882,15 @@ pub fn setrange(
     offset: i64,
     value: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SETRANGE");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(offset);
-    cmd.arg(value);
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::setrange(&mut out, key, offset, value);
     out
 }
 /// Builds `SHUTDOWN` with its options; see [`shutdown_options`](crate::Commands::shutdown_options).
 #[must_use]
 pub fn shutdown_options(options: ShutdownOptions) -> crate::Cmd {
-    let mut out = crate::cmd("SHUTDOWN");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.abort_selector {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::shutdown_options(&mut out, options);
     out
 }
 /// Builds `SHUTDOWN`; see [`Commands::shutdown`](crate::Commands::shutdown) for the command.
@@ -3524,9 +2901,8 @@ pub fn shutdown() -> crate::Cmd {
 /// Builds `SINTER`; see [`Commands::sinter`](crate::Commands::sinter) for the command.
 #[must_use]
 pub fn sinter(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("SINTER");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::sinter(&mut out, key);
     out
 }
 /// Builds `SINTERCARD` with its options; see [`sintercard_options`](crate::Commands::sintercard_options).
@@ -3535,15 +2911,8 @@ pub fn sintercard_options(
     key: impl crate::ToRedisArgs,
     options: SintercardOptions,
 ) -> crate::Cmd {
-    let key = crate::Args::keys(key);
-    let mut out = crate::cmd("SINTERCARD");
-    let cmd = &mut out;
-    cmd.arg(key.arg_count());
-    cmd.append(&key);
-    if let Some(chosen) = &options.limit {
-        cmd.arg("LIMIT");
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(74usize);
+    write_args::sintercard_options(&mut out, key, options);
     out
 }
 /// Builds `SINTERCARD`; see [`Commands::sintercard`](crate::Commands::sintercard) for the command.
@@ -3557,10 +2926,8 @@ pub fn sinterstore(
     destination: impl crate::ToRedisArgs,
     key: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SINTERSTORE");
-    let cmd = &mut out;
-    cmd.key(destination);
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::sinterstore(&mut out, destination, key);
     out
 }
 /// Builds `SISMEMBER`; see [`Commands::sismember`](crate::Commands::sismember) for the command.
@@ -3569,29 +2936,23 @@ pub fn sismember(
     key: impl crate::ToRedisArgs,
     member: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SISMEMBER");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(member);
+    let mut out = crate::Cmd::with_capacity(73usize);
+    write_args::sismember(&mut out, key, member);
     out
 }
 /// Builds `SLAVEOF`; see [`Commands::slaveof`](crate::Commands::slaveof) for the command.
 #[deprecated(since = "5.0.0", note = "use `REPLICAOF`")]
 #[must_use]
 pub fn slaveof(args: SlaveofArgs) -> crate::Cmd {
-    let mut out = crate::cmd("SLAVEOF");
-    let cmd = &mut out;
-    args.write_to(cmd);
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::slaveof(&mut out, args);
     out
 }
 /// Builds `SLOWLOG GET` with its options; see [`slowlog_get_options`](crate::Commands::slowlog_get_options).
 #[must_use]
 pub fn slowlog_get_options(options: SlowlogGetOptions) -> crate::Cmd {
-    let mut out = crate::cmd("SLOWLOG GET");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.count {
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::slowlog_get_options(&mut out, options);
     out
 }
 /// Builds `SLOWLOG GET`; see [`Commands::slowlog_get`](crate::Commands::slowlog_get) for the command.
@@ -3602,24 +2963,29 @@ pub fn slowlog_get() -> crate::Cmd {
 /// Builds `SLOWLOG HELP`; see [`Commands::slowlog_help`](crate::Commands::slowlog_help) for the command.
 #[must_use]
 pub fn slowlog_help() -> crate::Cmd {
-    crate::cmd("SLOWLOG HELP")
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::slowlog_help(&mut out);
+    out
 }
 /// Builds `SLOWLOG LEN`; see [`Commands::slowlog_len`](crate::Commands::slowlog_len) for the command.
 #[must_use]
 pub fn slowlog_len() -> crate::Cmd {
-    crate::cmd("SLOWLOG LEN")
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::slowlog_len(&mut out);
+    out
 }
 /// Builds `SLOWLOG RESET`; see [`Commands::slowlog_reset`](crate::Commands::slowlog_reset) for the command.
 #[must_use]
 pub fn slowlog_reset() -> crate::Cmd {
-    crate::cmd("SLOWLOG RESET")
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::slowlog_reset(&mut out);
+    out
 }
 /// Builds `SMEMBERS`; see [`Commands::smembers`](crate::Commands::smembers) for the command.
 #[must_use]
 pub fn smembers(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("SMEMBERS");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::smembers(&mut out, key);
     out
 }
 /// Builds `SMISMEMBER`; see [`Commands::smismember`](crate::Commands::smismember) for the command.
@@ -3628,10 +2994,8 @@ pub fn smismember(
     key: impl crate::ToRedisArgs,
     member: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SMISMEMBER");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(member);
+    let mut out = crate::Cmd::with_capacity(74usize);
+    write_args::smismember(&mut out, key, member);
     out
 }
 /// Builds `SMOVE`; see [`Commands::smove`](crate::Commands::smove) for the command.
@@ -3641,43 +3005,15 @@ pub fn smove(
     destination: impl crate::ToRedisArgs,
     member: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SMOVE");
-    let cmd = &mut out;
-    cmd.key(source);
-    cmd.key(destination);
-    cmd.arg(member);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::smove(&mut out, source, destination, member);
     out
 }
 /// Builds `SORT` with its options; see [`sort_options`](crate::Commands::sort_options).
 #[must_use]
 pub fn sort_options(key: impl crate::ToRedisArgs, options: SortOptions) -> crate::Cmd {
-    let mut out = crate::cmd("SORT");
-    let cmd = &mut out;
-    cmd.key(key);
-    if let Some(chosen) = &options.by_pattern {
-        cmd.arg("BY");
-        cmd.append(chosen);
-    }
-    if let Some(chosen) = &options.limit {
-        cmd.arg("LIMIT");
-        chosen.write_to(cmd);
-    }
-    if !options.get_pattern.is_empty() {
-        for item in &options.get_pattern {
-            cmd.arg("GET");
-            cmd.append(item);
-        }
-    }
-    if let Some(chosen) = &options.order {
-        chosen.write_to(cmd);
-    }
-    if options.sorting {
-        cmd.arg("ALPHA");
-    }
-    if let Some(chosen) = &options.destination {
-        cmd.arg("STORE");
-        cmd.append(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::sort_options(&mut out, key, options);
     out
 }
 /// Builds `SORT`; see [`Commands::sort`](crate::Commands::sort) for the command.
@@ -3691,29 +3027,8 @@ pub fn sort_ro_options(
     key: impl crate::ToRedisArgs,
     options: SortRoOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SORT_RO");
-    let cmd = &mut out;
-    cmd.key(key);
-    if let Some(chosen) = &options.by_pattern {
-        cmd.arg("BY");
-        cmd.append(chosen);
-    }
-    if let Some(chosen) = &options.limit {
-        cmd.arg("LIMIT");
-        chosen.write_to(cmd);
-    }
-    if !options.get_pattern.is_empty() {
-        for item in &options.get_pattern {
-            cmd.arg("GET");
-            cmd.append(item);
-        }
-    }
-    if let Some(chosen) = &options.order {
-        chosen.write_to(cmd);
-    }
-    if options.sorting {
-        cmd.arg("ALPHA");
-    }
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::sort_ro_options(&mut out, key, options);
     out
 }
 /// Builds `SORT_RO`; see [`Commands::sort_ro`](crate::Commands::sort_ro) for the command.
@@ -3724,12 +3039,8 @@ pub fn sort_ro(key: impl crate::ToRedisArgs) -> crate::Cmd {
 /// Builds `SPOP` with its options; see [`spop_options`](crate::Commands::spop_options).
 #[must_use]
 pub fn spop_options(key: impl crate::ToRedisArgs, options: SpopOptions) -> crate::Cmd {
-    let mut out = crate::cmd("SPOP");
-    let cmd = &mut out;
-    cmd.key(key);
-    if let Some(chosen) = &options.count {
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::spop_options(&mut out, key, options);
     out
 }
 /// Builds `SPOP`; see [`Commands::spop`](crate::Commands::spop) for the command.
@@ -3743,10 +3054,8 @@ pub fn spublish(
     shardchannel: impl crate::ToRedisArgs,
     message: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SPUBLISH");
-    let cmd = &mut out;
-    cmd.arg(shardchannel);
-    cmd.arg(message);
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::spublish(&mut out, shardchannel, message);
     out
 }
 /// Builds `SRANDMEMBER` with its options; see [`srandmember_options`](crate::Commands::srandmember_options).
@@ -3755,12 +3064,8 @@ pub fn srandmember_options(
     key: impl crate::ToRedisArgs,
     options: SrandmemberOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SRANDMEMBER");
-    let cmd = &mut out;
-    cmd.key(key);
-    if let Some(chosen) = &options.count {
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::srandmember_options(&mut out, key, options);
     out
 }
 /// Builds `SRANDMEMBER`; see [`Commands::srandmember`](crate::Commands::srandmember) for the command.
@@ -3774,10 +3079,8 @@ pub fn srem(
     key: impl crate::ToRedisArgs,
     member: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SREM");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(member);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::srem(&mut out, key, member);
     out
 }
 /// Builds `SSCAN` with its options; see [`sscan_options`](crate::Commands::sscan_options).
@@ -3787,18 +3090,8 @@ pub fn sscan_options(
     cursor: impl crate::ToRedisArgs,
     options: SscanOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SSCAN");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(cursor);
-    if let Some(chosen) = &options.pattern {
-        cmd.arg("MATCH");
-        cmd.append(chosen);
-    }
-    if let Some(chosen) = &options.count {
-        cmd.arg("COUNT");
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::sscan_options(&mut out, key, cursor, options);
     out
 }
 /// Builds `SSCAN`; see [`Commands::sscan`](crate::Commands::sscan) for the command.
@@ -3812,28 +3105,23 @@ pub fn sscan(
 /// Builds `STRLEN`; see [`Commands::strlen`](crate::Commands::strlen) for the command.
 #[must_use]
 pub fn strlen(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("STRLEN");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::strlen(&mut out, key);
     out
 }
 /// Builds `SUBSTR`; see [`Commands::substr`](crate::Commands::substr) for the command.
 #[deprecated(since = "2.0.0", note = "use `GETRANGE`")]
 #[must_use]
 pub fn substr(key: impl crate::ToRedisArgs, start: i64, end: i64) -> crate::Cmd {
-    let mut out = crate::cmd("SUBSTR");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(start);
-    cmd.arg(end);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::substr(&mut out, key, start, end);
     out
 }
 /// Builds `SUNION`; see [`Commands::sunion`](crate::Commands::sunion) for the command.
 #[must_use]
 pub fn sunion(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("SUNION");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::sunion(&mut out, key);
     out
 }
 /// Builds `SUNIONSTORE`; see [`Commands::sunionstore`](crate::Commands::sunionstore) for the command.
@@ -3842,88 +3130,78 @@ pub fn sunionstore(
     destination: impl crate::ToRedisArgs,
     key: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("SUNIONSTORE");
-    let cmd = &mut out;
-    cmd.key(destination);
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::sunionstore(&mut out, destination, key);
     out
 }
 /// Builds `SWAPDB`; see [`Commands::swapdb`](crate::Commands::swapdb) for the command.
 #[must_use]
 pub fn swapdb(index1: i64, index2: i64) -> crate::Cmd {
-    let mut out = crate::cmd("SWAPDB");
-    let cmd = &mut out;
-    cmd.arg(index1);
-    cmd.arg(index2);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::swapdb(&mut out, index1, index2);
     out
 }
 /// Builds `TIME`; see [`Commands::time`](crate::Commands::time) for the command.
 #[must_use]
 pub fn time() -> crate::Cmd {
-    crate::cmd("TIME")
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::time(&mut out);
+    out
 }
 /// Builds `TOUCH`; see [`Commands::touch`](crate::Commands::touch) for the command.
 #[must_use]
 pub fn touch(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("TOUCH");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::touch(&mut out, key);
     out
 }
 /// Builds `TTL`; see [`Commands::ttl`](crate::Commands::ttl) for the command.
 #[must_use]
 pub fn ttl(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("TTL");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(67usize);
+    write_args::ttl(&mut out, key);
     out
 }
 /// Builds `TYPE`; see [`Commands::key_type`](crate::Commands::key_type) for the command.
 #[must_use]
 pub fn key_type(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("TYPE");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::key_type(&mut out, key);
     out
 }
 /// Builds `UNLINK`; see [`Commands::unlink`](crate::Commands::unlink) for the command.
 #[must_use]
 pub fn unlink(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("UNLINK");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::unlink(&mut out, key);
     out
 }
 /// Builds `UNWATCH`; see [`Commands::unwatch`](crate::Commands::unwatch) for the command.
 #[must_use]
 pub fn unwatch() -> crate::Cmd {
-    crate::cmd("UNWATCH")
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::unwatch(&mut out);
+    out
 }
 /// Builds `WAIT`; see [`Commands::wait`](crate::Commands::wait) for the command.
 #[must_use]
 pub fn wait(numreplicas: i64, timeout: i64) -> crate::Cmd {
-    let mut out = crate::cmd("WAIT");
-    let cmd = &mut out;
-    cmd.arg(numreplicas);
-    cmd.arg(timeout);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::wait(&mut out, numreplicas, timeout);
     out
 }
 /// Builds `WAITAOF`; see [`Commands::waitaof`](crate::Commands::waitaof) for the command.
 #[must_use]
 pub fn waitaof(numlocal: i64, numreplicas: i64, timeout: i64) -> crate::Cmd {
-    let mut out = crate::cmd("WAITAOF");
-    let cmd = &mut out;
-    cmd.arg(numlocal);
-    cmd.arg(numreplicas);
-    cmd.arg(timeout);
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::waitaof(&mut out, numlocal, numreplicas, timeout);
     out
 }
 /// Builds `WATCH`; see [`Commands::watch`](crate::Commands::watch) for the command.
 #[must_use]
 pub fn watch(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("WATCH");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::watch(&mut out, key);
     out
 }
 /// Builds `XACK`; see [`Commands::xack`](crate::Commands::xack) for the command.
@@ -3933,11 +3211,8 @@ pub fn xack(
     group: impl crate::ToRedisArgs,
     id: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("XACK");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(group);
-    cmd.arg(id);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::xack(&mut out, key, group, id);
     out
 }
 /// Builds `XADD` with its options; see [`xadd_options`](crate::Commands::xadd_options).
@@ -3948,17 +3223,8 @@ pub fn xadd_options(
     data: impl crate::ToRedisArgs,
     options: XaddOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("XADD");
-    let cmd = &mut out;
-    cmd.key(key);
-    if options.nomkstream {
-        cmd.arg("NOMKSTREAM");
-    }
-    if let Some(chosen) = &options.trim {
-        chosen.write_to(cmd);
-    }
-    id_selector.write_to(cmd);
-    cmd.arg(data);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::xadd_options(&mut out, key, id_selector, data, options);
     out
 }
 /// Builds `XADD`; see [`Commands::xadd`](crate::Commands::xadd) for the command.
@@ -3980,20 +3246,16 @@ pub fn xautoclaim_options(
     start: impl crate::ToRedisArgs,
     options: XautoclaimOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("XAUTOCLAIM");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(group);
-    cmd.arg(consumer);
-    cmd.arg(min_idle_time);
-    cmd.arg(start);
-    if let Some(chosen) = &options.count {
-        cmd.arg("COUNT");
-        cmd.arg(chosen);
-    }
-    if options.justid {
-        cmd.arg("JUSTID");
-    }
+    let mut out = crate::Cmd::with_capacity(74usize);
+    write_args::xautoclaim_options(
+        &mut out,
+        key,
+        group,
+        consumer,
+        min_idle_time,
+        start,
+        options,
+    );
     out
 }
 /// Builds `XAUTOCLAIM`; see [`Commands::xautoclaim`](crate::Commands::xautoclaim) for the command.
@@ -4024,35 +3286,16 @@ pub fn xclaim_options(
     id: impl crate::ToRedisArgs,
     options: XclaimOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("XCLAIM");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(group);
-    cmd.arg(consumer);
-    cmd.arg(min_idle_time);
-    cmd.arg(id);
-    if let Some(chosen) = &options.ms {
-        cmd.arg("IDLE");
-        cmd.arg(chosen);
-    }
-    if let Some(chosen) = &options.unix_time_milliseconds {
-        cmd.arg("TIME");
-        cmd.arg(chosen);
-    }
-    if let Some(chosen) = &options.count {
-        cmd.arg("RETRYCOUNT");
-        cmd.arg(chosen);
-    }
-    if options.force {
-        cmd.arg("FORCE");
-    }
-    if options.justid {
-        cmd.arg("JUSTID");
-    }
-    if let Some(chosen) = &options.lastid {
-        cmd.arg("LASTID");
-        cmd.append(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::xclaim_options(
+        &mut out,
+        key,
+        group,
+        consumer,
+        min_idle_time,
+        id,
+        options,
+    );
     out
 }
 /// Builds `XCLAIM`; see [`Commands::xclaim`](crate::Commands::xclaim) for the command.
@@ -4069,10 +3312,8 @@ pub fn xclaim(
 /// Builds `XDEL`; see [`Commands::xdel`](crate::Commands::xdel) for the command.
 #[must_use]
 pub fn xdel(key: impl crate::ToRedisArgs, id: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("XDEL");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(id);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::xdel(&mut out, key, id);
     out
 }
 /// Builds `XGROUP CREATE` with its options; see [`xgroup_create_options`](crate::Commands::xgroup_create_options).
@@ -4083,18 +3324,8 @@ pub fn xgroup_create_options(
     id_selector: XgroupCreateIdSelector,
     options: XgroupCreateOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("XGROUP CREATE");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(group);
-    id_selector.write_to(cmd);
-    if options.mkstream {
-        cmd.arg("MKSTREAM");
-    }
-    if let Some(chosen) = &options.entriesread {
-        cmd.arg("ENTRIESREAD");
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::xgroup_create_options(&mut out, key, group, id_selector, options);
     out
 }
 /// Builds `XGROUP CREATE`; see [`Commands::xgroup_create`](crate::Commands::xgroup_create) for the command.
@@ -4113,11 +3344,8 @@ pub fn xgroup_createconsumer(
     group: impl crate::ToRedisArgs,
     consumer: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("XGROUP CREATECONSUMER");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(group);
-    cmd.arg(consumer);
+    let mut out = crate::Cmd::with_capacity(85usize);
+    write_args::xgroup_createconsumer(&mut out, key, group, consumer);
     out
 }
 /// Builds `XGROUP DELCONSUMER`; see [`Commands::xgroup_delconsumer`](crate::Commands::xgroup_delconsumer) for the command.
@@ -4127,11 +3355,8 @@ pub fn xgroup_delconsumer(
     group: impl crate::ToRedisArgs,
     consumer: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("XGROUP DELCONSUMER");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(group);
-    cmd.arg(consumer);
+    let mut out = crate::Cmd::with_capacity(82usize);
+    write_args::xgroup_delconsumer(&mut out, key, group, consumer);
     out
 }
 /// Builds `XGROUP DESTROY`; see [`Commands::xgroup_destroy`](crate::Commands::xgroup_destroy) for the command.
@@ -4140,16 +3365,16 @@ pub fn xgroup_destroy(
     key: impl crate::ToRedisArgs,
     group: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("XGROUP DESTROY");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(group);
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::xgroup_destroy(&mut out, key, group);
     out
 }
 /// Builds `XGROUP HELP`; see [`Commands::xgroup_help`](crate::Commands::xgroup_help) for the command.
 #[must_use]
 pub fn xgroup_help() -> crate::Cmd {
-    crate::cmd("XGROUP HELP")
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::xgroup_help(&mut out);
+    out
 }
 /// Builds `XGROUP SETID` with its options; see [`xgroup_setid_options`](crate::Commands::xgroup_setid_options).
 #[must_use]
@@ -4159,15 +3384,8 @@ pub fn xgroup_setid_options(
     id_selector: XgroupSetidIdSelector,
     options: XgroupSetidOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("XGROUP SETID");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(group);
-    id_selector.write_to(cmd);
-    if let Some(chosen) = &options.entriesread {
-        cmd.arg("ENTRIESREAD");
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::xgroup_setid_options(&mut out, key, group, id_selector, options);
     out
 }
 /// Builds `XGROUP SETID`; see [`Commands::xgroup_setid`](crate::Commands::xgroup_setid) for the command.
@@ -4185,24 +3403,23 @@ pub fn xinfo_consumers(
     key: impl crate::ToRedisArgs,
     group: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("XINFO CONSUMERS");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(group);
+    let mut out = crate::Cmd::with_capacity(79usize);
+    write_args::xinfo_consumers(&mut out, key, group);
     out
 }
 /// Builds `XINFO GROUPS`; see [`Commands::xinfo_groups`](crate::Commands::xinfo_groups) for the command.
 #[must_use]
 pub fn xinfo_groups(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("XINFO GROUPS");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::xinfo_groups(&mut out, key);
     out
 }
 /// Builds `XINFO HELP`; see [`Commands::xinfo_help`](crate::Commands::xinfo_help) for the command.
 #[must_use]
 pub fn xinfo_help() -> crate::Cmd {
-    crate::cmd("XINFO HELP")
+    let mut out = crate::Cmd::with_capacity(74usize);
+    write_args::xinfo_help(&mut out);
+    out
 }
 /// Builds `XINFO STREAM` with its options; see [`xinfo_stream_options`](crate::Commands::xinfo_stream_options).
 #[must_use]
@@ -4210,12 +3427,8 @@ pub fn xinfo_stream_options(
     key: impl crate::ToRedisArgs,
     options: XinfoStreamOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("XINFO STREAM");
-    let cmd = &mut out;
-    cmd.key(key);
-    if let Some(chosen) = &options.full_block {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::xinfo_stream_options(&mut out, key, options);
     out
 }
 /// Builds `XINFO STREAM`; see [`Commands::xinfo_stream`](crate::Commands::xinfo_stream) for the command.
@@ -4226,9 +3439,8 @@ pub fn xinfo_stream(key: impl crate::ToRedisArgs) -> crate::Cmd {
 /// Builds `XLEN`; see [`Commands::xlen`](crate::Commands::xlen) for the command.
 #[must_use]
 pub fn xlen(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("XLEN");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::xlen(&mut out, key);
     out
 }
 /// Builds `XPENDING` with its options; see [`xpending_options`](crate::Commands::xpending_options).
@@ -4238,13 +3450,8 @@ pub fn xpending_options(
     group: impl crate::ToRedisArgs,
     options: XpendingOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("XPENDING");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(group);
-    if let Some(chosen) = &options.filters {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::xpending_options(&mut out, key, group, options);
     out
 }
 /// Builds `XPENDING`; see [`Commands::xpending`](crate::Commands::xpending) for the command.
@@ -4263,15 +3470,8 @@ pub fn xrange_options(
     end: impl crate::ToRedisArgs,
     options: XrangeOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("XRANGE");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(start);
-    cmd.arg(end);
-    if let Some(chosen) = &options.count {
-        cmd.arg("COUNT");
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::xrange_options(&mut out, key, start, end, options);
     out
 }
 /// Builds `XRANGE`; see [`Commands::xrange`](crate::Commands::xrange) for the command.
@@ -4290,19 +3490,8 @@ pub fn xread_options(
     id: impl crate::ToRedisArgs,
     options: XreadOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("XREAD");
-    let cmd = &mut out;
-    if let Some(chosen) = &options.count {
-        cmd.arg("COUNT");
-        cmd.arg(chosen);
-    }
-    if let Some(chosen) = &options.milliseconds {
-        cmd.arg("BLOCK");
-        cmd.arg(chosen);
-    }
-    cmd.arg("STREAMS");
-    cmd.key(key);
-    cmd.arg(id);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::xread_options(&mut out, key, id, options);
     out
 }
 /// Builds `XREAD`; see [`Commands::xread`](crate::Commands::xread) for the command.
@@ -4319,25 +3508,8 @@ pub fn xreadgroup_options(
     id: impl crate::ToRedisArgs,
     options: XreadgroupOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("XREADGROUP");
-    let cmd = &mut out;
-    cmd.arg("GROUP");
-    cmd.arg(group);
-    cmd.arg(consumer);
-    if let Some(chosen) = &options.count {
-        cmd.arg("COUNT");
-        cmd.arg(chosen);
-    }
-    if let Some(chosen) = &options.milliseconds {
-        cmd.arg("BLOCK");
-        cmd.arg(chosen);
-    }
-    if options.noack {
-        cmd.arg("NOACK");
-    }
-    cmd.arg("STREAMS");
-    cmd.key(key);
-    cmd.arg(id);
+    let mut out = crate::Cmd::with_capacity(74usize);
+    write_args::xreadgroup_options(&mut out, group, consumer, key, id, options);
     out
 }
 /// Builds `XREADGROUP`; see [`Commands::xreadgroup`](crate::Commands::xreadgroup) for the command.
@@ -4358,15 +3530,8 @@ pub fn xrevrange_options(
     start: impl crate::ToRedisArgs,
     options: XrevrangeOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("XREVRANGE");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(end);
-    cmd.arg(start);
-    if let Some(chosen) = &options.count {
-        cmd.arg("COUNT");
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(73usize);
+    write_args::xrevrange_options(&mut out, key, end, start, options);
     out
 }
 /// Builds `XREVRANGE`; see [`Commands::xrevrange`](crate::Commands::xrevrange) for the command.
@@ -4385,18 +3550,8 @@ pub fn xsetid_options(
     last_id: impl crate::ToRedisArgs,
     options: XsetidOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("XSETID");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(last_id);
-    if let Some(chosen) = &options.entries_added {
-        cmd.arg("ENTRIESADDED");
-        cmd.arg(chosen);
-    }
-    if let Some(chosen) = &options.max_deleted_id {
-        cmd.arg("MAXDELETEDID");
-        cmd.append(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::xsetid_options(&mut out, key, last_id, options);
     out
 }
 /// Builds `XSETID`; see [`Commands::xsetid`](crate::Commands::xsetid) for the command.
@@ -4410,10 +3565,8 @@ pub fn xsetid(
 /// Builds `XTRIM`; see [`Commands::xtrim`](crate::Commands::xtrim) for the command.
 #[must_use]
 pub fn xtrim(key: impl crate::ToRedisArgs, trim: XtrimTrim) -> crate::Cmd {
-    let mut out = crate::cmd("XTRIM");
-    let cmd = &mut out;
-    cmd.key(key);
-    trim.write_to(cmd);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::xtrim(&mut out, key, trim);
     out
 }
 /// Builds `ZADD` with its options; see [`zadd_options`](crate::Commands::zadd_options).
@@ -4423,22 +3576,8 @@ pub fn zadd_options(
     data: impl crate::ToRedisArgs,
     options: ZaddOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZADD");
-    let cmd = &mut out;
-    cmd.key(key);
-    if let Some(chosen) = &options.condition {
-        chosen.write_to(cmd);
-    }
-    if let Some(chosen) = &options.comparison {
-        chosen.write_to(cmd);
-    }
-    if options.change {
-        cmd.arg("CH");
-    }
-    if options.increment {
-        cmd.arg("INCR");
-    }
-    cmd.arg(data);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::zadd_options(&mut out, key, data, options);
     out
 }
 /// Builds `ZADD`; see [`Commands::zadd`](crate::Commands::zadd) for the command.
@@ -4449,9 +3588,8 @@ pub fn zadd(key: impl crate::ToRedisArgs, data: impl crate::ToRedisArgs) -> crat
 /// Builds `ZCARD`; see [`Commands::zcard`](crate::Commands::zcard) for the command.
 #[must_use]
 pub fn zcard(key: impl crate::ToRedisArgs) -> crate::Cmd {
-    let mut out = crate::cmd("ZCARD");
-    let cmd = &mut out;
-    cmd.key(key);
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::zcard(&mut out, key);
     out
 }
 /// Builds `ZCOUNT`; see [`Commands::zcount`](crate::Commands::zcount) for the command.
@@ -4461,24 +3599,15 @@ pub fn zcount(
     min: impl crate::ToRedisArgs,
     max: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZCOUNT");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(min);
-    cmd.arg(max);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::zcount(&mut out, key, min, max);
     out
 }
 /// Builds `ZDIFF` with its options; see [`zdiff_options`](crate::Commands::zdiff_options).
 #[must_use]
 pub fn zdiff_options(key: impl crate::ToRedisArgs, options: ZdiffOptions) -> crate::Cmd {
-    let key = crate::Args::keys(key);
-    let mut out = crate::cmd("ZDIFF");
-    let cmd = &mut out;
-    cmd.arg(key.arg_count());
-    cmd.append(&key);
-    if options.withscores {
-        cmd.arg("WITHSCORES");
-    }
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::zdiff_options(&mut out, key, options);
     out
 }
 /// Builds `ZDIFF`; see [`Commands::zdiff`](crate::Commands::zdiff) for the command.
@@ -4492,12 +3621,8 @@ pub fn zdiffstore(
     destination: impl crate::ToRedisArgs,
     key: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let key = crate::Args::keys(key);
-    let mut out = crate::cmd("ZDIFFSTORE");
-    let cmd = &mut out;
-    cmd.key(destination);
-    cmd.arg(key.arg_count());
-    cmd.append(&key);
+    let mut out = crate::Cmd::with_capacity(74usize);
+    write_args::zdiffstore(&mut out, destination, key);
     out
 }
 /// Builds `ZINCRBY`; see [`Commands::zincrby`](crate::Commands::zincrby) for the command.
@@ -4507,11 +3632,8 @@ pub fn zincrby(
     increment: f64,
     member: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZINCRBY");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(increment);
-    cmd.arg(member);
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::zincrby(&mut out, key, increment, member);
     out
 }
 /// Builds `ZINTER` with its options; see [`zinter_options`](crate::Commands::zinter_options).
@@ -4520,22 +3642,8 @@ pub fn zinter_options(
     key: impl crate::ToRedisArgs,
     options: ZinterOptions,
 ) -> crate::Cmd {
-    let key = crate::Args::keys(key);
-    let mut out = crate::cmd("ZINTER");
-    let cmd = &mut out;
-    cmd.arg(key.arg_count());
-    cmd.append(&key);
-    if !options.weight.is_empty() {
-        cmd.arg("WEIGHTS");
-        cmd.arg(&options.weight);
-    }
-    if let Some(chosen) = &options.aggregate {
-        cmd.arg("AGGREGATE");
-        chosen.write_to(cmd);
-    }
-    if options.withscores {
-        cmd.arg("WITHSCORES");
-    }
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::zinter_options(&mut out, key, options);
     out
 }
 /// Builds `ZINTER`; see [`Commands::zinter`](crate::Commands::zinter) for the command.
@@ -4549,15 +3657,8 @@ pub fn zintercard_options(
     key: impl crate::ToRedisArgs,
     options: ZintercardOptions,
 ) -> crate::Cmd {
-    let key = crate::Args::keys(key);
-    let mut out = crate::cmd("ZINTERCARD");
-    let cmd = &mut out;
-    cmd.arg(key.arg_count());
-    cmd.append(&key);
-    if let Some(chosen) = &options.limit {
-        cmd.arg("LIMIT");
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(74usize);
+    write_args::zintercard_options(&mut out, key, options);
     out
 }
 /// Builds `ZINTERCARD`; see [`Commands::zintercard`](crate::Commands::zintercard) for the command.
@@ -4572,20 +3673,8 @@ pub fn zinterstore_options(
     key: impl crate::ToRedisArgs,
     options: ZinterstoreOptions,
 ) -> crate::Cmd {
-    let key = crate::Args::keys(key);
-    let mut out = crate::cmd("ZINTERSTORE");
-    let cmd = &mut out;
-    cmd.key(destination);
-    cmd.arg(key.arg_count());
-    cmd.append(&key);
-    if !options.weight.is_empty() {
-        cmd.arg("WEIGHTS");
-        cmd.arg(&options.weight);
-    }
-    if let Some(chosen) = &options.aggregate {
-        cmd.arg("AGGREGATE");
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::zinterstore_options(&mut out, destination, key, options);
     out
 }
 /// Builds `ZINTERSTORE`; see [`Commands::zinterstore`](crate::Commands::zinterstore) for the command.
@@ -4603,11 +3692,8 @@ pub fn zlexcount(
     min: impl crate::ToRedisArgs,
     max: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZLEXCOUNT");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(min);
-    cmd.arg(max);
+    let mut out = crate::Cmd::with_capacity(73usize);
+    write_args::zlexcount(&mut out, key, min, max);
     out
 }
 /// Builds `ZMPOP` with its options; see [`zmpop_options`](crate::Commands::zmpop_options).
@@ -4617,16 +3703,8 @@ pub fn zmpop_options(
     where_: ZmpopWhere,
     options: ZmpopOptions,
 ) -> crate::Cmd {
-    let key = crate::Args::keys(key);
-    let mut out = crate::cmd("ZMPOP");
-    let cmd = &mut out;
-    cmd.arg(key.arg_count());
-    cmd.append(&key);
-    where_.write_to(cmd);
-    if let Some(chosen) = &options.count {
-        cmd.arg("COUNT");
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::zmpop_options(&mut out, key, where_, options);
     out
 }
 /// Builds `ZMPOP`; see [`Commands::zmpop`](crate::Commands::zmpop) for the command.
@@ -4640,10 +3718,8 @@ pub fn zmscore(
     key: impl crate::ToRedisArgs,
     member: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZMSCORE");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(member);
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::zmscore(&mut out, key, member);
     out
 }
 /// Builds `ZPOPMAX` with its options; see [`zpopmax_options`](crate::Commands::zpopmax_options).
@@ -4652,12 +3728,8 @@ pub fn zpopmax_options(
     key: impl crate::ToRedisArgs,
     options: ZpopmaxOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZPOPMAX");
-    let cmd = &mut out;
-    cmd.key(key);
-    if let Some(chosen) = &options.count {
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::zpopmax_options(&mut out, key, options);
     out
 }
 /// Builds `ZPOPMAX`; see [`Commands::zpopmax`](crate::Commands::zpopmax) for the command.
@@ -4671,12 +3743,8 @@ pub fn zpopmin_options(
     key: impl crate::ToRedisArgs,
     options: ZpopminOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZPOPMIN");
-    let cmd = &mut out;
-    cmd.key(key);
-    if let Some(chosen) = &options.count {
-        cmd.arg(chosen);
-    }
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::zpopmin_options(&mut out, key, options);
     out
 }
 /// Builds `ZPOPMIN`; see [`Commands::zpopmin`](crate::Commands::zpopmin) for the command.
@@ -4690,12 +3758,8 @@ pub fn zrandmember_options(
     key: impl crate::ToRedisArgs,
     options: ZrandmemberOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZRANDMEMBER");
-    let cmd = &mut out;
-    cmd.key(key);
-    if let Some(chosen) = &options.options {
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::zrandmember_options(&mut out, key, options);
     out
 }
 /// Builds `ZRANDMEMBER`; see [`Commands::zrandmember`](crate::Commands::zrandmember) for the command.
@@ -4711,24 +3775,8 @@ pub fn zrange_options(
     stop: impl crate::ToRedisArgs,
     options: ZrangeOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZRANGE");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(start);
-    cmd.arg(stop);
-    if let Some(chosen) = &options.sortby {
-        chosen.write_to(cmd);
-    }
-    if options.rev {
-        cmd.arg("REV");
-    }
-    if let Some(chosen) = &options.limit {
-        cmd.arg("LIMIT");
-        chosen.write_to(cmd);
-    }
-    if options.withscores {
-        cmd.arg("WITHSCORES");
-    }
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::zrange_options(&mut out, key, start, stop, options);
     out
 }
 /// Builds `ZRANGE`; see [`Commands::zrange`](crate::Commands::zrange) for the command.
@@ -4749,15 +3797,8 @@ pub fn zrangebylex_options(
     max: impl crate::ToRedisArgs,
     options: ZrangebylexOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZRANGEBYLEX");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(min);
-    cmd.arg(max);
-    if let Some(chosen) = &options.limit {
-        cmd.arg("LIMIT");
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::zrangebylex_options(&mut out, key, min, max, options);
     out
 }
 /// Builds `ZRANGEBYLEX`; see [`Commands::zrangebylex`](crate::Commands::zrangebylex) for the command.
@@ -4779,18 +3820,8 @@ pub fn zrangebyscore_options(
     max: impl crate::ToRedisArgs,
     options: ZrangebyscoreOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZRANGEBYSCORE");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(min);
-    cmd.arg(max);
-    if options.withscores {
-        cmd.arg("WITHSCORES");
-    }
-    if let Some(chosen) = &options.limit {
-        cmd.arg("LIMIT");
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(77usize);
+    write_args::zrangebyscore_options(&mut out, key, min, max, options);
     out
 }
 /// Builds `ZRANGEBYSCORE`; see [`Commands::zrangebyscore`](crate::Commands::zrangebyscore) for the command.
@@ -4812,22 +3843,8 @@ pub fn zrangestore_options(
     max: impl crate::ToRedisArgs,
     options: ZrangestoreOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZRANGESTORE");
-    let cmd = &mut out;
-    cmd.key(dst);
-    cmd.key(src);
-    cmd.arg(min);
-    cmd.arg(max);
-    if let Some(chosen) = &options.sortby {
-        chosen.write_to(cmd);
-    }
-    if options.rev {
-        cmd.arg("REV");
-    }
-    if let Some(chosen) = &options.limit {
-        cmd.arg("LIMIT");
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::zrangestore_options(&mut out, dst, src, min, max, options);
     out
 }
 /// Builds `ZRANGESTORE`; see [`Commands::zrangestore`](crate::Commands::zrangestore) for the command.
@@ -4847,13 +3864,8 @@ pub fn zrank_options(
     member: impl crate::ToRedisArgs,
     options: ZrankOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZRANK");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(member);
-    if options.withscore {
-        cmd.arg("WITHSCORE");
-    }
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::zrank_options(&mut out, key, member, options);
     out
 }
 /// Builds `ZRANK`; see [`Commands::zrank`](crate::Commands::zrank) for the command.
@@ -4870,10 +3882,8 @@ pub fn zrem(
     key: impl crate::ToRedisArgs,
     member: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZREM");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(member);
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::zrem(&mut out, key, member);
     out
 }
 /// Builds `ZREMRANGEBYLEX`; see [`Commands::zremrangebylex`](crate::Commands::zremrangebylex) for the command.
@@ -4883,11 +3893,8 @@ pub fn zremrangebylex(
     min: impl crate::ToRedisArgs,
     max: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZREMRANGEBYLEX");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(min);
-    cmd.arg(max);
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::zremrangebylex(&mut out, key, min, max);
     out
 }
 /// Builds `ZREMRANGEBYRANK`; see [`Commands::zremrangebyrank`](crate::Commands::zremrangebyrank) for the command.
@@ -4897,11 +3904,8 @@ pub fn zremrangebyrank(
     start: i64,
     stop: i64,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZREMRANGEBYRANK");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(start);
-    cmd.arg(stop);
+    let mut out = crate::Cmd::with_capacity(79usize);
+    write_args::zremrangebyrank(&mut out, key, start, stop);
     out
 }
 /// Builds `ZREMRANGEBYSCORE`; see [`Commands::zremrangebyscore`](crate::Commands::zremrangebyscore) for the command.
@@ -4911,11 +3915,8 @@ pub fn zremrangebyscore(
     min: impl crate::ToRedisArgs,
     max: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZREMRANGEBYSCORE");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(min);
-    cmd.arg(max);
+    let mut out = crate::Cmd::with_capacity(80usize);
+    write_args::zremrangebyscore(&mut out, key, min, max);
     out
 }
 /// Builds `ZREVRANGE` with its options; see [`zrevrange_options`](crate::Commands::zrevrange_options).
@@ -4927,14 +3928,8 @@ pub fn zrevrange_options(
     stop: i64,
     options: ZrevrangeOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZREVRANGE");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(start);
-    cmd.arg(stop);
-    if options.withscores {
-        cmd.arg("WITHSCORES");
-    }
+    let mut out = crate::Cmd::with_capacity(73usize);
+    write_args::zrevrange_options(&mut out, key, start, stop, options);
     out
 }
 /// Builds `ZREVRANGE`; see [`Commands::zrevrange`](crate::Commands::zrevrange) for the command.
@@ -4955,15 +3950,8 @@ pub fn zrevrangebylex_options(
     min: impl crate::ToRedisArgs,
     options: ZrevrangebylexOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZREVRANGEBYLEX");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(max);
-    cmd.arg(min);
-    if let Some(chosen) = &options.limit {
-        cmd.arg("LIMIT");
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::zrevrangebylex_options(&mut out, key, max, min, options);
     out
 }
 /// Builds `ZREVRANGEBYLEX`; see [`Commands::zrevrangebylex`](crate::Commands::zrevrangebylex) for the command.
@@ -4991,18 +3979,8 @@ pub fn zrevrangebyscore_options(
     min: impl crate::ToRedisArgs,
     options: ZrevrangebyscoreOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZREVRANGEBYSCORE");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(max);
-    cmd.arg(min);
-    if options.withscores {
-        cmd.arg("WITHSCORES");
-    }
-    if let Some(chosen) = &options.limit {
-        cmd.arg("LIMIT");
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(80usize);
+    write_args::zrevrangebyscore_options(&mut out, key, max, min, options);
     out
 }
 /// Builds `ZREVRANGEBYSCORE`; see [`Commands::zrevrangebyscore`](crate::Commands::zrevrangebyscore) for the command.
@@ -5025,13 +4003,8 @@ pub fn zrevrank_options(
     member: impl crate::ToRedisArgs,
     options: ZrevrankOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZREVRANK");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(member);
-    if options.withscore {
-        cmd.arg("WITHSCORE");
-    }
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::zrevrank_options(&mut out, key, member, options);
     out
 }
 /// Builds `ZREVRANK`; see [`Commands::zrevrank`](crate::Commands::zrevrank) for the command.
@@ -5049,21 +4022,8 @@ pub fn zscan_options(
     cursor: impl crate::ToRedisArgs,
     options: ZscanOptions,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZSCAN");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(cursor);
-    if let Some(chosen) = &options.pattern {
-        cmd.arg("MATCH");
-        cmd.append(chosen);
-    }
-    if let Some(chosen) = &options.count {
-        cmd.arg("COUNT");
-        cmd.arg(chosen);
-    }
-    if options.noscores {
-        cmd.arg("NOSCORES");
-    }
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::zscan_options(&mut out, key, cursor, options);
     out
 }
 /// Builds `ZSCAN`; see [`Commands::zscan`](crate::Commands::zscan) for the command.
@@ -5080,10 +4040,8 @@ pub fn zscore(
     key: impl crate::ToRedisArgs,
     member: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
-    let mut out = crate::cmd("ZSCORE");
-    let cmd = &mut out;
-    cmd.key(key);
-    cmd.arg(member);
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::zscore(&mut out, key, member);
     out
 }
 /// Builds `ZUNION` with its options; see [`zunion_options`](crate::Commands::zunion_options).
@@ -5092,22 +4050,8 @@ pub fn zunion_options(
     key: impl crate::ToRedisArgs,
     options: ZunionOptions,
 ) -> crate::Cmd {
-    let key = crate::Args::keys(key);
-    let mut out = crate::cmd("ZUNION");
-    let cmd = &mut out;
-    cmd.arg(key.arg_count());
-    cmd.append(&key);
-    if !options.weight.is_empty() {
-        cmd.arg("WEIGHTS");
-        cmd.arg(&options.weight);
-    }
-    if let Some(chosen) = &options.aggregate {
-        cmd.arg("AGGREGATE");
-        chosen.write_to(cmd);
-    }
-    if options.withscores {
-        cmd.arg("WITHSCORES");
-    }
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::zunion_options(&mut out, key, options);
     out
 }
 /// Builds `ZUNION`; see [`Commands::zunion`](crate::Commands::zunion) for the command.
@@ -5122,20 +4066,8 @@ pub fn zunionstore_options(
     key: impl crate::ToRedisArgs,
     options: ZunionstoreOptions,
 ) -> crate::Cmd {
-    let key = crate::Args::keys(key);
-    let mut out = crate::cmd("ZUNIONSTORE");
-    let cmd = &mut out;
-    cmd.key(destination);
-    cmd.arg(key.arg_count());
-    cmd.append(&key);
-    if !options.weight.is_empty() {
-        cmd.arg("WEIGHTS");
-        cmd.arg(&options.weight);
-    }
-    if let Some(chosen) = &options.aggregate {
-        cmd.arg("AGGREGATE");
-        chosen.write_to(cmd);
-    }
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::zunionstore_options(&mut out, destination, key, options);
     out
 }
 /// Builds `ZUNIONSTORE`; see [`Commands::zunionstore`](crate::Commands::zunionstore) for the command.
@@ -5145,4 +4077,3318 @@ pub fn zunionstore(
     key: impl crate::ToRedisArgs,
 ) -> crate::Cmd {
     zunionstore_options(destination, key, ZunionstoreOptions::default())
+}
+/// What each constructor writes, name and arguments, into a command begun
+/// elsewhere: a pipeline has its commands written straight into its batch.
+pub(crate) mod write_args {
+    use super::*;
+    pub(crate) fn acl_cat_options(cmd: &mut crate::Cmd, options: AclCatOptions) {
+        cmd.write_name("ACL CAT");
+        if let Some(chosen) = &options.category {
+            cmd.append(chosen);
+        }
+    }
+    pub(crate) fn acl_deluser(cmd: &mut crate::Cmd, username: impl crate::ToRedisArgs) {
+        cmd.write_name("ACL DELUSER");
+        cmd.arg(username);
+    }
+    pub(crate) fn acl_dryrun_options(
+        cmd: &mut crate::Cmd,
+        username: impl crate::ToRedisArgs,
+        command: impl crate::ToRedisArgs,
+        options: AclDryrunOptions,
+    ) {
+        cmd.write_name("ACL DRYRUN");
+        cmd.arg(username);
+        cmd.arg(command);
+        if !options.arg.is_empty() {
+            cmd.append(&options.arg);
+        }
+    }
+    pub(crate) fn acl_genpass_options(cmd: &mut crate::Cmd, options: AclGenpassOptions) {
+        cmd.write_name("ACL GENPASS");
+        if let Some(chosen) = &options.bits {
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn acl_getuser(cmd: &mut crate::Cmd, username: impl crate::ToRedisArgs) {
+        cmd.write_name("ACL GETUSER");
+        cmd.arg(username);
+    }
+    pub(crate) fn acl_help(cmd: &mut crate::Cmd) {
+        cmd.write_name("ACL HELP");
+    }
+    pub(crate) fn acl_list(cmd: &mut crate::Cmd) {
+        cmd.write_name("ACL LIST");
+    }
+    pub(crate) fn acl_load(cmd: &mut crate::Cmd) {
+        cmd.write_name("ACL LOAD");
+    }
+    pub(crate) fn acl_log_options(cmd: &mut crate::Cmd, options: AclLogOptions) {
+        cmd.write_name("ACL LOG");
+        if let Some(chosen) = &options.operation {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn acl_save(cmd: &mut crate::Cmd) {
+        cmd.write_name("ACL SAVE");
+    }
+    pub(crate) fn acl_setuser_options(
+        cmd: &mut crate::Cmd,
+        username: impl crate::ToRedisArgs,
+        options: AclSetuserOptions,
+    ) {
+        cmd.write_name("ACL SETUSER");
+        cmd.arg(username);
+        if !options.rule.is_empty() {
+            cmd.append(&options.rule);
+        }
+    }
+    pub(crate) fn acl_users(cmd: &mut crate::Cmd) {
+        cmd.write_name("ACL USERS");
+    }
+    pub(crate) fn acl_whoami(cmd: &mut crate::Cmd) {
+        cmd.write_name("ACL WHOAMI");
+    }
+    pub(crate) fn append(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        value: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("APPEND");
+        cmd.key(key);
+        cmd.arg(value);
+    }
+    pub(crate) fn asking(cmd: &mut crate::Cmd) {
+        cmd.write_name("ASKING");
+    }
+    pub(crate) fn auth_options(
+        cmd: &mut crate::Cmd,
+        password: impl crate::ToRedisArgs,
+        options: AuthOptions,
+    ) {
+        cmd.write_name("AUTH");
+        if let Some(chosen) = &options.username {
+            cmd.append(chosen);
+        }
+        cmd.arg(password);
+    }
+    pub(crate) fn bgrewriteaof(cmd: &mut crate::Cmd) {
+        cmd.write_name("BGREWRITEAOF");
+    }
+    pub(crate) fn bgsave_options(cmd: &mut crate::Cmd, options: BgsaveOptions) {
+        cmd.write_name("BGSAVE");
+        if options.schedule {
+            cmd.arg("SCHEDULE");
+        }
+    }
+    pub(crate) fn bitcount_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: BitcountOptions,
+    ) {
+        cmd.write_name("BITCOUNT");
+        cmd.key(key);
+        if let Some(chosen) = &options.range {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn bitfield_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: BitfieldOptions,
+    ) {
+        cmd.write_name("BITFIELD");
+        cmd.key(key);
+        if !options.operation.is_empty() {
+            for item in &options.operation {
+                item.write_to(cmd);
+            }
+        }
+    }
+    pub(crate) fn bitfield_ro_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: BitfieldRoOptions,
+    ) {
+        cmd.write_name("BITFIELD_RO");
+        cmd.key(key);
+        if !options.get_block.is_empty() {
+            for item in &options.get_block {
+                cmd.arg("GET");
+                item.write_to(cmd);
+            }
+        }
+    }
+    pub(crate) fn bitop(
+        cmd: &mut crate::Cmd,
+        operation: BitopOperation,
+        destkey: impl crate::ToRedisArgs,
+        key: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("BITOP");
+        operation.write_to(cmd);
+        cmd.key(destkey);
+        cmd.key(key);
+    }
+    pub(crate) fn bitpos_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        bit: i64,
+        options: BitposOptions,
+    ) {
+        cmd.write_name("BITPOS");
+        cmd.key(key);
+        cmd.arg(bit);
+        if let Some(chosen) = &options.range {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn blmove(
+        cmd: &mut crate::Cmd,
+        source: impl crate::ToRedisArgs,
+        destination: impl crate::ToRedisArgs,
+        wherefrom: BlmoveWherefrom,
+        whereto: BlmoveWhereto,
+        timeout: f64,
+    ) {
+        cmd.write_name("BLMOVE");
+        cmd.key(source);
+        cmd.key(destination);
+        wherefrom.write_to(cmd);
+        whereto.write_to(cmd);
+        cmd.arg(timeout);
+    }
+    pub(crate) fn blmpop_options(
+        cmd: &mut crate::Cmd,
+        timeout: f64,
+        key: impl crate::ToRedisArgs,
+        where_: BlmpopWhere,
+        options: BlmpopOptions,
+    ) {
+        let key = crate::Args::keys(key);
+        cmd.write_name("BLMPOP");
+        cmd.arg(timeout);
+        cmd.arg(key.arg_count());
+        cmd.append(&key);
+        where_.write_to(cmd);
+        if let Some(chosen) = &options.count {
+            cmd.arg("COUNT");
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn blpop(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        timeout: f64,
+    ) {
+        cmd.write_name("BLPOP");
+        cmd.key(key);
+        cmd.arg(timeout);
+    }
+    pub(crate) fn brpop(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        timeout: f64,
+    ) {
+        cmd.write_name("BRPOP");
+        cmd.key(key);
+        cmd.arg(timeout);
+    }
+    pub(crate) fn brpoplpush(
+        cmd: &mut crate::Cmd,
+        source: impl crate::ToRedisArgs,
+        destination: impl crate::ToRedisArgs,
+        timeout: f64,
+    ) {
+        cmd.write_name("BRPOPLPUSH");
+        cmd.key(source);
+        cmd.key(destination);
+        cmd.arg(timeout);
+    }
+    pub(crate) fn bzmpop_options(
+        cmd: &mut crate::Cmd,
+        timeout: f64,
+        key: impl crate::ToRedisArgs,
+        where_: BzmpopWhere,
+        options: BzmpopOptions,
+    ) {
+        let key = crate::Args::keys(key);
+        cmd.write_name("BZMPOP");
+        cmd.arg(timeout);
+        cmd.arg(key.arg_count());
+        cmd.append(&key);
+        where_.write_to(cmd);
+        if let Some(chosen) = &options.count {
+            cmd.arg("COUNT");
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn bzpopmax(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        timeout: f64,
+    ) {
+        cmd.write_name("BZPOPMAX");
+        cmd.key(key);
+        cmd.arg(timeout);
+    }
+    pub(crate) fn bzpopmin(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        timeout: f64,
+    ) {
+        cmd.write_name("BZPOPMIN");
+        cmd.key(key);
+        cmd.arg(timeout);
+    }
+    pub(crate) fn client_caching(cmd: &mut crate::Cmd, mode: ClientCachingMode) {
+        cmd.write_name("CLIENT CACHING");
+        mode.write_to(cmd);
+    }
+    pub(crate) fn client_capa(
+        cmd: &mut crate::Cmd,
+        capability: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("CLIENT CAPA");
+        cmd.arg(capability);
+    }
+    pub(crate) fn client_getname(cmd: &mut crate::Cmd) {
+        cmd.write_name("CLIENT GETNAME");
+    }
+    pub(crate) fn client_getredir(cmd: &mut crate::Cmd) {
+        cmd.write_name("CLIENT GETREDIR");
+    }
+    pub(crate) fn client_help(cmd: &mut crate::Cmd) {
+        cmd.write_name("CLIENT HELP");
+    }
+    pub(crate) fn client_id(cmd: &mut crate::Cmd) {
+        cmd.write_name("CLIENT ID");
+    }
+    pub(crate) fn client_info(cmd: &mut crate::Cmd) {
+        cmd.write_name("CLIENT INFO");
+    }
+    pub(crate) fn client_kill(cmd: &mut crate::Cmd, filter: ClientKillFilter) {
+        cmd.write_name("CLIENT KILL");
+        filter.write_to(cmd);
+    }
+    pub(crate) fn client_list_options(cmd: &mut crate::Cmd, options: ClientListOptions) {
+        cmd.write_name("CLIENT LIST");
+        if let Some(chosen) = &options.client_type {
+            cmd.arg("TYPE");
+            chosen.write_to(cmd);
+        }
+        if !options.client_id.is_empty() {
+            cmd.arg("ID");
+            cmd.arg(&options.client_id);
+        }
+    }
+    pub(crate) fn client_no_evict(cmd: &mut crate::Cmd, enabled: ClientNoEvictEnabled) {
+        cmd.write_name("CLIENT NO-EVICT");
+        enabled.write_to(cmd);
+    }
+    pub(crate) fn client_no_touch(cmd: &mut crate::Cmd, enabled: ClientNoTouchEnabled) {
+        cmd.write_name("CLIENT NO-TOUCH");
+        enabled.write_to(cmd);
+    }
+    pub(crate) fn client_pause_options(
+        cmd: &mut crate::Cmd,
+        timeout: i64,
+        options: ClientPauseOptions,
+    ) {
+        cmd.write_name("CLIENT PAUSE");
+        cmd.arg(timeout);
+        if let Some(chosen) = &options.mode {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn client_setinfo(cmd: &mut crate::Cmd, attr: ClientSetinfoAttr) {
+        cmd.write_name("CLIENT SETINFO");
+        attr.write_to(cmd);
+    }
+    pub(crate) fn client_setname(
+        cmd: &mut crate::Cmd,
+        connection_name: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("CLIENT SETNAME");
+        cmd.arg(connection_name);
+    }
+    pub(crate) fn client_tracking_options(
+        cmd: &mut crate::Cmd,
+        status: ClientTrackingStatus,
+        options: ClientTrackingOptions,
+    ) {
+        cmd.write_name("CLIENT TRACKING");
+        status.write_to(cmd);
+        if let Some(chosen) = &options.client_id {
+            cmd.arg("REDIRECT");
+            cmd.arg(chosen);
+        }
+        if !options.prefix.is_empty() {
+            for item in &options.prefix {
+                cmd.arg("PREFIX");
+                cmd.append(item);
+            }
+        }
+        if options.bcast {
+            cmd.arg("BCAST");
+        }
+        if options.optin {
+            cmd.arg("OPTIN");
+        }
+        if options.optout {
+            cmd.arg("OPTOUT");
+        }
+        if options.noloop {
+            cmd.arg("NOLOOP");
+        }
+    }
+    pub(crate) fn client_trackinginfo(cmd: &mut crate::Cmd) {
+        cmd.write_name("CLIENT TRACKINGINFO");
+    }
+    pub(crate) fn client_unblock_options(
+        cmd: &mut crate::Cmd,
+        client_id: i64,
+        options: ClientUnblockOptions,
+    ) {
+        cmd.write_name("CLIENT UNBLOCK");
+        cmd.arg(client_id);
+        if let Some(chosen) = &options.unblock_type {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn client_unpause(cmd: &mut crate::Cmd) {
+        cmd.write_name("CLIENT UNPAUSE");
+    }
+    pub(crate) fn cluster_addslots(
+        cmd: &mut crate::Cmd,
+        slot: impl ::core::iter::IntoIterator<Item = i64>,
+    ) {
+        cmd.write_name("CLUSTER ADDSLOTS");
+        for item in slot {
+            cmd.arg(item);
+        }
+    }
+    pub(crate) fn cluster_addslotsrange(
+        cmd: &mut crate::Cmd,
+        range: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("CLUSTER ADDSLOTSRANGE");
+        cmd.arg(range);
+    }
+    pub(crate) fn cluster_bumpepoch(cmd: &mut crate::Cmd) {
+        cmd.write_name("CLUSTER BUMPEPOCH");
+    }
+    pub(crate) fn cluster_count_failure_reports(
+        cmd: &mut crate::Cmd,
+        node_id: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("CLUSTER COUNT-FAILURE-REPORTS");
+        cmd.arg(node_id);
+    }
+    pub(crate) fn cluster_countkeysinslot(cmd: &mut crate::Cmd, slot: i64) {
+        cmd.write_name("CLUSTER COUNTKEYSINSLOT");
+        cmd.arg(slot);
+    }
+    pub(crate) fn cluster_delslots(
+        cmd: &mut crate::Cmd,
+        slot: impl ::core::iter::IntoIterator<Item = i64>,
+    ) {
+        cmd.write_name("CLUSTER DELSLOTS");
+        for item in slot {
+            cmd.arg(item);
+        }
+    }
+    pub(crate) fn cluster_delslotsrange(
+        cmd: &mut crate::Cmd,
+        range: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("CLUSTER DELSLOTSRANGE");
+        cmd.arg(range);
+    }
+    pub(crate) fn cluster_failover_options(
+        cmd: &mut crate::Cmd,
+        options: ClusterFailoverOptions,
+    ) {
+        cmd.write_name("CLUSTER FAILOVER");
+        if let Some(chosen) = &options.options {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn cluster_flushslots(cmd: &mut crate::Cmd) {
+        cmd.write_name("CLUSTER FLUSHSLOTS");
+    }
+    pub(crate) fn cluster_forget(
+        cmd: &mut crate::Cmd,
+        node_id: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("CLUSTER FORGET");
+        cmd.arg(node_id);
+    }
+    pub(crate) fn cluster_getkeysinslot(cmd: &mut crate::Cmd, slot: i64, count: i64) {
+        cmd.write_name("CLUSTER GETKEYSINSLOT");
+        cmd.arg(slot);
+        cmd.arg(count);
+    }
+    pub(crate) fn cluster_help(cmd: &mut crate::Cmd) {
+        cmd.write_name("CLUSTER HELP");
+    }
+    pub(crate) fn cluster_info(cmd: &mut crate::Cmd) {
+        cmd.write_name("CLUSTER INFO");
+    }
+    pub(crate) fn cluster_keyslot(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("CLUSTER KEYSLOT");
+        cmd.arg(key);
+    }
+    pub(crate) fn cluster_links(cmd: &mut crate::Cmd) {
+        cmd.write_name("CLUSTER LINKS");
+    }
+    pub(crate) fn cluster_meet_options(
+        cmd: &mut crate::Cmd,
+        ip: impl crate::ToRedisArgs,
+        port: i64,
+        options: ClusterMeetOptions,
+    ) {
+        cmd.write_name("CLUSTER MEET");
+        cmd.arg(ip);
+        cmd.arg(port);
+        if let Some(chosen) = &options.cluster_bus_port {
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn cluster_myid(cmd: &mut crate::Cmd) {
+        cmd.write_name("CLUSTER MYID");
+    }
+    pub(crate) fn cluster_myshardid(cmd: &mut crate::Cmd) {
+        cmd.write_name("CLUSTER MYSHARDID");
+    }
+    pub(crate) fn cluster_nodes(cmd: &mut crate::Cmd) {
+        cmd.write_name("CLUSTER NODES");
+    }
+    pub(crate) fn cluster_replicas(
+        cmd: &mut crate::Cmd,
+        node_id: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("CLUSTER REPLICAS");
+        cmd.arg(node_id);
+    }
+    pub(crate) fn cluster_replicate(
+        cmd: &mut crate::Cmd,
+        node_id: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("CLUSTER REPLICATE");
+        cmd.arg(node_id);
+    }
+    pub(crate) fn cluster_reset_options(
+        cmd: &mut crate::Cmd,
+        options: ClusterResetOptions,
+    ) {
+        cmd.write_name("CLUSTER RESET");
+        if let Some(chosen) = &options.reset_type {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn cluster_saveconfig(cmd: &mut crate::Cmd) {
+        cmd.write_name("CLUSTER SAVECONFIG");
+    }
+    pub(crate) fn cluster_set_config_epoch(cmd: &mut crate::Cmd, config_epoch: i64) {
+        cmd.write_name("CLUSTER SET-CONFIG-EPOCH");
+        cmd.arg(config_epoch);
+    }
+    pub(crate) fn cluster_setslot_options(
+        cmd: &mut crate::Cmd,
+        slot: i64,
+        subcommand: ClusterSetslotSubcommand,
+        options: ClusterSetslotOptions,
+    ) {
+        cmd.write_name("CLUSTER SETSLOT");
+        cmd.arg(slot);
+        subcommand.write_to(cmd);
+        if let Some(chosen) = &options.timeout {
+            cmd.arg("TIMEOUT");
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn cluster_shards(cmd: &mut crate::Cmd) {
+        cmd.write_name("CLUSTER SHARDS");
+    }
+    pub(crate) fn cluster_slaves(
+        cmd: &mut crate::Cmd,
+        node_id: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("CLUSTER SLAVES");
+        cmd.arg(node_id);
+    }
+    pub(crate) fn cluster_slot_stats(
+        cmd: &mut crate::Cmd,
+        filter: ClusterSlotStatsFilter,
+    ) {
+        cmd.write_name("CLUSTER SLOT-STATS");
+        filter.write_to(cmd);
+    }
+    pub(crate) fn cluster_slots(cmd: &mut crate::Cmd) {
+        cmd.write_name("CLUSTER SLOTS");
+    }
+    pub(crate) fn command(cmd: &mut crate::Cmd) {
+        cmd.write_name("COMMAND");
+    }
+    pub(crate) fn command_count(cmd: &mut crate::Cmd) {
+        cmd.write_name("COMMAND COUNT");
+    }
+    pub(crate) fn command_docs_options(
+        cmd: &mut crate::Cmd,
+        options: CommandDocsOptions,
+    ) {
+        cmd.write_name("COMMAND DOCS");
+        if !options.command_name.is_empty() {
+            cmd.append(&options.command_name);
+        }
+    }
+    pub(crate) fn command_getkeys_options(
+        cmd: &mut crate::Cmd,
+        command: impl crate::ToRedisArgs,
+        options: CommandGetkeysOptions,
+    ) {
+        cmd.write_name("COMMAND GETKEYS");
+        cmd.arg(command);
+        if !options.arg.is_empty() {
+            cmd.append(&options.arg);
+        }
+    }
+    pub(crate) fn command_getkeysandflags_options(
+        cmd: &mut crate::Cmd,
+        command: impl crate::ToRedisArgs,
+        options: CommandGetkeysandflagsOptions,
+    ) {
+        cmd.write_name("COMMAND GETKEYSANDFLAGS");
+        cmd.arg(command);
+        if !options.arg.is_empty() {
+            cmd.append(&options.arg);
+        }
+    }
+    pub(crate) fn command_help(cmd: &mut crate::Cmd) {
+        cmd.write_name("COMMAND HELP");
+    }
+    pub(crate) fn command_info_options(
+        cmd: &mut crate::Cmd,
+        options: CommandInfoOptions,
+    ) {
+        cmd.write_name("COMMAND INFO");
+        if !options.command_name.is_empty() {
+            cmd.append(&options.command_name);
+        }
+    }
+    pub(crate) fn command_list_options(
+        cmd: &mut crate::Cmd,
+        options: CommandListOptions,
+    ) {
+        cmd.write_name("COMMAND LIST");
+        if let Some(chosen) = &options.filterby {
+            cmd.arg("FILTERBY");
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn config_get(cmd: &mut crate::Cmd, parameter: impl crate::ToRedisArgs) {
+        cmd.write_name("CONFIG GET");
+        cmd.arg(parameter);
+    }
+    pub(crate) fn config_help(cmd: &mut crate::Cmd) {
+        cmd.write_name("CONFIG HELP");
+    }
+    pub(crate) fn config_resetstat(cmd: &mut crate::Cmd) {
+        cmd.write_name("CONFIG RESETSTAT");
+    }
+    pub(crate) fn config_rewrite(cmd: &mut crate::Cmd) {
+        cmd.write_name("CONFIG REWRITE");
+    }
+    pub(crate) fn config_set(cmd: &mut crate::Cmd, data: impl crate::ToRedisArgs) {
+        cmd.write_name("CONFIG SET");
+        cmd.arg(data);
+    }
+    pub(crate) fn copy_options(
+        cmd: &mut crate::Cmd,
+        source: impl crate::ToRedisArgs,
+        destination: impl crate::ToRedisArgs,
+        options: CopyOptions,
+    ) {
+        cmd.write_name("COPY");
+        cmd.key(source);
+        cmd.key(destination);
+        if let Some(chosen) = &options.destination_db {
+            cmd.arg("DB");
+            cmd.arg(chosen);
+        }
+        if options.replace {
+            cmd.arg("REPLACE");
+        }
+    }
+    pub(crate) fn dbsize(cmd: &mut crate::Cmd) {
+        cmd.write_name("DBSIZE");
+    }
+    pub(crate) fn decr(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("DECR");
+        cmd.key(key);
+    }
+    pub(crate) fn decrby(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        decrement: i64,
+    ) {
+        cmd.write_name("DECRBY");
+        cmd.key(key);
+        cmd.arg(decrement);
+    }
+    pub(crate) fn del(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("DEL");
+        cmd.key(key);
+    }
+    pub(crate) fn discard(cmd: &mut crate::Cmd) {
+        cmd.write_name("DISCARD");
+    }
+    pub(crate) fn dump(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("DUMP");
+        cmd.key(key);
+    }
+    pub(crate) fn echo(cmd: &mut crate::Cmd, message: impl crate::ToRedisArgs) {
+        cmd.write_name("ECHO");
+        cmd.arg(message);
+    }
+    pub(crate) fn eval_options(
+        cmd: &mut crate::Cmd,
+        script: impl crate::ToRedisArgs,
+        options: EvalOptions,
+    ) {
+        cmd.write_name("EVAL");
+        cmd.arg(script);
+        cmd.arg(options.key.arg_count());
+        if !options.key.is_empty() {
+            cmd.append(&options.key);
+        }
+        if !options.arg.is_empty() {
+            cmd.append(&options.arg);
+        }
+    }
+    pub(crate) fn evalsha_options(
+        cmd: &mut crate::Cmd,
+        sha1: impl crate::ToRedisArgs,
+        options: EvalshaOptions,
+    ) {
+        cmd.write_name("EVALSHA");
+        cmd.arg(sha1);
+        cmd.arg(options.key.arg_count());
+        if !options.key.is_empty() {
+            cmd.append(&options.key);
+        }
+        if !options.arg.is_empty() {
+            cmd.append(&options.arg);
+        }
+    }
+    pub(crate) fn evalsha_ro_options(
+        cmd: &mut crate::Cmd,
+        sha1: impl crate::ToRedisArgs,
+        options: EvalshaRoOptions,
+    ) {
+        cmd.write_name("EVALSHA_RO");
+        cmd.arg(sha1);
+        cmd.arg(options.key.arg_count());
+        if !options.key.is_empty() {
+            cmd.append(&options.key);
+        }
+        if !options.arg.is_empty() {
+            cmd.append(&options.arg);
+        }
+    }
+    pub(crate) fn eval_ro_options(
+        cmd: &mut crate::Cmd,
+        script: impl crate::ToRedisArgs,
+        options: EvalRoOptions,
+    ) {
+        cmd.write_name("EVAL_RO");
+        cmd.arg(script);
+        cmd.arg(options.key.arg_count());
+        if !options.key.is_empty() {
+            cmd.append(&options.key);
+        }
+        if !options.arg.is_empty() {
+            cmd.append(&options.arg);
+        }
+    }
+    pub(crate) fn exec(cmd: &mut crate::Cmd) {
+        cmd.write_name("EXEC");
+    }
+    pub(crate) fn exists(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("EXISTS");
+        cmd.key(key);
+    }
+    pub(crate) fn expire_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        seconds: i64,
+        options: ExpireOptions,
+    ) {
+        cmd.write_name("EXPIRE");
+        cmd.key(key);
+        cmd.arg(seconds);
+        if let Some(chosen) = &options.condition {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn expireat_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        unix_time_seconds: i64,
+        options: ExpireatOptions,
+    ) {
+        cmd.write_name("EXPIREAT");
+        cmd.key(key);
+        cmd.arg(unix_time_seconds);
+        if let Some(chosen) = &options.condition {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn expiretime(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("EXPIRETIME");
+        cmd.key(key);
+    }
+    pub(crate) fn failover_options(cmd: &mut crate::Cmd, options: FailoverOptions) {
+        cmd.write_name("FAILOVER");
+        if let Some(chosen) = &options.target {
+            cmd.arg("TO");
+            chosen.write_to(cmd);
+        }
+        if options.abort {
+            cmd.arg("ABORT");
+        }
+        if let Some(chosen) = &options.milliseconds {
+            cmd.arg("TIMEOUT");
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn fcall_options(
+        cmd: &mut crate::Cmd,
+        function: impl crate::ToRedisArgs,
+        options: FcallOptions,
+    ) {
+        cmd.write_name("FCALL");
+        cmd.arg(function);
+        cmd.arg(options.key.arg_count());
+        if !options.key.is_empty() {
+            cmd.append(&options.key);
+        }
+        if !options.arg.is_empty() {
+            cmd.append(&options.arg);
+        }
+    }
+    pub(crate) fn fcall_ro_options(
+        cmd: &mut crate::Cmd,
+        function: impl crate::ToRedisArgs,
+        options: FcallRoOptions,
+    ) {
+        cmd.write_name("FCALL_RO");
+        cmd.arg(function);
+        cmd.arg(options.key.arg_count());
+        if !options.key.is_empty() {
+            cmd.append(&options.key);
+        }
+        if !options.arg.is_empty() {
+            cmd.append(&options.arg);
+        }
+    }
+    pub(crate) fn flushall_options(cmd: &mut crate::Cmd, options: FlushallOptions) {
+        cmd.write_name("FLUSHALL");
+        if let Some(chosen) = &options.flush_type {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn flushdb_options(cmd: &mut crate::Cmd, options: FlushdbOptions) {
+        cmd.write_name("FLUSHDB");
+        if let Some(chosen) = &options.flush_type {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn function_delete(
+        cmd: &mut crate::Cmd,
+        library_name: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("FUNCTION DELETE");
+        cmd.arg(library_name);
+    }
+    pub(crate) fn function_dump(cmd: &mut crate::Cmd) {
+        cmd.write_name("FUNCTION DUMP");
+    }
+    pub(crate) fn function_flush_options(
+        cmd: &mut crate::Cmd,
+        options: FunctionFlushOptions,
+    ) {
+        cmd.write_name("FUNCTION FLUSH");
+        if let Some(chosen) = &options.flush_type {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn function_help(cmd: &mut crate::Cmd) {
+        cmd.write_name("FUNCTION HELP");
+    }
+    pub(crate) fn function_kill(cmd: &mut crate::Cmd) {
+        cmd.write_name("FUNCTION KILL");
+    }
+    pub(crate) fn function_list_options(
+        cmd: &mut crate::Cmd,
+        options: FunctionListOptions,
+    ) {
+        cmd.write_name("FUNCTION LIST");
+        if let Some(chosen) = &options.library_name_pattern {
+            cmd.arg("LIBRARYNAME");
+            cmd.append(chosen);
+        }
+        if options.withcode {
+            cmd.arg("WITHCODE");
+        }
+    }
+    pub(crate) fn function_load_options(
+        cmd: &mut crate::Cmd,
+        function_code: impl crate::ToRedisArgs,
+        options: FunctionLoadOptions,
+    ) {
+        cmd.write_name("FUNCTION LOAD");
+        if options.replace {
+            cmd.arg("REPLACE");
+        }
+        cmd.arg(function_code);
+    }
+    pub(crate) fn function_restore_options(
+        cmd: &mut crate::Cmd,
+        serialized_value: impl crate::ToRedisArgs,
+        options: FunctionRestoreOptions,
+    ) {
+        cmd.write_name("FUNCTION RESTORE");
+        cmd.arg(serialized_value);
+        if let Some(chosen) = &options.policy {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn function_stats(cmd: &mut crate::Cmd) {
+        cmd.write_name("FUNCTION STATS");
+    }
+    pub(crate) fn geoadd_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        data: impl crate::ToRedisArgs,
+        options: GeoaddOptions,
+    ) {
+        cmd.write_name("GEOADD");
+        cmd.key(key);
+        if let Some(chosen) = &options.condition {
+            chosen.write_to(cmd);
+        }
+        if options.change {
+            cmd.arg("CH");
+        }
+        cmd.arg(data);
+    }
+    pub(crate) fn geodist_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        member1: impl crate::ToRedisArgs,
+        member2: impl crate::ToRedisArgs,
+        options: GeodistOptions,
+    ) {
+        cmd.write_name("GEODIST");
+        cmd.key(key);
+        cmd.arg(member1);
+        cmd.arg(member2);
+        if let Some(chosen) = &options.unit {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn geohash_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: GeohashOptions,
+    ) {
+        cmd.write_name("GEOHASH");
+        cmd.key(key);
+        if !options.member.is_empty() {
+            cmd.append(&options.member);
+        }
+    }
+    pub(crate) fn geopos_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: GeoposOptions,
+    ) {
+        cmd.write_name("GEOPOS");
+        cmd.key(key);
+        if !options.member.is_empty() {
+            cmd.append(&options.member);
+        }
+    }
+    pub(crate) fn georadius_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        longitude: f64,
+        latitude: f64,
+        radius: f64,
+        unit: GeoradiusUnit,
+        options: GeoradiusOptions,
+    ) {
+        cmd.write_name("GEORADIUS");
+        cmd.key(key);
+        cmd.arg(longitude);
+        cmd.arg(latitude);
+        cmd.arg(radius);
+        unit.write_to(cmd);
+        if options.withcoord {
+            cmd.arg("WITHCOORD");
+        }
+        if options.withdist {
+            cmd.arg("WITHDIST");
+        }
+        if options.withhash {
+            cmd.arg("WITHHASH");
+        }
+        if let Some(chosen) = &options.count_block {
+            chosen.write_to(cmd);
+        }
+        if let Some(chosen) = &options.order {
+            chosen.write_to(cmd);
+        }
+        if let Some(chosen) = &options.store {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn georadiusbymember_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        member: impl crate::ToRedisArgs,
+        radius: f64,
+        unit: GeoradiusbymemberUnit,
+        options: GeoradiusbymemberOptions,
+    ) {
+        cmd.write_name("GEORADIUSBYMEMBER");
+        cmd.key(key);
+        cmd.arg(member);
+        cmd.arg(radius);
+        unit.write_to(cmd);
+        if options.withcoord {
+            cmd.arg("WITHCOORD");
+        }
+        if options.withdist {
+            cmd.arg("WITHDIST");
+        }
+        if options.withhash {
+            cmd.arg("WITHHASH");
+        }
+        if let Some(chosen) = &options.count_block {
+            chosen.write_to(cmd);
+        }
+        if let Some(chosen) = &options.order {
+            chosen.write_to(cmd);
+        }
+        if let Some(chosen) = &options.store {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn georadiusbymember_ro_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        member: impl crate::ToRedisArgs,
+        radius: f64,
+        unit: GeoradiusbymemberRoUnit,
+        options: GeoradiusbymemberRoOptions,
+    ) {
+        cmd.write_name("GEORADIUSBYMEMBER_RO");
+        cmd.key(key);
+        cmd.arg(member);
+        cmd.arg(radius);
+        unit.write_to(cmd);
+        if options.withcoord {
+            cmd.arg("WITHCOORD");
+        }
+        if options.withdist {
+            cmd.arg("WITHDIST");
+        }
+        if options.withhash {
+            cmd.arg("WITHHASH");
+        }
+        if let Some(chosen) = &options.count_block {
+            chosen.write_to(cmd);
+        }
+        if let Some(chosen) = &options.order {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn georadius_ro_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        longitude: f64,
+        latitude: f64,
+        radius: f64,
+        unit: GeoradiusRoUnit,
+        options: GeoradiusRoOptions,
+    ) {
+        cmd.write_name("GEORADIUS_RO");
+        cmd.key(key);
+        cmd.arg(longitude);
+        cmd.arg(latitude);
+        cmd.arg(radius);
+        unit.write_to(cmd);
+        if options.withcoord {
+            cmd.arg("WITHCOORD");
+        }
+        if options.withdist {
+            cmd.arg("WITHDIST");
+        }
+        if options.withhash {
+            cmd.arg("WITHHASH");
+        }
+        if let Some(chosen) = &options.count_block {
+            chosen.write_to(cmd);
+        }
+        if let Some(chosen) = &options.order {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn geosearch_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        from: GeosearchFrom,
+        by: GeosearchBy,
+        options: GeosearchOptions,
+    ) {
+        cmd.write_name("GEOSEARCH");
+        cmd.key(key);
+        from.write_to(cmd);
+        by.write_to(cmd);
+        if let Some(chosen) = &options.order {
+            chosen.write_to(cmd);
+        }
+        if let Some(chosen) = &options.count_block {
+            chosen.write_to(cmd);
+        }
+        if options.withcoord {
+            cmd.arg("WITHCOORD");
+        }
+        if options.withdist {
+            cmd.arg("WITHDIST");
+        }
+        if options.withhash {
+            cmd.arg("WITHHASH");
+        }
+    }
+    pub(crate) fn geosearchstore_options(
+        cmd: &mut crate::Cmd,
+        destination: impl crate::ToRedisArgs,
+        source: impl crate::ToRedisArgs,
+        from: GeosearchstoreFrom,
+        by: GeosearchstoreBy,
+        options: GeosearchstoreOptions,
+    ) {
+        cmd.write_name("GEOSEARCHSTORE");
+        cmd.key(destination);
+        cmd.key(source);
+        from.write_to(cmd);
+        by.write_to(cmd);
+        if let Some(chosen) = &options.order {
+            chosen.write_to(cmd);
+        }
+        if let Some(chosen) = &options.count_block {
+            chosen.write_to(cmd);
+        }
+        if options.storedist {
+            cmd.arg("STOREDIST");
+        }
+    }
+    pub(crate) fn get(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("GET");
+        cmd.key(key);
+    }
+    pub(crate) fn getbit(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        offset: i64,
+    ) {
+        cmd.write_name("GETBIT");
+        cmd.key(key);
+        cmd.arg(offset);
+    }
+    pub(crate) fn getdel(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("GETDEL");
+        cmd.key(key);
+    }
+    pub(crate) fn getex_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: GetexOptions,
+    ) {
+        cmd.write_name("GETEX");
+        cmd.key(key);
+        if let Some(chosen) = &options.expiration {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn getrange(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        start: i64,
+        end: i64,
+    ) {
+        cmd.write_name("GETRANGE");
+        cmd.key(key);
+        cmd.arg(start);
+        cmd.arg(end);
+    }
+    pub(crate) fn getset(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        value: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("GETSET");
+        cmd.key(key);
+        cmd.arg(value);
+    }
+    pub(crate) fn hdel(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("HDEL");
+        cmd.key(key);
+        cmd.arg(field);
+    }
+    pub(crate) fn hexists(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("HEXISTS");
+        cmd.key(key);
+        cmd.arg(field);
+    }
+    pub(crate) fn hget(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("HGET");
+        cmd.key(key);
+        cmd.arg(field);
+    }
+    pub(crate) fn hgetall(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("HGETALL");
+        cmd.key(key);
+    }
+    pub(crate) fn hincrby(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+        increment: i64,
+    ) {
+        cmd.write_name("HINCRBY");
+        cmd.key(key);
+        cmd.arg(field);
+        cmd.arg(increment);
+    }
+    pub(crate) fn hincrbyfloat(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+        increment: f64,
+    ) {
+        cmd.write_name("HINCRBYFLOAT");
+        cmd.key(key);
+        cmd.arg(field);
+        cmd.arg(increment);
+    }
+    pub(crate) fn hkeys(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("HKEYS");
+        cmd.key(key);
+    }
+    pub(crate) fn hlen(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("HLEN");
+        cmd.key(key);
+    }
+    pub(crate) fn hmget(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("HMGET");
+        cmd.key(key);
+        cmd.arg(field);
+    }
+    pub(crate) fn hmset(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        data: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("HMSET");
+        cmd.key(key);
+        cmd.arg(data);
+    }
+    pub(crate) fn hrandfield_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: HrandfieldOptions,
+    ) {
+        cmd.write_name("HRANDFIELD");
+        cmd.key(key);
+        if let Some(chosen) = &options.options {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn hscan_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        cursor: impl crate::ToRedisArgs,
+        options: HscanOptions,
+    ) {
+        cmd.write_name("HSCAN");
+        cmd.key(key);
+        cmd.arg(cursor);
+        if let Some(chosen) = &options.pattern {
+            cmd.arg("MATCH");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.count {
+            cmd.arg("COUNT");
+            cmd.arg(chosen);
+        }
+        if options.novalues {
+            cmd.arg("NOVALUES");
+        }
+    }
+    pub(crate) fn hset(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        data: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("HSET");
+        cmd.key(key);
+        cmd.arg(data);
+    }
+    pub(crate) fn hsetnx(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+        value: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("HSETNX");
+        cmd.key(key);
+        cmd.arg(field);
+        cmd.arg(value);
+    }
+    pub(crate) fn hstrlen(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("HSTRLEN");
+        cmd.key(key);
+        cmd.arg(field);
+    }
+    pub(crate) fn hvals(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("HVALS");
+        cmd.key(key);
+    }
+    pub(crate) fn incr(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("INCR");
+        cmd.key(key);
+    }
+    pub(crate) fn incrby(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        increment: i64,
+    ) {
+        cmd.write_name("INCRBY");
+        cmd.key(key);
+        cmd.arg(increment);
+    }
+    pub(crate) fn incrbyfloat(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        increment: f64,
+    ) {
+        cmd.write_name("INCRBYFLOAT");
+        cmd.key(key);
+        cmd.arg(increment);
+    }
+    pub(crate) fn info_options(cmd: &mut crate::Cmd, options: InfoOptions) {
+        cmd.write_name("INFO");
+        if !options.section.is_empty() {
+            cmd.append(&options.section);
+        }
+    }
+    pub(crate) fn keys(cmd: &mut crate::Cmd, pattern: impl crate::ToRedisArgs) {
+        cmd.write_name("KEYS");
+        cmd.arg(pattern);
+    }
+    pub(crate) fn lastsave(cmd: &mut crate::Cmd) {
+        cmd.write_name("LASTSAVE");
+    }
+    pub(crate) fn latency_doctor(cmd: &mut crate::Cmd) {
+        cmd.write_name("LATENCY DOCTOR");
+    }
+    pub(crate) fn latency_graph(cmd: &mut crate::Cmd, event: impl crate::ToRedisArgs) {
+        cmd.write_name("LATENCY GRAPH");
+        cmd.arg(event);
+    }
+    pub(crate) fn latency_help(cmd: &mut crate::Cmd) {
+        cmd.write_name("LATENCY HELP");
+    }
+    pub(crate) fn latency_histogram_options(
+        cmd: &mut crate::Cmd,
+        options: LatencyHistogramOptions,
+    ) {
+        cmd.write_name("LATENCY HISTOGRAM");
+        if !options.command.is_empty() {
+            cmd.append(&options.command);
+        }
+    }
+    pub(crate) fn latency_history(cmd: &mut crate::Cmd, event: impl crate::ToRedisArgs) {
+        cmd.write_name("LATENCY HISTORY");
+        cmd.arg(event);
+    }
+    pub(crate) fn latency_latest(cmd: &mut crate::Cmd) {
+        cmd.write_name("LATENCY LATEST");
+    }
+    pub(crate) fn latency_reset_options(
+        cmd: &mut crate::Cmd,
+        options: LatencyResetOptions,
+    ) {
+        cmd.write_name("LATENCY RESET");
+        if !options.event.is_empty() {
+            cmd.append(&options.event);
+        }
+    }
+    pub(crate) fn lcs_options(
+        cmd: &mut crate::Cmd,
+        key1: impl crate::ToRedisArgs,
+        key2: impl crate::ToRedisArgs,
+        options: LcsOptions,
+    ) {
+        cmd.write_name("LCS");
+        cmd.key(key1);
+        cmd.key(key2);
+        if options.len {
+            cmd.arg("LEN");
+        }
+        if options.idx {
+            cmd.arg("IDX");
+        }
+        if let Some(chosen) = &options.min_match_len {
+            cmd.arg("MINMATCHLEN");
+            cmd.arg(chosen);
+        }
+        if options.withmatchlen {
+            cmd.arg("WITHMATCHLEN");
+        }
+    }
+    pub(crate) fn lindex(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        index: i64,
+    ) {
+        cmd.write_name("LINDEX");
+        cmd.key(key);
+        cmd.arg(index);
+    }
+    pub(crate) fn linsert(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        where_: LinsertWhere,
+        pivot: impl crate::ToRedisArgs,
+        element: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("LINSERT");
+        cmd.key(key);
+        where_.write_to(cmd);
+        cmd.arg(pivot);
+        cmd.arg(element);
+    }
+    pub(crate) fn llen(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("LLEN");
+        cmd.key(key);
+    }
+    pub(crate) fn lmove(
+        cmd: &mut crate::Cmd,
+        source: impl crate::ToRedisArgs,
+        destination: impl crate::ToRedisArgs,
+        wherefrom: LmoveWherefrom,
+        whereto: LmoveWhereto,
+    ) {
+        cmd.write_name("LMOVE");
+        cmd.key(source);
+        cmd.key(destination);
+        wherefrom.write_to(cmd);
+        whereto.write_to(cmd);
+    }
+    pub(crate) fn lmpop_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        where_: LmpopWhere,
+        options: LmpopOptions,
+    ) {
+        let key = crate::Args::keys(key);
+        cmd.write_name("LMPOP");
+        cmd.arg(key.arg_count());
+        cmd.append(&key);
+        where_.write_to(cmd);
+        if let Some(chosen) = &options.count {
+            cmd.arg("COUNT");
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn lolwut_options(cmd: &mut crate::Cmd, options: LolwutOptions) {
+        cmd.write_name("LOLWUT");
+        if let Some(chosen) = &options.version {
+            cmd.arg("VERSION");
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn lpop_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: LpopOptions,
+    ) {
+        cmd.write_name("LPOP");
+        cmd.key(key);
+        if let Some(chosen) = &options.count {
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn lpos_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        element: impl crate::ToRedisArgs,
+        options: LposOptions,
+    ) {
+        cmd.write_name("LPOS");
+        cmd.key(key);
+        cmd.arg(element);
+        if let Some(chosen) = &options.rank {
+            cmd.arg("RANK");
+            cmd.arg(chosen);
+        }
+        if let Some(chosen) = &options.num_matches {
+            cmd.arg("COUNT");
+            cmd.arg(chosen);
+        }
+        if let Some(chosen) = &options.len {
+            cmd.arg("MAXLEN");
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn lpush(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        element: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("LPUSH");
+        cmd.key(key);
+        cmd.arg(element);
+    }
+    pub(crate) fn lpushx(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        element: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("LPUSHX");
+        cmd.key(key);
+        cmd.arg(element);
+    }
+    pub(crate) fn lrange(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        start: i64,
+        stop: i64,
+    ) {
+        cmd.write_name("LRANGE");
+        cmd.key(key);
+        cmd.arg(start);
+        cmd.arg(stop);
+    }
+    pub(crate) fn lrem(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        count: i64,
+        element: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("LREM");
+        cmd.key(key);
+        cmd.arg(count);
+        cmd.arg(element);
+    }
+    pub(crate) fn lset(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        index: i64,
+        element: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("LSET");
+        cmd.key(key);
+        cmd.arg(index);
+        cmd.arg(element);
+    }
+    pub(crate) fn ltrim(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        start: i64,
+        stop: i64,
+    ) {
+        cmd.write_name("LTRIM");
+        cmd.key(key);
+        cmd.arg(start);
+        cmd.arg(stop);
+    }
+    pub(crate) fn memory_doctor(cmd: &mut crate::Cmd) {
+        cmd.write_name("MEMORY DOCTOR");
+    }
+    pub(crate) fn memory_help(cmd: &mut crate::Cmd) {
+        cmd.write_name("MEMORY HELP");
+    }
+    pub(crate) fn memory_malloc_stats(cmd: &mut crate::Cmd) {
+        cmd.write_name("MEMORY MALLOC-STATS");
+    }
+    pub(crate) fn memory_purge(cmd: &mut crate::Cmd) {
+        cmd.write_name("MEMORY PURGE");
+    }
+    pub(crate) fn memory_stats(cmd: &mut crate::Cmd) {
+        cmd.write_name("MEMORY STATS");
+    }
+    pub(crate) fn memory_usage_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: MemoryUsageOptions,
+    ) {
+        cmd.write_name("MEMORY USAGE");
+        cmd.key(key);
+        if let Some(chosen) = &options.count {
+            cmd.arg("SAMPLES");
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn mget(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("MGET");
+        cmd.key(key);
+    }
+    pub(crate) fn migrate_options(
+        cmd: &mut crate::Cmd,
+        host: impl crate::ToRedisArgs,
+        port: i64,
+        key_selector: MigrateKeySelector,
+        destination_db: i64,
+        timeout: i64,
+        options: MigrateOptions,
+    ) {
+        cmd.write_name("MIGRATE");
+        cmd.arg(host);
+        cmd.arg(port);
+        key_selector.write_to(cmd);
+        cmd.arg(destination_db);
+        cmd.arg(timeout);
+        if options.copy {
+            cmd.arg("COPY");
+        }
+        if options.replace {
+            cmd.arg("REPLACE");
+        }
+        if let Some(chosen) = &options.authentication {
+            chosen.write_to(cmd);
+        }
+        if !options.keys.is_empty() {
+            cmd.arg("KEYS");
+            cmd.append(&options.keys);
+        }
+    }
+    pub(crate) fn module_help(cmd: &mut crate::Cmd) {
+        cmd.write_name("MODULE HELP");
+    }
+    pub(crate) fn module_list(cmd: &mut crate::Cmd) {
+        cmd.write_name("MODULE LIST");
+    }
+    pub(crate) fn module_load_options(
+        cmd: &mut crate::Cmd,
+        path: impl crate::ToRedisArgs,
+        options: ModuleLoadOptions,
+    ) {
+        cmd.write_name("MODULE LOAD");
+        cmd.arg(path);
+        if !options.arg.is_empty() {
+            cmd.append(&options.arg);
+        }
+    }
+    pub(crate) fn module_loadex_options(
+        cmd: &mut crate::Cmd,
+        path: impl crate::ToRedisArgs,
+        options: ModuleLoadexOptions,
+    ) {
+        cmd.write_name("MODULE LOADEX");
+        cmd.arg(path);
+        if !options.configs.is_empty() {
+            for item in &options.configs {
+                cmd.arg("CONFIG");
+                item.write_to(cmd);
+            }
+        }
+        if !options.args.is_empty() {
+            cmd.arg("ARGS");
+            cmd.append(&options.args);
+        }
+    }
+    pub(crate) fn module_unload(cmd: &mut crate::Cmd, name: impl crate::ToRedisArgs) {
+        cmd.write_name("MODULE UNLOAD");
+        cmd.arg(name);
+    }
+    pub(crate) fn move_key(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs, db: i64) {
+        cmd.write_name("MOVE");
+        cmd.key(key);
+        cmd.arg(db);
+    }
+    pub(crate) fn mset(cmd: &mut crate::Cmd, data: impl crate::ToRedisArgs) {
+        cmd.write_name("MSET");
+        {
+            let group_start = cmd.arg_count();
+            cmd.arg(data);
+            cmd.mark_keys_in_groups(group_start, 2usize, &[0usize]);
+        }
+    }
+    pub(crate) fn msetnx(cmd: &mut crate::Cmd, data: impl crate::ToRedisArgs) {
+        cmd.write_name("MSETNX");
+        {
+            let group_start = cmd.arg_count();
+            cmd.arg(data);
+            cmd.mark_keys_in_groups(group_start, 2usize, &[0usize]);
+        }
+    }
+    pub(crate) fn multi(cmd: &mut crate::Cmd) {
+        cmd.write_name("MULTI");
+    }
+    pub(crate) fn object_encoding(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("OBJECT ENCODING");
+        cmd.key(key);
+    }
+    pub(crate) fn object_freq(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("OBJECT FREQ");
+        cmd.key(key);
+    }
+    pub(crate) fn object_help(cmd: &mut crate::Cmd) {
+        cmd.write_name("OBJECT HELP");
+    }
+    pub(crate) fn object_idletime(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("OBJECT IDLETIME");
+        cmd.key(key);
+    }
+    pub(crate) fn object_refcount(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("OBJECT REFCOUNT");
+        cmd.key(key);
+    }
+    pub(crate) fn persist(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("PERSIST");
+        cmd.key(key);
+    }
+    pub(crate) fn pexpire_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        milliseconds: i64,
+        options: PexpireOptions,
+    ) {
+        cmd.write_name("PEXPIRE");
+        cmd.key(key);
+        cmd.arg(milliseconds);
+        if let Some(chosen) = &options.condition {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn pexpireat_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        unix_time_milliseconds: i64,
+        options: PexpireatOptions,
+    ) {
+        cmd.write_name("PEXPIREAT");
+        cmd.key(key);
+        cmd.arg(unix_time_milliseconds);
+        if let Some(chosen) = &options.condition {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn pexpiretime(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("PEXPIRETIME");
+        cmd.key(key);
+    }
+    pub(crate) fn pfadd_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: PfaddOptions,
+    ) {
+        cmd.write_name("PFADD");
+        cmd.key(key);
+        if !options.element.is_empty() {
+            cmd.append(&options.element);
+        }
+    }
+    pub(crate) fn pfcount(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("PFCOUNT");
+        cmd.key(key);
+    }
+    pub(crate) fn pfmerge_options(
+        cmd: &mut crate::Cmd,
+        destkey: impl crate::ToRedisArgs,
+        options: PfmergeOptions,
+    ) {
+        cmd.write_name("PFMERGE");
+        cmd.key(destkey);
+        if !options.sourcekey.is_empty() {
+            cmd.append(&options.sourcekey);
+        }
+    }
+    pub(crate) fn ping_options(cmd: &mut crate::Cmd, options: PingOptions) {
+        cmd.write_name("PING");
+        if let Some(chosen) = &options.message {
+            cmd.append(chosen);
+        }
+    }
+    pub(crate) fn psetex(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        milliseconds: i64,
+        value: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("PSETEX");
+        cmd.key(key);
+        cmd.arg(milliseconds);
+        cmd.arg(value);
+    }
+    pub(crate) fn pttl(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("PTTL");
+        cmd.key(key);
+    }
+    pub(crate) fn publish(
+        cmd: &mut crate::Cmd,
+        channel: impl crate::ToRedisArgs,
+        message: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("PUBLISH");
+        cmd.arg(channel);
+        cmd.arg(message);
+    }
+    pub(crate) fn pubsub_channels_options(
+        cmd: &mut crate::Cmd,
+        options: PubsubChannelsOptions,
+    ) {
+        cmd.write_name("PUBSUB CHANNELS");
+        if let Some(chosen) = &options.pattern {
+            cmd.append(chosen);
+        }
+    }
+    pub(crate) fn pubsub_help(cmd: &mut crate::Cmd) {
+        cmd.write_name("PUBSUB HELP");
+    }
+    pub(crate) fn pubsub_numpat(cmd: &mut crate::Cmd) {
+        cmd.write_name("PUBSUB NUMPAT");
+    }
+    pub(crate) fn pubsub_numsub_options(
+        cmd: &mut crate::Cmd,
+        options: PubsubNumsubOptions,
+    ) {
+        cmd.write_name("PUBSUB NUMSUB");
+        if !options.channel.is_empty() {
+            cmd.append(&options.channel);
+        }
+    }
+    pub(crate) fn pubsub_shardchannels_options(
+        cmd: &mut crate::Cmd,
+        options: PubsubShardchannelsOptions,
+    ) {
+        cmd.write_name("PUBSUB SHARDCHANNELS");
+        if let Some(chosen) = &options.pattern {
+            cmd.append(chosen);
+        }
+    }
+    pub(crate) fn pubsub_shardnumsub_options(
+        cmd: &mut crate::Cmd,
+        options: PubsubShardnumsubOptions,
+    ) {
+        cmd.write_name("PUBSUB SHARDNUMSUB");
+        if !options.shardchannel.is_empty() {
+            cmd.append(&options.shardchannel);
+        }
+    }
+    pub(crate) fn randomkey(cmd: &mut crate::Cmd) {
+        cmd.write_name("RANDOMKEY");
+    }
+    pub(crate) fn readonly(cmd: &mut crate::Cmd) {
+        cmd.write_name("READONLY");
+    }
+    pub(crate) fn readwrite(cmd: &mut crate::Cmd) {
+        cmd.write_name("READWRITE");
+    }
+    pub(crate) fn rename(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        newkey: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("RENAME");
+        cmd.key(key);
+        cmd.key(newkey);
+    }
+    pub(crate) fn renamenx(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        newkey: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("RENAMENX");
+        cmd.key(key);
+        cmd.key(newkey);
+    }
+    pub(crate) fn replicaof(cmd: &mut crate::Cmd, args: ReplicaofArgs) {
+        cmd.write_name("REPLICAOF");
+        args.write_to(cmd);
+    }
+    pub(crate) fn restore_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        ttl: i64,
+        serialized_value: impl crate::ToRedisArgs,
+        options: RestoreOptions,
+    ) {
+        cmd.write_name("RESTORE");
+        cmd.key(key);
+        cmd.arg(ttl);
+        cmd.arg(serialized_value);
+        if options.replace {
+            cmd.arg("REPLACE");
+        }
+        if options.absttl {
+            cmd.arg("ABSTTL");
+        }
+        if let Some(chosen) = &options.seconds {
+            cmd.arg("IDLETIME");
+            cmd.arg(chosen);
+        }
+        if let Some(chosen) = &options.frequency {
+            cmd.arg("FREQ");
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn role(cmd: &mut crate::Cmd) {
+        cmd.write_name("ROLE");
+    }
+    pub(crate) fn rpop_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: RpopOptions,
+    ) {
+        cmd.write_name("RPOP");
+        cmd.key(key);
+        if let Some(chosen) = &options.count {
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn rpoplpush(
+        cmd: &mut crate::Cmd,
+        source: impl crate::ToRedisArgs,
+        destination: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("RPOPLPUSH");
+        cmd.key(source);
+        cmd.key(destination);
+    }
+    pub(crate) fn rpush(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        element: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("RPUSH");
+        cmd.key(key);
+        cmd.arg(element);
+    }
+    pub(crate) fn rpushx(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        element: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("RPUSHX");
+        cmd.key(key);
+        cmd.arg(element);
+    }
+    pub(crate) fn sadd(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        member: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SADD");
+        cmd.key(key);
+        cmd.arg(member);
+    }
+    pub(crate) fn save(cmd: &mut crate::Cmd) {
+        cmd.write_name("SAVE");
+    }
+    pub(crate) fn scan_options(
+        cmd: &mut crate::Cmd,
+        cursor: impl crate::ToRedisArgs,
+        options: ScanOptions,
+    ) {
+        cmd.write_name("SCAN");
+        cmd.arg(cursor);
+        if let Some(chosen) = &options.pattern {
+            cmd.arg("MATCH");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.count {
+            cmd.arg("COUNT");
+            cmd.arg(chosen);
+        }
+        if let Some(chosen) = &options.type_ {
+            cmd.arg("TYPE");
+            cmd.append(chosen);
+        }
+    }
+    pub(crate) fn scard(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("SCARD");
+        cmd.key(key);
+    }
+    pub(crate) fn script_debug(cmd: &mut crate::Cmd, mode: ScriptDebugMode) {
+        cmd.write_name("SCRIPT DEBUG");
+        mode.write_to(cmd);
+    }
+    pub(crate) fn script_exists(cmd: &mut crate::Cmd, sha1: impl crate::ToRedisArgs) {
+        cmd.write_name("SCRIPT EXISTS");
+        cmd.arg(sha1);
+    }
+    pub(crate) fn script_flush_options(
+        cmd: &mut crate::Cmd,
+        options: ScriptFlushOptions,
+    ) {
+        cmd.write_name("SCRIPT FLUSH");
+        if let Some(chosen) = &options.flush_type {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn script_help(cmd: &mut crate::Cmd) {
+        cmd.write_name("SCRIPT HELP");
+    }
+    pub(crate) fn script_kill(cmd: &mut crate::Cmd) {
+        cmd.write_name("SCRIPT KILL");
+    }
+    pub(crate) fn script_load(cmd: &mut crate::Cmd, script: impl crate::ToRedisArgs) {
+        cmd.write_name("SCRIPT LOAD");
+        cmd.arg(script);
+    }
+    pub(crate) fn script_show(cmd: &mut crate::Cmd, sha1: impl crate::ToRedisArgs) {
+        cmd.write_name("SCRIPT SHOW");
+        cmd.arg(sha1);
+    }
+    pub(crate) fn sdiff(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("SDIFF");
+        cmd.key(key);
+    }
+    pub(crate) fn sdiffstore(
+        cmd: &mut crate::Cmd,
+        destination: impl crate::ToRedisArgs,
+        key: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SDIFFSTORE");
+        cmd.key(destination);
+        cmd.key(key);
+    }
+    pub(crate) fn sentinel_ckquorum(
+        cmd: &mut crate::Cmd,
+        primary_name: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SENTINEL CKQUORUM");
+        cmd.arg(primary_name);
+    }
+    pub(crate) fn sentinel_config(cmd: &mut crate::Cmd, action: SentinelConfigAction) {
+        cmd.write_name("SENTINEL CONFIG");
+        action.write_to(cmd);
+    }
+    pub(crate) fn sentinel_debug_options(
+        cmd: &mut crate::Cmd,
+        options: SentinelDebugOptions,
+    ) {
+        cmd.write_name("SENTINEL DEBUG");
+        if !options.data.is_empty() {
+            cmd.append(&options.data);
+        }
+    }
+    pub(crate) fn sentinel_failover(
+        cmd: &mut crate::Cmd,
+        primary_name: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SENTINEL FAILOVER");
+        cmd.arg(primary_name);
+    }
+    pub(crate) fn sentinel_flushconfig(cmd: &mut crate::Cmd) {
+        cmd.write_name("SENTINEL FLUSHCONFIG");
+    }
+    pub(crate) fn sentinel_get_master_addr_by_name(
+        cmd: &mut crate::Cmd,
+        primary_name: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SENTINEL GET-MASTER-ADDR-BY-NAME");
+        cmd.arg(primary_name);
+    }
+    pub(crate) fn sentinel_get_primary_addr_by_name(
+        cmd: &mut crate::Cmd,
+        primary_name: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SENTINEL GET-PRIMARY-ADDR-BY-NAME");
+        cmd.arg(primary_name);
+    }
+    pub(crate) fn sentinel_help(cmd: &mut crate::Cmd) {
+        cmd.write_name("SENTINEL HELP");
+    }
+    pub(crate) fn sentinel_info_cache(
+        cmd: &mut crate::Cmd,
+        nodename: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SENTINEL INFO-CACHE");
+        cmd.arg(nodename);
+    }
+    pub(crate) fn sentinel_is_master_down_by_addr(
+        cmd: &mut crate::Cmd,
+        ip: impl crate::ToRedisArgs,
+        port: i64,
+        current_epoch: i64,
+        runid: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SENTINEL IS-MASTER-DOWN-BY-ADDR");
+        cmd.arg(ip);
+        cmd.arg(port);
+        cmd.arg(current_epoch);
+        cmd.arg(runid);
+    }
+    pub(crate) fn sentinel_is_primary_down_by_addr(
+        cmd: &mut crate::Cmd,
+        ip: impl crate::ToRedisArgs,
+        port: i64,
+        current_epoch: i64,
+        runid: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SENTINEL IS-PRIMARY-DOWN-BY-ADDR");
+        cmd.arg(ip);
+        cmd.arg(port);
+        cmd.arg(current_epoch);
+        cmd.arg(runid);
+    }
+    pub(crate) fn sentinel_master(
+        cmd: &mut crate::Cmd,
+        primary_name: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SENTINEL MASTER");
+        cmd.arg(primary_name);
+    }
+    pub(crate) fn sentinel_masters(cmd: &mut crate::Cmd) {
+        cmd.write_name("SENTINEL MASTERS");
+    }
+    pub(crate) fn sentinel_monitor(
+        cmd: &mut crate::Cmd,
+        name: impl crate::ToRedisArgs,
+        ip: impl crate::ToRedisArgs,
+        port: i64,
+        quorum: i64,
+    ) {
+        cmd.write_name("SENTINEL MONITOR");
+        cmd.arg(name);
+        cmd.arg(ip);
+        cmd.arg(port);
+        cmd.arg(quorum);
+    }
+    pub(crate) fn sentinel_myid(cmd: &mut crate::Cmd) {
+        cmd.write_name("SENTINEL MYID");
+    }
+    pub(crate) fn sentinel_pending_scripts(cmd: &mut crate::Cmd) {
+        cmd.write_name("SENTINEL PENDING-SCRIPTS");
+    }
+    pub(crate) fn sentinel_primaries(cmd: &mut crate::Cmd) {
+        cmd.write_name("SENTINEL PRIMARIES");
+    }
+    pub(crate) fn sentinel_primary(
+        cmd: &mut crate::Cmd,
+        primary_name: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SENTINEL PRIMARY");
+        cmd.arg(primary_name);
+    }
+    pub(crate) fn sentinel_remove(
+        cmd: &mut crate::Cmd,
+        primary_name: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SENTINEL REMOVE");
+        cmd.arg(primary_name);
+    }
+    pub(crate) fn sentinel_replicas(
+        cmd: &mut crate::Cmd,
+        primary_name: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SENTINEL REPLICAS");
+        cmd.arg(primary_name);
+    }
+    pub(crate) fn sentinel_reset(
+        cmd: &mut crate::Cmd,
+        pattern: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SENTINEL RESET");
+        cmd.arg(pattern);
+    }
+    pub(crate) fn sentinel_sentinels(
+        cmd: &mut crate::Cmd,
+        primary_name: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SENTINEL SENTINELS");
+        cmd.arg(primary_name);
+    }
+    pub(crate) fn sentinel_set(
+        cmd: &mut crate::Cmd,
+        primary_name: impl crate::ToRedisArgs,
+        data: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SENTINEL SET");
+        cmd.arg(primary_name);
+        cmd.arg(data);
+    }
+    pub(crate) fn sentinel_simulate_failure_options(
+        cmd: &mut crate::Cmd,
+        options: SentinelSimulateFailureOptions,
+    ) {
+        cmd.write_name("SENTINEL SIMULATE-FAILURE");
+        if !options.mode.is_empty() {
+            for item in &options.mode {
+                item.write_to(cmd);
+            }
+        }
+    }
+    pub(crate) fn sentinel_slaves(
+        cmd: &mut crate::Cmd,
+        primary_name: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SENTINEL SLAVES");
+        cmd.arg(primary_name);
+    }
+    pub(crate) fn set_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        value: impl crate::ToRedisArgs,
+        options: SetOptions,
+    ) {
+        cmd.write_name("SET");
+        cmd.key(key);
+        cmd.arg(value);
+        if let Some(chosen) = &options.condition {
+            chosen.write_to(cmd);
+        }
+        if options.get {
+            cmd.arg("GET");
+        }
+        if let Some(chosen) = &options.expiration {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn setbit(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        offset: i64,
+        value: i64,
+    ) {
+        cmd.write_name("SETBIT");
+        cmd.key(key);
+        cmd.arg(offset);
+        cmd.arg(value);
+    }
+    pub(crate) fn setex(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        seconds: i64,
+        value: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SETEX");
+        cmd.key(key);
+        cmd.arg(seconds);
+        cmd.arg(value);
+    }
+    pub(crate) fn setnx(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        value: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SETNX");
+        cmd.key(key);
+        cmd.arg(value);
+    }
+    pub(crate) fn setrange(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        offset: i64,
+        value: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SETRANGE");
+        cmd.key(key);
+        cmd.arg(offset);
+        cmd.arg(value);
+    }
+    pub(crate) fn shutdown_options(cmd: &mut crate::Cmd, options: ShutdownOptions) {
+        cmd.write_name("SHUTDOWN");
+        if let Some(chosen) = &options.abort_selector {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn sinter(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("SINTER");
+        cmd.key(key);
+    }
+    pub(crate) fn sintercard_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: SintercardOptions,
+    ) {
+        let key = crate::Args::keys(key);
+        cmd.write_name("SINTERCARD");
+        cmd.arg(key.arg_count());
+        cmd.append(&key);
+        if let Some(chosen) = &options.limit {
+            cmd.arg("LIMIT");
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn sinterstore(
+        cmd: &mut crate::Cmd,
+        destination: impl crate::ToRedisArgs,
+        key: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SINTERSTORE");
+        cmd.key(destination);
+        cmd.key(key);
+    }
+    pub(crate) fn sismember(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        member: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SISMEMBER");
+        cmd.key(key);
+        cmd.arg(member);
+    }
+    pub(crate) fn slaveof(cmd: &mut crate::Cmd, args: SlaveofArgs) {
+        cmd.write_name("SLAVEOF");
+        args.write_to(cmd);
+    }
+    pub(crate) fn slowlog_get_options(cmd: &mut crate::Cmd, options: SlowlogGetOptions) {
+        cmd.write_name("SLOWLOG GET");
+        if let Some(chosen) = &options.count {
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn slowlog_help(cmd: &mut crate::Cmd) {
+        cmd.write_name("SLOWLOG HELP");
+    }
+    pub(crate) fn slowlog_len(cmd: &mut crate::Cmd) {
+        cmd.write_name("SLOWLOG LEN");
+    }
+    pub(crate) fn slowlog_reset(cmd: &mut crate::Cmd) {
+        cmd.write_name("SLOWLOG RESET");
+    }
+    pub(crate) fn smembers(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("SMEMBERS");
+        cmd.key(key);
+    }
+    pub(crate) fn smismember(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        member: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SMISMEMBER");
+        cmd.key(key);
+        cmd.arg(member);
+    }
+    pub(crate) fn smove(
+        cmd: &mut crate::Cmd,
+        source: impl crate::ToRedisArgs,
+        destination: impl crate::ToRedisArgs,
+        member: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SMOVE");
+        cmd.key(source);
+        cmd.key(destination);
+        cmd.arg(member);
+    }
+    pub(crate) fn sort_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: SortOptions,
+    ) {
+        cmd.write_name("SORT");
+        cmd.key(key);
+        if let Some(chosen) = &options.by_pattern {
+            cmd.arg("BY");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.limit {
+            cmd.arg("LIMIT");
+            chosen.write_to(cmd);
+        }
+        if !options.get_pattern.is_empty() {
+            for item in &options.get_pattern {
+                cmd.arg("GET");
+                cmd.append(item);
+            }
+        }
+        if let Some(chosen) = &options.order {
+            chosen.write_to(cmd);
+        }
+        if options.sorting {
+            cmd.arg("ALPHA");
+        }
+        if let Some(chosen) = &options.destination {
+            cmd.arg("STORE");
+            cmd.append(chosen);
+        }
+    }
+    pub(crate) fn sort_ro_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: SortRoOptions,
+    ) {
+        cmd.write_name("SORT_RO");
+        cmd.key(key);
+        if let Some(chosen) = &options.by_pattern {
+            cmd.arg("BY");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.limit {
+            cmd.arg("LIMIT");
+            chosen.write_to(cmd);
+        }
+        if !options.get_pattern.is_empty() {
+            for item in &options.get_pattern {
+                cmd.arg("GET");
+                cmd.append(item);
+            }
+        }
+        if let Some(chosen) = &options.order {
+            chosen.write_to(cmd);
+        }
+        if options.sorting {
+            cmd.arg("ALPHA");
+        }
+    }
+    pub(crate) fn spop_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: SpopOptions,
+    ) {
+        cmd.write_name("SPOP");
+        cmd.key(key);
+        if let Some(chosen) = &options.count {
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn spublish(
+        cmd: &mut crate::Cmd,
+        shardchannel: impl crate::ToRedisArgs,
+        message: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SPUBLISH");
+        cmd.arg(shardchannel);
+        cmd.arg(message);
+    }
+    pub(crate) fn srandmember_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: SrandmemberOptions,
+    ) {
+        cmd.write_name("SRANDMEMBER");
+        cmd.key(key);
+        if let Some(chosen) = &options.count {
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn srem(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        member: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SREM");
+        cmd.key(key);
+        cmd.arg(member);
+    }
+    pub(crate) fn sscan_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        cursor: impl crate::ToRedisArgs,
+        options: SscanOptions,
+    ) {
+        cmd.write_name("SSCAN");
+        cmd.key(key);
+        cmd.arg(cursor);
+        if let Some(chosen) = &options.pattern {
+            cmd.arg("MATCH");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.count {
+            cmd.arg("COUNT");
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn strlen(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("STRLEN");
+        cmd.key(key);
+    }
+    pub(crate) fn substr(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        start: i64,
+        end: i64,
+    ) {
+        cmd.write_name("SUBSTR");
+        cmd.key(key);
+        cmd.arg(start);
+        cmd.arg(end);
+    }
+    pub(crate) fn sunion(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("SUNION");
+        cmd.key(key);
+    }
+    pub(crate) fn sunionstore(
+        cmd: &mut crate::Cmd,
+        destination: impl crate::ToRedisArgs,
+        key: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("SUNIONSTORE");
+        cmd.key(destination);
+        cmd.key(key);
+    }
+    pub(crate) fn swapdb(cmd: &mut crate::Cmd, index1: i64, index2: i64) {
+        cmd.write_name("SWAPDB");
+        cmd.arg(index1);
+        cmd.arg(index2);
+    }
+    pub(crate) fn time(cmd: &mut crate::Cmd) {
+        cmd.write_name("TIME");
+    }
+    pub(crate) fn touch(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("TOUCH");
+        cmd.key(key);
+    }
+    pub(crate) fn ttl(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("TTL");
+        cmd.key(key);
+    }
+    pub(crate) fn key_type(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("TYPE");
+        cmd.key(key);
+    }
+    pub(crate) fn unlink(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("UNLINK");
+        cmd.key(key);
+    }
+    pub(crate) fn unwatch(cmd: &mut crate::Cmd) {
+        cmd.write_name("UNWATCH");
+    }
+    pub(crate) fn wait(cmd: &mut crate::Cmd, numreplicas: i64, timeout: i64) {
+        cmd.write_name("WAIT");
+        cmd.arg(numreplicas);
+        cmd.arg(timeout);
+    }
+    pub(crate) fn waitaof(
+        cmd: &mut crate::Cmd,
+        numlocal: i64,
+        numreplicas: i64,
+        timeout: i64,
+    ) {
+        cmd.write_name("WAITAOF");
+        cmd.arg(numlocal);
+        cmd.arg(numreplicas);
+        cmd.arg(timeout);
+    }
+    pub(crate) fn watch(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("WATCH");
+        cmd.key(key);
+    }
+    pub(crate) fn xack(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        group: impl crate::ToRedisArgs,
+        id: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("XACK");
+        cmd.key(key);
+        cmd.arg(group);
+        cmd.arg(id);
+    }
+    pub(crate) fn xadd_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        id_selector: XaddIdSelector,
+        data: impl crate::ToRedisArgs,
+        options: XaddOptions,
+    ) {
+        cmd.write_name("XADD");
+        cmd.key(key);
+        if options.nomkstream {
+            cmd.arg("NOMKSTREAM");
+        }
+        if let Some(chosen) = &options.trim {
+            chosen.write_to(cmd);
+        }
+        id_selector.write_to(cmd);
+        cmd.arg(data);
+    }
+    pub(crate) fn xautoclaim_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        group: impl crate::ToRedisArgs,
+        consumer: impl crate::ToRedisArgs,
+        min_idle_time: impl crate::ToRedisArgs,
+        start: impl crate::ToRedisArgs,
+        options: XautoclaimOptions,
+    ) {
+        cmd.write_name("XAUTOCLAIM");
+        cmd.key(key);
+        cmd.arg(group);
+        cmd.arg(consumer);
+        cmd.arg(min_idle_time);
+        cmd.arg(start);
+        if let Some(chosen) = &options.count {
+            cmd.arg("COUNT");
+            cmd.arg(chosen);
+        }
+        if options.justid {
+            cmd.arg("JUSTID");
+        }
+    }
+    pub(crate) fn xclaim_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        group: impl crate::ToRedisArgs,
+        consumer: impl crate::ToRedisArgs,
+        min_idle_time: impl crate::ToRedisArgs,
+        id: impl crate::ToRedisArgs,
+        options: XclaimOptions,
+    ) {
+        cmd.write_name("XCLAIM");
+        cmd.key(key);
+        cmd.arg(group);
+        cmd.arg(consumer);
+        cmd.arg(min_idle_time);
+        cmd.arg(id);
+        if let Some(chosen) = &options.ms {
+            cmd.arg("IDLE");
+            cmd.arg(chosen);
+        }
+        if let Some(chosen) = &options.unix_time_milliseconds {
+            cmd.arg("TIME");
+            cmd.arg(chosen);
+        }
+        if let Some(chosen) = &options.count {
+            cmd.arg("RETRYCOUNT");
+            cmd.arg(chosen);
+        }
+        if options.force {
+            cmd.arg("FORCE");
+        }
+        if options.justid {
+            cmd.arg("JUSTID");
+        }
+        if let Some(chosen) = &options.lastid {
+            cmd.arg("LASTID");
+            cmd.append(chosen);
+        }
+    }
+    pub(crate) fn xdel(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        id: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("XDEL");
+        cmd.key(key);
+        cmd.arg(id);
+    }
+    pub(crate) fn xgroup_create_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        group: impl crate::ToRedisArgs,
+        id_selector: XgroupCreateIdSelector,
+        options: XgroupCreateOptions,
+    ) {
+        cmd.write_name("XGROUP CREATE");
+        cmd.key(key);
+        cmd.arg(group);
+        id_selector.write_to(cmd);
+        if options.mkstream {
+            cmd.arg("MKSTREAM");
+        }
+        if let Some(chosen) = &options.entriesread {
+            cmd.arg("ENTRIESREAD");
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn xgroup_createconsumer(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        group: impl crate::ToRedisArgs,
+        consumer: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("XGROUP CREATECONSUMER");
+        cmd.key(key);
+        cmd.arg(group);
+        cmd.arg(consumer);
+    }
+    pub(crate) fn xgroup_delconsumer(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        group: impl crate::ToRedisArgs,
+        consumer: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("XGROUP DELCONSUMER");
+        cmd.key(key);
+        cmd.arg(group);
+        cmd.arg(consumer);
+    }
+    pub(crate) fn xgroup_destroy(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        group: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("XGROUP DESTROY");
+        cmd.key(key);
+        cmd.arg(group);
+    }
+    pub(crate) fn xgroup_help(cmd: &mut crate::Cmd) {
+        cmd.write_name("XGROUP HELP");
+    }
+    pub(crate) fn xgroup_setid_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        group: impl crate::ToRedisArgs,
+        id_selector: XgroupSetidIdSelector,
+        options: XgroupSetidOptions,
+    ) {
+        cmd.write_name("XGROUP SETID");
+        cmd.key(key);
+        cmd.arg(group);
+        id_selector.write_to(cmd);
+        if let Some(chosen) = &options.entriesread {
+            cmd.arg("ENTRIESREAD");
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn xinfo_consumers(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        group: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("XINFO CONSUMERS");
+        cmd.key(key);
+        cmd.arg(group);
+    }
+    pub(crate) fn xinfo_groups(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("XINFO GROUPS");
+        cmd.key(key);
+    }
+    pub(crate) fn xinfo_help(cmd: &mut crate::Cmd) {
+        cmd.write_name("XINFO HELP");
+    }
+    pub(crate) fn xinfo_stream_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: XinfoStreamOptions,
+    ) {
+        cmd.write_name("XINFO STREAM");
+        cmd.key(key);
+        if let Some(chosen) = &options.full_block {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn xlen(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("XLEN");
+        cmd.key(key);
+    }
+    pub(crate) fn xpending_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        group: impl crate::ToRedisArgs,
+        options: XpendingOptions,
+    ) {
+        cmd.write_name("XPENDING");
+        cmd.key(key);
+        cmd.arg(group);
+        if let Some(chosen) = &options.filters {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn xrange_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        start: impl crate::ToRedisArgs,
+        end: impl crate::ToRedisArgs,
+        options: XrangeOptions,
+    ) {
+        cmd.write_name("XRANGE");
+        cmd.key(key);
+        cmd.arg(start);
+        cmd.arg(end);
+        if let Some(chosen) = &options.count {
+            cmd.arg("COUNT");
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn xread_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        id: impl crate::ToRedisArgs,
+        options: XreadOptions,
+    ) {
+        cmd.write_name("XREAD");
+        if let Some(chosen) = &options.count {
+            cmd.arg("COUNT");
+            cmd.arg(chosen);
+        }
+        if let Some(chosen) = &options.milliseconds {
+            cmd.arg("BLOCK");
+            cmd.arg(chosen);
+        }
+        cmd.arg("STREAMS");
+        cmd.key(key);
+        cmd.arg(id);
+    }
+    pub(crate) fn xreadgroup_options(
+        cmd: &mut crate::Cmd,
+        group: impl crate::ToRedisArgs,
+        consumer: impl crate::ToRedisArgs,
+        key: impl crate::ToRedisArgs,
+        id: impl crate::ToRedisArgs,
+        options: XreadgroupOptions,
+    ) {
+        cmd.write_name("XREADGROUP");
+        cmd.arg("GROUP");
+        cmd.arg(group);
+        cmd.arg(consumer);
+        if let Some(chosen) = &options.count {
+            cmd.arg("COUNT");
+            cmd.arg(chosen);
+        }
+        if let Some(chosen) = &options.milliseconds {
+            cmd.arg("BLOCK");
+            cmd.arg(chosen);
+        }
+        if options.noack {
+            cmd.arg("NOACK");
+        }
+        cmd.arg("STREAMS");
+        cmd.key(key);
+        cmd.arg(id);
+    }
+    pub(crate) fn xrevrange_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        end: impl crate::ToRedisArgs,
+        start: impl crate::ToRedisArgs,
+        options: XrevrangeOptions,
+    ) {
+        cmd.write_name("XREVRANGE");
+        cmd.key(key);
+        cmd.arg(end);
+        cmd.arg(start);
+        if let Some(chosen) = &options.count {
+            cmd.arg("COUNT");
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn xsetid_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        last_id: impl crate::ToRedisArgs,
+        options: XsetidOptions,
+    ) {
+        cmd.write_name("XSETID");
+        cmd.key(key);
+        cmd.arg(last_id);
+        if let Some(chosen) = &options.entries_added {
+            cmd.arg("ENTRIESADDED");
+            cmd.arg(chosen);
+        }
+        if let Some(chosen) = &options.max_deleted_id {
+            cmd.arg("MAXDELETEDID");
+            cmd.append(chosen);
+        }
+    }
+    pub(crate) fn xtrim(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        trim: XtrimTrim,
+    ) {
+        cmd.write_name("XTRIM");
+        cmd.key(key);
+        trim.write_to(cmd);
+    }
+    pub(crate) fn zadd_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        data: impl crate::ToRedisArgs,
+        options: ZaddOptions,
+    ) {
+        cmd.write_name("ZADD");
+        cmd.key(key);
+        if let Some(chosen) = &options.condition {
+            chosen.write_to(cmd);
+        }
+        if let Some(chosen) = &options.comparison {
+            chosen.write_to(cmd);
+        }
+        if options.change {
+            cmd.arg("CH");
+        }
+        if options.increment {
+            cmd.arg("INCR");
+        }
+        cmd.arg(data);
+    }
+    pub(crate) fn zcard(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
+        cmd.write_name("ZCARD");
+        cmd.key(key);
+    }
+    pub(crate) fn zcount(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        min: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("ZCOUNT");
+        cmd.key(key);
+        cmd.arg(min);
+        cmd.arg(max);
+    }
+    pub(crate) fn zdiff_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: ZdiffOptions,
+    ) {
+        let key = crate::Args::keys(key);
+        cmd.write_name("ZDIFF");
+        cmd.arg(key.arg_count());
+        cmd.append(&key);
+        if options.withscores {
+            cmd.arg("WITHSCORES");
+        }
+    }
+    pub(crate) fn zdiffstore(
+        cmd: &mut crate::Cmd,
+        destination: impl crate::ToRedisArgs,
+        key: impl crate::ToRedisArgs,
+    ) {
+        let key = crate::Args::keys(key);
+        cmd.write_name("ZDIFFSTORE");
+        cmd.key(destination);
+        cmd.arg(key.arg_count());
+        cmd.append(&key);
+    }
+    pub(crate) fn zincrby(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        increment: f64,
+        member: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("ZINCRBY");
+        cmd.key(key);
+        cmd.arg(increment);
+        cmd.arg(member);
+    }
+    pub(crate) fn zinter_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: ZinterOptions,
+    ) {
+        let key = crate::Args::keys(key);
+        cmd.write_name("ZINTER");
+        cmd.arg(key.arg_count());
+        cmd.append(&key);
+        if !options.weight.is_empty() {
+            cmd.arg("WEIGHTS");
+            cmd.arg(&options.weight);
+        }
+        if let Some(chosen) = &options.aggregate {
+            cmd.arg("AGGREGATE");
+            chosen.write_to(cmd);
+        }
+        if options.withscores {
+            cmd.arg("WITHSCORES");
+        }
+    }
+    pub(crate) fn zintercard_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: ZintercardOptions,
+    ) {
+        let key = crate::Args::keys(key);
+        cmd.write_name("ZINTERCARD");
+        cmd.arg(key.arg_count());
+        cmd.append(&key);
+        if let Some(chosen) = &options.limit {
+            cmd.arg("LIMIT");
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn zinterstore_options(
+        cmd: &mut crate::Cmd,
+        destination: impl crate::ToRedisArgs,
+        key: impl crate::ToRedisArgs,
+        options: ZinterstoreOptions,
+    ) {
+        let key = crate::Args::keys(key);
+        cmd.write_name("ZINTERSTORE");
+        cmd.key(destination);
+        cmd.arg(key.arg_count());
+        cmd.append(&key);
+        if !options.weight.is_empty() {
+            cmd.arg("WEIGHTS");
+            cmd.arg(&options.weight);
+        }
+        if let Some(chosen) = &options.aggregate {
+            cmd.arg("AGGREGATE");
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn zlexcount(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        min: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("ZLEXCOUNT");
+        cmd.key(key);
+        cmd.arg(min);
+        cmd.arg(max);
+    }
+    pub(crate) fn zmpop_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        where_: ZmpopWhere,
+        options: ZmpopOptions,
+    ) {
+        let key = crate::Args::keys(key);
+        cmd.write_name("ZMPOP");
+        cmd.arg(key.arg_count());
+        cmd.append(&key);
+        where_.write_to(cmd);
+        if let Some(chosen) = &options.count {
+            cmd.arg("COUNT");
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn zmscore(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        member: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("ZMSCORE");
+        cmd.key(key);
+        cmd.arg(member);
+    }
+    pub(crate) fn zpopmax_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: ZpopmaxOptions,
+    ) {
+        cmd.write_name("ZPOPMAX");
+        cmd.key(key);
+        if let Some(chosen) = &options.count {
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn zpopmin_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: ZpopminOptions,
+    ) {
+        cmd.write_name("ZPOPMIN");
+        cmd.key(key);
+        if let Some(chosen) = &options.count {
+            cmd.arg(chosen);
+        }
+    }
+    pub(crate) fn zrandmember_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: ZrandmemberOptions,
+    ) {
+        cmd.write_name("ZRANDMEMBER");
+        cmd.key(key);
+        if let Some(chosen) = &options.options {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn zrange_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        start: impl crate::ToRedisArgs,
+        stop: impl crate::ToRedisArgs,
+        options: ZrangeOptions,
+    ) {
+        cmd.write_name("ZRANGE");
+        cmd.key(key);
+        cmd.arg(start);
+        cmd.arg(stop);
+        if let Some(chosen) = &options.sortby {
+            chosen.write_to(cmd);
+        }
+        if options.rev {
+            cmd.arg("REV");
+        }
+        if let Some(chosen) = &options.limit {
+            cmd.arg("LIMIT");
+            chosen.write_to(cmd);
+        }
+        if options.withscores {
+            cmd.arg("WITHSCORES");
+        }
+    }
+    pub(crate) fn zrangebylex_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        min: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
+        options: ZrangebylexOptions,
+    ) {
+        cmd.write_name("ZRANGEBYLEX");
+        cmd.key(key);
+        cmd.arg(min);
+        cmd.arg(max);
+        if let Some(chosen) = &options.limit {
+            cmd.arg("LIMIT");
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn zrangebyscore_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        min: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
+        options: ZrangebyscoreOptions,
+    ) {
+        cmd.write_name("ZRANGEBYSCORE");
+        cmd.key(key);
+        cmd.arg(min);
+        cmd.arg(max);
+        if options.withscores {
+            cmd.arg("WITHSCORES");
+        }
+        if let Some(chosen) = &options.limit {
+            cmd.arg("LIMIT");
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn zrangestore_options(
+        cmd: &mut crate::Cmd,
+        dst: impl crate::ToRedisArgs,
+        src: impl crate::ToRedisArgs,
+        min: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
+        options: ZrangestoreOptions,
+    ) {
+        cmd.write_name("ZRANGESTORE");
+        cmd.key(dst);
+        cmd.key(src);
+        cmd.arg(min);
+        cmd.arg(max);
+        if let Some(chosen) = &options.sortby {
+            chosen.write_to(cmd);
+        }
+        if options.rev {
+            cmd.arg("REV");
+        }
+        if let Some(chosen) = &options.limit {
+            cmd.arg("LIMIT");
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn zrank_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        member: impl crate::ToRedisArgs,
+        options: ZrankOptions,
+    ) {
+        cmd.write_name("ZRANK");
+        cmd.key(key);
+        cmd.arg(member);
+        if options.withscore {
+            cmd.arg("WITHSCORE");
+        }
+    }
+    pub(crate) fn zrem(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        member: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("ZREM");
+        cmd.key(key);
+        cmd.arg(member);
+    }
+    pub(crate) fn zremrangebylex(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        min: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("ZREMRANGEBYLEX");
+        cmd.key(key);
+        cmd.arg(min);
+        cmd.arg(max);
+    }
+    pub(crate) fn zremrangebyrank(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        start: i64,
+        stop: i64,
+    ) {
+        cmd.write_name("ZREMRANGEBYRANK");
+        cmd.key(key);
+        cmd.arg(start);
+        cmd.arg(stop);
+    }
+    pub(crate) fn zremrangebyscore(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        min: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("ZREMRANGEBYSCORE");
+        cmd.key(key);
+        cmd.arg(min);
+        cmd.arg(max);
+    }
+    pub(crate) fn zrevrange_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        start: i64,
+        stop: i64,
+        options: ZrevrangeOptions,
+    ) {
+        cmd.write_name("ZREVRANGE");
+        cmd.key(key);
+        cmd.arg(start);
+        cmd.arg(stop);
+        if options.withscores {
+            cmd.arg("WITHSCORES");
+        }
+    }
+    pub(crate) fn zrevrangebylex_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
+        min: impl crate::ToRedisArgs,
+        options: ZrevrangebylexOptions,
+    ) {
+        cmd.write_name("ZREVRANGEBYLEX");
+        cmd.key(key);
+        cmd.arg(max);
+        cmd.arg(min);
+        if let Some(chosen) = &options.limit {
+            cmd.arg("LIMIT");
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn zrevrangebyscore_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        max: impl crate::ToRedisArgs,
+        min: impl crate::ToRedisArgs,
+        options: ZrevrangebyscoreOptions,
+    ) {
+        cmd.write_name("ZREVRANGEBYSCORE");
+        cmd.key(key);
+        cmd.arg(max);
+        cmd.arg(min);
+        if options.withscores {
+            cmd.arg("WITHSCORES");
+        }
+        if let Some(chosen) = &options.limit {
+            cmd.arg("LIMIT");
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn zrevrank_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        member: impl crate::ToRedisArgs,
+        options: ZrevrankOptions,
+    ) {
+        cmd.write_name("ZREVRANK");
+        cmd.key(key);
+        cmd.arg(member);
+        if options.withscore {
+            cmd.arg("WITHSCORE");
+        }
+    }
+    pub(crate) fn zscan_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        cursor: impl crate::ToRedisArgs,
+        options: ZscanOptions,
+    ) {
+        cmd.write_name("ZSCAN");
+        cmd.key(key);
+        cmd.arg(cursor);
+        if let Some(chosen) = &options.pattern {
+            cmd.arg("MATCH");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.count {
+            cmd.arg("COUNT");
+            cmd.arg(chosen);
+        }
+        if options.noscores {
+            cmd.arg("NOSCORES");
+        }
+    }
+    pub(crate) fn zscore(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        member: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_name("ZSCORE");
+        cmd.key(key);
+        cmd.arg(member);
+    }
+    pub(crate) fn zunion_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        options: ZunionOptions,
+    ) {
+        let key = crate::Args::keys(key);
+        cmd.write_name("ZUNION");
+        cmd.arg(key.arg_count());
+        cmd.append(&key);
+        if !options.weight.is_empty() {
+            cmd.arg("WEIGHTS");
+            cmd.arg(&options.weight);
+        }
+        if let Some(chosen) = &options.aggregate {
+            cmd.arg("AGGREGATE");
+            chosen.write_to(cmd);
+        }
+        if options.withscores {
+            cmd.arg("WITHSCORES");
+        }
+    }
+    pub(crate) fn zunionstore_options(
+        cmd: &mut crate::Cmd,
+        destination: impl crate::ToRedisArgs,
+        key: impl crate::ToRedisArgs,
+        options: ZunionstoreOptions,
+    ) {
+        let key = crate::Args::keys(key);
+        cmd.write_name("ZUNIONSTORE");
+        cmd.key(destination);
+        cmd.arg(key.arg_count());
+        cmd.append(&key);
+        if !options.weight.is_empty() {
+            cmd.arg("WEIGHTS");
+            cmd.arg(&options.weight);
+        }
+        if let Some(chosen) = &options.aggregate {
+            cmd.arg("AGGREGATE");
+            chosen.write_to(cmd);
+        }
+    }
 }

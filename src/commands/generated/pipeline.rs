@@ -13,15 +13,15 @@ use super::*;
 impl crate::Pipeline {
     /// Lists the ACL categories, or the commands inside a category. Queues [`Commands::acl_cat`](crate::Commands::acl_cat).
     pub fn acl_cat(&mut self) -> &mut Self {
-        self.add_command(acl_cat())
+        self.queue(|cmd| write_args::acl_cat_options(cmd, AclCatOptions::default()))
     }
     /// Lists the ACL categories, or the commands inside a category. Queues [`Commands::acl_cat_options`](crate::Commands::acl_cat_options).
     pub fn acl_cat_options(&mut self, options: AclCatOptions) -> &mut Self {
-        self.add_command(acl_cat_options(options))
+        self.queue(|cmd| write_args::acl_cat_options(cmd, options))
     }
     /// Deletes ACL users, and terminates their connections. Queues [`Commands::acl_deluser`](crate::Commands::acl_deluser).
     pub fn acl_deluser(&mut self, username: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(acl_deluser(username))
+        self.queue(|cmd| write_args::acl_deluser(cmd, username))
     }
     /// Simulates the execution of a command by a user, without executing the command. Queues [`Commands::acl_dryrun`](crate::Commands::acl_dryrun).
     pub fn acl_dryrun(
@@ -29,7 +29,12 @@ impl crate::Pipeline {
         username: impl crate::ToRedisArgs,
         command: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(acl_dryrun(username, command))
+        self.queue(|cmd| write_args::acl_dryrun_options(
+            cmd,
+            username,
+            command,
+            AclDryrunOptions::default(),
+        ))
     }
     /// Simulates the execution of a command by a user, without executing the command. Queues [`Commands::acl_dryrun_options`](crate::Commands::acl_dryrun_options).
     pub fn acl_dryrun_options(
@@ -38,47 +43,54 @@ impl crate::Pipeline {
         command: impl crate::ToRedisArgs,
         options: AclDryrunOptions,
     ) -> &mut Self {
-        self.add_command(acl_dryrun_options(username, command, options))
+        self.queue(|cmd| write_args::acl_dryrun_options(cmd, username, command, options))
     }
     /// Generates a pseudorandom, secure password that can be used to identify ACL users. Queues [`Commands::acl_genpass`](crate::Commands::acl_genpass).
     pub fn acl_genpass(&mut self) -> &mut Self {
-        self.add_command(acl_genpass())
+        self.queue(|cmd| write_args::acl_genpass_options(
+            cmd,
+            AclGenpassOptions::default(),
+        ))
     }
     /// Generates a pseudorandom, secure password that can be used to identify ACL users. Queues [`Commands::acl_genpass_options`](crate::Commands::acl_genpass_options).
     pub fn acl_genpass_options(&mut self, options: AclGenpassOptions) -> &mut Self {
-        self.add_command(acl_genpass_options(options))
+        self.queue(|cmd| write_args::acl_genpass_options(cmd, options))
     }
     /// Lists the ACL rules of a user. Queues [`Commands::acl_getuser`](crate::Commands::acl_getuser).
     pub fn acl_getuser(&mut self, username: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(acl_getuser(username))
+        self.queue(|cmd| write_args::acl_getuser(cmd, username))
     }
     /// Returns helpful text about the different subcommands. Queues [`Commands::acl_help`](crate::Commands::acl_help).
     pub fn acl_help(&mut self) -> &mut Self {
-        self.add_command(acl_help())
+        self.queue(write_args::acl_help)
     }
     /// Dumps the effective rules in ACL file format. Queues [`Commands::acl_list`](crate::Commands::acl_list).
     pub fn acl_list(&mut self) -> &mut Self {
-        self.add_command(acl_list())
+        self.queue(write_args::acl_list)
     }
     /// Reloads the rules from the configured ACL file. Queues [`Commands::acl_load`](crate::Commands::acl_load).
     pub fn acl_load(&mut self) -> &mut Self {
-        self.add_command(acl_load())
+        self.queue(write_args::acl_load)
     }
     /// Lists recent security events generated due to ACL rules. Queues [`Commands::acl_log`](crate::Commands::acl_log).
     pub fn acl_log(&mut self) -> &mut Self {
-        self.add_command(acl_log())
+        self.queue(|cmd| write_args::acl_log_options(cmd, AclLogOptions::default()))
     }
     /// Lists recent security events generated due to ACL rules. Queues [`Commands::acl_log_options`](crate::Commands::acl_log_options).
     pub fn acl_log_options(&mut self, options: AclLogOptions) -> &mut Self {
-        self.add_command(acl_log_options(options))
+        self.queue(|cmd| write_args::acl_log_options(cmd, options))
     }
     /// Saves the effective ACL rules in the configured ACL file. Queues [`Commands::acl_save`](crate::Commands::acl_save).
     pub fn acl_save(&mut self) -> &mut Self {
-        self.add_command(acl_save())
+        self.queue(write_args::acl_save)
     }
     /// Creates and modifies an ACL user and its rules. Queues [`Commands::acl_setuser`](crate::Commands::acl_setuser).
     pub fn acl_setuser(&mut self, username: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(acl_setuser(username))
+        self.queue(|cmd| write_args::acl_setuser_options(
+            cmd,
+            username,
+            AclSetuserOptions::default(),
+        ))
     }
     /// Creates and modifies an ACL user and its rules. Queues [`Commands::acl_setuser_options`](crate::Commands::acl_setuser_options).
     pub fn acl_setuser_options(
@@ -86,15 +98,15 @@ impl crate::Pipeline {
         username: impl crate::ToRedisArgs,
         options: AclSetuserOptions,
     ) -> &mut Self {
-        self.add_command(acl_setuser_options(username, options))
+        self.queue(|cmd| write_args::acl_setuser_options(cmd, username, options))
     }
     /// Lists all ACL users. Queues [`Commands::acl_users`](crate::Commands::acl_users).
     pub fn acl_users(&mut self) -> &mut Self {
-        self.add_command(acl_users())
+        self.queue(write_args::acl_users)
     }
     /// Returns the authenticated username of the current connection. Queues [`Commands::acl_whoami`](crate::Commands::acl_whoami).
     pub fn acl_whoami(&mut self) -> &mut Self {
-        self.add_command(acl_whoami())
+        self.queue(write_args::acl_whoami)
     }
     /// Appends a string to the value of a key. Creates the key if it doesn't exist. Queues [`Commands::append`](crate::Commands::append).
     pub fn append(
@@ -102,15 +114,15 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         value: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(append(key, value))
+        self.queue(|cmd| write_args::append(cmd, key, value))
     }
     /// Signals that a cluster client is following an -ASK redirect. Queues [`Commands::asking`](crate::Commands::asking).
     pub fn asking(&mut self) -> &mut Self {
-        self.add_command(asking())
+        self.queue(write_args::asking)
     }
     /// Authenticates the connection. Queues [`Commands::auth`](crate::Commands::auth).
     pub fn auth(&mut self, password: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(auth(password))
+        self.queue(|cmd| write_args::auth_options(cmd, password, AuthOptions::default()))
     }
     /// Authenticates the connection. Queues [`Commands::auth_options`](crate::Commands::auth_options).
     pub fn auth_options(
@@ -118,23 +130,27 @@ impl crate::Pipeline {
         password: impl crate::ToRedisArgs,
         options: AuthOptions,
     ) -> &mut Self {
-        self.add_command(auth_options(password, options))
+        self.queue(|cmd| write_args::auth_options(cmd, password, options))
     }
     /// Asynchronously rewrites the append-only file to disk. Queues [`Commands::bgrewriteaof`](crate::Commands::bgrewriteaof).
     pub fn bgrewriteaof(&mut self) -> &mut Self {
-        self.add_command(bgrewriteaof())
+        self.queue(write_args::bgrewriteaof)
     }
     /// Asynchronously saves the database(s) to disk. Queues [`Commands::bgsave`](crate::Commands::bgsave).
     pub fn bgsave(&mut self) -> &mut Self {
-        self.add_command(bgsave())
+        self.queue(|cmd| write_args::bgsave_options(cmd, BgsaveOptions::default()))
     }
     /// Asynchronously saves the database(s) to disk. Queues [`Commands::bgsave_options`](crate::Commands::bgsave_options).
     pub fn bgsave_options(&mut self, options: BgsaveOptions) -> &mut Self {
-        self.add_command(bgsave_options(options))
+        self.queue(|cmd| write_args::bgsave_options(cmd, options))
     }
     /// Counts the number of set bits (population counting) in a string. Queues [`Commands::bitcount`](crate::Commands::bitcount).
     pub fn bitcount(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(bitcount(key))
+        self.queue(|cmd| write_args::bitcount_options(
+            cmd,
+            key,
+            BitcountOptions::default(),
+        ))
     }
     /// Counts the number of set bits (population counting) in a string. Queues [`Commands::bitcount_options`](crate::Commands::bitcount_options).
     pub fn bitcount_options(
@@ -142,11 +158,15 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: BitcountOptions,
     ) -> &mut Self {
-        self.add_command(bitcount_options(key, options))
+        self.queue(|cmd| write_args::bitcount_options(cmd, key, options))
     }
     /// Performs arbitrary bitfield integer operations on strings. Queues [`Commands::bitfield`](crate::Commands::bitfield).
     pub fn bitfield(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(bitfield(key))
+        self.queue(|cmd| write_args::bitfield_options(
+            cmd,
+            key,
+            BitfieldOptions::default(),
+        ))
     }
     /// Performs arbitrary bitfield integer operations on strings. Queues [`Commands::bitfield_options`](crate::Commands::bitfield_options).
     pub fn bitfield_options(
@@ -154,11 +174,15 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: BitfieldOptions,
     ) -> &mut Self {
-        self.add_command(bitfield_options(key, options))
+        self.queue(|cmd| write_args::bitfield_options(cmd, key, options))
     }
     /// Performs arbitrary read-only bitfield integer operations on strings. Queues [`Commands::bitfield_ro`](crate::Commands::bitfield_ro).
     pub fn bitfield_ro(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(bitfield_ro(key))
+        self.queue(|cmd| write_args::bitfield_ro_options(
+            cmd,
+            key,
+            BitfieldRoOptions::default(),
+        ))
     }
     /// Performs arbitrary read-only bitfield integer operations on strings. Queues [`Commands::bitfield_ro_options`](crate::Commands::bitfield_ro_options).
     pub fn bitfield_ro_options(
@@ -166,7 +190,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: BitfieldRoOptions,
     ) -> &mut Self {
-        self.add_command(bitfield_ro_options(key, options))
+        self.queue(|cmd| write_args::bitfield_ro_options(cmd, key, options))
     }
     /// Performs bitwise operations on multiple strings, and stores the result. Queues [`Commands::bitop`](crate::Commands::bitop).
     pub fn bitop(
@@ -175,11 +199,16 @@ impl crate::Pipeline {
         destkey: impl crate::ToRedisArgs,
         key: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(bitop(operation, destkey, key))
+        self.queue(|cmd| write_args::bitop(cmd, operation, destkey, key))
     }
     /// Finds the first set (1) or clear (0) bit in a string. Queues [`Commands::bitpos`](crate::Commands::bitpos).
     pub fn bitpos(&mut self, key: impl crate::ToRedisArgs, bit: i64) -> &mut Self {
-        self.add_command(bitpos(key, bit))
+        self.queue(|cmd| write_args::bitpos_options(
+            cmd,
+            key,
+            bit,
+            BitposOptions::default(),
+        ))
     }
     /// Finds the first set (1) or clear (0) bit in a string. Queues [`Commands::bitpos_options`](crate::Commands::bitpos_options).
     pub fn bitpos_options(
@@ -188,7 +217,7 @@ impl crate::Pipeline {
         bit: i64,
         options: BitposOptions,
     ) -> &mut Self {
-        self.add_command(bitpos_options(key, bit, options))
+        self.queue(|cmd| write_args::bitpos_options(cmd, key, bit, options))
     }
     /// Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved. Queues [`Commands::blmove`](crate::Commands::blmove).
     pub fn blmove(
@@ -199,7 +228,14 @@ impl crate::Pipeline {
         whereto: BlmoveWhereto,
         timeout: f64,
     ) -> &mut Self {
-        self.add_command(blmove(source, destination, wherefrom, whereto, timeout))
+        self.queue(|cmd| write_args::blmove(
+            cmd,
+            source,
+            destination,
+            wherefrom,
+            whereto,
+            timeout,
+        ))
     }
     /// Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped. Queues [`Commands::blmpop`](crate::Commands::blmpop).
     pub fn blmpop(
@@ -208,7 +244,13 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         where_: BlmpopWhere,
     ) -> &mut Self {
-        self.add_command(blmpop(timeout, key, where_))
+        self.queue(|cmd| write_args::blmpop_options(
+            cmd,
+            timeout,
+            key,
+            where_,
+            BlmpopOptions::default(),
+        ))
     }
     /// Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped. Queues [`Commands::blmpop_options`](crate::Commands::blmpop_options).
     pub fn blmpop_options(
@@ -218,15 +260,15 @@ impl crate::Pipeline {
         where_: BlmpopWhere,
         options: BlmpopOptions,
     ) -> &mut Self {
-        self.add_command(blmpop_options(timeout, key, where_, options))
+        self.queue(|cmd| write_args::blmpop_options(cmd, timeout, key, where_, options))
     }
     /// Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped. Queues [`Commands::blpop`](crate::Commands::blpop).
     pub fn blpop(&mut self, key: impl crate::ToRedisArgs, timeout: f64) -> &mut Self {
-        self.add_command(blpop(key, timeout))
+        self.queue(|cmd| write_args::blpop(cmd, key, timeout))
     }
     /// Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped. Queues [`Commands::brpop`](crate::Commands::brpop).
     pub fn brpop(&mut self, key: impl crate::ToRedisArgs, timeout: f64) -> &mut Self {
-        self.add_command(brpop(key, timeout))
+        self.queue(|cmd| write_args::brpop(cmd, key, timeout))
     }
     /// Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped. Queues [`Commands::brpoplpush`](crate::Commands::brpoplpush).
     #[deprecated(
@@ -239,7 +281,7 @@ impl crate::Pipeline {
         destination: impl crate::ToRedisArgs,
         timeout: f64,
     ) -> &mut Self {
-        self.add_command(brpoplpush(source, destination, timeout))
+        self.queue(|cmd| write_args::brpoplpush(cmd, source, destination, timeout))
     }
     /// Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped. Queues [`Commands::bzmpop`](crate::Commands::bzmpop).
     pub fn bzmpop(
@@ -248,7 +290,13 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         where_: BzmpopWhere,
     ) -> &mut Self {
-        self.add_command(bzmpop(timeout, key, where_))
+        self.queue(|cmd| write_args::bzmpop_options(
+            cmd,
+            timeout,
+            key,
+            where_,
+            BzmpopOptions::default(),
+        ))
     }
     /// Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped. Queues [`Commands::bzmpop_options`](crate::Commands::bzmpop_options).
     pub fn bzmpop_options(
@@ -258,67 +306,74 @@ impl crate::Pipeline {
         where_: BzmpopWhere,
         options: BzmpopOptions,
     ) -> &mut Self {
-        self.add_command(bzmpop_options(timeout, key, where_, options))
+        self.queue(|cmd| write_args::bzmpop_options(cmd, timeout, key, where_, options))
     }
     /// Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped. Queues [`Commands::bzpopmax`](crate::Commands::bzpopmax).
     pub fn bzpopmax(&mut self, key: impl crate::ToRedisArgs, timeout: f64) -> &mut Self {
-        self.add_command(bzpopmax(key, timeout))
+        self.queue(|cmd| write_args::bzpopmax(cmd, key, timeout))
     }
     /// Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped. Queues [`Commands::bzpopmin`](crate::Commands::bzpopmin).
     pub fn bzpopmin(&mut self, key: impl crate::ToRedisArgs, timeout: f64) -> &mut Self {
-        self.add_command(bzpopmin(key, timeout))
+        self.queue(|cmd| write_args::bzpopmin(cmd, key, timeout))
     }
     /// Instructs the server whether to track the keys in the next request. Queues [`Commands::client_caching`](crate::Commands::client_caching).
     pub fn client_caching(&mut self, mode: ClientCachingMode) -> &mut Self {
-        self.add_command(client_caching(mode))
+        self.queue(|cmd| write_args::client_caching(cmd, mode))
     }
     /// A client claims its capability. Queues [`Commands::client_capa`](crate::Commands::client_capa).
     pub fn client_capa(&mut self, capability: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(client_capa(capability))
+        self.queue(|cmd| write_args::client_capa(cmd, capability))
     }
     /// Returns the name of the connection. Queues [`Commands::client_getname`](crate::Commands::client_getname).
     pub fn client_getname(&mut self) -> &mut Self {
-        self.add_command(client_getname())
+        self.queue(write_args::client_getname)
     }
     /// Returns the client ID to which the connection's tracking notifications are redirected. Queues [`Commands::client_getredir`](crate::Commands::client_getredir).
     pub fn client_getredir(&mut self) -> &mut Self {
-        self.add_command(client_getredir())
+        self.queue(write_args::client_getredir)
     }
     /// Returns helpful text about the different subcommands. Queues [`Commands::client_help`](crate::Commands::client_help).
     pub fn client_help(&mut self) -> &mut Self {
-        self.add_command(client_help())
+        self.queue(write_args::client_help)
     }
     /// Returns the unique client ID of the connection. Queues [`Commands::client_id`](crate::Commands::client_id).
     pub fn client_id(&mut self) -> &mut Self {
-        self.add_command(client_id())
+        self.queue(write_args::client_id)
     }
     /// Returns information about the connection. Queues [`Commands::client_info`](crate::Commands::client_info).
     pub fn client_info(&mut self) -> &mut Self {
-        self.add_command(client_info())
+        self.queue(write_args::client_info)
     }
     /// Terminates open connections. Queues [`Commands::client_kill`](crate::Commands::client_kill).
     pub fn client_kill(&mut self, filter: ClientKillFilter) -> &mut Self {
-        self.add_command(client_kill(filter))
+        self.queue(|cmd| write_args::client_kill(cmd, filter))
     }
     /// Lists open connections. Queues [`Commands::client_list`](crate::Commands::client_list).
     pub fn client_list(&mut self) -> &mut Self {
-        self.add_command(client_list())
+        self.queue(|cmd| write_args::client_list_options(
+            cmd,
+            ClientListOptions::default(),
+        ))
     }
     /// Lists open connections. Queues [`Commands::client_list_options`](crate::Commands::client_list_options).
     pub fn client_list_options(&mut self, options: ClientListOptions) -> &mut Self {
-        self.add_command(client_list_options(options))
+        self.queue(|cmd| write_args::client_list_options(cmd, options))
     }
     /// Sets the client eviction mode of the connection. Queues [`Commands::client_no_evict`](crate::Commands::client_no_evict).
     pub fn client_no_evict(&mut self, enabled: ClientNoEvictEnabled) -> &mut Self {
-        self.add_command(client_no_evict(enabled))
+        self.queue(|cmd| write_args::client_no_evict(cmd, enabled))
     }
     /// Controls whether commands sent by the client affect the LRU/LFU of accessed keys. Queues [`Commands::client_no_touch`](crate::Commands::client_no_touch).
     pub fn client_no_touch(&mut self, enabled: ClientNoTouchEnabled) -> &mut Self {
-        self.add_command(client_no_touch(enabled))
+        self.queue(|cmd| write_args::client_no_touch(cmd, enabled))
     }
     /// Suspends commands processing. Queues [`Commands::client_pause`](crate::Commands::client_pause).
     pub fn client_pause(&mut self, timeout: i64) -> &mut Self {
-        self.add_command(client_pause(timeout))
+        self.queue(|cmd| write_args::client_pause_options(
+            cmd,
+            timeout,
+            ClientPauseOptions::default(),
+        ))
     }
     /// Suspends commands processing. Queues [`Commands::client_pause_options`](crate::Commands::client_pause_options).
     pub fn client_pause_options(
@@ -326,22 +381,26 @@ impl crate::Pipeline {
         timeout: i64,
         options: ClientPauseOptions,
     ) -> &mut Self {
-        self.add_command(client_pause_options(timeout, options))
+        self.queue(|cmd| write_args::client_pause_options(cmd, timeout, options))
     }
     /// Sets information specific to the client or connection. Queues [`Commands::client_setinfo`](crate::Commands::client_setinfo).
     pub fn client_setinfo(&mut self, attr: ClientSetinfoAttr) -> &mut Self {
-        self.add_command(client_setinfo(attr))
+        self.queue(|cmd| write_args::client_setinfo(cmd, attr))
     }
     /// Sets the connection name. Queues [`Commands::client_setname`](crate::Commands::client_setname).
     pub fn client_setname(
         &mut self,
         connection_name: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(client_setname(connection_name))
+        self.queue(|cmd| write_args::client_setname(cmd, connection_name))
     }
     /// Controls server-assisted client-side caching for the connection. Queues [`Commands::client_tracking`](crate::Commands::client_tracking).
     pub fn client_tracking(&mut self, status: ClientTrackingStatus) -> &mut Self {
-        self.add_command(client_tracking(status))
+        self.queue(|cmd| write_args::client_tracking_options(
+            cmd,
+            status,
+            ClientTrackingOptions::default(),
+        ))
     }
     /// Controls server-assisted client-side caching for the connection. Queues [`Commands::client_tracking_options`](crate::Commands::client_tracking_options).
     pub fn client_tracking_options(
@@ -349,15 +408,19 @@ impl crate::Pipeline {
         status: ClientTrackingStatus,
         options: ClientTrackingOptions,
     ) -> &mut Self {
-        self.add_command(client_tracking_options(status, options))
+        self.queue(|cmd| write_args::client_tracking_options(cmd, status, options))
     }
     /// Returns information about server-assisted client-side caching for the connection. Queues [`Commands::client_trackinginfo`](crate::Commands::client_trackinginfo).
     pub fn client_trackinginfo(&mut self) -> &mut Self {
-        self.add_command(client_trackinginfo())
+        self.queue(write_args::client_trackinginfo)
     }
     /// Unblocks a client blocked by a blocking command from a different connection. Queues [`Commands::client_unblock`](crate::Commands::client_unblock).
     pub fn client_unblock(&mut self, client_id: i64) -> &mut Self {
-        self.add_command(client_unblock(client_id))
+        self.queue(|cmd| write_args::client_unblock_options(
+            cmd,
+            client_id,
+            ClientUnblockOptions::default(),
+        ))
     }
     /// Unblocks a client blocked by a blocking command from a different connection. Queues [`Commands::client_unblock_options`](crate::Commands::client_unblock_options).
     pub fn client_unblock_options(
@@ -365,97 +428,105 @@ impl crate::Pipeline {
         client_id: i64,
         options: ClientUnblockOptions,
     ) -> &mut Self {
-        self.add_command(client_unblock_options(client_id, options))
+        self.queue(|cmd| write_args::client_unblock_options(cmd, client_id, options))
     }
     /// Resumes processing commands from paused clients. Queues [`Commands::client_unpause`](crate::Commands::client_unpause).
     pub fn client_unpause(&mut self) -> &mut Self {
-        self.add_command(client_unpause())
+        self.queue(write_args::client_unpause)
     }
     /// Assigns new hash slots to a node. Queues [`Commands::cluster_addslots`](crate::Commands::cluster_addslots).
     pub fn cluster_addslots(
         &mut self,
         slot: impl ::core::iter::IntoIterator<Item = i64>,
     ) -> &mut Self {
-        self.add_command(cluster_addslots(slot))
+        self.queue(|cmd| write_args::cluster_addslots(cmd, slot))
     }
     /// Assigns new hash slot ranges to a node. Queues [`Commands::cluster_addslotsrange`](crate::Commands::cluster_addslotsrange).
     pub fn cluster_addslotsrange(
         &mut self,
         range: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(cluster_addslotsrange(range))
+        self.queue(|cmd| write_args::cluster_addslotsrange(cmd, range))
     }
     /// Advances the cluster config epoch. Queues [`Commands::cluster_bumpepoch`](crate::Commands::cluster_bumpepoch).
     pub fn cluster_bumpepoch(&mut self) -> &mut Self {
-        self.add_command(cluster_bumpepoch())
+        self.queue(write_args::cluster_bumpepoch)
     }
     /// Returns the number of active failure reports active for a node. Queues [`Commands::cluster_count_failure_reports`](crate::Commands::cluster_count_failure_reports).
     pub fn cluster_count_failure_reports(
         &mut self,
         node_id: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(cluster_count_failure_reports(node_id))
+        self.queue(|cmd| write_args::cluster_count_failure_reports(cmd, node_id))
     }
     /// Returns the number of keys in a hash slot. Queues [`Commands::cluster_countkeysinslot`](crate::Commands::cluster_countkeysinslot).
     pub fn cluster_countkeysinslot(&mut self, slot: i64) -> &mut Self {
-        self.add_command(cluster_countkeysinslot(slot))
+        self.queue(|cmd| write_args::cluster_countkeysinslot(cmd, slot))
     }
     /// Sets hash slots as unbound for a node. Queues [`Commands::cluster_delslots`](crate::Commands::cluster_delslots).
     pub fn cluster_delslots(
         &mut self,
         slot: impl ::core::iter::IntoIterator<Item = i64>,
     ) -> &mut Self {
-        self.add_command(cluster_delslots(slot))
+        self.queue(|cmd| write_args::cluster_delslots(cmd, slot))
     }
     /// Sets hash slot ranges as unbound for a node. Queues [`Commands::cluster_delslotsrange`](crate::Commands::cluster_delslotsrange).
     pub fn cluster_delslotsrange(
         &mut self,
         range: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(cluster_delslotsrange(range))
+        self.queue(|cmd| write_args::cluster_delslotsrange(cmd, range))
     }
     /// Forces a replica to perform a manual failover of its primary. Queues [`Commands::cluster_failover`](crate::Commands::cluster_failover).
     pub fn cluster_failover(&mut self) -> &mut Self {
-        self.add_command(cluster_failover())
+        self.queue(|cmd| write_args::cluster_failover_options(
+            cmd,
+            ClusterFailoverOptions::default(),
+        ))
     }
     /// Forces a replica to perform a manual failover of its primary. Queues [`Commands::cluster_failover_options`](crate::Commands::cluster_failover_options).
     pub fn cluster_failover_options(
         &mut self,
         options: ClusterFailoverOptions,
     ) -> &mut Self {
-        self.add_command(cluster_failover_options(options))
+        self.queue(|cmd| write_args::cluster_failover_options(cmd, options))
     }
     /// Deletes all slots information from a node. Queues [`Commands::cluster_flushslots`](crate::Commands::cluster_flushslots).
     pub fn cluster_flushslots(&mut self) -> &mut Self {
-        self.add_command(cluster_flushslots())
+        self.queue(write_args::cluster_flushslots)
     }
     /// Removes a node from the nodes table. Queues [`Commands::cluster_forget`](crate::Commands::cluster_forget).
     pub fn cluster_forget(&mut self, node_id: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(cluster_forget(node_id))
+        self.queue(|cmd| write_args::cluster_forget(cmd, node_id))
     }
     /// Returns the key names in a hash slot. Queues [`Commands::cluster_getkeysinslot`](crate::Commands::cluster_getkeysinslot).
     pub fn cluster_getkeysinslot(&mut self, slot: i64, count: i64) -> &mut Self {
-        self.add_command(cluster_getkeysinslot(slot, count))
+        self.queue(|cmd| write_args::cluster_getkeysinslot(cmd, slot, count))
     }
     /// Returns helpful text about the different subcommands. Queues [`Commands::cluster_help`](crate::Commands::cluster_help).
     pub fn cluster_help(&mut self) -> &mut Self {
-        self.add_command(cluster_help())
+        self.queue(write_args::cluster_help)
     }
     /// Returns information about the state of a node. Queues [`Commands::cluster_info`](crate::Commands::cluster_info).
     pub fn cluster_info(&mut self) -> &mut Self {
-        self.add_command(cluster_info())
+        self.queue(write_args::cluster_info)
     }
     /// Returns the hash slot for a key. Queues [`Commands::cluster_keyslot`](crate::Commands::cluster_keyslot).
     pub fn cluster_keyslot(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(cluster_keyslot(key))
+        self.queue(|cmd| write_args::cluster_keyslot(cmd, key))
     }
     /// Returns a list of all TCP links to and from peer nodes. Queues [`Commands::cluster_links`](crate::Commands::cluster_links).
     pub fn cluster_links(&mut self) -> &mut Self {
-        self.add_command(cluster_links())
+        self.queue(write_args::cluster_links)
     }
     /// Forces a node to handshake with another node. Queues [`Commands::cluster_meet`](crate::Commands::cluster_meet).
     pub fn cluster_meet(&mut self, ip: impl crate::ToRedisArgs, port: i64) -> &mut Self {
-        self.add_command(cluster_meet(ip, port))
+        self.queue(|cmd| write_args::cluster_meet_options(
+            cmd,
+            ip,
+            port,
+            ClusterMeetOptions::default(),
+        ))
     }
     /// Forces a node to handshake with another node. Queues [`Commands::cluster_meet_options`](crate::Commands::cluster_meet_options).
     pub fn cluster_meet_options(
@@ -464,43 +535,46 @@ impl crate::Pipeline {
         port: i64,
         options: ClusterMeetOptions,
     ) -> &mut Self {
-        self.add_command(cluster_meet_options(ip, port, options))
+        self.queue(|cmd| write_args::cluster_meet_options(cmd, ip, port, options))
     }
     /// Returns the ID of a node. Queues [`Commands::cluster_myid`](crate::Commands::cluster_myid).
     pub fn cluster_myid(&mut self) -> &mut Self {
-        self.add_command(cluster_myid())
+        self.queue(write_args::cluster_myid)
     }
     /// Returns the shard ID of a node. Queues [`Commands::cluster_myshardid`](crate::Commands::cluster_myshardid).
     pub fn cluster_myshardid(&mut self) -> &mut Self {
-        self.add_command(cluster_myshardid())
+        self.queue(write_args::cluster_myshardid)
     }
     /// Returns the cluster configuration for a node. Queues [`Commands::cluster_nodes`](crate::Commands::cluster_nodes).
     pub fn cluster_nodes(&mut self) -> &mut Self {
-        self.add_command(cluster_nodes())
+        self.queue(write_args::cluster_nodes)
     }
     /// Lists the replica nodes of a primary node. Queues [`Commands::cluster_replicas`](crate::Commands::cluster_replicas).
     pub fn cluster_replicas(&mut self, node_id: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(cluster_replicas(node_id))
+        self.queue(|cmd| write_args::cluster_replicas(cmd, node_id))
     }
     /// Configure a node as replica of a primary node. Queues [`Commands::cluster_replicate`](crate::Commands::cluster_replicate).
     pub fn cluster_replicate(&mut self, node_id: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(cluster_replicate(node_id))
+        self.queue(|cmd| write_args::cluster_replicate(cmd, node_id))
     }
     /// Resets a node. Queues [`Commands::cluster_reset`](crate::Commands::cluster_reset).
     pub fn cluster_reset(&mut self) -> &mut Self {
-        self.add_command(cluster_reset())
+        self.queue(|cmd| write_args::cluster_reset_options(
+            cmd,
+            ClusterResetOptions::default(),
+        ))
     }
     /// Resets a node. Queues [`Commands::cluster_reset_options`](crate::Commands::cluster_reset_options).
     pub fn cluster_reset_options(&mut self, options: ClusterResetOptions) -> &mut Self {
-        self.add_command(cluster_reset_options(options))
+        self.queue(|cmd| write_args::cluster_reset_options(cmd, options))
     }
     /// Forces a node to save the cluster configuration to disk. Queues [`Commands::cluster_saveconfig`](crate::Commands::cluster_saveconfig).
     pub fn cluster_saveconfig(&mut self) -> &mut Self {
-        self.add_command(cluster_saveconfig())
+        self.queue(write_args::cluster_saveconfig)
     }
     /// Sets the configuration epoch for a new node. Queues [`Commands::cluster_set_config_epoch`](crate::Commands::cluster_set_config_epoch).
     pub fn cluster_set_config_epoch(&mut self, config_epoch: i64) -> &mut Self {
-        self.add_command(cluster_set_config_epoch(config_epoch))
+        self.queue(|cmd| write_args::cluster_set_config_epoch(cmd, config_epoch))
     }
     /// Binds a hash slot to a node. Queues [`Commands::cluster_setslot`](crate::Commands::cluster_setslot).
     pub fn cluster_setslot(
@@ -508,7 +582,12 @@ impl crate::Pipeline {
         slot: i64,
         subcommand: ClusterSetslotSubcommand,
     ) -> &mut Self {
-        self.add_command(cluster_setslot(slot, subcommand))
+        self.queue(|cmd| write_args::cluster_setslot_options(
+            cmd,
+            slot,
+            subcommand,
+            ClusterSetslotOptions::default(),
+        ))
     }
     /// Binds a hash slot to a node. Queues [`Commands::cluster_setslot_options`](crate::Commands::cluster_setslot_options).
     pub fn cluster_setslot_options(
@@ -517,44 +596,56 @@ impl crate::Pipeline {
         subcommand: ClusterSetslotSubcommand,
         options: ClusterSetslotOptions,
     ) -> &mut Self {
-        self.add_command(cluster_setslot_options(slot, subcommand, options))
+        self.queue(|cmd| write_args::cluster_setslot_options(
+            cmd,
+            slot,
+            subcommand,
+            options,
+        ))
     }
     /// Returns the mapping of cluster slots to shards. Queues [`Commands::cluster_shards`](crate::Commands::cluster_shards).
     pub fn cluster_shards(&mut self) -> &mut Self {
-        self.add_command(cluster_shards())
+        self.queue(write_args::cluster_shards)
     }
     /// Lists the replica nodes of a primary node. Queues [`Commands::cluster_slaves`](crate::Commands::cluster_slaves).
     #[deprecated(since = "5.0.0", note = "use `CLUSTER REPLICAS`")]
     pub fn cluster_slaves(&mut self, node_id: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(cluster_slaves(node_id))
+        self.queue(|cmd| write_args::cluster_slaves(cmd, node_id))
     }
     /// Return an array of slot usage statistics for slots assigned to the current node. Queues [`Commands::cluster_slot_stats`](crate::Commands::cluster_slot_stats).
     pub fn cluster_slot_stats(&mut self, filter: ClusterSlotStatsFilter) -> &mut Self {
-        self.add_command(cluster_slot_stats(filter))
+        self.queue(|cmd| write_args::cluster_slot_stats(cmd, filter))
     }
     /// Returns the mapping of cluster slots to nodes. Queues [`Commands::cluster_slots`](crate::Commands::cluster_slots).
     pub fn cluster_slots(&mut self) -> &mut Self {
-        self.add_command(cluster_slots())
+        self.queue(write_args::cluster_slots)
     }
     /// Returns detailed information about all commands. Queues [`Commands::command`](crate::Commands::command).
     pub fn command(&mut self) -> &mut Self {
-        self.add_command(command())
+        self.queue(write_args::command)
     }
     /// Returns a count of commands. Queues [`Commands::command_count`](crate::Commands::command_count).
     pub fn command_count(&mut self) -> &mut Self {
-        self.add_command(command_count())
+        self.queue(write_args::command_count)
     }
     /// Returns documentary information about one, multiple or all commands. Queues [`Commands::command_docs`](crate::Commands::command_docs).
     pub fn command_docs(&mut self) -> &mut Self {
-        self.add_command(command_docs())
+        self.queue(|cmd| write_args::command_docs_options(
+            cmd,
+            CommandDocsOptions::default(),
+        ))
     }
     /// Returns documentary information about one, multiple or all commands. Queues [`Commands::command_docs_options`](crate::Commands::command_docs_options).
     pub fn command_docs_options(&mut self, options: CommandDocsOptions) -> &mut Self {
-        self.add_command(command_docs_options(options))
+        self.queue(|cmd| write_args::command_docs_options(cmd, options))
     }
     /// Extracts the key names from an arbitrary command. Queues [`Commands::command_getkeys`](crate::Commands::command_getkeys).
     pub fn command_getkeys(&mut self, command: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(command_getkeys(command))
+        self.queue(|cmd| write_args::command_getkeys_options(
+            cmd,
+            command,
+            CommandGetkeysOptions::default(),
+        ))
     }
     /// Extracts the key names from an arbitrary command. Queues [`Commands::command_getkeys_options`](crate::Commands::command_getkeys_options).
     pub fn command_getkeys_options(
@@ -562,14 +653,18 @@ impl crate::Pipeline {
         command: impl crate::ToRedisArgs,
         options: CommandGetkeysOptions,
     ) -> &mut Self {
-        self.add_command(command_getkeys_options(command, options))
+        self.queue(|cmd| write_args::command_getkeys_options(cmd, command, options))
     }
     /// Extracts the key names and access flags for an arbitrary command. Queues [`Commands::command_getkeysandflags`](crate::Commands::command_getkeysandflags).
     pub fn command_getkeysandflags(
         &mut self,
         command: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(command_getkeysandflags(command))
+        self.queue(|cmd| write_args::command_getkeysandflags_options(
+            cmd,
+            command,
+            CommandGetkeysandflagsOptions::default(),
+        ))
     }
     /// Extracts the key names and access flags for an arbitrary command. Queues [`Commands::command_getkeysandflags_options`](crate::Commands::command_getkeysandflags_options).
     pub fn command_getkeysandflags_options(
@@ -577,47 +672,57 @@ impl crate::Pipeline {
         command: impl crate::ToRedisArgs,
         options: CommandGetkeysandflagsOptions,
     ) -> &mut Self {
-        self.add_command(command_getkeysandflags_options(command, options))
+        self.queue(|cmd| write_args::command_getkeysandflags_options(
+            cmd,
+            command,
+            options,
+        ))
     }
     /// Returns helpful text about the different subcommands. Queues [`Commands::command_help`](crate::Commands::command_help).
     pub fn command_help(&mut self) -> &mut Self {
-        self.add_command(command_help())
+        self.queue(write_args::command_help)
     }
     /// Returns information about one, multiple or all commands. Queues [`Commands::command_info`](crate::Commands::command_info).
     pub fn command_info(&mut self) -> &mut Self {
-        self.add_command(command_info())
+        self.queue(|cmd| write_args::command_info_options(
+            cmd,
+            CommandInfoOptions::default(),
+        ))
     }
     /// Returns information about one, multiple or all commands. Queues [`Commands::command_info_options`](crate::Commands::command_info_options).
     pub fn command_info_options(&mut self, options: CommandInfoOptions) -> &mut Self {
-        self.add_command(command_info_options(options))
+        self.queue(|cmd| write_args::command_info_options(cmd, options))
     }
     /// Returns a list of command names. Queues [`Commands::command_list`](crate::Commands::command_list).
     pub fn command_list(&mut self) -> &mut Self {
-        self.add_command(command_list())
+        self.queue(|cmd| write_args::command_list_options(
+            cmd,
+            CommandListOptions::default(),
+        ))
     }
     /// Returns a list of command names. Queues [`Commands::command_list_options`](crate::Commands::command_list_options).
     pub fn command_list_options(&mut self, options: CommandListOptions) -> &mut Self {
-        self.add_command(command_list_options(options))
+        self.queue(|cmd| write_args::command_list_options(cmd, options))
     }
     /// Returns the effective values of configuration parameters. Queues [`Commands::config_get`](crate::Commands::config_get).
     pub fn config_get(&mut self, parameter: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(config_get(parameter))
+        self.queue(|cmd| write_args::config_get(cmd, parameter))
     }
     /// Returns helpful text about the different subcommands. Queues [`Commands::config_help`](crate::Commands::config_help).
     pub fn config_help(&mut self) -> &mut Self {
-        self.add_command(config_help())
+        self.queue(write_args::config_help)
     }
     /// Resets the server's statistics. Queues [`Commands::config_resetstat`](crate::Commands::config_resetstat).
     pub fn config_resetstat(&mut self) -> &mut Self {
-        self.add_command(config_resetstat())
+        self.queue(write_args::config_resetstat)
     }
     /// Persists the effective configuration to file. Queues [`Commands::config_rewrite`](crate::Commands::config_rewrite).
     pub fn config_rewrite(&mut self) -> &mut Self {
-        self.add_command(config_rewrite())
+        self.queue(write_args::config_rewrite)
     }
     /// Sets configuration parameters in-flight. Queues [`Commands::config_set`](crate::Commands::config_set).
     pub fn config_set(&mut self, data: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(config_set(data))
+        self.queue(|cmd| write_args::config_set(cmd, data))
     }
     /// Copies the value of a key to a new key. Queues [`Commands::copy`](crate::Commands::copy).
     pub fn copy(
@@ -625,7 +730,12 @@ impl crate::Pipeline {
         source: impl crate::ToRedisArgs,
         destination: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(copy(source, destination))
+        self.queue(|cmd| write_args::copy_options(
+            cmd,
+            source,
+            destination,
+            CopyOptions::default(),
+        ))
     }
     /// Copies the value of a key to a new key. Queues [`Commands::copy_options`](crate::Commands::copy_options).
     pub fn copy_options(
@@ -634,39 +744,39 @@ impl crate::Pipeline {
         destination: impl crate::ToRedisArgs,
         options: CopyOptions,
     ) -> &mut Self {
-        self.add_command(copy_options(source, destination, options))
+        self.queue(|cmd| write_args::copy_options(cmd, source, destination, options))
     }
     /// Returns the number of keys in the database. Queues [`Commands::dbsize`](crate::Commands::dbsize).
     pub fn dbsize(&mut self) -> &mut Self {
-        self.add_command(dbsize())
+        self.queue(write_args::dbsize)
     }
     /// Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist. Queues [`Commands::decr`](crate::Commands::decr).
     pub fn decr(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(decr(key))
+        self.queue(|cmd| write_args::decr(cmd, key))
     }
     /// Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist. Queues [`Commands::decrby`](crate::Commands::decrby).
     pub fn decrby(&mut self, key: impl crate::ToRedisArgs, decrement: i64) -> &mut Self {
-        self.add_command(decrby(key, decrement))
+        self.queue(|cmd| write_args::decrby(cmd, key, decrement))
     }
     /// Deletes one or more keys. Queues [`Commands::del`](crate::Commands::del).
     pub fn del(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(del(key))
+        self.queue(|cmd| write_args::del(cmd, key))
     }
     /// Discards a transaction. Queues [`Commands::discard`](crate::Commands::discard).
     pub fn discard(&mut self) -> &mut Self {
-        self.add_command(discard())
+        self.queue(write_args::discard)
     }
     /// Returns a serialized representation of the value stored at a key. Queues [`Commands::dump`](crate::Commands::dump).
     pub fn dump(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(dump(key))
+        self.queue(|cmd| write_args::dump(cmd, key))
     }
     /// Returns the given string. Queues [`Commands::echo`](crate::Commands::echo).
     pub fn echo(&mut self, message: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(echo(message))
+        self.queue(|cmd| write_args::echo(cmd, message))
     }
     /// Executes a server-side Lua script. Queues [`Commands::eval`](crate::Commands::eval).
     pub fn eval(&mut self, script: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(eval(script))
+        self.queue(|cmd| write_args::eval_options(cmd, script, EvalOptions::default()))
     }
     /// Executes a server-side Lua script. Queues [`Commands::eval_options`](crate::Commands::eval_options).
     pub fn eval_options(
@@ -674,11 +784,15 @@ impl crate::Pipeline {
         script: impl crate::ToRedisArgs,
         options: EvalOptions,
     ) -> &mut Self {
-        self.add_command(eval_options(script, options))
+        self.queue(|cmd| write_args::eval_options(cmd, script, options))
     }
     /// Executes a server-side Lua script by SHA1 digest. Queues [`Commands::evalsha`](crate::Commands::evalsha).
     pub fn evalsha(&mut self, sha1: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(evalsha(sha1))
+        self.queue(|cmd| write_args::evalsha_options(
+            cmd,
+            sha1,
+            EvalshaOptions::default(),
+        ))
     }
     /// Executes a server-side Lua script by SHA1 digest. Queues [`Commands::evalsha_options`](crate::Commands::evalsha_options).
     pub fn evalsha_options(
@@ -686,11 +800,15 @@ impl crate::Pipeline {
         sha1: impl crate::ToRedisArgs,
         options: EvalshaOptions,
     ) -> &mut Self {
-        self.add_command(evalsha_options(sha1, options))
+        self.queue(|cmd| write_args::evalsha_options(cmd, sha1, options))
     }
     /// Executes a read-only server-side Lua script by SHA1 digest. Queues [`Commands::evalsha_ro`](crate::Commands::evalsha_ro).
     pub fn evalsha_ro(&mut self, sha1: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(evalsha_ro(sha1))
+        self.queue(|cmd| write_args::evalsha_ro_options(
+            cmd,
+            sha1,
+            EvalshaRoOptions::default(),
+        ))
     }
     /// Executes a read-only server-side Lua script by SHA1 digest. Queues [`Commands::evalsha_ro_options`](crate::Commands::evalsha_ro_options).
     pub fn evalsha_ro_options(
@@ -698,11 +816,15 @@ impl crate::Pipeline {
         sha1: impl crate::ToRedisArgs,
         options: EvalshaRoOptions,
     ) -> &mut Self {
-        self.add_command(evalsha_ro_options(sha1, options))
+        self.queue(|cmd| write_args::evalsha_ro_options(cmd, sha1, options))
     }
     /// Executes a read-only server-side Lua script. Queues [`Commands::eval_ro`](crate::Commands::eval_ro).
     pub fn eval_ro(&mut self, script: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(eval_ro(script))
+        self.queue(|cmd| write_args::eval_ro_options(
+            cmd,
+            script,
+            EvalRoOptions::default(),
+        ))
     }
     /// Executes a read-only server-side Lua script. Queues [`Commands::eval_ro_options`](crate::Commands::eval_ro_options).
     pub fn eval_ro_options(
@@ -710,19 +832,24 @@ impl crate::Pipeline {
         script: impl crate::ToRedisArgs,
         options: EvalRoOptions,
     ) -> &mut Self {
-        self.add_command(eval_ro_options(script, options))
+        self.queue(|cmd| write_args::eval_ro_options(cmd, script, options))
     }
     /// Executes all commands in a transaction. Queues [`Commands::exec`](crate::Commands::exec).
     pub fn exec(&mut self) -> &mut Self {
-        self.add_command(exec())
+        self.queue(write_args::exec)
     }
     /// Determines whether one or more keys exist. Queues [`Commands::exists`](crate::Commands::exists).
     pub fn exists(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(exists(key))
+        self.queue(|cmd| write_args::exists(cmd, key))
     }
     /// Sets the expiration time of a key in seconds. Queues [`Commands::expire`](crate::Commands::expire).
     pub fn expire(&mut self, key: impl crate::ToRedisArgs, seconds: i64) -> &mut Self {
-        self.add_command(expire(key, seconds))
+        self.queue(|cmd| write_args::expire_options(
+            cmd,
+            key,
+            seconds,
+            ExpireOptions::default(),
+        ))
     }
     /// Sets the expiration time of a key in seconds. Queues [`Commands::expire_options`](crate::Commands::expire_options).
     pub fn expire_options(
@@ -731,7 +858,7 @@ impl crate::Pipeline {
         seconds: i64,
         options: ExpireOptions,
     ) -> &mut Self {
-        self.add_command(expire_options(key, seconds, options))
+        self.queue(|cmd| write_args::expire_options(cmd, key, seconds, options))
     }
     /// Sets the expiration time of a key to a Unix timestamp. Queues [`Commands::expireat`](crate::Commands::expireat).
     pub fn expireat(
@@ -739,7 +866,12 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         unix_time_seconds: i64,
     ) -> &mut Self {
-        self.add_command(expireat(key, unix_time_seconds))
+        self.queue(|cmd| write_args::expireat_options(
+            cmd,
+            key,
+            unix_time_seconds,
+            ExpireatOptions::default(),
+        ))
     }
     /// Sets the expiration time of a key to a Unix timestamp. Queues [`Commands::expireat_options`](crate::Commands::expireat_options).
     pub fn expireat_options(
@@ -748,23 +880,32 @@ impl crate::Pipeline {
         unix_time_seconds: i64,
         options: ExpireatOptions,
     ) -> &mut Self {
-        self.add_command(expireat_options(key, unix_time_seconds, options))
+        self.queue(|cmd| write_args::expireat_options(
+            cmd,
+            key,
+            unix_time_seconds,
+            options,
+        ))
     }
     /// Returns the expiration time of a key as a Unix timestamp. Queues [`Commands::expiretime`](crate::Commands::expiretime).
     pub fn expiretime(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(expiretime(key))
+        self.queue(|cmd| write_args::expiretime(cmd, key))
     }
     /// Starts a coordinated failover from a server to one of its replicas. Queues [`Commands::failover`](crate::Commands::failover).
     pub fn failover(&mut self) -> &mut Self {
-        self.add_command(failover())
+        self.queue(|cmd| write_args::failover_options(cmd, FailoverOptions::default()))
     }
     /// Starts a coordinated failover from a server to one of its replicas. Queues [`Commands::failover_options`](crate::Commands::failover_options).
     pub fn failover_options(&mut self, options: FailoverOptions) -> &mut Self {
-        self.add_command(failover_options(options))
+        self.queue(|cmd| write_args::failover_options(cmd, options))
     }
     /// Invokes a function. Queues [`Commands::fcall`](crate::Commands::fcall).
     pub fn fcall(&mut self, function: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(fcall(function))
+        self.queue(|cmd| write_args::fcall_options(
+            cmd,
+            function,
+            FcallOptions::default(),
+        ))
     }
     /// Invokes a function. Queues [`Commands::fcall_options`](crate::Commands::fcall_options).
     pub fn fcall_options(
@@ -772,11 +913,15 @@ impl crate::Pipeline {
         function: impl crate::ToRedisArgs,
         options: FcallOptions,
     ) -> &mut Self {
-        self.add_command(fcall_options(function, options))
+        self.queue(|cmd| write_args::fcall_options(cmd, function, options))
     }
     /// Invokes a read-only function. Queues [`Commands::fcall_ro`](crate::Commands::fcall_ro).
     pub fn fcall_ro(&mut self, function: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(fcall_ro(function))
+        self.queue(|cmd| write_args::fcall_ro_options(
+            cmd,
+            function,
+            FcallRoOptions::default(),
+        ))
     }
     /// Invokes a read-only function. Queues [`Commands::fcall_ro_options`](crate::Commands::fcall_ro_options).
     pub fn fcall_ro_options(
@@ -784,68 +929,78 @@ impl crate::Pipeline {
         function: impl crate::ToRedisArgs,
         options: FcallRoOptions,
     ) -> &mut Self {
-        self.add_command(fcall_ro_options(function, options))
+        self.queue(|cmd| write_args::fcall_ro_options(cmd, function, options))
     }
     /// Removes all keys from all databases. Queues [`Commands::flushall`](crate::Commands::flushall).
     pub fn flushall(&mut self) -> &mut Self {
-        self.add_command(flushall())
+        self.queue(|cmd| write_args::flushall_options(cmd, FlushallOptions::default()))
     }
     /// Removes all keys from all databases. Queues [`Commands::flushall_options`](crate::Commands::flushall_options).
     pub fn flushall_options(&mut self, options: FlushallOptions) -> &mut Self {
-        self.add_command(flushall_options(options))
+        self.queue(|cmd| write_args::flushall_options(cmd, options))
     }
     /// Remove all keys from the current database. Queues [`Commands::flushdb`](crate::Commands::flushdb).
     pub fn flushdb(&mut self) -> &mut Self {
-        self.add_command(flushdb())
+        self.queue(|cmd| write_args::flushdb_options(cmd, FlushdbOptions::default()))
     }
     /// Remove all keys from the current database. Queues [`Commands::flushdb_options`](crate::Commands::flushdb_options).
     pub fn flushdb_options(&mut self, options: FlushdbOptions) -> &mut Self {
-        self.add_command(flushdb_options(options))
+        self.queue(|cmd| write_args::flushdb_options(cmd, options))
     }
     /// Deletes a library and its functions. Queues [`Commands::function_delete`](crate::Commands::function_delete).
     pub fn function_delete(
         &mut self,
         library_name: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(function_delete(library_name))
+        self.queue(|cmd| write_args::function_delete(cmd, library_name))
     }
     /// Dumps all libraries into a serialized binary payload. Queues [`Commands::function_dump`](crate::Commands::function_dump).
     pub fn function_dump(&mut self) -> &mut Self {
-        self.add_command(function_dump())
+        self.queue(write_args::function_dump)
     }
     /// Deletes all libraries and functions. Queues [`Commands::function_flush`](crate::Commands::function_flush).
     pub fn function_flush(&mut self) -> &mut Self {
-        self.add_command(function_flush())
+        self.queue(|cmd| write_args::function_flush_options(
+            cmd,
+            FunctionFlushOptions::default(),
+        ))
     }
     /// Deletes all libraries and functions. Queues [`Commands::function_flush_options`](crate::Commands::function_flush_options).
     pub fn function_flush_options(
         &mut self,
         options: FunctionFlushOptions,
     ) -> &mut Self {
-        self.add_command(function_flush_options(options))
+        self.queue(|cmd| write_args::function_flush_options(cmd, options))
     }
     /// Returns helpful text about the different subcommands. Queues [`Commands::function_help`](crate::Commands::function_help).
     pub fn function_help(&mut self) -> &mut Self {
-        self.add_command(function_help())
+        self.queue(write_args::function_help)
     }
     /// Terminates a function during execution. Queues [`Commands::function_kill`](crate::Commands::function_kill).
     pub fn function_kill(&mut self) -> &mut Self {
-        self.add_command(function_kill())
+        self.queue(write_args::function_kill)
     }
     /// Returns information about all libraries. Queues [`Commands::function_list`](crate::Commands::function_list).
     pub fn function_list(&mut self) -> &mut Self {
-        self.add_command(function_list())
+        self.queue(|cmd| write_args::function_list_options(
+            cmd,
+            FunctionListOptions::default(),
+        ))
     }
     /// Returns information about all libraries. Queues [`Commands::function_list_options`](crate::Commands::function_list_options).
     pub fn function_list_options(&mut self, options: FunctionListOptions) -> &mut Self {
-        self.add_command(function_list_options(options))
+        self.queue(|cmd| write_args::function_list_options(cmd, options))
     }
     /// Creates a library. Queues [`Commands::function_load`](crate::Commands::function_load).
     pub fn function_load(
         &mut self,
         function_code: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(function_load(function_code))
+        self.queue(|cmd| write_args::function_load_options(
+            cmd,
+            function_code,
+            FunctionLoadOptions::default(),
+        ))
     }
     /// Creates a library. Queues [`Commands::function_load_options`](crate::Commands::function_load_options).
     pub fn function_load_options(
@@ -853,14 +1008,18 @@ impl crate::Pipeline {
         function_code: impl crate::ToRedisArgs,
         options: FunctionLoadOptions,
     ) -> &mut Self {
-        self.add_command(function_load_options(function_code, options))
+        self.queue(|cmd| write_args::function_load_options(cmd, function_code, options))
     }
     /// Restores all libraries from a payload. Queues [`Commands::function_restore`](crate::Commands::function_restore).
     pub fn function_restore(
         &mut self,
         serialized_value: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(function_restore(serialized_value))
+        self.queue(|cmd| write_args::function_restore_options(
+            cmd,
+            serialized_value,
+            FunctionRestoreOptions::default(),
+        ))
     }
     /// Restores all libraries from a payload. Queues [`Commands::function_restore_options`](crate::Commands::function_restore_options).
     pub fn function_restore_options(
@@ -868,11 +1027,15 @@ impl crate::Pipeline {
         serialized_value: impl crate::ToRedisArgs,
         options: FunctionRestoreOptions,
     ) -> &mut Self {
-        self.add_command(function_restore_options(serialized_value, options))
+        self.queue(|cmd| write_args::function_restore_options(
+            cmd,
+            serialized_value,
+            options,
+        ))
     }
     /// Returns information about a function during execution. Queues [`Commands::function_stats`](crate::Commands::function_stats).
     pub fn function_stats(&mut self) -> &mut Self {
-        self.add_command(function_stats())
+        self.queue(write_args::function_stats)
     }
     /// Adds one or more members to a geospatial index. The key is created if it doesn't exist. Queues [`Commands::geoadd`](crate::Commands::geoadd).
     pub fn geoadd(
@@ -880,7 +1043,12 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         data: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(geoadd(key, data))
+        self.queue(|cmd| write_args::geoadd_options(
+            cmd,
+            key,
+            data,
+            GeoaddOptions::default(),
+        ))
     }
     /// Adds one or more members to a geospatial index. The key is created if it doesn't exist. Queues [`Commands::geoadd_options`](crate::Commands::geoadd_options).
     pub fn geoadd_options(
@@ -889,7 +1057,7 @@ impl crate::Pipeline {
         data: impl crate::ToRedisArgs,
         options: GeoaddOptions,
     ) -> &mut Self {
-        self.add_command(geoadd_options(key, data, options))
+        self.queue(|cmd| write_args::geoadd_options(cmd, key, data, options))
     }
     /// Returns the distance between two members of a geospatial index. Queues [`Commands::geodist`](crate::Commands::geodist).
     pub fn geodist(
@@ -898,7 +1066,13 @@ impl crate::Pipeline {
         member1: impl crate::ToRedisArgs,
         member2: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(geodist(key, member1, member2))
+        self.queue(|cmd| write_args::geodist_options(
+            cmd,
+            key,
+            member1,
+            member2,
+            GeodistOptions::default(),
+        ))
     }
     /// Returns the distance between two members of a geospatial index. Queues [`Commands::geodist_options`](crate::Commands::geodist_options).
     pub fn geodist_options(
@@ -908,11 +1082,21 @@ impl crate::Pipeline {
         member2: impl crate::ToRedisArgs,
         options: GeodistOptions,
     ) -> &mut Self {
-        self.add_command(geodist_options(key, member1, member2, options))
+        self.queue(|cmd| write_args::geodist_options(
+            cmd,
+            key,
+            member1,
+            member2,
+            options,
+        ))
     }
     /// Returns members from a geospatial index as geohash strings. Queues [`Commands::geohash`](crate::Commands::geohash).
     pub fn geohash(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(geohash(key))
+        self.queue(|cmd| write_args::geohash_options(
+            cmd,
+            key,
+            GeohashOptions::default(),
+        ))
     }
     /// Returns members from a geospatial index as geohash strings. Queues [`Commands::geohash_options`](crate::Commands::geohash_options).
     pub fn geohash_options(
@@ -920,11 +1104,11 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: GeohashOptions,
     ) -> &mut Self {
-        self.add_command(geohash_options(key, options))
+        self.queue(|cmd| write_args::geohash_options(cmd, key, options))
     }
     /// Returns the longitude and latitude of members from a geospatial index. Queues [`Commands::geopos`](crate::Commands::geopos).
     pub fn geopos(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(geopos(key))
+        self.queue(|cmd| write_args::geopos_options(cmd, key, GeoposOptions::default()))
     }
     /// Returns the longitude and latitude of members from a geospatial index. Queues [`Commands::geopos_options`](crate::Commands::geopos_options).
     pub fn geopos_options(
@@ -932,7 +1116,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: GeoposOptions,
     ) -> &mut Self {
-        self.add_command(geopos_options(key, options))
+        self.queue(|cmd| write_args::geopos_options(cmd, key, options))
     }
     /// Queries a geospatial index for members within a distance from a coordinate, optionally stores the result. Queues [`Commands::georadius`](crate::Commands::georadius).
     #[deprecated(
@@ -947,7 +1131,15 @@ impl crate::Pipeline {
         radius: f64,
         unit: GeoradiusUnit,
     ) -> &mut Self {
-        self.add_command(georadius(key, longitude, latitude, radius, unit))
+        self.queue(|cmd| write_args::georadius_options(
+            cmd,
+            key,
+            longitude,
+            latitude,
+            radius,
+            unit,
+            GeoradiusOptions::default(),
+        ))
     }
     /// Queries a geospatial index for members within a distance from a coordinate, optionally stores the result. Queues [`Commands::georadius_options`](crate::Commands::georadius_options).
     #[deprecated(
@@ -963,9 +1155,15 @@ impl crate::Pipeline {
         unit: GeoradiusUnit,
         options: GeoradiusOptions,
     ) -> &mut Self {
-        self.add_command(
-            georadius_options(key, longitude, latitude, radius, unit, options),
-        )
+        self.queue(|cmd| write_args::georadius_options(
+            cmd,
+            key,
+            longitude,
+            latitude,
+            radius,
+            unit,
+            options,
+        ))
     }
     /// Queries a geospatial index for members within a distance from a member, optionally stores the result. Queues [`Commands::georadiusbymember`](crate::Commands::georadiusbymember).
     #[deprecated(
@@ -979,7 +1177,14 @@ impl crate::Pipeline {
         radius: f64,
         unit: GeoradiusbymemberUnit,
     ) -> &mut Self {
-        self.add_command(georadiusbymember(key, member, radius, unit))
+        self.queue(|cmd| write_args::georadiusbymember_options(
+            cmd,
+            key,
+            member,
+            radius,
+            unit,
+            GeoradiusbymemberOptions::default(),
+        ))
     }
     /// Queries a geospatial index for members within a distance from a member, optionally stores the result. Queues [`Commands::georadiusbymember_options`](crate::Commands::georadiusbymember_options).
     #[deprecated(
@@ -994,7 +1199,14 @@ impl crate::Pipeline {
         unit: GeoradiusbymemberUnit,
         options: GeoradiusbymemberOptions,
     ) -> &mut Self {
-        self.add_command(georadiusbymember_options(key, member, radius, unit, options))
+        self.queue(|cmd| write_args::georadiusbymember_options(
+            cmd,
+            key,
+            member,
+            radius,
+            unit,
+            options,
+        ))
     }
     /// Returns members from a geospatial index that are within a distance from a member. Queues [`Commands::georadiusbymember_ro`](crate::Commands::georadiusbymember_ro).
     #[deprecated(
@@ -1008,7 +1220,14 @@ impl crate::Pipeline {
         radius: f64,
         unit: GeoradiusbymemberRoUnit,
     ) -> &mut Self {
-        self.add_command(georadiusbymember_ro(key, member, radius, unit))
+        self.queue(|cmd| write_args::georadiusbymember_ro_options(
+            cmd,
+            key,
+            member,
+            radius,
+            unit,
+            GeoradiusbymemberRoOptions::default(),
+        ))
     }
     /// Returns members from a geospatial index that are within a distance from a member. Queues [`Commands::georadiusbymember_ro_options`](crate::Commands::georadiusbymember_ro_options).
     #[deprecated(
@@ -1023,9 +1242,14 @@ impl crate::Pipeline {
         unit: GeoradiusbymemberRoUnit,
         options: GeoradiusbymemberRoOptions,
     ) -> &mut Self {
-        self.add_command(
-            georadiusbymember_ro_options(key, member, radius, unit, options),
-        )
+        self.queue(|cmd| write_args::georadiusbymember_ro_options(
+            cmd,
+            key,
+            member,
+            radius,
+            unit,
+            options,
+        ))
     }
     /// Returns members from a geospatial index that are within a distance from a coordinate. Queues [`Commands::georadius_ro`](crate::Commands::georadius_ro).
     #[deprecated(since = "6.2.0", note = "use `GEOSEARCH` with the `BYRADIUS` argument")]
@@ -1037,7 +1261,15 @@ impl crate::Pipeline {
         radius: f64,
         unit: GeoradiusRoUnit,
     ) -> &mut Self {
-        self.add_command(georadius_ro(key, longitude, latitude, radius, unit))
+        self.queue(|cmd| write_args::georadius_ro_options(
+            cmd,
+            key,
+            longitude,
+            latitude,
+            radius,
+            unit,
+            GeoradiusRoOptions::default(),
+        ))
     }
     /// Returns members from a geospatial index that are within a distance from a coordinate. Queues [`Commands::georadius_ro_options`](crate::Commands::georadius_ro_options).
     #[deprecated(since = "6.2.0", note = "use `GEOSEARCH` with the `BYRADIUS` argument")]
@@ -1050,9 +1282,15 @@ impl crate::Pipeline {
         unit: GeoradiusRoUnit,
         options: GeoradiusRoOptions,
     ) -> &mut Self {
-        self.add_command(
-            georadius_ro_options(key, longitude, latitude, radius, unit, options),
-        )
+        self.queue(|cmd| write_args::georadius_ro_options(
+            cmd,
+            key,
+            longitude,
+            latitude,
+            radius,
+            unit,
+            options,
+        ))
     }
     /// Queries a geospatial index for members inside an area of a box or a circle. Queues [`Commands::geosearch`](crate::Commands::geosearch).
     pub fn geosearch(
@@ -1061,7 +1299,13 @@ impl crate::Pipeline {
         from: GeosearchFrom,
         by: GeosearchBy,
     ) -> &mut Self {
-        self.add_command(geosearch(key, from, by))
+        self.queue(|cmd| write_args::geosearch_options(
+            cmd,
+            key,
+            from,
+            by,
+            GeosearchOptions::default(),
+        ))
     }
     /// Queries a geospatial index for members inside an area of a box or a circle. Queues [`Commands::geosearch_options`](crate::Commands::geosearch_options).
     pub fn geosearch_options(
@@ -1071,7 +1315,7 @@ impl crate::Pipeline {
         by: GeosearchBy,
         options: GeosearchOptions,
     ) -> &mut Self {
-        self.add_command(geosearch_options(key, from, by, options))
+        self.queue(|cmd| write_args::geosearch_options(cmd, key, from, by, options))
     }
     /// Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result. Queues [`Commands::geosearchstore`](crate::Commands::geosearchstore).
     pub fn geosearchstore(
@@ -1081,7 +1325,14 @@ impl crate::Pipeline {
         from: GeosearchstoreFrom,
         by: GeosearchstoreBy,
     ) -> &mut Self {
-        self.add_command(geosearchstore(destination, source, from, by))
+        self.queue(|cmd| write_args::geosearchstore_options(
+            cmd,
+            destination,
+            source,
+            from,
+            by,
+            GeosearchstoreOptions::default(),
+        ))
     }
     /// Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result. Queues [`Commands::geosearchstore_options`](crate::Commands::geosearchstore_options).
     pub fn geosearchstore_options(
@@ -1092,23 +1343,30 @@ impl crate::Pipeline {
         by: GeosearchstoreBy,
         options: GeosearchstoreOptions,
     ) -> &mut Self {
-        self.add_command(geosearchstore_options(destination, source, from, by, options))
+        self.queue(|cmd| write_args::geosearchstore_options(
+            cmd,
+            destination,
+            source,
+            from,
+            by,
+            options,
+        ))
     }
     /// Returns the string value of a key. Queues [`Commands::get`](crate::Commands::get).
     pub fn get(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(get(key))
+        self.queue(|cmd| write_args::get(cmd, key))
     }
     /// Returns a bit value by offset. Queues [`Commands::getbit`](crate::Commands::getbit).
     pub fn getbit(&mut self, key: impl crate::ToRedisArgs, offset: i64) -> &mut Self {
-        self.add_command(getbit(key, offset))
+        self.queue(|cmd| write_args::getbit(cmd, key, offset))
     }
     /// Returns the string value of a key after deleting the key. Queues [`Commands::getdel`](crate::Commands::getdel).
     pub fn getdel(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(getdel(key))
+        self.queue(|cmd| write_args::getdel(cmd, key))
     }
     /// Returns the string value of a key after setting its expiration time. Queues [`Commands::getex`](crate::Commands::getex).
     pub fn getex(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(getex(key))
+        self.queue(|cmd| write_args::getex_options(cmd, key, GetexOptions::default()))
     }
     /// Returns the string value of a key after setting its expiration time. Queues [`Commands::getex_options`](crate::Commands::getex_options).
     pub fn getex_options(
@@ -1116,7 +1374,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: GetexOptions,
     ) -> &mut Self {
-        self.add_command(getex_options(key, options))
+        self.queue(|cmd| write_args::getex_options(cmd, key, options))
     }
     /// Returns a substring of the string stored at a key. Queues [`Commands::getrange`](crate::Commands::getrange).
     pub fn getrange(
@@ -1125,7 +1383,7 @@ impl crate::Pipeline {
         start: i64,
         end: i64,
     ) -> &mut Self {
-        self.add_command(getrange(key, start, end))
+        self.queue(|cmd| write_args::getrange(cmd, key, start, end))
     }
     /// Returns the previous string value of a key after setting it to a new value. Queues [`Commands::getset`](crate::Commands::getset).
     #[deprecated(since = "6.2.0", note = "use `SET` with the `GET` argument")]
@@ -1134,7 +1392,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         value: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(getset(key, value))
+        self.queue(|cmd| write_args::getset(cmd, key, value))
     }
     /// Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain. Queues [`Commands::hdel`](crate::Commands::hdel).
     pub fn hdel(
@@ -1142,7 +1400,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         field: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(hdel(key, field))
+        self.queue(|cmd| write_args::hdel(cmd, key, field))
     }
     /// Determines whether a field exists in a hash. Queues [`Commands::hexists`](crate::Commands::hexists).
     pub fn hexists(
@@ -1150,7 +1408,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         field: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(hexists(key, field))
+        self.queue(|cmd| write_args::hexists(cmd, key, field))
     }
     /// Returns the value of a field in a hash. Queues [`Commands::hget`](crate::Commands::hget).
     pub fn hget(
@@ -1158,11 +1416,11 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         field: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(hget(key, field))
+        self.queue(|cmd| write_args::hget(cmd, key, field))
     }
     /// Returns all fields and values in a hash. Queues [`Commands::hgetall`](crate::Commands::hgetall).
     pub fn hgetall(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(hgetall(key))
+        self.queue(|cmd| write_args::hgetall(cmd, key))
     }
     /// Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist. Queues [`Commands::hincrby`](crate::Commands::hincrby).
     pub fn hincrby(
@@ -1171,7 +1429,7 @@ impl crate::Pipeline {
         field: impl crate::ToRedisArgs,
         increment: i64,
     ) -> &mut Self {
-        self.add_command(hincrby(key, field, increment))
+        self.queue(|cmd| write_args::hincrby(cmd, key, field, increment))
     }
     /// Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist. Queues [`Commands::hincrbyfloat`](crate::Commands::hincrbyfloat).
     pub fn hincrbyfloat(
@@ -1180,15 +1438,15 @@ impl crate::Pipeline {
         field: impl crate::ToRedisArgs,
         increment: f64,
     ) -> &mut Self {
-        self.add_command(hincrbyfloat(key, field, increment))
+        self.queue(|cmd| write_args::hincrbyfloat(cmd, key, field, increment))
     }
     /// Returns all fields in a hash. Queues [`Commands::hkeys`](crate::Commands::hkeys).
     pub fn hkeys(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(hkeys(key))
+        self.queue(|cmd| write_args::hkeys(cmd, key))
     }
     /// Returns the number of fields in a hash. Queues [`Commands::hlen`](crate::Commands::hlen).
     pub fn hlen(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(hlen(key))
+        self.queue(|cmd| write_args::hlen(cmd, key))
     }
     /// Returns the values of all fields in a hash. Queues [`Commands::hmget`](crate::Commands::hmget).
     pub fn hmget(
@@ -1196,7 +1454,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         field: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(hmget(key, field))
+        self.queue(|cmd| write_args::hmget(cmd, key, field))
     }
     /// Sets the values of multiple fields. Queues [`Commands::hmset`](crate::Commands::hmset).
     #[deprecated(since = "4.0.0", note = "use `HSET` with multiple field-value pairs")]
@@ -1205,11 +1463,15 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         data: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(hmset(key, data))
+        self.queue(|cmd| write_args::hmset(cmd, key, data))
     }
     /// Returns one or more random fields from a hash. Queues [`Commands::hrandfield`](crate::Commands::hrandfield).
     pub fn hrandfield(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(hrandfield(key))
+        self.queue(|cmd| write_args::hrandfield_options(
+            cmd,
+            key,
+            HrandfieldOptions::default(),
+        ))
     }
     /// Returns one or more random fields from a hash. Queues [`Commands::hrandfield_options`](crate::Commands::hrandfield_options).
     pub fn hrandfield_options(
@@ -1217,7 +1479,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: HrandfieldOptions,
     ) -> &mut Self {
-        self.add_command(hrandfield_options(key, options))
+        self.queue(|cmd| write_args::hrandfield_options(cmd, key, options))
     }
     /// Iterates over fields and values of a hash. Queues [`Commands::hscan`](crate::Commands::hscan).
     pub fn hscan(
@@ -1225,7 +1487,12 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         cursor: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(hscan(key, cursor))
+        self.queue(|cmd| write_args::hscan_options(
+            cmd,
+            key,
+            cursor,
+            HscanOptions::default(),
+        ))
     }
     /// Iterates over fields and values of a hash. Queues [`Commands::hscan_options`](crate::Commands::hscan_options).
     pub fn hscan_options(
@@ -1234,7 +1501,7 @@ impl crate::Pipeline {
         cursor: impl crate::ToRedisArgs,
         options: HscanOptions,
     ) -> &mut Self {
-        self.add_command(hscan_options(key, cursor, options))
+        self.queue(|cmd| write_args::hscan_options(cmd, key, cursor, options))
     }
     /// Creates or modifies the value of a field in a hash. Queues [`Commands::hset`](crate::Commands::hset).
     pub fn hset(
@@ -1242,7 +1509,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         data: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(hset(key, data))
+        self.queue(|cmd| write_args::hset(cmd, key, data))
     }
     /// Sets the value of a field in a hash only when the field doesn't exist. Queues [`Commands::hsetnx`](crate::Commands::hsetnx).
     pub fn hsetnx(
@@ -1251,7 +1518,7 @@ impl crate::Pipeline {
         field: impl crate::ToRedisArgs,
         value: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(hsetnx(key, field, value))
+        self.queue(|cmd| write_args::hsetnx(cmd, key, field, value))
     }
     /// Returns the length of the value of a field. Queues [`Commands::hstrlen`](crate::Commands::hstrlen).
     pub fn hstrlen(
@@ -1259,19 +1526,19 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         field: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(hstrlen(key, field))
+        self.queue(|cmd| write_args::hstrlen(cmd, key, field))
     }
     /// Returns all values in a hash. Queues [`Commands::hvals`](crate::Commands::hvals).
     pub fn hvals(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(hvals(key))
+        self.queue(|cmd| write_args::hvals(cmd, key))
     }
     /// Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist. Queues [`Commands::incr`](crate::Commands::incr).
     pub fn incr(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(incr(key))
+        self.queue(|cmd| write_args::incr(cmd, key))
     }
     /// Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist. Queues [`Commands::incrby`](crate::Commands::incrby).
     pub fn incrby(&mut self, key: impl crate::ToRedisArgs, increment: i64) -> &mut Self {
-        self.add_command(incrby(key, increment))
+        self.queue(|cmd| write_args::incrby(cmd, key, increment))
     }
     /// Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist. Queues [`Commands::incrbyfloat`](crate::Commands::incrbyfloat).
     pub fn incrbyfloat(
@@ -1279,62 +1546,68 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         increment: f64,
     ) -> &mut Self {
-        self.add_command(incrbyfloat(key, increment))
+        self.queue(|cmd| write_args::incrbyfloat(cmd, key, increment))
     }
     /// Returns information and statistics about the server. Queues [`Commands::info`](crate::Commands::info).
     pub fn info(&mut self) -> &mut Self {
-        self.add_command(info())
+        self.queue(|cmd| write_args::info_options(cmd, InfoOptions::default()))
     }
     /// Returns information and statistics about the server. Queues [`Commands::info_options`](crate::Commands::info_options).
     pub fn info_options(&mut self, options: InfoOptions) -> &mut Self {
-        self.add_command(info_options(options))
+        self.queue(|cmd| write_args::info_options(cmd, options))
     }
     /// Returns all key names that match a pattern. Queues [`Commands::keys`](crate::Commands::keys).
     pub fn keys(&mut self, pattern: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(keys(pattern))
+        self.queue(|cmd| write_args::keys(cmd, pattern))
     }
     /// Returns the Unix timestamp of the last successful save to disk. Queues [`Commands::lastsave`](crate::Commands::lastsave).
     pub fn lastsave(&mut self) -> &mut Self {
-        self.add_command(lastsave())
+        self.queue(write_args::lastsave)
     }
     /// Returns a human-readable latency analysis report. Queues [`Commands::latency_doctor`](crate::Commands::latency_doctor).
     pub fn latency_doctor(&mut self) -> &mut Self {
-        self.add_command(latency_doctor())
+        self.queue(write_args::latency_doctor)
     }
     /// Returns a latency graph for an event. Queues [`Commands::latency_graph`](crate::Commands::latency_graph).
     pub fn latency_graph(&mut self, event: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(latency_graph(event))
+        self.queue(|cmd| write_args::latency_graph(cmd, event))
     }
     /// Returns helpful text about the different subcommands. Queues [`Commands::latency_help`](crate::Commands::latency_help).
     pub fn latency_help(&mut self) -> &mut Self {
-        self.add_command(latency_help())
+        self.queue(write_args::latency_help)
     }
     /// Returns the cumulative distribution of latencies of a subset or all commands. Queues [`Commands::latency_histogram`](crate::Commands::latency_histogram).
     pub fn latency_histogram(&mut self) -> &mut Self {
-        self.add_command(latency_histogram())
+        self.queue(|cmd| write_args::latency_histogram_options(
+            cmd,
+            LatencyHistogramOptions::default(),
+        ))
     }
     /// Returns the cumulative distribution of latencies of a subset or all commands. Queues [`Commands::latency_histogram_options`](crate::Commands::latency_histogram_options).
     pub fn latency_histogram_options(
         &mut self,
         options: LatencyHistogramOptions,
     ) -> &mut Self {
-        self.add_command(latency_histogram_options(options))
+        self.queue(|cmd| write_args::latency_histogram_options(cmd, options))
     }
     /// Returns timestamp-latency samples for an event. Queues [`Commands::latency_history`](crate::Commands::latency_history).
     pub fn latency_history(&mut self, event: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(latency_history(event))
+        self.queue(|cmd| write_args::latency_history(cmd, event))
     }
     /// Returns the latest latency samples for all events. Queues [`Commands::latency_latest`](crate::Commands::latency_latest).
     pub fn latency_latest(&mut self) -> &mut Self {
-        self.add_command(latency_latest())
+        self.queue(write_args::latency_latest)
     }
     /// Resets the latency data for one or more events. Queues [`Commands::latency_reset`](crate::Commands::latency_reset).
     pub fn latency_reset(&mut self) -> &mut Self {
-        self.add_command(latency_reset())
+        self.queue(|cmd| write_args::latency_reset_options(
+            cmd,
+            LatencyResetOptions::default(),
+        ))
     }
     /// Resets the latency data for one or more events. Queues [`Commands::latency_reset_options`](crate::Commands::latency_reset_options).
     pub fn latency_reset_options(&mut self, options: LatencyResetOptions) -> &mut Self {
-        self.add_command(latency_reset_options(options))
+        self.queue(|cmd| write_args::latency_reset_options(cmd, options))
     }
     /// Finds the longest common substring. Queues [`Commands::lcs`](crate::Commands::lcs).
     pub fn lcs(
@@ -1342,7 +1615,7 @@ impl crate::Pipeline {
         key1: impl crate::ToRedisArgs,
         key2: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(lcs(key1, key2))
+        self.queue(|cmd| write_args::lcs_options(cmd, key1, key2, LcsOptions::default()))
     }
     /// Finds the longest common substring. Queues [`Commands::lcs_options`](crate::Commands::lcs_options).
     pub fn lcs_options(
@@ -1351,11 +1624,11 @@ impl crate::Pipeline {
         key2: impl crate::ToRedisArgs,
         options: LcsOptions,
     ) -> &mut Self {
-        self.add_command(lcs_options(key1, key2, options))
+        self.queue(|cmd| write_args::lcs_options(cmd, key1, key2, options))
     }
     /// Returns an element from a list by its index. Queues [`Commands::lindex`](crate::Commands::lindex).
     pub fn lindex(&mut self, key: impl crate::ToRedisArgs, index: i64) -> &mut Self {
-        self.add_command(lindex(key, index))
+        self.queue(|cmd| write_args::lindex(cmd, key, index))
     }
     /// Inserts an element before or after another element in a list. Queues [`Commands::linsert`](crate::Commands::linsert).
     pub fn linsert(
@@ -1365,11 +1638,11 @@ impl crate::Pipeline {
         pivot: impl crate::ToRedisArgs,
         element: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(linsert(key, where_, pivot, element))
+        self.queue(|cmd| write_args::linsert(cmd, key, where_, pivot, element))
     }
     /// Returns the length of a list. Queues [`Commands::llen`](crate::Commands::llen).
     pub fn llen(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(llen(key))
+        self.queue(|cmd| write_args::llen(cmd, key))
     }
     /// Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved. Queues [`Commands::lmove`](crate::Commands::lmove).
     pub fn lmove(
@@ -1379,7 +1652,7 @@ impl crate::Pipeline {
         wherefrom: LmoveWherefrom,
         whereto: LmoveWhereto,
     ) -> &mut Self {
-        self.add_command(lmove(source, destination, wherefrom, whereto))
+        self.queue(|cmd| write_args::lmove(cmd, source, destination, wherefrom, whereto))
     }
     /// Returns multiple elements from a list after removing them. Deletes the list if the last element was popped. Queues [`Commands::lmpop`](crate::Commands::lmpop).
     pub fn lmpop(
@@ -1387,7 +1660,12 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         where_: LmpopWhere,
     ) -> &mut Self {
-        self.add_command(lmpop(key, where_))
+        self.queue(|cmd| write_args::lmpop_options(
+            cmd,
+            key,
+            where_,
+            LmpopOptions::default(),
+        ))
     }
     /// Returns multiple elements from a list after removing them. Deletes the list if the last element was popped. Queues [`Commands::lmpop_options`](crate::Commands::lmpop_options).
     pub fn lmpop_options(
@@ -1396,19 +1674,19 @@ impl crate::Pipeline {
         where_: LmpopWhere,
         options: LmpopOptions,
     ) -> &mut Self {
-        self.add_command(lmpop_options(key, where_, options))
+        self.queue(|cmd| write_args::lmpop_options(cmd, key, where_, options))
     }
     /// Displays computer art and the server version Queues [`Commands::lolwut`](crate::Commands::lolwut).
     pub fn lolwut(&mut self) -> &mut Self {
-        self.add_command(lolwut())
+        self.queue(|cmd| write_args::lolwut_options(cmd, LolwutOptions::default()))
     }
     /// Displays computer art and the server version Queues [`Commands::lolwut_options`](crate::Commands::lolwut_options).
     pub fn lolwut_options(&mut self, options: LolwutOptions) -> &mut Self {
-        self.add_command(lolwut_options(options))
+        self.queue(|cmd| write_args::lolwut_options(cmd, options))
     }
     /// Returns the first elements in a list after removing it. Deletes the list if the last element was popped. Queues [`Commands::lpop`](crate::Commands::lpop).
     pub fn lpop(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(lpop(key))
+        self.queue(|cmd| write_args::lpop_options(cmd, key, LpopOptions::default()))
     }
     /// Returns the first elements in a list after removing it. Deletes the list if the last element was popped. Queues [`Commands::lpop_options`](crate::Commands::lpop_options).
     pub fn lpop_options(
@@ -1416,7 +1694,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: LpopOptions,
     ) -> &mut Self {
-        self.add_command(lpop_options(key, options))
+        self.queue(|cmd| write_args::lpop_options(cmd, key, options))
     }
     /// Returns the index of matching elements in a list. Queues [`Commands::lpos`](crate::Commands::lpos).
     pub fn lpos(
@@ -1424,7 +1702,12 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         element: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(lpos(key, element))
+        self.queue(|cmd| write_args::lpos_options(
+            cmd,
+            key,
+            element,
+            LposOptions::default(),
+        ))
     }
     /// Returns the index of matching elements in a list. Queues [`Commands::lpos_options`](crate::Commands::lpos_options).
     pub fn lpos_options(
@@ -1433,7 +1716,7 @@ impl crate::Pipeline {
         element: impl crate::ToRedisArgs,
         options: LposOptions,
     ) -> &mut Self {
-        self.add_command(lpos_options(key, element, options))
+        self.queue(|cmd| write_args::lpos_options(cmd, key, element, options))
     }
     /// Prepends one or more elements to a list. Creates the key if it doesn't exist. Queues [`Commands::lpush`](crate::Commands::lpush).
     pub fn lpush(
@@ -1441,7 +1724,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         element: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(lpush(key, element))
+        self.queue(|cmd| write_args::lpush(cmd, key, element))
     }
     /// Prepends one or more elements to a list only when the list exists. Queues [`Commands::lpushx`](crate::Commands::lpushx).
     pub fn lpushx(
@@ -1449,7 +1732,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         element: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(lpushx(key, element))
+        self.queue(|cmd| write_args::lpushx(cmd, key, element))
     }
     /// Returns a range of elements from a list. Queues [`Commands::lrange`](crate::Commands::lrange).
     pub fn lrange(
@@ -1458,7 +1741,7 @@ impl crate::Pipeline {
         start: i64,
         stop: i64,
     ) -> &mut Self {
-        self.add_command(lrange(key, start, stop))
+        self.queue(|cmd| write_args::lrange(cmd, key, start, stop))
     }
     /// Removes elements from a list. Deletes the list if the last element was removed. Queues [`Commands::lrem`](crate::Commands::lrem).
     pub fn lrem(
@@ -1467,7 +1750,7 @@ impl crate::Pipeline {
         count: i64,
         element: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(lrem(key, count, element))
+        self.queue(|cmd| write_args::lrem(cmd, key, count, element))
     }
     /// Sets the value of an element in a list by its index. Queues [`Commands::lset`](crate::Commands::lset).
     pub fn lset(
@@ -1476,7 +1759,7 @@ impl crate::Pipeline {
         index: i64,
         element: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(lset(key, index, element))
+        self.queue(|cmd| write_args::lset(cmd, key, index, element))
     }
     /// Removes elements from both ends a list. Deletes the list if all elements were trimmed. Queues [`Commands::ltrim`](crate::Commands::ltrim).
     pub fn ltrim(
@@ -1485,31 +1768,35 @@ impl crate::Pipeline {
         start: i64,
         stop: i64,
     ) -> &mut Self {
-        self.add_command(ltrim(key, start, stop))
+        self.queue(|cmd| write_args::ltrim(cmd, key, start, stop))
     }
     /// Outputs a memory problems report. Queues [`Commands::memory_doctor`](crate::Commands::memory_doctor).
     pub fn memory_doctor(&mut self) -> &mut Self {
-        self.add_command(memory_doctor())
+        self.queue(write_args::memory_doctor)
     }
     /// Returns helpful text about the different subcommands. Queues [`Commands::memory_help`](crate::Commands::memory_help).
     pub fn memory_help(&mut self) -> &mut Self {
-        self.add_command(memory_help())
+        self.queue(write_args::memory_help)
     }
     /// Returns the allocator statistics. Queues [`Commands::memory_malloc_stats`](crate::Commands::memory_malloc_stats).
     pub fn memory_malloc_stats(&mut self) -> &mut Self {
-        self.add_command(memory_malloc_stats())
+        self.queue(write_args::memory_malloc_stats)
     }
     /// Asks the allocator to release memory. Queues [`Commands::memory_purge`](crate::Commands::memory_purge).
     pub fn memory_purge(&mut self) -> &mut Self {
-        self.add_command(memory_purge())
+        self.queue(write_args::memory_purge)
     }
     /// Returns details about memory usage. Queues [`Commands::memory_stats`](crate::Commands::memory_stats).
     pub fn memory_stats(&mut self) -> &mut Self {
-        self.add_command(memory_stats())
+        self.queue(write_args::memory_stats)
     }
     /// Estimates the memory usage of a key. Queues [`Commands::memory_usage`](crate::Commands::memory_usage).
     pub fn memory_usage(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(memory_usage(key))
+        self.queue(|cmd| write_args::memory_usage_options(
+            cmd,
+            key,
+            MemoryUsageOptions::default(),
+        ))
     }
     /// Estimates the memory usage of a key. Queues [`Commands::memory_usage_options`](crate::Commands::memory_usage_options).
     pub fn memory_usage_options(
@@ -1517,11 +1804,11 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: MemoryUsageOptions,
     ) -> &mut Self {
-        self.add_command(memory_usage_options(key, options))
+        self.queue(|cmd| write_args::memory_usage_options(cmd, key, options))
     }
     /// Atomically returns the string values of one or more keys. Queues [`Commands::mget`](crate::Commands::mget).
     pub fn mget(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(mget(key))
+        self.queue(|cmd| write_args::mget(cmd, key))
     }
     /// Atomically transfers a key from one instance to another. Queues [`Commands::migrate`](crate::Commands::migrate).
     pub fn migrate(
@@ -1532,7 +1819,15 @@ impl crate::Pipeline {
         destination_db: i64,
         timeout: i64,
     ) -> &mut Self {
-        self.add_command(migrate(host, port, key_selector, destination_db, timeout))
+        self.queue(|cmd| write_args::migrate_options(
+            cmd,
+            host,
+            port,
+            key_selector,
+            destination_db,
+            timeout,
+            MigrateOptions::default(),
+        ))
     }
     /// Atomically transfers a key from one instance to another. Queues [`Commands::migrate_options`](crate::Commands::migrate_options).
     pub fn migrate_options(
@@ -1544,21 +1839,31 @@ impl crate::Pipeline {
         timeout: i64,
         options: MigrateOptions,
     ) -> &mut Self {
-        self.add_command(
-            migrate_options(host, port, key_selector, destination_db, timeout, options),
-        )
+        self.queue(|cmd| write_args::migrate_options(
+            cmd,
+            host,
+            port,
+            key_selector,
+            destination_db,
+            timeout,
+            options,
+        ))
     }
     /// Returns helpful text about the different subcommands. Queues [`Commands::module_help`](crate::Commands::module_help).
     pub fn module_help(&mut self) -> &mut Self {
-        self.add_command(module_help())
+        self.queue(write_args::module_help)
     }
     /// Returns all loaded modules. Queues [`Commands::module_list`](crate::Commands::module_list).
     pub fn module_list(&mut self) -> &mut Self {
-        self.add_command(module_list())
+        self.queue(write_args::module_list)
     }
     /// Loads a module. Queues [`Commands::module_load`](crate::Commands::module_load).
     pub fn module_load(&mut self, path: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(module_load(path))
+        self.queue(|cmd| write_args::module_load_options(
+            cmd,
+            path,
+            ModuleLoadOptions::default(),
+        ))
     }
     /// Loads a module. Queues [`Commands::module_load_options`](crate::Commands::module_load_options).
     pub fn module_load_options(
@@ -1566,11 +1871,15 @@ impl crate::Pipeline {
         path: impl crate::ToRedisArgs,
         options: ModuleLoadOptions,
     ) -> &mut Self {
-        self.add_command(module_load_options(path, options))
+        self.queue(|cmd| write_args::module_load_options(cmd, path, options))
     }
     /// Loads a module using extended parameters. Queues [`Commands::module_loadex`](crate::Commands::module_loadex).
     pub fn module_loadex(&mut self, path: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(module_loadex(path))
+        self.queue(|cmd| write_args::module_loadex_options(
+            cmd,
+            path,
+            ModuleLoadexOptions::default(),
+        ))
     }
     /// Loads a module using extended parameters. Queues [`Commands::module_loadex_options`](crate::Commands::module_loadex_options).
     pub fn module_loadex_options(
@@ -1578,51 +1887,51 @@ impl crate::Pipeline {
         path: impl crate::ToRedisArgs,
         options: ModuleLoadexOptions,
     ) -> &mut Self {
-        self.add_command(module_loadex_options(path, options))
+        self.queue(|cmd| write_args::module_loadex_options(cmd, path, options))
     }
     /// Unloads a module. Queues [`Commands::module_unload`](crate::Commands::module_unload).
     pub fn module_unload(&mut self, name: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(module_unload(name))
+        self.queue(|cmd| write_args::module_unload(cmd, name))
     }
     /// Moves a key to another database. Queues [`Commands::move_key`](crate::Commands::move_key).
     pub fn move_key(&mut self, key: impl crate::ToRedisArgs, db: i64) -> &mut Self {
-        self.add_command(move_key(key, db))
+        self.queue(|cmd| write_args::move_key(cmd, key, db))
     }
     /// Atomically creates or modifies the string values of one or more keys. Queues [`Commands::mset`](crate::Commands::mset).
     pub fn mset(&mut self, data: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(mset(data))
+        self.queue(|cmd| write_args::mset(cmd, data))
     }
     /// Atomically modifies the string values of one or more keys only when all keys don't exist. Queues [`Commands::msetnx`](crate::Commands::msetnx).
     pub fn msetnx(&mut self, data: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(msetnx(data))
+        self.queue(|cmd| write_args::msetnx(cmd, data))
     }
     /// Starts a transaction. Queues [`Commands::multi`](crate::Commands::multi).
     pub fn multi(&mut self) -> &mut Self {
-        self.add_command(multi())
+        self.queue(write_args::multi)
     }
     /// Returns the internal encoding of an object. Queues [`Commands::object_encoding`](crate::Commands::object_encoding).
     pub fn object_encoding(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(object_encoding(key))
+        self.queue(|cmd| write_args::object_encoding(cmd, key))
     }
     /// Returns the logarithmic access frequency counter of an object. Queues [`Commands::object_freq`](crate::Commands::object_freq).
     pub fn object_freq(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(object_freq(key))
+        self.queue(|cmd| write_args::object_freq(cmd, key))
     }
     /// Returns helpful text about the different subcommands. Queues [`Commands::object_help`](crate::Commands::object_help).
     pub fn object_help(&mut self) -> &mut Self {
-        self.add_command(object_help())
+        self.queue(write_args::object_help)
     }
     /// Returns the time since the last access to an object. Queues [`Commands::object_idletime`](crate::Commands::object_idletime).
     pub fn object_idletime(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(object_idletime(key))
+        self.queue(|cmd| write_args::object_idletime(cmd, key))
     }
     /// Returns the reference count of a value of a key. Queues [`Commands::object_refcount`](crate::Commands::object_refcount).
     pub fn object_refcount(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(object_refcount(key))
+        self.queue(|cmd| write_args::object_refcount(cmd, key))
     }
     /// Removes the expiration time of a key. Queues [`Commands::persist`](crate::Commands::persist).
     pub fn persist(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(persist(key))
+        self.queue(|cmd| write_args::persist(cmd, key))
     }
     /// Sets the expiration time of a key in milliseconds. Queues [`Commands::pexpire`](crate::Commands::pexpire).
     pub fn pexpire(
@@ -1630,7 +1939,12 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         milliseconds: i64,
     ) -> &mut Self {
-        self.add_command(pexpire(key, milliseconds))
+        self.queue(|cmd| write_args::pexpire_options(
+            cmd,
+            key,
+            milliseconds,
+            PexpireOptions::default(),
+        ))
     }
     /// Sets the expiration time of a key in milliseconds. Queues [`Commands::pexpire_options`](crate::Commands::pexpire_options).
     pub fn pexpire_options(
@@ -1639,7 +1953,7 @@ impl crate::Pipeline {
         milliseconds: i64,
         options: PexpireOptions,
     ) -> &mut Self {
-        self.add_command(pexpire_options(key, milliseconds, options))
+        self.queue(|cmd| write_args::pexpire_options(cmd, key, milliseconds, options))
     }
     /// Sets the expiration time of a key to a Unix milliseconds timestamp. Queues [`Commands::pexpireat`](crate::Commands::pexpireat).
     pub fn pexpireat(
@@ -1647,7 +1961,12 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         unix_time_milliseconds: i64,
     ) -> &mut Self {
-        self.add_command(pexpireat(key, unix_time_milliseconds))
+        self.queue(|cmd| write_args::pexpireat_options(
+            cmd,
+            key,
+            unix_time_milliseconds,
+            PexpireatOptions::default(),
+        ))
     }
     /// Sets the expiration time of a key to a Unix milliseconds timestamp. Queues [`Commands::pexpireat_options`](crate::Commands::pexpireat_options).
     pub fn pexpireat_options(
@@ -1656,15 +1975,20 @@ impl crate::Pipeline {
         unix_time_milliseconds: i64,
         options: PexpireatOptions,
     ) -> &mut Self {
-        self.add_command(pexpireat_options(key, unix_time_milliseconds, options))
+        self.queue(|cmd| write_args::pexpireat_options(
+            cmd,
+            key,
+            unix_time_milliseconds,
+            options,
+        ))
     }
     /// Returns the expiration time of a key as a Unix milliseconds timestamp. Queues [`Commands::pexpiretime`](crate::Commands::pexpiretime).
     pub fn pexpiretime(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(pexpiretime(key))
+        self.queue(|cmd| write_args::pexpiretime(cmd, key))
     }
     /// Adds elements to a HyperLogLog key. Creates the key if it doesn't exist. Queues [`Commands::pfadd`](crate::Commands::pfadd).
     pub fn pfadd(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(pfadd(key))
+        self.queue(|cmd| write_args::pfadd_options(cmd, key, PfaddOptions::default()))
     }
     /// Adds elements to a HyperLogLog key. Creates the key if it doesn't exist. Queues [`Commands::pfadd_options`](crate::Commands::pfadd_options).
     pub fn pfadd_options(
@@ -1672,15 +1996,19 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: PfaddOptions,
     ) -> &mut Self {
-        self.add_command(pfadd_options(key, options))
+        self.queue(|cmd| write_args::pfadd_options(cmd, key, options))
     }
     /// Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s). Queues [`Commands::pfcount`](crate::Commands::pfcount).
     pub fn pfcount(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(pfcount(key))
+        self.queue(|cmd| write_args::pfcount(cmd, key))
     }
     /// Merges one or more HyperLogLog values into a single key. Queues [`Commands::pfmerge`](crate::Commands::pfmerge).
     pub fn pfmerge(&mut self, destkey: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(pfmerge(destkey))
+        self.queue(|cmd| write_args::pfmerge_options(
+            cmd,
+            destkey,
+            PfmergeOptions::default(),
+        ))
     }
     /// Merges one or more HyperLogLog values into a single key. Queues [`Commands::pfmerge_options`](crate::Commands::pfmerge_options).
     pub fn pfmerge_options(
@@ -1688,15 +2016,15 @@ impl crate::Pipeline {
         destkey: impl crate::ToRedisArgs,
         options: PfmergeOptions,
     ) -> &mut Self {
-        self.add_command(pfmerge_options(destkey, options))
+        self.queue(|cmd| write_args::pfmerge_options(cmd, destkey, options))
     }
     /// Returns the server's liveliness response. Queues [`Commands::ping`](crate::Commands::ping).
     pub fn ping(&mut self) -> &mut Self {
-        self.add_command(ping())
+        self.queue(|cmd| write_args::ping_options(cmd, PingOptions::default()))
     }
     /// Returns the server's liveliness response. Queues [`Commands::ping_options`](crate::Commands::ping_options).
     pub fn ping_options(&mut self, options: PingOptions) -> &mut Self {
-        self.add_command(ping_options(options))
+        self.queue(|cmd| write_args::ping_options(cmd, options))
     }
     /// Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist. Queues [`Commands::psetex`](crate::Commands::psetex).
     #[deprecated(since = "2.6.12", note = "use `SET` with the `PX` argument")]
@@ -1706,11 +2034,11 @@ impl crate::Pipeline {
         milliseconds: i64,
         value: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(psetex(key, milliseconds, value))
+        self.queue(|cmd| write_args::psetex(cmd, key, milliseconds, value))
     }
     /// Returns the expiration time in milliseconds of a key. Queues [`Commands::pttl`](crate::Commands::pttl).
     pub fn pttl(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(pttl(key))
+        self.queue(|cmd| write_args::pttl(cmd, key))
     }
     /// Posts a message to a channel. Queues [`Commands::publish`](crate::Commands::publish).
     pub fn publish(
@@ -1718,68 +2046,80 @@ impl crate::Pipeline {
         channel: impl crate::ToRedisArgs,
         message: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(publish(channel, message))
+        self.queue(|cmd| write_args::publish(cmd, channel, message))
     }
     /// Returns the active channels. Queues [`Commands::pubsub_channels`](crate::Commands::pubsub_channels).
     pub fn pubsub_channels(&mut self) -> &mut Self {
-        self.add_command(pubsub_channels())
+        self.queue(|cmd| write_args::pubsub_channels_options(
+            cmd,
+            PubsubChannelsOptions::default(),
+        ))
     }
     /// Returns the active channels. Queues [`Commands::pubsub_channels_options`](crate::Commands::pubsub_channels_options).
     pub fn pubsub_channels_options(
         &mut self,
         options: PubsubChannelsOptions,
     ) -> &mut Self {
-        self.add_command(pubsub_channels_options(options))
+        self.queue(|cmd| write_args::pubsub_channels_options(cmd, options))
     }
     /// Returns helpful text about the different subcommands. Queues [`Commands::pubsub_help`](crate::Commands::pubsub_help).
     pub fn pubsub_help(&mut self) -> &mut Self {
-        self.add_command(pubsub_help())
+        self.queue(write_args::pubsub_help)
     }
     /// Returns a count of unique pattern subscriptions. Queues [`Commands::pubsub_numpat`](crate::Commands::pubsub_numpat).
     pub fn pubsub_numpat(&mut self) -> &mut Self {
-        self.add_command(pubsub_numpat())
+        self.queue(write_args::pubsub_numpat)
     }
     /// Returns a count of subscribers to channels. Queues [`Commands::pubsub_numsub`](crate::Commands::pubsub_numsub).
     pub fn pubsub_numsub(&mut self) -> &mut Self {
-        self.add_command(pubsub_numsub())
+        self.queue(|cmd| write_args::pubsub_numsub_options(
+            cmd,
+            PubsubNumsubOptions::default(),
+        ))
     }
     /// Returns a count of subscribers to channels. Queues [`Commands::pubsub_numsub_options`](crate::Commands::pubsub_numsub_options).
     pub fn pubsub_numsub_options(&mut self, options: PubsubNumsubOptions) -> &mut Self {
-        self.add_command(pubsub_numsub_options(options))
+        self.queue(|cmd| write_args::pubsub_numsub_options(cmd, options))
     }
     /// Returns the active shard channels. Queues [`Commands::pubsub_shardchannels`](crate::Commands::pubsub_shardchannels).
     pub fn pubsub_shardchannels(&mut self) -> &mut Self {
-        self.add_command(pubsub_shardchannels())
+        self.queue(|cmd| write_args::pubsub_shardchannels_options(
+            cmd,
+            PubsubShardchannelsOptions::default(),
+        ))
     }
     /// Returns the active shard channels. Queues [`Commands::pubsub_shardchannels_options`](crate::Commands::pubsub_shardchannels_options).
     pub fn pubsub_shardchannels_options(
         &mut self,
         options: PubsubShardchannelsOptions,
     ) -> &mut Self {
-        self.add_command(pubsub_shardchannels_options(options))
+        self.queue(|cmd| write_args::pubsub_shardchannels_options(cmd, options))
     }
     /// Returns the count of subscribers of shard channels. Queues [`Commands::pubsub_shardnumsub`](crate::Commands::pubsub_shardnumsub).
     pub fn pubsub_shardnumsub(&mut self) -> &mut Self {
-        self.add_command(pubsub_shardnumsub())
+        self.queue(|cmd| write_args::pubsub_shardnumsub_options(
+            cmd,
+            PubsubShardnumsubOptions::default(),
+        ))
     }
     /// Returns the count of subscribers of shard channels. Queues [`Commands::pubsub_shardnumsub_options`](crate::Commands::pubsub_shardnumsub_options).
     pub fn pubsub_shardnumsub_options(
         &mut self,
         options: PubsubShardnumsubOptions,
     ) -> &mut Self {
-        self.add_command(pubsub_shardnumsub_options(options))
+        self.queue(|cmd| write_args::pubsub_shardnumsub_options(cmd, options))
     }
     /// Returns a random key name from the database. Queues [`Commands::randomkey`](crate::Commands::randomkey).
     pub fn randomkey(&mut self) -> &mut Self {
-        self.add_command(randomkey())
+        self.queue(write_args::randomkey)
     }
     /// Enables read-only queries for a connection to a Valkey replica node. Queues [`Commands::readonly`](crate::Commands::readonly).
     pub fn readonly(&mut self) -> &mut Self {
-        self.add_command(readonly())
+        self.queue(write_args::readonly)
     }
     /// Enables read-write queries for a connection to a Valkey replica node. Queues [`Commands::readwrite`](crate::Commands::readwrite).
     pub fn readwrite(&mut self) -> &mut Self {
-        self.add_command(readwrite())
+        self.queue(write_args::readwrite)
     }
     /// Renames a key and overwrites the destination. Queues [`Commands::rename`](crate::Commands::rename).
     pub fn rename(
@@ -1787,7 +2127,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         newkey: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(rename(key, newkey))
+        self.queue(|cmd| write_args::rename(cmd, key, newkey))
     }
     /// Renames a key only when the target key name doesn't exist. Queues [`Commands::renamenx`](crate::Commands::renamenx).
     pub fn renamenx(
@@ -1795,11 +2135,11 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         newkey: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(renamenx(key, newkey))
+        self.queue(|cmd| write_args::renamenx(cmd, key, newkey))
     }
     /// Configures a server as replica of another, or promotes it to a primary. Queues [`Commands::replicaof`](crate::Commands::replicaof).
     pub fn replicaof(&mut self, args: ReplicaofArgs) -> &mut Self {
-        self.add_command(replicaof(args))
+        self.queue(|cmd| write_args::replicaof(cmd, args))
     }
     /// Creates a key from the serialized representation of a value. Queues [`Commands::restore`](crate::Commands::restore).
     pub fn restore(
@@ -1808,7 +2148,13 @@ impl crate::Pipeline {
         ttl: i64,
         serialized_value: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(restore(key, ttl, serialized_value))
+        self.queue(|cmd| write_args::restore_options(
+            cmd,
+            key,
+            ttl,
+            serialized_value,
+            RestoreOptions::default(),
+        ))
     }
     /// Creates a key from the serialized representation of a value. Queues [`Commands::restore_options`](crate::Commands::restore_options).
     pub fn restore_options(
@@ -1818,15 +2164,21 @@ impl crate::Pipeline {
         serialized_value: impl crate::ToRedisArgs,
         options: RestoreOptions,
     ) -> &mut Self {
-        self.add_command(restore_options(key, ttl, serialized_value, options))
+        self.queue(|cmd| write_args::restore_options(
+            cmd,
+            key,
+            ttl,
+            serialized_value,
+            options,
+        ))
     }
     /// Returns the replication role. Queues [`Commands::role`](crate::Commands::role).
     pub fn role(&mut self) -> &mut Self {
-        self.add_command(role())
+        self.queue(write_args::role)
     }
     /// Returns and removes the last elements of a list. Deletes the list if the last element was popped. Queues [`Commands::rpop`](crate::Commands::rpop).
     pub fn rpop(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(rpop(key))
+        self.queue(|cmd| write_args::rpop_options(cmd, key, RpopOptions::default()))
     }
     /// Returns and removes the last elements of a list. Deletes the list if the last element was popped. Queues [`Commands::rpop_options`](crate::Commands::rpop_options).
     pub fn rpop_options(
@@ -1834,7 +2186,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: RpopOptions,
     ) -> &mut Self {
-        self.add_command(rpop_options(key, options))
+        self.queue(|cmd| write_args::rpop_options(cmd, key, options))
     }
     /// Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped. Queues [`Commands::rpoplpush`](crate::Commands::rpoplpush).
     #[deprecated(
@@ -1846,7 +2198,7 @@ impl crate::Pipeline {
         source: impl crate::ToRedisArgs,
         destination: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(rpoplpush(source, destination))
+        self.queue(|cmd| write_args::rpoplpush(cmd, source, destination))
     }
     /// Appends one or more elements to a list. Creates the key if it doesn't exist. Queues [`Commands::rpush`](crate::Commands::rpush).
     pub fn rpush(
@@ -1854,7 +2206,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         element: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(rpush(key, element))
+        self.queue(|cmd| write_args::rpush(cmd, key, element))
     }
     /// Appends an element to a list only when the list exists. Queues [`Commands::rpushx`](crate::Commands::rpushx).
     pub fn rpushx(
@@ -1862,7 +2214,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         element: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(rpushx(key, element))
+        self.queue(|cmd| write_args::rpushx(cmd, key, element))
     }
     /// Adds one or more members to a set. Creates the key if it doesn't exist. Queues [`Commands::sadd`](crate::Commands::sadd).
     pub fn sadd(
@@ -1870,15 +2222,15 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(sadd(key, member))
+        self.queue(|cmd| write_args::sadd(cmd, key, member))
     }
     /// Synchronously saves the database(s) to disk. Queues [`Commands::save`](crate::Commands::save).
     pub fn save(&mut self) -> &mut Self {
-        self.add_command(save())
+        self.queue(write_args::save)
     }
     /// Iterates over the key names in the database. Queues [`Commands::scan`](crate::Commands::scan).
     pub fn scan(&mut self, cursor: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(scan(cursor))
+        self.queue(|cmd| write_args::scan_options(cmd, cursor, ScanOptions::default()))
     }
     /// Iterates over the key names in the database. Queues [`Commands::scan_options`](crate::Commands::scan_options).
     pub fn scan_options(
@@ -1886,47 +2238,50 @@ impl crate::Pipeline {
         cursor: impl crate::ToRedisArgs,
         options: ScanOptions,
     ) -> &mut Self {
-        self.add_command(scan_options(cursor, options))
+        self.queue(|cmd| write_args::scan_options(cmd, cursor, options))
     }
     /// Returns the number of members in a set. Queues [`Commands::scard`](crate::Commands::scard).
     pub fn scard(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(scard(key))
+        self.queue(|cmd| write_args::scard(cmd, key))
     }
     /// Sets the debug mode of server-side Lua scripts. Queues [`Commands::script_debug`](crate::Commands::script_debug).
     pub fn script_debug(&mut self, mode: ScriptDebugMode) -> &mut Self {
-        self.add_command(script_debug(mode))
+        self.queue(|cmd| write_args::script_debug(cmd, mode))
     }
     /// Determines whether server-side Lua scripts exist in the script cache. Queues [`Commands::script_exists`](crate::Commands::script_exists).
     pub fn script_exists(&mut self, sha1: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(script_exists(sha1))
+        self.queue(|cmd| write_args::script_exists(cmd, sha1))
     }
     /// Removes all server-side Lua scripts from the script cache. Queues [`Commands::script_flush`](crate::Commands::script_flush).
     pub fn script_flush(&mut self) -> &mut Self {
-        self.add_command(script_flush())
+        self.queue(|cmd| write_args::script_flush_options(
+            cmd,
+            ScriptFlushOptions::default(),
+        ))
     }
     /// Removes all server-side Lua scripts from the script cache. Queues [`Commands::script_flush_options`](crate::Commands::script_flush_options).
     pub fn script_flush_options(&mut self, options: ScriptFlushOptions) -> &mut Self {
-        self.add_command(script_flush_options(options))
+        self.queue(|cmd| write_args::script_flush_options(cmd, options))
     }
     /// Returns helpful text about the different subcommands. Queues [`Commands::script_help`](crate::Commands::script_help).
     pub fn script_help(&mut self) -> &mut Self {
-        self.add_command(script_help())
+        self.queue(write_args::script_help)
     }
     /// Terminates a server-side Lua script during execution. Queues [`Commands::script_kill`](crate::Commands::script_kill).
     pub fn script_kill(&mut self) -> &mut Self {
-        self.add_command(script_kill())
+        self.queue(write_args::script_kill)
     }
     /// Loads a server-side Lua script to the script cache. Queues [`Commands::script_load`](crate::Commands::script_load).
     pub fn script_load(&mut self, script: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(script_load(script))
+        self.queue(|cmd| write_args::script_load(cmd, script))
     }
     /// Show server-side Lua script in the script cache. Queues [`Commands::script_show`](crate::Commands::script_show).
     pub fn script_show(&mut self, sha1: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(script_show(sha1))
+        self.queue(|cmd| write_args::script_show(cmd, sha1))
     }
     /// Returns the difference of multiple sets. Queues [`Commands::sdiff`](crate::Commands::sdiff).
     pub fn sdiff(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(sdiff(key))
+        self.queue(|cmd| write_args::sdiff(cmd, key))
     }
     /// Stores the difference of multiple sets in a key. Queues [`Commands::sdiffstore`](crate::Commands::sdiffstore).
     pub fn sdiffstore(
@@ -1934,7 +2289,7 @@ impl crate::Pipeline {
         destination: impl crate::ToRedisArgs,
         key: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(sdiffstore(destination, key))
+        self.queue(|cmd| write_args::sdiffstore(cmd, destination, key))
     }
     /// Sets the string value of a key, ignoring its type. The key is created if it doesn't exist. Queues [`Commands::set`](crate::Commands::set).
     pub fn set(
@@ -1942,7 +2297,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         value: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(set(key, value))
+        self.queue(|cmd| write_args::set_options(cmd, key, value, SetOptions::default()))
     }
     /// Sets the string value of a key, ignoring its type. The key is created if it doesn't exist. Queues [`Commands::set_options`](crate::Commands::set_options).
     pub fn set_options(
@@ -1951,7 +2306,7 @@ impl crate::Pipeline {
         value: impl crate::ToRedisArgs,
         options: SetOptions,
     ) -> &mut Self {
-        self.add_command(set_options(key, value, options))
+        self.queue(|cmd| write_args::set_options(cmd, key, value, options))
     }
     /// Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist. Queues [`Commands::setbit`](crate::Commands::setbit).
     pub fn setbit(
@@ -1960,7 +2315,7 @@ impl crate::Pipeline {
         offset: i64,
         value: i64,
     ) -> &mut Self {
-        self.add_command(setbit(key, offset, value))
+        self.queue(|cmd| write_args::setbit(cmd, key, offset, value))
     }
     /// Sets the string value and expiration time of a key. Creates the key if it doesn't exist. Queues [`Commands::setex`](crate::Commands::setex).
     #[deprecated(since = "2.6.12", note = "use `SET` with the `EX` argument")]
@@ -1970,7 +2325,7 @@ impl crate::Pipeline {
         seconds: i64,
         value: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(setex(key, seconds, value))
+        self.queue(|cmd| write_args::setex(cmd, key, seconds, value))
     }
     /// Set the string value of a key only when the key doesn't exist. Queues [`Commands::setnx`](crate::Commands::setnx).
     #[deprecated(since = "2.6.12", note = "use `SET` with the `NX` argument")]
@@ -1979,7 +2334,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         value: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(setnx(key, value))
+        self.queue(|cmd| write_args::setnx(cmd, key, value))
     }
     /// Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist. Queues [`Commands::setrange`](crate::Commands::setrange).
     pub fn setrange(
@@ -1988,23 +2343,27 @@ impl crate::Pipeline {
         offset: i64,
         value: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(setrange(key, offset, value))
+        self.queue(|cmd| write_args::setrange(cmd, key, offset, value))
     }
     /// Synchronously saves the database(s) to disk and shuts down the server. Queues [`Commands::shutdown`](crate::Commands::shutdown).
     pub fn shutdown(&mut self) -> &mut Self {
-        self.add_command(shutdown())
+        self.queue(|cmd| write_args::shutdown_options(cmd, ShutdownOptions::default()))
     }
     /// Synchronously saves the database(s) to disk and shuts down the server. Queues [`Commands::shutdown_options`](crate::Commands::shutdown_options).
     pub fn shutdown_options(&mut self, options: ShutdownOptions) -> &mut Self {
-        self.add_command(shutdown_options(options))
+        self.queue(|cmd| write_args::shutdown_options(cmd, options))
     }
     /// Returns the intersect of multiple sets. Queues [`Commands::sinter`](crate::Commands::sinter).
     pub fn sinter(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(sinter(key))
+        self.queue(|cmd| write_args::sinter(cmd, key))
     }
     /// Returns the number of members of the intersect of multiple sets. Queues [`Commands::sintercard`](crate::Commands::sintercard).
     pub fn sintercard(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(sintercard(key))
+        self.queue(|cmd| write_args::sintercard_options(
+            cmd,
+            key,
+            SintercardOptions::default(),
+        ))
     }
     /// Returns the number of members of the intersect of multiple sets. Queues [`Commands::sintercard_options`](crate::Commands::sintercard_options).
     pub fn sintercard_options(
@@ -2012,7 +2371,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: SintercardOptions,
     ) -> &mut Self {
-        self.add_command(sintercard_options(key, options))
+        self.queue(|cmd| write_args::sintercard_options(cmd, key, options))
     }
     /// Stores the intersect of multiple sets in a key. Queues [`Commands::sinterstore`](crate::Commands::sinterstore).
     pub fn sinterstore(
@@ -2020,7 +2379,7 @@ impl crate::Pipeline {
         destination: impl crate::ToRedisArgs,
         key: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(sinterstore(destination, key))
+        self.queue(|cmd| write_args::sinterstore(cmd, destination, key))
     }
     /// Determines whether a member belongs to a set. Queues [`Commands::sismember`](crate::Commands::sismember).
     pub fn sismember(
@@ -2028,36 +2387,39 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(sismember(key, member))
+        self.queue(|cmd| write_args::sismember(cmd, key, member))
     }
     /// Sets a server as a replica of another, or promotes it to being a primary. Queues [`Commands::slaveof`](crate::Commands::slaveof).
     #[deprecated(since = "5.0.0", note = "use `REPLICAOF`")]
     pub fn slaveof(&mut self, args: SlaveofArgs) -> &mut Self {
-        self.add_command(slaveof(args))
+        self.queue(|cmd| write_args::slaveof(cmd, args))
     }
     /// Returns the slow log's entries. Queues [`Commands::slowlog_get`](crate::Commands::slowlog_get).
     pub fn slowlog_get(&mut self) -> &mut Self {
-        self.add_command(slowlog_get())
+        self.queue(|cmd| write_args::slowlog_get_options(
+            cmd,
+            SlowlogGetOptions::default(),
+        ))
     }
     /// Returns the slow log's entries. Queues [`Commands::slowlog_get_options`](crate::Commands::slowlog_get_options).
     pub fn slowlog_get_options(&mut self, options: SlowlogGetOptions) -> &mut Self {
-        self.add_command(slowlog_get_options(options))
+        self.queue(|cmd| write_args::slowlog_get_options(cmd, options))
     }
     /// Show helpful text about the different subcommands Queues [`Commands::slowlog_help`](crate::Commands::slowlog_help).
     pub fn slowlog_help(&mut self) -> &mut Self {
-        self.add_command(slowlog_help())
+        self.queue(write_args::slowlog_help)
     }
     /// Returns the number of entries in the slow log. Queues [`Commands::slowlog_len`](crate::Commands::slowlog_len).
     pub fn slowlog_len(&mut self) -> &mut Self {
-        self.add_command(slowlog_len())
+        self.queue(write_args::slowlog_len)
     }
     /// Clears all entries from the slow log. Queues [`Commands::slowlog_reset`](crate::Commands::slowlog_reset).
     pub fn slowlog_reset(&mut self) -> &mut Self {
-        self.add_command(slowlog_reset())
+        self.queue(write_args::slowlog_reset)
     }
     /// Returns all members of a set. Queues [`Commands::smembers`](crate::Commands::smembers).
     pub fn smembers(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(smembers(key))
+        self.queue(|cmd| write_args::smembers(cmd, key))
     }
     /// Determines whether multiple members belong to a set. Queues [`Commands::smismember`](crate::Commands::smismember).
     pub fn smismember(
@@ -2065,7 +2427,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(smismember(key, member))
+        self.queue(|cmd| write_args::smismember(cmd, key, member))
     }
     /// Moves a member from one set to another. Queues [`Commands::smove`](crate::Commands::smove).
     pub fn smove(
@@ -2074,11 +2436,11 @@ impl crate::Pipeline {
         destination: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(smove(source, destination, member))
+        self.queue(|cmd| write_args::smove(cmd, source, destination, member))
     }
     /// Sorts the elements in a list, a set, or a sorted set, optionally storing the result. Queues [`Commands::sort`](crate::Commands::sort).
     pub fn sort(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(sort(key))
+        self.queue(|cmd| write_args::sort_options(cmd, key, SortOptions::default()))
     }
     /// Sorts the elements in a list, a set, or a sorted set, optionally storing the result. Queues [`Commands::sort_options`](crate::Commands::sort_options).
     pub fn sort_options(
@@ -2086,11 +2448,11 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: SortOptions,
     ) -> &mut Self {
-        self.add_command(sort_options(key, options))
+        self.queue(|cmd| write_args::sort_options(cmd, key, options))
     }
     /// Returns the sorted elements of a list, a set, or a sorted set. Queues [`Commands::sort_ro`](crate::Commands::sort_ro).
     pub fn sort_ro(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(sort_ro(key))
+        self.queue(|cmd| write_args::sort_ro_options(cmd, key, SortRoOptions::default()))
     }
     /// Returns the sorted elements of a list, a set, or a sorted set. Queues [`Commands::sort_ro_options`](crate::Commands::sort_ro_options).
     pub fn sort_ro_options(
@@ -2098,11 +2460,11 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: SortRoOptions,
     ) -> &mut Self {
-        self.add_command(sort_ro_options(key, options))
+        self.queue(|cmd| write_args::sort_ro_options(cmd, key, options))
     }
     /// Returns one or more random members from a set after removing them. Deletes the set if the last member was popped. Queues [`Commands::spop`](crate::Commands::spop).
     pub fn spop(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(spop(key))
+        self.queue(|cmd| write_args::spop_options(cmd, key, SpopOptions::default()))
     }
     /// Returns one or more random members from a set after removing them. Deletes the set if the last member was popped. Queues [`Commands::spop_options`](crate::Commands::spop_options).
     pub fn spop_options(
@@ -2110,7 +2472,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: SpopOptions,
     ) -> &mut Self {
-        self.add_command(spop_options(key, options))
+        self.queue(|cmd| write_args::spop_options(cmd, key, options))
     }
     /// Post a message to a shard channel Queues [`Commands::spublish`](crate::Commands::spublish).
     pub fn spublish(
@@ -2118,11 +2480,15 @@ impl crate::Pipeline {
         shardchannel: impl crate::ToRedisArgs,
         message: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(spublish(shardchannel, message))
+        self.queue(|cmd| write_args::spublish(cmd, shardchannel, message))
     }
     /// Get one or multiple random members from a set Queues [`Commands::srandmember`](crate::Commands::srandmember).
     pub fn srandmember(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(srandmember(key))
+        self.queue(|cmd| write_args::srandmember_options(
+            cmd,
+            key,
+            SrandmemberOptions::default(),
+        ))
     }
     /// Get one or multiple random members from a set Queues [`Commands::srandmember_options`](crate::Commands::srandmember_options).
     pub fn srandmember_options(
@@ -2130,7 +2496,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: SrandmemberOptions,
     ) -> &mut Self {
-        self.add_command(srandmember_options(key, options))
+        self.queue(|cmd| write_args::srandmember_options(cmd, key, options))
     }
     /// Removes one or more members from a set. Deletes the set if the last member was removed. Queues [`Commands::srem`](crate::Commands::srem).
     pub fn srem(
@@ -2138,7 +2504,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(srem(key, member))
+        self.queue(|cmd| write_args::srem(cmd, key, member))
     }
     /// Iterates over members of a set. Queues [`Commands::sscan`](crate::Commands::sscan).
     pub fn sscan(
@@ -2146,7 +2512,12 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         cursor: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(sscan(key, cursor))
+        self.queue(|cmd| write_args::sscan_options(
+            cmd,
+            key,
+            cursor,
+            SscanOptions::default(),
+        ))
     }
     /// Iterates over members of a set. Queues [`Commands::sscan_options`](crate::Commands::sscan_options).
     pub fn sscan_options(
@@ -2155,11 +2526,11 @@ impl crate::Pipeline {
         cursor: impl crate::ToRedisArgs,
         options: SscanOptions,
     ) -> &mut Self {
-        self.add_command(sscan_options(key, cursor, options))
+        self.queue(|cmd| write_args::sscan_options(cmd, key, cursor, options))
     }
     /// Returns the length of a string value. Queues [`Commands::strlen`](crate::Commands::strlen).
     pub fn strlen(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(strlen(key))
+        self.queue(|cmd| write_args::strlen(cmd, key))
     }
     /// Returns a substring from a string value. Queues [`Commands::substr`](crate::Commands::substr).
     #[deprecated(since = "2.0.0", note = "use `GETRANGE`")]
@@ -2169,11 +2540,11 @@ impl crate::Pipeline {
         start: i64,
         end: i64,
     ) -> &mut Self {
-        self.add_command(substr(key, start, end))
+        self.queue(|cmd| write_args::substr(cmd, key, start, end))
     }
     /// Returns the union of multiple sets. Queues [`Commands::sunion`](crate::Commands::sunion).
     pub fn sunion(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(sunion(key))
+        self.queue(|cmd| write_args::sunion(cmd, key))
     }
     /// Stores the union of multiple sets in a key. Queues [`Commands::sunionstore`](crate::Commands::sunionstore).
     pub fn sunionstore(
@@ -2181,39 +2552,39 @@ impl crate::Pipeline {
         destination: impl crate::ToRedisArgs,
         key: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(sunionstore(destination, key))
+        self.queue(|cmd| write_args::sunionstore(cmd, destination, key))
     }
     /// Swaps two databases. Queues [`Commands::swapdb`](crate::Commands::swapdb).
     pub fn swapdb(&mut self, index1: i64, index2: i64) -> &mut Self {
-        self.add_command(swapdb(index1, index2))
+        self.queue(|cmd| write_args::swapdb(cmd, index1, index2))
     }
     /// Returns the server time. Queues [`Commands::time`](crate::Commands::time).
     pub fn time(&mut self) -> &mut Self {
-        self.add_command(time())
+        self.queue(write_args::time)
     }
     /// Returns the number of existing keys out of those specified after updating the time they were last accessed. Queues [`Commands::touch`](crate::Commands::touch).
     pub fn touch(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(touch(key))
+        self.queue(|cmd| write_args::touch(cmd, key))
     }
     /// Returns the expiration time in seconds of a key. Queues [`Commands::ttl`](crate::Commands::ttl).
     pub fn ttl(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(ttl(key))
+        self.queue(|cmd| write_args::ttl(cmd, key))
     }
     /// Determines the type of value stored at a key. Queues [`Commands::key_type`](crate::Commands::key_type).
     pub fn key_type(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(key_type(key))
+        self.queue(|cmd| write_args::key_type(cmd, key))
     }
     /// Asynchronously deletes one or more keys. Queues [`Commands::unlink`](crate::Commands::unlink).
     pub fn unlink(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(unlink(key))
+        self.queue(|cmd| write_args::unlink(cmd, key))
     }
     /// Forgets about watched keys of a transaction. Queues [`Commands::unwatch`](crate::Commands::unwatch).
     pub fn unwatch(&mut self) -> &mut Self {
-        self.add_command(unwatch())
+        self.queue(write_args::unwatch)
     }
     /// Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed. Queues [`Commands::wait`](crate::Commands::wait).
     pub fn wait(&mut self, numreplicas: i64, timeout: i64) -> &mut Self {
-        self.add_command(wait(numreplicas, timeout))
+        self.queue(|cmd| write_args::wait(cmd, numreplicas, timeout))
     }
     /// Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the primary and/or replicas. Queues [`Commands::waitaof`](crate::Commands::waitaof).
     pub fn waitaof(
@@ -2222,11 +2593,11 @@ impl crate::Pipeline {
         numreplicas: i64,
         timeout: i64,
     ) -> &mut Self {
-        self.add_command(waitaof(numlocal, numreplicas, timeout))
+        self.queue(|cmd| write_args::waitaof(cmd, numlocal, numreplicas, timeout))
     }
     /// Monitors changes to keys to determine the execution of a transaction. Queues [`Commands::watch`](crate::Commands::watch).
     pub fn watch(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(watch(key))
+        self.queue(|cmd| write_args::watch(cmd, key))
     }
     /// Returns the number of messages that were successfully acknowledged by the consumer group member of a stream. Queues [`Commands::xack`](crate::Commands::xack).
     pub fn xack(
@@ -2235,7 +2606,7 @@ impl crate::Pipeline {
         group: impl crate::ToRedisArgs,
         id: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(xack(key, group, id))
+        self.queue(|cmd| write_args::xack(cmd, key, group, id))
     }
     /// Appends a new message to a stream. Creates the key if it doesn't exist. Queues [`Commands::xadd`](crate::Commands::xadd).
     pub fn xadd(
@@ -2244,7 +2615,13 @@ impl crate::Pipeline {
         id_selector: XaddIdSelector,
         data: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(xadd(key, id_selector, data))
+        self.queue(|cmd| write_args::xadd_options(
+            cmd,
+            key,
+            id_selector,
+            data,
+            XaddOptions::default(),
+        ))
     }
     /// Appends a new message to a stream. Creates the key if it doesn't exist. Queues [`Commands::xadd_options`](crate::Commands::xadd_options).
     pub fn xadd_options(
@@ -2254,7 +2631,7 @@ impl crate::Pipeline {
         data: impl crate::ToRedisArgs,
         options: XaddOptions,
     ) -> &mut Self {
-        self.add_command(xadd_options(key, id_selector, data, options))
+        self.queue(|cmd| write_args::xadd_options(cmd, key, id_selector, data, options))
     }
     /// Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member. Queues [`Commands::xautoclaim`](crate::Commands::xautoclaim).
     pub fn xautoclaim(
@@ -2265,7 +2642,15 @@ impl crate::Pipeline {
         min_idle_time: impl crate::ToRedisArgs,
         start: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(xautoclaim(key, group, consumer, min_idle_time, start))
+        self.queue(|cmd| write_args::xautoclaim_options(
+            cmd,
+            key,
+            group,
+            consumer,
+            min_idle_time,
+            start,
+            XautoclaimOptions::default(),
+        ))
     }
     /// Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member. Queues [`Commands::xautoclaim_options`](crate::Commands::xautoclaim_options).
     pub fn xautoclaim_options(
@@ -2277,9 +2662,15 @@ impl crate::Pipeline {
         start: impl crate::ToRedisArgs,
         options: XautoclaimOptions,
     ) -> &mut Self {
-        self.add_command(
-            xautoclaim_options(key, group, consumer, min_idle_time, start, options),
-        )
+        self.queue(|cmd| write_args::xautoclaim_options(
+            cmd,
+            key,
+            group,
+            consumer,
+            min_idle_time,
+            start,
+            options,
+        ))
     }
     /// Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member. Queues [`Commands::xclaim`](crate::Commands::xclaim).
     pub fn xclaim(
@@ -2290,7 +2681,15 @@ impl crate::Pipeline {
         min_idle_time: impl crate::ToRedisArgs,
         id: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(xclaim(key, group, consumer, min_idle_time, id))
+        self.queue(|cmd| write_args::xclaim_options(
+            cmd,
+            key,
+            group,
+            consumer,
+            min_idle_time,
+            id,
+            XclaimOptions::default(),
+        ))
     }
     /// Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member. Queues [`Commands::xclaim_options`](crate::Commands::xclaim_options).
     pub fn xclaim_options(
@@ -2302,9 +2701,15 @@ impl crate::Pipeline {
         id: impl crate::ToRedisArgs,
         options: XclaimOptions,
     ) -> &mut Self {
-        self.add_command(
-            xclaim_options(key, group, consumer, min_idle_time, id, options),
-        )
+        self.queue(|cmd| write_args::xclaim_options(
+            cmd,
+            key,
+            group,
+            consumer,
+            min_idle_time,
+            id,
+            options,
+        ))
     }
     /// Returns the number of messages after removing them from a stream. Queues [`Commands::xdel`](crate::Commands::xdel).
     pub fn xdel(
@@ -2312,7 +2717,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         id: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(xdel(key, id))
+        self.queue(|cmd| write_args::xdel(cmd, key, id))
     }
     /// Creates a consumer group. Queues [`Commands::xgroup_create`](crate::Commands::xgroup_create).
     pub fn xgroup_create(
@@ -2321,7 +2726,13 @@ impl crate::Pipeline {
         group: impl crate::ToRedisArgs,
         id_selector: XgroupCreateIdSelector,
     ) -> &mut Self {
-        self.add_command(xgroup_create(key, group, id_selector))
+        self.queue(|cmd| write_args::xgroup_create_options(
+            cmd,
+            key,
+            group,
+            id_selector,
+            XgroupCreateOptions::default(),
+        ))
     }
     /// Creates a consumer group. Queues [`Commands::xgroup_create_options`](crate::Commands::xgroup_create_options).
     pub fn xgroup_create_options(
@@ -2331,7 +2742,13 @@ impl crate::Pipeline {
         id_selector: XgroupCreateIdSelector,
         options: XgroupCreateOptions,
     ) -> &mut Self {
-        self.add_command(xgroup_create_options(key, group, id_selector, options))
+        self.queue(|cmd| write_args::xgroup_create_options(
+            cmd,
+            key,
+            group,
+            id_selector,
+            options,
+        ))
     }
     /// Creates a consumer in a consumer group. Queues [`Commands::xgroup_createconsumer`](crate::Commands::xgroup_createconsumer).
     pub fn xgroup_createconsumer(
@@ -2340,7 +2757,7 @@ impl crate::Pipeline {
         group: impl crate::ToRedisArgs,
         consumer: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(xgroup_createconsumer(key, group, consumer))
+        self.queue(|cmd| write_args::xgroup_createconsumer(cmd, key, group, consumer))
     }
     /// Deletes a consumer from a consumer group. Queues [`Commands::xgroup_delconsumer`](crate::Commands::xgroup_delconsumer).
     pub fn xgroup_delconsumer(
@@ -2349,7 +2766,7 @@ impl crate::Pipeline {
         group: impl crate::ToRedisArgs,
         consumer: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(xgroup_delconsumer(key, group, consumer))
+        self.queue(|cmd| write_args::xgroup_delconsumer(cmd, key, group, consumer))
     }
     /// Destroys a consumer group. Queues [`Commands::xgroup_destroy`](crate::Commands::xgroup_destroy).
     pub fn xgroup_destroy(
@@ -2357,11 +2774,11 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         group: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(xgroup_destroy(key, group))
+        self.queue(|cmd| write_args::xgroup_destroy(cmd, key, group))
     }
     /// Returns helpful text about the different subcommands. Queues [`Commands::xgroup_help`](crate::Commands::xgroup_help).
     pub fn xgroup_help(&mut self) -> &mut Self {
-        self.add_command(xgroup_help())
+        self.queue(write_args::xgroup_help)
     }
     /// Sets the last-delivered ID of a consumer group. Queues [`Commands::xgroup_setid`](crate::Commands::xgroup_setid).
     pub fn xgroup_setid(
@@ -2370,7 +2787,13 @@ impl crate::Pipeline {
         group: impl crate::ToRedisArgs,
         id_selector: XgroupSetidIdSelector,
     ) -> &mut Self {
-        self.add_command(xgroup_setid(key, group, id_selector))
+        self.queue(|cmd| write_args::xgroup_setid_options(
+            cmd,
+            key,
+            group,
+            id_selector,
+            XgroupSetidOptions::default(),
+        ))
     }
     /// Sets the last-delivered ID of a consumer group. Queues [`Commands::xgroup_setid_options`](crate::Commands::xgroup_setid_options).
     pub fn xgroup_setid_options(
@@ -2380,7 +2803,13 @@ impl crate::Pipeline {
         id_selector: XgroupSetidIdSelector,
         options: XgroupSetidOptions,
     ) -> &mut Self {
-        self.add_command(xgroup_setid_options(key, group, id_selector, options))
+        self.queue(|cmd| write_args::xgroup_setid_options(
+            cmd,
+            key,
+            group,
+            id_selector,
+            options,
+        ))
     }
     /// Returns a list of the consumers in a consumer group. Queues [`Commands::xinfo_consumers`](crate::Commands::xinfo_consumers).
     pub fn xinfo_consumers(
@@ -2388,19 +2817,23 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         group: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(xinfo_consumers(key, group))
+        self.queue(|cmd| write_args::xinfo_consumers(cmd, key, group))
     }
     /// Returns a list of the consumer groups of a stream. Queues [`Commands::xinfo_groups`](crate::Commands::xinfo_groups).
     pub fn xinfo_groups(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(xinfo_groups(key))
+        self.queue(|cmd| write_args::xinfo_groups(cmd, key))
     }
     /// Returns helpful text about the different subcommands. Queues [`Commands::xinfo_help`](crate::Commands::xinfo_help).
     pub fn xinfo_help(&mut self) -> &mut Self {
-        self.add_command(xinfo_help())
+        self.queue(write_args::xinfo_help)
     }
     /// Returns information about a stream. Queues [`Commands::xinfo_stream`](crate::Commands::xinfo_stream).
     pub fn xinfo_stream(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(xinfo_stream(key))
+        self.queue(|cmd| write_args::xinfo_stream_options(
+            cmd,
+            key,
+            XinfoStreamOptions::default(),
+        ))
     }
     /// Returns information about a stream. Queues [`Commands::xinfo_stream_options`](crate::Commands::xinfo_stream_options).
     pub fn xinfo_stream_options(
@@ -2408,11 +2841,11 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: XinfoStreamOptions,
     ) -> &mut Self {
-        self.add_command(xinfo_stream_options(key, options))
+        self.queue(|cmd| write_args::xinfo_stream_options(cmd, key, options))
     }
     /// Return the number of messages in a stream. Queues [`Commands::xlen`](crate::Commands::xlen).
     pub fn xlen(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(xlen(key))
+        self.queue(|cmd| write_args::xlen(cmd, key))
     }
     /// Returns the information and entries from a stream consumer group's pending entries list. Queues [`Commands::xpending`](crate::Commands::xpending).
     pub fn xpending(
@@ -2420,7 +2853,12 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         group: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(xpending(key, group))
+        self.queue(|cmd| write_args::xpending_options(
+            cmd,
+            key,
+            group,
+            XpendingOptions::default(),
+        ))
     }
     /// Returns the information and entries from a stream consumer group's pending entries list. Queues [`Commands::xpending_options`](crate::Commands::xpending_options).
     pub fn xpending_options(
@@ -2429,7 +2867,7 @@ impl crate::Pipeline {
         group: impl crate::ToRedisArgs,
         options: XpendingOptions,
     ) -> &mut Self {
-        self.add_command(xpending_options(key, group, options))
+        self.queue(|cmd| write_args::xpending_options(cmd, key, group, options))
     }
     /// Returns the messages from a stream within a range of IDs. Queues [`Commands::xrange`](crate::Commands::xrange).
     pub fn xrange(
@@ -2438,7 +2876,13 @@ impl crate::Pipeline {
         start: impl crate::ToRedisArgs,
         end: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(xrange(key, start, end))
+        self.queue(|cmd| write_args::xrange_options(
+            cmd,
+            key,
+            start,
+            end,
+            XrangeOptions::default(),
+        ))
     }
     /// Returns the messages from a stream within a range of IDs. Queues [`Commands::xrange_options`](crate::Commands::xrange_options).
     pub fn xrange_options(
@@ -2448,7 +2892,7 @@ impl crate::Pipeline {
         end: impl crate::ToRedisArgs,
         options: XrangeOptions,
     ) -> &mut Self {
-        self.add_command(xrange_options(key, start, end, options))
+        self.queue(|cmd| write_args::xrange_options(cmd, key, start, end, options))
     }
     /// Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise. Queues [`Commands::xread`](crate::Commands::xread).
     pub fn xread(
@@ -2456,7 +2900,12 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         id: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(xread(key, id))
+        self.queue(|cmd| write_args::xread_options(
+            cmd,
+            key,
+            id,
+            XreadOptions::default(),
+        ))
     }
     /// Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise. Queues [`Commands::xread_options`](crate::Commands::xread_options).
     pub fn xread_options(
@@ -2465,7 +2914,7 @@ impl crate::Pipeline {
         id: impl crate::ToRedisArgs,
         options: XreadOptions,
     ) -> &mut Self {
-        self.add_command(xread_options(key, id, options))
+        self.queue(|cmd| write_args::xread_options(cmd, key, id, options))
     }
     /// Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise. Queues [`Commands::xreadgroup`](crate::Commands::xreadgroup).
     pub fn xreadgroup(
@@ -2475,7 +2924,14 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         id: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(xreadgroup(group, consumer, key, id))
+        self.queue(|cmd| write_args::xreadgroup_options(
+            cmd,
+            group,
+            consumer,
+            key,
+            id,
+            XreadgroupOptions::default(),
+        ))
     }
     /// Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise. Queues [`Commands::xreadgroup_options`](crate::Commands::xreadgroup_options).
     pub fn xreadgroup_options(
@@ -2486,7 +2942,14 @@ impl crate::Pipeline {
         id: impl crate::ToRedisArgs,
         options: XreadgroupOptions,
     ) -> &mut Self {
-        self.add_command(xreadgroup_options(group, consumer, key, id, options))
+        self.queue(|cmd| write_args::xreadgroup_options(
+            cmd,
+            group,
+            consumer,
+            key,
+            id,
+            options,
+        ))
     }
     /// Returns the messages from a stream within a range of IDs in reverse order. Queues [`Commands::xrevrange`](crate::Commands::xrevrange).
     pub fn xrevrange(
@@ -2495,7 +2958,13 @@ impl crate::Pipeline {
         end: impl crate::ToRedisArgs,
         start: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(xrevrange(key, end, start))
+        self.queue(|cmd| write_args::xrevrange_options(
+            cmd,
+            key,
+            end,
+            start,
+            XrevrangeOptions::default(),
+        ))
     }
     /// Returns the messages from a stream within a range of IDs in reverse order. Queues [`Commands::xrevrange_options`](crate::Commands::xrevrange_options).
     pub fn xrevrange_options(
@@ -2505,7 +2974,7 @@ impl crate::Pipeline {
         start: impl crate::ToRedisArgs,
         options: XrevrangeOptions,
     ) -> &mut Self {
-        self.add_command(xrevrange_options(key, end, start, options))
+        self.queue(|cmd| write_args::xrevrange_options(cmd, key, end, start, options))
     }
     /// An internal command for replicating stream values. Queues [`Commands::xsetid`](crate::Commands::xsetid).
     pub fn xsetid(
@@ -2513,7 +2982,12 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         last_id: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(xsetid(key, last_id))
+        self.queue(|cmd| write_args::xsetid_options(
+            cmd,
+            key,
+            last_id,
+            XsetidOptions::default(),
+        ))
     }
     /// An internal command for replicating stream values. Queues [`Commands::xsetid_options`](crate::Commands::xsetid_options).
     pub fn xsetid_options(
@@ -2522,11 +2996,11 @@ impl crate::Pipeline {
         last_id: impl crate::ToRedisArgs,
         options: XsetidOptions,
     ) -> &mut Self {
-        self.add_command(xsetid_options(key, last_id, options))
+        self.queue(|cmd| write_args::xsetid_options(cmd, key, last_id, options))
     }
     /// Deletes messages from the beginning of a stream. Queues [`Commands::xtrim`](crate::Commands::xtrim).
     pub fn xtrim(&mut self, key: impl crate::ToRedisArgs, trim: XtrimTrim) -> &mut Self {
-        self.add_command(xtrim(key, trim))
+        self.queue(|cmd| write_args::xtrim(cmd, key, trim))
     }
     /// Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist. Queues [`Commands::zadd`](crate::Commands::zadd).
     pub fn zadd(
@@ -2534,7 +3008,12 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         data: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zadd(key, data))
+        self.queue(|cmd| write_args::zadd_options(
+            cmd,
+            key,
+            data,
+            ZaddOptions::default(),
+        ))
     }
     /// Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist. Queues [`Commands::zadd_options`](crate::Commands::zadd_options).
     pub fn zadd_options(
@@ -2543,11 +3022,11 @@ impl crate::Pipeline {
         data: impl crate::ToRedisArgs,
         options: ZaddOptions,
     ) -> &mut Self {
-        self.add_command(zadd_options(key, data, options))
+        self.queue(|cmd| write_args::zadd_options(cmd, key, data, options))
     }
     /// Returns the number of members in a sorted set. Queues [`Commands::zcard`](crate::Commands::zcard).
     pub fn zcard(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(zcard(key))
+        self.queue(|cmd| write_args::zcard(cmd, key))
     }
     /// Returns the count of members in a sorted set that have scores within a range. Queues [`Commands::zcount`](crate::Commands::zcount).
     pub fn zcount(
@@ -2556,11 +3035,11 @@ impl crate::Pipeline {
         min: impl crate::ToRedisArgs,
         max: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zcount(key, min, max))
+        self.queue(|cmd| write_args::zcount(cmd, key, min, max))
     }
     /// Returns the difference between multiple sorted sets. Queues [`Commands::zdiff`](crate::Commands::zdiff).
     pub fn zdiff(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(zdiff(key))
+        self.queue(|cmd| write_args::zdiff_options(cmd, key, ZdiffOptions::default()))
     }
     /// Returns the difference between multiple sorted sets. Queues [`Commands::zdiff_options`](crate::Commands::zdiff_options).
     pub fn zdiff_options(
@@ -2568,7 +3047,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: ZdiffOptions,
     ) -> &mut Self {
-        self.add_command(zdiff_options(key, options))
+        self.queue(|cmd| write_args::zdiff_options(cmd, key, options))
     }
     /// Stores the difference of multiple sorted sets in a key. Queues [`Commands::zdiffstore`](crate::Commands::zdiffstore).
     pub fn zdiffstore(
@@ -2576,7 +3055,7 @@ impl crate::Pipeline {
         destination: impl crate::ToRedisArgs,
         key: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zdiffstore(destination, key))
+        self.queue(|cmd| write_args::zdiffstore(cmd, destination, key))
     }
     /// Increments the score of a member in a sorted set. Queues [`Commands::zincrby`](crate::Commands::zincrby).
     pub fn zincrby(
@@ -2585,11 +3064,11 @@ impl crate::Pipeline {
         increment: f64,
         member: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zincrby(key, increment, member))
+        self.queue(|cmd| write_args::zincrby(cmd, key, increment, member))
     }
     /// Returns the intersect of multiple sorted sets. Queues [`Commands::zinter`](crate::Commands::zinter).
     pub fn zinter(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(zinter(key))
+        self.queue(|cmd| write_args::zinter_options(cmd, key, ZinterOptions::default()))
     }
     /// Returns the intersect of multiple sorted sets. Queues [`Commands::zinter_options`](crate::Commands::zinter_options).
     pub fn zinter_options(
@@ -2597,11 +3076,15 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: ZinterOptions,
     ) -> &mut Self {
-        self.add_command(zinter_options(key, options))
+        self.queue(|cmd| write_args::zinter_options(cmd, key, options))
     }
     /// Returns the number of members of the intersect of multiple sorted sets. Queues [`Commands::zintercard`](crate::Commands::zintercard).
     pub fn zintercard(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(zintercard(key))
+        self.queue(|cmd| write_args::zintercard_options(
+            cmd,
+            key,
+            ZintercardOptions::default(),
+        ))
     }
     /// Returns the number of members of the intersect of multiple sorted sets. Queues [`Commands::zintercard_options`](crate::Commands::zintercard_options).
     pub fn zintercard_options(
@@ -2609,7 +3092,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: ZintercardOptions,
     ) -> &mut Self {
-        self.add_command(zintercard_options(key, options))
+        self.queue(|cmd| write_args::zintercard_options(cmd, key, options))
     }
     /// Stores the intersect of multiple sorted sets in a key. Queues [`Commands::zinterstore`](crate::Commands::zinterstore).
     pub fn zinterstore(
@@ -2617,7 +3100,12 @@ impl crate::Pipeline {
         destination: impl crate::ToRedisArgs,
         key: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zinterstore(destination, key))
+        self.queue(|cmd| write_args::zinterstore_options(
+            cmd,
+            destination,
+            key,
+            ZinterstoreOptions::default(),
+        ))
     }
     /// Stores the intersect of multiple sorted sets in a key. Queues [`Commands::zinterstore_options`](crate::Commands::zinterstore_options).
     pub fn zinterstore_options(
@@ -2626,7 +3114,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: ZinterstoreOptions,
     ) -> &mut Self {
-        self.add_command(zinterstore_options(destination, key, options))
+        self.queue(|cmd| write_args::zinterstore_options(cmd, destination, key, options))
     }
     /// Returns the number of members in a sorted set within a lexicographical range. Queues [`Commands::zlexcount`](crate::Commands::zlexcount).
     pub fn zlexcount(
@@ -2635,7 +3123,7 @@ impl crate::Pipeline {
         min: impl crate::ToRedisArgs,
         max: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zlexcount(key, min, max))
+        self.queue(|cmd| write_args::zlexcount(cmd, key, min, max))
     }
     /// Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped. Queues [`Commands::zmpop`](crate::Commands::zmpop).
     pub fn zmpop(
@@ -2643,7 +3131,12 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         where_: ZmpopWhere,
     ) -> &mut Self {
-        self.add_command(zmpop(key, where_))
+        self.queue(|cmd| write_args::zmpop_options(
+            cmd,
+            key,
+            where_,
+            ZmpopOptions::default(),
+        ))
     }
     /// Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped. Queues [`Commands::zmpop_options`](crate::Commands::zmpop_options).
     pub fn zmpop_options(
@@ -2652,7 +3145,7 @@ impl crate::Pipeline {
         where_: ZmpopWhere,
         options: ZmpopOptions,
     ) -> &mut Self {
-        self.add_command(zmpop_options(key, where_, options))
+        self.queue(|cmd| write_args::zmpop_options(cmd, key, where_, options))
     }
     /// Returns the score of one or more members in a sorted set. Queues [`Commands::zmscore`](crate::Commands::zmscore).
     pub fn zmscore(
@@ -2660,11 +3153,15 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zmscore(key, member))
+        self.queue(|cmd| write_args::zmscore(cmd, key, member))
     }
     /// Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped. Queues [`Commands::zpopmax`](crate::Commands::zpopmax).
     pub fn zpopmax(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(zpopmax(key))
+        self.queue(|cmd| write_args::zpopmax_options(
+            cmd,
+            key,
+            ZpopmaxOptions::default(),
+        ))
     }
     /// Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped. Queues [`Commands::zpopmax_options`](crate::Commands::zpopmax_options).
     pub fn zpopmax_options(
@@ -2672,11 +3169,15 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: ZpopmaxOptions,
     ) -> &mut Self {
-        self.add_command(zpopmax_options(key, options))
+        self.queue(|cmd| write_args::zpopmax_options(cmd, key, options))
     }
     /// Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped. Queues [`Commands::zpopmin`](crate::Commands::zpopmin).
     pub fn zpopmin(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(zpopmin(key))
+        self.queue(|cmd| write_args::zpopmin_options(
+            cmd,
+            key,
+            ZpopminOptions::default(),
+        ))
     }
     /// Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped. Queues [`Commands::zpopmin_options`](crate::Commands::zpopmin_options).
     pub fn zpopmin_options(
@@ -2684,11 +3185,15 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: ZpopminOptions,
     ) -> &mut Self {
-        self.add_command(zpopmin_options(key, options))
+        self.queue(|cmd| write_args::zpopmin_options(cmd, key, options))
     }
     /// Returns one or more random members from a sorted set. Queues [`Commands::zrandmember`](crate::Commands::zrandmember).
     pub fn zrandmember(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(zrandmember(key))
+        self.queue(|cmd| write_args::zrandmember_options(
+            cmd,
+            key,
+            ZrandmemberOptions::default(),
+        ))
     }
     /// Returns one or more random members from a sorted set. Queues [`Commands::zrandmember_options`](crate::Commands::zrandmember_options).
     pub fn zrandmember_options(
@@ -2696,7 +3201,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: ZrandmemberOptions,
     ) -> &mut Self {
-        self.add_command(zrandmember_options(key, options))
+        self.queue(|cmd| write_args::zrandmember_options(cmd, key, options))
     }
     /// Returns members in a sorted set within a range of indexes. Queues [`Commands::zrange`](crate::Commands::zrange).
     pub fn zrange(
@@ -2705,7 +3210,13 @@ impl crate::Pipeline {
         start: impl crate::ToRedisArgs,
         stop: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zrange(key, start, stop))
+        self.queue(|cmd| write_args::zrange_options(
+            cmd,
+            key,
+            start,
+            stop,
+            ZrangeOptions::default(),
+        ))
     }
     /// Returns members in a sorted set within a range of indexes. Queues [`Commands::zrange_options`](crate::Commands::zrange_options).
     pub fn zrange_options(
@@ -2715,7 +3226,7 @@ impl crate::Pipeline {
         stop: impl crate::ToRedisArgs,
         options: ZrangeOptions,
     ) -> &mut Self {
-        self.add_command(zrange_options(key, start, stop, options))
+        self.queue(|cmd| write_args::zrange_options(cmd, key, start, stop, options))
     }
     /// Returns members in a sorted set within a lexicographical range. Queues [`Commands::zrangebylex`](crate::Commands::zrangebylex).
     #[deprecated(since = "6.2.0", note = "use `ZRANGE` with the `BYLEX` argument")]
@@ -2725,7 +3236,13 @@ impl crate::Pipeline {
         min: impl crate::ToRedisArgs,
         max: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zrangebylex(key, min, max))
+        self.queue(|cmd| write_args::zrangebylex_options(
+            cmd,
+            key,
+            min,
+            max,
+            ZrangebylexOptions::default(),
+        ))
     }
     /// Returns members in a sorted set within a lexicographical range. Queues [`Commands::zrangebylex_options`](crate::Commands::zrangebylex_options).
     #[deprecated(since = "6.2.0", note = "use `ZRANGE` with the `BYLEX` argument")]
@@ -2736,7 +3253,7 @@ impl crate::Pipeline {
         max: impl crate::ToRedisArgs,
         options: ZrangebylexOptions,
     ) -> &mut Self {
-        self.add_command(zrangebylex_options(key, min, max, options))
+        self.queue(|cmd| write_args::zrangebylex_options(cmd, key, min, max, options))
     }
     /// Returns members in a sorted set within a range of scores. Queues [`Commands::zrangebyscore`](crate::Commands::zrangebyscore).
     #[deprecated(since = "6.2.0", note = "use `ZRANGE` with the `BYSCORE` argument")]
@@ -2746,7 +3263,13 @@ impl crate::Pipeline {
         min: impl crate::ToRedisArgs,
         max: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zrangebyscore(key, min, max))
+        self.queue(|cmd| write_args::zrangebyscore_options(
+            cmd,
+            key,
+            min,
+            max,
+            ZrangebyscoreOptions::default(),
+        ))
     }
     /// Returns members in a sorted set within a range of scores. Queues [`Commands::zrangebyscore_options`](crate::Commands::zrangebyscore_options).
     #[deprecated(since = "6.2.0", note = "use `ZRANGE` with the `BYSCORE` argument")]
@@ -2757,7 +3280,7 @@ impl crate::Pipeline {
         max: impl crate::ToRedisArgs,
         options: ZrangebyscoreOptions,
     ) -> &mut Self {
-        self.add_command(zrangebyscore_options(key, min, max, options))
+        self.queue(|cmd| write_args::zrangebyscore_options(cmd, key, min, max, options))
     }
     /// Stores a range of members from sorted set in a key. Queues [`Commands::zrangestore`](crate::Commands::zrangestore).
     pub fn zrangestore(
@@ -2767,7 +3290,14 @@ impl crate::Pipeline {
         min: impl crate::ToRedisArgs,
         max: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zrangestore(dst, src, min, max))
+        self.queue(|cmd| write_args::zrangestore_options(
+            cmd,
+            dst,
+            src,
+            min,
+            max,
+            ZrangestoreOptions::default(),
+        ))
     }
     /// Stores a range of members from sorted set in a key. Queues [`Commands::zrangestore_options`](crate::Commands::zrangestore_options).
     pub fn zrangestore_options(
@@ -2778,7 +3308,14 @@ impl crate::Pipeline {
         max: impl crate::ToRedisArgs,
         options: ZrangestoreOptions,
     ) -> &mut Self {
-        self.add_command(zrangestore_options(dst, src, min, max, options))
+        self.queue(|cmd| write_args::zrangestore_options(
+            cmd,
+            dst,
+            src,
+            min,
+            max,
+            options,
+        ))
     }
     /// Returns the index of a member in a sorted set ordered by ascending scores. Queues [`Commands::zrank`](crate::Commands::zrank).
     pub fn zrank(
@@ -2786,7 +3323,12 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zrank(key, member))
+        self.queue(|cmd| write_args::zrank_options(
+            cmd,
+            key,
+            member,
+            ZrankOptions::default(),
+        ))
     }
     /// Returns the index of a member in a sorted set ordered by ascending scores. Queues [`Commands::zrank_options`](crate::Commands::zrank_options).
     pub fn zrank_options(
@@ -2795,7 +3337,7 @@ impl crate::Pipeline {
         member: impl crate::ToRedisArgs,
         options: ZrankOptions,
     ) -> &mut Self {
-        self.add_command(zrank_options(key, member, options))
+        self.queue(|cmd| write_args::zrank_options(cmd, key, member, options))
     }
     /// Removes one or more members from a sorted set. Deletes the sorted set if all members were removed. Queues [`Commands::zrem`](crate::Commands::zrem).
     pub fn zrem(
@@ -2803,7 +3345,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zrem(key, member))
+        self.queue(|cmd| write_args::zrem(cmd, key, member))
     }
     /// Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed. Queues [`Commands::zremrangebylex`](crate::Commands::zremrangebylex).
     pub fn zremrangebylex(
@@ -2812,7 +3354,7 @@ impl crate::Pipeline {
         min: impl crate::ToRedisArgs,
         max: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zremrangebylex(key, min, max))
+        self.queue(|cmd| write_args::zremrangebylex(cmd, key, min, max))
     }
     /// Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed. Queues [`Commands::zremrangebyrank`](crate::Commands::zremrangebyrank).
     pub fn zremrangebyrank(
@@ -2821,7 +3363,7 @@ impl crate::Pipeline {
         start: i64,
         stop: i64,
     ) -> &mut Self {
-        self.add_command(zremrangebyrank(key, start, stop))
+        self.queue(|cmd| write_args::zremrangebyrank(cmd, key, start, stop))
     }
     /// Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed. Queues [`Commands::zremrangebyscore`](crate::Commands::zremrangebyscore).
     pub fn zremrangebyscore(
@@ -2830,7 +3372,7 @@ impl crate::Pipeline {
         min: impl crate::ToRedisArgs,
         max: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zremrangebyscore(key, min, max))
+        self.queue(|cmd| write_args::zremrangebyscore(cmd, key, min, max))
     }
     /// Returns members in a sorted set within a range of indexes in reverse order. Queues [`Commands::zrevrange`](crate::Commands::zrevrange).
     #[deprecated(since = "6.2.0", note = "use `ZRANGE` with the `REV` argument")]
@@ -2840,7 +3382,13 @@ impl crate::Pipeline {
         start: i64,
         stop: i64,
     ) -> &mut Self {
-        self.add_command(zrevrange(key, start, stop))
+        self.queue(|cmd| write_args::zrevrange_options(
+            cmd,
+            key,
+            start,
+            stop,
+            ZrevrangeOptions::default(),
+        ))
     }
     /// Returns members in a sorted set within a range of indexes in reverse order. Queues [`Commands::zrevrange_options`](crate::Commands::zrevrange_options).
     #[deprecated(since = "6.2.0", note = "use `ZRANGE` with the `REV` argument")]
@@ -2851,7 +3399,7 @@ impl crate::Pipeline {
         stop: i64,
         options: ZrevrangeOptions,
     ) -> &mut Self {
-        self.add_command(zrevrange_options(key, start, stop, options))
+        self.queue(|cmd| write_args::zrevrange_options(cmd, key, start, stop, options))
     }
     /// Returns members in a sorted set within a lexicographical range in reverse order. Queues [`Commands::zrevrangebylex`](crate::Commands::zrevrangebylex).
     #[deprecated(
@@ -2864,7 +3412,13 @@ impl crate::Pipeline {
         max: impl crate::ToRedisArgs,
         min: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zrevrangebylex(key, max, min))
+        self.queue(|cmd| write_args::zrevrangebylex_options(
+            cmd,
+            key,
+            max,
+            min,
+            ZrevrangebylexOptions::default(),
+        ))
     }
     /// Returns members in a sorted set within a lexicographical range in reverse order. Queues [`Commands::zrevrangebylex_options`](crate::Commands::zrevrangebylex_options).
     #[deprecated(
@@ -2878,7 +3432,7 @@ impl crate::Pipeline {
         min: impl crate::ToRedisArgs,
         options: ZrevrangebylexOptions,
     ) -> &mut Self {
-        self.add_command(zrevrangebylex_options(key, max, min, options))
+        self.queue(|cmd| write_args::zrevrangebylex_options(cmd, key, max, min, options))
     }
     /// Returns members in a sorted set within a range of scores in reverse order. Queues [`Commands::zrevrangebyscore`](crate::Commands::zrevrangebyscore).
     #[deprecated(
@@ -2891,7 +3445,13 @@ impl crate::Pipeline {
         max: impl crate::ToRedisArgs,
         min: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zrevrangebyscore(key, max, min))
+        self.queue(|cmd| write_args::zrevrangebyscore_options(
+            cmd,
+            key,
+            max,
+            min,
+            ZrevrangebyscoreOptions::default(),
+        ))
     }
     /// Returns members in a sorted set within a range of scores in reverse order. Queues [`Commands::zrevrangebyscore_options`](crate::Commands::zrevrangebyscore_options).
     #[deprecated(
@@ -2905,7 +3465,13 @@ impl crate::Pipeline {
         min: impl crate::ToRedisArgs,
         options: ZrevrangebyscoreOptions,
     ) -> &mut Self {
-        self.add_command(zrevrangebyscore_options(key, max, min, options))
+        self.queue(|cmd| write_args::zrevrangebyscore_options(
+            cmd,
+            key,
+            max,
+            min,
+            options,
+        ))
     }
     /// Returns the index of a member in a sorted set ordered by descending scores. Queues [`Commands::zrevrank`](crate::Commands::zrevrank).
     pub fn zrevrank(
@@ -2913,7 +3479,12 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zrevrank(key, member))
+        self.queue(|cmd| write_args::zrevrank_options(
+            cmd,
+            key,
+            member,
+            ZrevrankOptions::default(),
+        ))
     }
     /// Returns the index of a member in a sorted set ordered by descending scores. Queues [`Commands::zrevrank_options`](crate::Commands::zrevrank_options).
     pub fn zrevrank_options(
@@ -2922,7 +3493,7 @@ impl crate::Pipeline {
         member: impl crate::ToRedisArgs,
         options: ZrevrankOptions,
     ) -> &mut Self {
-        self.add_command(zrevrank_options(key, member, options))
+        self.queue(|cmd| write_args::zrevrank_options(cmd, key, member, options))
     }
     /// Iterates over members and scores of a sorted set. Queues [`Commands::zscan`](crate::Commands::zscan).
     pub fn zscan(
@@ -2930,7 +3501,12 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         cursor: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zscan(key, cursor))
+        self.queue(|cmd| write_args::zscan_options(
+            cmd,
+            key,
+            cursor,
+            ZscanOptions::default(),
+        ))
     }
     /// Iterates over members and scores of a sorted set. Queues [`Commands::zscan_options`](crate::Commands::zscan_options).
     pub fn zscan_options(
@@ -2939,7 +3515,7 @@ impl crate::Pipeline {
         cursor: impl crate::ToRedisArgs,
         options: ZscanOptions,
     ) -> &mut Self {
-        self.add_command(zscan_options(key, cursor, options))
+        self.queue(|cmd| write_args::zscan_options(cmd, key, cursor, options))
     }
     /// Returns the score of a member in a sorted set. Queues [`Commands::zscore`](crate::Commands::zscore).
     pub fn zscore(
@@ -2947,11 +3523,11 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zscore(key, member))
+        self.queue(|cmd| write_args::zscore(cmd, key, member))
     }
     /// Returns the union of multiple sorted sets. Queues [`Commands::zunion`](crate::Commands::zunion).
     pub fn zunion(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
-        self.add_command(zunion(key))
+        self.queue(|cmd| write_args::zunion_options(cmd, key, ZunionOptions::default()))
     }
     /// Returns the union of multiple sorted sets. Queues [`Commands::zunion_options`](crate::Commands::zunion_options).
     pub fn zunion_options(
@@ -2959,7 +3535,7 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: ZunionOptions,
     ) -> &mut Self {
-        self.add_command(zunion_options(key, options))
+        self.queue(|cmd| write_args::zunion_options(cmd, key, options))
     }
     /// Stores the union of multiple sorted sets in a key. Queues [`Commands::zunionstore`](crate::Commands::zunionstore).
     pub fn zunionstore(
@@ -2967,7 +3543,12 @@ impl crate::Pipeline {
         destination: impl crate::ToRedisArgs,
         key: impl crate::ToRedisArgs,
     ) -> &mut Self {
-        self.add_command(zunionstore(destination, key))
+        self.queue(|cmd| write_args::zunionstore_options(
+            cmd,
+            destination,
+            key,
+            ZunionstoreOptions::default(),
+        ))
     }
     /// Stores the union of multiple sorted sets in a key. Queues [`Commands::zunionstore_options`](crate::Commands::zunionstore_options).
     pub fn zunionstore_options(
@@ -2976,6 +3557,6 @@ impl crate::Pipeline {
         key: impl crate::ToRedisArgs,
         options: ZunionstoreOptions,
     ) -> &mut Self {
-        self.add_command(zunionstore_options(destination, key, options))
+        self.queue(|cmd| write_args::zunionstore_options(cmd, destination, key, options))
     }
 }

@@ -336,6 +336,125 @@ async fn pipelines_transactions_and_scripts_async() {
     );
 }
 
+/// `rounds` rounds of SET (ignored), INCR and GET on keys of their own.
+fn long_pipeline(rounds: usize, tag: &str) -> respec::Pipeline {
+    let mut p = respec::pipe();
+    for round in 0..rounds {
+        p.set(format!("{tag}:{round}"), format!("{tag}-value-{round}"))
+            .ignore()
+            .incr(format!("{tag}:counter"))
+            .get(format!("{tag}:{round}"));
+    }
+    p
+}
+
+/// Runs [`long_pipeline`] on `con` and checks every reply: the counter and the value just
+/// set, round by round.
+async fn run_long_pipeline(con: &mut impl respec::AsyncConnectionLike, rounds: usize, tag: &str) {
+    let replies: Vec<(i64, String)> = long_pipeline(rounds, tag)
+        .query_async::<Vec<respec::Value>>(con)
+        .await
+        .unwrap()
+        .chunks(2)
+        .map(|pair| {
+            (
+                respec::from_redis_value(pair[0].clone()).unwrap(),
+                respec::from_redis_value(pair[1].clone()).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(replies.len(), rounds, "{tag}");
+    for (round, (n, value)) in replies.into_iter().enumerate() {
+        assert_eq!(n, round as i64 + 1, "{tag}, round {round}");
+        assert_eq!(
+            value,
+            format!("{tag}-value-{round}"),
+            "{tag}, round {round}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_pipelines_keep_every_reply_in_its_place_on_every_async_backend() {
+    let server = RedisServer::start();
+    for protocol in PROTOCOLS {
+        let tag = format!("{protocol:?}");
+        let client = Client::open(support::info(&server, protocol)).unwrap();
+        // 3,000 commands, far more replies than one read brings in.
+        let mut con = client.get_multiplexed_async_connection().await.unwrap();
+        run_long_pipeline(&mut con, 1000, &format!("{tag}:multiplexed")).await;
+        let mut pooled = client.get_async_connection().await.unwrap();
+        run_long_pipeline(&mut pooled, 1000, &format!("{tag}:pooled")).await;
+        let mut manager = client.connection_manager().await.unwrap();
+        run_long_pipeline(&mut manager, 1000, &format!("{tag}:manager")).await;
+
+        // Pipelines and single commands from many tasks at once on one connection: each
+        // batch's replies are gathered while other requests' replies follow them.
+        let mut tasks = Vec::new();
+        for task in 0..8 {
+            let mut con = con.clone();
+            let tag = format!("{tag}:task{task}");
+            tasks.push(tokio::spawn(async move {
+                for time in 1..=3 {
+                    run_long_pipeline(&mut con, 200, &tag).await;
+                    con.del(&[format!("{tag}:counter")]).await.unwrap();
+                    assert_eq!(con.incr(format!("{tag}:single")).await.unwrap(), time);
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_messages_amid_a_pipelines_replies_go_to_the_push_channel() {
+    let server = RedisServer::start();
+    let mut con = multiplexed(&server, ProtocolVersion::Resp3).await;
+    let mut pushes = con.push_receiver().unwrap();
+    con.client_tracking(respec::commands::ClientTrackingStatus::On)
+        .await
+        .unwrap();
+    // Reading a key has the server track it for this connection; writing it then sends
+    // this connection an invalidation push, which arrives between the pipeline's replies.
+    let mut p = respec::pipe();
+    for round in 0..200 {
+        p.get("tracked").set("tracked", round).incr("count");
+    }
+    let replies: Vec<respec::Value> = p.query_async(&mut con).await.unwrap();
+    assert_eq!(replies.len(), 600);
+    for (round, three) in replies.chunks(3).enumerate() {
+        let previous = (round > 0).then(|| (round - 1).to_string());
+        let got: Option<String> = respec::from_redis_value(three[0].clone()).unwrap();
+        assert_eq!(got, previous, "round {round}");
+        assert_eq!(
+            three[1],
+            respec::Value::SimpleString("OK".into()),
+            "round {round}"
+        );
+        assert_eq!(
+            three[2],
+            respec::Value::Int(round as i64 + 1),
+            "round {round}"
+        );
+    }
+    // Each round's SET invalidates what its GET read: 200 pushes, all of them here
+    // already, since they came in ahead of the replies that followed them.
+    let mut invalidations = 0;
+    while let Ok(push) = pushes.try_recv() {
+        let respec::Value::Push(items) = push else {
+            panic!("not a push: {push:?}");
+        };
+        assert_eq!(
+            respec::from_redis_value::<String>(items[0].clone()).unwrap(),
+            "invalidate"
+        );
+        invalidations += 1;
+    }
+    assert_eq!(invalidations, 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_streams() {
     use respec::aio::AsyncScanCommands;

@@ -159,8 +159,65 @@ fn decode_in_chunks(
     Ok((out, buf.len()))
 }
 
+/// What a pipeline's replies mostly are (`+OK`, `+QUEUED`, `:n`), among any others.
+fn pipeline_reply() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        3 => prop_oneof![Just("OK"), Just("QUEUED"), Just("PONG"), Just("OKAY")]
+            .prop_map(|s| Value::SimpleString(Bytes::from_static(s.as_bytes()))),
+        3 => any::<i64>().prop_map(Value::Int),
+        1 => value(),
+    ]
+}
+
+#[test]
+fn malformed_short_lines_are_refused() {
+    for bytes in [
+        &b"+OK\n"[..],
+        b"+OK\rX\n",
+        b":\r\n",
+        b":12x\r\n",
+        b":99999999999999999999\r\n",
+        b":-\r\n",
+    ] {
+        let mut buf = BytesMut::from(bytes);
+        let got = Decoder::new().decode(&mut buf);
+        assert!(
+            got.is_err(),
+            "{:?} gave {got:?}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+    // Whole lines only: a line cut short waits for the rest.
+    let mut buf = BytesMut::from(&b":12"[..]);
+    let mut decoder = Decoder::new();
+    assert_eq!(decoder.decode(&mut buf).unwrap(), None);
+    buf.extend_from_slice(b"3\r\n+OK\r");
+    assert_eq!(decoder.decode(&mut buf).unwrap(), Some(Value::Int(123)));
+    assert_eq!(decoder.decode(&mut buf).unwrap(), None);
+    buf.extend_from_slice(b"\n");
+    assert_eq!(
+        decoder.decode(&mut buf).unwrap(),
+        Some(Value::SimpleString(Bytes::from_static(b"OK")))
+    );
+    assert!(buf.is_empty());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn runs_of_short_replies_decode_in_any_split(
+        values in vec(pipeline_reply(), 1..60),
+        sizes in vec(1usize..64, 1..8),
+    ) {
+        let mut encoded = BytesMut::new();
+        for v in &values {
+            encode_value(&mut encoded, v);
+        }
+        let (decoded, left) = decode_in_chunks(&encoded, &sizes).unwrap();
+        prop_assert_eq!(left, 0);
+        prop_assert!(same(&decoded, &values), "{decoded:?} != {values:?}");
+    }
 
     #[test]
     fn any_split_decodes_to_the_same_values(

@@ -529,8 +529,11 @@ impl Connection {
             self.write_out().await?;
             let mut replies = Vec::with_capacity(count);
             for _ in 0..count {
-                let reply = self.read_reply_with(Frame::build_value).await?;
-                replies.push(reply?);
+                let reply = match self.decoder.decode_short_line(&mut self.buf) {
+                    Some(value) => value,
+                    None => self.read_reply_with(Frame::build_value).await??,
+                };
+                replies.push(reply);
             }
             Ok(replies)
         };

@@ -620,7 +620,15 @@ async fn read_loop(
                 shared.fail("a reply arrived that no request was waiting for");
                 return;
             };
-            let taken = slot.take(incoming);
+            let mut taken = slot.take(incoming);
+            // The batch's next replies that are here already and short (a pipeline's
+            // `+OK`s) go in without a trip round the loop each.
+            while matches!(taken, Ok(None)) {
+                let Some(value) = decoder.decode_short_line(&mut buf) else {
+                    break;
+                };
+                taken = slot.take(Decoded::Value(value));
+            }
             batch_left = match taken {
                 Ok(None) => slot.awaiting(),
                 _ => 0,

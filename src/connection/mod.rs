@@ -489,6 +489,9 @@ impl Connection {
     /// say) are not replies and are skipped; the replies to the subscribe family are
     /// themselves pushes and are returned.
     fn read_reply(&mut self) -> Result<Value> {
+        if let Some(value) = self.decoder.decode_short_line(&mut self.read_buf) {
+            return Ok(value);
+        }
         let value = self
             .read_reply_with(Frame::build_value)?
             .map_err(Error::from);

@@ -95,7 +95,33 @@ impl Decoder {
     /// A [`ProtocolError`] when the bytes are not RESP or exceed the limits. The stream
     /// cannot be resynchronised after that.
     pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
+        if let Some(value) = self.decode_short_line(src) {
+            return Ok(Some(value));
+        }
         self.decode_with(src, Frame::build_value)?.transpose()
+    }
+
+    /// Decodes the next frame when it is a short status or integer line (`+OK`,
+    /// `+QUEUED`, `:1`) and nothing of it has been scanned yet: what most replies to a
+    /// pipeline are, read here without the scan and its tape. Any other frame, or one not
+    /// whole yet, gives `None` and is left in `src` for [`Decoder::decode_with`].
+    pub(crate) fn decode_short_line(&mut self, src: &mut BytesMut) -> Option<Value> {
+        if self.scan.line_from != 0 || !self.scan.tape.is_empty() {
+            return None;
+        }
+        let head = src.get(..src.len().min(SHORT_LINE))?;
+        let (&kind, rest) = head.split_first()?;
+        let lf = rest.iter().position(|&b| b == b'\n')?;
+        let line = rest.get(..lf)?.strip_suffix(b"\r")?;
+        let value = match (kind, line) {
+            (b'+', b"OK") => Value::SimpleString(Bytes::from_static(b"OK")),
+            (b'+', b"QUEUED") => Value::SimpleString(Bytes::from_static(b"QUEUED")),
+            (b'+', b"PONG") => Value::SimpleString(Bytes::from_static(b"PONG")),
+            (b':', digits) => Value::Int(parse_int(digits)?),
+            _ => return None,
+        };
+        src.advance(lf + 2);
+        Some(value)
     }
 
     /// Decodes the next frame from `src` and hands it to `read` unbuilt, so a reader
@@ -159,6 +185,9 @@ impl Decoder {
 
 /// The largest frame [`Decoder::take_frame`] reads in place when it is one scalar.
 const MAX_COPIED_FRAME: usize = 256;
+/// How far [`Decoder::decode_short_line`] looks for the end of a line: `:` and the
+/// longest `i64` with its CRLF fit.
+const SHORT_LINE: usize = 24;
 
 // Only the multiplexed connection's reader hands frames to other tasks.
 #[cfg(feature = "tokio")]
@@ -171,6 +200,9 @@ impl Decoder {
         &mut self,
         src: &mut BytesMut,
     ) -> Result<Option<Decoded>, ProtocolError> {
+        if let Some(value) = self.decode_short_line(src) {
+            return Ok(Some(Decoded::Value(value)));
+        }
         let Some(len) = self.scan.run(src, &self.limits)? else {
             return Ok(None);
         };

@@ -237,14 +237,15 @@ impl<'a> CmdRef<'a> {
     }
 }
 
-/// Commands packed back to back in one buffer, as a [`Pipeline`](crate::Pipeline)
-/// queues them. A command is written into a scratch [`Cmd`] the batch keeps and copied
-/// on, so a batch of any length holds a few allocations, not one per command.
+/// Commands packed back to back in one buffer as the server reads them, as a
+/// [`Pipeline`](crate::Pipeline) queues them: sending a batch is one copy, or none. A
+/// command is written into a scratch [`Cmd`] the batch keeps and copied on behind its
+/// array header, so a batch of any length holds a few allocations, not one per command.
 #[doc(hidden)]
 #[derive(Clone, Default)]
 pub struct Batch {
-    /// Every command's encoded arguments, one command after another.
-    args: Vec<u8>,
+    /// Every command, its array header and its arguments, one after another.
+    wire: Vec<u8>,
     cmds: Vec<Queued>,
     /// Where [`Batch::queue`] has a command written, empty between calls.
     scratch: Cmd,
@@ -252,13 +253,13 @@ pub struct Batch {
 
 impl PartialEq for Batch {
     fn eq(&self, other: &Batch) -> bool {
-        self.args == other.args && self.cmds == other.cmds
+        self.wire == other.wire && self.cmds == other.cmds
     }
 }
 
 impl Eq for Batch {}
 
-/// Where a command of a [`Batch`] lies in its buffer, and what else its [`Cmd`] knew.
+/// Where a command's arguments lie in a [`Batch`], and what else its [`Cmd`] knew.
 #[derive(Clone, Default, PartialEq, Eq)]
 struct Queued {
     start: usize,
@@ -276,14 +277,13 @@ impl Batch {
 
     /// Queues `cmd`.
     pub fn push(&mut self, cmd: Cmd) {
-        let start = self.args.len();
-        self.args.extend_from_slice(&cmd.buf);
-        self.cmds.push(Queued {
-            start,
-            end: self.args.len(),
-            n_args: cmd.n_args,
-            keys: cmd.keys,
-        });
+        append(
+            &mut self.wire,
+            &mut self.cmds,
+            &cmd.buf,
+            cmd.n_args,
+            cmd.keys,
+        );
     }
 
     /// Queues the command `write` writes, name first, into an empty [`Cmd`].
@@ -292,20 +292,20 @@ impl Batch {
         scratch.buf.clear();
         scratch.n_args = 0;
         write(scratch);
-        let start = self.args.len();
-        self.args.extend_from_slice(&scratch.buf);
-        self.cmds.push(Queued {
-            start,
-            end: self.args.len(),
-            n_args: scratch.n_args,
-            keys: std::mem::take(&mut scratch.keys),
-        });
+        let keys = std::mem::take(&mut scratch.keys);
+        append(
+            &mut self.wire,
+            &mut self.cmds,
+            &scratch.buf,
+            scratch.n_args,
+            keys,
+        );
     }
 
     /// Queues every command of `other` after the ones queued already.
     pub fn extend(&mut self, other: &Batch) {
-        let offset = self.args.len();
-        self.args.extend_from_slice(&other.args);
+        let offset = self.wire.len();
+        self.wire.extend_from_slice(&other.wire);
         self.cmds.extend(other.cmds.iter().map(|queued| Queued {
             start: offset + queued.start,
             end: offset + queued.end,
@@ -327,15 +327,18 @@ impl Batch {
 
     /// Drops every command, keeping the room they took.
     pub fn clear(&mut self) {
-        self.args.clear();
+        self.wire.clear();
         self.cmds.clear();
     }
 
     /// Every command written as the server reads it, one after another.
     pub fn write_packed(&self, dst: &mut impl BufMut) {
-        for cmd in self.iter() {
-            cmd.write_packed(dst);
-        }
+        dst.put_slice(&self.wire);
+    }
+
+    /// The commands as the server reads them.
+    pub(crate) fn wire(&self) -> &[u8] {
+        &self.wire
     }
 
     /// The commands, each copied out as a [`Cmd`] of its own.
@@ -359,23 +362,77 @@ impl Batch {
     /// Each command's encoded arguments with what else is known of it.
     fn spans(&self) -> impl ExactSizeIterator<Item = (&[u8], &Queued)> + Clone {
         self.cmds.iter().map(|queued| {
-            let args = self.args.get(queued.start..queued.end).unwrap_or_default();
+            let args = self.wire.get(queued.start..queued.end).unwrap_or_default();
             (args, queued)
         })
     }
 }
 
-impl From<&[Cmd]> for Batch {
-    fn from(cmds: &[Cmd]) -> Batch {
-        let mut batch = Batch {
-            args: Vec::with_capacity(cmds.iter().map(|cmd| cmd.buf.len()).sum()),
-            cmds: Vec::with_capacity(cmds.len()),
-            scratch: Cmd::default(),
-        };
-        for cmd in cmds {
-            batch.push(cmd.clone());
+/// Queues a command of `n_args` arguments, encoded in `args`, onto a [`Batch`]'s
+/// buffer and list.
+fn append(
+    wire: &mut Vec<u8>,
+    cmds: &mut Vec<Queued>,
+    args: &[u8],
+    n_args: usize,
+    keys: KeyIndices,
+) {
+    write_array_header(wire, n_args);
+    let start = wire.len();
+    wire.extend_from_slice(args);
+    cmds.push(Queued {
+        start,
+        end: wire.len(),
+        n_args,
+        keys,
+    });
+}
+
+/// What one request sends: commands of their own, or a batch packed already.
+#[derive(Clone, Copy)]
+pub(crate) enum Outgoing<'a> {
+    Cmds(&'a [Cmd]),
+    Batch(&'a Batch),
+}
+
+impl<'a> Outgoing<'a> {
+    /// How many commands, and so replies, there are.
+    pub(crate) fn len(self) -> usize {
+        match self {
+            Outgoing::Cmds(cmds) => cmds.len(),
+            Outgoing::Batch(batch) => batch.len(),
         }
-        batch
+    }
+
+    /// The commands, borrowed.
+    pub(crate) fn iter(self) -> impl Iterator<Item = CmdRef<'a>> {
+        let (cmds, batch): (&[Cmd], _) = match self {
+            Outgoing::Cmds(cmds) => (cmds, None),
+            Outgoing::Batch(batch) => (&[], Some(batch)),
+        };
+        cmds.iter()
+            .map(Cmd::view)
+            .chain(batch.into_iter().flat_map(Batch::iter))
+    }
+
+    /// The bytes to send when they lie in one buffer already: a batch's.
+    pub(crate) fn wire(self) -> Option<&'a [u8]> {
+        match self {
+            Outgoing::Cmds(_) => None,
+            Outgoing::Batch(batch) => Some(batch.wire()),
+        }
+    }
+
+    /// Writes every command as the server reads it.
+    pub(crate) fn write_packed(self, dst: &mut impl BufMut) {
+        match self {
+            Outgoing::Cmds(cmds) => {
+                for cmd in cmds {
+                    cmd.write_packed(dst);
+                }
+            }
+            Outgoing::Batch(batch) => batch.write_packed(dst),
+        }
     }
 }
 

@@ -863,6 +863,35 @@ async fn large_values_arrive_whole_on_async_connections() {
         assert!(got == value, "multiplexed connection, {len} bytes");
     }
 
+    // A pipeline is written from its own buffer: large ones, with small commands between
+    // the values, on both kinds of connection.
+    let mut p = respec::pipe();
+    for (n, len) in lens.into_iter().enumerate() {
+        p.set(format!("piped:{n}"), patterned(len))
+            .ignore()
+            .incr("piped:count")
+            .ignore()
+            .get(format!("piped:{n}"));
+    }
+    for (name, got) in [
+        (
+            "single",
+            p.query_async::<Vec<Vec<u8>>>(&mut single).await.unwrap(),
+        ),
+        (
+            "multiplexed",
+            p.query_async::<Vec<Vec<u8>>>(&mut shared).await.unwrap(),
+        ),
+    ] {
+        assert_eq!(got.len(), lens.len(), "{name}");
+        for (value, len) in got.iter().zip(lens) {
+            assert!(
+                *value == patterned(len),
+                "{name}, {len} bytes in a pipeline"
+            );
+        }
+    }
+
     let tasks: Vec<_> = (0..8)
         .map(|n| {
             let mut con = shared.clone();

@@ -306,6 +306,24 @@ fn long_pipelines_keep_every_reply_in_its_place() {
         cmd("SELECT").arg(0).exec(con).unwrap();
         assert_eq!(con.get::<Option<String>>("in-db-2").unwrap(), None);
     });
+    // A pipeline of large values goes out straight from its buffer.
+    let mut con = support::connect(&server, ProtocolVersion::Resp2);
+    let lens = [10, 64 * 1024, 3 << 20];
+    let mut p = pipe();
+    for (n, len) in lens.into_iter().enumerate() {
+        p.set(format!("big:{n}"), support::patterned(len))
+            .ignore()
+            .get(format!("big:{n}"));
+    }
+    let got: Vec<Vec<u8>> = p.query(&mut con).unwrap();
+    assert_eq!(got.len(), lens.len());
+    for (value, len) in got.iter().zip(lens) {
+        assert!(
+            *value == support::patterned(len),
+            "{len} bytes in a pipeline"
+        );
+    }
+
     // The pooled client and its retrying view send a pipeline on one connection.
     let mut client = pooled(&server, PoolConfig::default());
     let replies: Vec<Value> = long_pipeline(500, "client").query(&mut client).unwrap();

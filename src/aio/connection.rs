@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 #[cfg(unix)]
 use tokio::net::UnixStream;
 
-use crate::cmd::{Batch, Cmd, CmdRef};
+use crate::cmd::{Batch, Cmd, CmdRef, Outgoing};
 use crate::connection::{
     AsyncConnectionLike, ConnectionAddr, ConnectionInfo, DIRECT_WRITE_MIN, ProtocolVersion,
     StateChange, check_setup, reply_frame, setup_commands, state_change,
@@ -437,12 +437,10 @@ impl Connection {
     }
 
     /// Starts a request: checks the connection and encodes `cmds` for [`Connection::write_out`].
-    fn begin<'a>(&mut self, cmds: impl Iterator<Item = CmdRef<'a>>) -> Result<()> {
+    fn begin(&mut self, out: Outgoing<'_>) -> Result<()> {
         self.check_usable()?;
         self.in_flight = true;
-        for cmd in cmds {
-            cmd.write_packed(&mut self.write_buf);
-        }
+        out.write_packed(&mut self.write_buf);
         Ok(())
     }
 
@@ -501,7 +499,7 @@ impl Connection {
         cmd: &Cmd,
         timeout: Option<Duration>,
     ) -> Result<T> {
-        self.begin(std::iter::once(cmd.view()))?;
+        self.begin(Outgoing::Cmds(std::slice::from_ref(cmd)))?;
         let work = async {
             self.write_out().await?;
             self.read_reply_with(|frame| match frame.next_error() {
@@ -517,14 +515,12 @@ impl Connection {
         self.track(converted)
     }
 
-    /// Sends `cmds` in one write and reads a reply for each, error replies as values.
-    async fn run_batch<'a>(
-        &mut self,
-        cmds: impl ExactSizeIterator<Item = CmdRef<'a>> + Clone,
-    ) -> Result<Vec<Value>> {
+    /// Sends `out` in one write and reads a reply for each command, error replies as
+    /// values.
+    async fn run_batch(&mut self, out: Outgoing<'_>) -> Result<Vec<Value>> {
         let timeout = Some(self.timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT));
-        let count = cmds.len();
-        self.begin(cmds.clone())?;
+        let count = out.len();
+        self.begin(out)?;
         let work = async {
             self.write_out().await?;
             let mut replies = Vec::with_capacity(count);
@@ -539,7 +535,7 @@ impl Connection {
         };
         let replies = within(timeout, work).await;
         let replies = self.end(replies)?;
-        for (cmd, reply) in cmds.zip(&replies) {
+        for (cmd, reply) in out.iter().zip(&replies) {
             if !matches!(reply, Value::ServerError(_)) {
                 self.note_state(cmd);
             }
@@ -604,11 +600,11 @@ impl AsyncConnectionLike for Connection {
     }
 
     async fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
-        self.run_batch(cmds.iter().map(Cmd::view)).await
+        self.run_batch(Outgoing::Cmds(cmds)).await
     }
 
     async fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
-        self.run_batch(batch.iter()).await
+        self.run_batch(Outgoing::Batch(batch)).await
     }
 
     fn db(&self) -> i64 {

@@ -25,7 +25,7 @@ use super::connection::{
     Connection, DEFAULT_RESPONSE_TIMEOUT, OwnedRead, OwnedWrite, PlainWrite, Stream, read_decoded,
     read_value,
 };
-use crate::cmd::{Batch, Cmd, CmdRef};
+use crate::cmd::{Batch, Cmd, Outgoing};
 use crate::commands::{self, CommandFlags};
 use crate::connection::{
     AsyncConnectionLike, ConnectionAddr, ConnectionInfo, DIRECT_WRITE_MIN, ProtocolVersion,
@@ -273,11 +273,8 @@ impl MultiplexedConnection {
     /// command, else a [`Reply::Many`]. On an idle connection the caller writes the
     /// commands itself (see [`MultiplexedConnection::write_directly`]); otherwise they
     /// are left to the writer task.
-    fn enqueue<'a>(
-        &self,
-        cmds: impl ExactSizeIterator<Item = CmdRef<'a>> + Clone,
-    ) -> Result<oneshot::Receiver<Result<Reply>>> {
-        let count = cmds.len();
+    fn enqueue(&self, out: Outgoing<'_>) -> Result<oneshot::Receiver<Result<Reply>>> {
+        let count = out.len();
         let (tx, rx) = oneshot::channel();
         let slot = Slot {
             tx,
@@ -300,14 +297,12 @@ impl MultiplexedConnection {
         match &self.shared.socket {
             Some(socket) if idle => {
                 state.writing = true;
-                let out = std::mem::take(&mut state.spare);
+                let spare = std::mem::take(&mut state.spare);
                 drop(state);
-                self.write_directly(socket, cmds, out);
+                self.write_directly(socket, out, spare);
             }
             _ => {
-                for cmd in cmds {
-                    cmd.write_packed(&mut state.buf);
-                }
+                out.write_packed(&mut state.buf);
                 drop(state);
                 self.shared.wake_writer.notify_one();
             }
@@ -315,26 +310,21 @@ impl MultiplexedConnection {
         Ok(rx)
     }
 
-    /// Writes `cmds` to the socket from the caller's task, as far as the socket takes
-    /// them without waiting, while `writing` keeps the writer task and other callers off
-    /// it; what is left goes to the front of the buffer for the writer task. Nothing here
-    /// waits, so a caller dropped later cannot leave a command half written. A single
-    /// large command is written from the command itself, its header from `out`.
-    fn write_directly<'a>(
-        &self,
-        socket: &PlainWrite,
-        mut cmds: impl ExactSizeIterator<Item = CmdRef<'a>>,
-        mut out: Vec<u8>,
-    ) {
-        let large = match cmds.next() {
-            Some(cmd) if cmds.len() == 0 && cmd.encoded_args().len() > DIRECT_WRITE_MIN => {
+    /// Writes `sending` to the socket from the caller's task, as far as the socket
+    /// takes it without waiting, while `writing` keeps the writer task and other callers
+    /// off it; what is left goes to the front of the buffer for the writer task. Nothing
+    /// here waits, so a caller dropped later cannot leave a command half written. A batch
+    /// is written from its own buffer, and a single large command from the command
+    /// itself, its header from `out`; other commands are encoded into `out`.
+    fn write_directly(&self, socket: &PlainWrite, sending: Outgoing<'_>, mut out: Vec<u8>) {
+        let large = match sending {
+            Outgoing::Batch(batch) => batch.wire(),
+            Outgoing::Cmds([cmd]) if cmd.encoded_args().len() > DIRECT_WRITE_MIN => {
                 cmd.write_header(&mut out);
                 cmd.encoded_args()
             }
-            first => {
-                for cmd in first.into_iter().chain(cmds) {
-                    cmd.write_packed(&mut out);
-                }
+            Outgoing::Cmds(_) => {
+                sending.write_packed(&mut out);
                 &[]
             }
         };
@@ -662,7 +652,7 @@ impl AsyncConnectionLike for MultiplexedConnection {
         if is_blocking(cmd) {
             return T::from_redis_value(self.blocking(cmd).await?);
         }
-        let rx = self.enqueue(std::iter::once(cmd.view()))?;
+        let rx = self.enqueue(Outgoing::Cmds(std::slice::from_ref(cmd)))?;
         let Reply::One(reply) = self.receive(rx).await? else {
             return Err(Error::new(
                 ErrorKind::Protocol,
@@ -680,11 +670,11 @@ impl AsyncConnectionLike for MultiplexedConnection {
     }
 
     async fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
-        self.run_batch(cmds.iter().map(Cmd::view)).await
+        self.run_batch(Outgoing::Cmds(cmds)).await
     }
 
     async fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
-        self.run_batch(batch.iter()).await
+        self.run_batch(Outgoing::Batch(batch)).await
     }
 
     fn db(&self) -> i64 {
@@ -701,15 +691,13 @@ impl AsyncConnectionLike for MultiplexedConnection {
 }
 
 impl MultiplexedConnection {
-    /// Sends `cmds` in one request and reads a reply for each, error replies as values.
-    async fn run_batch<'a>(
-        &self,
-        cmds: impl ExactSizeIterator<Item = CmdRef<'a>> + Clone,
-    ) -> Result<Vec<Value>> {
-        if cmds.len() == 0 {
+    /// Sends `out` in one request and reads a reply for each command, error replies as
+    /// values.
+    async fn run_batch(&self, out: Outgoing<'_>) -> Result<Vec<Value>> {
+        if out.len() == 0 {
             return Ok(Vec::new());
         }
-        let rx = self.enqueue(cmds)?;
+        let rx = self.enqueue(out)?;
         // Error replies stay values in a batch.
         match self.receive(rx).await? {
             Reply::One(reply) => match reply.into_value() {

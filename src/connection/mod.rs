@@ -20,7 +20,7 @@ pub use info::{
     TlsOptions,
 };
 
-use crate::cmd::{Batch, Cmd, CmdRef, cmd};
+use crate::cmd::{Batch, Cmd, CmdRef, Outgoing, cmd};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Decoder, Frame, ProtocolError};
 use crate::types::{Converted, FromRedisValue, ReplySink};
@@ -365,19 +365,26 @@ impl Connection {
         !self.broken && !self.state_changed && self.db == db
     }
 
-    /// Follows commands that change the connection's state.
-    /// Sends `cmds` in one write and reads a reply for each, error replies as values.
-    fn run_batch<'a>(
-        &mut self,
-        cmds: impl ExactSizeIterator<Item = CmdRef<'a>> + Clone,
-    ) -> Result<Vec<Value>> {
+    /// Sends `out` in one write and reads a reply for each command, error replies as
+    /// values. A batch is written straight from its buffer.
+    fn run_batch(&mut self, out: Outgoing<'_>) -> Result<Vec<Value>> {
         self.check_usable()?;
-        for cmd in cmds.clone() {
-            cmd.write_packed(&mut self.write_buf);
+        match out.wire() {
+            Some(wire) if self.write_buf.is_empty() => {
+                let res = self
+                    .stream
+                    .write_all(wire)
+                    .and_then(|()| self.stream.flush());
+                let addr = &self.addr;
+                self.track(res.map_err(|e| Error::io(format!("writing to {addr} failed"), e)))?;
+            }
+            _ => {
+                out.write_packed(&mut self.write_buf);
+                self.flush()?;
+            }
         }
-        self.flush()?;
-        let mut replies = Vec::with_capacity(cmds.len());
-        for cmd in cmds {
+        let mut replies = Vec::with_capacity(out.len());
+        for cmd in out.iter() {
             let reply = self.read_reply()?;
             if !matches!(reply, Value::ServerError(_)) {
                 self.note_state(cmd);
@@ -387,6 +394,7 @@ impl Connection {
         Ok(replies)
     }
 
+    /// Follows commands that change the connection's state.
     fn note_state(&mut self, cmd: CmdRef<'_>) {
         match state_change(cmd) {
             Some(StateChange::Db(db)) => self.db = db,
@@ -560,12 +568,13 @@ pub(crate) enum StateChange {
 
 /// What `cmd`, once it succeeded, did to its connection's state.
 pub(crate) fn state_change(cmd: CmdRef<'_>) -> Option<StateChange> {
-    let mut args = cmd.args();
-    let name = args.next()?;
-    // SELECT, AUTH, HELLO and RESET: anything else is let go at a glance.
-    if !matches!(name.len(), 4..=6) {
+    // SELECT, AUTH, HELLO and RESET have names of 4 to 6 bytes: a command whose name's
+    // header (`$<len>\r\n`) says otherwise is let go at a glance.
+    if !matches!(cmd.encoded_args(), [b'$', b'4'..=b'6', b'\r', ..]) {
         return None;
     }
+    let mut args = cmd.args();
+    let name = args.next()?;
     if name.eq_ignore_ascii_case(b"SELECT") {
         let db = args
             .next()
@@ -714,11 +723,11 @@ impl ConnectionLike for Connection {
     }
 
     fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
-        self.run_batch(cmds.iter().map(Cmd::view))
+        self.run_batch(Outgoing::Cmds(cmds))
     }
 
     fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
-        self.run_batch(batch.iter())
+        self.run_batch(Outgoing::Batch(batch))
     }
 
     fn db(&self) -> i64 {

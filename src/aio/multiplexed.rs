@@ -68,6 +68,17 @@ impl Slot {
         replies.push(decoded.into_value()?);
         Ok((replies.len() == *len).then(|| Reply::Many(std::mem::take(replies))))
     }
+
+    /// Takes a batch's next replies that are in `buf` already and short (a pipeline's
+    /// `+OK`s), without a trip round the reader's loop each; returns what to send when
+    /// they complete the request.
+    fn take_short_lines(&mut self, decoder: &mut Decoder, buf: &mut BytesMut) -> Option<Reply> {
+        let (len, replies) = self.batch.as_mut()?;
+        while replies.len() < *len {
+            replies.push(decoder.decode_short_line(buf)?);
+        }
+        Some(Reply::Many(std::mem::take(replies)))
+    }
 }
 
 struct State {
@@ -611,13 +622,8 @@ async fn read_loop(
                 return;
             };
             let mut taken = slot.take(incoming);
-            // The batch's next replies that are here already and short (a pipeline's
-            // `+OK`s) go in without a trip round the loop each.
-            while matches!(taken, Ok(None)) {
-                let Some(value) = decoder.decode_short_line(&mut buf) else {
-                    break;
-                };
-                taken = slot.take(Decoded::Value(value));
+            if matches!(taken, Ok(None)) {
+                taken = Ok(slot.take_short_lines(&mut decoder, &mut buf));
             }
             batch_left = match taken {
                 Ok(None) => slot.awaiting(),

@@ -524,12 +524,15 @@ impl Connection {
         let work = async {
             self.write_out().await?;
             let mut replies = Vec::with_capacity(count);
-            for _ in 0..count {
-                let reply = match self.decoder.decode_short_line(&mut self.buf) {
-                    Some(value) => value,
-                    None => self.read_reply_with(Frame::build_value).await??,
-                };
-                replies.push(reply);
+            while replies.len() < count {
+                // Short replies already buffered are taken together, anything else alone.
+                let taken = self
+                    .decoder
+                    .decode_short_lines(&mut self.buf, &mut replies, count);
+                if taken == 0 {
+                    let reply = self.read_reply_with(Frame::build_value).await??;
+                    replies.push(reply);
+                }
             }
             Ok(replies)
         };

@@ -74,10 +74,8 @@ impl Slot {
     /// they complete the request.
     fn take_short_lines(&mut self, decoder: &mut Decoder, buf: &mut BytesMut) -> Option<Reply> {
         let (len, replies) = self.batch.as_mut()?;
-        while replies.len() < *len {
-            replies.push(decoder.decode_short_line(buf)?);
-        }
-        Some(Reply::Many(std::mem::take(replies)))
+        decoder.decode_short_lines(buf, replies, *len);
+        (replies.len() == *len).then(|| Reply::Many(std::mem::take(replies)))
     }
 }
 

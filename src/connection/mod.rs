@@ -383,13 +383,22 @@ impl Connection {
                 self.flush()?;
             }
         }
-        let mut replies = Vec::with_capacity(out.len());
-        for cmd in out.iter() {
-            let reply = self.read_reply()?;
+        let count = out.len();
+        let mut replies = Vec::with_capacity(count);
+        while replies.len() < count {
+            // Short replies already buffered are taken together, anything else alone.
+            let taken = self
+                .decoder
+                .decode_short_lines(&mut self.read_buf, &mut replies, count);
+            if taken == 0 {
+                let reply = self.read_reply()?;
+                replies.push(reply);
+            }
+        }
+        for (cmd, reply) in out.iter().zip(&replies) {
             if !matches!(reply, Value::ServerError(_)) {
                 self.note_state(cmd);
             }
-            replies.push(reply);
         }
         Ok(replies)
     }

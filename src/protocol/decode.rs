@@ -106,22 +106,41 @@ impl Decoder {
     /// pipeline are, read here without the scan and its tape. Any other frame, or one not
     /// whole yet, gives `None` and is left in `src` for [`Decoder::decode_with`].
     pub(crate) fn decode_short_line(&mut self, src: &mut BytesMut) -> Option<Value> {
-        if self.scan.line_from != 0 || !self.scan.tape.is_empty() {
+        if self.is_mid_frame() {
             return None;
         }
-        let head = src.get(..src.len().min(SHORT_LINE))?;
-        let (&kind, rest) = head.split_first()?;
-        let lf = rest.iter().position(|&b| b == b'\n')?;
-        let line = rest.get(..lf)?.strip_suffix(b"\r")?;
-        let value = match (kind, line) {
-            (b'+', b"OK") => Value::SimpleString(Bytes::from_static(b"OK")),
-            (b'+', b"QUEUED") => Value::SimpleString(Bytes::from_static(b"QUEUED")),
-            (b'+', b"PONG") => Value::SimpleString(Bytes::from_static(b"PONG")),
-            (b':', digits) => Value::Int(parse_int(digits)?),
-            _ => return None,
-        };
-        src.advance(lf + 2);
+        let (value, len) = short_line(src)?;
+        src.advance(len);
         Some(value)
+    }
+
+    /// Decodes the short lines at the front of `src`, as [`Decoder::decode_short_line`]
+    /// does one, onto `out` until it holds `want` values; returns how many it added.
+    pub(crate) fn decode_short_lines(
+        &mut self,
+        src: &mut BytesMut,
+        out: &mut Vec<Value>,
+        want: usize,
+    ) -> usize {
+        if self.is_mid_frame() {
+            return 0;
+        }
+        let before = out.len();
+        let mut taken = 0;
+        while out.len() < want {
+            let Some((value, len)) = short_line(src.get(taken..).unwrap_or_default()) else {
+                break;
+            };
+            out.push(value);
+            taken += len;
+        }
+        src.advance(taken);
+        out.len() - before
+    }
+
+    /// `true` when part of a frame has been scanned already.
+    fn is_mid_frame(&self) -> bool {
+        self.scan.line_from != 0 || !self.scan.tape.is_empty()
     }
 
     /// Decodes the next frame from `src` and hands it to `read` unbuilt, so a reader
@@ -181,6 +200,23 @@ impl Decoder {
         self.scan.reset();
         out
     }
+}
+
+/// A short status or integer line at the start of `bytes` (`+OK`, `+QUEUED`, `+PONG`,
+/// `:n`) and its length, CRLF included; `None` for anything else, or a line not whole.
+fn short_line(bytes: &[u8]) -> Option<(Value, usize)> {
+    let head = bytes.get(..bytes.len().min(SHORT_LINE))?;
+    let (&kind, rest) = head.split_first()?;
+    let lf = rest.iter().position(|&b| b == b'\n')?;
+    let line = rest.get(..lf)?.strip_suffix(b"\r")?;
+    let value = match (kind, line) {
+        (b'+', b"OK") => Value::SimpleString(Bytes::from_static(b"OK")),
+        (b'+', b"QUEUED") => Value::SimpleString(Bytes::from_static(b"QUEUED")),
+        (b'+', b"PONG") => Value::SimpleString(Bytes::from_static(b"PONG")),
+        (b':', digits) => Value::Int(parse_int(digits)?),
+        _ => return None,
+    };
+    Some((value, lf + 2))
 }
 
 /// The largest frame [`Decoder::take_frame`] reads in place when it is one scalar.
@@ -920,6 +956,38 @@ impl<'a> Frame<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_lines_are_taken_together_up_to_the_first_other_frame() {
+        let ok = || Value::SimpleString(Bytes::from_static(b"OK"));
+        let mut decoder = Decoder::new();
+        let mut buf =
+            BytesMut::from(&b"+OK\r\n:7\r\n+QUEUED\r\n$1\r\nx\r\n+OK\r\n:-3\r\n+OK\r"[..]);
+        let mut out = Vec::new();
+        // No more than asked for.
+        assert_eq!(decoder.decode_short_lines(&mut buf, &mut out, 2), 2);
+        assert_eq!(out, [ok(), Value::Int(7)]);
+        // Up to the bulk string, which is left for the scan.
+        assert_eq!(decoder.decode_short_lines(&mut buf, &mut out, 10), 1);
+        assert_eq!(decoder.decode_short_lines(&mut buf, &mut out, 10), 0);
+        assert_eq!(
+            decoder.decode(&mut buf).unwrap(),
+            Some(Value::BulkString(Bytes::from_static(b"x")))
+        );
+        // A line not whole yet stays where it is.
+        assert_eq!(decoder.decode_short_lines(&mut buf, &mut out, 10), 2);
+        assert_eq!(out[3..], [ok(), Value::Int(-3)]);
+        assert_eq!(&buf[..], b"+OK\r");
+        // Nor is anything taken while a frame is part scanned.
+        let mut buf = BytesMut::from(&b"*2\r\n:1\r\n"[..]);
+        assert_eq!(decoder.decode(&mut buf).unwrap(), None);
+        assert_eq!(decoder.decode_short_lines(&mut buf, &mut out, 10), 0);
+        buf.extend_from_slice(b":2\r\n");
+        assert_eq!(
+            decoder.decode(&mut buf).unwrap(),
+            Some(Value::Array(vec![Value::Int(1), Value::Int(2)]))
+        );
+    }
 
     fn decode_all(input: &[u8]) -> Result<Vec<Value>, ProtocolError> {
         let mut decoder = Decoder::new();

@@ -288,9 +288,11 @@ impl Batch {
 
     /// Queues the command `write` writes, name first, into an empty [`Cmd`].
     pub(crate) fn queue(&mut self, write: impl FnOnce(&mut Cmd)) {
+        // Emptied before, not only after: a `write` that panicked left it part written.
         let scratch = &mut self.scratch;
         scratch.buf.clear();
         scratch.n_args = 0;
+        scratch.keys = KeyIndices::default();
         write(scratch);
         let keys = std::mem::take(&mut scratch.keys);
         append(

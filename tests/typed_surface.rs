@@ -85,6 +85,33 @@ fn pipeline_methods_queue_what_the_constructors_build() {
     assert_eq!(p.len(), built.len());
 }
 
+/// A key whose encoding panics once it has written part of itself.
+struct Exploding;
+
+impl respec::ToRedisArgs for Exploding {
+    fn write_redis_args<W: respec::RedisWrite + ?Sized>(&self, out: &mut W) {
+        out.write_arg(b"half");
+        panic!("this key cannot be encoded");
+    }
+}
+
+#[test]
+fn a_command_that_panics_while_queued_leaves_nothing_behind() {
+    let mut p = respec::pipe();
+    p.get("before");
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        p.set("key", Exploding);
+    }));
+    assert!(caught.is_err());
+    // Neither its arguments nor its key mark reach the next command.
+    p.dbsize();
+    assert_eq!(
+        p.cmds().collect::<Vec<_>>(),
+        [c::get("before"), c::dbsize()]
+    );
+    assert_eq!(p.len(), 2);
+}
+
 /// An async connection that does its IO on the spot: enough to drive the generated
 /// futures against a real server without a runtime.
 struct Blocking(Connection);

@@ -354,7 +354,7 @@ impl Batch {
     }
 
     /// The commands, borrowed.
-    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = CmdRef<'_>> + Clone {
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = CmdRef<'_>> {
         self.spans().map(|(args, queued)| CmdRef {
             args,
             n_args: queued.n_args,
@@ -362,7 +362,7 @@ impl Batch {
     }
 
     /// Each command's encoded arguments with what else is known of it.
-    fn spans(&self) -> impl ExactSizeIterator<Item = (&[u8], &Queued)> + Clone {
+    fn spans(&self) -> impl ExactSizeIterator<Item = (&[u8], &Queued)> {
         self.cmds.iter().map(|queued| {
             let args = self.wire.get(queued.start..queued.end).unwrap_or_default();
             (args, queued)

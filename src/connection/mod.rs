@@ -370,14 +370,7 @@ impl Connection {
     fn run_batch(&mut self, out: Outgoing<'_>) -> Result<Vec<Value>> {
         self.check_usable()?;
         match out.wire() {
-            Some(wire) if self.write_buf.is_empty() => {
-                let res = self
-                    .stream
-                    .write_all(wire)
-                    .and_then(|()| self.stream.flush());
-                let addr = &self.addr;
-                self.track(res.map_err(|e| Error::io(format!("writing to {addr} failed"), e)))?;
-            }
+            Some(wire) if self.write_buf.is_empty() => self.write_through(wire)?,
             _ => {
                 out.write_packed(&mut self.write_buf);
                 self.flush()?;
@@ -428,9 +421,16 @@ impl Connection {
         cmd.write_header(&mut self.write_buf);
         self.write_buf.extend_from_slice(head);
         self.flush()?;
+        self.write_through(rest)
+    }
+
+    /// Writes `bytes` to the socket as they are, past the write buffer, which must be
+    /// empty so nothing is sent out of order.
+    fn write_through(&mut self, bytes: &[u8]) -> Result<()> {
+        debug_assert!(self.write_buf.is_empty());
         let res = self
             .stream
-            .write_all(rest)
+            .write_all(bytes)
             .and_then(|()| self.stream.flush());
         let addr = &self.addr;
         self.track(res.map_err(|e| Error::io(format!("writing to {addr} failed"), e)))

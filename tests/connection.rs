@@ -1,7 +1,9 @@
 //! Connection setup against real servers: protocol, database, name, credentials, and
-//! Unix sockets.
+//! Unix sockets, and polling for replies.
 
 mod support;
+
+use std::time::Duration;
 
 use respec::{Client, ConnectionAddr, ConnectionLike, ProtocolVersion, cmd};
 use support::{PROTOCOLS, RedisServer};
@@ -164,4 +166,63 @@ fn one_client_many_connections_across_threads() {
         cmd("GET").key("shared").query::<i64>(&mut con).unwrap(),
         200
     );
+}
+
+/// Replies that come back at once, replies slower than the polling budget and large
+/// replies that arrive in many reads all come whole, whatever the budget, over TCP and
+/// a Unix socket.
+#[test]
+fn replies_arrive_whole_whether_polled_for_or_waited_on() {
+    let server = RedisServer::config().unix_socket().start();
+    let path = server.unix_socket().unwrap();
+    let big = support::patterned(1 << 20);
+    for base in [server.url(), format!("unix://{}", path.display())] {
+        for budget_us in [0, 1, 50, 1_000_000] {
+            let url = format!("{base}?busy_poll_us={budget_us}");
+            let client = Client::open(url.as_str()).unwrap();
+            assert_eq!(
+                client.connection_info().busy_poll,
+                Duration::from_micros(budget_us)
+            );
+            let mut con = client.get_connection().unwrap();
+            cmd("SET").key("big").arg(&big).exec(&mut con).unwrap();
+            for round in 0..10 {
+                // Slower than any budget but the last: the polls run out and grow rarer.
+                let popped: Option<(String, String)> = cmd("BLPOP")
+                    .key("nothing")
+                    .arg(0.01)
+                    .query(&mut con)
+                    .unwrap();
+                assert_eq!(popped, None, "{url} round {round}");
+                let n: i64 = cmd("INCR").key("n").query(&mut con).unwrap();
+                assert!(n > round, "{url} round {round}");
+                let got: Vec<u8> = cmd("GET").key("big").query(&mut con).unwrap();
+                assert!(got == big, "{url} round {round}: the large value changed");
+                let replies: Vec<i64> = (0..100)
+                    .fold(&mut respec::pipe(), |pipe, _| pipe.incr("p"))
+                    .query(&mut con)
+                    .unwrap();
+                assert_eq!(replies.len(), 100);
+                assert!(replies.windows(2).all(|w| w[1] == w[0] + 1), "{url}");
+            }
+        }
+    }
+}
+
+/// A read timeout shorter than the polling budget still ends the wait in time.
+#[test]
+fn a_read_timeout_shorter_than_the_polling_budget_is_kept() {
+    let server = RedisServer::start();
+    let mut info = support::info(&server, ProtocolVersion::Resp2);
+    info.busy_poll = Duration::from_secs(30);
+    info.socket_timeout = Some(Duration::from_millis(100));
+    let mut con = Client::open(info).unwrap().get_connection().unwrap();
+    assert_eq!(cmd("PING").query::<String>(&mut con).unwrap(), "PONG");
+    let err = cmd("BLPOP")
+        .key("nothing")
+        .arg(60)
+        .exec(&mut con)
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(!con.is_open());
 }

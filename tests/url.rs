@@ -120,7 +120,7 @@ fn db_comes_from_the_query_then_the_path_then_zero() {
 fn options() {
     let info = parse(
         "redis://host/?socket_timeout=1.5&socket_connect_timeout=2&socket_keepalive=No\
-         &client_name=my%2Dapp&health_check_interval=30&protocol=3",
+         &client_name=my%2Dapp&health_check_interval=30&protocol=3&busy_poll_us=120",
     );
     assert_eq!(info.socket_timeout, Some(Duration::from_millis(1500)));
     assert_eq!(info.socket_connect_timeout, Some(Duration::from_secs(2)));
@@ -128,11 +128,17 @@ fn options() {
     assert_eq!(info.client_name.as_deref(), Some("my-app"));
     assert_eq!(info.health_check_interval, Some(Duration::from_secs(30)));
     assert_eq!(info.protocol, ProtocolVersion::Resp3);
+    assert_eq!(info.busy_poll, Duration::from_micros(120));
+    assert_eq!(
+        parse("redis://host?busy_poll_us=0").busy_poll,
+        Duration::ZERO
+    );
 
     let defaults = parse("redis://host");
     assert_eq!(defaults.protocol, ProtocolVersion::Resp2);
     assert!(defaults.socket_keepalive);
     assert_eq!(defaults.socket_timeout, None);
+    assert_eq!(defaults.busy_poll, Duration::ZERO);
 }
 
 #[test]
@@ -174,6 +180,14 @@ fn bad_input_is_a_clear_error() {
     check_err(
         "redis://host?socket_keepalive=maybe",
         "socket_keepalive must be true/false",
+    );
+    check_err(
+        "redis://host?busy_poll_us=-5",
+        "busy_poll_us must be a whole number of microseconds",
+    );
+    check_err(
+        "redis://host?busy_poll_us=0.5",
+        "busy_poll_us must be a whole number of microseconds",
     );
     check_err("redis://host?colour=blue", "unknown option \"colour\"");
     check_err("redis://[::1", "unclosed '['");

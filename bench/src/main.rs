@@ -28,6 +28,8 @@ use workloads::{Measured, Workload};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Peer {
     RespecSync,
+    /// The sync client with busy polling on: not a peer, the price and gain of an option.
+    RespecSyncPolling,
     RespecAsync,
     RedisRsSync,
     RedisRsAsync,
@@ -36,8 +38,9 @@ pub(crate) enum Peer {
 }
 
 impl Peer {
-    pub(crate) const ALL: [Peer; 6] = [
+    pub(crate) const ALL: [Peer; 7] = [
         Peer::RespecSync,
+        Peer::RespecSyncPolling,
         Peer::RespecAsync,
         Peer::RedisRsSync,
         Peer::RedisRsAsync,
@@ -48,6 +51,7 @@ impl Peer {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Peer::RespecSync => "respec sync",
+            Peer::RespecSyncPolling => "respec sync, busy_poll_us=50",
             Peer::RespecAsync => "respec async",
             Peer::RedisRsSync => "redis-rs sync",
             Peer::RedisRsAsync => "redis-rs async",
@@ -59,6 +63,7 @@ impl Peer {
     pub(crate) fn arg(self) -> &'static str {
         match self {
             Peer::RespecSync => "respec-sync",
+            Peer::RespecSyncPolling => "respec-sync-polling",
             Peer::RespecAsync => "respec-async",
             Peer::RedisRsSync => "redis-rs-sync",
             Peer::RedisRsAsync => "redis-rs-async",
@@ -72,7 +77,10 @@ impl Peer {
     }
 
     pub(crate) fn is_sync(self) -> bool {
-        matches!(self, Peer::RespecSync | Peer::RedisRsSync)
+        matches!(
+            self,
+            Peer::RespecSync | Peer::RespecSyncPolling | Peer::RedisRsSync
+        )
     }
 
     fn runs(self, workload: Workload) -> bool {
@@ -97,6 +105,9 @@ fn main() -> ExitCode {
     }
 }
 
+/// The polling budget of [`Peer::RespecSyncPolling`], in microseconds.
+const POLLING_US: u32 = 50;
+
 /// One measured run, in this process; prints a `RESULT` line for the suite.
 fn run(args: &[String]) -> clients::Result<()> {
     let [peer, workload, url] = args else {
@@ -107,6 +118,11 @@ fn run(args: &[String]) -> clients::Result<()> {
         Workload::parse(workload).ok_or_else(|| format!("unknown workload {workload:?}"))?;
     let measured: Measured = match peer {
         Peer::RespecSync => workloads::run_sync::<RespecSync>(workload, url)?,
+        Peer::RespecSyncPolling => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            let url = format!("{url}{sep}busy_poll_us={POLLING_US}");
+            workloads::run_sync::<RespecSync>(workload, &url)?
+        }
         Peer::RedisRsSync => workloads::run_sync::<RedisRsSync>(workload, url)?,
         Peer::RespecAsync => workloads::run_async::<RespecAsync>(workload, url)?,
         Peer::RedisRsAsync => workloads::run_async::<RedisRsAsync>(workload, url)?,

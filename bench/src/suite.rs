@@ -124,9 +124,9 @@ pub(crate) fn suite(args: &[String]) -> Result<()> {
         }
         let Some(preload) = &jemalloc else { continue };
         for &workload in options.only.iter().filter(|w| w.allocates_per_element()) {
-            let rust_peers = Peer::ALL
-                .into_iter()
-                .filter(|p| *p != Peer::RedisBenchmark && p.runs(workload));
+            let rust_peers = Peer::ALL.into_iter().filter(|p| {
+                !matches!(p, Peer::RedisBenchmark | Peer::RespecSyncPolling) && p.runs(workload)
+            });
             for peer in rust_peers {
                 let args = ["run", peer.arg(), workload.name(), &url];
                 let sample = run_process_with(&args, pinned, Some(preload))?;

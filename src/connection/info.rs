@@ -212,6 +212,7 @@ impl From<String> for Password {
 /// | `socket_timeout` | read and write timeout, in seconds |
 /// | `socket_connect_timeout` | connect timeout, in seconds |
 /// | `socket_keepalive` | TCP keepalive on or off |
+/// | `busy_poll_us` | how long a sync connection polls for a reply before blocking, in microseconds (default `0`: never) |
 /// | `health_check_interval` | idle seconds after which a pooled connection is checked |
 /// | `ssl_ca_certs`, `ssl_ca_data` | CA certificates to trust (a PEM file, or PEM text) |
 /// | `ssl_certfile`, `ssl_keyfile` | client certificate and key for mutual TLS |
@@ -261,6 +262,12 @@ pub struct ConnectionInfo {
     pub socket_keepalive: bool,
     /// Idle time after which a pooled connection is checked with `PING` before use.
     pub health_check_interval: Option<Duration>,
+    /// How long a sync connection polls the socket for a reply before it blocks on it;
+    /// zero, the default, blocks at once. Polling saves the wake-up of a blocked thread
+    /// when the server answers quickly, at the cost of the CPU time it takes, and grows
+    /// rarer by itself when replies take longer; see [`Connection`](crate::Connection).
+    /// TLS connections and async connections do not poll.
+    pub busy_poll: Duration,
     /// TLS settings, used for `rediss://` ([`ConnectionAddr::TcpTls`]).
     pub tls: TlsOptions,
     /// Where each new connection gets its credentials; when set, it takes the place of
@@ -284,6 +291,7 @@ impl Default for ConnectionInfo {
             socket_connect_timeout: None,
             socket_keepalive: true,
             health_check_interval: None,
+            busy_poll: Duration::ZERO,
             tls: TlsOptions::default(),
             credential_provider: None,
         }
@@ -303,6 +311,7 @@ impl fmt::Debug for ConnectionInfo {
             .field("socket_connect_timeout", &self.socket_connect_timeout)
             .field("socket_keepalive", &self.socket_keepalive)
             .field("health_check_interval", &self.health_check_interval)
+            .field("busy_poll", &self.busy_poll)
             .field("tls", &self.tls)
             .field("credential_provider", &self.credential_provider)
             .finish()
@@ -417,6 +426,12 @@ impl ConnectionInfo {
                 "socket_keepalive" => info.socket_keepalive = parse_bool(&name, &value)?,
                 "health_check_interval" => {
                     info.health_check_interval = Some(parse_seconds(&name, &value)?);
+                }
+                "busy_poll_us" => {
+                    let micros = value
+                        .parse()
+                        .map_err(|_| bad_value(&name, &value, "a whole number of microseconds"))?;
+                    info.busy_poll = Duration::from_micros(micros);
                 }
                 "ssl_ca_certs" | "ssl_ca_data" | "ssl_certfile" | "ssl_keyfile"
                 | "ssl_cert_reqs" | "ssl_check_hostname"

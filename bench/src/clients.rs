@@ -122,6 +122,48 @@ impl AsyncClient for RespecAsync {
     }
 }
 
+/// respec's async client on a connection of its own, shared by handle for the trait's
+/// sake; it runs only the workloads with one caller, so the lock is never contended.
+#[derive(Clone)]
+pub(crate) struct RespecAsyncOwn(std::rc::Rc<tokio::sync::Mutex<respec::aio::Connection>>);
+
+impl AsyncClient for RespecAsyncOwn {
+    async fn connect(url: &str) -> Result<Self> {
+        use respec::IntoConnectionInfo as _;
+        let con = respec::aio::Connection::open(&url.into_connection_info()?).await?;
+        Ok(Self(std::rc::Rc::new(tokio::sync::Mutex::new(con))))
+    }
+    async fn ping(&mut self) -> Result<()> {
+        self.0.lock().await.ping().await?;
+        Ok(())
+    }
+    async fn set(&mut self, key: &str, value: &[u8]) -> Result<()> {
+        Ok(self.0.lock().await.set(key, value).await?)
+    }
+    async fn get(&mut self, key: &str) -> Result<usize> {
+        let value: Option<Vec<u8>> = self.0.lock().await.get(key).await?;
+        Ok(value.map_or(0, |v| v.len()))
+    }
+    async fn set_pipeline(&mut self, key: &str, value: &[u8], count: usize) -> Result<()> {
+        let mut pipe = respec::pipe();
+        for _ in 0..count {
+            pipe.set(key, value).ignore();
+        }
+        Ok(pipe.query_async::<()>(&mut *self.0.lock().await).await?)
+    }
+    async fn lrange(&mut self, key: &str) -> Result<usize> {
+        let items: Vec<String> = self.0.lock().await.lrange(key, 0, -1).await?;
+        Ok(items.len())
+    }
+    async fn hgetall(&mut self, key: &str) -> Result<usize> {
+        let map: HashMap<String, String> = self.0.lock().await.hgetall(key).await?;
+        Ok(map.len())
+    }
+    async fn incr(&mut self, key: &str) -> Result<i64> {
+        Ok(self.0.lock().await.incr(key).await?)
+    }
+}
+
 fn redis_rs_client(url: &str) -> Result<redis::Client> {
     use redis::IntoConnectionInfo as _;
     let info = url

@@ -21,7 +21,7 @@ mod workloads;
 
 use std::process::ExitCode;
 
-use clients::{Fred, RedisRsAsync, RedisRsSync, RespecAsync, RespecSync};
+use clients::{Fred, RedisRsAsync, RedisRsSync, RespecAsync, RespecAsyncOwn, RespecSync};
 use workloads::{Measured, Workload};
 
 /// The clients, in the order the tables list them.
@@ -31,6 +31,9 @@ pub(crate) enum Peer {
     /// The sync client with busy polling on: not a peer, the price and gain of an option.
     RespecSyncPolling,
     RespecAsync,
+    /// The async client on a connection of its own (what the async pool hands out), no
+    /// reader task: for the workloads with one caller.
+    RespecAsyncOwn,
     RedisRsSync,
     RedisRsAsync,
     Fred,
@@ -38,10 +41,11 @@ pub(crate) enum Peer {
 }
 
 impl Peer {
-    pub(crate) const ALL: [Peer; 7] = [
+    pub(crate) const ALL: [Peer; 8] = [
         Peer::RespecSync,
         Peer::RespecSyncPolling,
         Peer::RespecAsync,
+        Peer::RespecAsyncOwn,
         Peer::RedisRsSync,
         Peer::RedisRsAsync,
         Peer::Fred,
@@ -53,6 +57,7 @@ impl Peer {
             Peer::RespecSync => "respec sync",
             Peer::RespecSyncPolling => "respec sync, busy_poll_us=50",
             Peer::RespecAsync => "respec async",
+            Peer::RespecAsyncOwn => "respec async, own connection",
             Peer::RedisRsSync => "redis-rs sync",
             Peer::RedisRsAsync => "redis-rs async",
             Peer::Fred => "fred",
@@ -65,6 +70,7 @@ impl Peer {
             Peer::RespecSync => "respec-sync",
             Peer::RespecSyncPolling => "respec-sync-polling",
             Peer::RespecAsync => "respec-async",
+            Peer::RespecAsyncOwn => "respec-async-own",
             Peer::RedisRsSync => "redis-rs-sync",
             Peer::RedisRsAsync => "redis-rs-async",
             Peer::Fred => "fred",
@@ -84,7 +90,10 @@ impl Peer {
     }
 
     fn runs(self, workload: Workload) -> bool {
-        !self.is_sync() || workload.has_sync_form()
+        match self {
+            Peer::RespecAsyncOwn => workload.has_one_caller(),
+            _ => !self.is_sync() || workload.has_sync_form(),
+        }
     }
 }
 
@@ -125,6 +134,7 @@ fn run(args: &[String]) -> clients::Result<()> {
         }
         Peer::RedisRsSync => workloads::run_sync::<RedisRsSync>(workload, url)?,
         Peer::RespecAsync => workloads::run_async::<RespecAsync>(workload, url)?,
+        Peer::RespecAsyncOwn => workloads::run_async::<RespecAsyncOwn>(workload, url)?,
         Peer::RedisRsAsync => workloads::run_async::<RedisRsAsync>(workload, url)?,
         Peer::Fred => workloads::run_async::<Fred>(workload, url)?,
         Peer::RedisBenchmark => return Err("redis-benchmark is run by the suite itself".into()),

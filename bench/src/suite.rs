@@ -125,7 +125,10 @@ pub(crate) fn suite(args: &[String]) -> Result<()> {
         let Some(preload) = &jemalloc else { continue };
         for &workload in options.only.iter().filter(|w| w.allocates_per_element()) {
             let rust_peers = Peer::ALL.into_iter().filter(|p| {
-                !matches!(p, Peer::RedisBenchmark | Peer::RespecSyncPolling) && p.runs(workload)
+                !matches!(
+                    p,
+                    Peer::RedisBenchmark | Peer::RespecSyncPolling | Peer::RespecAsyncOwn
+                ) && p.runs(workload)
             });
             for peer in rust_peers {
                 let args = ["run", peer.arg(), workload.name(), &url];

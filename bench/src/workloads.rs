@@ -112,6 +112,11 @@ impl Workload {
     pub(crate) fn has_sync_form(self) -> bool {
         self != Workload::IncrPool4
     }
+
+    /// Whether one task issues every request (no sharing of a connection).
+    pub(crate) fn has_one_caller(self) -> bool {
+        !matches!(self, Workload::Concurrent50 | Workload::IncrPool4)
+    }
 }
 
 /// What one measured run reports back to the suite.

@@ -17,8 +17,8 @@
 use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
-/// The most polls in a row that run out of time count; after that many, one read in
-/// `2^MAX_MISSES` polls.
+/// Polls in a row that run out of time are counted up to this many; from then on one
+/// read in `2^MAX_MISSES` (256) polls until a poll finds a reply.
 const MAX_MISSES: u32 = 8;
 
 /// A socket that can be switched between blocking and non-blocking reads.

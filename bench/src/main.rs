@@ -114,7 +114,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// The polling budget of [`Peer::RespecSyncPolling`], in microseconds.
+/// The polling budget of [`Peer::RespecSyncPolling`], in microseconds; its row's name
+/// ([`Peer::name`]) states it too.
 const POLLING_US: u32 = 50;
 
 /// One measured run, in this process; prints a `RESULT` line for the suite.

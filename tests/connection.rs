@@ -218,11 +218,18 @@ fn a_read_timeout_shorter_than_the_polling_budget_is_kept() {
     info.socket_timeout = Some(Duration::from_millis(100));
     let mut con = Client::open(info).unwrap().get_connection().unwrap();
     assert_eq!(cmd("PING").query::<String>(&mut con).unwrap(), "PONG");
+    let started = std::time::Instant::now();
     let err = cmd("BLPOP")
         .key("nothing")
         .arg(60)
         .exec(&mut con)
         .unwrap_err();
+    // A poll that ignored the timeout would run its 30 s budget before failing.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the wait outlived the read timeout: {:?}",
+        started.elapsed()
+    );
     assert!(err.is_timeout(), "{err:?}");
     assert!(!con.is_open());
 }

@@ -61,6 +61,7 @@ impl Cmd {
     }
 
     /// Writes a command's name, each of its words an argument.
+    #[inline]
     pub(crate) fn write_name(&mut self, name: &str) {
         if name.bytes().any(|b| b.is_ascii_whitespace()) {
             for word in name.split_ascii_whitespace() {
@@ -89,12 +90,17 @@ impl Cmd {
 
     /// Appends arguments encoded ahead of time, keeping their key marks.
     pub fn append(&mut self, args: &Args) -> &mut Cmd {
+        self.append_cmd(&args.0)
+    }
+
+    /// Appends every argument of `other`, keeping its key marks.
+    fn append_cmd(&mut self, other: &Cmd) -> &mut Cmd {
         let offset = self.n_args;
-        self.buf.extend_from_slice(&args.0.buf);
-        for idx in args.0.keys.iter() {
+        self.buf.extend_from_slice(&other.buf);
+        for idx in other.keys.iter() {
             self.keys.insert(offset + idx);
         }
-        self.n_args += args.0.n_args;
+        self.n_args += other.n_args;
         self
     }
 
@@ -239,21 +245,22 @@ impl<'a> CmdRef<'a> {
 
 /// Commands packed back to back in one buffer as the server reads them, as a
 /// [`Pipeline`](crate::Pipeline) queues them: sending a batch is one copy, or none. A
-/// command is written into a scratch [`Cmd`] the batch keeps and copied on behind its
-/// array header, so a batch of any length holds a few allocations, not one per command.
+/// queued command is written straight onto the end of that buffer, so a batch of any
+/// length holds a few allocations, not one per command.
 #[doc(hidden)]
 #[derive(Clone, Default)]
 pub struct Batch {
-    /// Every command, its array header and its arguments, one after another.
-    wire: Vec<u8>,
+    /// Writes each command onto the end of its buffer, which holds every command, its
+    /// array header and its arguments, one after another. Past the last queued command
+    /// the buffer may hold the remains of one whose writing panicked (a caller's
+    /// [`ToRedisArgs`] may); nothing reads them, and the next command overwrites them.
+    writer: Cmd,
     cmds: Vec<Queued>,
-    /// Where [`Batch::queue`] has a command written, empty between calls.
-    scratch: Cmd,
 }
 
 impl PartialEq for Batch {
     fn eq(&self, other: &Batch) -> bool {
-        self.wire == other.wire && self.cmds == other.cmds
+        self.wire() == other.wire() && self.cmds == other.cmds
     }
 }
 
@@ -268,6 +275,10 @@ struct Queued {
     keys: KeyIndices,
 }
 
+/// How many bytes a batch reserves when its first command is queued: a typical
+/// pipeline's worth, so the buffer is not regrown and copied a dozen times on the way.
+const BATCH_START_BYTES: usize = 1024;
+
 impl Batch {
     /// An empty batch.
     #[must_use]
@@ -276,38 +287,51 @@ impl Batch {
     }
 
     /// Queues `cmd`.
-    pub fn push(&mut self, cmd: Cmd) {
-        append(
-            &mut self.wire,
-            &mut self.cmds,
-            &cmd.buf,
-            cmd.n_args,
-            cmd.keys,
-        );
+    pub fn push(&mut self, cmd: &Cmd) {
+        self.queue(|writer| {
+            writer.append_cmd(cmd);
+        });
     }
 
     /// Queues the command `write` writes, name first, into an empty [`Cmd`].
     pub(crate) fn queue(&mut self, write: impl FnOnce(&mut Cmd)) {
-        // Emptied before, not only after: a `write` that panicked left it part written.
-        let scratch = &mut self.scratch;
-        scratch.buf.clear();
-        scratch.n_args = 0;
-        scratch.keys = KeyIndices::default();
-        write(scratch);
-        let keys = std::mem::take(&mut scratch.keys);
-        append(
-            &mut self.wire,
-            &mut self.cmds,
-            &scratch.buf,
-            scratch.n_args,
-            keys,
-        );
+        let header = self.committed();
+        let writer = &mut self.writer;
+        if writer.buf.capacity() == 0 {
+            writer.buf.reserve(BATCH_START_BYTES);
+        }
+        writer.buf.truncate(header);
+        // A header that assumes fewer than ten arguments, corrected below if need be.
+        writer.buf.extend_from_slice(b"*0\r\n");
+        writer.n_args = 0;
+        writer.keys = KeyIndices::default();
+        write(writer);
+
+        let n_args = writer.n_args;
+        let mut start = header + 4;
+        if let Ok(n @ 0..10) = u8::try_from(n_args) {
+            if let Some(digit) = writer.buf.get_mut(header + 1) {
+                *digit = b'0' + n;
+            }
+        } else {
+            let mut longer = Vec::with_capacity(24);
+            write_array_header(&mut longer, n_args);
+            start = header + longer.len();
+            writer.buf.splice(header..header + 4, longer);
+        }
+        self.cmds.push(Queued {
+            start,
+            end: writer.buf.len(),
+            n_args,
+            keys: std::mem::take(&mut writer.keys),
+        });
     }
 
     /// Queues every command of `other` after the ones queued already.
     pub fn extend(&mut self, other: &Batch) {
-        let offset = self.wire.len();
-        self.wire.extend_from_slice(&other.wire);
+        let offset = self.committed();
+        self.writer.buf.truncate(offset);
+        self.writer.buf.extend_from_slice(other.wire());
         self.cmds.extend(other.cmds.iter().map(|queued| Queued {
             start: offset + queued.start,
             end: offset + queued.end,
@@ -329,18 +353,24 @@ impl Batch {
 
     /// Drops every command, keeping the room they took.
     pub fn clear(&mut self) {
-        self.wire.clear();
+        self.writer.buf.clear();
         self.cmds.clear();
     }
 
     /// Every command written as the server reads it, one after another.
     pub fn write_packed(&self, dst: &mut impl BufMut) {
-        dst.put_slice(&self.wire);
+        dst.put_slice(self.wire());
     }
 
     /// The commands as the server reads them.
     pub(crate) fn wire(&self) -> &[u8] {
-        &self.wire
+        self.writer.buf.get(..self.committed()).unwrap_or_default()
+    }
+
+    /// Where the last queued command ends.
+    #[inline]
+    fn committed(&self) -> usize {
+        self.cmds.last().map_or(0, |queued| queued.end)
     }
 
     /// The commands, each copied out as a [`Cmd`] of its own.
@@ -364,30 +394,14 @@ impl Batch {
     /// Each command's encoded arguments with what else is known of it.
     fn spans(&self) -> impl ExactSizeIterator<Item = (&[u8], &Queued)> {
         self.cmds.iter().map(|queued| {
-            let args = self.wire.get(queued.start..queued.end).unwrap_or_default();
+            let args = self
+                .writer
+                .buf
+                .get(queued.start..queued.end)
+                .unwrap_or_default();
             (args, queued)
         })
     }
-}
-
-/// Queues a command of `n_args` arguments, encoded in `args`, onto a [`Batch`]'s
-/// buffer and list.
-fn append(
-    wire: &mut Vec<u8>,
-    cmds: &mut Vec<Queued>,
-    args: &[u8],
-    n_args: usize,
-    keys: KeyIndices,
-) {
-    write_array_header(wire, n_args);
-    let start = wire.len();
-    wire.extend_from_slice(args);
-    cmds.push(Queued {
-        start,
-        end: wire.len(),
-        n_args,
-        keys,
-    });
 }
 
 /// What one request sends: commands of their own, or a batch packed already.

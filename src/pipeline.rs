@@ -1,7 +1,7 @@
 //! [`Pipeline`]: many commands sent in one write, their replies read together;
 //! optionally a `MULTI`/`EXEC` transaction.
 
-use std::borrow::Cow;
+use std::borrow::{Borrow, Cow};
 
 use crate::cmd::{Batch, Cmd, cmd};
 use crate::connection::{AsyncConnectionLike, ConnectionLike};
@@ -57,8 +57,10 @@ impl Pipeline {
     }
 
     /// Queues a command built by hand or by a constructor in [`commands`](crate::commands).
-    pub fn add_command(&mut self, cmd: Cmd) -> &mut Pipeline {
-        self.cmds.push(cmd);
+    /// The command is copied in, so a borrowed one serves as well as an owned one:
+    /// `cmd("DBSIZE")`, or `&cmd` for a command kept to be sent again.
+    pub fn add_command(&mut self, cmd: impl Borrow<Cmd>) -> &mut Pipeline {
+        self.cmds.push(cmd.borrow());
         self.ignored.push(false);
         self
     }
@@ -207,14 +209,14 @@ impl Pipeline {
         }
         let mut batch = Batch::new();
         for script in &self.scripts {
-            batch.push(script.load_cmd());
+            batch.push(&script.load_cmd());
         }
         if self.atomic {
-            batch.push(cmd("MULTI"));
+            batch.push(&cmd("MULTI"));
         }
         batch.extend(&self.cmds);
         if self.atomic {
-            batch.push(cmd("EXEC"));
+            batch.push(&cmd("EXEC"));
         }
         Cow::Owned(batch)
     }

@@ -103,13 +103,70 @@ fn a_command_that_panics_while_queued_leaves_nothing_behind() {
         p.set("key", Exploding);
     }));
     assert!(caught.is_err());
-    // Neither its arguments nor its key mark reach the next command.
+    // Neither its arguments nor its key mark reach the next command, nor the wire.
     p.dbsize();
-    assert_eq!(
-        p.cmds().collect::<Vec<_>>(),
-        [c::get("before"), c::dbsize()]
-    );
+    let built = [c::get("before"), c::dbsize()];
+    assert_eq!(p.cmds().collect::<Vec<_>>(), built);
     assert_eq!(p.len(), 2);
+    let mut wire = Vec::new();
+    p.write_packed(&mut wire);
+    assert_eq!(wire, built.iter().flat_map(Cmd::packed).collect::<Vec<_>>());
+}
+
+#[test]
+fn pipelines_queue_commands_of_any_length_whole() {
+    let server = support::RedisServer::start();
+    let mut con = support::connect(&server, ProtocolVersion::Resp3);
+    // Array headers of one to five digits, on both sides of every width's edge.
+    let counts = [
+        0, 1, 7, 8, 9, 10, 11, 98, 99, 100, 997, 998, 9_998, 9_999, 10_000,
+    ];
+    let mut p = respec::pipe();
+    let mut built = Vec::new();
+    for n in counts {
+        // RPUSH, a key and `n` items: `n + 2` arguments.
+        let items: Vec<String> = (0..n).map(|i| format!("item-{i}")).collect();
+        let key = format!("list:{n}");
+        if n == 0 {
+            p.llen(&key);
+            built.push(c::llen(&key));
+        } else {
+            p.rpush(&key, &items);
+            built.push(c::rpush(&key, &items));
+        }
+        // A command added by reference, as one kept to be sent again would be.
+        let last = c::lindex(&key, -1);
+        p.add_command(&last);
+        built.push(last);
+    }
+    assert_eq!(p.cmds().collect::<Vec<_>>(), built);
+    let mut wire = Vec::new();
+    p.write_packed(&mut wire);
+    assert_eq!(wire, built.iter().flat_map(Cmd::packed).collect::<Vec<_>>());
+
+    // The same commands wrapped in a transaction, which copies them behind MULTI.
+    for atomic in [false, true] {
+        let mut p = p.clone();
+        if atomic {
+            con.flushdb().unwrap();
+            p.atomic();
+        }
+        let replies: Vec<Value> = p.query(&mut con).unwrap();
+        assert_eq!(replies.len(), counts.len() * 2, "atomic: {atomic}");
+        for (n, pair) in counts.iter().zip(replies.chunks(2)) {
+            let last = (*n > 0).then(|| Value::BulkString(format!("item-{}", n - 1).into()));
+            assert_eq!(
+                pair[0],
+                Value::Int(i64::from(*n)),
+                "{n} items, atomic: {atomic}"
+            );
+            assert_eq!(
+                pair[1],
+                last.unwrap_or(Value::Nil),
+                "{n} items, atomic: {atomic}"
+            );
+        }
+    }
 }
 
 /// An async connection that does its IO on the spot: enough to drive the generated

@@ -16,23 +16,29 @@ pub fn write_array_header(dst: &mut impl BufMut, len: usize) {
 }
 
 /// Writes one bulk string: `$<len>\r\n<data>\r\n`.
+#[inline]
 pub fn write_bulk(dst: &mut impl BufMut, data: &[u8]) {
     write_header(dst, b'$', data.len());
     dst.put_slice(data);
     dst.put_slice(b"\r\n");
 }
 
+#[inline]
 fn write_header(dst: &mut impl BufMut, kind: u8, len: usize) {
-    // Most arguments and commands are short: their header is written in one piece.
-    if let Ok(small @ 0..100) = u8::try_from(len) {
-        let (tens, ones) = (b'0' + small / 10, b'0' + small % 10);
-        if small < 10 {
-            dst.put_slice(&[kind, ones, b'\r', b'\n']);
-        } else {
-            dst.put_slice(&[kind, tens, ones, b'\r', b'\n']);
+    // Most arguments and commands are short: their header is written in one piece, by
+    // code small enough to inline where arguments are written.
+    match u8::try_from(len) {
+        Ok(small @ 0..10) => dst.put_slice(&[kind, b'0' + small, b'\r', b'\n']),
+        Ok(small @ 10..100) => {
+            dst.put_slice(&[kind, b'0' + small / 10, b'0' + small % 10, b'\r', b'\n']);
         }
-        return;
+        _ => write_long_header(dst, kind, len),
     }
+}
+
+#[cold]
+#[inline(never)]
+fn write_long_header(dst: &mut impl BufMut, kind: u8, len: usize) {
     let mut digits = DecimalBuf::new();
     dst.put_u8(kind);
     dst.put_slice(digits.format_u64(len as u64));

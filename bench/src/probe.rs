@@ -35,7 +35,8 @@ use crate::workloads::{Measured, VALUE_16, Workload};
 const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
 const PONG: &[u8] = b"+PONG\r\n";
 const WARM_UP: usize = 1_000;
-pub(crate) const COUNT: usize = 40_000;
+/// Round trips timed per run: as many as the PING workload times.
+pub(crate) const COUNT: usize = Workload::Ping.ops();
 
 /// What a probe does between sending a request and reading its reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,8 +169,8 @@ pub(crate) fn probe(args: &[String]) -> Result<()> {
 
 /// The `pipeline` mode: the workload's pipelines with nothing built or parsed.
 fn pipeline(stream: &mut TcpStream) -> Result<()> {
-    const PIPELINES: usize = 10_000;
     const DEPTH: usize = 100;
+    const PIPELINES: usize = Workload::Pipeline100.ops() / DEPTH;
     let mut one = format!(
         "*3\r\n$3\r\nSET\r\n$8\r\nbench:kp\r\n${}\r\n",
         VALUE_16.len()

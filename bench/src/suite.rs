@@ -36,7 +36,7 @@ struct Options {
 
 fn parse_options(args: &[String]) -> Result<Options> {
     let mut options = Options {
-        rounds: 3,
+        rounds: 5,
         out: None,
         only: Workload::ALL.to_vec(),
         probe: true,
@@ -150,7 +150,7 @@ pub(crate) fn suite(args: &[String]) -> Result<()> {
             samples
                 .iter()
                 .find(|(w, p, _)| *w == workload && *p == Peer::RedisBenchmark)
-                .map(|(_, _, runs)| median_sample(runs))
+                .map(|(_, _, runs)| runs.as_slice())
         };
         let (ping, pipeline): (Vec<_>, Vec<_>) = probes
             .iter()
@@ -160,10 +160,13 @@ pub(crate) fn suite(args: &[String]) -> Result<()> {
             probe::COUNT
         );
         probe_report(&mut report, &heading, &ping, baseline(Workload::Ping))?;
-        let heading = "Raw pipelines of 100 SETs without a client library (1000000 commands a run)";
+        let heading = format!(
+            "Raw pipelines of 100 SETs without a client library ({} commands a run)",
+            Workload::Pipeline100.ops()
+        );
         probe_report(
             &mut report,
-            heading,
+            &heading,
             &pipeline,
             baseline(Workload::Pipeline100),
         )?;
@@ -441,7 +444,7 @@ fn report(
     writeln!(out, "| placement | {placement} |")?;
     writeln!(
         out,
-        "| method | median of {} interleaved rounds; the run took {:.0} s |",
+        "| method | median of {} interleaved rounds; \"vs redis-benchmark\" is the median of each round's ratio to redis-benchmark's run in that round; the run took {:.0} s |",
         options.rounds,
         took.as_secs_f64()
     )?;
@@ -450,7 +453,7 @@ fn report(
             samples
                 .iter()
                 .find(|(w, p, _)| *w == workload && *p == peer)
-                .map(|(_, _, runs)| median_sample(runs))
+                .map(|(_, _, runs)| runs.as_slice())
         };
         let heading = format!("{} ({} commands a run)", workload.title(), workload.ops());
         let rows = Peer::ALL
@@ -467,20 +470,23 @@ fn report(
     Ok(out)
 }
 
-/// One Markdown table of medians, each row compared with `baseline`.
+/// One Markdown table of medians over the rounds, each row compared with `baseline`
+/// round by round.
 struct Table<'a> {
     heading: &'a str,
     first_column: &'a str,
     /// Bytes per command, for a MB/s column.
     payload: Option<usize>,
-    baseline: Option<Sample>,
+    /// `redis-benchmark`'s runs, one a round.
+    baseline: Option<&'a [Sample]>,
 }
 
 impl Table<'_> {
+    /// Writes a row for each label and its runs, one a round.
     fn write<'r>(
         &self,
         out: &mut String,
-        rows: impl IntoIterator<Item = (&'r str, Sample)>,
+        rows: impl IntoIterator<Item = (&'r str, &'r [Sample])>,
     ) -> Result<()> {
         let (mb_head, mb_rule) = match self.payload {
             Some(_) => (" MB/s |", "---:|"),
@@ -495,13 +501,20 @@ impl Table<'_> {
             self.first_column
         )?;
         writeln!(out, "|---|---:|{mb_rule}---:|---:|---:|---:|")?;
-        for (label, s) in rows {
+        for (label, runs) in rows {
+            let s = median_sample(runs);
             let mb = match self.payload {
                 Some(bytes) => format!(" {:.0} |", s.ops_per_sec * bytes as f64 / MIB as f64),
                 None => String::new(),
             };
-            let ratio = self.baseline.map_or("–".to_owned(), |b| {
-                format!("{:.2}x", s.ops_per_sec / b.ops_per_sec)
+            // Each run against the baseline's run of the same round, which met the same
+            // conditions on this shared machine; then the median of those ratios.
+            let ratio = self.baseline.map_or("–".to_owned(), |baseline| {
+                let ratios = runs
+                    .iter()
+                    .zip(baseline)
+                    .map(|(run, base)| run.ops_per_sec / base.ops_per_sec);
+                format!("{:.2}x", median(ratios.collect()))
             });
             writeln!(
                 out,
@@ -560,7 +573,7 @@ fn probe_report(
     out: &mut String,
     heading: &str,
     probes: &[&(Mode, Vec<Sample>)],
-    baseline: Option<Sample>,
+    baseline: Option<&[Sample]>,
 ) -> Result<()> {
     let labels: Vec<String> = probes
         .iter()
@@ -569,7 +582,7 @@ fn probe_report(
     let rows = labels
         .iter()
         .zip(probes)
-        .map(|(label, (_, runs))| (label.as_str(), median_sample(runs)));
+        .map(|(label, (_, runs))| (label.as_str(), runs.as_slice()));
     let table = Table {
         heading,
         first_column: "loop",
@@ -632,11 +645,11 @@ fn allocator_report(
         let baseline = samples
             .iter()
             .find(|(w, p, _)| *w == workload && *p == Peer::RedisBenchmark)
-            .map(|(_, _, runs)| median_sample(runs));
+            .map(|(_, _, runs)| runs.as_slice());
         let rows = same_allocator
             .iter()
             .filter(|(w, _, _)| *w == workload)
-            .map(|(_, p, runs)| (p.name(), median_sample(runs)))
+            .map(|(_, p, runs)| (p.name(), runs.as_slice()))
             .chain(baseline.map(|b| (Peer::RedisBenchmark.name(), b)));
         let table = Table {
             heading: &heading,

@@ -10,9 +10,9 @@
 //! workloads read, and runs every workload for every client, each run a fresh process
 //! pinned to CPU 1 (`run`), interleaving the clients round by round (five unless
 //! `--rounds` says otherwise). It reports medians over the rounds as Markdown, on stdout
-//! and in `--out`; a client's ratio to `redis-benchmark` is the median of its rounds'
-//! ratios to `redis-benchmark`'s run in the same round, since this shared machine's
-//! speed drifts from one minute to the next. Client CPU time comes
+//! and in `--out`, each client against `redis-benchmark` twice: the medians compared,
+//! and the median of its rounds' ratios to `redis-benchmark`'s run in the same round
+//! ("paired"), since this shared machine's speed drifts. Client CPU time comes
 //! from `getrusage(RUSAGE_CHILDREN)` around each run, so it is measured the same way
 //! for our processes and for `redis-benchmark`. `probe` times raw PING round trips
 //! without any client library (see the `probe` module); the suite runs it too.

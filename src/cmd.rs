@@ -61,7 +61,6 @@ impl Cmd {
     }
 
     /// Writes a command's name, each of its words an argument.
-    #[inline]
     pub(crate) fn write_name(&mut self, name: &str) {
         if name.bytes().any(|b| b.is_ascii_whitespace()) {
             for word in name.split_ascii_whitespace() {

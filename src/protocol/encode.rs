@@ -16,7 +16,6 @@ pub fn write_array_header(dst: &mut impl BufMut, len: usize) {
 }
 
 /// Writes one bulk string: `$<len>\r\n<data>\r\n`.
-#[inline]
 pub fn write_bulk(dst: &mut impl BufMut, data: &[u8]) {
     write_header(dst, b'$', data.len());
     dst.put_slice(data);

@@ -292,7 +292,8 @@ impl Batch {
         });
     }
 
-    /// Queues the command `write` writes, name first, into an empty [`Cmd`].
+    /// Queues the command `write` writes, name first, into a [`Cmd`] that counts this
+    /// command's arguments and keys alone.
     pub(crate) fn queue(&mut self, write: impl FnOnce(&mut Cmd)) {
         let header = self.committed();
         let writer = &mut self.writer;
@@ -367,7 +368,6 @@ impl Batch {
     }
 
     /// Where the last queued command ends.
-    #[inline]
     fn committed(&self) -> usize {
         self.cmds.last().map_or(0, |queued| queued.end)
     }

@@ -471,7 +471,7 @@ fn report(
 }
 
 /// One Markdown table of medians over the rounds, each row compared with `baseline`
-/// round by round.
+/// twice: median against median, and round by round.
 struct Table<'a> {
     heading: &'a str,
     first_column: &'a str,

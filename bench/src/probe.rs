@@ -13,20 +13,27 @@
 //!   `epoll_ctl`, two `epoll_wait`) around the same `send` and `recv`.
 //! - `epoll-ctl`: `blocking` with only the four `epoll_ctl` calls the event loop makes
 //!   between its `send` and its wait, and no event loop.
+//! - `epoll-other`: the same four calls, made on an epoll set that watches another,
+//!   idle socket, so they have nothing to do with the request.
+//! - `epoll-mod`: four `epoll_ctl` calls that change the socket's interest in place
+//!   (`EPOLL_CTL_MOD`) instead of removing and adding it.
 //! - `busy`: non-blocking reads in a loop until the reply is there, so the client's CPU
 //!   never goes idle. Not something a client should do; it shows what waking costs.
 //! - `pipeline`: the pipeline workload's 100 `SET`s, encoded once and sent 10,000 times,
 //!   each time reading the 100 `+OK`s back with a blocking `recv` and no parsing: the
 //!   floor for a blocking client that builds and parses nothing.
 //!
-//! On the virtual machines the suite runs on, a CPU that goes idle is slow to wake, so
-//! the time a client spends in the kernel after sending decides how often it sleeps
-//! before the reply is there. If `epoll-ctl` beats `blocking`, the gap between a
-//! blocking client and `redis-benchmark` is that, not work the client could avoid.
+//! On the virtual machines the suite runs on, a CPU that goes idle is slow to wake. If
+//! `epoll-ctl` beats `blocking`, the gap between a blocking client and
+//! `redis-benchmark` comes from the calls its event loop makes, not from work a client
+//! could avoid; if `epoll-other` does as well and `epoll-mod` does not, it comes from
+//! removing and adding an epoll entry, whichever set it is in. (BENCHMARKS.md has what
+//! that does to the server's CPU.)
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
 use crate::clients::Result;
@@ -44,15 +51,19 @@ pub(crate) enum Mode {
     Blocking,
     EventLoop,
     EpollCtl,
+    EpollOther,
+    EpollMod,
     Busy,
     Pipeline,
 }
 
 impl Mode {
-    pub(crate) const ALL: [Mode; 5] = [
+    pub(crate) const ALL: [Mode; 7] = [
         Mode::Blocking,
         Mode::EventLoop,
         Mode::EpollCtl,
+        Mode::EpollOther,
+        Mode::EpollMod,
         Mode::Busy,
         Mode::Pipeline,
     ];
@@ -62,6 +73,8 @@ impl Mode {
             Mode::Blocking => "blocking",
             Mode::EventLoop => "event-loop",
             Mode::EpollCtl => "epoll-ctl",
+            Mode::EpollOther => "epoll-other",
+            Mode::EpollMod => "epoll-mod",
             Mode::Busy => "busy",
             Mode::Pipeline => "pipeline",
         }
@@ -72,6 +85,10 @@ impl Mode {
             Mode::Blocking => "send, then a blocking recv",
             Mode::EventLoop => "redis-benchmark's per-request epoll calls around send and recv",
             Mode::EpollCtl => "send, four epoll_ctl calls, then a blocking recv",
+            Mode::EpollOther => {
+                "send, the same four calls on an epoll set watching an idle socket, then a blocking recv"
+            }
+            Mode::EpollMod => "send, four EPOLL_CTL_MOD calls, then a blocking recv",
             Mode::Busy => "send, then non-blocking recvs until the reply is there",
             Mode::Pipeline => "100 SETs encoded once, sent, their replies read unparsed",
         }
@@ -107,16 +124,30 @@ pub(crate) fn probe(args: &[String]) -> Result<()> {
     }
     stream.set_nonblocking(mode == Mode::Busy)?;
     let epoll = Epoll::new(stream.as_raw_fd())?;
+    // For `epoll-other`: a socket nobody writes to, in a set of its own.
+    let (idle, _peer) = UnixStream::pair()?;
+    let other = Epoll::new(idle.as_raw_fd())?;
     let mut reply = [0u8; 64];
     let mut round_trip = |stream: &mut TcpStream| -> Result<()> {
         match mode {
             // (The pipeline mode has a loop of its own.)
             Mode::Blocking | Mode::Busy | Mode::Pipeline => stream.write_all(PING)?,
-            Mode::EpollCtl => {
+            Mode::EpollCtl | Mode::EpollOther => {
                 stream.write_all(PING)?;
+                let set = if mode == Mode::EpollCtl {
+                    &epoll
+                } else {
+                    &other
+                };
                 for _ in 0..2 {
-                    epoll.delete()?;
-                    epoll.add(libc::EPOLLIN)?;
+                    set.delete()?;
+                    set.add(libc::EPOLLIN)?;
+                }
+            }
+            Mode::EpollMod => {
+                stream.write_all(PING)?;
+                for _ in 0..4 {
+                    epoll.modify(libc::EPOLLIN)?;
                 }
             }
             Mode::EventLoop => {

@@ -4,8 +4,9 @@
 //! peers probe MODE URL
 //! ```
 //!
-//! Each mode sends PING over a raw socket and waits for `+PONG`, 40,000 times, and
-//! differs only in what happens between the send and the reply:
+//! The PING modes send PING over a raw socket and wait for `+PONG`, as many times as
+//! the PING workload does, and differ only in what happens between the send and the
+//! reply:
 //!
 //! - `blocking`: nothing; a blocking `recv` waits. This is what a blocking client does,
 //!   respec's and redis-rs's alike.
@@ -19,9 +20,14 @@
 //!   (`EPOLL_CTL_MOD`) instead of removing and adding it.
 //! - `busy`: non-blocking reads in a loop until the reply is there, so the client's CPU
 //!   never goes idle. Not something a client should do; it shows what waking costs.
-//! - `pipeline`: the pipeline workload's 100 `SET`s, encoded once and sent 10,000 times,
-//!   each time reading the 100 `+OK`s back with a blocking `recv` and no parsing: the
-//!   floor for a blocking client that builds and parses nothing.
+//!
+//! Two more workloads are probed with their request encoded once and sent again and
+//! again, each reply read whole with blocking `recv`s and compared, never parsed: the
+//! floor for a blocking client that builds and parses nothing.
+//!
+//! - `pipeline`: the pipeline workload's 100 `SET`s and their 100 `+OK`s.
+//! - `hgetall`: the HGETALL workload's request and the hash the suite loaded.
+//! - `hgetall-epoll-other`: `hgetall` with `epoll-other`'s four calls after each send.
 //!
 //! On the virtual machines the suite runs on, a CPU that goes idle is slow to wake. If
 //! `epoll-ctl` beats `blocking`, the gap between a blocking client and
@@ -37,13 +43,13 @@ use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
 use crate::clients::Result;
-use crate::workloads::{Measured, VALUE_16, Workload};
+use crate::workloads::{HASH_KEY, HASH_LEN, Measured, VALUE_16, Workload, hash_fields};
 
 const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
 const PONG: &[u8] = b"+PONG\r\n";
 const WARM_UP: usize = 1_000;
 /// Round trips timed per run: as many as the PING workload times.
-pub(crate) const COUNT: usize = Workload::Ping.ops();
+const COUNT: usize = Workload::Ping.ops();
 
 /// What a probe does between sending a request and reading its reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,10 +61,12 @@ pub(crate) enum Mode {
     EpollMod,
     Busy,
     Pipeline,
+    Hgetall,
+    HgetallEpollOther,
 }
 
 impl Mode {
-    pub(crate) const ALL: [Mode; 7] = [
+    pub(crate) const ALL: [Mode; 9] = [
         Mode::Blocking,
         Mode::EventLoop,
         Mode::EpollCtl,
@@ -66,6 +74,8 @@ impl Mode {
         Mode::EpollMod,
         Mode::Busy,
         Mode::Pipeline,
+        Mode::Hgetall,
+        Mode::HgetallEpollOther,
     ];
 
     pub(crate) fn arg(self) -> &'static str {
@@ -77,6 +87,8 @@ impl Mode {
             Mode::EpollMod => "epoll-mod",
             Mode::Busy => "busy",
             Mode::Pipeline => "pipeline",
+            Mode::Hgetall => "hgetall",
+            Mode::HgetallEpollOther => "hgetall-epoll-other",
         }
     }
 
@@ -91,6 +103,10 @@ impl Mode {
             Mode::EpollMod => "send, four EPOLL_CTL_MOD calls, then a blocking recv",
             Mode::Busy => "send, then non-blocking recvs until the reply is there",
             Mode::Pipeline => "100 SETs encoded once, sent, their replies read unparsed",
+            Mode::Hgetall => "HGETALL sent, its reply read unparsed",
+            Mode::HgetallEpollOther => {
+                "HGETALL sent, the four epoll_ctl calls of epoll-other, its reply read unparsed"
+            }
         }
     }
 
@@ -98,6 +114,7 @@ impl Mode {
     pub(crate) fn workload(self) -> Workload {
         match self {
             Mode::Pipeline => Workload::Pipeline100,
+            Mode::Hgetall | Mode::HgetallEpollOther => Workload::Hgetall100,
             _ => Workload::Ping,
         }
     }
@@ -119,19 +136,26 @@ pub(crate) fn probe(args: &[String]) -> Result<()> {
         .trim_end_matches('/');
     let mut stream = TcpStream::connect(addr)?;
     stream.set_nodelay(true)?;
-    if mode == Mode::Pipeline {
-        return pipeline(&mut stream);
+    // For the `epoll-other` modes: a socket nobody writes to, in a set of its own.
+    let (idle, _peer) = UnixStream::pair()?;
+    let other = Epoll::new(idle.as_raw_fd())?;
+    match mode {
+        Mode::Pipeline => return pipeline(&mut stream),
+        Mode::Hgetall => return hgetall(&mut stream, None),
+        Mode::HgetallEpollOther => return hgetall(&mut stream, Some(&other)),
+        _ => {}
     }
     stream.set_nonblocking(mode == Mode::Busy)?;
     let epoll = Epoll::new(stream.as_raw_fd())?;
-    // For `epoll-other`: a socket nobody writes to, in a set of its own.
-    let (idle, _peer) = UnixStream::pair()?;
-    let other = Epoll::new(idle.as_raw_fd())?;
     let mut reply = [0u8; 64];
     let mut round_trip = |stream: &mut TcpStream| -> Result<()> {
         match mode {
-            // (The pipeline mode has a loop of its own.)
-            Mode::Blocking | Mode::Busy | Mode::Pipeline => stream.write_all(PING)?,
+            // (The pipeline and HGETALL modes have a loop of their own.)
+            Mode::Blocking
+            | Mode::Busy
+            | Mode::Pipeline
+            | Mode::Hgetall
+            | Mode::HgetallEpollOther => stream.write_all(PING)?,
             Mode::EpollCtl | Mode::EpollOther => {
                 stream.write_all(PING)?;
                 let set = if mode == Mode::EpollCtl {
@@ -201,42 +225,88 @@ pub(crate) fn probe(args: &[String]) -> Result<()> {
 /// The `pipeline` mode: the workload's pipelines with nothing built or parsed.
 fn pipeline(stream: &mut TcpStream) -> Result<()> {
     const DEPTH: usize = 100;
-    const PIPELINES: usize = Workload::Pipeline100.ops() / DEPTH;
-    let mut one = format!(
-        "*3\r\n$3\r\nSET\r\n$8\r\nbench:kp\r\n${}\r\n",
-        VALUE_16.len()
-    )
-    .into_bytes();
-    one.extend_from_slice(VALUE_16);
-    one.extend_from_slice(b"\r\n");
+    let mut one = Vec::new();
+    write_command(&mut one, &[b"SET", b"bench:kp", VALUE_16]);
     let request = one.repeat(DEPTH);
-    let expected = b"+OK\r\n".repeat(DEPTH);
-    let mut replies = vec![0u8; expected.len()];
+    let reply = b"+OK\r\n".repeat(DEPTH);
+    let requests = Workload::Pipeline100.ops() / DEPTH;
+    repeat_request(stream, &request, &reply, DEPTH, requests, None)
+}
+
+/// The `hgetall` modes: the workload's HGETALL with nothing parsed, and with
+/// `epoll-other`'s calls after each send when `between` is given.
+fn hgetall(stream: &mut TcpStream, between: Option<&Epoll>) -> Result<()> {
+    let mut request = Vec::new();
+    write_command(&mut request, &[b"HGETALL", HASH_KEY.as_bytes()]);
+    // A hash this small keeps its fields in the order they were written.
+    let mut reply = format!("*{}\r\n", 2 * HASH_LEN).into_bytes();
+    for (field, value) in hash_fields() {
+        write_bulk(&mut reply, field.as_bytes());
+        write_bulk(&mut reply, value.as_bytes());
+    }
+    let requests = Workload::Hgetall100.ops();
+    repeat_request(stream, &request, &reply, 1, requests, between)
+}
+
+/// Sends `request` `requests` times after a warm-up, each time reading the whole reply
+/// with blocking reads and checking it is `reply`; prints the `RESULT` line, counting
+/// `per_request` operations a request.
+fn repeat_request(
+    stream: &mut TcpStream,
+    request: &[u8],
+    reply: &[u8],
+    per_request: usize,
+    requests: usize,
+    between: Option<&Epoll>,
+) -> Result<()> {
+    let mut got = vec![0u8; reply.len()];
     let mut round_trip = |stream: &mut TcpStream| -> Result<()> {
-        stream.write_all(&request)?;
-        stream.read_exact(&mut replies)?;
-        if replies != expected {
-            return Err("unexpected replies to the pipeline".into());
+        stream.write_all(request)?;
+        if let Some(set) = between {
+            for _ in 0..2 {
+                set.delete()?;
+                set.add(libc::EPOLLIN)?;
+            }
+        }
+        stream.read_exact(&mut got)?;
+        if got != reply {
+            return Err(
+                format!("unexpected reply to {:?}", String::from_utf8_lossy(request)).into(),
+            );
         }
         Ok(())
     };
-    for _ in 0..WARM_UP / DEPTH {
+    for _ in 0..(WARM_UP / per_request).max(1) {
         round_trip(stream)?;
     }
-    let mut latencies = Vec::with_capacity(PIPELINES);
+    let mut latencies = Vec::with_capacity(requests);
     let started = Instant::now();
-    for _ in 0..PIPELINES {
+    for _ in 0..requests {
         let sent = Instant::now();
         round_trip(stream)?;
         latencies.push(u64::try_from(sent.elapsed().as_nanos()).unwrap_or(u64::MAX));
     }
     let measured = Measured {
-        ops: PIPELINES * DEPTH,
+        ops: requests * per_request,
         elapsed: started.elapsed(),
         latencies,
     };
     println!("{}", measured.line());
     Ok(())
+}
+
+/// Appends a command in RESP, as an array of bulk strings.
+fn write_command(out: &mut Vec<u8>, args: &[&[u8]]) {
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for arg in args {
+        write_bulk(out, arg);
+    }
+}
+
+fn write_bulk(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(format!("${}\r\n", bytes.len()).as_bytes());
+    out.extend_from_slice(bytes);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// An epoll instance watching one socket.

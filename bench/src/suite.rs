@@ -8,8 +8,8 @@ use respec::Commands as _;
 
 use crate::Peer;
 use crate::clients::Result;
-use crate::probe::{self, Mode};
-use crate::workloads::{HASH_KEY, HASH_LEN, LIST_ITEM, LIST_KEY, LIST_LEN, MIB, Workload};
+use crate::probe::Mode;
+use crate::workloads::{HASH_KEY, LIST_ITEM, LIST_KEY, LIST_LEN, MIB, Workload, hash_fields};
 
 /// The server runs on this CPU and every client on [`CLIENT_CPU`].
 const SERVER_CPU: &str = "0";
@@ -152,24 +152,27 @@ pub(crate) fn suite(args: &[String]) -> Result<()> {
                 .find(|(w, p, _)| *w == workload && *p == Peer::RedisBenchmark)
                 .map(|(_, _, runs)| runs.as_slice())
         };
-        let (ping, pipeline): (Vec<_>, Vec<_>) = probes
-            .iter()
-            .partition(|(mode, _)| mode.workload() == Workload::Ping);
-        let heading = format!(
-            "Raw PING round trips without a client library ({} a run)",
-            probe::COUNT
-        );
-        probe_report(&mut report, &heading, &ping, baseline(Workload::Ping))?;
-        let heading = format!(
-            "Raw pipelines of 100 SETs without a client library ({} commands a run)",
-            Workload::Pipeline100.ops()
-        );
-        probe_report(
-            &mut report,
-            &heading,
-            &pipeline,
-            baseline(Workload::Pipeline100),
-        )?;
+        for workload in [Workload::Ping, Workload::Pipeline100, Workload::Hgetall100] {
+            let modes: Vec<_> = probes
+                .iter()
+                .filter(|(mode, _)| mode.workload() == workload)
+                .collect();
+            let heading = match workload {
+                Workload::Pipeline100 => format!(
+                    "Raw pipelines of 100 SETs without a client library ({} commands a run)",
+                    workload.ops()
+                ),
+                Workload::Hgetall100 => format!(
+                    "Raw HGETALL round trips without a client library ({} a run)",
+                    workload.ops()
+                ),
+                _ => format!(
+                    "Raw PING round trips without a client library ({} a run)",
+                    workload.ops()
+                ),
+            };
+            probe_report(&mut report, &heading, &modes, baseline(workload))?;
+        }
     }
     if let Some(preload) = &jemalloc {
         allocator_report(&mut report, preload, &samples, &same_allocator)?;
@@ -244,9 +247,7 @@ fn load_data(url: &str) -> Result<()> {
     con.del((LIST_KEY, HASH_KEY))?;
     let items: Vec<String> = (0..LIST_LEN).map(|i| format!("{i:0LIST_ITEM$}")).collect();
     con.rpush(LIST_KEY, &items)?;
-    let fields: Vec<(String, String)> = (0..HASH_LEN)
-        .map(|i| (format!("field:{i:03}"), format!("value-{i:026}")))
-        .collect();
+    let fields: Vec<(String, String)> = hash_fields().collect();
     con.hset(HASH_KEY, &fields)?;
     Ok(())
 }

@@ -71,6 +71,14 @@ impl Cmd {
         }
     }
 
+    /// Writes a command's name encoded ahead of time, as the generated constructors do:
+    /// `encoded` is its `words` words, each a bulk string.
+    #[inline]
+    pub(crate) fn write_encoded_name(&mut self, encoded: &[u8], words: usize) {
+        self.buf.extend_from_slice(encoded);
+        self.n_args += words;
+    }
+
     /// Appends the arguments `arg` writes.
     pub fn arg<T: ToRedisArgs>(&mut self, arg: T) -> &mut Cmd {
         arg.write_redis_args(self);

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::args::{Repr, Types, flattenable, param, unique, write_param};
@@ -154,6 +154,18 @@ fn is_numkeys(args: &[Arg], idx: usize) -> bool {
         && !arg.optional
         && matches!(next.kind, ArgKind::Key)
         && next.multiple
+}
+
+/// A command's name as the generated code writes it: each word as a bulk string, all in
+/// one byte-string literal, and how many words that is.
+fn encode_name(name: &str) -> (Literal, usize) {
+    let mut encoded = Vec::new();
+    let mut words = 0;
+    for word in name.split_ascii_whitespace() {
+        encoded.extend_from_slice(format!("${}\r\n{word}\r\n", word.len()).as_bytes());
+        words += 1;
+    }
+    (Literal::byte_string(&encoded), words)
 }
 
 fn reply_tokens(reply: Reply) -> (TokenStream, TokenStream) {
@@ -354,10 +366,12 @@ fn render_command(types: &mut Types, command: &Command) -> Rendered {
             arg_names.iter().map(|n| quote!(#n)).collect(),
         )
     };
+    // The name's words, encoded here once instead of on every call.
+    let (encoded_name, name_words) = encode_name(name_lit);
     let args_writer = quote! {
         pub(crate) fn #ctor_name(cmd: &mut crate::Cmd, #(#ctor_params),*) {
             #(#prelude)*
-            cmd.write_name(#name_lit);
+            cmd.write_encoded_name(#encoded_name, #name_words);
             #(#writes)*
         }
     };
@@ -558,5 +572,20 @@ fn render_table(spec: &Spec) -> TokenStream {
         use super::table::*;
 
         pub(crate) static COMMANDS: [CommandInfo; #count] = [#(#entries),*];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_name;
+
+    #[test]
+    fn names_are_encoded_a_bulk_string_a_word() {
+        let (one, words) = encode_name("GET");
+        assert_eq!(one.to_string(), r#"b"$3\r\nGET\r\n""#);
+        assert_eq!(words, 1);
+        let (two, words) = encode_name("CLIENT LIST");
+        assert_eq!(two.to_string(), r#"b"$6\r\nCLIENT\r\n$4\r\nLIST\r\n""#);
+        assert_eq!(words, 2);
     }
 }

@@ -4083,13 +4083,13 @@ pub fn zunionstore(
 pub(crate) mod write_args {
     use super::*;
     pub(crate) fn acl_cat_options(cmd: &mut crate::Cmd, options: AclCatOptions) {
-        cmd.write_name("ACL CAT");
+        cmd.write_encoded_name(b"$3\r\nACL\r\n$3\r\nCAT\r\n", 2usize);
         if let Some(chosen) = &options.category {
             cmd.append(chosen);
         }
     }
     pub(crate) fn acl_deluser(cmd: &mut crate::Cmd, username: impl crate::ToRedisArgs) {
-        cmd.write_name("ACL DELUSER");
+        cmd.write_encoded_name(b"$3\r\nACL\r\n$7\r\nDELUSER\r\n", 2usize);
         cmd.arg(username);
     }
     pub(crate) fn acl_dryrun_options(
@@ -4098,7 +4098,7 @@ pub(crate) mod write_args {
         command: impl crate::ToRedisArgs,
         options: AclDryrunOptions,
     ) {
-        cmd.write_name("ACL DRYRUN");
+        cmd.write_encoded_name(b"$3\r\nACL\r\n$6\r\nDRYRUN\r\n", 2usize);
         cmd.arg(username);
         cmd.arg(command);
         if !options.arg.is_empty() {
@@ -4106,78 +4106,78 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn acl_genpass_options(cmd: &mut crate::Cmd, options: AclGenpassOptions) {
-        cmd.write_name("ACL GENPASS");
+        cmd.write_encoded_name(b"$3\r\nACL\r\n$7\r\nGENPASS\r\n", 2usize);
         if let Some(chosen) = &options.bits {
             cmd.arg(chosen);
         }
     }
     pub(crate) fn acl_getuser(cmd: &mut crate::Cmd, username: impl crate::ToRedisArgs) {
-        cmd.write_name("ACL GETUSER");
+        cmd.write_encoded_name(b"$3\r\nACL\r\n$7\r\nGETUSER\r\n", 2usize);
         cmd.arg(username);
     }
     pub(crate) fn acl_help(cmd: &mut crate::Cmd) {
-        cmd.write_name("ACL HELP");
+        cmd.write_encoded_name(b"$3\r\nACL\r\n$4\r\nHELP\r\n", 2usize);
     }
     pub(crate) fn acl_list(cmd: &mut crate::Cmd) {
-        cmd.write_name("ACL LIST");
+        cmd.write_encoded_name(b"$3\r\nACL\r\n$4\r\nLIST\r\n", 2usize);
     }
     pub(crate) fn acl_load(cmd: &mut crate::Cmd) {
-        cmd.write_name("ACL LOAD");
+        cmd.write_encoded_name(b"$3\r\nACL\r\n$4\r\nLOAD\r\n", 2usize);
     }
     pub(crate) fn acl_log_options(cmd: &mut crate::Cmd, options: AclLogOptions) {
-        cmd.write_name("ACL LOG");
+        cmd.write_encoded_name(b"$3\r\nACL\r\n$3\r\nLOG\r\n", 2usize);
         if let Some(chosen) = &options.operation {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn acl_save(cmd: &mut crate::Cmd) {
-        cmd.write_name("ACL SAVE");
+        cmd.write_encoded_name(b"$3\r\nACL\r\n$4\r\nSAVE\r\n", 2usize);
     }
     pub(crate) fn acl_setuser_options(
         cmd: &mut crate::Cmd,
         username: impl crate::ToRedisArgs,
         options: AclSetuserOptions,
     ) {
-        cmd.write_name("ACL SETUSER");
+        cmd.write_encoded_name(b"$3\r\nACL\r\n$7\r\nSETUSER\r\n", 2usize);
         cmd.arg(username);
         if !options.rule.is_empty() {
             cmd.append(&options.rule);
         }
     }
     pub(crate) fn acl_users(cmd: &mut crate::Cmd) {
-        cmd.write_name("ACL USERS");
+        cmd.write_encoded_name(b"$3\r\nACL\r\n$5\r\nUSERS\r\n", 2usize);
     }
     pub(crate) fn acl_whoami(cmd: &mut crate::Cmd) {
-        cmd.write_name("ACL WHOAMI");
+        cmd.write_encoded_name(b"$3\r\nACL\r\n$6\r\nWHOAMI\r\n", 2usize);
     }
     pub(crate) fn append(
         cmd: &mut crate::Cmd,
         key: impl crate::ToRedisArgs,
         value: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("APPEND");
+        cmd.write_encoded_name(b"$6\r\nAPPEND\r\n", 1usize);
         cmd.key(key);
         cmd.arg(value);
     }
     pub(crate) fn asking(cmd: &mut crate::Cmd) {
-        cmd.write_name("ASKING");
+        cmd.write_encoded_name(b"$6\r\nASKING\r\n", 1usize);
     }
     pub(crate) fn auth_options(
         cmd: &mut crate::Cmd,
         password: impl crate::ToRedisArgs,
         options: AuthOptions,
     ) {
-        cmd.write_name("AUTH");
+        cmd.write_encoded_name(b"$4\r\nAUTH\r\n", 1usize);
         if let Some(chosen) = &options.username {
             cmd.append(chosen);
         }
         cmd.arg(password);
     }
     pub(crate) fn bgrewriteaof(cmd: &mut crate::Cmd) {
-        cmd.write_name("BGREWRITEAOF");
+        cmd.write_encoded_name(b"$12\r\nBGREWRITEAOF\r\n", 1usize);
     }
     pub(crate) fn bgsave_options(cmd: &mut crate::Cmd, options: BgsaveOptions) {
-        cmd.write_name("BGSAVE");
+        cmd.write_encoded_name(b"$6\r\nBGSAVE\r\n", 1usize);
         if options.schedule {
             cmd.arg("SCHEDULE");
         }
@@ -4187,7 +4187,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: BitcountOptions,
     ) {
-        cmd.write_name("BITCOUNT");
+        cmd.write_encoded_name(b"$8\r\nBITCOUNT\r\n", 1usize);
         cmd.key(key);
         if let Some(chosen) = &options.range {
             chosen.write_to(cmd);
@@ -4198,7 +4198,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: BitfieldOptions,
     ) {
-        cmd.write_name("BITFIELD");
+        cmd.write_encoded_name(b"$8\r\nBITFIELD\r\n", 1usize);
         cmd.key(key);
         if !options.operation.is_empty() {
             for item in &options.operation {
@@ -4211,7 +4211,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: BitfieldRoOptions,
     ) {
-        cmd.write_name("BITFIELD_RO");
+        cmd.write_encoded_name(b"$11\r\nBITFIELD_RO\r\n", 1usize);
         cmd.key(key);
         if !options.get_block.is_empty() {
             for item in &options.get_block {
@@ -4226,7 +4226,7 @@ pub(crate) mod write_args {
         destkey: impl crate::ToRedisArgs,
         key: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("BITOP");
+        cmd.write_encoded_name(b"$5\r\nBITOP\r\n", 1usize);
         operation.write_to(cmd);
         cmd.key(destkey);
         cmd.key(key);
@@ -4237,7 +4237,7 @@ pub(crate) mod write_args {
         bit: i64,
         options: BitposOptions,
     ) {
-        cmd.write_name("BITPOS");
+        cmd.write_encoded_name(b"$6\r\nBITPOS\r\n", 1usize);
         cmd.key(key);
         cmd.arg(bit);
         if let Some(chosen) = &options.range {
@@ -4252,7 +4252,7 @@ pub(crate) mod write_args {
         whereto: BlmoveWhereto,
         timeout: f64,
     ) {
-        cmd.write_name("BLMOVE");
+        cmd.write_encoded_name(b"$6\r\nBLMOVE\r\n", 1usize);
         cmd.key(source);
         cmd.key(destination);
         wherefrom.write_to(cmd);
@@ -4267,7 +4267,7 @@ pub(crate) mod write_args {
         options: BlmpopOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_name("BLMPOP");
+        cmd.write_encoded_name(b"$6\r\nBLMPOP\r\n", 1usize);
         cmd.arg(timeout);
         cmd.arg(key.arg_count());
         cmd.append(&key);
@@ -4282,7 +4282,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         timeout: f64,
     ) {
-        cmd.write_name("BLPOP");
+        cmd.write_encoded_name(b"$5\r\nBLPOP\r\n", 1usize);
         cmd.key(key);
         cmd.arg(timeout);
     }
@@ -4291,7 +4291,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         timeout: f64,
     ) {
-        cmd.write_name("BRPOP");
+        cmd.write_encoded_name(b"$5\r\nBRPOP\r\n", 1usize);
         cmd.key(key);
         cmd.arg(timeout);
     }
@@ -4301,7 +4301,7 @@ pub(crate) mod write_args {
         destination: impl crate::ToRedisArgs,
         timeout: f64,
     ) {
-        cmd.write_name("BRPOPLPUSH");
+        cmd.write_encoded_name(b"$10\r\nBRPOPLPUSH\r\n", 1usize);
         cmd.key(source);
         cmd.key(destination);
         cmd.arg(timeout);
@@ -4314,7 +4314,7 @@ pub(crate) mod write_args {
         options: BzmpopOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_name("BZMPOP");
+        cmd.write_encoded_name(b"$6\r\nBZMPOP\r\n", 1usize);
         cmd.arg(timeout);
         cmd.arg(key.arg_count());
         cmd.append(&key);
@@ -4329,7 +4329,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         timeout: f64,
     ) {
-        cmd.write_name("BZPOPMAX");
+        cmd.write_encoded_name(b"$8\r\nBZPOPMAX\r\n", 1usize);
         cmd.key(key);
         cmd.arg(timeout);
     }
@@ -4338,42 +4338,42 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         timeout: f64,
     ) {
-        cmd.write_name("BZPOPMIN");
+        cmd.write_encoded_name(b"$8\r\nBZPOPMIN\r\n", 1usize);
         cmd.key(key);
         cmd.arg(timeout);
     }
     pub(crate) fn client_caching(cmd: &mut crate::Cmd, mode: ClientCachingMode) {
-        cmd.write_name("CLIENT CACHING");
+        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$7\r\nCACHING\r\n", 2usize);
         mode.write_to(cmd);
     }
     pub(crate) fn client_capa(
         cmd: &mut crate::Cmd,
         capability: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("CLIENT CAPA");
+        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$4\r\nCAPA\r\n", 2usize);
         cmd.arg(capability);
     }
     pub(crate) fn client_getname(cmd: &mut crate::Cmd) {
-        cmd.write_name("CLIENT GETNAME");
+        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$7\r\nGETNAME\r\n", 2usize);
     }
     pub(crate) fn client_getredir(cmd: &mut crate::Cmd) {
-        cmd.write_name("CLIENT GETREDIR");
+        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$8\r\nGETREDIR\r\n", 2usize);
     }
     pub(crate) fn client_help(cmd: &mut crate::Cmd) {
-        cmd.write_name("CLIENT HELP");
+        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$4\r\nHELP\r\n", 2usize);
     }
     pub(crate) fn client_id(cmd: &mut crate::Cmd) {
-        cmd.write_name("CLIENT ID");
+        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$2\r\nID\r\n", 2usize);
     }
     pub(crate) fn client_info(cmd: &mut crate::Cmd) {
-        cmd.write_name("CLIENT INFO");
+        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$4\r\nINFO\r\n", 2usize);
     }
     pub(crate) fn client_kill(cmd: &mut crate::Cmd, filter: ClientKillFilter) {
-        cmd.write_name("CLIENT KILL");
+        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$4\r\nKILL\r\n", 2usize);
         filter.write_to(cmd);
     }
     pub(crate) fn client_list_options(cmd: &mut crate::Cmd, options: ClientListOptions) {
-        cmd.write_name("CLIENT LIST");
+        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$4\r\nLIST\r\n", 2usize);
         if let Some(chosen) = &options.client_type {
             cmd.arg("TYPE");
             chosen.write_to(cmd);
@@ -4384,11 +4384,11 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn client_no_evict(cmd: &mut crate::Cmd, enabled: ClientNoEvictEnabled) {
-        cmd.write_name("CLIENT NO-EVICT");
+        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$8\r\nNO-EVICT\r\n", 2usize);
         enabled.write_to(cmd);
     }
     pub(crate) fn client_no_touch(cmd: &mut crate::Cmd, enabled: ClientNoTouchEnabled) {
-        cmd.write_name("CLIENT NO-TOUCH");
+        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$8\r\nNO-TOUCH\r\n", 2usize);
         enabled.write_to(cmd);
     }
     pub(crate) fn client_pause_options(
@@ -4396,21 +4396,21 @@ pub(crate) mod write_args {
         timeout: i64,
         options: ClientPauseOptions,
     ) {
-        cmd.write_name("CLIENT PAUSE");
+        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$5\r\nPAUSE\r\n", 2usize);
         cmd.arg(timeout);
         if let Some(chosen) = &options.mode {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn client_setinfo(cmd: &mut crate::Cmd, attr: ClientSetinfoAttr) {
-        cmd.write_name("CLIENT SETINFO");
+        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$7\r\nSETINFO\r\n", 2usize);
         attr.write_to(cmd);
     }
     pub(crate) fn client_setname(
         cmd: &mut crate::Cmd,
         connection_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("CLIENT SETNAME");
+        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n", 2usize);
         cmd.arg(connection_name);
     }
     pub(crate) fn client_tracking_options(
@@ -4418,7 +4418,7 @@ pub(crate) mod write_args {
         status: ClientTrackingStatus,
         options: ClientTrackingOptions,
     ) {
-        cmd.write_name("CLIENT TRACKING");
+        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$8\r\nTRACKING\r\n", 2usize);
         status.write_to(cmd);
         if let Some(chosen) = &options.client_id {
             cmd.arg("REDIRECT");
@@ -4444,27 +4444,27 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn client_trackinginfo(cmd: &mut crate::Cmd) {
-        cmd.write_name("CLIENT TRACKINGINFO");
+        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$12\r\nTRACKINGINFO\r\n", 2usize);
     }
     pub(crate) fn client_unblock_options(
         cmd: &mut crate::Cmd,
         client_id: i64,
         options: ClientUnblockOptions,
     ) {
-        cmd.write_name("CLIENT UNBLOCK");
+        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$7\r\nUNBLOCK\r\n", 2usize);
         cmd.arg(client_id);
         if let Some(chosen) = &options.unblock_type {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn client_unpause(cmd: &mut crate::Cmd) {
-        cmd.write_name("CLIENT UNPAUSE");
+        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$7\r\nUNPAUSE\r\n", 2usize);
     }
     pub(crate) fn cluster_addslots(
         cmd: &mut crate::Cmd,
         slot: impl ::core::iter::IntoIterator<Item = i64>,
     ) {
-        cmd.write_name("CLUSTER ADDSLOTS");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$8\r\nADDSLOTS\r\n", 2usize);
         for item in slot {
             cmd.arg(item);
         }
@@ -4473,28 +4473,31 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         range: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("CLUSTER ADDSLOTSRANGE");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$13\r\nADDSLOTSRANGE\r\n", 2usize);
         cmd.arg(range);
     }
     pub(crate) fn cluster_bumpepoch(cmd: &mut crate::Cmd) {
-        cmd.write_name("CLUSTER BUMPEPOCH");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$9\r\nBUMPEPOCH\r\n", 2usize);
     }
     pub(crate) fn cluster_count_failure_reports(
         cmd: &mut crate::Cmd,
         node_id: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("CLUSTER COUNT-FAILURE-REPORTS");
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$21\r\nCOUNT-FAILURE-REPORTS\r\n",
+            2usize,
+        );
         cmd.arg(node_id);
     }
     pub(crate) fn cluster_countkeysinslot(cmd: &mut crate::Cmd, slot: i64) {
-        cmd.write_name("CLUSTER COUNTKEYSINSLOT");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$15\r\nCOUNTKEYSINSLOT\r\n", 2usize);
         cmd.arg(slot);
     }
     pub(crate) fn cluster_delslots(
         cmd: &mut crate::Cmd,
         slot: impl ::core::iter::IntoIterator<Item = i64>,
     ) {
-        cmd.write_name("CLUSTER DELSLOTS");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$8\r\nDELSLOTS\r\n", 2usize);
         for item in slot {
             cmd.arg(item);
         }
@@ -4503,45 +4506,45 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         range: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("CLUSTER DELSLOTSRANGE");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$13\r\nDELSLOTSRANGE\r\n", 2usize);
         cmd.arg(range);
     }
     pub(crate) fn cluster_failover_options(
         cmd: &mut crate::Cmd,
         options: ClusterFailoverOptions,
     ) {
-        cmd.write_name("CLUSTER FAILOVER");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$8\r\nFAILOVER\r\n", 2usize);
         if let Some(chosen) = &options.options {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn cluster_flushslots(cmd: &mut crate::Cmd) {
-        cmd.write_name("CLUSTER FLUSHSLOTS");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$10\r\nFLUSHSLOTS\r\n", 2usize);
     }
     pub(crate) fn cluster_forget(
         cmd: &mut crate::Cmd,
         node_id: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("CLUSTER FORGET");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$6\r\nFORGET\r\n", 2usize);
         cmd.arg(node_id);
     }
     pub(crate) fn cluster_getkeysinslot(cmd: &mut crate::Cmd, slot: i64, count: i64) {
-        cmd.write_name("CLUSTER GETKEYSINSLOT");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$13\r\nGETKEYSINSLOT\r\n", 2usize);
         cmd.arg(slot);
         cmd.arg(count);
     }
     pub(crate) fn cluster_help(cmd: &mut crate::Cmd) {
-        cmd.write_name("CLUSTER HELP");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$4\r\nHELP\r\n", 2usize);
     }
     pub(crate) fn cluster_info(cmd: &mut crate::Cmd) {
-        cmd.write_name("CLUSTER INFO");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$4\r\nINFO\r\n", 2usize);
     }
     pub(crate) fn cluster_keyslot(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("CLUSTER KEYSLOT");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$7\r\nKEYSLOT\r\n", 2usize);
         cmd.arg(key);
     }
     pub(crate) fn cluster_links(cmd: &mut crate::Cmd) {
-        cmd.write_name("CLUSTER LINKS");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$5\r\nLINKS\r\n", 2usize);
     }
     pub(crate) fn cluster_meet_options(
         cmd: &mut crate::Cmd,
@@ -4549,7 +4552,7 @@ pub(crate) mod write_args {
         port: i64,
         options: ClusterMeetOptions,
     ) {
-        cmd.write_name("CLUSTER MEET");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$4\r\nMEET\r\n", 2usize);
         cmd.arg(ip);
         cmd.arg(port);
         if let Some(chosen) = &options.cluster_bus_port {
@@ -4557,42 +4560,42 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn cluster_myid(cmd: &mut crate::Cmd) {
-        cmd.write_name("CLUSTER MYID");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$4\r\nMYID\r\n", 2usize);
     }
     pub(crate) fn cluster_myshardid(cmd: &mut crate::Cmd) {
-        cmd.write_name("CLUSTER MYSHARDID");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$9\r\nMYSHARDID\r\n", 2usize);
     }
     pub(crate) fn cluster_nodes(cmd: &mut crate::Cmd) {
-        cmd.write_name("CLUSTER NODES");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$5\r\nNODES\r\n", 2usize);
     }
     pub(crate) fn cluster_replicas(
         cmd: &mut crate::Cmd,
         node_id: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("CLUSTER REPLICAS");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$8\r\nREPLICAS\r\n", 2usize);
         cmd.arg(node_id);
     }
     pub(crate) fn cluster_replicate(
         cmd: &mut crate::Cmd,
         node_id: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("CLUSTER REPLICATE");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$9\r\nREPLICATE\r\n", 2usize);
         cmd.arg(node_id);
     }
     pub(crate) fn cluster_reset_options(
         cmd: &mut crate::Cmd,
         options: ClusterResetOptions,
     ) {
-        cmd.write_name("CLUSTER RESET");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$5\r\nRESET\r\n", 2usize);
         if let Some(chosen) = &options.reset_type {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn cluster_saveconfig(cmd: &mut crate::Cmd) {
-        cmd.write_name("CLUSTER SAVECONFIG");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$10\r\nSAVECONFIG\r\n", 2usize);
     }
     pub(crate) fn cluster_set_config_epoch(cmd: &mut crate::Cmd, config_epoch: i64) {
-        cmd.write_name("CLUSTER SET-CONFIG-EPOCH");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$16\r\nSET-CONFIG-EPOCH\r\n", 2usize);
         cmd.arg(config_epoch);
     }
     pub(crate) fn cluster_setslot_options(
@@ -4601,7 +4604,7 @@ pub(crate) mod write_args {
         subcommand: ClusterSetslotSubcommand,
         options: ClusterSetslotOptions,
     ) {
-        cmd.write_name("CLUSTER SETSLOT");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$7\r\nSETSLOT\r\n", 2usize);
         cmd.arg(slot);
         subcommand.write_to(cmd);
         if let Some(chosen) = &options.timeout {
@@ -4610,36 +4613,36 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn cluster_shards(cmd: &mut crate::Cmd) {
-        cmd.write_name("CLUSTER SHARDS");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$6\r\nSHARDS\r\n", 2usize);
     }
     pub(crate) fn cluster_slaves(
         cmd: &mut crate::Cmd,
         node_id: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("CLUSTER SLAVES");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$6\r\nSLAVES\r\n", 2usize);
         cmd.arg(node_id);
     }
     pub(crate) fn cluster_slot_stats(
         cmd: &mut crate::Cmd,
         filter: ClusterSlotStatsFilter,
     ) {
-        cmd.write_name("CLUSTER SLOT-STATS");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$10\r\nSLOT-STATS\r\n", 2usize);
         filter.write_to(cmd);
     }
     pub(crate) fn cluster_slots(cmd: &mut crate::Cmd) {
-        cmd.write_name("CLUSTER SLOTS");
+        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n", 2usize);
     }
     pub(crate) fn command(cmd: &mut crate::Cmd) {
-        cmd.write_name("COMMAND");
+        cmd.write_encoded_name(b"$7\r\nCOMMAND\r\n", 1usize);
     }
     pub(crate) fn command_count(cmd: &mut crate::Cmd) {
-        cmd.write_name("COMMAND COUNT");
+        cmd.write_encoded_name(b"$7\r\nCOMMAND\r\n$5\r\nCOUNT\r\n", 2usize);
     }
     pub(crate) fn command_docs_options(
         cmd: &mut crate::Cmd,
         options: CommandDocsOptions,
     ) {
-        cmd.write_name("COMMAND DOCS");
+        cmd.write_encoded_name(b"$7\r\nCOMMAND\r\n$4\r\nDOCS\r\n", 2usize);
         if !options.command_name.is_empty() {
             cmd.append(&options.command_name);
         }
@@ -4649,7 +4652,7 @@ pub(crate) mod write_args {
         command: impl crate::ToRedisArgs,
         options: CommandGetkeysOptions,
     ) {
-        cmd.write_name("COMMAND GETKEYS");
+        cmd.write_encoded_name(b"$7\r\nCOMMAND\r\n$7\r\nGETKEYS\r\n", 2usize);
         cmd.arg(command);
         if !options.arg.is_empty() {
             cmd.append(&options.arg);
@@ -4660,20 +4663,20 @@ pub(crate) mod write_args {
         command: impl crate::ToRedisArgs,
         options: CommandGetkeysandflagsOptions,
     ) {
-        cmd.write_name("COMMAND GETKEYSANDFLAGS");
+        cmd.write_encoded_name(b"$7\r\nCOMMAND\r\n$15\r\nGETKEYSANDFLAGS\r\n", 2usize);
         cmd.arg(command);
         if !options.arg.is_empty() {
             cmd.append(&options.arg);
         }
     }
     pub(crate) fn command_help(cmd: &mut crate::Cmd) {
-        cmd.write_name("COMMAND HELP");
+        cmd.write_encoded_name(b"$7\r\nCOMMAND\r\n$4\r\nHELP\r\n", 2usize);
     }
     pub(crate) fn command_info_options(
         cmd: &mut crate::Cmd,
         options: CommandInfoOptions,
     ) {
-        cmd.write_name("COMMAND INFO");
+        cmd.write_encoded_name(b"$7\r\nCOMMAND\r\n$4\r\nINFO\r\n", 2usize);
         if !options.command_name.is_empty() {
             cmd.append(&options.command_name);
         }
@@ -4682,27 +4685,27 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         options: CommandListOptions,
     ) {
-        cmd.write_name("COMMAND LIST");
+        cmd.write_encoded_name(b"$7\r\nCOMMAND\r\n$4\r\nLIST\r\n", 2usize);
         if let Some(chosen) = &options.filterby {
             cmd.arg("FILTERBY");
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn config_get(cmd: &mut crate::Cmd, parameter: impl crate::ToRedisArgs) {
-        cmd.write_name("CONFIG GET");
+        cmd.write_encoded_name(b"$6\r\nCONFIG\r\n$3\r\nGET\r\n", 2usize);
         cmd.arg(parameter);
     }
     pub(crate) fn config_help(cmd: &mut crate::Cmd) {
-        cmd.write_name("CONFIG HELP");
+        cmd.write_encoded_name(b"$6\r\nCONFIG\r\n$4\r\nHELP\r\n", 2usize);
     }
     pub(crate) fn config_resetstat(cmd: &mut crate::Cmd) {
-        cmd.write_name("CONFIG RESETSTAT");
+        cmd.write_encoded_name(b"$6\r\nCONFIG\r\n$9\r\nRESETSTAT\r\n", 2usize);
     }
     pub(crate) fn config_rewrite(cmd: &mut crate::Cmd) {
-        cmd.write_name("CONFIG REWRITE");
+        cmd.write_encoded_name(b"$6\r\nCONFIG\r\n$7\r\nREWRITE\r\n", 2usize);
     }
     pub(crate) fn config_set(cmd: &mut crate::Cmd, data: impl crate::ToRedisArgs) {
-        cmd.write_name("CONFIG SET");
+        cmd.write_encoded_name(b"$6\r\nCONFIG\r\n$3\r\nSET\r\n", 2usize);
         cmd.arg(data);
     }
     pub(crate) fn copy_options(
@@ -4711,7 +4714,7 @@ pub(crate) mod write_args {
         destination: impl crate::ToRedisArgs,
         options: CopyOptions,
     ) {
-        cmd.write_name("COPY");
+        cmd.write_encoded_name(b"$4\r\nCOPY\r\n", 1usize);
         cmd.key(source);
         cmd.key(destination);
         if let Some(chosen) = &options.destination_db {
@@ -4723,10 +4726,10 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn dbsize(cmd: &mut crate::Cmd) {
-        cmd.write_name("DBSIZE");
+        cmd.write_encoded_name(b"$6\r\nDBSIZE\r\n", 1usize);
     }
     pub(crate) fn decr(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("DECR");
+        cmd.write_encoded_name(b"$4\r\nDECR\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn decrby(
@@ -4734,23 +4737,23 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         decrement: i64,
     ) {
-        cmd.write_name("DECRBY");
+        cmd.write_encoded_name(b"$6\r\nDECRBY\r\n", 1usize);
         cmd.key(key);
         cmd.arg(decrement);
     }
     pub(crate) fn del(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("DEL");
+        cmd.write_encoded_name(b"$3\r\nDEL\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn discard(cmd: &mut crate::Cmd) {
-        cmd.write_name("DISCARD");
+        cmd.write_encoded_name(b"$7\r\nDISCARD\r\n", 1usize);
     }
     pub(crate) fn dump(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("DUMP");
+        cmd.write_encoded_name(b"$4\r\nDUMP\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn echo(cmd: &mut crate::Cmd, message: impl crate::ToRedisArgs) {
-        cmd.write_name("ECHO");
+        cmd.write_encoded_name(b"$4\r\nECHO\r\n", 1usize);
         cmd.arg(message);
     }
     pub(crate) fn eval_options(
@@ -4758,7 +4761,7 @@ pub(crate) mod write_args {
         script: impl crate::ToRedisArgs,
         options: EvalOptions,
     ) {
-        cmd.write_name("EVAL");
+        cmd.write_encoded_name(b"$4\r\nEVAL\r\n", 1usize);
         cmd.arg(script);
         cmd.arg(options.key.arg_count());
         if !options.key.is_empty() {
@@ -4773,7 +4776,7 @@ pub(crate) mod write_args {
         sha1: impl crate::ToRedisArgs,
         options: EvalshaOptions,
     ) {
-        cmd.write_name("EVALSHA");
+        cmd.write_encoded_name(b"$7\r\nEVALSHA\r\n", 1usize);
         cmd.arg(sha1);
         cmd.arg(options.key.arg_count());
         if !options.key.is_empty() {
@@ -4788,7 +4791,7 @@ pub(crate) mod write_args {
         sha1: impl crate::ToRedisArgs,
         options: EvalshaRoOptions,
     ) {
-        cmd.write_name("EVALSHA_RO");
+        cmd.write_encoded_name(b"$10\r\nEVALSHA_RO\r\n", 1usize);
         cmd.arg(sha1);
         cmd.arg(options.key.arg_count());
         if !options.key.is_empty() {
@@ -4803,7 +4806,7 @@ pub(crate) mod write_args {
         script: impl crate::ToRedisArgs,
         options: EvalRoOptions,
     ) {
-        cmd.write_name("EVAL_RO");
+        cmd.write_encoded_name(b"$7\r\nEVAL_RO\r\n", 1usize);
         cmd.arg(script);
         cmd.arg(options.key.arg_count());
         if !options.key.is_empty() {
@@ -4814,10 +4817,10 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn exec(cmd: &mut crate::Cmd) {
-        cmd.write_name("EXEC");
+        cmd.write_encoded_name(b"$4\r\nEXEC\r\n", 1usize);
     }
     pub(crate) fn exists(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("EXISTS");
+        cmd.write_encoded_name(b"$6\r\nEXISTS\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn expire_options(
@@ -4826,7 +4829,7 @@ pub(crate) mod write_args {
         seconds: i64,
         options: ExpireOptions,
     ) {
-        cmd.write_name("EXPIRE");
+        cmd.write_encoded_name(b"$6\r\nEXPIRE\r\n", 1usize);
         cmd.key(key);
         cmd.arg(seconds);
         if let Some(chosen) = &options.condition {
@@ -4839,7 +4842,7 @@ pub(crate) mod write_args {
         unix_time_seconds: i64,
         options: ExpireatOptions,
     ) {
-        cmd.write_name("EXPIREAT");
+        cmd.write_encoded_name(b"$8\r\nEXPIREAT\r\n", 1usize);
         cmd.key(key);
         cmd.arg(unix_time_seconds);
         if let Some(chosen) = &options.condition {
@@ -4847,11 +4850,11 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn expiretime(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("EXPIRETIME");
+        cmd.write_encoded_name(b"$10\r\nEXPIRETIME\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn failover_options(cmd: &mut crate::Cmd, options: FailoverOptions) {
-        cmd.write_name("FAILOVER");
+        cmd.write_encoded_name(b"$8\r\nFAILOVER\r\n", 1usize);
         if let Some(chosen) = &options.target {
             cmd.arg("TO");
             chosen.write_to(cmd);
@@ -4869,7 +4872,7 @@ pub(crate) mod write_args {
         function: impl crate::ToRedisArgs,
         options: FcallOptions,
     ) {
-        cmd.write_name("FCALL");
+        cmd.write_encoded_name(b"$5\r\nFCALL\r\n", 1usize);
         cmd.arg(function);
         cmd.arg(options.key.arg_count());
         if !options.key.is_empty() {
@@ -4884,7 +4887,7 @@ pub(crate) mod write_args {
         function: impl crate::ToRedisArgs,
         options: FcallRoOptions,
     ) {
-        cmd.write_name("FCALL_RO");
+        cmd.write_encoded_name(b"$8\r\nFCALL_RO\r\n", 1usize);
         cmd.arg(function);
         cmd.arg(options.key.arg_count());
         if !options.key.is_empty() {
@@ -4895,13 +4898,13 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn flushall_options(cmd: &mut crate::Cmd, options: FlushallOptions) {
-        cmd.write_name("FLUSHALL");
+        cmd.write_encoded_name(b"$8\r\nFLUSHALL\r\n", 1usize);
         if let Some(chosen) = &options.flush_type {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn flushdb_options(cmd: &mut crate::Cmd, options: FlushdbOptions) {
-        cmd.write_name("FLUSHDB");
+        cmd.write_encoded_name(b"$7\r\nFLUSHDB\r\n", 1usize);
         if let Some(chosen) = &options.flush_type {
             chosen.write_to(cmd);
         }
@@ -4910,32 +4913,32 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         library_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("FUNCTION DELETE");
+        cmd.write_encoded_name(b"$8\r\nFUNCTION\r\n$6\r\nDELETE\r\n", 2usize);
         cmd.arg(library_name);
     }
     pub(crate) fn function_dump(cmd: &mut crate::Cmd) {
-        cmd.write_name("FUNCTION DUMP");
+        cmd.write_encoded_name(b"$8\r\nFUNCTION\r\n$4\r\nDUMP\r\n", 2usize);
     }
     pub(crate) fn function_flush_options(
         cmd: &mut crate::Cmd,
         options: FunctionFlushOptions,
     ) {
-        cmd.write_name("FUNCTION FLUSH");
+        cmd.write_encoded_name(b"$8\r\nFUNCTION\r\n$5\r\nFLUSH\r\n", 2usize);
         if let Some(chosen) = &options.flush_type {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn function_help(cmd: &mut crate::Cmd) {
-        cmd.write_name("FUNCTION HELP");
+        cmd.write_encoded_name(b"$8\r\nFUNCTION\r\n$4\r\nHELP\r\n", 2usize);
     }
     pub(crate) fn function_kill(cmd: &mut crate::Cmd) {
-        cmd.write_name("FUNCTION KILL");
+        cmd.write_encoded_name(b"$8\r\nFUNCTION\r\n$4\r\nKILL\r\n", 2usize);
     }
     pub(crate) fn function_list_options(
         cmd: &mut crate::Cmd,
         options: FunctionListOptions,
     ) {
-        cmd.write_name("FUNCTION LIST");
+        cmd.write_encoded_name(b"$8\r\nFUNCTION\r\n$4\r\nLIST\r\n", 2usize);
         if let Some(chosen) = &options.library_name_pattern {
             cmd.arg("LIBRARYNAME");
             cmd.append(chosen);
@@ -4949,7 +4952,7 @@ pub(crate) mod write_args {
         function_code: impl crate::ToRedisArgs,
         options: FunctionLoadOptions,
     ) {
-        cmd.write_name("FUNCTION LOAD");
+        cmd.write_encoded_name(b"$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n", 2usize);
         if options.replace {
             cmd.arg("REPLACE");
         }
@@ -4960,14 +4963,14 @@ pub(crate) mod write_args {
         serialized_value: impl crate::ToRedisArgs,
         options: FunctionRestoreOptions,
     ) {
-        cmd.write_name("FUNCTION RESTORE");
+        cmd.write_encoded_name(b"$8\r\nFUNCTION\r\n$7\r\nRESTORE\r\n", 2usize);
         cmd.arg(serialized_value);
         if let Some(chosen) = &options.policy {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn function_stats(cmd: &mut crate::Cmd) {
-        cmd.write_name("FUNCTION STATS");
+        cmd.write_encoded_name(b"$8\r\nFUNCTION\r\n$5\r\nSTATS\r\n", 2usize);
     }
     pub(crate) fn geoadd_options(
         cmd: &mut crate::Cmd,
@@ -4975,7 +4978,7 @@ pub(crate) mod write_args {
         data: impl crate::ToRedisArgs,
         options: GeoaddOptions,
     ) {
-        cmd.write_name("GEOADD");
+        cmd.write_encoded_name(b"$6\r\nGEOADD\r\n", 1usize);
         cmd.key(key);
         if let Some(chosen) = &options.condition {
             chosen.write_to(cmd);
@@ -4992,7 +4995,7 @@ pub(crate) mod write_args {
         member2: impl crate::ToRedisArgs,
         options: GeodistOptions,
     ) {
-        cmd.write_name("GEODIST");
+        cmd.write_encoded_name(b"$7\r\nGEODIST\r\n", 1usize);
         cmd.key(key);
         cmd.arg(member1);
         cmd.arg(member2);
@@ -5005,7 +5008,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: GeohashOptions,
     ) {
-        cmd.write_name("GEOHASH");
+        cmd.write_encoded_name(b"$7\r\nGEOHASH\r\n", 1usize);
         cmd.key(key);
         if !options.member.is_empty() {
             cmd.append(&options.member);
@@ -5016,7 +5019,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: GeoposOptions,
     ) {
-        cmd.write_name("GEOPOS");
+        cmd.write_encoded_name(b"$6\r\nGEOPOS\r\n", 1usize);
         cmd.key(key);
         if !options.member.is_empty() {
             cmd.append(&options.member);
@@ -5031,7 +5034,7 @@ pub(crate) mod write_args {
         unit: GeoradiusUnit,
         options: GeoradiusOptions,
     ) {
-        cmd.write_name("GEORADIUS");
+        cmd.write_encoded_name(b"$9\r\nGEORADIUS\r\n", 1usize);
         cmd.key(key);
         cmd.arg(longitude);
         cmd.arg(latitude);
@@ -5064,7 +5067,7 @@ pub(crate) mod write_args {
         unit: GeoradiusbymemberUnit,
         options: GeoradiusbymemberOptions,
     ) {
-        cmd.write_name("GEORADIUSBYMEMBER");
+        cmd.write_encoded_name(b"$17\r\nGEORADIUSBYMEMBER\r\n", 1usize);
         cmd.key(key);
         cmd.arg(member);
         cmd.arg(radius);
@@ -5096,7 +5099,7 @@ pub(crate) mod write_args {
         unit: GeoradiusbymemberRoUnit,
         options: GeoradiusbymemberRoOptions,
     ) {
-        cmd.write_name("GEORADIUSBYMEMBER_RO");
+        cmd.write_encoded_name(b"$20\r\nGEORADIUSBYMEMBER_RO\r\n", 1usize);
         cmd.key(key);
         cmd.arg(member);
         cmd.arg(radius);
@@ -5126,7 +5129,7 @@ pub(crate) mod write_args {
         unit: GeoradiusRoUnit,
         options: GeoradiusRoOptions,
     ) {
-        cmd.write_name("GEORADIUS_RO");
+        cmd.write_encoded_name(b"$12\r\nGEORADIUS_RO\r\n", 1usize);
         cmd.key(key);
         cmd.arg(longitude);
         cmd.arg(latitude);
@@ -5155,7 +5158,7 @@ pub(crate) mod write_args {
         by: GeosearchBy,
         options: GeosearchOptions,
     ) {
-        cmd.write_name("GEOSEARCH");
+        cmd.write_encoded_name(b"$9\r\nGEOSEARCH\r\n", 1usize);
         cmd.key(key);
         from.write_to(cmd);
         by.write_to(cmd);
@@ -5183,7 +5186,7 @@ pub(crate) mod write_args {
         by: GeosearchstoreBy,
         options: GeosearchstoreOptions,
     ) {
-        cmd.write_name("GEOSEARCHSTORE");
+        cmd.write_encoded_name(b"$14\r\nGEOSEARCHSTORE\r\n", 1usize);
         cmd.key(destination);
         cmd.key(source);
         from.write_to(cmd);
@@ -5199,7 +5202,7 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn get(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("GET");
+        cmd.write_encoded_name(b"$3\r\nGET\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn getbit(
@@ -5207,12 +5210,12 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         offset: i64,
     ) {
-        cmd.write_name("GETBIT");
+        cmd.write_encoded_name(b"$6\r\nGETBIT\r\n", 1usize);
         cmd.key(key);
         cmd.arg(offset);
     }
     pub(crate) fn getdel(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("GETDEL");
+        cmd.write_encoded_name(b"$6\r\nGETDEL\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn getex_options(
@@ -5220,7 +5223,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: GetexOptions,
     ) {
-        cmd.write_name("GETEX");
+        cmd.write_encoded_name(b"$5\r\nGETEX\r\n", 1usize);
         cmd.key(key);
         if let Some(chosen) = &options.expiration {
             chosen.write_to(cmd);
@@ -5232,7 +5235,7 @@ pub(crate) mod write_args {
         start: i64,
         end: i64,
     ) {
-        cmd.write_name("GETRANGE");
+        cmd.write_encoded_name(b"$8\r\nGETRANGE\r\n", 1usize);
         cmd.key(key);
         cmd.arg(start);
         cmd.arg(end);
@@ -5242,7 +5245,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         value: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("GETSET");
+        cmd.write_encoded_name(b"$6\r\nGETSET\r\n", 1usize);
         cmd.key(key);
         cmd.arg(value);
     }
@@ -5251,7 +5254,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         field: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("HDEL");
+        cmd.write_encoded_name(b"$4\r\nHDEL\r\n", 1usize);
         cmd.key(key);
         cmd.arg(field);
     }
@@ -5260,7 +5263,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         field: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("HEXISTS");
+        cmd.write_encoded_name(b"$7\r\nHEXISTS\r\n", 1usize);
         cmd.key(key);
         cmd.arg(field);
     }
@@ -5269,12 +5272,12 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         field: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("HGET");
+        cmd.write_encoded_name(b"$4\r\nHGET\r\n", 1usize);
         cmd.key(key);
         cmd.arg(field);
     }
     pub(crate) fn hgetall(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("HGETALL");
+        cmd.write_encoded_name(b"$7\r\nHGETALL\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn hincrby(
@@ -5283,7 +5286,7 @@ pub(crate) mod write_args {
         field: impl crate::ToRedisArgs,
         increment: i64,
     ) {
-        cmd.write_name("HINCRBY");
+        cmd.write_encoded_name(b"$7\r\nHINCRBY\r\n", 1usize);
         cmd.key(key);
         cmd.arg(field);
         cmd.arg(increment);
@@ -5294,17 +5297,17 @@ pub(crate) mod write_args {
         field: impl crate::ToRedisArgs,
         increment: f64,
     ) {
-        cmd.write_name("HINCRBYFLOAT");
+        cmd.write_encoded_name(b"$12\r\nHINCRBYFLOAT\r\n", 1usize);
         cmd.key(key);
         cmd.arg(field);
         cmd.arg(increment);
     }
     pub(crate) fn hkeys(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("HKEYS");
+        cmd.write_encoded_name(b"$5\r\nHKEYS\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn hlen(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("HLEN");
+        cmd.write_encoded_name(b"$4\r\nHLEN\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn hmget(
@@ -5312,7 +5315,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         field: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("HMGET");
+        cmd.write_encoded_name(b"$5\r\nHMGET\r\n", 1usize);
         cmd.key(key);
         cmd.arg(field);
     }
@@ -5321,7 +5324,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         data: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("HMSET");
+        cmd.write_encoded_name(b"$5\r\nHMSET\r\n", 1usize);
         cmd.key(key);
         cmd.arg(data);
     }
@@ -5330,7 +5333,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: HrandfieldOptions,
     ) {
-        cmd.write_name("HRANDFIELD");
+        cmd.write_encoded_name(b"$10\r\nHRANDFIELD\r\n", 1usize);
         cmd.key(key);
         if let Some(chosen) = &options.options {
             chosen.write_to(cmd);
@@ -5342,7 +5345,7 @@ pub(crate) mod write_args {
         cursor: impl crate::ToRedisArgs,
         options: HscanOptions,
     ) {
-        cmd.write_name("HSCAN");
+        cmd.write_encoded_name(b"$5\r\nHSCAN\r\n", 1usize);
         cmd.key(key);
         cmd.arg(cursor);
         if let Some(chosen) = &options.pattern {
@@ -5362,7 +5365,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         data: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("HSET");
+        cmd.write_encoded_name(b"$4\r\nHSET\r\n", 1usize);
         cmd.key(key);
         cmd.arg(data);
     }
@@ -5372,7 +5375,7 @@ pub(crate) mod write_args {
         field: impl crate::ToRedisArgs,
         value: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("HSETNX");
+        cmd.write_encoded_name(b"$6\r\nHSETNX\r\n", 1usize);
         cmd.key(key);
         cmd.arg(field);
         cmd.arg(value);
@@ -5382,16 +5385,16 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         field: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("HSTRLEN");
+        cmd.write_encoded_name(b"$7\r\nHSTRLEN\r\n", 1usize);
         cmd.key(key);
         cmd.arg(field);
     }
     pub(crate) fn hvals(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("HVALS");
+        cmd.write_encoded_name(b"$5\r\nHVALS\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn incr(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("INCR");
+        cmd.write_encoded_name(b"$4\r\nINCR\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn incrby(
@@ -5399,7 +5402,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         increment: i64,
     ) {
-        cmd.write_name("INCRBY");
+        cmd.write_encoded_name(b"$6\r\nINCRBY\r\n", 1usize);
         cmd.key(key);
         cmd.arg(increment);
     }
@@ -5408,54 +5411,54 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         increment: f64,
     ) {
-        cmd.write_name("INCRBYFLOAT");
+        cmd.write_encoded_name(b"$11\r\nINCRBYFLOAT\r\n", 1usize);
         cmd.key(key);
         cmd.arg(increment);
     }
     pub(crate) fn info_options(cmd: &mut crate::Cmd, options: InfoOptions) {
-        cmd.write_name("INFO");
+        cmd.write_encoded_name(b"$4\r\nINFO\r\n", 1usize);
         if !options.section.is_empty() {
             cmd.append(&options.section);
         }
     }
     pub(crate) fn keys(cmd: &mut crate::Cmd, pattern: impl crate::ToRedisArgs) {
-        cmd.write_name("KEYS");
+        cmd.write_encoded_name(b"$4\r\nKEYS\r\n", 1usize);
         cmd.arg(pattern);
     }
     pub(crate) fn lastsave(cmd: &mut crate::Cmd) {
-        cmd.write_name("LASTSAVE");
+        cmd.write_encoded_name(b"$8\r\nLASTSAVE\r\n", 1usize);
     }
     pub(crate) fn latency_doctor(cmd: &mut crate::Cmd) {
-        cmd.write_name("LATENCY DOCTOR");
+        cmd.write_encoded_name(b"$7\r\nLATENCY\r\n$6\r\nDOCTOR\r\n", 2usize);
     }
     pub(crate) fn latency_graph(cmd: &mut crate::Cmd, event: impl crate::ToRedisArgs) {
-        cmd.write_name("LATENCY GRAPH");
+        cmd.write_encoded_name(b"$7\r\nLATENCY\r\n$5\r\nGRAPH\r\n", 2usize);
         cmd.arg(event);
     }
     pub(crate) fn latency_help(cmd: &mut crate::Cmd) {
-        cmd.write_name("LATENCY HELP");
+        cmd.write_encoded_name(b"$7\r\nLATENCY\r\n$4\r\nHELP\r\n", 2usize);
     }
     pub(crate) fn latency_histogram_options(
         cmd: &mut crate::Cmd,
         options: LatencyHistogramOptions,
     ) {
-        cmd.write_name("LATENCY HISTOGRAM");
+        cmd.write_encoded_name(b"$7\r\nLATENCY\r\n$9\r\nHISTOGRAM\r\n", 2usize);
         if !options.command.is_empty() {
             cmd.append(&options.command);
         }
     }
     pub(crate) fn latency_history(cmd: &mut crate::Cmd, event: impl crate::ToRedisArgs) {
-        cmd.write_name("LATENCY HISTORY");
+        cmd.write_encoded_name(b"$7\r\nLATENCY\r\n$7\r\nHISTORY\r\n", 2usize);
         cmd.arg(event);
     }
     pub(crate) fn latency_latest(cmd: &mut crate::Cmd) {
-        cmd.write_name("LATENCY LATEST");
+        cmd.write_encoded_name(b"$7\r\nLATENCY\r\n$6\r\nLATEST\r\n", 2usize);
     }
     pub(crate) fn latency_reset_options(
         cmd: &mut crate::Cmd,
         options: LatencyResetOptions,
     ) {
-        cmd.write_name("LATENCY RESET");
+        cmd.write_encoded_name(b"$7\r\nLATENCY\r\n$5\r\nRESET\r\n", 2usize);
         if !options.event.is_empty() {
             cmd.append(&options.event);
         }
@@ -5466,7 +5469,7 @@ pub(crate) mod write_args {
         key2: impl crate::ToRedisArgs,
         options: LcsOptions,
     ) {
-        cmd.write_name("LCS");
+        cmd.write_encoded_name(b"$3\r\nLCS\r\n", 1usize);
         cmd.key(key1);
         cmd.key(key2);
         if options.len {
@@ -5488,7 +5491,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         index: i64,
     ) {
-        cmd.write_name("LINDEX");
+        cmd.write_encoded_name(b"$6\r\nLINDEX\r\n", 1usize);
         cmd.key(key);
         cmd.arg(index);
     }
@@ -5499,14 +5502,14 @@ pub(crate) mod write_args {
         pivot: impl crate::ToRedisArgs,
         element: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("LINSERT");
+        cmd.write_encoded_name(b"$7\r\nLINSERT\r\n", 1usize);
         cmd.key(key);
         where_.write_to(cmd);
         cmd.arg(pivot);
         cmd.arg(element);
     }
     pub(crate) fn llen(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("LLEN");
+        cmd.write_encoded_name(b"$4\r\nLLEN\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn lmove(
@@ -5516,7 +5519,7 @@ pub(crate) mod write_args {
         wherefrom: LmoveWherefrom,
         whereto: LmoveWhereto,
     ) {
-        cmd.write_name("LMOVE");
+        cmd.write_encoded_name(b"$5\r\nLMOVE\r\n", 1usize);
         cmd.key(source);
         cmd.key(destination);
         wherefrom.write_to(cmd);
@@ -5529,7 +5532,7 @@ pub(crate) mod write_args {
         options: LmpopOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_name("LMPOP");
+        cmd.write_encoded_name(b"$5\r\nLMPOP\r\n", 1usize);
         cmd.arg(key.arg_count());
         cmd.append(&key);
         where_.write_to(cmd);
@@ -5539,7 +5542,7 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn lolwut_options(cmd: &mut crate::Cmd, options: LolwutOptions) {
-        cmd.write_name("LOLWUT");
+        cmd.write_encoded_name(b"$6\r\nLOLWUT\r\n", 1usize);
         if let Some(chosen) = &options.version {
             cmd.arg("VERSION");
             cmd.arg(chosen);
@@ -5550,7 +5553,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: LpopOptions,
     ) {
-        cmd.write_name("LPOP");
+        cmd.write_encoded_name(b"$4\r\nLPOP\r\n", 1usize);
         cmd.key(key);
         if let Some(chosen) = &options.count {
             cmd.arg(chosen);
@@ -5562,7 +5565,7 @@ pub(crate) mod write_args {
         element: impl crate::ToRedisArgs,
         options: LposOptions,
     ) {
-        cmd.write_name("LPOS");
+        cmd.write_encoded_name(b"$4\r\nLPOS\r\n", 1usize);
         cmd.key(key);
         cmd.arg(element);
         if let Some(chosen) = &options.rank {
@@ -5583,7 +5586,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         element: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("LPUSH");
+        cmd.write_encoded_name(b"$5\r\nLPUSH\r\n", 1usize);
         cmd.key(key);
         cmd.arg(element);
     }
@@ -5592,7 +5595,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         element: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("LPUSHX");
+        cmd.write_encoded_name(b"$6\r\nLPUSHX\r\n", 1usize);
         cmd.key(key);
         cmd.arg(element);
     }
@@ -5602,7 +5605,7 @@ pub(crate) mod write_args {
         start: i64,
         stop: i64,
     ) {
-        cmd.write_name("LRANGE");
+        cmd.write_encoded_name(b"$6\r\nLRANGE\r\n", 1usize);
         cmd.key(key);
         cmd.arg(start);
         cmd.arg(stop);
@@ -5613,7 +5616,7 @@ pub(crate) mod write_args {
         count: i64,
         element: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("LREM");
+        cmd.write_encoded_name(b"$4\r\nLREM\r\n", 1usize);
         cmd.key(key);
         cmd.arg(count);
         cmd.arg(element);
@@ -5624,7 +5627,7 @@ pub(crate) mod write_args {
         index: i64,
         element: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("LSET");
+        cmd.write_encoded_name(b"$4\r\nLSET\r\n", 1usize);
         cmd.key(key);
         cmd.arg(index);
         cmd.arg(element);
@@ -5635,32 +5638,32 @@ pub(crate) mod write_args {
         start: i64,
         stop: i64,
     ) {
-        cmd.write_name("LTRIM");
+        cmd.write_encoded_name(b"$5\r\nLTRIM\r\n", 1usize);
         cmd.key(key);
         cmd.arg(start);
         cmd.arg(stop);
     }
     pub(crate) fn memory_doctor(cmd: &mut crate::Cmd) {
-        cmd.write_name("MEMORY DOCTOR");
+        cmd.write_encoded_name(b"$6\r\nMEMORY\r\n$6\r\nDOCTOR\r\n", 2usize);
     }
     pub(crate) fn memory_help(cmd: &mut crate::Cmd) {
-        cmd.write_name("MEMORY HELP");
+        cmd.write_encoded_name(b"$6\r\nMEMORY\r\n$4\r\nHELP\r\n", 2usize);
     }
     pub(crate) fn memory_malloc_stats(cmd: &mut crate::Cmd) {
-        cmd.write_name("MEMORY MALLOC-STATS");
+        cmd.write_encoded_name(b"$6\r\nMEMORY\r\n$12\r\nMALLOC-STATS\r\n", 2usize);
     }
     pub(crate) fn memory_purge(cmd: &mut crate::Cmd) {
-        cmd.write_name("MEMORY PURGE");
+        cmd.write_encoded_name(b"$6\r\nMEMORY\r\n$5\r\nPURGE\r\n", 2usize);
     }
     pub(crate) fn memory_stats(cmd: &mut crate::Cmd) {
-        cmd.write_name("MEMORY STATS");
+        cmd.write_encoded_name(b"$6\r\nMEMORY\r\n$5\r\nSTATS\r\n", 2usize);
     }
     pub(crate) fn memory_usage_options(
         cmd: &mut crate::Cmd,
         key: impl crate::ToRedisArgs,
         options: MemoryUsageOptions,
     ) {
-        cmd.write_name("MEMORY USAGE");
+        cmd.write_encoded_name(b"$6\r\nMEMORY\r\n$5\r\nUSAGE\r\n", 2usize);
         cmd.key(key);
         if let Some(chosen) = &options.count {
             cmd.arg("SAMPLES");
@@ -5668,7 +5671,7 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn mget(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("MGET");
+        cmd.write_encoded_name(b"$4\r\nMGET\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn migrate_options(
@@ -5680,7 +5683,7 @@ pub(crate) mod write_args {
         timeout: i64,
         options: MigrateOptions,
     ) {
-        cmd.write_name("MIGRATE");
+        cmd.write_encoded_name(b"$7\r\nMIGRATE\r\n", 1usize);
         cmd.arg(host);
         cmd.arg(port);
         key_selector.write_to(cmd);
@@ -5701,17 +5704,17 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn module_help(cmd: &mut crate::Cmd) {
-        cmd.write_name("MODULE HELP");
+        cmd.write_encoded_name(b"$6\r\nMODULE\r\n$4\r\nHELP\r\n", 2usize);
     }
     pub(crate) fn module_list(cmd: &mut crate::Cmd) {
-        cmd.write_name("MODULE LIST");
+        cmd.write_encoded_name(b"$6\r\nMODULE\r\n$4\r\nLIST\r\n", 2usize);
     }
     pub(crate) fn module_load_options(
         cmd: &mut crate::Cmd,
         path: impl crate::ToRedisArgs,
         options: ModuleLoadOptions,
     ) {
-        cmd.write_name("MODULE LOAD");
+        cmd.write_encoded_name(b"$6\r\nMODULE\r\n$4\r\nLOAD\r\n", 2usize);
         cmd.arg(path);
         if !options.arg.is_empty() {
             cmd.append(&options.arg);
@@ -5722,7 +5725,7 @@ pub(crate) mod write_args {
         path: impl crate::ToRedisArgs,
         options: ModuleLoadexOptions,
     ) {
-        cmd.write_name("MODULE LOADEX");
+        cmd.write_encoded_name(b"$6\r\nMODULE\r\n$6\r\nLOADEX\r\n", 2usize);
         cmd.arg(path);
         if !options.configs.is_empty() {
             for item in &options.configs {
@@ -5736,16 +5739,16 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn module_unload(cmd: &mut crate::Cmd, name: impl crate::ToRedisArgs) {
-        cmd.write_name("MODULE UNLOAD");
+        cmd.write_encoded_name(b"$6\r\nMODULE\r\n$6\r\nUNLOAD\r\n", 2usize);
         cmd.arg(name);
     }
     pub(crate) fn move_key(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs, db: i64) {
-        cmd.write_name("MOVE");
+        cmd.write_encoded_name(b"$4\r\nMOVE\r\n", 1usize);
         cmd.key(key);
         cmd.arg(db);
     }
     pub(crate) fn mset(cmd: &mut crate::Cmd, data: impl crate::ToRedisArgs) {
-        cmd.write_name("MSET");
+        cmd.write_encoded_name(b"$4\r\nMSET\r\n", 1usize);
         {
             let group_start = cmd.arg_count();
             cmd.arg(data);
@@ -5753,7 +5756,7 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn msetnx(cmd: &mut crate::Cmd, data: impl crate::ToRedisArgs) {
-        cmd.write_name("MSETNX");
+        cmd.write_encoded_name(b"$6\r\nMSETNX\r\n", 1usize);
         {
             let group_start = cmd.arg_count();
             cmd.arg(data);
@@ -5761,29 +5764,29 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn multi(cmd: &mut crate::Cmd) {
-        cmd.write_name("MULTI");
+        cmd.write_encoded_name(b"$5\r\nMULTI\r\n", 1usize);
     }
     pub(crate) fn object_encoding(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("OBJECT ENCODING");
+        cmd.write_encoded_name(b"$6\r\nOBJECT\r\n$8\r\nENCODING\r\n", 2usize);
         cmd.key(key);
     }
     pub(crate) fn object_freq(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("OBJECT FREQ");
+        cmd.write_encoded_name(b"$6\r\nOBJECT\r\n$4\r\nFREQ\r\n", 2usize);
         cmd.key(key);
     }
     pub(crate) fn object_help(cmd: &mut crate::Cmd) {
-        cmd.write_name("OBJECT HELP");
+        cmd.write_encoded_name(b"$6\r\nOBJECT\r\n$4\r\nHELP\r\n", 2usize);
     }
     pub(crate) fn object_idletime(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("OBJECT IDLETIME");
+        cmd.write_encoded_name(b"$6\r\nOBJECT\r\n$8\r\nIDLETIME\r\n", 2usize);
         cmd.key(key);
     }
     pub(crate) fn object_refcount(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("OBJECT REFCOUNT");
+        cmd.write_encoded_name(b"$6\r\nOBJECT\r\n$8\r\nREFCOUNT\r\n", 2usize);
         cmd.key(key);
     }
     pub(crate) fn persist(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("PERSIST");
+        cmd.write_encoded_name(b"$7\r\nPERSIST\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn pexpire_options(
@@ -5792,7 +5795,7 @@ pub(crate) mod write_args {
         milliseconds: i64,
         options: PexpireOptions,
     ) {
-        cmd.write_name("PEXPIRE");
+        cmd.write_encoded_name(b"$7\r\nPEXPIRE\r\n", 1usize);
         cmd.key(key);
         cmd.arg(milliseconds);
         if let Some(chosen) = &options.condition {
@@ -5805,7 +5808,7 @@ pub(crate) mod write_args {
         unix_time_milliseconds: i64,
         options: PexpireatOptions,
     ) {
-        cmd.write_name("PEXPIREAT");
+        cmd.write_encoded_name(b"$9\r\nPEXPIREAT\r\n", 1usize);
         cmd.key(key);
         cmd.arg(unix_time_milliseconds);
         if let Some(chosen) = &options.condition {
@@ -5813,7 +5816,7 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn pexpiretime(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("PEXPIRETIME");
+        cmd.write_encoded_name(b"$11\r\nPEXPIRETIME\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn pfadd_options(
@@ -5821,14 +5824,14 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: PfaddOptions,
     ) {
-        cmd.write_name("PFADD");
+        cmd.write_encoded_name(b"$5\r\nPFADD\r\n", 1usize);
         cmd.key(key);
         if !options.element.is_empty() {
             cmd.append(&options.element);
         }
     }
     pub(crate) fn pfcount(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("PFCOUNT");
+        cmd.write_encoded_name(b"$7\r\nPFCOUNT\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn pfmerge_options(
@@ -5836,14 +5839,14 @@ pub(crate) mod write_args {
         destkey: impl crate::ToRedisArgs,
         options: PfmergeOptions,
     ) {
-        cmd.write_name("PFMERGE");
+        cmd.write_encoded_name(b"$7\r\nPFMERGE\r\n", 1usize);
         cmd.key(destkey);
         if !options.sourcekey.is_empty() {
             cmd.append(&options.sourcekey);
         }
     }
     pub(crate) fn ping_options(cmd: &mut crate::Cmd, options: PingOptions) {
-        cmd.write_name("PING");
+        cmd.write_encoded_name(b"$4\r\nPING\r\n", 1usize);
         if let Some(chosen) = &options.message {
             cmd.append(chosen);
         }
@@ -5854,13 +5857,13 @@ pub(crate) mod write_args {
         milliseconds: i64,
         value: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("PSETEX");
+        cmd.write_encoded_name(b"$6\r\nPSETEX\r\n", 1usize);
         cmd.key(key);
         cmd.arg(milliseconds);
         cmd.arg(value);
     }
     pub(crate) fn pttl(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("PTTL");
+        cmd.write_encoded_name(b"$4\r\nPTTL\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn publish(
@@ -5868,7 +5871,7 @@ pub(crate) mod write_args {
         channel: impl crate::ToRedisArgs,
         message: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("PUBLISH");
+        cmd.write_encoded_name(b"$7\r\nPUBLISH\r\n", 1usize);
         cmd.arg(channel);
         cmd.arg(message);
     }
@@ -5876,22 +5879,22 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         options: PubsubChannelsOptions,
     ) {
-        cmd.write_name("PUBSUB CHANNELS");
+        cmd.write_encoded_name(b"$6\r\nPUBSUB\r\n$8\r\nCHANNELS\r\n", 2usize);
         if let Some(chosen) = &options.pattern {
             cmd.append(chosen);
         }
     }
     pub(crate) fn pubsub_help(cmd: &mut crate::Cmd) {
-        cmd.write_name("PUBSUB HELP");
+        cmd.write_encoded_name(b"$6\r\nPUBSUB\r\n$4\r\nHELP\r\n", 2usize);
     }
     pub(crate) fn pubsub_numpat(cmd: &mut crate::Cmd) {
-        cmd.write_name("PUBSUB NUMPAT");
+        cmd.write_encoded_name(b"$6\r\nPUBSUB\r\n$6\r\nNUMPAT\r\n", 2usize);
     }
     pub(crate) fn pubsub_numsub_options(
         cmd: &mut crate::Cmd,
         options: PubsubNumsubOptions,
     ) {
-        cmd.write_name("PUBSUB NUMSUB");
+        cmd.write_encoded_name(b"$6\r\nPUBSUB\r\n$6\r\nNUMSUB\r\n", 2usize);
         if !options.channel.is_empty() {
             cmd.append(&options.channel);
         }
@@ -5900,7 +5903,7 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         options: PubsubShardchannelsOptions,
     ) {
-        cmd.write_name("PUBSUB SHARDCHANNELS");
+        cmd.write_encoded_name(b"$6\r\nPUBSUB\r\n$13\r\nSHARDCHANNELS\r\n", 2usize);
         if let Some(chosen) = &options.pattern {
             cmd.append(chosen);
         }
@@ -5909,26 +5912,26 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         options: PubsubShardnumsubOptions,
     ) {
-        cmd.write_name("PUBSUB SHARDNUMSUB");
+        cmd.write_encoded_name(b"$6\r\nPUBSUB\r\n$11\r\nSHARDNUMSUB\r\n", 2usize);
         if !options.shardchannel.is_empty() {
             cmd.append(&options.shardchannel);
         }
     }
     pub(crate) fn randomkey(cmd: &mut crate::Cmd) {
-        cmd.write_name("RANDOMKEY");
+        cmd.write_encoded_name(b"$9\r\nRANDOMKEY\r\n", 1usize);
     }
     pub(crate) fn readonly(cmd: &mut crate::Cmd) {
-        cmd.write_name("READONLY");
+        cmd.write_encoded_name(b"$8\r\nREADONLY\r\n", 1usize);
     }
     pub(crate) fn readwrite(cmd: &mut crate::Cmd) {
-        cmd.write_name("READWRITE");
+        cmd.write_encoded_name(b"$9\r\nREADWRITE\r\n", 1usize);
     }
     pub(crate) fn rename(
         cmd: &mut crate::Cmd,
         key: impl crate::ToRedisArgs,
         newkey: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("RENAME");
+        cmd.write_encoded_name(b"$6\r\nRENAME\r\n", 1usize);
         cmd.key(key);
         cmd.key(newkey);
     }
@@ -5937,12 +5940,12 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         newkey: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("RENAMENX");
+        cmd.write_encoded_name(b"$8\r\nRENAMENX\r\n", 1usize);
         cmd.key(key);
         cmd.key(newkey);
     }
     pub(crate) fn replicaof(cmd: &mut crate::Cmd, args: ReplicaofArgs) {
-        cmd.write_name("REPLICAOF");
+        cmd.write_encoded_name(b"$9\r\nREPLICAOF\r\n", 1usize);
         args.write_to(cmd);
     }
     pub(crate) fn restore_options(
@@ -5952,7 +5955,7 @@ pub(crate) mod write_args {
         serialized_value: impl crate::ToRedisArgs,
         options: RestoreOptions,
     ) {
-        cmd.write_name("RESTORE");
+        cmd.write_encoded_name(b"$7\r\nRESTORE\r\n", 1usize);
         cmd.key(key);
         cmd.arg(ttl);
         cmd.arg(serialized_value);
@@ -5972,14 +5975,14 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn role(cmd: &mut crate::Cmd) {
-        cmd.write_name("ROLE");
+        cmd.write_encoded_name(b"$4\r\nROLE\r\n", 1usize);
     }
     pub(crate) fn rpop_options(
         cmd: &mut crate::Cmd,
         key: impl crate::ToRedisArgs,
         options: RpopOptions,
     ) {
-        cmd.write_name("RPOP");
+        cmd.write_encoded_name(b"$4\r\nRPOP\r\n", 1usize);
         cmd.key(key);
         if let Some(chosen) = &options.count {
             cmd.arg(chosen);
@@ -5990,7 +5993,7 @@ pub(crate) mod write_args {
         source: impl crate::ToRedisArgs,
         destination: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("RPOPLPUSH");
+        cmd.write_encoded_name(b"$9\r\nRPOPLPUSH\r\n", 1usize);
         cmd.key(source);
         cmd.key(destination);
     }
@@ -5999,7 +6002,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         element: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("RPUSH");
+        cmd.write_encoded_name(b"$5\r\nRPUSH\r\n", 1usize);
         cmd.key(key);
         cmd.arg(element);
     }
@@ -6008,7 +6011,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         element: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("RPUSHX");
+        cmd.write_encoded_name(b"$6\r\nRPUSHX\r\n", 1usize);
         cmd.key(key);
         cmd.arg(element);
     }
@@ -6017,19 +6020,19 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SADD");
+        cmd.write_encoded_name(b"$4\r\nSADD\r\n", 1usize);
         cmd.key(key);
         cmd.arg(member);
     }
     pub(crate) fn save(cmd: &mut crate::Cmd) {
-        cmd.write_name("SAVE");
+        cmd.write_encoded_name(b"$4\r\nSAVE\r\n", 1usize);
     }
     pub(crate) fn scan_options(
         cmd: &mut crate::Cmd,
         cursor: impl crate::ToRedisArgs,
         options: ScanOptions,
     ) {
-        cmd.write_name("SCAN");
+        cmd.write_encoded_name(b"$4\r\nSCAN\r\n", 1usize);
         cmd.arg(cursor);
         if let Some(chosen) = &options.pattern {
             cmd.arg("MATCH");
@@ -6045,42 +6048,42 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn scard(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("SCARD");
+        cmd.write_encoded_name(b"$5\r\nSCARD\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn script_debug(cmd: &mut crate::Cmd, mode: ScriptDebugMode) {
-        cmd.write_name("SCRIPT DEBUG");
+        cmd.write_encoded_name(b"$6\r\nSCRIPT\r\n$5\r\nDEBUG\r\n", 2usize);
         mode.write_to(cmd);
     }
     pub(crate) fn script_exists(cmd: &mut crate::Cmd, sha1: impl crate::ToRedisArgs) {
-        cmd.write_name("SCRIPT EXISTS");
+        cmd.write_encoded_name(b"$6\r\nSCRIPT\r\n$6\r\nEXISTS\r\n", 2usize);
         cmd.arg(sha1);
     }
     pub(crate) fn script_flush_options(
         cmd: &mut crate::Cmd,
         options: ScriptFlushOptions,
     ) {
-        cmd.write_name("SCRIPT FLUSH");
+        cmd.write_encoded_name(b"$6\r\nSCRIPT\r\n$5\r\nFLUSH\r\n", 2usize);
         if let Some(chosen) = &options.flush_type {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn script_help(cmd: &mut crate::Cmd) {
-        cmd.write_name("SCRIPT HELP");
+        cmd.write_encoded_name(b"$6\r\nSCRIPT\r\n$4\r\nHELP\r\n", 2usize);
     }
     pub(crate) fn script_kill(cmd: &mut crate::Cmd) {
-        cmd.write_name("SCRIPT KILL");
+        cmd.write_encoded_name(b"$6\r\nSCRIPT\r\n$4\r\nKILL\r\n", 2usize);
     }
     pub(crate) fn script_load(cmd: &mut crate::Cmd, script: impl crate::ToRedisArgs) {
-        cmd.write_name("SCRIPT LOAD");
+        cmd.write_encoded_name(b"$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n", 2usize);
         cmd.arg(script);
     }
     pub(crate) fn script_show(cmd: &mut crate::Cmd, sha1: impl crate::ToRedisArgs) {
-        cmd.write_name("SCRIPT SHOW");
+        cmd.write_encoded_name(b"$6\r\nSCRIPT\r\n$4\r\nSHOW\r\n", 2usize);
         cmd.arg(sha1);
     }
     pub(crate) fn sdiff(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("SDIFF");
+        cmd.write_encoded_name(b"$5\r\nSDIFF\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn sdiffstore(
@@ -6088,7 +6091,7 @@ pub(crate) mod write_args {
         destination: impl crate::ToRedisArgs,
         key: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SDIFFSTORE");
+        cmd.write_encoded_name(b"$10\r\nSDIFFSTORE\r\n", 1usize);
         cmd.key(destination);
         cmd.key(key);
     }
@@ -6096,18 +6099,18 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         primary_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SENTINEL CKQUORUM");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$8\r\nCKQUORUM\r\n", 2usize);
         cmd.arg(primary_name);
     }
     pub(crate) fn sentinel_config(cmd: &mut crate::Cmd, action: SentinelConfigAction) {
-        cmd.write_name("SENTINEL CONFIG");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$6\r\nCONFIG\r\n", 2usize);
         action.write_to(cmd);
     }
     pub(crate) fn sentinel_debug_options(
         cmd: &mut crate::Cmd,
         options: SentinelDebugOptions,
     ) {
-        cmd.write_name("SENTINEL DEBUG");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$5\r\nDEBUG\r\n", 2usize);
         if !options.data.is_empty() {
             cmd.append(&options.data);
         }
@@ -6116,34 +6119,40 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         primary_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SENTINEL FAILOVER");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$8\r\nFAILOVER\r\n", 2usize);
         cmd.arg(primary_name);
     }
     pub(crate) fn sentinel_flushconfig(cmd: &mut crate::Cmd) {
-        cmd.write_name("SENTINEL FLUSHCONFIG");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$11\r\nFLUSHCONFIG\r\n", 2usize);
     }
     pub(crate) fn sentinel_get_master_addr_by_name(
         cmd: &mut crate::Cmd,
         primary_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SENTINEL GET-MASTER-ADDR-BY-NAME");
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$23\r\nGET-MASTER-ADDR-BY-NAME\r\n",
+            2usize,
+        );
         cmd.arg(primary_name);
     }
     pub(crate) fn sentinel_get_primary_addr_by_name(
         cmd: &mut crate::Cmd,
         primary_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SENTINEL GET-PRIMARY-ADDR-BY-NAME");
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$24\r\nGET-PRIMARY-ADDR-BY-NAME\r\n",
+            2usize,
+        );
         cmd.arg(primary_name);
     }
     pub(crate) fn sentinel_help(cmd: &mut crate::Cmd) {
-        cmd.write_name("SENTINEL HELP");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$4\r\nHELP\r\n", 2usize);
     }
     pub(crate) fn sentinel_info_cache(
         cmd: &mut crate::Cmd,
         nodename: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SENTINEL INFO-CACHE");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$10\r\nINFO-CACHE\r\n", 2usize);
         cmd.arg(nodename);
     }
     pub(crate) fn sentinel_is_master_down_by_addr(
@@ -6153,7 +6162,10 @@ pub(crate) mod write_args {
         current_epoch: i64,
         runid: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SENTINEL IS-MASTER-DOWN-BY-ADDR");
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$22\r\nIS-MASTER-DOWN-BY-ADDR\r\n",
+            2usize,
+        );
         cmd.arg(ip);
         cmd.arg(port);
         cmd.arg(current_epoch);
@@ -6166,7 +6178,10 @@ pub(crate) mod write_args {
         current_epoch: i64,
         runid: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SENTINEL IS-PRIMARY-DOWN-BY-ADDR");
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$23\r\nIS-PRIMARY-DOWN-BY-ADDR\r\n",
+            2usize,
+        );
         cmd.arg(ip);
         cmd.arg(port);
         cmd.arg(current_epoch);
@@ -6176,11 +6191,11 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         primary_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SENTINEL MASTER");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$6\r\nMASTER\r\n", 2usize);
         cmd.arg(primary_name);
     }
     pub(crate) fn sentinel_masters(cmd: &mut crate::Cmd) {
-        cmd.write_name("SENTINEL MASTERS");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$7\r\nMASTERS\r\n", 2usize);
     }
     pub(crate) fn sentinel_monitor(
         cmd: &mut crate::Cmd,
@@ -6189,54 +6204,54 @@ pub(crate) mod write_args {
         port: i64,
         quorum: i64,
     ) {
-        cmd.write_name("SENTINEL MONITOR");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$7\r\nMONITOR\r\n", 2usize);
         cmd.arg(name);
         cmd.arg(ip);
         cmd.arg(port);
         cmd.arg(quorum);
     }
     pub(crate) fn sentinel_myid(cmd: &mut crate::Cmd) {
-        cmd.write_name("SENTINEL MYID");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$4\r\nMYID\r\n", 2usize);
     }
     pub(crate) fn sentinel_pending_scripts(cmd: &mut crate::Cmd) {
-        cmd.write_name("SENTINEL PENDING-SCRIPTS");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$15\r\nPENDING-SCRIPTS\r\n", 2usize);
     }
     pub(crate) fn sentinel_primaries(cmd: &mut crate::Cmd) {
-        cmd.write_name("SENTINEL PRIMARIES");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$9\r\nPRIMARIES\r\n", 2usize);
     }
     pub(crate) fn sentinel_primary(
         cmd: &mut crate::Cmd,
         primary_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SENTINEL PRIMARY");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$7\r\nPRIMARY\r\n", 2usize);
         cmd.arg(primary_name);
     }
     pub(crate) fn sentinel_remove(
         cmd: &mut crate::Cmd,
         primary_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SENTINEL REMOVE");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$6\r\nREMOVE\r\n", 2usize);
         cmd.arg(primary_name);
     }
     pub(crate) fn sentinel_replicas(
         cmd: &mut crate::Cmd,
         primary_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SENTINEL REPLICAS");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$8\r\nREPLICAS\r\n", 2usize);
         cmd.arg(primary_name);
     }
     pub(crate) fn sentinel_reset(
         cmd: &mut crate::Cmd,
         pattern: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SENTINEL RESET");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$5\r\nRESET\r\n", 2usize);
         cmd.arg(pattern);
     }
     pub(crate) fn sentinel_sentinels(
         cmd: &mut crate::Cmd,
         primary_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SENTINEL SENTINELS");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$9\r\nSENTINELS\r\n", 2usize);
         cmd.arg(primary_name);
     }
     pub(crate) fn sentinel_set(
@@ -6244,7 +6259,7 @@ pub(crate) mod write_args {
         primary_name: impl crate::ToRedisArgs,
         data: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SENTINEL SET");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$3\r\nSET\r\n", 2usize);
         cmd.arg(primary_name);
         cmd.arg(data);
     }
@@ -6252,7 +6267,7 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         options: SentinelSimulateFailureOptions,
     ) {
-        cmd.write_name("SENTINEL SIMULATE-FAILURE");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$16\r\nSIMULATE-FAILURE\r\n", 2usize);
         if !options.mode.is_empty() {
             for item in &options.mode {
                 item.write_to(cmd);
@@ -6263,7 +6278,7 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         primary_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SENTINEL SLAVES");
+        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$6\r\nSLAVES\r\n", 2usize);
         cmd.arg(primary_name);
     }
     pub(crate) fn set_options(
@@ -6272,7 +6287,7 @@ pub(crate) mod write_args {
         value: impl crate::ToRedisArgs,
         options: SetOptions,
     ) {
-        cmd.write_name("SET");
+        cmd.write_encoded_name(b"$3\r\nSET\r\n", 1usize);
         cmd.key(key);
         cmd.arg(value);
         if let Some(chosen) = &options.condition {
@@ -6291,7 +6306,7 @@ pub(crate) mod write_args {
         offset: i64,
         value: i64,
     ) {
-        cmd.write_name("SETBIT");
+        cmd.write_encoded_name(b"$6\r\nSETBIT\r\n", 1usize);
         cmd.key(key);
         cmd.arg(offset);
         cmd.arg(value);
@@ -6302,7 +6317,7 @@ pub(crate) mod write_args {
         seconds: i64,
         value: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SETEX");
+        cmd.write_encoded_name(b"$5\r\nSETEX\r\n", 1usize);
         cmd.key(key);
         cmd.arg(seconds);
         cmd.arg(value);
@@ -6312,7 +6327,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         value: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SETNX");
+        cmd.write_encoded_name(b"$5\r\nSETNX\r\n", 1usize);
         cmd.key(key);
         cmd.arg(value);
     }
@@ -6322,19 +6337,19 @@ pub(crate) mod write_args {
         offset: i64,
         value: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SETRANGE");
+        cmd.write_encoded_name(b"$8\r\nSETRANGE\r\n", 1usize);
         cmd.key(key);
         cmd.arg(offset);
         cmd.arg(value);
     }
     pub(crate) fn shutdown_options(cmd: &mut crate::Cmd, options: ShutdownOptions) {
-        cmd.write_name("SHUTDOWN");
+        cmd.write_encoded_name(b"$8\r\nSHUTDOWN\r\n", 1usize);
         if let Some(chosen) = &options.abort_selector {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn sinter(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("SINTER");
+        cmd.write_encoded_name(b"$6\r\nSINTER\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn sintercard_options(
@@ -6343,7 +6358,7 @@ pub(crate) mod write_args {
         options: SintercardOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_name("SINTERCARD");
+        cmd.write_encoded_name(b"$10\r\nSINTERCARD\r\n", 1usize);
         cmd.arg(key.arg_count());
         cmd.append(&key);
         if let Some(chosen) = &options.limit {
@@ -6356,7 +6371,7 @@ pub(crate) mod write_args {
         destination: impl crate::ToRedisArgs,
         key: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SINTERSTORE");
+        cmd.write_encoded_name(b"$11\r\nSINTERSTORE\r\n", 1usize);
         cmd.key(destination);
         cmd.key(key);
     }
@@ -6365,31 +6380,31 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SISMEMBER");
+        cmd.write_encoded_name(b"$9\r\nSISMEMBER\r\n", 1usize);
         cmd.key(key);
         cmd.arg(member);
     }
     pub(crate) fn slaveof(cmd: &mut crate::Cmd, args: SlaveofArgs) {
-        cmd.write_name("SLAVEOF");
+        cmd.write_encoded_name(b"$7\r\nSLAVEOF\r\n", 1usize);
         args.write_to(cmd);
     }
     pub(crate) fn slowlog_get_options(cmd: &mut crate::Cmd, options: SlowlogGetOptions) {
-        cmd.write_name("SLOWLOG GET");
+        cmd.write_encoded_name(b"$7\r\nSLOWLOG\r\n$3\r\nGET\r\n", 2usize);
         if let Some(chosen) = &options.count {
             cmd.arg(chosen);
         }
     }
     pub(crate) fn slowlog_help(cmd: &mut crate::Cmd) {
-        cmd.write_name("SLOWLOG HELP");
+        cmd.write_encoded_name(b"$7\r\nSLOWLOG\r\n$4\r\nHELP\r\n", 2usize);
     }
     pub(crate) fn slowlog_len(cmd: &mut crate::Cmd) {
-        cmd.write_name("SLOWLOG LEN");
+        cmd.write_encoded_name(b"$7\r\nSLOWLOG\r\n$3\r\nLEN\r\n", 2usize);
     }
     pub(crate) fn slowlog_reset(cmd: &mut crate::Cmd) {
-        cmd.write_name("SLOWLOG RESET");
+        cmd.write_encoded_name(b"$7\r\nSLOWLOG\r\n$5\r\nRESET\r\n", 2usize);
     }
     pub(crate) fn smembers(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("SMEMBERS");
+        cmd.write_encoded_name(b"$8\r\nSMEMBERS\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn smismember(
@@ -6397,7 +6412,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SMISMEMBER");
+        cmd.write_encoded_name(b"$10\r\nSMISMEMBER\r\n", 1usize);
         cmd.key(key);
         cmd.arg(member);
     }
@@ -6407,7 +6422,7 @@ pub(crate) mod write_args {
         destination: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SMOVE");
+        cmd.write_encoded_name(b"$5\r\nSMOVE\r\n", 1usize);
         cmd.key(source);
         cmd.key(destination);
         cmd.arg(member);
@@ -6417,7 +6432,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: SortOptions,
     ) {
-        cmd.write_name("SORT");
+        cmd.write_encoded_name(b"$4\r\nSORT\r\n", 1usize);
         cmd.key(key);
         if let Some(chosen) = &options.by_pattern {
             cmd.arg("BY");
@@ -6449,7 +6464,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: SortRoOptions,
     ) {
-        cmd.write_name("SORT_RO");
+        cmd.write_encoded_name(b"$7\r\nSORT_RO\r\n", 1usize);
         cmd.key(key);
         if let Some(chosen) = &options.by_pattern {
             cmd.arg("BY");
@@ -6477,7 +6492,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: SpopOptions,
     ) {
-        cmd.write_name("SPOP");
+        cmd.write_encoded_name(b"$4\r\nSPOP\r\n", 1usize);
         cmd.key(key);
         if let Some(chosen) = &options.count {
             cmd.arg(chosen);
@@ -6488,7 +6503,7 @@ pub(crate) mod write_args {
         shardchannel: impl crate::ToRedisArgs,
         message: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SPUBLISH");
+        cmd.write_encoded_name(b"$8\r\nSPUBLISH\r\n", 1usize);
         cmd.arg(shardchannel);
         cmd.arg(message);
     }
@@ -6497,7 +6512,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: SrandmemberOptions,
     ) {
-        cmd.write_name("SRANDMEMBER");
+        cmd.write_encoded_name(b"$11\r\nSRANDMEMBER\r\n", 1usize);
         cmd.key(key);
         if let Some(chosen) = &options.count {
             cmd.arg(chosen);
@@ -6508,7 +6523,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SREM");
+        cmd.write_encoded_name(b"$4\r\nSREM\r\n", 1usize);
         cmd.key(key);
         cmd.arg(member);
     }
@@ -6518,7 +6533,7 @@ pub(crate) mod write_args {
         cursor: impl crate::ToRedisArgs,
         options: SscanOptions,
     ) {
-        cmd.write_name("SSCAN");
+        cmd.write_encoded_name(b"$5\r\nSSCAN\r\n", 1usize);
         cmd.key(key);
         cmd.arg(cursor);
         if let Some(chosen) = &options.pattern {
@@ -6531,7 +6546,7 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn strlen(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("STRLEN");
+        cmd.write_encoded_name(b"$6\r\nSTRLEN\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn substr(
@@ -6540,13 +6555,13 @@ pub(crate) mod write_args {
         start: i64,
         end: i64,
     ) {
-        cmd.write_name("SUBSTR");
+        cmd.write_encoded_name(b"$6\r\nSUBSTR\r\n", 1usize);
         cmd.key(key);
         cmd.arg(start);
         cmd.arg(end);
     }
     pub(crate) fn sunion(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("SUNION");
+        cmd.write_encoded_name(b"$6\r\nSUNION\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn sunionstore(
@@ -6554,39 +6569,39 @@ pub(crate) mod write_args {
         destination: impl crate::ToRedisArgs,
         key: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("SUNIONSTORE");
+        cmd.write_encoded_name(b"$11\r\nSUNIONSTORE\r\n", 1usize);
         cmd.key(destination);
         cmd.key(key);
     }
     pub(crate) fn swapdb(cmd: &mut crate::Cmd, index1: i64, index2: i64) {
-        cmd.write_name("SWAPDB");
+        cmd.write_encoded_name(b"$6\r\nSWAPDB\r\n", 1usize);
         cmd.arg(index1);
         cmd.arg(index2);
     }
     pub(crate) fn time(cmd: &mut crate::Cmd) {
-        cmd.write_name("TIME");
+        cmd.write_encoded_name(b"$4\r\nTIME\r\n", 1usize);
     }
     pub(crate) fn touch(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("TOUCH");
+        cmd.write_encoded_name(b"$5\r\nTOUCH\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn ttl(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("TTL");
+        cmd.write_encoded_name(b"$3\r\nTTL\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn key_type(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("TYPE");
+        cmd.write_encoded_name(b"$4\r\nTYPE\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn unlink(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("UNLINK");
+        cmd.write_encoded_name(b"$6\r\nUNLINK\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn unwatch(cmd: &mut crate::Cmd) {
-        cmd.write_name("UNWATCH");
+        cmd.write_encoded_name(b"$7\r\nUNWATCH\r\n", 1usize);
     }
     pub(crate) fn wait(cmd: &mut crate::Cmd, numreplicas: i64, timeout: i64) {
-        cmd.write_name("WAIT");
+        cmd.write_encoded_name(b"$4\r\nWAIT\r\n", 1usize);
         cmd.arg(numreplicas);
         cmd.arg(timeout);
     }
@@ -6596,13 +6611,13 @@ pub(crate) mod write_args {
         numreplicas: i64,
         timeout: i64,
     ) {
-        cmd.write_name("WAITAOF");
+        cmd.write_encoded_name(b"$7\r\nWAITAOF\r\n", 1usize);
         cmd.arg(numlocal);
         cmd.arg(numreplicas);
         cmd.arg(timeout);
     }
     pub(crate) fn watch(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("WATCH");
+        cmd.write_encoded_name(b"$5\r\nWATCH\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn xack(
@@ -6611,7 +6626,7 @@ pub(crate) mod write_args {
         group: impl crate::ToRedisArgs,
         id: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("XACK");
+        cmd.write_encoded_name(b"$4\r\nXACK\r\n", 1usize);
         cmd.key(key);
         cmd.arg(group);
         cmd.arg(id);
@@ -6623,7 +6638,7 @@ pub(crate) mod write_args {
         data: impl crate::ToRedisArgs,
         options: XaddOptions,
     ) {
-        cmd.write_name("XADD");
+        cmd.write_encoded_name(b"$4\r\nXADD\r\n", 1usize);
         cmd.key(key);
         if options.nomkstream {
             cmd.arg("NOMKSTREAM");
@@ -6643,7 +6658,7 @@ pub(crate) mod write_args {
         start: impl crate::ToRedisArgs,
         options: XautoclaimOptions,
     ) {
-        cmd.write_name("XAUTOCLAIM");
+        cmd.write_encoded_name(b"$10\r\nXAUTOCLAIM\r\n", 1usize);
         cmd.key(key);
         cmd.arg(group);
         cmd.arg(consumer);
@@ -6666,7 +6681,7 @@ pub(crate) mod write_args {
         id: impl crate::ToRedisArgs,
         options: XclaimOptions,
     ) {
-        cmd.write_name("XCLAIM");
+        cmd.write_encoded_name(b"$6\r\nXCLAIM\r\n", 1usize);
         cmd.key(key);
         cmd.arg(group);
         cmd.arg(consumer);
@@ -6700,7 +6715,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         id: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("XDEL");
+        cmd.write_encoded_name(b"$4\r\nXDEL\r\n", 1usize);
         cmd.key(key);
         cmd.arg(id);
     }
@@ -6711,7 +6726,7 @@ pub(crate) mod write_args {
         id_selector: XgroupCreateIdSelector,
         options: XgroupCreateOptions,
     ) {
-        cmd.write_name("XGROUP CREATE");
+        cmd.write_encoded_name(b"$6\r\nXGROUP\r\n$6\r\nCREATE\r\n", 2usize);
         cmd.key(key);
         cmd.arg(group);
         id_selector.write_to(cmd);
@@ -6729,7 +6744,7 @@ pub(crate) mod write_args {
         group: impl crate::ToRedisArgs,
         consumer: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("XGROUP CREATECONSUMER");
+        cmd.write_encoded_name(b"$6\r\nXGROUP\r\n$14\r\nCREATECONSUMER\r\n", 2usize);
         cmd.key(key);
         cmd.arg(group);
         cmd.arg(consumer);
@@ -6740,7 +6755,7 @@ pub(crate) mod write_args {
         group: impl crate::ToRedisArgs,
         consumer: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("XGROUP DELCONSUMER");
+        cmd.write_encoded_name(b"$6\r\nXGROUP\r\n$11\r\nDELCONSUMER\r\n", 2usize);
         cmd.key(key);
         cmd.arg(group);
         cmd.arg(consumer);
@@ -6750,12 +6765,12 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         group: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("XGROUP DESTROY");
+        cmd.write_encoded_name(b"$6\r\nXGROUP\r\n$7\r\nDESTROY\r\n", 2usize);
         cmd.key(key);
         cmd.arg(group);
     }
     pub(crate) fn xgroup_help(cmd: &mut crate::Cmd) {
-        cmd.write_name("XGROUP HELP");
+        cmd.write_encoded_name(b"$6\r\nXGROUP\r\n$4\r\nHELP\r\n", 2usize);
     }
     pub(crate) fn xgroup_setid_options(
         cmd: &mut crate::Cmd,
@@ -6764,7 +6779,7 @@ pub(crate) mod write_args {
         id_selector: XgroupSetidIdSelector,
         options: XgroupSetidOptions,
     ) {
-        cmd.write_name("XGROUP SETID");
+        cmd.write_encoded_name(b"$6\r\nXGROUP\r\n$5\r\nSETID\r\n", 2usize);
         cmd.key(key);
         cmd.arg(group);
         id_selector.write_to(cmd);
@@ -6778,30 +6793,30 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         group: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("XINFO CONSUMERS");
+        cmd.write_encoded_name(b"$5\r\nXINFO\r\n$9\r\nCONSUMERS\r\n", 2usize);
         cmd.key(key);
         cmd.arg(group);
     }
     pub(crate) fn xinfo_groups(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("XINFO GROUPS");
+        cmd.write_encoded_name(b"$5\r\nXINFO\r\n$6\r\nGROUPS\r\n", 2usize);
         cmd.key(key);
     }
     pub(crate) fn xinfo_help(cmd: &mut crate::Cmd) {
-        cmd.write_name("XINFO HELP");
+        cmd.write_encoded_name(b"$5\r\nXINFO\r\n$4\r\nHELP\r\n", 2usize);
     }
     pub(crate) fn xinfo_stream_options(
         cmd: &mut crate::Cmd,
         key: impl crate::ToRedisArgs,
         options: XinfoStreamOptions,
     ) {
-        cmd.write_name("XINFO STREAM");
+        cmd.write_encoded_name(b"$5\r\nXINFO\r\n$6\r\nSTREAM\r\n", 2usize);
         cmd.key(key);
         if let Some(chosen) = &options.full_block {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn xlen(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("XLEN");
+        cmd.write_encoded_name(b"$4\r\nXLEN\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn xpending_options(
@@ -6810,7 +6825,7 @@ pub(crate) mod write_args {
         group: impl crate::ToRedisArgs,
         options: XpendingOptions,
     ) {
-        cmd.write_name("XPENDING");
+        cmd.write_encoded_name(b"$8\r\nXPENDING\r\n", 1usize);
         cmd.key(key);
         cmd.arg(group);
         if let Some(chosen) = &options.filters {
@@ -6824,7 +6839,7 @@ pub(crate) mod write_args {
         end: impl crate::ToRedisArgs,
         options: XrangeOptions,
     ) {
-        cmd.write_name("XRANGE");
+        cmd.write_encoded_name(b"$6\r\nXRANGE\r\n", 1usize);
         cmd.key(key);
         cmd.arg(start);
         cmd.arg(end);
@@ -6839,7 +6854,7 @@ pub(crate) mod write_args {
         id: impl crate::ToRedisArgs,
         options: XreadOptions,
     ) {
-        cmd.write_name("XREAD");
+        cmd.write_encoded_name(b"$5\r\nXREAD\r\n", 1usize);
         if let Some(chosen) = &options.count {
             cmd.arg("COUNT");
             cmd.arg(chosen);
@@ -6860,7 +6875,7 @@ pub(crate) mod write_args {
         id: impl crate::ToRedisArgs,
         options: XreadgroupOptions,
     ) {
-        cmd.write_name("XREADGROUP");
+        cmd.write_encoded_name(b"$10\r\nXREADGROUP\r\n", 1usize);
         cmd.arg("GROUP");
         cmd.arg(group);
         cmd.arg(consumer);
@@ -6886,7 +6901,7 @@ pub(crate) mod write_args {
         start: impl crate::ToRedisArgs,
         options: XrevrangeOptions,
     ) {
-        cmd.write_name("XREVRANGE");
+        cmd.write_encoded_name(b"$9\r\nXREVRANGE\r\n", 1usize);
         cmd.key(key);
         cmd.arg(end);
         cmd.arg(start);
@@ -6901,7 +6916,7 @@ pub(crate) mod write_args {
         last_id: impl crate::ToRedisArgs,
         options: XsetidOptions,
     ) {
-        cmd.write_name("XSETID");
+        cmd.write_encoded_name(b"$6\r\nXSETID\r\n", 1usize);
         cmd.key(key);
         cmd.arg(last_id);
         if let Some(chosen) = &options.entries_added {
@@ -6918,7 +6933,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         trim: XtrimTrim,
     ) {
-        cmd.write_name("XTRIM");
+        cmd.write_encoded_name(b"$5\r\nXTRIM\r\n", 1usize);
         cmd.key(key);
         trim.write_to(cmd);
     }
@@ -6928,7 +6943,7 @@ pub(crate) mod write_args {
         data: impl crate::ToRedisArgs,
         options: ZaddOptions,
     ) {
-        cmd.write_name("ZADD");
+        cmd.write_encoded_name(b"$4\r\nZADD\r\n", 1usize);
         cmd.key(key);
         if let Some(chosen) = &options.condition {
             chosen.write_to(cmd);
@@ -6945,7 +6960,7 @@ pub(crate) mod write_args {
         cmd.arg(data);
     }
     pub(crate) fn zcard(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_name("ZCARD");
+        cmd.write_encoded_name(b"$5\r\nZCARD\r\n", 1usize);
         cmd.key(key);
     }
     pub(crate) fn zcount(
@@ -6954,7 +6969,7 @@ pub(crate) mod write_args {
         min: impl crate::ToRedisArgs,
         max: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("ZCOUNT");
+        cmd.write_encoded_name(b"$6\r\nZCOUNT\r\n", 1usize);
         cmd.key(key);
         cmd.arg(min);
         cmd.arg(max);
@@ -6965,7 +6980,7 @@ pub(crate) mod write_args {
         options: ZdiffOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_name("ZDIFF");
+        cmd.write_encoded_name(b"$5\r\nZDIFF\r\n", 1usize);
         cmd.arg(key.arg_count());
         cmd.append(&key);
         if options.withscores {
@@ -6978,7 +6993,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_name("ZDIFFSTORE");
+        cmd.write_encoded_name(b"$10\r\nZDIFFSTORE\r\n", 1usize);
         cmd.key(destination);
         cmd.arg(key.arg_count());
         cmd.append(&key);
@@ -6989,7 +7004,7 @@ pub(crate) mod write_args {
         increment: f64,
         member: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("ZINCRBY");
+        cmd.write_encoded_name(b"$7\r\nZINCRBY\r\n", 1usize);
         cmd.key(key);
         cmd.arg(increment);
         cmd.arg(member);
@@ -7000,7 +7015,7 @@ pub(crate) mod write_args {
         options: ZinterOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_name("ZINTER");
+        cmd.write_encoded_name(b"$6\r\nZINTER\r\n", 1usize);
         cmd.arg(key.arg_count());
         cmd.append(&key);
         if !options.weight.is_empty() {
@@ -7021,7 +7036,7 @@ pub(crate) mod write_args {
         options: ZintercardOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_name("ZINTERCARD");
+        cmd.write_encoded_name(b"$10\r\nZINTERCARD\r\n", 1usize);
         cmd.arg(key.arg_count());
         cmd.append(&key);
         if let Some(chosen) = &options.limit {
@@ -7036,7 +7051,7 @@ pub(crate) mod write_args {
         options: ZinterstoreOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_name("ZINTERSTORE");
+        cmd.write_encoded_name(b"$11\r\nZINTERSTORE\r\n", 1usize);
         cmd.key(destination);
         cmd.arg(key.arg_count());
         cmd.append(&key);
@@ -7055,7 +7070,7 @@ pub(crate) mod write_args {
         min: impl crate::ToRedisArgs,
         max: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("ZLEXCOUNT");
+        cmd.write_encoded_name(b"$9\r\nZLEXCOUNT\r\n", 1usize);
         cmd.key(key);
         cmd.arg(min);
         cmd.arg(max);
@@ -7067,7 +7082,7 @@ pub(crate) mod write_args {
         options: ZmpopOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_name("ZMPOP");
+        cmd.write_encoded_name(b"$5\r\nZMPOP\r\n", 1usize);
         cmd.arg(key.arg_count());
         cmd.append(&key);
         where_.write_to(cmd);
@@ -7081,7 +7096,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("ZMSCORE");
+        cmd.write_encoded_name(b"$7\r\nZMSCORE\r\n", 1usize);
         cmd.key(key);
         cmd.arg(member);
     }
@@ -7090,7 +7105,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: ZpopmaxOptions,
     ) {
-        cmd.write_name("ZPOPMAX");
+        cmd.write_encoded_name(b"$7\r\nZPOPMAX\r\n", 1usize);
         cmd.key(key);
         if let Some(chosen) = &options.count {
             cmd.arg(chosen);
@@ -7101,7 +7116,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: ZpopminOptions,
     ) {
-        cmd.write_name("ZPOPMIN");
+        cmd.write_encoded_name(b"$7\r\nZPOPMIN\r\n", 1usize);
         cmd.key(key);
         if let Some(chosen) = &options.count {
             cmd.arg(chosen);
@@ -7112,7 +7127,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: ZrandmemberOptions,
     ) {
-        cmd.write_name("ZRANDMEMBER");
+        cmd.write_encoded_name(b"$11\r\nZRANDMEMBER\r\n", 1usize);
         cmd.key(key);
         if let Some(chosen) = &options.options {
             chosen.write_to(cmd);
@@ -7125,7 +7140,7 @@ pub(crate) mod write_args {
         stop: impl crate::ToRedisArgs,
         options: ZrangeOptions,
     ) {
-        cmd.write_name("ZRANGE");
+        cmd.write_encoded_name(b"$6\r\nZRANGE\r\n", 1usize);
         cmd.key(key);
         cmd.arg(start);
         cmd.arg(stop);
@@ -7150,7 +7165,7 @@ pub(crate) mod write_args {
         max: impl crate::ToRedisArgs,
         options: ZrangebylexOptions,
     ) {
-        cmd.write_name("ZRANGEBYLEX");
+        cmd.write_encoded_name(b"$11\r\nZRANGEBYLEX\r\n", 1usize);
         cmd.key(key);
         cmd.arg(min);
         cmd.arg(max);
@@ -7166,7 +7181,7 @@ pub(crate) mod write_args {
         max: impl crate::ToRedisArgs,
         options: ZrangebyscoreOptions,
     ) {
-        cmd.write_name("ZRANGEBYSCORE");
+        cmd.write_encoded_name(b"$13\r\nZRANGEBYSCORE\r\n", 1usize);
         cmd.key(key);
         cmd.arg(min);
         cmd.arg(max);
@@ -7186,7 +7201,7 @@ pub(crate) mod write_args {
         max: impl crate::ToRedisArgs,
         options: ZrangestoreOptions,
     ) {
-        cmd.write_name("ZRANGESTORE");
+        cmd.write_encoded_name(b"$11\r\nZRANGESTORE\r\n", 1usize);
         cmd.key(dst);
         cmd.key(src);
         cmd.arg(min);
@@ -7208,7 +7223,7 @@ pub(crate) mod write_args {
         member: impl crate::ToRedisArgs,
         options: ZrankOptions,
     ) {
-        cmd.write_name("ZRANK");
+        cmd.write_encoded_name(b"$5\r\nZRANK\r\n", 1usize);
         cmd.key(key);
         cmd.arg(member);
         if options.withscore {
@@ -7220,7 +7235,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("ZREM");
+        cmd.write_encoded_name(b"$4\r\nZREM\r\n", 1usize);
         cmd.key(key);
         cmd.arg(member);
     }
@@ -7230,7 +7245,7 @@ pub(crate) mod write_args {
         min: impl crate::ToRedisArgs,
         max: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("ZREMRANGEBYLEX");
+        cmd.write_encoded_name(b"$14\r\nZREMRANGEBYLEX\r\n", 1usize);
         cmd.key(key);
         cmd.arg(min);
         cmd.arg(max);
@@ -7241,7 +7256,7 @@ pub(crate) mod write_args {
         start: i64,
         stop: i64,
     ) {
-        cmd.write_name("ZREMRANGEBYRANK");
+        cmd.write_encoded_name(b"$15\r\nZREMRANGEBYRANK\r\n", 1usize);
         cmd.key(key);
         cmd.arg(start);
         cmd.arg(stop);
@@ -7252,7 +7267,7 @@ pub(crate) mod write_args {
         min: impl crate::ToRedisArgs,
         max: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("ZREMRANGEBYSCORE");
+        cmd.write_encoded_name(b"$16\r\nZREMRANGEBYSCORE\r\n", 1usize);
         cmd.key(key);
         cmd.arg(min);
         cmd.arg(max);
@@ -7264,7 +7279,7 @@ pub(crate) mod write_args {
         stop: i64,
         options: ZrevrangeOptions,
     ) {
-        cmd.write_name("ZREVRANGE");
+        cmd.write_encoded_name(b"$9\r\nZREVRANGE\r\n", 1usize);
         cmd.key(key);
         cmd.arg(start);
         cmd.arg(stop);
@@ -7279,7 +7294,7 @@ pub(crate) mod write_args {
         min: impl crate::ToRedisArgs,
         options: ZrevrangebylexOptions,
     ) {
-        cmd.write_name("ZREVRANGEBYLEX");
+        cmd.write_encoded_name(b"$14\r\nZREVRANGEBYLEX\r\n", 1usize);
         cmd.key(key);
         cmd.arg(max);
         cmd.arg(min);
@@ -7295,7 +7310,7 @@ pub(crate) mod write_args {
         min: impl crate::ToRedisArgs,
         options: ZrevrangebyscoreOptions,
     ) {
-        cmd.write_name("ZREVRANGEBYSCORE");
+        cmd.write_encoded_name(b"$16\r\nZREVRANGEBYSCORE\r\n", 1usize);
         cmd.key(key);
         cmd.arg(max);
         cmd.arg(min);
@@ -7313,7 +7328,7 @@ pub(crate) mod write_args {
         member: impl crate::ToRedisArgs,
         options: ZrevrankOptions,
     ) {
-        cmd.write_name("ZREVRANK");
+        cmd.write_encoded_name(b"$8\r\nZREVRANK\r\n", 1usize);
         cmd.key(key);
         cmd.arg(member);
         if options.withscore {
@@ -7326,7 +7341,7 @@ pub(crate) mod write_args {
         cursor: impl crate::ToRedisArgs,
         options: ZscanOptions,
     ) {
-        cmd.write_name("ZSCAN");
+        cmd.write_encoded_name(b"$5\r\nZSCAN\r\n", 1usize);
         cmd.key(key);
         cmd.arg(cursor);
         if let Some(chosen) = &options.pattern {
@@ -7346,7 +7361,7 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) {
-        cmd.write_name("ZSCORE");
+        cmd.write_encoded_name(b"$6\r\nZSCORE\r\n", 1usize);
         cmd.key(key);
         cmd.arg(member);
     }
@@ -7356,7 +7371,7 @@ pub(crate) mod write_args {
         options: ZunionOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_name("ZUNION");
+        cmd.write_encoded_name(b"$6\r\nZUNION\r\n", 1usize);
         cmd.arg(key.arg_count());
         cmd.append(&key);
         if !options.weight.is_empty() {
@@ -7378,7 +7393,7 @@ pub(crate) mod write_args {
         options: ZunionstoreOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_name("ZUNIONSTORE");
+        cmd.write_encoded_name(b"$11\r\nZUNIONSTORE\r\n", 1usize);
         cmd.key(destination);
         cmd.arg(key.arg_count());
         cmd.append(&key);

@@ -427,15 +427,12 @@ impl<'a> Outgoing<'a> {
         }
     }
 
-    /// The commands, borrowed.
-    pub(crate) fn iter(self) -> impl Iterator<Item = CmdRef<'a>> {
-        let (cmds, batch): (&[Cmd], _) = match self {
-            Outgoing::Cmds(cmds) => (cmds, None),
-            Outgoing::Batch(batch) => (&[], Some(batch)),
-        };
-        cmds.iter()
-            .map(Cmd::view)
-            .chain(batch.into_iter().flat_map(Batch::iter))
+    /// Calls `f` with each command, borrowed, in order.
+    pub(crate) fn for_each(self, f: impl FnMut(CmdRef<'a>)) {
+        match self {
+            Outgoing::Cmds(cmds) => cmds.iter().map(Cmd::view).for_each(f),
+            Outgoing::Batch(batch) => batch.iter().for_each(f),
+        }
     }
 
     /// The bytes to send when they lie in one buffer already: a batch's.

@@ -538,11 +538,16 @@ impl Connection {
         };
         let replies = within(timeout, work).await;
         let replies = self.end(replies)?;
-        for (cmd, reply) in out.iter().zip(&replies) {
-            if !matches!(reply, Value::ServerError(_)) {
+        // Commands whose reply is an error changed nothing.
+        let mut replies_in_turn = replies.iter();
+        out.for_each(|cmd| {
+            if replies_in_turn
+                .next()
+                .is_some_and(|reply| !matches!(reply, Value::ServerError(_)))
+            {
                 self.note_state(cmd);
             }
-        }
+        });
         Ok(replies)
     }
 

@@ -416,11 +416,16 @@ impl Connection {
                 replies.push(reply);
             }
         }
-        for (cmd, reply) in out.iter().zip(&replies) {
-            if !matches!(reply, Value::ServerError(_)) {
+        // Commands whose reply is an error changed nothing.
+        let mut replies_in_turn = replies.iter();
+        out.for_each(|cmd| {
+            if replies_in_turn
+                .next()
+                .is_some_and(|reply| !matches!(reply, Value::ServerError(_)))
+            {
                 self.note_state(cmd);
             }
-        }
+        });
         Ok(replies)
     }
 
@@ -617,12 +622,19 @@ pub(crate) enum StateChange {
 }
 
 /// What `cmd`, once it succeeded, did to its connection's state.
+#[inline]
 pub(crate) fn state_change(cmd: CmdRef<'_>) -> Option<StateChange> {
     // SELECT, AUTH, HELLO and RESET have names of 4 to 6 bytes: a command whose name's
-    // header (`$<len>\r\n`) says otherwise is let go at a glance.
+    // header (`$<len>\r\n`) says otherwise is let go at a glance, here where it is
+    // called, for every command of every batch.
     if !matches!(cmd.encoded_args(), [b'$', b'4'..=b'6', b'\r', ..]) {
         return None;
     }
+    named_state_change(cmd)
+}
+
+/// [`state_change`] for a command whose name might be one of those.
+fn named_state_change(cmd: CmdRef<'_>) -> Option<StateChange> {
     let mut args = cmd.args();
     let name = args.next()?;
     if name.eq_ignore_ascii_case(b"SELECT") {

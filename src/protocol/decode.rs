@@ -205,6 +205,10 @@ impl Decoder {
 /// A short status or integer line at the start of `bytes` (`+OK`, `+QUEUED`, `+PONG`,
 /// `:n`) and its length, CRLF included; `None` for anything else, or a line not whole.
 fn short_line(bytes: &[u8]) -> Option<(Value, usize)> {
+    // The reply to most writes, and to every command a pipeline ignores, first.
+    if bytes.starts_with(b"+OK\r\n") {
+        return Some((Value::SimpleString(Bytes::from_static(b"OK")), 5));
+    }
     let head = bytes.get(..bytes.len().min(SHORT_LINE))?;
     let (&kind, rest) = head.split_first()?;
     let lf = rest.iter().position(|&b| b == b'\n')?;

@@ -285,6 +285,9 @@ struct Queued {
 /// How many bytes a batch reserves when its first command is queued: a typical
 /// pipeline's worth, so the buffer is not regrown and copied a dozen times on the way.
 const BATCH_START_BYTES: usize = 1024;
+/// How many commands a batch makes room for with its first: as many short ones as fit
+/// in [`BATCH_START_BYTES`].
+const BATCH_START_CMDS: usize = 32;
 
 impl Batch {
     /// An empty batch.
@@ -307,6 +310,7 @@ impl Batch {
         let writer = &mut self.writer;
         if writer.buf.capacity() == 0 {
             writer.buf.reserve(BATCH_START_BYTES);
+            self.cmds.reserve(BATCH_START_CMDS);
         }
         writer.buf.truncate(header);
         // A header that assumes fewer than ten arguments, corrected below if need be.

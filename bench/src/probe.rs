@@ -42,6 +42,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
+use respec::protocol::{encode_command, write_array_header, write_bulk};
+
 use crate::clients::Result;
 use crate::workloads::{HASH_KEY, HASH_LEN, Measured, VALUE_16, Workload, hash_fields};
 
@@ -226,7 +228,7 @@ pub(crate) fn probe(args: &[String]) -> Result<()> {
 fn pipeline(stream: &mut TcpStream) -> Result<()> {
     const DEPTH: usize = 100;
     let mut one = Vec::new();
-    write_command(&mut one, &[b"SET", b"bench:kp", VALUE_16]);
+    encode_command(&mut one, [&b"SET"[..], b"bench:kp", VALUE_16]);
     let request = one.repeat(DEPTH);
     let reply = b"+OK\r\n".repeat(DEPTH);
     let requests = Workload::Pipeline100.ops() / DEPTH;
@@ -237,9 +239,10 @@ fn pipeline(stream: &mut TcpStream) -> Result<()> {
 /// `epoll-other`'s calls after each send when `between` is given.
 fn hgetall(stream: &mut TcpStream, between: Option<&Epoll>) -> Result<()> {
     let mut request = Vec::new();
-    write_command(&mut request, &[b"HGETALL", HASH_KEY.as_bytes()]);
+    encode_command(&mut request, [&b"HGETALL"[..], HASH_KEY.as_bytes()]);
     // A hash this small keeps its fields in the order they were written.
-    let mut reply = format!("*{}\r\n", 2 * HASH_LEN).into_bytes();
+    let mut reply = Vec::new();
+    write_array_header(&mut reply, 2 * HASH_LEN);
     for (field, value) in hash_fields() {
         write_bulk(&mut reply, field.as_bytes());
         write_bulk(&mut reply, value.as_bytes());
@@ -293,20 +296,6 @@ fn repeat_request(
     };
     println!("{}", measured.line());
     Ok(())
-}
-
-/// Appends a command in RESP, as an array of bulk strings.
-fn write_command(out: &mut Vec<u8>, args: &[&[u8]]) {
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-    for arg in args {
-        write_bulk(out, arg);
-    }
-}
-
-fn write_bulk(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(format!("${}\r\n", bytes.len()).as_bytes());
-    out.extend_from_slice(bytes);
-    out.extend_from_slice(b"\r\n");
 }
 
 /// An epoll instance watching one socket.

@@ -19,12 +19,12 @@ pub(crate) const LIST_LEN: usize = 1000;
 pub(crate) const LIST_ITEM: usize = 32;
 pub(crate) const HASH_KEY: &str = "bench:hash";
 pub(crate) const HASH_LEN: usize = 100;
+pub(crate) const MIB: usize = 1 << 20;
 
 /// The hash's fields and values, in the order they are written.
 pub(crate) fn hash_fields() -> impl Iterator<Item = (String, String)> {
     (0..HASH_LEN).map(|i| (format!("field:{i:03}"), format!("value-{i:026}")))
 }
-pub(crate) const MIB: usize = 1 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Workload {

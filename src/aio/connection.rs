@@ -15,7 +15,7 @@ use tokio::net::UnixStream;
 use crate::cmd::{Batch, Cmd, CmdRef, Outgoing};
 use crate::connection::{
     AsyncConnectionLike, ConnectionAddr, ConnectionInfo, DIRECT_WRITE_MIN, ProtocolVersion,
-    StateChange, check_setup, reply_frame, setup_commands, state_change,
+    StateChange, check_setup, for_each_succeeded, reply_frame, setup_commands, state_change,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Decoded, Decoder, Frame, ProtocolError};
@@ -538,16 +538,7 @@ impl Connection {
         };
         let replies = within(timeout, work).await;
         let replies = self.end(replies)?;
-        // Commands whose reply is an error changed nothing.
-        let mut replies_in_turn = replies.iter();
-        out.for_each(|cmd| {
-            if replies_in_turn
-                .next()
-                .is_some_and(|reply| !matches!(reply, Value::ServerError(_)))
-            {
-                self.note_state(cmd);
-            }
-        });
+        for_each_succeeded(out, &replies, |cmd| self.note_state(cmd));
         Ok(replies)
     }
 

@@ -416,16 +416,7 @@ impl Connection {
                 replies.push(reply);
             }
         }
-        // Commands whose reply is an error changed nothing.
-        let mut replies_in_turn = replies.iter();
-        out.for_each(|cmd| {
-            if replies_in_turn
-                .next()
-                .is_some_and(|reply| !matches!(reply, Value::ServerError(_)))
-            {
-                self.note_state(cmd);
-            }
-        });
+        for_each_succeeded(out, &replies, |cmd| self.note_state(cmd));
         Ok(replies)
     }
 
@@ -619,6 +610,25 @@ pub(crate) enum StateChange {
     Db(i64),
     /// `AUTH`, `HELLO` or `RESET` changed it in ways a pool must not pass on.
     Other,
+}
+
+/// Calls `f` with each command of `out` whose reply in `replies` is not an error: the
+/// commands that may have changed their connection's state (one whose reply is an error
+/// changed nothing).
+pub(crate) fn for_each_succeeded<'a>(
+    out: Outgoing<'a>,
+    replies: &[Value],
+    mut f: impl FnMut(CmdRef<'a>),
+) {
+    let mut replies_in_turn = replies.iter();
+    out.for_each(|cmd| {
+        if replies_in_turn
+            .next()
+            .is_some_and(|reply| !matches!(reply, Value::ServerError(_)))
+        {
+            f(cmd);
+        }
+    });
 }
 
 /// What `cmd`, once it succeeded, did to its connection's state.

@@ -338,9 +338,9 @@ fn parse_header(
         return Ok(Parsed::Incomplete { searched_to: start });
     };
     if kind == b'$'
-        && let Some(parsed) = bulk_header_fast(buf, start, limits)
+        && let Some((len, body)) = bulk_header_fast(buf, start, limits)
     {
-        return Ok(parsed);
+        return Ok(Parsed::Header(Header::Blob { kind, len }, body));
     }
     let search_from = line_from.max(start + 1);
     let rest = buf.get(search_from..).unwrap_or_default();
@@ -400,27 +400,43 @@ fn parse_header(
 }
 
 /// Parses a well-formed bulk string header, `$<digits>\r\n`, in one pass: most of what
-/// large replies hold. Anything else (a null, a header cut short, too many digits, a
-/// malformed line) is `None`, for the general path to parse or reject.
+/// large replies hold. Gives the announced length and where the string's bytes start.
+/// Anything else (a null, a header cut short, too many digits, a malformed line, a length
+/// over the limit) is `None`, for the general path to parse or reject.
 #[inline]
-fn bulk_header_fast(buf: &[u8], start: usize, limits: &Limits) -> Option<Parsed> {
+fn bulk_header_fast(buf: &[u8], start: usize, limits: &Limits) -> Option<(usize, usize)> {
     // Up to 18 digits cannot overflow; longer lengths go the checked way.
     const MAX_DIGITS: usize = 18;
     let line = buf.get(start + 1..)?;
-    let digits = line
-        .iter()
-        .take(MAX_DIGITS + 1)
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    if digits == 0 || digits > MAX_DIGITS || line.get(digits..digits + 2)? != b"\r\n" {
+    let mut len = 0usize;
+    let mut digits = 0;
+    while let Some(&b) = line.get(digits)
+        && b.is_ascii_digit()
+    {
+        if digits == MAX_DIGITS {
+            return None;
+        }
+        len = len * 10 + usize::from(b - b'0');
+        digits += 1;
+    }
+    if digits == 0 || line.get(digits..digits + 2)? != b"\r\n" || len > limits.max_bulk_len {
         return None;
     }
-    let len = line
-        .get(..digits)?
-        .iter()
-        .fold(0usize, |n, &b| n * 10 + usize::from(b - b'0'));
-    (len <= limits.max_bulk_len)
-        .then(|| Parsed::Header(Header::Blob { kind: b'$', len }, start + 1 + digits + 2))
+    Some((len, start + 1 + digits + 2))
+}
+
+/// A bulk string that starts at `start` and is whole in `buf`, checked as
+/// [`bulk_header_fast`] checks its header: the range of its bytes and where the next
+/// element starts. `None` for anything else.
+#[inline]
+fn whole_bulk(buf: &[u8], start: usize, limits: &Limits) -> Option<(Range<usize>, usize)> {
+    if buf.get(start) != Some(&b'$') {
+        return None;
+    }
+    let (len, body) = bulk_header_fast(buf, start, limits)?;
+    let end = body.checked_add(len)?;
+    let next = end.checked_add(2)?;
+    (buf.get(end..next)? == b"\r\n").then_some((body..end, next))
 }
 
 /// Parses a length; `-1` (null) is `None`.
@@ -520,6 +536,7 @@ impl Scan {
     /// whole frame is in `buf`.
     fn run(&mut self, buf: &[u8], limits: &Limits) -> Result<Option<usize>, ProtocolError> {
         loop {
+            self.scan_bulks(buf, limits);
             let start = self.done;
             let (header, body) = match parse_header(buf, start, self.line_from, limits)? {
                 Parsed::Header(header, body) => (header, body),
@@ -592,6 +609,26 @@ impl Scan {
             if is_element && self.complete_element() {
                 return Ok(Some(self.done));
             }
+        }
+    }
+
+    /// Takes a run of whole bulk strings inside the innermost open aggregate, short of
+    /// its last entry, without the general path's header dispatch and element
+    /// bookkeeping: the arrays and maps of strings that large replies are made of. It
+    /// stops at anything else, at a string not whole yet, and before the entry that
+    /// closes the aggregate, all of which the general path takes.
+    #[inline]
+    fn scan_bulks(&mut self, buf: &[u8], limits: &Limits) {
+        let Some(top) = self.open.last_mut() else {
+            return;
+        };
+        while top.remaining > 1
+            && let Some((data, next)) = whole_bulk(buf, self.done, limits)
+        {
+            self.tape.push(Token::Blob { kind: b'$', data });
+            self.done = next;
+            self.line_from = 0;
+            top.remaining -= 1;
         }
     }
 

@@ -12,12 +12,15 @@
 //! `--rounds` says otherwise). It reports medians over the rounds as Markdown, on stdout
 //! and in `--out`, each client against `redis-benchmark` twice: the medians compared,
 //! and the median of its rounds' ratios to `redis-benchmark`'s run in the same round
-//! ("paired"), since this shared machine's speed drifts. Client CPU time comes
-//! from `getrusage(RUSAGE_CHILDREN)` around each run, so it is measured the same way
-//! for our processes and for `redis-benchmark`. `probe` times raw PING round trips
+//! ("paired"), since this shared machine's speed drifts. Client CPU time is
+//! `getrusage`'s user plus system time: our processes count their own over the timed
+//! section (`RUSAGE_SELF`), leaving out the warm-up they run first, and
+//! `redis-benchmark`'s, which has no warm-up, is its whole process's
+//! (`RUSAGE_CHILDREN` around the run). `probe` times raw PING round trips
 //! without any client library (see the `probe` module); the suite runs it too.
 
 mod clients;
+mod cpu;
 mod probe;
 mod suite;
 mod workloads;

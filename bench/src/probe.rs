@@ -45,7 +45,7 @@ use std::time::Instant;
 use respec::protocol::{encode_command, write_array_header, write_bulk};
 
 use crate::clients::Result;
-use crate::workloads::{HASH_KEY, HASH_LEN, Measured, VALUE_16, Workload, hash_fields};
+use crate::workloads::{HASH_KEY, HASH_LEN, Started, VALUE_16, Workload, hash_fields};
 
 const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
 const PONG: &[u8] = b"+PONG\r\n";
@@ -209,17 +209,13 @@ pub(crate) fn probe(args: &[String]) -> Result<()> {
         round_trip(&mut stream)?;
     }
     let mut latencies = Vec::with_capacity(COUNT);
-    let started = Instant::now();
+    let started = Started::now();
     for _ in 0..COUNT {
         let sent = Instant::now();
         round_trip(&mut stream)?;
         latencies.push(u64::try_from(sent.elapsed().as_nanos()).unwrap_or(u64::MAX));
     }
-    let measured = Measured {
-        ops: COUNT,
-        elapsed: started.elapsed(),
-        latencies,
-    };
+    let measured = started.finish(COUNT, latencies);
     println!("{}", measured.line());
     Ok(())
 }
@@ -283,17 +279,13 @@ fn repeat_request(
         round_trip(stream)?;
     }
     let mut latencies = Vec::with_capacity(requests);
-    let started = Instant::now();
+    let started = Started::now();
     for _ in 0..requests {
         let sent = Instant::now();
         round_trip(stream)?;
         latencies.push(u64::try_from(sent.elapsed().as_nanos()).unwrap_or(u64::MAX));
     }
-    let measured = Measured {
-        ops: requests * per_request,
-        elapsed: started.elapsed(),
-        latencies,
-    };
+    let measured = started.finish(requests * per_request, latencies);
     println!("{}", measured.line());
     Ok(())
 }

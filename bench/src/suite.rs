@@ -252,22 +252,6 @@ fn load_data(url: &str) -> Result<()> {
     Ok(())
 }
 
-/// Client CPU time (user + system) of every waited-for child so far.
-#[allow(unsafe_code)] // getrusage(2) has no safe wrapper in std
-fn children_cpu() -> Duration {
-    // SAFETY: `usage` is a plain C struct that getrusage fills in; an all-zero value is
-    // a valid `rusage`, and RUSAGE_CHILDREN is a valid `who`.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &raw mut usage);
-        usage
-    };
-    let time = |t: libc::timeval| {
-        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-    };
-    time(usage.ru_utime) + time(usage.ru_stime)
-}
-
 fn run_client(peer: Peer, workload: Workload, url: &str, pinned: bool) -> Result<Sample> {
     run_process(&["run", peer.arg(), workload.name(), url], pinned)
 }
@@ -287,9 +271,7 @@ fn run_process_with(args: &[&str], pinned: bool, preload: Option<&str>) -> Resul
     if let Some(preload) = preload {
         command.env("LD_PRELOAD", preload);
     }
-    let before = children_cpu();
     let output = command.output()?;
-    let cpu = children_cpu().saturating_sub(before);
     let shown = args.join(" ");
     if !output.status.success() {
         return Err(format!("peers {shown} failed: {}", output.status).into());
@@ -311,7 +293,8 @@ fn run_process_with(args: &[&str], pinned: bool, preload: Option<&str>) -> Resul
         ops_per_sec: ops / field("secs")?,
         p50_us: field("p50_ns")? / 1e3,
         p99_us: field("p99_ns")? / 1e3,
-        cpu_us_per_op: cpu.as_secs_f64() * 1e6 / ops,
+        // The process's own count over its timed section, leaving out its warm-up.
+        cpu_us_per_op: field("cpu_ns")? / 1e3 / ops,
     })
 }
 
@@ -342,14 +325,14 @@ fn redis_benchmark_args(workload: Workload) -> (Vec<String>, usize) {
 
 fn run_redis_benchmark(workload: Workload, port: u16, pinned: bool) -> Result<Sample> {
     let (args, ops) = redis_benchmark_args(workload);
-    let before = children_cpu();
+    let before = crate::cpu::used(crate::cpu::Whose::Children);
     let output = pinned_command("redis-benchmark", CLIENT_CPU, pinned)
         .args(["-h", "127.0.0.1", "-p", &port.to_string(), "--csv"])
         .args(&args)
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| format!("running redis-benchmark (is it installed?): {e}"))?;
-    let cpu = children_cpu().saturating_sub(before);
+    let cpu = crate::cpu::used(crate::cpu::Whose::Children).saturating_sub(before);
     if !output.status.success() {
         return Err(format!("redis-benchmark {args:?} failed: {}", output.status).into());
     }

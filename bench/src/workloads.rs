@@ -129,6 +129,8 @@ impl Workload {
 pub(crate) struct Measured {
     pub(crate) ops: usize,
     pub(crate) elapsed: Duration,
+    /// This process's CPU time (user + system, every thread) over the timed section.
+    pub(crate) cpu: Duration,
     /// Latencies in nanoseconds, one per request (per pipeline for pipelines).
     pub(crate) latencies: Vec<u64>,
 }
@@ -144,12 +146,44 @@ impl Measured {
             self.latencies[at]
         };
         format!(
-            "RESULT ops={} secs={:.6} p50_ns={} p99_ns={}",
+            "RESULT ops={} secs={:.6} cpu_ns={} p50_ns={} p99_ns={}",
             self.ops,
             self.elapsed.as_secs_f64(),
+            self.cpu.as_nanos(),
             pick(0.50),
             pick(0.99)
         )
+    }
+}
+
+/// The start of a timed section: the wall clock, and the CPU time this process has used
+/// so far, so the warm-up before it and the set-up are not counted.
+#[derive(Clone, Copy)]
+pub(crate) struct Started {
+    wall: Instant,
+    cpu: Duration,
+}
+
+impl Started {
+    pub(crate) fn now() -> Started {
+        Started {
+            wall: Instant::now(),
+            cpu: crate::cpu::used(crate::cpu::Whose::ThisProcess),
+        }
+    }
+
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.wall.elapsed()
+    }
+
+    /// Ends the section with `ops` commands done.
+    pub(crate) fn finish(&self, ops: usize, latencies: Vec<u64>) -> Measured {
+        Measured {
+            ops,
+            elapsed: self.wall.elapsed(),
+            cpu: crate::cpu::used(crate::cpu::Whose::ThisProcess).saturating_sub(self.cpu),
+            latencies,
+        }
     }
 }
 
@@ -163,7 +197,7 @@ fn timed(ops: usize, mut step: impl FnMut(usize) -> Result<()>) -> Result<Measur
         step(i)?;
     }
     let mut latencies = Vec::with_capacity(ops);
-    let start = Instant::now();
+    let start = Started::now();
     let mut done = 0;
     while done < ops {
         let t = Instant::now();
@@ -174,11 +208,7 @@ fn timed(ops: usize, mut step: impl FnMut(usize) -> Result<()>) -> Result<Measur
             break;
         }
     }
-    Ok(Measured {
-        ops: done,
-        elapsed: start.elapsed(),
-        latencies,
-    })
+    Ok(start.finish(done, latencies))
 }
 
 fn set_get_sync<C: SyncClient>(con: &mut C, key: &str, value: &[u8], i: usize) -> Result<()> {
@@ -248,17 +278,13 @@ fn concurrent_sync<C: SyncClient>(url: &str, ops: usize) -> Result<Measured> {
         }));
     }
     barrier.wait();
-    let start = Instant::now();
+    let start = Started::now();
     let mut latencies = Vec::with_capacity(ops);
     for handle in handles {
         let mine = handle.join().map_err(|_| "a client thread panicked")??;
         latencies.extend(mine);
     }
-    Ok(Measured {
-        ops: latencies.len(),
-        elapsed: start.elapsed(),
-        latencies,
-    })
+    Ok(start.finish(latencies.len(), latencies))
 }
 
 pub(crate) fn run_async<C: AsyncClient>(workload: Workload, url: &str) -> Result<Measured> {
@@ -296,7 +322,7 @@ async fn timed_async(
         step(i).await?;
     }
     let mut latencies = Vec::with_capacity(ops);
-    let start = Instant::now();
+    let start = Started::now();
     let mut done = 0;
     while done < ops {
         let t = Instant::now();
@@ -307,11 +333,7 @@ async fn timed_async(
             break;
         }
     }
-    Ok(Measured {
-        ops: done,
-        elapsed: start.elapsed(),
-        latencies,
-    })
+    Ok(start.finish(done, latencies))
 }
 
 /// The sequential workloads on one async connection, as [`run_sync`] runs them.
@@ -397,7 +419,7 @@ async fn fan_out<C: AsyncClient>(
     }
     let per_task = ops / tasks;
     let deadline_hit = Rc::new(Cell::new(false));
-    let start = Instant::now();
+    let start = Started::now();
     let mut handles = Vec::with_capacity(tasks);
     for t in 0..tasks {
         let mut con = clients[t % clients.len()].clone();
@@ -421,9 +443,5 @@ async fn fan_out<C: AsyncClient>(
     for handle in handles {
         latencies.extend(handle.await??);
     }
-    Ok(Measured {
-        ops: latencies.len(),
-        elapsed: start.elapsed(),
-        latencies,
-    })
+    Ok(start.finish(latencies.len(), latencies))
 }

@@ -160,14 +160,10 @@ pub(crate) fn probe(args: &[String]) -> Result<()> {
             | Mode::HgetallEpollOther => stream.write_all(PING)?,
             Mode::EpollCtl | Mode::EpollOther => {
                 stream.write_all(PING)?;
-                let set = if mode == Mode::EpollCtl {
-                    &epoll
+                if mode == Mode::EpollCtl {
+                    epoll.churn()?;
                 } else {
-                    &other
-                };
-                for _ in 0..2 {
-                    set.delete()?;
-                    set.add(libc::EPOLLIN)?;
+                    other.churn()?;
                 }
             }
             Mode::EpollMod => {
@@ -262,10 +258,7 @@ fn repeat_request(
     let mut round_trip = |stream: &mut TcpStream| -> Result<()> {
         stream.write_all(request)?;
         if let Some(set) = between {
-            for _ in 0..2 {
-                set.delete()?;
-                set.add(libc::EPOLLIN)?;
-            }
+            set.churn()?;
         }
         stream.read_exact(&mut got)?;
         if got != reply {
@@ -319,6 +312,15 @@ impl Epoll {
         let rc = unsafe { libc::epoll_ctl(self.epfd, op, self.fd, &raw mut event) };
         if rc < 0 {
             return Err(std::io::Error::last_os_error().into());
+        }
+        Ok(())
+    }
+
+    /// `epoll-other`'s four calls: the socket removed from the set and added back, twice.
+    fn churn(&self) -> Result<()> {
+        for _ in 0..2 {
+            self.delete()?;
+            self.add(libc::EPOLLIN)?;
         }
         Ok(())
     }

@@ -23,11 +23,15 @@
 //!
 //! Two more workloads are probed with their request encoded once and sent again and
 //! again, each reply read whole with blocking `recv`s and compared, never parsed: the
-//! floor for a blocking client that builds and parses nothing.
+//! floor for a blocking client that builds and parses nothing. One more parses, as
+//! little as it can.
 //!
 //! - `pipeline`: the pipeline workload's 100 `SET`s and their 100 `+OK`s.
 //! - `hgetall`: the HGETALL workload's request and the hash the suite loaded.
 //! - `hgetall-epoll-other`: `hgetall` with `epoll-other`'s four calls after each send.
+//! - `hgetall-map`: `hgetall` with each reply built into the workload's
+//!   `HashMap<String, String>` by the least code that can, trusting the reply's shape:
+//!   the floor for a blocking client that hands over that map.
 //!
 //! On the virtual machines the suite runs on, a CPU that goes idle is slow to wake. If
 //! `epoll-ctl` beats `blocking`, the gap between a blocking client and
@@ -36,6 +40,7 @@
 //! removing and adding an epoll entry, whichever set it is in. (BENCHMARKS.md has what
 //! that does to the server's CPU.)
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
@@ -65,10 +70,11 @@ pub(crate) enum Mode {
     Pipeline,
     Hgetall,
     HgetallEpollOther,
+    HgetallMap,
 }
 
 impl Mode {
-    pub(crate) const ALL: [Mode; 9] = [
+    pub(crate) const ALL: [Mode; 10] = [
         Mode::Blocking,
         Mode::EventLoop,
         Mode::EpollCtl,
@@ -78,6 +84,7 @@ impl Mode {
         Mode::Pipeline,
         Mode::Hgetall,
         Mode::HgetallEpollOther,
+        Mode::HgetallMap,
     ];
 
     pub(crate) fn arg(self) -> &'static str {
@@ -91,6 +98,7 @@ impl Mode {
             Mode::Pipeline => "pipeline",
             Mode::Hgetall => "hgetall",
             Mode::HgetallEpollOther => "hgetall-epoll-other",
+            Mode::HgetallMap => "hgetall-map",
         }
     }
 
@@ -109,6 +117,9 @@ impl Mode {
             Mode::HgetallEpollOther => {
                 "HGETALL sent, the four epoll_ctl calls of epoll-other, its reply read unparsed"
             }
+            Mode::HgetallMap => {
+                "HGETALL sent, its reply read and built into a HashMap<String, String> with the least work"
+            }
         }
     }
 
@@ -116,7 +127,7 @@ impl Mode {
     pub(crate) fn workload(self) -> Workload {
         match self {
             Mode::Pipeline => Workload::Pipeline100,
-            Mode::Hgetall | Mode::HgetallEpollOther => Workload::Hgetall100,
+            Mode::Hgetall | Mode::HgetallEpollOther | Mode::HgetallMap => Workload::Hgetall100,
             _ => Workload::Ping,
         }
     }
@@ -143,8 +154,9 @@ pub(crate) fn probe(args: &[String]) -> Result<()> {
     let other = Epoll::new(idle.as_raw_fd())?;
     match mode {
         Mode::Pipeline => return pipeline(&mut stream),
-        Mode::Hgetall => return hgetall(&mut stream, None),
-        Mode::HgetallEpollOther => return hgetall(&mut stream, Some(&other)),
+        Mode::Hgetall => return hgetall(&mut stream, None, false),
+        Mode::HgetallEpollOther => return hgetall(&mut stream, Some(&other), false),
+        Mode::HgetallMap => return hgetall(&mut stream, None, true),
         _ => {}
     }
     stream.set_nonblocking(mode == Mode::Busy)?;
@@ -157,7 +169,8 @@ pub(crate) fn probe(args: &[String]) -> Result<()> {
             | Mode::Busy
             | Mode::Pipeline
             | Mode::Hgetall
-            | Mode::HgetallEpollOther => stream.write_all(PING)?,
+            | Mode::HgetallEpollOther
+            | Mode::HgetallMap => stream.write_all(PING)?,
             Mode::EpollCtl | Mode::EpollOther => {
                 stream.write_all(PING)?;
                 if mode == Mode::EpollCtl {
@@ -224,12 +237,21 @@ fn pipeline(stream: &mut TcpStream) -> Result<()> {
     let request = one.repeat(DEPTH);
     let reply = b"+OK\r\n".repeat(DEPTH);
     let requests = Workload::Pipeline100.ops() / DEPTH;
-    repeat_request(stream, &request, &reply, DEPTH, requests, None)
+    repeat_request(
+        stream,
+        &request,
+        reply.len(),
+        DEPTH,
+        requests,
+        None,
+        |got| same_reply(got, &reply),
+    )
 }
 
-/// The `hgetall` modes: the workload's HGETALL with nothing parsed, and with
-/// `epoll-other`'s calls after each send when `between` is given.
-fn hgetall(stream: &mut TcpStream, between: Option<&Epoll>) -> Result<()> {
+/// The `hgetall` modes: the workload's HGETALL with nothing parsed, with `epoll-other`'s
+/// calls after each send when `between` is given, and with each reply built into a map
+/// with [`least_map`] when `map` is set.
+fn hgetall(stream: &mut TcpStream, between: Option<&Epoll>, map: bool) -> Result<()> {
     let mut request = Vec::new();
     encode_command(&mut request, [&b"HGETALL"[..], HASH_KEY.as_bytes()]);
     // A hash this small keeps its fields in the order they were written.
@@ -240,33 +262,80 @@ fn hgetall(stream: &mut TcpStream, between: Option<&Epoll>) -> Result<()> {
         write_bulk(&mut reply, value.as_bytes());
     }
     let requests = Workload::Hgetall100.ops();
-    repeat_request(stream, &request, &reply, 1, requests, between)
+    repeat_request(stream, &request, reply.len(), 1, requests, between, |got| {
+        if !map {
+            return same_reply(got, &reply);
+        }
+        let map = least_map(got).ok_or("the HGETALL reply did not parse")?;
+        if map.len() != HASH_LEN {
+            return Err(format!("expected {HASH_LEN} fields, got {}", map.len()).into());
+        }
+        Ok(())
+    })
 }
 
-/// Sends `request` `requests` times after a warm-up, each time reading the whole reply
-/// with blocking reads and checking it is `reply`; prints the `RESULT` line, counting
-/// `per_request` operations a request.
+fn same_reply(got: &[u8], want: &[u8]) -> Result<()> {
+    if got != want {
+        return Err(format!("unexpected reply {:?}", String::from_utf8_lossy(got)).into());
+    }
+    Ok(())
+}
+
+/// The least a client can do to turn a flat HGETALL reply into the workload's
+/// `HashMap<String, String>`: step from string to string, check each for UTF-8, copy it
+/// into a `String` of its own and insert the pairs into a map sized for them. It trusts
+/// the reply to be a well-formed array of bulk strings, which a client cannot; `None`
+/// is all it says when that is not so.
+fn least_map(reply: &[u8]) -> Option<HashMap<String, String>> {
+    let header_end = reply.iter().position(|&b| b == b'\n')?;
+    let pairs = std::str::from_utf8(reply.get(1..header_end.checked_sub(1)?)?)
+        .ok()?
+        .parse::<usize>()
+        .ok()?
+        / 2;
+    let mut at = header_end + 1;
+    let mut next = || -> Option<String> {
+        let mut len = 0usize;
+        at += 1;
+        while let Some(&digit) = reply.get(at).filter(|b| b.is_ascii_digit()) {
+            len = len
+                .checked_mul(10)?
+                .checked_add(usize::from(digit - b'0'))?;
+            at += 1;
+        }
+        let start = at + 2;
+        let text = std::str::from_utf8(reply.get(start..start.checked_add(len)?)?).ok()?;
+        at = start + len + 2;
+        Some(text.to_owned())
+    };
+    let mut map = HashMap::with_capacity(pairs);
+    for _ in 0..pairs {
+        let field = next()?;
+        map.insert(field, next()?);
+    }
+    Some(map)
+}
+
+/// Sends `request` `requests` times after a warm-up, each time reading the whole
+/// `reply_len`-byte reply with blocking reads and handing it to `check`; prints the
+/// `RESULT` line, counting `per_request` operations a request.
 fn repeat_request(
     stream: &mut TcpStream,
     request: &[u8],
-    reply: &[u8],
+    reply_len: usize,
     per_request: usize,
     requests: usize,
     between: Option<&Epoll>,
+    mut check: impl FnMut(&[u8]) -> Result<()>,
 ) -> Result<()> {
-    let mut got = vec![0u8; reply.len()];
+    let mut got = vec![0u8; reply_len];
     let mut round_trip = |stream: &mut TcpStream| -> Result<()> {
         stream.write_all(request)?;
         if let Some(set) = between {
             set.churn()?;
         }
         stream.read_exact(&mut got)?;
-        if got != reply {
-            return Err(
-                format!("unexpected reply to {:?}", String::from_utf8_lossy(request)).into(),
-            );
-        }
-        Ok(())
+        check(&got)
     };
     for _ in 0..(WARM_UP / per_request).max(1) {
         round_trip(stream)?;

@@ -92,6 +92,8 @@ pub(crate) fn suite(args: &[String]) -> Result<()> {
         .then(redis_benchmark_jemalloc)
         .flatten();
     let mut same_allocator: Vec<(Workload, Peer, Vec<Sample>)> = Vec::new();
+    // The probe that builds HGETALL's map, on that allocator too.
+    let mut same_allocator_probe: Vec<Sample> = Vec::new();
     for round in 1..=options.rounds {
         if options.probe {
             for (mode, runs) in &mut probes {
@@ -142,6 +144,18 @@ pub(crate) fn suite(args: &[String]) -> Result<()> {
                 );
                 add_sample(&mut same_allocator, workload, peer, sample);
             }
+            if options.probe && workload == Mode::HgetallMap.workload() {
+                let args = ["probe", Mode::HgetallMap.arg(), &url];
+                let sample = run_process_with(&args, pinned, Some(preload))?;
+                eprintln!(
+                    "round {round}: {:<24} {:<16} {:>12.0} ops/s  {:>7.2} us/op CPU (jemalloc)",
+                    "probe",
+                    Mode::HgetallMap.arg(),
+                    sample.ops_per_sec,
+                    sample.cpu_us_per_op
+                );
+                same_allocator_probe.push(sample);
+            }
         }
     }
     let mut report = report(&options, &samples, started.elapsed(), pinned)?;
@@ -175,7 +189,13 @@ pub(crate) fn suite(args: &[String]) -> Result<()> {
         }
     }
     if let Some(preload) = &jemalloc {
-        allocator_report(&mut report, preload, &samples, &same_allocator)?;
+        allocator_report(
+            &mut report,
+            preload,
+            &samples,
+            &same_allocator,
+            &same_allocator_probe,
+        )?;
     }
     println!("{report}");
     if let Some(out) = &options.out {
@@ -625,7 +645,13 @@ fn allocator_report(
     preload: &str,
     samples: &[(Workload, Peer, Vec<Sample>)],
     same_allocator: &[(Workload, Peer, Vec<Sample>)],
+    map_probe: &[Sample],
 ) -> Result<()> {
+    let probe_label = format!(
+        "probe {}: {}",
+        Mode::HgetallMap.arg(),
+        Mode::HgetallMap.describe()
+    );
     let workloads: Vec<Workload> = Workload::ALL
         .into_iter()
         .filter(|w| same_allocator.iter().any(|(sw, _, _)| sw == w))
@@ -643,6 +669,10 @@ fn allocator_report(
             .iter()
             .filter(|(w, _, _)| *w == workload)
             .map(|(_, p, runs)| (p.name(), runs.as_slice()))
+            .chain(
+                (workload == Mode::HgetallMap.workload() && !map_probe.is_empty())
+                    .then_some((probe_label.as_str(), map_probe)),
+            )
             .chain(baseline.map(|b| (Peer::RedisBenchmark.name(), b)));
         let table = Table {
             heading: &heading,

@@ -23,10 +23,12 @@
 //!
 //! Two more workloads are probed with their request encoded once and sent again and
 //! again, each reply read whole with blocking `recv`s and compared, never parsed: the
-//! floor for a blocking client that builds and parses nothing. One more parses, as
-//! little as it can.
+//! floor for a blocking client that builds and parses nothing. Two more build or parse,
+//! as little as they can.
 //!
 //! - `pipeline`: the pipeline workload's 100 `SET`s and their 100 `+OK`s.
+//! - `pipeline-built`: `pipeline` with the 100 `SET`s encoded afresh for every pipeline by
+//!   the least code that can: the floor for a blocking client that builds its pipelines.
 //! - `hgetall`: the HGETALL workload's request and the hash the suite loaded.
 //! - `hgetall-epoll-other`: `hgetall` with `epoll-other`'s four calls after each send.
 //! - `hgetall-map`: `hgetall` with each reply built into the workload's
@@ -68,13 +70,14 @@ pub(crate) enum Mode {
     EpollMod,
     Busy,
     Pipeline,
+    PipelineBuilt,
     Hgetall,
     HgetallEpollOther,
     HgetallMap,
 }
 
 impl Mode {
-    pub(crate) const ALL: [Mode; 10] = [
+    pub(crate) const ALL: [Mode; 11] = [
         Mode::Blocking,
         Mode::EventLoop,
         Mode::EpollCtl,
@@ -82,6 +85,7 @@ impl Mode {
         Mode::EpollMod,
         Mode::Busy,
         Mode::Pipeline,
+        Mode::PipelineBuilt,
         Mode::Hgetall,
         Mode::HgetallEpollOther,
         Mode::HgetallMap,
@@ -96,6 +100,7 @@ impl Mode {
             Mode::EpollMod => "epoll-mod",
             Mode::Busy => "busy",
             Mode::Pipeline => "pipeline",
+            Mode::PipelineBuilt => "pipeline-built",
             Mode::Hgetall => "hgetall",
             Mode::HgetallEpollOther => "hgetall-epoll-other",
             Mode::HgetallMap => "hgetall-map",
@@ -113,6 +118,9 @@ impl Mode {
             Mode::EpollMod => "send, four EPOLL_CTL_MOD calls, then a blocking recv",
             Mode::Busy => "send, then non-blocking recvs until the reply is there",
             Mode::Pipeline => "100 SETs encoded once, sent, their replies read unparsed",
+            Mode::PipelineBuilt => {
+                "100 SETs encoded afresh each time with the least work, sent, their replies compared"
+            }
             Mode::Hgetall => "HGETALL sent, its reply read unparsed",
             Mode::HgetallEpollOther => {
                 "HGETALL sent, the four epoll_ctl calls of epoll-other, its reply read unparsed"
@@ -126,7 +134,7 @@ impl Mode {
     /// The workload whose `redis-benchmark` run this mode compares with.
     pub(crate) fn workload(self) -> Workload {
         match self {
-            Mode::Pipeline => Workload::Pipeline100,
+            Mode::Pipeline | Mode::PipelineBuilt => Workload::Pipeline100,
             Mode::Hgetall | Mode::HgetallEpollOther | Mode::HgetallMap => Workload::Hgetall100,
             _ => Workload::Ping,
         }
@@ -153,7 +161,8 @@ pub(crate) fn probe(args: &[String]) -> Result<()> {
     let (idle, _peer) = UnixStream::pair()?;
     let other = Epoll::new(idle.as_raw_fd())?;
     match mode {
-        Mode::Pipeline => return pipeline(&mut stream),
+        Mode::Pipeline => return pipeline(&mut stream, false),
+        Mode::PipelineBuilt => return pipeline(&mut stream, true),
         Mode::Hgetall => return hgetall(&mut stream, None, false),
         Mode::HgetallEpollOther => return hgetall(&mut stream, Some(&other), false),
         Mode::HgetallMap => return hgetall(&mut stream, None, true),
@@ -168,6 +177,7 @@ pub(crate) fn probe(args: &[String]) -> Result<()> {
             Mode::Blocking
             | Mode::Busy
             | Mode::Pipeline
+            | Mode::PipelineBuilt
             | Mode::Hgetall
             | Mode::HgetallEpollOther
             | Mode::HgetallMap => stream.write_all(PING)?,
@@ -229,23 +239,51 @@ pub(crate) fn probe(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The `pipeline` mode: the workload's pipelines with nothing built or parsed.
-fn pipeline(stream: &mut TcpStream) -> Result<()> {
+/// The `pipeline` modes: the workload's pipelines encoded once, or afresh each time with
+/// [`least_sets`] when `built` is set; their replies compared, never parsed.
+fn pipeline(stream: &mut TcpStream, built: bool) -> Result<()> {
     const DEPTH: usize = 100;
+    const KEY: &[u8] = b"bench:kp";
     let mut one = Vec::new();
-    encode_command(&mut one, [&b"SET"[..], b"bench:kp", VALUE_16]);
-    let request = one.repeat(DEPTH);
+    encode_command(&mut one, [&b"SET"[..], KEY, VALUE_16]);
+    let encoded = one.repeat(DEPTH);
+    let mut encode = |out: &mut Vec<u8>| least_sets(out, KEY, VALUE_16, DEPTH);
+    let request = if built {
+        Request::Built(&mut encode)
+    } else {
+        Request::Fixed(&encoded)
+    };
     let reply = b"+OK\r\n".repeat(DEPTH);
     let requests = Workload::Pipeline100.ops() / DEPTH;
-    repeat_request(
-        stream,
-        &request,
-        reply.len(),
-        DEPTH,
-        requests,
-        None,
-        |got| same_reply(got, &reply),
-    )
+    repeat_request(stream, request, reply.len(), DEPTH, requests, None, |got| {
+        same_reply(got, &reply)
+    })
+}
+
+/// The least a client can do to encode `count` SETs of `key` to `value`: the name's
+/// bytes as they are, and each argument behind a length header written digit by digit.
+fn least_sets(out: &mut Vec<u8>, key: &[u8], value: &[u8], count: usize) {
+    for _ in 0..count {
+        out.extend_from_slice(b"*3\r\n$3\r\nSET\r\n");
+        for arg in [key, value] {
+            out.push(b'$');
+            let mut digits = [0u8; 20];
+            let mut at = digits.len();
+            let mut len = arg.len();
+            loop {
+                at -= 1;
+                digits[at] = b'0' + (len % 10) as u8;
+                len /= 10;
+                if len == 0 {
+                    break;
+                }
+            }
+            out.extend_from_slice(&digits[at..]);
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(arg);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
 }
 
 /// The `hgetall` modes: the workload's HGETALL with nothing parsed, with `epoll-other`'s
@@ -262,16 +300,24 @@ fn hgetall(stream: &mut TcpStream, between: Option<&Epoll>, map: bool) -> Result
         write_bulk(&mut reply, value.as_bytes());
     }
     let requests = Workload::Hgetall100.ops();
-    repeat_request(stream, &request, reply.len(), 1, requests, between, |got| {
-        if !map {
-            return same_reply(got, &reply);
-        }
-        let map = least_map(got).ok_or("the HGETALL reply did not parse")?;
-        if map.len() != HASH_LEN {
-            return Err(format!("expected {HASH_LEN} fields, got {}", map.len()).into());
-        }
-        Ok(())
-    })
+    repeat_request(
+        stream,
+        Request::Fixed(&request),
+        reply.len(),
+        1,
+        requests,
+        between,
+        |got| {
+            if !map {
+                return same_reply(got, &reply);
+            }
+            let map = least_map(got).ok_or("the HGETALL reply did not parse")?;
+            if map.len() != HASH_LEN {
+                return Err(format!("expected {HASH_LEN} fields, got {}", map.len()).into());
+            }
+            Ok(())
+        },
+    )
 }
 
 fn same_reply(got: &[u8], want: &[u8]) -> Result<()> {
@@ -316,12 +362,20 @@ fn least_map(reply: &[u8]) -> Option<HashMap<String, String>> {
     Some(map)
 }
 
+/// What [`repeat_request`] sends each time.
+enum Request<'a> {
+    /// The same bytes every time.
+    Fixed(&'a [u8]),
+    /// Bytes written afresh each time into a buffer the probe reuses.
+    Built(&'a mut dyn FnMut(&mut Vec<u8>)),
+}
+
 /// Sends `request` `requests` times after a warm-up, each time reading the whole
 /// `reply_len`-byte reply with blocking reads and handing it to `check`; prints the
 /// `RESULT` line, counting `per_request` operations a request.
 fn repeat_request(
     stream: &mut TcpStream,
-    request: &[u8],
+    mut request: Request<'_>,
     reply_len: usize,
     per_request: usize,
     requests: usize,
@@ -329,8 +383,16 @@ fn repeat_request(
     mut check: impl FnMut(&[u8]) -> Result<()>,
 ) -> Result<()> {
     let mut got = vec![0u8; reply_len];
+    let mut out = Vec::new();
     let mut round_trip = |stream: &mut TcpStream| -> Result<()> {
-        stream.write_all(request)?;
+        match &mut request {
+            Request::Fixed(bytes) => stream.write_all(bytes)?,
+            Request::Built(build) => {
+                out.clear();
+                build(&mut out);
+                stream.write_all(&out)?;
+            }
+        }
         if let Some(set) = between {
             set.churn()?;
         }

@@ -24,6 +24,17 @@ struct Sample {
     cpu_us_per_op: f64,
 }
 
+impl Sample {
+    /// Prints the progress line for this run: `what` ran `who` in `round`, with `note`
+    /// after it (the allocator, when not the default one).
+    fn log(&self, round: usize, what: &str, who: &str, note: &str) {
+        eprintln!(
+            "round {round}: {what:<24} {who:<16} {:>12.0} ops/s  {:>7.2} us/op CPU{note}",
+            self.ops_per_sec, self.cpu_us_per_op
+        );
+    }
+}
+
 struct Options {
     rounds: usize,
     out: Option<String>,
@@ -98,13 +109,7 @@ pub(crate) fn suite(args: &[String]) -> Result<()> {
         if options.probe {
             for (mode, runs) in &mut probes {
                 let sample = run_process(&["probe", mode.arg(), &url], pinned)?;
-                eprintln!(
-                    "round {round}: {:<24} {:<16} {:>12.0} ops/s  {:>7.2} us/op CPU",
-                    "probe",
-                    mode.arg(),
-                    sample.ops_per_sec,
-                    sample.cpu_us_per_op
-                );
+                sample.log(round, "probe", mode.arg(), "");
                 runs.push(sample);
             }
         }
@@ -114,13 +119,7 @@ pub(crate) fn suite(args: &[String]) -> Result<()> {
                     Peer::RedisBenchmark => run_redis_benchmark(workload, server.port, pinned)?,
                     _ => run_client(peer, workload, &url, pinned)?,
                 };
-                eprintln!(
-                    "round {round}: {:<24} {:<16} {:>12.0} ops/s  {:>7.2} us/op CPU",
-                    workload.name(),
-                    peer.name(),
-                    sample.ops_per_sec,
-                    sample.cpu_us_per_op
-                );
+                sample.log(round, workload.name(), peer.name(), "");
                 add_sample(&mut samples, workload, peer, sample);
             }
         }
@@ -135,25 +134,13 @@ pub(crate) fn suite(args: &[String]) -> Result<()> {
             for peer in rust_peers {
                 let args = ["run", peer.arg(), workload.name(), &url];
                 let sample = run_process_with(&args, pinned, Some(preload))?;
-                eprintln!(
-                    "round {round}: {:<24} {:<16} {:>12.0} ops/s  {:>7.2} us/op CPU (jemalloc)",
-                    workload.name(),
-                    peer.name(),
-                    sample.ops_per_sec,
-                    sample.cpu_us_per_op
-                );
+                sample.log(round, workload.name(), peer.name(), " (jemalloc)");
                 add_sample(&mut same_allocator, workload, peer, sample);
             }
             if options.probe && workload == Mode::HgetallMap.workload() {
                 let args = ["probe", Mode::HgetallMap.arg(), &url];
                 let sample = run_process_with(&args, pinned, Some(preload))?;
-                eprintln!(
-                    "round {round}: {:<24} {:<16} {:>12.0} ops/s  {:>7.2} us/op CPU (jemalloc)",
-                    "probe",
-                    Mode::HgetallMap.arg(),
-                    sample.ops_per_sec,
-                    sample.cpu_us_per_op
-                );
+                sample.log(round, "probe", Mode::HgetallMap.arg(), " (jemalloc)");
                 same_allocator_probe.push(sample);
             }
         }

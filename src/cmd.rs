@@ -283,11 +283,12 @@ struct Queued {
 }
 
 /// How many bytes a batch reserves when its first command is queued: a typical
-/// pipeline's worth, so the buffer is not regrown and copied a dozen times on the way.
-const BATCH_START_BYTES: usize = 1024;
+/// pipeline's worth (a hundred short `SET`s take 5,000), so the buffer is not regrown
+/// and copied a dozen times on the way.
+const BATCH_START_BYTES: usize = 4096;
 /// How many commands a batch makes room for with its first: as many short ones as fit
 /// in [`BATCH_START_BYTES`].
-const BATCH_START_CMDS: usize = 32;
+pub(crate) const BATCH_START_CMDS: usize = 64;
 
 impl Batch {
     /// An empty batch.

@@ -3,7 +3,7 @@
 
 use std::borrow::{Borrow, Cow};
 
-use crate::cmd::{Batch, Cmd, cmd};
+use crate::cmd::{BATCH_START_CMDS, Batch, Cmd, cmd};
 use crate::connection::{AsyncConnectionLike, ConnectionLike};
 use crate::error::{Error, ErrorKind, Result};
 use crate::script::Script;
@@ -61,7 +61,7 @@ impl Pipeline {
     /// `cmd("DBSIZE")`, or `&cmd` for a command kept to be sent again.
     pub fn add_command(&mut self, cmd: impl Borrow<Cmd>) -> &mut Pipeline {
         self.cmds.push(cmd.borrow());
-        self.ignored.push(false);
+        self.note_queued();
         self
     }
 
@@ -69,8 +69,17 @@ impl Pipeline {
     /// without building a [`Cmd`] of its own for each.
     pub(crate) fn queue(&mut self, write: impl FnOnce(&mut Cmd)) -> &mut Pipeline {
         self.cmds.queue(write);
-        self.ignored.push(false);
+        self.note_queued();
         self
+    }
+
+    /// Records a command just queued as not ignored, making room for as many as the
+    /// batch did with its first.
+    fn note_queued(&mut self) {
+        if self.ignored.capacity() == 0 {
+            self.ignored.reserve(BATCH_START_CMDS);
+        }
+        self.ignored.push(false);
     }
 
     /// Queues a script call; the script is loaded, in the same write, before the
@@ -224,6 +233,9 @@ impl Pipeline {
     /// The replies of the batch that are not ignored: for a transaction, the results
     /// in `EXEC`'s reply.
     fn finish(&self, replies: Vec<Value>) -> Result<Vec<Value>> {
+        if !self.atomic && self.scripts.is_empty() {
+            return Ok(self.keep(replies));
+        }
         let mut replies = replies.into_iter();
         for reply in replies.by_ref().take(self.scripts.len()) {
             if let Value::ServerError(e) = reply {
@@ -255,6 +267,14 @@ impl Pipeline {
     /// The replies of the commands not marked with [`Pipeline::ignore`], in place.
     fn keep(&self, mut replies: Vec<Value>) -> Vec<Value> {
         replies.truncate(self.ignored.len());
+        // Most pipelines ignore every reply or none.
+        if self.ignored.iter().all(|&ignored| ignored) {
+            replies.clear();
+            return replies;
+        }
+        if !self.ignored.contains(&true) {
+            return replies;
+        }
         let mut ignored = self.ignored.iter();
         replies.retain(|_| ignored.next().is_some_and(|ignored| !ignored));
         replies

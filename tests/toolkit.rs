@@ -189,6 +189,17 @@ fn pipelines_atomic_ignore_and_every_reply() {
             .unwrap();
         assert_eq!((n, v.as_str()), (1, "v"));
 
+        // Every reply ignored: none comes back, though every command ran.
+        let none: Vec<Value> = pipe()
+            .set("a", "1")
+            .ignore()
+            .set("b", "2")
+            .ignore()
+            .query(con)
+            .unwrap();
+        assert!(none.is_empty(), "{none:?}");
+        assert_eq!(con.get::<String>("b").unwrap(), "2");
+
         let (n, m): (i64, i64) = pipe()
             .atomic()
             .incr("n")

@@ -35,6 +35,13 @@
 //!   `HashMap<String, String>` by the least code that can, trusting the reply's shape:
 //!   the floor for a blocking client that hands over that map.
 //!
+//! Two more run on tokio, in the future the runtime blocks on, as the async workloads
+//! run their clients: the floor for an async client, which waits for its reply in
+//! `epoll_wait` where a blocking one waits in `recv`.
+//!
+//! - `async-ping`: PING sent, `+PONG` awaited.
+//! - `async-pipeline-built`: `pipeline-built`'s pipelines sent, their `+OK`s awaited.
+//!
 //! On the virtual machines the suite runs on, a CPU that goes idle is slow to wake. If
 //! `epoll-ctl` beats `blocking`, the gap between a blocking client and
 //! `redis-benchmark` comes from the calls its event loop makes, not from work a client
@@ -52,10 +59,13 @@ use std::time::Instant;
 use respec::protocol::{encode_command, write_array_header, write_bulk};
 
 use crate::clients::Result;
-use crate::workloads::{HASH_KEY, HASH_LEN, Started, VALUE_16, Workload, hash_fields};
+use crate::workloads::{HASH_KEY, HASH_LEN, Started, VALUE_16, Workload, hash_fields, timed_async};
 
 const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
 const PONG: &[u8] = b"+PONG\r\n";
+/// The pipeline workload's pipelines: this many SETs of this key.
+const PIPELINE_DEPTH: usize = 100;
+const PIPELINE_KEY: &[u8] = b"bench:kp";
 const WARM_UP: usize = 1_000;
 /// Round trips timed per run: as many as the PING workload times.
 const COUNT: usize = Workload::Ping.ops();
@@ -74,10 +84,12 @@ pub(crate) enum Mode {
     Hgetall,
     HgetallEpollOther,
     HgetallMap,
+    AsyncPing,
+    AsyncPipelineBuilt,
 }
 
 impl Mode {
-    pub(crate) const ALL: [Mode; 11] = [
+    pub(crate) const ALL: [Mode; 13] = [
         Mode::Blocking,
         Mode::EventLoop,
         Mode::EpollCtl,
@@ -89,6 +101,8 @@ impl Mode {
         Mode::Hgetall,
         Mode::HgetallEpollOther,
         Mode::HgetallMap,
+        Mode::AsyncPing,
+        Mode::AsyncPipelineBuilt,
     ];
 
     pub(crate) fn arg(self) -> &'static str {
@@ -104,6 +118,8 @@ impl Mode {
             Mode::Hgetall => "hgetall",
             Mode::HgetallEpollOther => "hgetall-epoll-other",
             Mode::HgetallMap => "hgetall-map",
+            Mode::AsyncPing => "async-ping",
+            Mode::AsyncPipelineBuilt => "async-pipeline-built",
         }
     }
 
@@ -128,13 +144,19 @@ impl Mode {
             Mode::HgetallMap => {
                 "HGETALL sent, its reply read and built into a HashMap<String, String> with the least work"
             }
+            Mode::AsyncPing => "on tokio, as the async workloads run: send, then await the reply",
+            Mode::AsyncPipelineBuilt => {
+                "pipeline-built on tokio, as the async workloads run: send, then await the replies"
+            }
         }
     }
 
     /// The workload whose `redis-benchmark` run this mode compares with.
     pub(crate) fn workload(self) -> Workload {
         match self {
-            Mode::Pipeline | Mode::PipelineBuilt => Workload::Pipeline100,
+            Mode::Pipeline | Mode::PipelineBuilt | Mode::AsyncPipelineBuilt => {
+                Workload::Pipeline100
+            }
             Mode::Hgetall | Mode::HgetallEpollOther | Mode::HgetallMap => Workload::Hgetall100,
             _ => Workload::Ping,
         }
@@ -155,6 +177,30 @@ pub(crate) fn probe(args: &[String]) -> Result<()> {
         .strip_prefix("redis://")
         .ok_or_else(|| format!("{url:?} is not a redis:// URL"))?
         .trim_end_matches('/');
+    match mode {
+        Mode::AsyncPing => {
+            return on_tokio(
+                addr,
+                Workload::Ping,
+                1,
+                &mut |out| out.extend_from_slice(PING),
+                PONG,
+            );
+        }
+        Mode::AsyncPipelineBuilt => {
+            let reply = b"+OK\r\n".repeat(PIPELINE_DEPTH);
+            let mut encode =
+                |out: &mut Vec<u8>| least_sets(out, PIPELINE_KEY, VALUE_16, PIPELINE_DEPTH);
+            return on_tokio(
+                addr,
+                Workload::Pipeline100,
+                PIPELINE_DEPTH,
+                &mut encode,
+                &reply,
+            );
+        }
+        _ => {}
+    }
     let mut stream = TcpStream::connect(addr)?;
     stream.set_nodelay(true)?;
     // For the `epoll-other` modes: a socket nobody writes to, in a set of its own.
@@ -180,7 +226,9 @@ pub(crate) fn probe(args: &[String]) -> Result<()> {
             | Mode::PipelineBuilt
             | Mode::Hgetall
             | Mode::HgetallEpollOther
-            | Mode::HgetallMap => stream.write_all(PING)?,
+            | Mode::HgetallMap
+            | Mode::AsyncPing
+            | Mode::AsyncPipelineBuilt => stream.write_all(PING)?,
             Mode::EpollCtl | Mode::EpollOther => {
                 stream.write_all(PING)?;
                 if mode == Mode::EpollCtl {
@@ -242,22 +290,62 @@ pub(crate) fn probe(args: &[String]) -> Result<()> {
 /// The `pipeline` modes: the workload's pipelines encoded once, or afresh each time with
 /// [`least_sets`] when `built` is set; their replies compared, never parsed.
 fn pipeline(stream: &mut TcpStream, built: bool) -> Result<()> {
-    const DEPTH: usize = 100;
-    const KEY: &[u8] = b"bench:kp";
     let mut one = Vec::new();
-    encode_command(&mut one, [&b"SET"[..], KEY, VALUE_16]);
-    let encoded = one.repeat(DEPTH);
-    let mut encode = |out: &mut Vec<u8>| least_sets(out, KEY, VALUE_16, DEPTH);
+    encode_command(&mut one, [&b"SET"[..], PIPELINE_KEY, VALUE_16]);
+    let encoded = one.repeat(PIPELINE_DEPTH);
+    let mut encode = |out: &mut Vec<u8>| least_sets(out, PIPELINE_KEY, VALUE_16, PIPELINE_DEPTH);
     let request = if built {
         Request::Built(&mut encode)
     } else {
         Request::Fixed(&encoded)
     };
-    let reply = b"+OK\r\n".repeat(DEPTH);
-    let requests = Workload::Pipeline100.ops() / DEPTH;
-    repeat_request(stream, request, reply.len(), DEPTH, requests, None, |got| {
-        same_reply(got, &reply)
-    })
+    let reply = b"+OK\r\n".repeat(PIPELINE_DEPTH);
+    let requests = Workload::Pipeline100.ops() / PIPELINE_DEPTH;
+    repeat_request(
+        stream,
+        request,
+        reply.len(),
+        PIPELINE_DEPTH,
+        requests,
+        None,
+        |got| same_reply(got, &reply),
+    )
+}
+
+/// The `async-*` modes: each request written afresh by `build`, sent, and its reply
+/// read whole and compared, on a tokio socket in the future the runtime blocks on, as
+/// the async workloads run their clients: the floor for an async client on tokio, which
+/// waits for each reply in `epoll_wait` where a blocking client waits in `recv`.
+fn on_tokio(
+    addr: &str,
+    workload: Workload,
+    per_request: usize,
+    build: &mut dyn FnMut(&mut Vec<u8>),
+    reply: &[u8],
+) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let local = tokio::task::LocalSet::new();
+    let mut measured = local.block_on(&runtime, async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let mut out = Vec::new();
+        let mut got = vec![0u8; reply.len()];
+        timed_async(workload.ops() / per_request, async |_| {
+            out.clear();
+            build(&mut out);
+            stream.write_all(&out).await?;
+            stream.read_exact(&mut got).await?;
+            same_reply(&got, reply)
+        })
+        .await
+    })?;
+    measured.ops *= per_request;
+    println!("{}", measured.line());
+    Ok(())
 }
 
 /// The least a client can do to encode `count` SETs of `key` to `value`: the name's

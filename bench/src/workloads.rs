@@ -314,7 +314,7 @@ async fn drive_async<C: AsyncClient>(workload: Workload, url: String) -> Result<
 }
 
 /// [`timed`] for async steps.
-async fn timed_async(
+pub(crate) async fn timed_async(
     ops: usize,
     mut step: impl AsyncFnMut(usize) -> Result<()>,
 ) -> Result<Measured> {

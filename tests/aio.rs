@@ -141,6 +141,28 @@ async fn a_long_blpop_does_not_hold_up_other_requests() {
     assert_eq!(blpop.await.unwrap().unwrap(), None);
 }
 
+/// A request's future is moved at every `await` that holds it, so it is kept small: the
+/// rare paths that open connections (a blocking command's, a reconnect) are boxed,
+/// where they made every request's future 1,600 and 960 bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_futures_stay_small() {
+    const MAX: usize = 512;
+    let server = RedisServer::start();
+    let client = Client::open(support::info(&server, ProtocolVersion::Resp2)).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let get = con.get::<Option<String>>("k");
+    assert!(size_of_val(&get) <= MAX, "{} bytes", size_of_val(&get));
+    assert_eq!(get.await.unwrap(), None);
+    let blpop = con.blpop::<Option<(String, String)>>("empty", 0.01);
+    assert!(size_of_val(&blpop) <= MAX, "{} bytes", size_of_val(&blpop));
+    assert_eq!(blpop.await.unwrap(), None);
+
+    let mut manager = client.connection_manager().await.unwrap();
+    let get = manager.get::<Option<String>>("k");
+    assert!(size_of_val(&get) <= MAX, "{} bytes", size_of_val(&get));
+    assert_eq!(get.await.unwrap(), None);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_futures_never_desynchronise_the_connection() {
     let server = RedisServer::start();

@@ -68,7 +68,9 @@ impl ConnectionManager {
         if con.is_connected() {
             return Ok(con);
         }
-        self.reconnect(generation).await
+        // Boxed, as reconnecting makes a large future that every request's would
+        // otherwise carry.
+        Box::pin(self.reconnect(generation)).await
     }
 
     /// Replaces the connection of `generation`, unless another task already did.

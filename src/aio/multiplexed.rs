@@ -654,7 +654,9 @@ impl AsyncConnectionLike for MultiplexedConnection {
 
     async fn req_command_as<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
         if is_blocking(cmd) {
-            return T::from_redis_value(self.blocking(cmd).await?);
+            // Boxed: opening a connection makes a large future, and every request's
+            // future would otherwise be as large, to be moved about at each await.
+            return T::from_redis_value(Box::pin(self.blocking(cmd)).await?);
         }
         let rx = self.enqueue(Outgoing::Cmds(std::slice::from_ref(cmd)))?;
         let Reply::One(reply) = self.receive(rx).await? else {

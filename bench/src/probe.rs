@@ -219,7 +219,7 @@ pub(crate) fn probe(args: &[String]) -> Result<()> {
     let mut reply = [0u8; 64];
     let mut round_trip = |stream: &mut TcpStream| -> Result<()> {
         match mode {
-            // (The pipeline and HGETALL modes have a loop of their own.)
+            // (The pipeline, HGETALL and async modes have a loop of their own.)
             Mode::Blocking
             | Mode::Busy
             | Mode::Pipeline

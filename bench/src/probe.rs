@@ -188,15 +188,12 @@ pub(crate) fn probe(args: &[String]) -> Result<()> {
             );
         }
         Mode::AsyncPipelineBuilt => {
-            let reply = b"+OK\r\n".repeat(PIPELINE_DEPTH);
-            let mut encode =
-                |out: &mut Vec<u8>| least_sets(out, PIPELINE_KEY, VALUE_16, PIPELINE_DEPTH);
             return on_tokio(
                 addr,
                 Workload::Pipeline100,
                 PIPELINE_DEPTH,
-                &mut encode,
-                &reply,
+                &mut build_pipeline,
+                &pipeline_replies(),
             );
         }
         _ => {}
@@ -293,13 +290,13 @@ fn pipeline(stream: &mut TcpStream, built: bool) -> Result<()> {
     let mut one = Vec::new();
     encode_command(&mut one, [&b"SET"[..], PIPELINE_KEY, VALUE_16]);
     let encoded = one.repeat(PIPELINE_DEPTH);
-    let mut encode = |out: &mut Vec<u8>| least_sets(out, PIPELINE_KEY, VALUE_16, PIPELINE_DEPTH);
+    let mut encode = build_pipeline;
     let request = if built {
         Request::Built(&mut encode)
     } else {
         Request::Fixed(&encoded)
     };
-    let reply = b"+OK\r\n".repeat(PIPELINE_DEPTH);
+    let reply = pipeline_replies();
     let requests = Workload::Pipeline100.ops() / PIPELINE_DEPTH;
     repeat_request(
         stream,
@@ -310,6 +307,16 @@ fn pipeline(stream: &mut TcpStream, built: bool) -> Result<()> {
         None,
         |got| same_reply(got, &reply),
     )
+}
+
+/// One of the pipeline workload's pipelines, encoded afresh by [`least_sets`].
+fn build_pipeline(out: &mut Vec<u8>) {
+    least_sets(out, PIPELINE_KEY, VALUE_16, PIPELINE_DEPTH);
+}
+
+/// What the server answers to one of the pipeline workload's pipelines.
+fn pipeline_replies() -> Vec<u8> {
+    b"+OK\r\n".repeat(PIPELINE_DEPTH)
 }
 
 /// The `async-*` modes: each request written afresh by `build`, sent, and its reply

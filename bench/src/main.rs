@@ -1,7 +1,7 @@
 //! `peers`: respec against redis-rs, fred and `redis-benchmark`, side by side.
 //!
 //! ```text
-//! peers suite [--rounds N] [--out FILE] [--only WORKLOAD,...]
+//! peers suite [--rounds N] [--budget SECS] [--out FILE] [--only WORKLOAD,...]
 //! peers run CLIENT WORKLOAD URL
 //! peers probe MODE URL
 //! ```
@@ -9,7 +9,8 @@
 //! `suite` starts a private `redis-server` pinned to CPU 0, loads the data the
 //! workloads read, and runs every workload for every client, each run a fresh process
 //! pinned to CPU 1 (`run`), interleaving the clients round by round (five unless
-//! `--rounds` says otherwise). It reports medians over the rounds as Markdown, on stdout
+//! `--rounds` says otherwise, and no more after the third than fit in `--budget`
+//! seconds, 450 unless told, so that a slow machine still finishes). It reports medians over the rounds as Markdown, on stdout
 //! and in `--out`, each client against `redis-benchmark` twice: the medians compared,
 //! and the median of its rounds' ratios to `redis-benchmark`'s run in the same round
 //! ("paired"), since this shared machine's speed drifts. Client CPU time is
@@ -109,7 +110,7 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("suite") => suite::suite(&args[1..]),
         Some("probe") => probe::probe(&args[1..]),
-        _ => Err("usage: peers suite [--rounds N] [--out FILE] [--only W,...] | peers run CLIENT WORKLOAD URL | peers probe MODE URL".into()),
+        _ => Err("usage: peers suite [--rounds N] [--budget SECS] [--out FILE] [--only W,...] | peers run CLIENT WORKLOAD URL | peers probe MODE URL".into()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -282,13 +282,13 @@ struct Queued {
     keys: KeyIndices,
 }
 
-/// How many bytes a batch reserves when its first command is queued: a typical
-/// pipeline's worth (a hundred short `SET`s take 5,000), so the buffer is not regrown
-/// and copied a dozen times on the way.
-const BATCH_START_BYTES: usize = 4096;
+/// How many bytes a batch reserves when its first command is queued: room for a typical
+/// pipeline (a hundred short `SET`s take 5,000), so the buffer is not regrown and
+/// copied on the way. Room not written to is never touched.
+const BATCH_START_BYTES: usize = 8192;
 /// How many commands a batch makes room for with its first: as many short ones as fit
 /// in [`BATCH_START_BYTES`].
-pub(crate) const BATCH_START_CMDS: usize = 64;
+pub(crate) const BATCH_START_CMDS: usize = 128;
 
 impl Batch {
     /// An empty batch.

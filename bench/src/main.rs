@@ -10,10 +10,11 @@
 //! workloads read, and runs every workload for every client, each run a fresh process
 //! pinned to CPU 1 (`run`), interleaving the clients round by round (five unless
 //! `--rounds` says otherwise, and no more after the third than fit in `--budget`
-//! seconds, 450 unless told, so that a slow machine still finishes). It reports medians over the rounds as Markdown, on stdout
-//! and in `--out`, each client against `redis-benchmark` twice: the medians compared,
-//! and the median of its rounds' ratios to `redis-benchmark`'s run in the same round
-//! ("paired"), since this shared machine's speed drifts. Client CPU time is
+//! seconds, 450 unless told, so that a slow machine still finishes in time). It
+//! reports medians over the rounds as Markdown, on stdout and in `--out`, each client
+//! against `redis-benchmark` twice: the medians compared, and the median of its
+//! rounds' ratios to `redis-benchmark`'s run in the same round ("paired"), since this
+//! shared machine's speed drifts. Client CPU time is
 //! `getrusage`'s user plus system time: our processes count their own over the timed
 //! section (`RUSAGE_SELF`), leaving out the warm-up they run first, and
 //! `redis-benchmark`'s, which has no warm-up, is its whole process's

@@ -120,9 +120,7 @@ pub(crate) fn suite(args: &[String]) -> Result<()> {
     let mut same_allocator_probe: Vec<Sample> = Vec::new();
     let mut rounds = 0;
     while rounds < options.rounds {
-        let took = started.elapsed().as_secs_f64();
-        let per_round = took / rounds.max(1) as f64;
-        if rounds >= MIN_ROUNDS && took + per_round > options.budget.as_secs_f64() {
+        if !another_round_fits(rounds, started.elapsed(), options.budget) {
             eprintln!(
                 "peers: stopping after {rounds} rounds: another would end past the {} s budget",
                 options.budget.as_secs()
@@ -215,6 +213,17 @@ pub(crate) fn suite(args: &[String]) -> Result<()> {
         eprintln!("peers: wrote {out}");
     }
     Ok(())
+}
+
+/// Whether the suite, `done` rounds in after `took`, may start another: always before
+/// [`MIN_ROUNDS`], then only if one more round as long as the average so far ends
+/// inside `budget`.
+fn another_round_fits(done: usize, took: Duration, budget: Duration) -> bool {
+    if done < MIN_ROUNDS {
+        return true;
+    }
+    let took = took.as_secs_f64();
+    took + took / done as f64 <= budget.as_secs_f64()
 }
 
 /// A private server on a free loopback port, persistence off, stopped on drop.

@@ -109,7 +109,7 @@ impl Decoder {
         if self.is_mid_frame() {
             return None;
         }
-        let (value, len) = short_line(src)?;
+        let (value, len) = short_line(src, &self.limits)?;
         src.advance(len);
         Some(value)
     }
@@ -128,7 +128,8 @@ impl Decoder {
         let before = out.len();
         let mut taken = 0;
         while out.len() < want {
-            let Some((value, len)) = short_line(src.get(taken..).unwrap_or_default()) else {
+            let Some((value, len)) = short_line(src.get(taken..).unwrap_or_default(), &self.limits)
+            else {
                 break;
             };
             out.push(value);
@@ -203,16 +204,21 @@ impl Decoder {
 }
 
 /// A short status or integer line at the start of `bytes` (`+OK`, `+QUEUED`, `+PONG`,
-/// `:n`) and its length, CRLF included; `None` for anything else, or a line not whole.
-fn short_line(bytes: &[u8]) -> Option<(Value, usize)> {
+/// `:n`) and its length, CRLF included; `None` for anything else, for a line not whole,
+/// and for one longer than the limits allow, which the scan then refuses, so that the
+/// outcome never depends on which path read the line.
+fn short_line(bytes: &[u8], limits: &Limits) -> Option<(Value, usize)> {
     // The reply to most writes, and to every command a pipeline ignores, first.
-    if bytes.starts_with(b"+OK\r\n") {
+    if bytes.starts_with(b"+OK\r\n") && limits.max_bulk_len >= 2 {
         return Some((Value::SimpleString(Bytes::from_static(b"OK")), 5));
     }
     let head = bytes.get(..bytes.len().min(SHORT_LINE))?;
     let (&kind, rest) = head.split_first()?;
     let lf = rest.iter().position(|&b| b == b'\n')?;
     let line = rest.get(..lf)?.strip_suffix(b"\r")?;
+    if line.len() > limits.max_bulk_len {
+        return None;
+    }
     let value = match (kind, line) {
         (b'+', b"OK") => Value::SimpleString(Bytes::from_static(b"OK")),
         (b'+', b"QUEUED") => Value::SimpleString(Bytes::from_static(b"QUEUED")),
@@ -337,6 +343,13 @@ fn parse_header(
     let Some(&kind) = buf.get(start) else {
         return Ok(Parsed::Incomplete { searched_to: start });
     };
+    // Each check below is made as soon as the bytes it needs are in, and in the same
+    // order whether the line arrives whole or in pieces, so that how the bytes arrive
+    // never changes the outcome: the type, then the length of the line's body, then its
+    // CRLF, then what it says.
+    if !is_type_byte(kind) {
+        return Err(ProtocolError::InvalidType(kind));
+    }
     if kind == b'$'
         && let Some((len, body)) = bulk_header_fast(buf, start, limits)
     {
@@ -345,33 +358,21 @@ fn parse_header(
     let search_from = line_from.max(start + 1);
     let rest = buf.get(search_from..).unwrap_or_default();
     let Some(lf) = rest.iter().position(|&b| b == b'\n') else {
-        let seen = buf.len() - start;
-        if seen > limits.max_bulk_len.saturating_add(3) {
-            return Err(ProtocolError::StringTooLong {
-                len: seen,
-                limit: limits.max_bulk_len,
-            });
-        }
+        // A CR at the end of what has come may start the line's CRLF.
+        line_within_limit(kind, line_body_len(buf, start, buf.len()), limits)?;
         return Ok(Parsed::Incomplete {
             searched_to: buf.len(),
         });
     };
     let lf = search_from + lf;
+    line_within_limit(kind, line_body_len(buf, start, lf), limits)?;
     if lf < start + 2 || buf.get(lf - 1) != Some(&b'\r') {
         return Err(ProtocolError::MissingCrlf);
     }
     let content = start + 1..lf - 1;
     let line = buf.get(content.clone()).unwrap_or_default();
     let header = match kind {
-        b'+' | b'-' | b':' | b',' | b'#' | b'(' | b'_' => {
-            if content.len() > limits.max_bulk_len {
-                return Err(ProtocolError::StringTooLong {
-                    len: content.len(),
-                    limit: limits.max_bulk_len,
-                });
-            }
-            Header::Line { kind, content }
-        }
+        b'+' | b'-' | b':' | b',' | b'#' | b'(' | b'_' => Header::Line { kind, content },
         b'$' | b'!' | b'=' => match parse_len(kind, line)? {
             None if kind == b'$' => Header::Null,
             None => return Err(ProtocolError::InvalidLength(char::from(kind))),
@@ -397,6 +398,54 @@ fn parse_header(
         other => return Err(ProtocolError::InvalidType(other)),
     };
     Ok(Parsed::Header(header, lf + 1))
+}
+
+/// `true` for the bytes that start a RESP2 or RESP3 element.
+fn is_type_byte(kind: u8) -> bool {
+    matches!(
+        kind,
+        b'+' | b'-'
+            | b':'
+            | b','
+            | b'#'
+            | b'('
+            | b'_'
+            | b'$'
+            | b'!'
+            | b'='
+            | b'*'
+            | b'~'
+            | b'%'
+            | b'|'
+            | b'>'
+    )
+}
+
+/// The length of the body of the line that starts at `start` (its type byte) and whose
+/// bytes so far end at `end`: a CR just before `end` is taken for the start of the CRLF.
+fn line_body_len(buf: &[u8], start: usize, end: usize) -> usize {
+    let cr = end > start + 1 && buf.get(end - 1) == Some(&b'\r');
+    end.saturating_sub(start + 1 + usize::from(cr))
+}
+
+/// The longest header line of a length (`$`, `*`, `%`...): `-1`, or the digits of a
+/// `u64` with room for leading zeros. A longer one is refused whole or in pieces alike.
+const MAX_LENGTH_LINE: usize = 24;
+
+/// Checks a line's body of `len` bytes against the limit for lines of type `kind`: a
+/// value's line ([`Limits::max_bulk_len`]) or a length's ([`MAX_LENGTH_LINE`]).
+fn line_within_limit(kind: u8, len: usize, limits: &Limits) -> Result<(), ProtocolError> {
+    match kind {
+        b'$' | b'!' | b'=' | b'*' | b'~' | b'%' | b'|' | b'>' if len > MAX_LENGTH_LINE => {
+            Err(ProtocolError::InvalidLength(char::from(kind)))
+        }
+        b'+' | b'-' | b':' | b',' | b'#' | b'(' | b'_' if len > limits.max_bulk_len => {
+            Err(ProtocolError::LineTooLong {
+                limit: limits.max_bulk_len,
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Parses a well-formed bulk string header, `$<digits>\r\n`, in one pass: most of what
@@ -590,14 +639,15 @@ impl Scan {
                     } else {
                         len
                     };
+                    // Every aggregate counts, empty ones too, as `Frame::build` counts them.
+                    if self.open.len() >= limits.max_depth {
+                        return Err(ProtocolError::TooDeep {
+                            limit: limits.max_depth,
+                        });
+                    }
                     if entries == 0 {
                         !is_attribute
                     } else {
-                        if self.open.len() >= limits.max_depth {
-                            return Err(ProtocolError::TooDeep {
-                                limit: limits.max_depth,
-                            });
-                        }
                         self.open.push(Open {
                             remaining: entries,
                             is_attribute,
@@ -726,9 +776,44 @@ impl<'a> Frame<'a> {
         frame.value()
     }
 
-    /// The next element's first token.
-    fn peek(&self) -> Option<&'a Token> {
+    /// The next element's first token, past any RESP3 attributes before it: they are
+    /// dropped here, as [`Frame::value`] drops them, so every reader sees the element they
+    /// annotate.
+    #[inline]
+    fn peek(&mut self) -> Option<&'a Token> {
+        let first = self.tokens.as_slice().first()?;
+        if !matches!(first, Token::Aggregate { kind: b'|', .. }) {
+            return Some(first);
+        }
+        self.skip_attributes();
         self.tokens.as_slice().first()
+    }
+
+    /// Passes over the attributes at the front of the frame: each is a header and its
+    /// pairs of elements, any of which may be aggregates (or carry attributes) in turn.
+    #[inline(never)]
+    fn skip_attributes(&mut self) {
+        while let Some(&Token::Aggregate { kind: b'|', len }) = self.tokens.as_slice().first() {
+            self.tokens.next();
+            // Elements still to pass over. An attribute among them adds its entries and
+            // is not an element itself; an aggregate is one element and adds its own.
+            let mut pending = len.saturating_mul(2);
+            while pending > 0 {
+                let Some(token) = self.tokens.next() else {
+                    return;
+                };
+                pending = match *token {
+                    Token::Aggregate { kind: b'|', len } => {
+                        pending.saturating_add(len.saturating_mul(2))
+                    }
+                    Token::Aggregate { kind: b'%', len } => {
+                        (pending - 1).saturating_add(len.saturating_mul(2))
+                    }
+                    Token::Aggregate { len, .. } => (pending - 1).saturating_add(len),
+                    _ => pending - 1,
+                };
+            }
+        }
     }
 
     /// The next element as text, when it is a bulk or simple string of UTF-8.
@@ -837,6 +922,7 @@ impl<'a> Frame<'a> {
     /// array holding an even number of elements and not starting with an aggregate:
     /// RESP2's flat `k1 v1 k2 v2` form. Arrays of pairs are left to the general path.
     pub(crate) fn next_pairs(&mut self) -> Option<usize> {
+        self.peek()?;
         let tokens = self.tokens.as_slice();
         let pairs = match *tokens.first()? {
             Token::Aggregate { kind: b'%', len } => len,
@@ -869,7 +955,7 @@ impl<'a> Frame<'a> {
     }
 
     /// Whether the next element is a RESP3 push.
-    pub(crate) fn at_push(&self) -> bool {
+    pub(crate) fn at_push(&mut self) -> bool {
         matches!(self.peek(), Some(Token::Aggregate { kind: b'>', .. }))
     }
 
@@ -879,26 +965,20 @@ impl<'a> Frame<'a> {
     }
 
     fn build(&mut self, depth: usize) -> Result<Value, ProtocolError> {
-        loop {
-            match self.tokens.next().ok_or(ProtocolError::MissingCrlf)? {
-                Token::Null => return Ok(Value::Nil),
-                Token::Line { kind, content } => return self.line(*kind, content.clone()),
-                Token::Blob { kind, data } => return self.blob(*kind, data.clone()),
-                &Token::Aggregate { kind, len } => {
-                    if depth >= self.limits.max_depth {
-                        return Err(ProtocolError::TooDeep {
-                            limit: self.limits.max_depth,
-                        });
-                    }
-                    if kind == b'|' {
-                        // Attributes are read and dropped; the value they annotate follows.
-                        for _ in 0..len.saturating_mul(2) {
-                            self.build(depth + 1)?;
-                        }
-                        continue;
-                    }
-                    return self.aggregate(kind, len, depth + 1);
+        // Attributes are dropped unread, as every reader of the frame drops them: the
+        // value they annotate follows.
+        self.peek();
+        match self.tokens.next().ok_or(ProtocolError::MissingCrlf)? {
+            Token::Null => Ok(Value::Nil),
+            Token::Line { kind, content } => self.line(*kind, content.clone()),
+            Token::Blob { kind, data } => self.blob(*kind, data.clone()),
+            &Token::Aggregate { kind, len } => {
+                if depth >= self.limits.max_depth {
+                    return Err(ProtocolError::TooDeep {
+                        limit: self.limits.max_depth,
+                    });
                 }
+                self.aggregate(kind, len, depth + 1)
             }
         }
     }
@@ -1284,7 +1364,7 @@ mod tests {
         assert!(run(b"$4\r\nabcd\r\n").is_ok());
         assert_eq!(
             run(b"+abcdefgh"),
-            Err(ProtocolError::StringTooLong { len: 9, limit: 4 })
+            Err(ProtocolError::LineTooLong { limit: 4 })
         );
         assert_eq!(
             run(b"*4\r\n"),
@@ -1295,6 +1375,124 @@ mod tests {
             Err(ProtocolError::TooDeep { limit: 2 })
         );
         assert!(run(b"*1\r\n*1\r\n:1\r\n").unwrap().is_some());
+    }
+
+    /// Decodes `input` fed in pieces of `piece` bytes (whole when 0); the values, or the
+    /// first error.
+    fn decode_in_pieces(
+        input: &[u8],
+        piece: usize,
+        limits: Limits,
+    ) -> Result<Vec<Value>, ProtocolError> {
+        let mut decoder = Decoder::with_limits(limits);
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        let piece = if piece == 0 {
+            input.len().max(1)
+        } else {
+            piece
+        };
+        for chunk in input.chunks(piece) {
+            buf.extend_from_slice(chunk);
+            while let Some(v) = decoder.decode(&mut buf)? {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+
+    // Issue 20, item 9: the short-line fast path ignored the limits, so the outcome
+    // depended on how the bytes arrived.
+    #[test]
+    fn limits_hold_however_the_bytes_arrive() {
+        let tiny = |max_bulk_len| Limits {
+            max_bulk_len,
+            max_depth: 2,
+            max_aggregate_len: 3,
+        };
+        let cases: &[(&[u8], Limits)] = &[
+            (b"+OK\r\n", tiny(1)),
+            (b"+OK\r\n", tiny(0)),
+            (b":123456789\r\n", tiny(4)),
+            (b":1234\r\n", tiny(4)),
+            (b"+QUEUED\r\n", tiny(5)),
+            (b"+abcd\n", tiny(4)),
+            (b"+abcde\n", tiny(4)),
+            (b"+ab\rcd\n", tiny(4)),
+            (b"$000000000000000000000000005\r\nhello\r\n", tiny(8)),
+            (b"?\n", tiny(8)),
+            (b"*1\r\n*1\r\n*0\r\n", tiny(8)),
+            (b"*1\r\n|0\r\n:1\r\n", tiny(8)),
+            (b"*1\r\n*1\r\n|0\r\n:1\r\n", tiny(8)),
+        ];
+        for (input, limits) in cases {
+            let whole = decode_in_pieces(input, 0, *limits);
+            for piece in 1..input.len() {
+                assert_eq!(
+                    decode_in_pieces(input, piece, *limits),
+                    whole,
+                    "{:?} in pieces of {piece} under {limits:?}",
+                    String::from_utf8_lossy(input)
+                );
+            }
+        }
+        assert_eq!(
+            decode_in_pieces(b":123456789\r\n", 0, tiny(4)),
+            Err(ProtocolError::LineTooLong { limit: 4 })
+        );
+        assert_eq!(
+            decode_in_pieces(b"+OK\r\n", 0, tiny(1)),
+            Err(ProtocolError::LineTooLong { limit: 1 })
+        );
+        assert_eq!(
+            decode_in_pieces(b"*1\r\n*1\r\n*0\r\n", 0, tiny(8)),
+            Err(ProtocolError::TooDeep { limit: 2 })
+        );
+    }
+
+    /// Reads the first frame of `input` with `read`.
+    fn read_frame<R>(input: &[u8], read: impl FnOnce(&mut Frame<'_>) -> R) -> R {
+        Decoder::new()
+            .decode_with(&mut BytesMut::from(input), read)
+            .unwrap()
+            .unwrap()
+    }
+
+    // Issue 20, item 10: typed readers on the frame saw the attribute, not the null it
+    // annotates.
+    #[test]
+    // A method path names one frame lifetime; `read_frame` takes a reader of any.
+    #[allow(clippy::redundant_closure_for_method_calls)]
+    fn frame_readers_pass_over_attributes() {
+        assert!(read_frame(b"|1\r\n+ttl\r\n:10\r\n_\r\n", |frame| frame.next_null()));
+        assert_eq!(
+            read_frame(
+                b"|1\r\n+a\r\n*2\r\n|1\r\n+b\r\n%1\r\n:1\r\n:2\r\n:3\r\n:4\r\n:7\r\n",
+                |frame| frame.next_int()
+            ),
+            Some(7)
+        );
+        assert_eq!(
+            read_frame(b"|1\r\n+a\r\n+b\r\n|0\r\n$2\r\nhi\r\n", |frame| frame
+                .next_bulk()),
+            Some(Bytes::from_static(b"hi"))
+        );
+        assert!(read_frame(b"|1\r\n+k\r\n+v\r\n>1\r\n+x\r\n", |frame| frame.at_push()));
+        assert_eq!(
+            read_frame(b"|1\r\n+k\r\n+v\r\n%1\r\n+a\r\n+b\r\n", |frame| frame
+                .next_pairs()),
+            Some(1)
+        );
+        assert_eq!(
+            read_frame(
+                b"|1\r\n+k\r\n+v\r\n*2\r\n|1\r\n+k\r\n+v\r\n:1\r\n:2\r\n",
+                |frame| {
+                    let len = frame.next_aggregate(b"*");
+                    (len, frame.next_int(), frame.next_int(), frame.remaining())
+                }
+            ),
+            (Some(2), Some(1), Some(2), 0)
+        );
     }
 
     #[test]

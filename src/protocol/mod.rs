@@ -38,7 +38,8 @@ pub const DEFAULT_MAX_AGGREGATE_LEN: usize = i32::MAX as usize;
 /// Bounds the decoder enforces on what a peer sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// The longest bulk string, verbatim string, blob error or line accepted, in bytes.
+    /// The longest bulk string, verbatim string, blob error or line (a simple string, an
+    /// error, a number...) accepted, in bytes.
     pub max_bulk_len: usize,
     /// The deepest nesting of aggregates accepted (a top-level array is depth 1).
     pub max_depth: usize,
@@ -73,11 +74,20 @@ pub enum ProtocolError {
     /// not supported.
     #[error("streamed RESP3 types are not supported")]
     Streamed,
-    /// A bulk string or line is longer than [`Limits::max_bulk_len`].
+    /// A bulk string, blob error or verbatim string announces more bytes than
+    /// [`Limits::max_bulk_len`].
     #[error("string of {len} bytes exceeds the limit of {limit}")]
     StringTooLong {
         /// The announced or seen length.
         len: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// A simple string, error, number or other one-line value is longer than
+    /// [`Limits::max_bulk_len`]. Its full length is not given: it is refused as soon as
+    /// it is known to be too long, before the end of the line arrives.
+    #[error("a line exceeds the limit of {limit} bytes")]
+    LineTooLong {
         /// The limit in force.
         limit: usize,
     },

@@ -6,6 +6,7 @@
 #![allow(dead_code, unused_imports, unreachable_pub)]
 
 pub mod certs;
+pub mod resp;
 pub mod server;
 
 use std::io::{Read, Write};

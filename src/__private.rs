@@ -75,7 +75,7 @@ pub fn unknown_variant<T: ?Sized>(value: &Value, accepted: &[&str]) -> Error {
 // Without the `json` feature these do not exist, so `#[redis(json)]` fails to compile
 // rather than failing at run time; the derive's docs name the feature.
 #[cfg(feature = "json")]
-pub use json::{from_json, to_json};
+pub use json::{from_json, write_json};
 #[cfg(feature = "json")]
 pub use serde;
 
@@ -103,10 +103,18 @@ mod json {
         })
     }
 
-    /// Encodes a value as JSON. Serialising plain data cannot fail; a map with non-string
-    /// keys, which JSON cannot hold, is written as `null`.
-    pub fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Vec<u8> {
-        serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec())
+    /// Writes a value as one JSON argument. What JSON cannot hold (a map whose keys are
+    /// not strings, say) is never written as something else: the argument is refused,
+    /// naming `what` (the field or the type), and the command is not sent.
+    pub fn write_json<T, W>(out: &mut W, value: &T, what: &str)
+    where
+        T: serde::Serialize + ?Sized,
+        W: crate::RedisWrite + ?Sized,
+    {
+        match serde_json::to_vec(value) {
+            Ok(json) => out.write_arg(&json),
+            Err(e) => out.invalid_argument(&format!("{what} cannot be written as JSON: {e}")),
+        }
     }
 
     fn short(name: &str) -> &str {

@@ -1,11 +1,12 @@
 //! [`Cmd`]: one command, its arguments packed and its keys marked.
 
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::BufMut;
 
 use crate::connection::{AsyncConnectionLike, ConnectionLike};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::protocol::{write_array_header, write_bulk};
 use crate::types::{Converted, FromRedisValue, RedisWrite, ToRedisArgs};
 
@@ -33,6 +34,9 @@ pub struct Cmd {
     buf: Vec<u8>,
     n_args: usize,
     keys: KeyIndices,
+    /// Why an argument could not be written, if one could not: the command is then
+    /// refused before it is sent.
+    invalid: Option<Arc<str>>,
 }
 
 /// Starts a command: `cmd("GET")`. The name may hold several words (`"CLIENT LIST"`),
@@ -102,6 +106,9 @@ impl Cmd {
 
     /// Appends every argument of `other`, keeping its key marks.
     fn append_cmd(&mut self, other: &Cmd) -> &mut Cmd {
+        if self.invalid.is_none() {
+            self.invalid.clone_from(&other.invalid);
+        }
         let offset = self.n_args;
         self.buf.extend_from_slice(&other.buf);
         for idx in other.keys.iter() {
@@ -210,6 +217,15 @@ impl Cmd {
         out
     }
 
+    /// Fails when one of the arguments could not be written (see
+    /// [`RedisWrite::invalid_argument`]): such a command is never sent.
+    pub(crate) fn check_args(&self) -> Result<()> {
+        match &self.invalid {
+            None => Ok(()),
+            Some(reason) => Err(invalid_args(self.args().next(), reason)),
+        }
+    }
+
     /// The command borrowed, as batches hand their commands out.
     pub(crate) fn view(&self) -> CmdRef<'_> {
         CmdRef {
@@ -263,11 +279,13 @@ pub struct Batch {
     /// [`ToRedisArgs`] may); nothing reads them, and the next command overwrites them.
     writer: Cmd,
     cmds: Vec<Queued>,
+    /// The first command with an argument that could not be written, and why.
+    invalid: Option<(usize, Arc<str>)>,
 }
 
 impl PartialEq for Batch {
     fn eq(&self, other: &Batch) -> bool {
-        self.wire() == other.wire() && self.cmds == other.cmds
+        self.wire() == other.wire() && self.cmds == other.cmds && self.invalid == other.invalid
     }
 }
 
@@ -318,7 +336,11 @@ impl Batch {
         writer.buf.extend_from_slice(b"*0\r\n");
         writer.n_args = 0;
         writer.keys = KeyIndices::default();
+        writer.invalid = None;
         write(writer);
+        if let Some(reason) = writer.invalid.take() {
+            self.invalid.get_or_insert((self.cmds.len(), reason));
+        }
 
         let n_args = writer.n_args;
         let mut start = header + 4;
@@ -342,6 +364,10 @@ impl Batch {
 
     /// Queues every command of `other` after the ones queued already.
     pub fn extend(&mut self, other: &Batch) {
+        if let Some((idx, reason)) = &other.invalid {
+            self.invalid
+                .get_or_insert_with(|| (self.cmds.len() + idx, Arc::clone(reason)));
+        }
         let offset = self.committed();
         self.writer.buf.truncate(offset);
         self.writer.buf.extend_from_slice(other.wire());
@@ -368,6 +394,19 @@ impl Batch {
     pub fn clear(&mut self) {
         self.writer.buf.clear();
         self.cmds.clear();
+        self.invalid = None;
+    }
+
+    /// Fails when an argument of a queued command could not be written: then none of
+    /// the batch is sent.
+    pub(crate) fn check_args(&self) -> Result<()> {
+        match &self.invalid {
+            None => Ok(()),
+            Some((idx, reason)) => {
+                let name = self.iter().nth(*idx).and_then(|cmd| cmd.args().next());
+                Err(invalid_args(name, reason))
+            }
+        }
     }
 
     /// Every command written as the server reads it, one after another.
@@ -388,10 +427,15 @@ impl Batch {
     /// The commands, each copied out as a [`Cmd`] of its own.
     #[must_use]
     pub fn to_cmds(&self) -> impl ExactSizeIterator<Item = Cmd> + '_ {
-        self.spans().map(|(args, queued)| Cmd {
+        self.spans().enumerate().map(|(idx, (args, queued))| Cmd {
             buf: args.to_vec(),
             n_args: queued.n_args,
             keys: queued.keys.clone(),
+            invalid: self
+                .invalid
+                .as_ref()
+                .filter(|(invalid, _)| *invalid == idx)
+                .map(|(_, reason)| Arc::clone(reason)),
         })
     }
 
@@ -424,6 +468,14 @@ pub(crate) enum Outgoing<'a> {
 }
 
 impl<'a> Outgoing<'a> {
+    /// Fails when an argument of a command could not be written: then nothing is sent.
+    pub(crate) fn check_args(self) -> Result<()> {
+        match self {
+            Outgoing::Cmds(cmds) => cmds.iter().try_for_each(Cmd::check_args),
+            Outgoing::Batch(batch) => batch.check_args(),
+        }
+    }
+
     /// How many commands, and so replies, there are.
     pub(crate) fn len(self) -> usize {
         match self {
@@ -543,6 +595,19 @@ impl RedisWrite for Cmd {
         write_bulk(&mut self.buf, arg);
         self.n_args += 1;
     }
+
+    fn invalid_argument(&mut self, reason: &str) {
+        if self.invalid.is_none() {
+            self.invalid = Some(reason.into());
+        }
+    }
+}
+
+/// The error of a command (named by `name`, its first argument) one of whose arguments
+/// could not be written.
+fn invalid_args(name: Option<&[u8]>, reason: &str) -> Error {
+    let name = String::from_utf8_lossy(name.unwrap_or_default());
+    Error::invalid_input(format!("cannot send {name}: {reason}"))
 }
 
 /// Shows the arguments as text, keys included: `GET "k"`. Values are not secret to the

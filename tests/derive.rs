@@ -273,3 +273,79 @@ fn the_crate_path_can_be_given() {
         ThroughReexport { id: 7 }
     );
 }
+
+/// A field JSON cannot hold: its map keys are not strings.
+#[derive(Debug, ToRedisArgs)]
+struct Grid {
+    name: String,
+    #[redis(json)]
+    cells: std::collections::HashMap<(u8, u8), u8>,
+}
+
+#[derive(Debug, Serialize, ToRedisArgs)]
+#[redis(json)]
+struct Board {
+    cells: std::collections::HashMap<(u8, u8), u8>,
+}
+
+// Issue 20, item 11: a field serde_json refuses was stored as `null`.
+#[test]
+fn json_that_cannot_be_written_is_refused_and_nothing_is_sent() {
+    let server = RedisServer::start();
+    let grid = Grid {
+        name: "g".into(),
+        cells: [((1, 2), 3)].into(),
+    };
+    let board = Board {
+        cells: [((1, 2), 3)].into(),
+    };
+    each_protocol(&server, |con, _| {
+        let err = con.hset("grid", &grid).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("cannot send HSET: field `cells` of `Grid` cannot be written as JSON"),
+            "{err}"
+        );
+        let err = con.set("board", &board).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot send SET: `Board` cannot be written as JSON"),
+            "{err}"
+        );
+        // A pipeline holding such a command sends none of its commands.
+        let err = respec::pipe()
+            .set("before", 1)
+            .hset("grid", &grid)
+            .set("after", 1)
+            .query::<()>(con)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        assert!(err.to_string().starts_with("cannot send HSET"), "{err}");
+        // The connection is still good, and nothing reached the server.
+        assert_eq!(con.exists(["grid", "board", "before", "after"]).unwrap(), 0);
+    });
+}
+
+#[tokio::test]
+async fn json_that_cannot_be_written_is_refused_on_async_connections() {
+    use respec::AsyncCommands;
+    let server = RedisServer::start();
+    let client = respec::Client::open(server.url()).unwrap();
+    let grid = Grid {
+        name: "g".into(),
+        cells: [((1, 2), 3)].into(),
+    };
+    let mut multiplexed = client.get_multiplexed_async_connection().await.unwrap();
+    let err = multiplexed.hset("grid", &grid).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    let mut single = client.get_async_connection().await.unwrap();
+    let err = respec::pipe()
+        .hset("grid", &grid)
+        .query_async::<()>(&mut *single)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert_eq!(multiplexed.exists("grid").await.unwrap(), 0);
+    assert_eq!(single.ping().await.unwrap(), "PONG");
+}

@@ -56,6 +56,10 @@ struct FieldInfo<'a> {
     attrs: Member,
     optional: bool,
     span: Span,
+    /// `true` for a named field, whose wire name is its key in a hash.
+    named: bool,
+    /// Where the field's name (or, for a tuple field, the field) is.
+    name_span: Span,
 }
 
 fn expand(input: &DeriveInput, derive: Derive) -> TokenStream {
@@ -79,15 +83,16 @@ fn expand(input: &DeriveInput, derive: Derive) -> TokenStream {
             {
                 bounds.push(field_bound(field, derive, &krate));
             }
+            check_unique_names(&fields, &errors);
             if container.json {
-                json_body(derive, &krate)
+                json_body(derive, &krate, &owner)
             } else {
                 match (&data.fields, derive) {
+                    (Fields::Named(_), Derive::To) => named_to(&fields, &owner, &krate),
                     (Fields::Named(_), Derive::From) => named_from(&fields, &owner, &krate),
-                    (Fields::Named(_), Derive::To) => named_to(&fields, &krate),
                     (Fields::Unnamed(_), Derive::From) if fields.len() == 1 => newtype_from(&krate),
                     (Fields::Unnamed(_), Derive::From) => tuple_from(&fields, &owner, &krate),
-                    (Fields::Unnamed(_), Derive::To) => tuple_to(&fields, &krate),
+                    (Fields::Unnamed(_), Derive::To) => tuple_to(&fields, &owner, &krate),
                     (Fields::Unit, _) => {
                         errors.push(syn::Error::new_spanned(
                             &input.ident,
@@ -100,7 +105,7 @@ fn expand(input: &DeriveInput, derive: Derive) -> TokenStream {
         }
         Data::Enum(data) => {
             if container.json {
-                json_body(derive, &krate)
+                json_body(derive, &krate, &owner)
             } else {
                 let mut variants = Vec::new();
                 for variant in &data.variants {
@@ -122,6 +127,15 @@ fn expand(input: &DeriveInput, derive: Derive) -> TokenStream {
                             .rename_all
                             .map_or(name.clone(), |rule| rule.variant(&name))
                     });
+                    if let Some((first, _)) = variants.iter().find(|(_, name)| *name == wire_name) {
+                        errors.push(syn::Error::new_spanned(
+                            &variant.ident,
+                            format!(
+                                "variants `{first}` and `{}` both have the name `{wire_name}` on the wire",
+                                variant.ident
+                            ),
+                        ));
+                    }
                     variants.push((&variant.ident, wire_name));
                 }
                 if data.variants.is_empty() {
@@ -229,6 +243,11 @@ fn field_infos<'a>(
                 wire_name,
                 optional: is_option(&field.ty),
                 span: field.ty.span(),
+                named: field.ident.is_some(),
+                name_span: field
+                    .ident
+                    .as_ref()
+                    .map_or_else(|| field.span(), syn::Ident::span),
                 attrs,
             }
         })
@@ -292,10 +311,33 @@ fn field_bound(field: &FieldInfo<'_>, derive: Derive, krate: &Path) -> WherePred
     }
 }
 
-fn json_body(derive: Derive, krate: &Path) -> TokenStream {
+/// Refuses two named fields with one name on the wire: writing both and reading one
+/// back would lose the other.
+fn check_unique_names(fields: &[FieldInfo<'_>], errors: &Errors) {
+    for (idx, field) in fields.iter().enumerate() {
+        if field.named
+            && let Some(first) = fields
+                .get(..idx)
+                .unwrap_or_default()
+                .iter()
+                .find(|other| other.named && other.wire_name == field.wire_name)
+        {
+            errors.push(syn::Error::new(
+                field.name_span,
+                format!(
+                    "fields `{}` and `{}` both have the name `{}` on the wire",
+                    first.member, field.member, field.wire_name
+                ),
+            ));
+        }
+    }
+}
+
+fn json_body(derive: Derive, krate: &Path, owner: &str) -> TokenStream {
+    let what = format!("`{owner}`");
     match derive {
         Derive::From => quote!(#krate::__private::from_json::<Self>(&value)),
-        Derive::To => quote!(out.write_arg(&#krate::__private::to_json(self));),
+        Derive::To => quote!(#krate::__private::write_json(out, self, #what);),
     }
 }
 
@@ -373,20 +415,26 @@ fn tuple_from(fields: &[FieldInfo<'_>], owner: &str, krate: &Path) -> TokenStrea
     }
 }
 
-fn write_value(field: &FieldInfo<'_>, krate: &Path, value: &TokenStream) -> TokenStream {
+fn write_value(
+    field: &FieldInfo<'_>,
+    owner: &str,
+    krate: &Path,
+    value: &TokenStream,
+) -> TokenStream {
     if field.attrs.json {
-        quote_spanned!(field.span=> out.write_arg(&#krate::__private::to_json(#value));)
+        let what = format!("field `{}` of `{owner}`", field.member);
+        quote_spanned!(field.span=> #krate::__private::write_json(out, #value, #what);)
     } else {
         quote_spanned!(field.span=> #krate::ToRedisArgs::write_redis_args(#value, out);)
     }
 }
 
-fn named_to(fields: &[FieldInfo<'_>], krate: &Path) -> TokenStream {
+fn named_to(fields: &[FieldInfo<'_>], owner: &str, krate: &Path) -> TokenStream {
     let writes = fields.iter().map(|field| {
         let member = &field.member;
         let key = LitByteStr::new(field.wire_name.as_bytes(), field.span);
         if field.optional && !field.attrs.json {
-            let value = write_value(field, krate, &quote!(value));
+            let value = write_value(field, owner, krate, &quote!(value));
             quote! {
                 if let ::core::option::Option::Some(value) = &self.#member {
                     out.write_arg(#key);
@@ -395,7 +443,7 @@ fn named_to(fields: &[FieldInfo<'_>], krate: &Path) -> TokenStream {
             }
         } else if field.optional {
             // A JSON `Option` is skipped when `None`, like any other.
-            let value = write_value(field, krate, &quote!(&self.#member));
+            let value = write_value(field, owner, krate, &quote!(&self.#member));
             quote! {
                 if self.#member.is_some() {
                     out.write_arg(#key);
@@ -403,7 +451,7 @@ fn named_to(fields: &[FieldInfo<'_>], krate: &Path) -> TokenStream {
                 }
             }
         } else {
-            let value = write_value(field, krate, &quote!(&self.#member));
+            let value = write_value(field, owner, krate, &quote!(&self.#member));
             quote! {
                 out.write_arg(#key);
                 #value
@@ -413,10 +461,10 @@ fn named_to(fields: &[FieldInfo<'_>], krate: &Path) -> TokenStream {
     quote!(#(#writes)*)
 }
 
-fn tuple_to(fields: &[FieldInfo<'_>], krate: &Path) -> TokenStream {
+fn tuple_to(fields: &[FieldInfo<'_>], owner: &str, krate: &Path) -> TokenStream {
     let writes = fields.iter().map(|field| {
         let member = &field.member;
-        write_value(field, krate, &quote!(&self.#member))
+        write_value(field, owner, krate, &quote!(&self.#member))
     });
     quote!(#(#writes)*)
 }

@@ -439,6 +439,7 @@ impl Connection {
     /// Starts a request: checks the connection and encodes `cmds` for [`Connection::write_out`].
     fn begin(&mut self, out: Outgoing<'_>) -> Result<()> {
         self.check_usable()?;
+        out.check_args()?;
         self.in_flight = true;
         out.write_packed(&mut self.write_buf);
         Ok(())
@@ -554,6 +555,7 @@ impl Connection {
     /// Sends a command without reading a reply, for pub/sub and monitor.
     pub(crate) async fn send(&mut self, cmd: &Cmd) -> Result<()> {
         self.check_usable()?;
+        cmd.check_args()?;
         cmd.write_packed(&mut self.write_buf);
         let res = self
             .stream

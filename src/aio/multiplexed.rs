@@ -283,6 +283,7 @@ impl MultiplexedConnection {
     /// commands itself (see [`MultiplexedConnection::write_directly`]); otherwise they
     /// are left to the writer task.
     fn enqueue(&self, out: Outgoing<'_>) -> Result<oneshot::Receiver<Result<Reply>>> {
+        out.check_args()?;
         let count = out.len();
         let (tx, rx) = oneshot::channel();
         let slot = Slot {

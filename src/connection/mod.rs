@@ -397,6 +397,7 @@ impl Connection {
     /// values. A batch is written straight from its buffer.
     fn run_batch(&mut self, out: Outgoing<'_>) -> Result<Vec<Value>> {
         self.check_usable()?;
+        out.check_args()?;
         match out.wire() {
             Some(wire) if self.write_buf.is_empty() => self.write_through(wire)?,
             _ => {
@@ -437,6 +438,7 @@ impl Connection {
     /// into the write buffer and the rest written from the command itself.
     pub(crate) fn send(&mut self, cmd: &Cmd) -> Result<()> {
         self.check_usable()?;
+        cmd.check_args()?;
         let args = cmd.encoded_args();
         let Some((head, rest)) = args.split_at_checked(DIRECT_WRITE_MIN) else {
             cmd.write_packed(&mut self.write_buf);

@@ -11,9 +11,20 @@ use crate::protocol::{DecimalBuf, FloatBuf};
 pub trait RedisWrite {
     /// Appends one argument.
     fn write_arg(&mut self, arg: &[u8]);
+
+    /// Records that a value could not be written as arguments, for `reason`: a
+    /// `#[redis(json)]` field that JSON cannot hold, say. A [`Cmd`](crate::Cmd) (and a
+    /// [`Pipeline`](crate::Pipeline)) keeps the first reason, and sending it then fails
+    /// with an [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) error naming
+    /// it, before anything goes on the wire. A sink that cannot keep it ignores it, which
+    /// is what this method does unless overridden.
+    fn invalid_argument(&mut self, reason: &str) {
+        let _ = reason;
+    }
 }
 
-/// Collects arguments one `Vec<u8>` each; handy to see what a value writes.
+/// Collects arguments one `Vec<u8>` each; handy to see what a value writes. An invalid
+/// argument cannot be recorded here, and is left out.
 impl RedisWrite for Vec<Vec<u8>> {
     fn write_arg(&mut self, arg: &[u8]) {
         self.push(arg.to_vec());

@@ -56,6 +56,17 @@ pub struct Error(Box<Repr>);
 enum Repr {
     #[error("{0}")]
     Server(ServerError),
+    #[error("{name}, command {} of the {}, {}: {error}", index + 1, if *in_transaction { "transaction" } else { "pipeline" }, if *queued { "was refused, so the transaction did not run" } else { "failed" })]
+    InBatch {
+        /// The command's position among those queued, from 0.
+        index: usize,
+        /// The command's name.
+        name: String,
+        in_transaction: bool,
+        /// The server refused to queue it, and `EXEC` aborted the transaction.
+        queued: bool,
+        error: ServerError,
+    },
     #[error("{context}")]
     Io {
         kind: ErrorKind,
@@ -83,7 +94,7 @@ impl Error {
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
         match &*self.0 {
-            Repr::Server(e) => match e.kind() {
+            Repr::Server(e) | Repr::InBatch { error: e, .. } => match e.kind() {
                 ServerErrorKind::NoAuth | ServerErrorKind::WrongPass | ServerErrorKind::NoPerm => {
                     ErrorKind::Authentication
                 }
@@ -99,7 +110,18 @@ impl Error {
     #[must_use]
     pub fn server_error(&self) -> Option<&ServerError> {
         match &*self.0 {
-            Repr::Server(e) => Some(e),
+            Repr::Server(e) | Repr::InBatch { error: e, .. } => Some(e),
+            _ => None,
+        }
+    }
+
+    /// For the error of one command of a [`Pipeline`](crate::Pipeline), its position
+    /// among the commands queued, from 0 (script loads, `MULTI` and `EXEC` are not
+    /// counted). The message names the position too, from 1, with the command's name.
+    #[must_use]
+    pub fn command_index(&self) -> Option<usize> {
+        match &*self.0 {
+            Repr::InBatch { index, .. } => Some(*index),
             _ => None,
         }
     }
@@ -166,6 +188,24 @@ impl Error {
             kind,
             context: context.into(),
             source,
+        }))
+    }
+
+    /// The error reply of the command at `index` of a pipeline (or transaction), named
+    /// `name`; `queued` when the server refused to queue it and `EXEC` then aborted.
+    pub(crate) fn in_batch(
+        error: ServerError,
+        index: usize,
+        name: &[u8],
+        in_transaction: bool,
+        queued: bool,
+    ) -> Error {
+        Error(Box::new(Repr::InBatch {
+            index,
+            name: String::from_utf8_lossy(name).into_owned(),
+            in_transaction,
+            queued,
+            error,
         }))
     }
 

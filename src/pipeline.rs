@@ -8,7 +8,7 @@ use crate::connection::{AsyncConnectionLike, ConnectionLike};
 use crate::error::{Error, ErrorKind, Result};
 use crate::script::Script;
 use crate::types::FromRedisValue;
-use crate::value::Value;
+use crate::value::{ServerError, Value};
 
 /// Commands queued to be sent in one write.
 ///
@@ -151,21 +151,20 @@ impl Pipeline {
     ///
     /// # Errors
     ///
-    /// IO and protocol errors; the first error reply, if any (for a transaction, an
-    /// `EXECABORT` when queuing failed); [`ErrorKind::TransactionAborted`] when a watched
-    /// key changed and `EXEC` discarded the transaction; a failed conversion.
+    /// IO and protocol errors; the first error reply of any command, ignored ones
+    /// included, with the command's position ([`Error::command_index`]); for a
+    /// transaction the server refused to queue a command of, that command's error (`EXEC`
+    /// then ran nothing); [`ErrorKind::TransactionAborted`] when a watched key changed and
+    /// `EXEC` discarded the transaction; a failed conversion.
     pub fn query<T: FromRedisValue>(&self, con: &mut (impl ConnectionLike + ?Sized)) -> Result<T> {
-        let replies = self.replies(con)?;
-        if let Some(Value::ServerError(e)) =
-            replies.iter().find(|r| matches!(r, Value::ServerError(_)))
-        {
-            return Err(Error::from(e.clone()));
-        }
-        T::from_redis_value(Value::Array(replies))
+        let batch = self.batch();
+        let replies = con.req_batch(&batch)?;
+        self.into_typed(replies)
     }
 
     /// Sends every command and returns each reply that is not ignored, in order, with
-    /// error replies as `Err` beside the others (redis-py's `raise_on_error=False`).
+    /// error replies as `Err` beside the others (redis-py's `raise_on_error=False`). The
+    /// error of an ignored command is not dropped: it stands in its command's place.
     ///
     /// # Errors
     ///
@@ -175,7 +174,9 @@ impl Pipeline {
         &self,
         con: &mut (impl ConnectionLike + ?Sized),
     ) -> Result<Vec<Result<Value>>> {
-        Ok(each(self.replies(con)?))
+        let batch = self.batch();
+        let replies = con.req_batch(&batch)?;
+        self.each(replies)
     }
 
     /// The async twin of [`Pipeline::query`].
@@ -188,8 +189,8 @@ impl Pipeline {
         con: &mut (impl AsyncConnectionLike + ?Sized),
     ) -> Result<T> {
         let batch = self.batch();
-        let replies = self.finish(con.req_batch(&batch).await?)?;
-        into_typed(replies)
+        let replies = con.req_batch(&batch).await?;
+        self.into_typed(replies)
     }
 
     /// The async twin of [`Pipeline::query_all`].
@@ -202,12 +203,8 @@ impl Pipeline {
         con: &mut (impl AsyncConnectionLike + ?Sized),
     ) -> Result<Vec<Result<Value>>> {
         let batch = self.batch();
-        Ok(each(self.finish(con.req_batch(&batch).await?)?))
-    }
-
-    fn replies(&self, con: &mut (impl ConnectionLike + ?Sized)) -> Result<Vec<Value>> {
-        let batch = self.batch();
-        self.finish(con.req_batch(&batch)?)
+        let replies = con.req_batch(&batch).await?;
+        self.each(replies)
     }
 
     /// What goes on the wire: script loads first, then `MULTI`, the commands and `EXEC`
@@ -230,11 +227,11 @@ impl Pipeline {
         Cow::Owned(batch)
     }
 
-    /// The replies of the batch that are not ignored: for a transaction, the results
-    /// in `EXEC`'s reply.
-    fn finish(&self, replies: Vec<Value>) -> Result<Vec<Value>> {
+    /// One result per queued command, in order, from the batch's replies: for a
+    /// transaction, the results in `EXEC`'s reply.
+    fn results(&self, replies: Vec<Value>) -> Result<Vec<Value>> {
         if !self.atomic && self.scripts.is_empty() {
-            return Ok(self.keep(replies));
+            return Ok(replies);
         }
         let mut replies = replies.into_iter();
         for reply in replies.by_ref().take(self.scripts.len()) {
@@ -243,25 +240,74 @@ impl Pipeline {
             }
         }
         if !self.atomic {
-            return Ok(self.keep(replies.collect()));
+            return Ok(replies.collect());
         }
         if let Some(Value::ServerError(e)) = replies.next() {
             return Err(e.into());
         }
-        // The commands' own replies are QUEUED (or the error that made EXEC abort);
-        // the results come in EXEC's reply.
+        // The commands' own replies are QUEUED, or the error that made EXEC abort; the
+        // results come in EXEC's reply.
         match replies.next_back() {
-            Some(Value::Array(results)) => Ok(self.keep(results)),
+            Some(Value::Array(results)) => Ok(results),
             Some(Value::Nil) => Err(Error::new(
                 ErrorKind::TransactionAborted,
                 "transaction aborted: a watched key changed before EXEC",
             )),
-            Some(Value::ServerError(e)) => Err(e.into()),
+            Some(Value::ServerError(exec_error)) => {
+                // EXECABORT: the cause is the first command the server refused to queue.
+                let refused = replies.enumerate().find_map(|(idx, reply)| match reply {
+                    Value::ServerError(e) => Some((idx, e)),
+                    _ => None,
+                });
+                Err(match refused {
+                    Some((idx, e)) => self.command_error(e, idx, true),
+                    None => exec_error.into(),
+                })
+            }
             other => Err(Error::new(
                 ErrorKind::Protocol,
                 format!("unexpected reply to EXEC: {other:?}"),
             )),
         }
+    }
+
+    /// The error reply of command `idx`, with its place in the pipeline.
+    fn command_error(&self, error: ServerError, idx: usize, queued: bool) -> Error {
+        let name = self.cmds.iter().nth(idx).and_then(|cmd| cmd.args().next());
+        Error::in_batch(error, idx, name.unwrap_or_default(), self.atomic, queued)
+    }
+
+    /// The first error reply as an error, ignored commands' included, else the replies
+    /// not ignored converted.
+    fn into_typed<T: FromRedisValue>(&self, replies: Vec<Value>) -> Result<T> {
+        let results = self.results(replies)?;
+        if let Some((idx, Value::ServerError(e))) = results
+            .iter()
+            .enumerate()
+            .find(|(_, r)| matches!(r, Value::ServerError(_)))
+        {
+            return Err(self.command_error(e.clone(), idx, false));
+        }
+        T::from_redis_value(Value::Array(self.keep(results)))
+    }
+
+    /// Each result not ignored, and each ignored command's error, in order; error
+    /// replies as errors.
+    fn each(&self, replies: Vec<Value>) -> Result<Vec<Result<Value>>> {
+        let results = self.results(replies)?;
+        let mut ignored = self.ignored.iter();
+        Ok(results
+            .into_iter()
+            .enumerate()
+            .filter_map(|(idx, reply)| {
+                let ignored = ignored.next().copied().unwrap_or(false);
+                match reply {
+                    Value::ServerError(e) => Some(Err(self.command_error(e, idx, false))),
+                    _ if ignored => None,
+                    value => Some(Ok(value)),
+                }
+            })
+            .collect())
     }
 
     /// The replies of the commands not marked with [`Pipeline::ignore`], in place.
@@ -279,24 +325,4 @@ impl Pipeline {
         replies.retain(|_| ignored.next().is_some_and(|ignored| !ignored));
         replies
     }
-}
-
-/// The first error reply as an error, else the replies converted.
-fn into_typed<T: FromRedisValue>(replies: Vec<Value>) -> Result<T> {
-    if let Some(Value::ServerError(e)) = replies.iter().find(|r| matches!(r, Value::ServerError(_)))
-    {
-        return Err(Error::from(e.clone()));
-    }
-    T::from_redis_value(Value::Array(replies))
-}
-
-/// Each reply, error replies as errors.
-fn each(replies: Vec<Value>) -> Vec<Result<Value>> {
-    replies
-        .into_iter()
-        .map(|reply| match reply {
-            Value::ServerError(e) => Err(Error::from(e)),
-            value => Ok(value),
-        })
-        .collect()
 }

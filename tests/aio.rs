@@ -316,6 +316,26 @@ async fn pipelines_transactions_and_scripts_async() {
         .await
         .unwrap();
     assert_eq!(all[1].as_ref().unwrap_err().code(), Some("WRONGTYPE"));
+    // Ignored commands' errors and queue-time refusals are reported, as in the sync API.
+    let err = respec::pipe()
+        .lpush("s", "y")
+        .ignore()
+        .query_async::<()>(&mut con)
+        .await
+        .unwrap_err();
+    assert_eq!(err.command_index(), Some(0), "{err}");
+    let err = respec::pipe()
+        .atomic()
+        .incr("n")
+        .add_command(cmd("NOSUCHCOMMAND"))
+        .query_async::<()>(&mut con)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), err.command_index()),
+        (Some("ERR"), Some(1)),
+        "{err}"
+    );
 
     // A WATCH conflict from a second client causes exactly one retry.
     con.set("balance", 100).await.unwrap();

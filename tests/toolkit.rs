@@ -229,15 +229,109 @@ fn pipelines_atomic_ignore_and_every_reply() {
             "x"
         );
 
-        // A transaction with a command the server refuses to queue: EXECABORT.
+        // A transaction with a command the server refuses to queue: the refusal, with
+        // the command's place, and nothing ran.
         let err = pipe()
             .atomic()
             .incr("n")
             .add_command(cmd("NOSUCHCOMMAND"))
             .query::<Value>(con)
             .unwrap_err();
-        assert_eq!(err.code(), Some("EXECABORT"), "{err}");
+        assert_eq!(err.code(), Some("ERR"), "{err}");
         assert_eq!(con.get::<i64>("n").unwrap(), 12, "nothing ran");
+    });
+}
+
+// Issue 20, item 5: the error of an ignored command vanished.
+#[test]
+fn errors_of_ignored_commands_are_not_dropped() {
+    let server = RedisServer::start();
+    each_protocol(&server, |con, _| {
+        con.set("s", "x").unwrap();
+        let err = pipe()
+            .lpush("s", "x")
+            .ignore()
+            .query::<()>(con)
+            .unwrap_err();
+        assert_eq!(err.code(), Some("WRONGTYPE"), "{err}");
+        assert_eq!(err.command_index(), Some(0));
+        assert!(
+            err.to_string()
+                .starts_with("LPUSH, command 1 of the pipeline, failed: WRONGTYPE"),
+            "{err}"
+        );
+        // Every reply ignored, one of them an error.
+        let err = pipe()
+            .incr("n")
+            .ignore()
+            .lpush("s", "x")
+            .ignore()
+            .query::<Vec<Value>>(con)
+            .unwrap_err();
+        assert_eq!(err.command_index(), Some(1), "{err}");
+        // query_all keeps an ignored command's error in its place.
+        let all = pipe()
+            .incr("n")
+            .ignore()
+            .lpush("s", "x")
+            .ignore()
+            .get("s")
+            .query_all(con)
+            .unwrap();
+        assert_eq!(all.len(), 2, "{all:?}");
+        assert_eq!(all[0].as_ref().unwrap_err().code(), Some("WRONGTYPE"));
+        assert_eq!(all[0].as_ref().unwrap_err().command_index(), Some(1));
+        assert_eq!(all[1].as_ref().unwrap(), &Value::BulkString("x".into()));
+        // Inside a transaction too: the command ran, its error is returned.
+        let err = pipe()
+            .atomic()
+            .lpush("s", "x")
+            .ignore()
+            .incr("n")
+            .query::<(i64,)>(con)
+            .unwrap_err();
+        assert_eq!(err.code(), Some("WRONGTYPE"), "{err}");
+        assert!(
+            err.to_string().contains("command 1 of the transaction"),
+            "{err}"
+        );
+        assert_eq!(con.get::<i64>("n").unwrap(), 3);
+    });
+}
+
+// Issue 20, item 6: a transaction aborted at queue time gave only EXECABORT.
+#[test]
+fn a_transaction_refused_at_queue_time_names_the_command_and_its_error() {
+    let server = RedisServer::start();
+    each_protocol(&server, |con, _| {
+        let err = pipe()
+            .atomic()
+            .set("a", 1)
+            .incr("n")
+            .add_command(cmd("NOSUCHCOMMAND").arg("x"))
+            .set("b", 2)
+            .query::<Value>(con)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Server);
+        assert_eq!(err.code(), Some("ERR"), "{err}");
+        assert_eq!(err.command_index(), Some(2));
+        let text = err.to_string();
+        assert!(
+            text.starts_with("NOSUCHCOMMAND, command 3 of the transaction, was refused, so the transaction did not run: ERR unknown command"),
+            "{text}"
+        );
+        // A wrong number of arguments is refused at queue time as well.
+        let err = pipe()
+            .atomic()
+            .add_command(cmd("GET"))
+            .query_all(con)
+            .unwrap_err();
+        assert_eq!(err.command_index(), Some(0), "{err}");
+        assert!(
+            err.to_string().contains("wrong number of arguments"),
+            "{err}"
+        );
+        assert_eq!(con.exists(["a", "b", "n"]).unwrap(), 0, "nothing ran");
     });
 }
 

@@ -159,7 +159,7 @@ impl Pipeline {
     pub fn query<T: FromRedisValue>(&self, con: &mut (impl ConnectionLike + ?Sized)) -> Result<T> {
         let batch = self.batch();
         let replies = con.req_batch(&batch)?;
-        self.into_typed(replies)
+        self.typed(replies)
     }
 
     /// Sends every command and returns each reply that is not ignored, in order, with
@@ -190,7 +190,7 @@ impl Pipeline {
     ) -> Result<T> {
         let batch = self.batch();
         let replies = con.req_batch(&batch).await?;
-        self.into_typed(replies)
+        self.typed(replies)
     }
 
     /// The async twin of [`Pipeline::query_all`].
@@ -279,7 +279,7 @@ impl Pipeline {
 
     /// The first error reply as an error, ignored commands' included, else the replies
     /// not ignored converted.
-    fn into_typed<T: FromRedisValue>(&self, replies: Vec<Value>) -> Result<T> {
+    fn typed<T: FromRedisValue>(&self, replies: Vec<Value>) -> Result<T> {
         let results = self.results(replies)?;
         if let Some((idx, Value::ServerError(e))) = results
             .iter()

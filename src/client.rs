@@ -166,7 +166,8 @@ impl Client {
         let retry = self.pool.retry();
         let mut attempt = 0;
         loop {
-            match crate::aio::MultiplexedConnection::open(self.pool.info()).await {
+            let dedicated = self.async_pool().clone();
+            match crate::aio::MultiplexedConnection::open_with(self.pool.info(), dedicated).await {
                 Err(e) if attempt + 1 < retry.attempts() && retry.is_retryable(&e) => {
                     tokio::time::sleep(retry.delay(attempt)).await;
                     attempt += 1;
@@ -184,14 +185,20 @@ impl Client {
     /// As [`aio::Pool::get`](crate::aio::Pool::get).
     #[cfg(feature = "tokio")]
     pub async fn get_async_connection(&self) -> Result<crate::aio::PooledConnection> {
-        let pool = self.async_pool.get_or_init(|| {
+        self.async_pool().get().await
+    }
+
+    /// The async pool, made on first use: single async connections, and the dedicated
+    /// connections multiplexed connections run blocking commands on.
+    #[cfg(feature = "tokio")]
+    fn async_pool(&self) -> &crate::aio::Pool {
+        self.async_pool.get_or_init(|| {
             crate::aio::Pool::new(
                 self.pool.info().clone(),
                 self.pool.config().clone(),
                 self.pool.retry().clone(),
             )
-        });
-        pool.get().await
+        })
     }
 
     /// Runs an optimistic transaction on one async connection checked out for its
@@ -236,8 +243,12 @@ impl Client {
     /// Connection errors, after the retries the policy allows.
     #[cfg(feature = "tokio")]
     pub async fn connection_manager(&self) -> Result<crate::aio::ConnectionManager> {
-        crate::aio::ConnectionManager::new(self.pool.info().clone(), self.pool.retry().clone())
-            .await
+        crate::aio::ConnectionManager::with_pool(
+            self.pool.info().clone(),
+            self.pool.retry().clone(),
+            self.async_pool().clone(),
+        )
+        .await
     }
 
     /// The client, with every command sent through the result retried by the retry

@@ -209,6 +209,51 @@ impl Error {
         }))
     }
 
+    /// A copy of this error, to hand one failure to several callers: the same kind,
+    /// message and server error; an IO cause keeps its kind and its text.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // Only the async manager shares errors.
+    pub(crate) fn copied(&self) -> Error {
+        Error(Box::new(match &*self.0 {
+            Repr::Server(e) => Repr::Server(e.clone()),
+            Repr::InBatch {
+                index,
+                name,
+                in_transaction,
+                queued,
+                error,
+            } => Repr::InBatch {
+                index: *index,
+                name: name.clone(),
+                in_transaction: *in_transaction,
+                queued: *queued,
+                error: error.clone(),
+            },
+            Repr::Io {
+                kind,
+                context,
+                source,
+            } => Repr::Io {
+                kind: *kind,
+                context: context.clone(),
+                source: io::Error::new(source.kind(), source.to_string()),
+            },
+            Repr::Protocol(e) => Repr::Protocol(e.clone()),
+            Repr::Conversion {
+                target,
+                value,
+                detail,
+            } => Repr::Conversion {
+                target: target.clone(),
+                value: value.clone(),
+                detail: detail.clone(),
+            },
+            Repr::Message { kind, message } => Repr::Message {
+                kind: *kind,
+                message: message.clone(),
+            },
+        }))
+    }
+
     pub(crate) fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Error {
         Error(Box::new(Repr::Message {
             kind,

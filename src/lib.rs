@@ -79,6 +79,7 @@ mod client;
 mod cmd;
 pub mod commands;
 mod connection;
+mod deadline;
 mod error;
 mod lock;
 mod monitor;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::Client;
 use crate::cmd::{Cmd, cmd};
+use crate::deadline;
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry::random_u64;
 use crate::script::{Script, ScriptInvocation};
@@ -98,7 +99,8 @@ impl LockCore {
     pub(crate) fn attempt(&self) -> Attempt {
         Attempt {
             token: new_token(),
-            deadline: self.blocking_timeout.map(|t| Instant::now() + t),
+            // A timeout too long to count to waits forever.
+            deadline: self.blocking_timeout.and_then(deadline::after),
         }
     }
 
@@ -107,7 +109,7 @@ impl LockCore {
         let mut set = cmd("SET");
         set.key(&self.name).arg(&attempt.token).arg("NX");
         if let Some(timeout) = self.timeout {
-            set.arg("PX").arg(timeout.as_millis().max(1) as u64);
+            set.arg("PX").arg(deadline::millis(timeout).max(1));
         }
         set
     }
@@ -122,7 +124,7 @@ impl LockCore {
         }
         let out_of_time = attempt
             .deadline
-            .is_some_and(|d| Instant::now() + self.sleep > d);
+            .is_some_and(|d| deadline::passes_within(d, self.sleep));
         (!self.blocking || out_of_time).then_some(false)
     }
 
@@ -148,7 +150,7 @@ impl LockCore {
         Ok(EXTEND
             .key(&self.name)
             .arg(token)
-            .arg(additional.as_millis() as u64)
+            .arg(deadline::millis(additional))
             .arg(replace))
     }
 
@@ -160,7 +162,7 @@ impl LockCore {
         Ok(REACQUIRE
             .key(&self.name)
             .arg(token)
-            .arg(timeout.as_millis() as u64))
+            .arg(deadline::millis(timeout)))
     }
 
     /// Judges a script's reply: 1 when the token still owned the lock.

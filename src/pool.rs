@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::cmd::{Batch, Cmd, cmd};
 use crate::connection::{Connection, ConnectionInfo, ConnectionLike, ProtocolVersion};
+use crate::deadline;
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry::RetryPolicy;
 use crate::types::ReplySink;
@@ -112,7 +113,9 @@ impl Pool {
     /// Checks out an idle connection (health-checked when it sat idle too long), or
     /// opens one while under the limit, or waits for one to come back.
     pub(crate) fn get(self: &Arc<Self>) -> Result<PooledConnection> {
-        let deadline = self.config.timeout.map(|timeout| Instant::now() + timeout);
+        // `None`: do not wait; `Some(None)`: wait for ever, for a timeout too long to
+        // count to.
+        let deadline = self.config.timeout.map(deadline::after);
         let mut state = self.lock();
         loop {
             if let Some(idle) = state.idle.pop() {
@@ -136,18 +139,23 @@ impl Pool {
                     }
                 };
             }
-            let Some(deadline) = deadline else {
-                return Err(self.exhausted());
+            state = match deadline {
+                None => return Err(self.exhausted()),
+                Some(None) => self
+                    .available
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(Some(deadline)) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(self.exhausted());
+                    }
+                    self.available
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
             };
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(self.exhausted());
-            }
-            state = self
-                .available
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
         }
     }
 
@@ -166,9 +174,13 @@ impl Pool {
     }
 
     /// An idle connection, pinged first when it sat idle past the health check
-    /// interval; `None` when it is dead.
+    /// interval; `None` when it is dead: closed by the server while idle (seen without a
+    /// round trip), or not answering the ping.
     fn checked(&self, idle: Idle) -> Option<Connection> {
         let Idle { mut con, since } = idle;
+        if !con.is_quiet() {
+            return None;
+        }
         let due = self
             .info
             .health_check_interval
@@ -209,6 +221,10 @@ impl Pool {
 
 /// A connection checked out of a [`Client`](crate::Client)'s pool; it goes back when
 /// dropped.
+///
+/// The pool checks an idle connection before handing it out: one the server closed
+/// while it sat idle (or that has stray bytes waiting) is seen with a non-blocking peek,
+/// without a round trip, and replaced silently.
 ///
 /// It is a [`Connection`] through `Deref`, and every command works on it. A connection
 /// that broke, or whose state a command changed (`SELECT` to another database, `AUTH`,

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use crate::client::Client;
 use crate::cmd::{Cmd, cmd};
 use crate::connection::{Connection, Wait};
+use crate::deadline;
 use crate::error::{Error, ErrorKind, Result};
 use crate::types::{FromRedisValue, ToRedisArgs};
 use crate::value::Value;
@@ -345,11 +346,16 @@ impl PubSub {
     ///
     /// Connection errors that reconnecting could not mend, and protocol errors.
     pub fn get_message(&mut self, timeout: Duration) -> Result<Option<Message>> {
-        let deadline = Instant::now() + timeout;
+        // A timeout too long to count to waits forever.
+        let deadline = deadline::after(timeout);
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map_or(Duration::MAX, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
             let wait = if left.is_zero() {
                 Wait::No
+            } else if deadline.is_none() {
+                Wait::Forever
             } else {
                 Wait::For(left)
             };

@@ -106,7 +106,8 @@ impl RetryPolicy {
             .saturating_mul(1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX));
         let capped = exponential.min(self.max);
         let half = capped / 2;
-        let jitter = half.mul_f64((random_u64() % 1_000_001) as f64 / 1_000_000.0);
+        let share = (random_u64() % 1_000_001) as f64 / 1_000_000.0;
+        let jitter = Duration::try_from_secs_f64(half.as_secs_f64() * share).unwrap_or(half);
         half + jitter
     }
 

@@ -294,6 +294,35 @@ async fn the_async_pool() {
     assert!(info.contains(" db=0 "), "{info}");
 }
 
+// Issue 20, item 4: the first commands after the server closed idle pooled connections
+// failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_async_pool_replaces_connections_the_server_closed_while_idle() {
+    let server = RedisServer::start();
+    let client = Client::open(server.url()).unwrap();
+    let mut checked_out = Vec::new();
+    for _ in 0..14 {
+        checked_out.push(client.get_async_connection().await.unwrap());
+    }
+    drop(checked_out);
+    let mut admin = support::connect(&server, ProtocolVersion::Resp2);
+    let killed: i64 = cmd("CLIENT KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(killed, 14);
+    for round in 0..20 {
+        let mut con = client.get_async_connection().await.unwrap();
+        let pong = con.ping().await.unwrap_or_else(|e| {
+            panic!("request {round} after the kill failed: {e}");
+        });
+        assert_eq!(pong, "PONG");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelines_transactions_and_scripts_async() {
     let server = RedisServer::start();

@@ -94,14 +94,13 @@ fn a_killed_connection_is_replaced() {
         ]))
         .map(|_: i64| ())
         .unwrap();
-    // The idle connection was killed: its next command fails, and it is not returned.
+    // The idle connection was killed: the pool sees it at checkout, without a round
+    // trip, and hands out a new one.
     let mut con = client.get_connection().unwrap();
-    let err = con.ping().unwrap_err();
-    assert!(err.is_connection_dropped(), "{err:?}");
-    drop(con);
-    let mut con = client.get_connection().unwrap();
+    assert_eq!(con.ping().unwrap(), "PONG");
     assert_ne!(con.client_id().unwrap(), first_id);
     drop(con);
+    assert_eq!(client.open_connections(), 1);
 
     // With a health check, a dead idle connection is replaced before anyone sees it.
     let mut info = support::info(&server, ProtocolVersion::Resp2);
@@ -688,4 +687,32 @@ fn the_shared_types_are_thread_safe() {
     assert_send::<respec::PooledConnection>();
     assert_send::<respec::PubSub>();
     assert_send::<respec::Lock>();
+}
+
+// Issue 20, item 4: the first commands after the server closed idle pooled connections
+// failed.
+#[test]
+fn the_pool_replaces_connections_the_server_closed_while_idle() {
+    let server = RedisServer::start();
+    let client = Client::open(server.url()).unwrap();
+    let checked_out: Vec<_> = (0..14).map(|_| client.get_connection().unwrap()).collect();
+    drop(checked_out);
+    assert_eq!(client.open_connections(), 14);
+    let mut admin = support::connect(&server, respec::ProtocolVersion::Resp2);
+    let killed: i64 = cmd("CLIENT KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(killed, 14);
+    for round in 0..20 {
+        let pong: String = cmd("PING").query(&mut client.clone()).unwrap_or_else(|e| {
+            panic!("request {round} after the kill failed: {e}");
+        });
+        assert_eq!(pong, "PONG");
+    }
+    // The dead ones were dropped, not counted as open.
+    assert_eq!(client.open_connections(), 1);
 }

@@ -510,6 +510,65 @@ fn flags_expr(ty: &TokenStream, flags: &[String]) -> TokenStream {
     expr
 }
 
+/// Where a `BLOCKING` command says how long it may block, from its arguments: the
+/// integer or double named `timeout`, or the one that follows a `BLOCK` token. A double
+/// counts seconds and an integer milliseconds, as every such command in the spec does.
+/// Its place is after its token, at a fixed position when only single words come before
+/// it, or else last.
+fn blocking_timeout(command: &Command) -> TokenStream {
+    if !command.flags.iter().any(|flag| flag == "BLOCKING") {
+        return quote!(None);
+    }
+    let found = command.args.iter().enumerate().find(|(_, arg)| {
+        matches!(arg.kind, ArgKind::Integer | ArgKind::Double)
+            && (arg.name == "timeout" || arg.token.as_deref() == Some("BLOCK"))
+    });
+    let Some((idx, arg)) = found else {
+        panic!(
+            "{}: a BLOCKING command with no argument codegen knows as its timeout; teach \
+             `blocking_timeout` in codegen/src/render.rs where it is",
+            command.name
+        );
+    };
+    let unit = if matches!(arg.kind, ArgKind::Double) {
+        quote!(TimeUnit::Seconds)
+    } else {
+        quote!(TimeUnit::Milliseconds)
+    };
+    let one_word = |arg: &Arg| {
+        !arg.optional
+            && !arg.multiple
+            && arg.token.is_none()
+            && match &arg.kind {
+                ArgKind::OneOf(choices) => choices
+                    .iter()
+                    .all(|c| matches!(c.kind, ArgKind::PureToken) && !c.optional),
+                ArgKind::Block(_) => false,
+                _ => true,
+            }
+    };
+    let position = if let Some(token) = arg.wire_token() {
+        quote!(ArgPosition::After(#token))
+    } else if command
+        .args
+        .get(..idx)
+        .unwrap_or_default()
+        .iter()
+        .all(one_word)
+    {
+        let at = command.name.split(' ').count() + idx;
+        quote!(ArgPosition::At(#at))
+    } else if idx + 1 == command.args.len() {
+        quote!(ArgPosition::Last)
+    } else {
+        panic!(
+            "{}: codegen cannot place the timeout argument `{}`",
+            command.name, arg.name
+        );
+    };
+    quote!(Some(BlockingTimeout { position: #position, unit: #unit }))
+}
+
 fn render_table(spec: &Spec) -> TokenStream {
     let entries = spec.commands.iter().map(|command| {
         let name = &command.name;
@@ -550,6 +609,7 @@ fn render_table(spec: &Spec) -> TokenStream {
         let response = policy("RESPONSE_POLICY:").map_or(quote!(None), |p| quote!(Some(ResponsePolicy::#p)));
         let nondeterministic_output = command.tips.iter().any(|t| t == "NONDETERMINISTIC_OUTPUT");
         let nondeterministic_order = command.tips.iter().any(|t| t == "NONDETERMINISTIC_OUTPUT_ORDER");
+        let blocking_timeout = blocking_timeout(command);
         quote! {
             CommandInfo {
                 name: #name,
@@ -562,6 +622,7 @@ fn render_table(spec: &Spec) -> TokenStream {
                 nondeterministic_output_order: #nondeterministic_order,
                 group: #group,
                 since: #since,
+                blocking_timeout: #blocking_timeout,
             }
         }
     });

@@ -13,9 +13,11 @@ use tokio::net::TcpStream;
 use tokio::net::UnixStream;
 
 use crate::cmd::{Batch, Cmd, CmdRef, Outgoing};
+use crate::commands::blocking_wait;
 use crate::connection::{
     AsyncConnectionLike, ConnectionAddr, ConnectionInfo, DIRECT_WRITE_MIN, ProtocolVersion,
-    StateChange, check_setup, for_each_succeeded, reply_frame, setup_commands, state_change,
+    StateChange, blocking_wait_of, check_setup, for_each_succeeded, is_quiet, reply_frame,
+    setup_commands, state_change,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Decoded, Decoder, Frame, ProtocolError};
@@ -23,8 +25,40 @@ use crate::types::FromRedisValue;
 use crate::value::Value;
 
 /// Default time a request may wait for its reply on an async connection when
-/// [`ConnectionInfo::socket_timeout`] is not set.
+/// [`ConnectionInfo::socket_timeout`] is not set; also the default time connecting and
+/// setting a connection up may take, when neither
+/// [`ConnectionInfo::socket_connect_timeout`] nor the socket timeout is set.
 pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long connecting and setting up (`HELLO`, `AUTH`, `SELECT`, `CLIENT SETNAME`) may
+/// take together on an async connection.
+pub(crate) fn setup_timeout(info: &ConnectionInfo) -> Duration {
+    info.socket_connect_timeout
+        .or(info.socket_timeout)
+        .unwrap_or(DEFAULT_RESPONSE_TIMEOUT)
+}
+
+/// Runs the opening of a connection to `info` (`open`: connecting, then the setup)
+/// within [`setup_timeout`]; running out of time is a timeout error naming the server.
+pub(crate) async fn within_setup_timeout<T>(
+    info: &ConnectionInfo,
+    open: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    let timeout = setup_timeout(info);
+    tokio::time::timeout(timeout, open)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::io(
+                format!("cannot connect to {}", info.addr),
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "connecting and setting the connection up took longer than {timeout:?}"
+                    ),
+                ),
+            ))
+        })
+}
 
 /// How much the read buffer grows by at a time.
 const READ_CHUNK: usize = 16 * 1024;
@@ -104,6 +138,19 @@ impl Stream {
                 )
             })?,
             None => connect.await,
+        }
+    }
+
+    /// `true` when nothing waits to be read and the peer has not closed: one peek at
+    /// the socket (under TLS, at the socket below it) that does not wait. It asks the
+    /// socket, not the runtime, which may not have seen yet what has arrived.
+    pub(crate) fn is_quiet(&self) -> bool {
+        match self {
+            Stream::Tcp(s) => is_quiet(&socket2::SockRef::from(s)),
+            #[cfg(unix)]
+            Stream::Unix(s) => is_quiet(&socket2::SockRef::from(s)),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => is_quiet(&socket2::SockRef::from(s.get_ref().0)),
         }
     }
 
@@ -378,6 +425,10 @@ impl Connection {
     ///
     /// Connection and authentication errors, as for the sync connection.
     pub async fn open(info: &ConnectionInfo) -> Result<Connection> {
+        within_setup_timeout(info, Connection::open_unbounded(info)).await
+    }
+
+    async fn open_unbounded(info: &ConnectionInfo) -> Result<Connection> {
         let stream = Stream::connect(info).await?;
         let mut con = Connection {
             stream,
@@ -394,7 +445,8 @@ impl Connection {
         };
         let cmds = setup_commands(info)?;
         if !cmds.is_empty() {
-            check_setup(con.req_commands(&cmds).await?)?;
+            // The caller's timeout covers the setup.
+            check_setup(con.exchange(Outgoing::Cmds(&cmds), None).await?)?;
         }
         // The setup's own AUTH, HELLO and SELECT are the connection's starting state.
         con.state_changed = false;
@@ -412,6 +464,13 @@ impl Connection {
     #[must_use]
     pub fn is_pristine(&self, db: i64) -> bool {
         !self.broken && !self.in_flight && !self.state_changed && self.db == db
+    }
+
+    /// `true` when the server has sent nothing since the last reply and has not closed
+    /// the connection: what the pool checks, without a round trip, before handing an idle
+    /// connection on.
+    pub(crate) fn is_quiet(&self) -> bool {
+        !self.broken && !self.in_flight && self.buf.is_empty() && self.stream.is_quiet()
     }
 
     fn note_state(&mut self, cmd: CmdRef<'_>) {
@@ -484,17 +543,14 @@ impl Connection {
         }
     }
 
-    /// Sends a command with no timeout of its own beyond `timeout`: for blocking
-    /// commands, whose deadline includes their own timeout argument.
-    pub(crate) async fn req_command_within(
-        &mut self,
-        cmd: &Cmd,
-        timeout: Option<Duration>,
-    ) -> Result<Value> {
-        self.req_command_as_within(cmd, timeout).await
+    /// The request timeout: [`ConnectionInfo::socket_timeout`] or
+    /// [`DEFAULT_RESPONSE_TIMEOUT`].
+    fn request_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT)
     }
 
-    /// [`Connection::req_command_within`], converting the reply to `T` from its frame.
+    /// Sends a command and converts its reply to `T` from its frame, within `timeout`
+    /// (`None`: no limit).
     async fn req_command_as_within<T: FromRedisValue>(
         &mut self,
         cmd: &Cmd,
@@ -517,9 +573,21 @@ impl Connection {
     }
 
     /// Sends `out` in one write and reads a reply for each command, error replies as
-    /// values.
+    /// values, within the request timeout plus how long its commands may block.
     async fn run_batch(&mut self, out: Outgoing<'_>) -> Result<Vec<Value>> {
-        let timeout = Some(self.timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT));
+        let timeout = match blocking_wait_of(out) {
+            None => Some(self.request_timeout()),
+            Some(wait) => wait.plus(self.request_timeout()),
+        };
+        self.exchange(out, timeout).await
+    }
+
+    /// Sends `out` in one write and reads a reply for each command within `timeout`.
+    pub(crate) async fn exchange(
+        &mut self,
+        out: Outgoing<'_>,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<Value>> {
         let count = out.len();
         self.begin(out)?;
         let work = async {
@@ -591,12 +659,16 @@ impl Connection {
 
 impl AsyncConnectionLike for Connection {
     async fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
-        let timeout = Some(self.timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT));
-        self.req_command_within(cmd, timeout).await
+        self.req_command_as(cmd).await
     }
 
+    /// Waits up to the request timeout for the reply, plus, for a blocking command, its
+    /// own timeout (a timeout of 0 waits as long as the server does).
     async fn req_command_as<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
-        let timeout = Some(self.timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT));
+        let timeout = match blocking_wait(cmd.view()) {
+            None => Some(self.request_timeout()),
+            Some(wait) => wait.plus(self.request_timeout()),
+        };
         self.req_command_as_within(cmd, timeout).await
     }
 

@@ -1,25 +1,40 @@
 //! [`ConnectionManager`]: a multiplexed connection that reconnects by itself.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
+use tokio::sync::watch;
+
+use super::connection::DEFAULT_RESPONSE_TIMEOUT;
 use super::multiplexed::MultiplexedConnection;
-use crate::cmd::{Batch, Cmd};
-use crate::connection::{AsyncConnectionLike, ConnectionInfo, ProtocolVersion};
-use crate::error::{ErrorKind, Result};
+use super::pool::Pool;
+use crate::cmd::{Batch, Cmd, Outgoing};
+use crate::commands::{BlockingWait, blocking_wait};
+use crate::connection::{AsyncConnectionLike, ConnectionInfo, ProtocolVersion, blocking_wait_of};
+use crate::error::{Error, ErrorKind, Result};
+use crate::pool::PoolConfig;
 use crate::retry::RetryPolicy;
 use crate::types::FromRedisValue;
 use crate::value::Value;
 
 /// A [`MultiplexedConnection`] that replaces itself when its socket fails.
 ///
-/// Cheap to clone; clones share the connection. A request that finds the connection
-/// lost waits for the reconnect (one task reconnects for everyone, with the retry
-/// policy's exponential backoff and jitter, running the setup again: `HELLO`, `AUTH`,
-/// `SELECT`, `CLIENT SETNAME`) and is then sent on the new connection; if reconnecting
-/// fails it returns that error. A request that was in flight when the socket failed
-/// fails with an [`ErrorKind::Connection`] error and is not sent again, since it may
-/// have run: retry it yourself when it is safe to.
+/// Cheap to clone; clones share the connection. A request that finds the connection lost
+/// (or failed by a request that timed out) waits for the reconnect, and is then sent on
+/// the new connection. One task reconnects for everyone, with the retry policy's
+/// exponential backoff and jitter, running the setup again (`HELLO`, `AUTH`, `SELECT`,
+/// `CLIENT SETNAME`); each attempt must be done within the connect timeout. When
+/// reconnecting fails, the requests waiting for it get that error, and the next request
+/// tries again.
+///
+/// Every request ends by its own deadline, the time spent waiting for a reconnect
+/// included: the request timeout ([`ConnectionInfo::socket_timeout`], or
+/// [`DEFAULT_RESPONSE_TIMEOUT`]), plus a blocking command's own timeout.
+///
+/// A request that was in flight when the socket failed fails with an
+/// [`ErrorKind::Connection`] error and is not sent again, since it may have run: retry it
+/// yourself when it is safe to.
 ///
 /// Pub/sub does not go through the manager: [`PubSub`](crate::aio::PubSub) keeps its
 /// own connection and subscribes again after a reconnect.
@@ -31,10 +46,22 @@ pub struct ConnectionManager {
 struct Inner {
     info: ConnectionInfo,
     retry: RetryPolicy,
-    /// The current connection and its generation, bumped at each reconnect.
-    current: Mutex<(u64, MultiplexedConnection)>,
-    reconnecting: tokio::sync::Mutex<()>,
+    /// Where the connections' blocking commands run; it outlives each connection.
+    dedicated: Pool,
+    /// The request timeout.
+    timeout: Duration,
+    state: Mutex<State>,
 }
+
+struct State {
+    /// The connection, which may have failed since.
+    current: MultiplexedConnection,
+    /// While a reconnect runs, where its outcome will be.
+    reconnecting: Option<watch::Receiver<Option<Outcome>>>,
+}
+
+/// How a reconnect ended; an error is kept as a copy, for every request waiting.
+type Outcome = std::result::Result<MultiplexedConnection, Arc<Error>>;
 
 impl ConnectionManager {
     /// Connects, retrying as `retry` says.
@@ -43,65 +70,138 @@ impl ConnectionManager {
     ///
     /// The last connection error.
     pub async fn new(info: ConnectionInfo, retry: RetryPolicy) -> Result<ConnectionManager> {
-        let con = connect(&info, &retry).await?;
+        let dedicated = Pool::new(info.clone(), PoolConfig::default(), retry.clone());
+        ConnectionManager::with_pool(info, retry, dedicated).await
+    }
+
+    /// [`ConnectionManager::new`], running blocking commands on connections from
+    /// `dedicated`.
+    pub(crate) async fn with_pool(
+        info: ConnectionInfo,
+        retry: RetryPolicy,
+        dedicated: Pool,
+    ) -> Result<ConnectionManager> {
+        let con = connect(&info, &retry, &dedicated).await?;
         Ok(ConnectionManager {
             inner: Arc::new(Inner {
+                timeout: info.socket_timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT),
                 info,
                 retry,
-                current: Mutex::new((0, con)),
-                reconnecting: tokio::sync::Mutex::new(()),
+                dedicated,
+                state: Mutex::new(State {
+                    current: con,
+                    reconnecting: None,
+                }),
             }),
         })
     }
 
-    fn current(&self) -> (u64, MultiplexedConnection) {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every change to the state is one assignment; a panic elsewhere leaves it whole.
         self.inner
-            .current
+            .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
     }
 
-    /// The connection to use: the current one, or a new one when it is lost.
-    async fn connection(&self) -> Result<MultiplexedConnection> {
-        let (generation, con) = self.current();
-        if con.is_connected() {
-            return Ok(con);
+    /// The next connection, once the current one is lost: a reconnect is started, or
+    /// one under way is joined.
+    async fn reconnected(&self) -> Result<MultiplexedConnection> {
+        let mut outcome = {
+            let mut state = self.lock();
+            if state.current.is_connected() {
+                return Ok(state.current.clone());
+            }
+            if let Some(outcome) = &state.reconnecting {
+                outcome.clone()
+            } else {
+                let (tx, rx) = watch::channel(None);
+                state.reconnecting = Some(rx.clone());
+                tokio::spawn(reconnect(Arc::clone(&self.inner), tx));
+                rx
+            }
+        };
+        let reconnected = outcome.wait_for(Option::is_some).await.map_err(|_| {
+            Error::new(
+                ErrorKind::Connection,
+                "connection lost, and the reconnect stopped before it was done",
+            )
+        })?;
+        match reconnected.as_ref() {
+            Some(Ok(con)) => Ok(con.clone()),
+            Some(Err(e)) => Err(e.copied()),
+            None => Err(Error::new(ErrorKind::Connection, "connection lost")),
         }
-        // Boxed, as reconnecting makes a large future that every request's would
-        // otherwise carry.
-        Box::pin(self.reconnect(generation)).await
     }
 
-    /// Replaces the connection of `generation`, unless another task already did.
-    async fn reconnect(&self, generation: u64) -> Result<MultiplexedConnection> {
-        let _one_at_a_time = self.inner.reconnecting.lock().await;
-        let (current_generation, con) = self.current();
-        if current_generation != generation && con.is_connected() {
-            return Ok(con);
-        }
-        let fresh = connect(&self.inner.info, &self.inner.retry).await?;
-        *self
-            .inner
-            .current
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = (current_generation + 1, fresh.clone());
-        Ok(fresh)
+    /// The connection, while it is up. The connection's own timeouts then bound a
+    /// request.
+    fn connected(&self) -> Option<MultiplexedConnection> {
+        let state = self.lock();
+        state.current.is_connected().then(|| state.current.clone())
+    }
+
+    /// Runs `request` once the connection is back: it waits for the reconnect and is
+    /// then sent, all within its deadline, the request timeout plus how long it may
+    /// block (`wait`).
+    async fn after_reconnect<R>(
+        &self,
+        wait: Option<BlockingWait>,
+        request: impl AsyncFnOnce(MultiplexedConnection) -> Result<R>,
+    ) -> Result<R> {
+        let limit = match wait {
+            None => Some(self.inner.timeout),
+            Some(wait) => wait.plus(self.inner.timeout),
+        };
+        let work = async {
+            let con = self.reconnected().await?;
+            request(con).await
+        };
+        let Some(limit) = limit else {
+            return work.await;
+        };
+        tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+            Err(Error::io(
+                "waiting for a reply",
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no reply within {limit:?}, waiting for a reconnect included"),
+                ),
+            ))
+        })
     }
 
     /// `true` while the current connection is up.
     #[must_use]
     pub fn is_connected(&self) -> bool {
-        self.current().1.is_connected()
+        self.lock().current.is_connected()
     }
 }
 
-/// Opens a multiplexed connection, retrying connection errors with backoff.
-async fn connect(info: &ConnectionInfo, retry: &RetryPolicy) -> Result<MultiplexedConnection> {
+/// Replaces the connection, for every request waiting on `outcome`.
+async fn reconnect(inner: Arc<Inner>, outcome: watch::Sender<Option<Outcome>>) {
+    let res = connect(&inner.info, &inner.retry, &inner.dedicated).await;
+    let shared = res.map_err(Arc::new);
+    {
+        let mut state = inner.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Ok(con) = &shared {
+            state.current = con.clone();
+        }
+        state.reconnecting = None;
+    }
+    let _ = outcome.send(Some(shared));
+}
+
+/// Opens a multiplexed connection, retrying what the policy says is worth it.
+async fn connect(
+    info: &ConnectionInfo,
+    retry: &RetryPolicy,
+    dedicated: &Pool,
+) -> Result<MultiplexedConnection> {
     let mut attempt = 0;
     loop {
-        match MultiplexedConnection::open(info).await {
-            Err(e) if attempt + 1 < retry.attempts() && e.kind() == ErrorKind::Connection => {
+        match MultiplexedConnection::open_with(info, dedicated.clone()).await {
+            Err(e) if attempt + 1 < retry.attempts() && retry.is_retryable(&e) => {
                 tokio::time::sleep(retry.delay(attempt)).await;
                 attempt += 1;
             }
@@ -110,25 +210,36 @@ async fn connect(info: &ConnectionInfo, retry: &RetryPolicy) -> Result<Multiplex
     }
 }
 
+// While the connection is up a request goes straight to it; the path that waits for a
+// reconnect is boxed, as it makes a large future that every request's would otherwise
+// carry.
 impl AsyncConnectionLike for ConnectionManager {
     async fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
-        let mut con = self.connection().await?;
-        con.req_command(cmd).await
+        self.req_command_as(cmd).await
     }
 
     async fn req_command_as<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
-        let mut con = self.connection().await?;
-        con.req_command_as(cmd).await
+        if let Some(mut con) = self.connected() {
+            return con.req_command_as(cmd).await;
+        }
+        let wait = blocking_wait(cmd.view());
+        Box::pin(self.after_reconnect(wait, async |mut con| con.req_command_as(cmd).await)).await
     }
 
     async fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
-        let mut con = self.connection().await?;
-        con.req_commands(cmds).await
+        if let Some(mut con) = self.connected() {
+            return con.req_commands(cmds).await;
+        }
+        let wait = blocking_wait_of(Outgoing::Cmds(cmds));
+        Box::pin(self.after_reconnect(wait, async |mut con| con.req_commands(cmds).await)).await
     }
 
     async fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
-        let mut con = self.connection().await?;
-        con.req_batch(batch).await
+        if let Some(mut con) = self.connected() {
+            return con.req_batch(batch).await;
+        }
+        let wait = blocking_wait_of(Outgoing::Batch(batch));
+        Box::pin(self.after_reconnect(wait, async |mut con| con.req_batch(batch).await)).await
     }
 
     fn db(&self) -> i64 {

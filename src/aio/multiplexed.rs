@@ -22,17 +22,20 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::connection::{
-    Connection, DEFAULT_RESPONSE_TIMEOUT, OwnedRead, OwnedWrite, PlainWrite, Stream, read_decoded,
-    read_value,
+    DEFAULT_RESPONSE_TIMEOUT, OwnedRead, OwnedWrite, PlainWrite, Stream, read_decoded, read_value,
+    within_setup_timeout,
 };
+use super::pool::Pool;
 use crate::cmd::{Batch, Cmd, Outgoing};
-use crate::commands::{self, CommandFlags};
+use crate::commands::{BlockingWait, blocking_wait};
 use crate::connection::{
     AsyncConnectionLike, ConnectionAddr, ConnectionInfo, DIRECT_WRITE_MIN, ProtocolVersion,
-    check_setup, is_subscription_reply, setup_commands,
+    blocking_wait_of, check_setup, is_subscription_reply, setup_commands, state_change,
 };
 use crate::error::{Error, ErrorKind, Result};
+use crate::pool::PoolConfig;
 use crate::protocol::{Decoded, Decoder, ProtocolError};
+use crate::retry::RetryPolicy;
 use crate::types::FromRedisValue;
 use crate::value::Value;
 
@@ -151,14 +154,37 @@ pub struct MultiplexedStats {
 /// Commands from concurrent callers are encoded on the caller's side and written
 /// together, as few writes as possible; replies are matched to requests in order. Every
 /// request has a timeout: [`ConnectionInfo::socket_timeout`], or
-/// [`DEFAULT_RESPONSE_TIMEOUT`] (5 s). Blocking commands (flagged `BLOCKING` in the
-/// command table: `BLPOP`, `XREAD ... BLOCK`, `WAIT`...) would hold up every reply
-/// behind them, so they run on a dedicated connection instead, with a deadline that adds
-/// their own timeout argument to the request timeout.
+/// [`DEFAULT_RESPONSE_TIMEOUT`] (5 s). Connecting and the setup must be done within
+/// [`ConnectionInfo::socket_connect_timeout`] (else the socket timeout, else 5 s).
+///
+/// # Blocking commands
+///
+/// Blocking commands (flagged `BLOCKING` in the command table: `BLPOP`, `XREAD ...
+/// BLOCK`, `WAIT`...) would hold up every reply behind them, so they run on a dedicated
+/// connection instead, and so does a pipeline holding one. Their deadline adds their own
+/// timeout argument to the request timeout (a timeout of 0 waits as long as the server
+/// does). The dedicated connections come from a bounded [`Pool`]: the client's async
+/// pool for a connection from a [`Client`](crate::Client) (at most
+/// [`PoolConfig::max_connections`], 50 unless configured), a pool of its own with the
+/// default limits otherwise. When all are in use, a blocking command waits for one within
+/// its deadline.
+///
+/// # Failures
 ///
 /// When the socket fails, every request in flight fails with an
 /// [`ErrorKind::Connection`] error, and so does every later one: a
-/// [`ConnectionManager`](crate::aio::ConnectionManager) reconnects.
+/// [`ConnectionManager`](crate::aio::ConnectionManager) reconnects. A request that gets
+/// no reply within its timeout fails with an [`ErrorKind::Timeout`] error and fails the
+/// connection with it: every reply after it would be as late, and a reply cut short would
+/// leave the rest of the stream unreadable.
+///
+/// # Shared state
+///
+/// `SELECT`, `AUTH`, `HELLO` and `RESET` are refused with an
+/// [`ErrorKind::InvalidInput`] error before anything is sent: they would change the
+/// database, user or protocol under every task sharing the connection, and a reconnect
+/// would silently undo them. Set them in the [`ConnectionInfo`] instead, or send them on a
+/// connection of your own ([`Client::get_async_connection`](crate::Client::get_async_connection)).
 ///
 /// # Cancel safety
 ///
@@ -173,7 +199,8 @@ pub struct MultiplexedConnection {
     _tasks: Arc<Tasks>,
     info: Arc<ConnectionInfo>,
     timeout: Duration,
-    blocking: Arc<tokio::sync::Mutex<Vec<Connection>>>,
+    /// Where blocking commands run.
+    dedicated: Pool,
     push_rx: Arc<Mutex<Option<mpsc::UnboundedReceiver<Value>>>>,
 }
 
@@ -185,30 +212,30 @@ impl MultiplexedConnection {
     ///
     /// Connection and authentication errors.
     pub async fn open(info: &ConnectionInfo) -> Result<MultiplexedConnection> {
-        let mut stream = Stream::connect(info).await?;
-        let mut buf = BytesMut::with_capacity(16 * 1024);
-        let mut decoder = Decoder::new();
-        // The setup runs before the tasks start: nothing else is on the socket yet.
-        let setup = setup_commands(info)?;
-        if !setup.is_empty() {
-            let mut packed = Vec::new();
-            for cmd in &setup {
-                cmd.write_packed(&mut packed);
-            }
-            stream
-                .write_all(&packed)
-                .await
-                .map_err(|e| Error::io(format!("writing to {} failed", info.addr), e))?;
-            let mut replies = Vec::with_capacity(setup.len());
-            while replies.len() < setup.len() {
-                match read_value(&mut stream, &mut buf, &mut decoder, &info.addr).await? {
-                    Value::Push(items) if !is_subscription_reply(&items) => {}
-                    reply => replies.push(reply),
-                }
-            }
-            check_setup(replies)?;
-        }
+        let dedicated = Pool::new(info.clone(), PoolConfig::default(), RetryPolicy::default());
+        MultiplexedConnection::open_with(info, dedicated).await
+    }
 
+    /// [`MultiplexedConnection::open`], running blocking commands on connections from
+    /// `dedicated`.
+    pub(crate) async fn open_with(
+        info: &ConnectionInfo,
+        dedicated: Pool,
+    ) -> Result<MultiplexedConnection> {
+        let (stream, buf, decoder) = within_setup_timeout(info, set_up(info)).await?;
+        Ok(MultiplexedConnection::start(
+            info, stream, buf, decoder, dedicated,
+        ))
+    }
+
+    /// Starts the reader and writer tasks on a set-up stream.
+    fn start(
+        info: &ConnectionInfo,
+        stream: Stream,
+        buf: BytesMut,
+        decoder: Decoder,
+        dedicated: Pool,
+    ) -> MultiplexedConnection {
         let (push_tx, push_rx) = mpsc::unbounded_channel();
         let (read_half, write_half) = stream.into_split();
         let socket = match &write_half {
@@ -238,14 +265,14 @@ impl MultiplexedConnection {
             decoder,
             info.addr.clone(),
         ));
-        Ok(MultiplexedConnection {
+        MultiplexedConnection {
             shared,
             _tasks: Arc::new(Tasks { writer, reader }),
             info: Arc::new(info.clone()),
             timeout: info.socket_timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT),
-            blocking: Arc::new(tokio::sync::Mutex::new(Vec::new())),
+            dedicated,
             push_rx: Arc::new(Mutex::new(Some(push_rx))),
-        })
+        }
     }
 
     /// The channel RESP3 push messages go to; `None` after the first call.
@@ -379,6 +406,9 @@ impl MultiplexedConnection {
         }
     }
 
+    /// Waits for a request's reply within the request timeout. A request that runs out
+    /// of time fails the connection: the replies behind it are as late, and one cut
+    /// short would leave the stream unreadable.
     async fn receive(&self, rx: oneshot::Receiver<Result<Reply>>) -> Result<Reply> {
         match tokio::time::timeout(self.timeout, rx).await {
             Ok(Ok(reply)) => reply,
@@ -386,32 +416,95 @@ impl MultiplexedConnection {
                 ErrorKind::Connection,
                 "connection lost before the reply",
             )),
-            Err(_) => Err(Error::io(
-                "waiting for a reply",
-                std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "the reply did not arrive in time",
-                ),
-            )),
+            Err(_) => {
+                self.shared
+                    .fail(&format!("a request got no reply within {:?}", self.timeout));
+                Err(timed_out(self.timeout))
+            }
         }
     }
 
-    /// Runs a blocking command on a dedicated connection, with a deadline that adds the
-    /// command's own timeout to the request timeout.
-    async fn blocking(&self, cmd: &Cmd) -> Result<Value> {
-        let own = blocking_timeout(cmd);
-        let deadline = own.map(|own| own + self.timeout);
-        let idle = self.blocking.lock().await.pop();
-        let mut con = match idle {
-            Some(con) => con,
-            None => Connection::open(&self.info).await?,
+    /// Runs `out`, which holds a blocking command, on a dedicated connection, within the
+    /// request timeout plus how long its commands may block (`wait`), waiting for a free
+    /// connection included.
+    async fn on_dedicated<R>(
+        &self,
+        wait: BlockingWait,
+        run: impl AsyncFnOnce(&mut super::pool::PooledConnection) -> Result<R>,
+    ) -> Result<R> {
+        let work = async {
+            let mut con = self.dedicated.get().await?;
+            run(&mut con).await
         };
-        let res = con.req_command_within(cmd, deadline).await;
-        if con.is_open() {
-            self.blocking.lock().await.push(con);
+        match wait.plus(self.timeout) {
+            None => work.await,
+            Some(limit) => tokio::time::timeout(limit, work)
+                .await
+                .unwrap_or_else(|_| Err(timed_out(limit))),
         }
-        res
     }
+}
+
+/// The error of a request that got no reply in `limit`.
+fn timed_out(limit: Duration) -> Error {
+    Error::io(
+        "waiting for a reply",
+        std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("the reply did not arrive within {limit:?}"),
+        ),
+    )
+}
+
+/// Refuses the commands that would change the connection's state under every task
+/// sharing it; see [`MultiplexedConnection`].
+fn refuse_shared_state(out: Outgoing<'_>) -> Result<()> {
+    let mut refused = None;
+    out.for_each(|cmd| {
+        if refused.is_none() && state_change(cmd).is_some() {
+            refused = cmd
+                .args()
+                .next()
+                .map(|name| String::from_utf8_lossy(name).into_owned());
+        }
+    });
+    match refused {
+        None => Ok(()),
+        Some(name) => Err(Error::invalid_input(format!(
+            "{name} is refused on a shared connection: it would change the database, user \
+             or protocol of every task sharing it, and a reconnect would undo it; set it \
+             in the ConnectionInfo, or use a connection of your own \
+             (Client::get_async_connection)"
+        ))),
+    }
+}
+
+/// Connects and runs the setup, before the tasks start: nothing else is on the socket
+/// yet. Returns the stream with what was read past the setup's replies.
+async fn set_up(info: &ConnectionInfo) -> Result<(Stream, BytesMut, Decoder)> {
+    let mut stream = Stream::connect(info).await?;
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut decoder = Decoder::new();
+    let setup = setup_commands(info)?;
+    if !setup.is_empty() {
+        let mut packed = Vec::new();
+        for cmd in &setup {
+            cmd.write_packed(&mut packed);
+        }
+        stream
+            .write_all(&packed)
+            .await
+            .map_err(|e| Error::io(format!("writing to {} failed", info.addr), e))?;
+        let mut replies = Vec::with_capacity(setup.len());
+        while replies.len() < setup.len() {
+            match read_value(&mut stream, &mut buf, &mut decoder, &info.addr).await? {
+                Value::Push(items) if !is_subscription_reply(&items) => {}
+                reply => replies.push(reply),
+            }
+        }
+        check_setup(replies)?;
+    }
+    Ok((stream, buf, decoder))
 }
 
 /// Converts a single command's reply to `T`: an error reply is returned as the `Err`, an
@@ -432,63 +525,6 @@ fn convert_reply<T: FromRedisValue>(reply: Decoded) -> Result<Result<T>> {
             }
         }
     }
-}
-
-/// A blocking command's own timeout: the argument it waits for, where the command
-/// table says it blocks. `None` means it may wait forever (a timeout of 0).
-fn blocking_timeout(cmd: &Cmd) -> Option<Duration> {
-    let args: Vec<&[u8]> = cmd.args().collect();
-    let name = args.first()?.to_ascii_uppercase();
-    let seconds = |arg: Option<&&[u8]>| -> Option<Duration> {
-        let secs: f64 = std::str::from_utf8(arg?).ok()?.parse().ok()?;
-        (secs > 0.0).then(|| Duration::from_secs_f64(secs))
-    };
-    let millis = |arg: Option<&&[u8]>| -> Option<Duration> {
-        let ms: u64 = std::str::from_utf8(arg?).ok()?.parse().ok()?;
-        (ms > 0).then(|| Duration::from_millis(ms))
-    };
-    match name.as_slice() {
-        b"BLMPOP" | b"BZMPOP" => seconds(args.get(1)),
-        b"XREAD" | b"XREADGROUP" => {
-            let block = args.iter().position(|a| a.eq_ignore_ascii_case(b"BLOCK"))?;
-            millis(args.get(block + 1))
-        }
-        b"WAIT" => millis(args.get(2)),
-        b"WAITAOF" => millis(args.get(3)),
-        _ => seconds(args.last()),
-    }
-}
-
-fn is_blocking(cmd: &Cmd) -> bool {
-    // Most commands cannot block, and this runs for every request: only a name that
-    // starts as some blocking command's does is looked up in the table.
-    let Some(&initial) = cmd.args().next().and_then(<[u8]>::first) else {
-        return false;
-    };
-    if !blocking_initials().contains(&initial.to_ascii_uppercase()) {
-        return false;
-    }
-    let blocking =
-        commands::lookup_cmd(cmd).is_some_and(|info| info.flags.contains(CommandFlags::BLOCKING));
-    // XREAD and XREADGROUP only block with BLOCK.
-    blocking
-        && (!matches!(cmd.args().next(), Some(name) if name.eq_ignore_ascii_case(b"XREAD") || name.eq_ignore_ascii_case(b"XREADGROUP"))
-            || cmd.args().any(|a| a.eq_ignore_ascii_case(b"BLOCK")))
-}
-
-/// The bytes the names of the commands the table flags `BLOCKING` start with.
-fn blocking_initials() -> &'static [u8] {
-    static INITIALS: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    INITIALS.get_or_init(|| {
-        let mut initials: Vec<u8> = commands::all()
-            .iter()
-            .filter(|info| info.flags.contains(CommandFlags::BLOCKING))
-            .filter_map(|info| info.name.as_bytes().first().copied())
-            .collect();
-        initials.sort_unstable();
-        initials.dedup();
-        initials
-    })
 }
 
 /// The largest buffer a caller writing directly leaves for the next one.
@@ -654,12 +690,15 @@ impl AsyncConnectionLike for MultiplexedConnection {
     }
 
     async fn req_command_as<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
-        if is_blocking(cmd) {
+        let out = Outgoing::Cmds(std::slice::from_ref(cmd));
+        refuse_shared_state(out)?;
+        if let Some(wait) = blocking_wait(cmd.view()) {
             // Boxed: opening a connection makes a large future, and every request's
             // future would otherwise be as large, to be moved about at each await.
-            return T::from_redis_value(Box::pin(self.blocking(cmd)).await?);
+            let run = self.on_dedicated(wait, async |con| con.req_command_as(cmd).await);
+            return Box::pin(run).await;
         }
-        let rx = self.enqueue(Outgoing::Cmds(std::slice::from_ref(cmd)))?;
+        let rx = self.enqueue(out)?;
         let Reply::One(reply) = self.receive(rx).await? else {
             return Err(Error::new(
                 ErrorKind::Protocol,
@@ -704,6 +743,16 @@ impl MultiplexedConnection {
         if out.len() == 0 {
             return Ok(Vec::new());
         }
+        refuse_shared_state(out)?;
+        if let Some(wait) = blocking_wait_of(out) {
+            // A blocking command would hold up every reply behind it: the whole batch
+            // goes to a dedicated connection.
+            let run = self.on_dedicated(wait, async |con| match out {
+                Outgoing::Cmds(cmds) => con.req_commands(cmds).await,
+                Outgoing::Batch(batch) => con.req_batch(batch).await,
+            });
+            return Box::pin(run).await;
+        }
         let rx = self.enqueue(out)?;
         // Error replies stay values in a batch.
         match self.receive(rx).await? {
@@ -726,31 +775,5 @@ impl fmt::Debug for MultiplexedConnection {
             .field("connected", &self.is_connected())
             .field("stats", &self.stats())
             .finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cmd::cmd;
-
-    #[test]
-    fn every_command_the_table_flags_blocking_is_found_in_any_case() {
-        let blocking = commands::all()
-            .iter()
-            .filter(|info| info.flags.contains(CommandFlags::BLOCKING));
-        let mut seen = 0;
-        for info in blocking {
-            // XREAD and XREADGROUP block only with BLOCK.
-            assert!(is_blocking(cmd(info.name).arg("BLOCK")), "{}", info.name);
-            let lower = info.name.to_ascii_lowercase();
-            assert!(is_blocking(cmd(&lower).arg("BLOCK")), "{lower}");
-            seen += 1;
-        }
-        assert!(seen >= 10, "only {seen} blocking commands in the table");
-        for name in ["GET", "PING", "XREAD", "xreadgroup", "BITCOUNT", "WATCH"] {
-            assert!(!is_blocking(&cmd(name)), "{name}");
-        }
-        assert!(!is_blocking(&Cmd::new()));
     }
 }

@@ -22,7 +22,8 @@ use crate::value::Value;
 /// It behaves as the sync pool: at most [`PoolConfig::max_connections`]; checkout waits
 /// up to [`PoolConfig::timeout`] and then fails with
 /// [`ErrorKind::PoolExhausted`](crate::ErrorKind::PoolExhausted); idle connections older than the health check interval
-/// are pinged first; broken connections are discarded.
+/// are pinged first; broken connections are discarded, and so are idle connections the
+/// server closed (seen with a non-blocking read, without a round trip).
 #[derive(Clone)]
 pub struct Pool {
     inner: Arc<Inner>,
@@ -85,6 +86,10 @@ impl Pool {
                 let con = self.connect().await?;
                 return Ok(self.wrap(con, permit));
             };
+            // Closed by the server while idle: seen without a round trip, and replaced.
+            if !con.is_quiet() {
+                continue;
+            }
             let due = self
                 .inner
                 .info

@@ -50,7 +50,8 @@ pub use asynch::{AsyncCommands, AsyncSentinelCommands};
 pub use constructors::*;
 pub use sync::{Commands, SentinelCommands};
 pub use table::{
-    BeginSearch, CommandFlags, CommandInfo, FindKeys, KeySpec, KeySpecFlags, RequestPolicy,
-    ResponsePolicy, all, lookup, lookup_cmd,
+    ArgPosition, BeginSearch, BlockingTimeout, CommandFlags, CommandInfo, FindKeys, KeySpec,
+    KeySpecFlags, RequestPolicy, ResponsePolicy, TimeUnit, all, lookup, lookup_cmd,
 };
+pub(crate) use table::{BlockingWait, blocking_wait};
 pub use types::*;

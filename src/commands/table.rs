@@ -4,7 +4,10 @@
 //! subcommand with its arity, flags, key specs and cluster routing tips. Commands built
 //! by hand with [`cmd`](crate::cmd) find their entry here too, through [`lookup_cmd`].
 
-use crate::cmd::Cmd;
+use std::time::Duration;
+
+use crate::cmd::{Cmd, CmdRef};
+use crate::deadline;
 
 macro_rules! flag_set {
     ($(#[$doc:meta])* $name:ident { $($(#[$flag_doc:meta])* $flag:ident = $bit:expr,)* }) => {
@@ -211,6 +214,63 @@ pub enum ResponsePolicy {
     Special,
 }
 
+/// Where a blocking command says how long it may block, and in what unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockingTimeout {
+    /// Which argument it is.
+    pub position: ArgPosition,
+    /// What it counts.
+    pub unit: TimeUnit,
+}
+
+/// Where an argument is among a command's arguments (the name at 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgPosition {
+    /// At this index.
+    At(usize),
+    /// Last.
+    Last,
+    /// Just after this keyword, when the keyword is given (before the first key).
+    After(&'static str),
+}
+
+/// The unit of a timeout argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    /// Seconds, fractions allowed (`BLPOP`'s `0.5`).
+    Seconds,
+    /// Whole milliseconds (`XREAD ... BLOCK 100`, `WAIT`).
+    Milliseconds,
+}
+
+/// How long a command may block on the server, by its own timeout argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BlockingWait {
+    /// At most this long.
+    For(Duration),
+    /// Until it is served: a timeout of 0.
+    Forever,
+}
+
+impl BlockingWait {
+    /// Both waits, one after the other: as a batch holding both may block.
+    pub(crate) fn then(self, other: BlockingWait) -> BlockingWait {
+        match (self, other) {
+            (BlockingWait::For(a), BlockingWait::For(b)) => BlockingWait::For(a.saturating_add(b)),
+            _ => BlockingWait::Forever,
+        }
+    }
+
+    /// The time a request with this wait may take, given the request timeout: both
+    /// together; `None` when it may wait forever.
+    pub(crate) fn plus(self, timeout: Duration) -> Option<Duration> {
+        match self {
+            BlockingWait::For(own) => Some(own.saturating_add(timeout)),
+            BlockingWait::Forever => None,
+        }
+    }
+}
+
 /// What the spec says about one command or subcommand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommandInfo {
@@ -234,6 +294,8 @@ pub struct CommandInfo {
     pub group: &'static str,
     /// The version that introduced it.
     pub since: &'static str,
+    /// For a blocking command, where its own timeout is.
+    pub blocking_timeout: Option<BlockingTimeout>,
 }
 
 /// The whole table, sorted by name.
@@ -320,6 +382,71 @@ impl CommandInfo {
     pub fn is_readonly(&self) -> bool {
         self.flags.contains(CommandFlags::READONLY)
     }
+
+    /// How long this command, sent with `args` (the name at 0), may block on the server;
+    /// `None` when it does not block: it is not a blocking command, or is one that blocks
+    /// only with a keyword it was not given (`XREAD` without `BLOCK`). A timeout that
+    /// does not parse as a duration (negative, not a number, too large) is taken as
+    /// none: the server refuses it at once.
+    pub(crate) fn blocking_wait(&self, args: &[&[u8]]) -> Option<BlockingWait> {
+        let timeout = self.blocking_timeout?;
+        let value = match timeout.position {
+            ArgPosition::At(idx) => args.get(idx)?,
+            ArgPosition::Last => args.last()?,
+            ArgPosition::After(keyword) => {
+                // The keyword is searched for before the keys only: a key may be named
+                // like it.
+                let first_key = self.key_indices(args).first().copied();
+                let end = first_key.unwrap_or(args.len()).min(args.len());
+                let at = args
+                    .get(1..end)?
+                    .iter()
+                    .position(|arg| arg.eq_ignore_ascii_case(keyword.as_bytes()))?;
+                args.get(at + 2)?
+            }
+        };
+        let text = std::str::from_utf8(value).ok();
+        let wait = match timeout.unit {
+            TimeUnit::Seconds => text
+                .and_then(|t| t.parse::<f64>().ok())
+                .and_then(deadline::from_secs),
+            TimeUnit::Milliseconds => text
+                .and_then(|t| t.parse::<u64>().ok())
+                .map(Duration::from_millis),
+        };
+        Some(match wait {
+            Some(wait) if wait.is_zero() => BlockingWait::Forever,
+            Some(wait) => BlockingWait::For(wait),
+            None => BlockingWait::For(Duration::ZERO),
+        })
+    }
+}
+
+/// How long `cmd` may block on the server; `None` when it does not block. This runs for
+/// every command sent: a name that no blocking command's starts as is let go at once.
+pub(crate) fn blocking_wait(cmd: CmdRef<'_>) -> Option<BlockingWait> {
+    let initial = cmd.args().next()?.first()?.to_ascii_uppercase();
+    if !blocking_initials().contains(&initial) {
+        return None;
+    }
+    let args: Vec<&[u8]> = cmd.args().collect();
+    let info = lookup(args.first()?, args.get(1).copied())?;
+    info.blocking_wait(&args)
+}
+
+/// The bytes the names of the commands with a blocking timeout start with.
+fn blocking_initials() -> &'static [u8] {
+    static INITIALS: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    INITIALS.get_or_init(|| {
+        let mut initials: Vec<u8> = all()
+            .iter()
+            .filter(|info| info.blocking_timeout.is_some())
+            .filter_map(|info| info.name.as_bytes().first().copied())
+            .collect();
+        initials.sort_unstable();
+        initials.dedup();
+        initials
+    })
 }
 
 /// SORT's destination follows `STORE`, which no key spec can describe: its `BY` and
@@ -414,4 +541,115 @@ fn is_keyword(args: &[&[u8]], idx: isize, keyword: &str) -> bool {
         .ok()
         .and_then(|i| args.get(i))
         .is_some_and(|arg| arg.eq_ignore_ascii_case(keyword.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::cmd;
+
+    fn wait(cmd: &Cmd) -> Option<BlockingWait> {
+        blocking_wait(cmd.view())
+    }
+
+    #[test]
+    fn every_command_the_table_flags_blocking_says_where_its_timeout_is() {
+        let mut seen = 0;
+        for info in all().iter().filter(|info| info.is_blocking()) {
+            let timeout = info
+                .blocking_timeout
+                .unwrap_or_else(|| panic!("{} has no blocking timeout", info.name));
+            // Found in any case, and its wait read from where the table says.
+            for name in [info.name.to_owned(), info.name.to_ascii_lowercase()] {
+                let mut command = cmd(&name);
+                let value = match timeout.unit {
+                    TimeUnit::Seconds => "1.5",
+                    TimeUnit::Milliseconds => "1500",
+                };
+                match timeout.position {
+                    ArgPosition::At(idx) => {
+                        for _ in 1..idx {
+                            command.arg("x");
+                        }
+                        command.arg(value).arg("1").arg("k");
+                    }
+                    ArgPosition::Last => {
+                        command.key("k").arg(value);
+                    }
+                    ArgPosition::After(keyword) => {
+                        command
+                            .arg(keyword)
+                            .arg(value)
+                            .arg("STREAMS")
+                            .key("k")
+                            .arg("0");
+                    }
+                }
+                assert_eq!(
+                    wait(&command),
+                    Some(BlockingWait::For(Duration::from_millis(1500))),
+                    "{command:?}"
+                );
+            }
+            seen += 1;
+        }
+        assert!(seen >= 10, "only {seen} blocking commands in the table");
+        for info in all().iter().filter(|info| !info.is_blocking()) {
+            assert_eq!(info.blocking_timeout, None, "{}", info.name);
+        }
+    }
+
+    #[test]
+    fn blocking_waits_follow_the_arguments() {
+        let blpop = |timeout: &str| wait(cmd("BLPOP").key("a").key("b").arg(timeout));
+        assert_eq!(blpop("0"), Some(BlockingWait::Forever));
+        assert_eq!(
+            blpop("0.25"),
+            Some(BlockingWait::For(Duration::from_millis(250)))
+        );
+        // What no duration holds is refused by the server at once: no wait of its own.
+        for odd in ["inf", "-1", "nan", "1e300", "soon"] {
+            assert_eq!(blpop(odd), Some(BlockingWait::For(Duration::ZERO)), "{odd}");
+        }
+        assert_eq!(
+            wait(cmd("blmpop").arg(2).arg(1).key("k").arg("LEFT")),
+            Some(BlockingWait::For(Duration::from_secs(2)))
+        );
+        assert_eq!(
+            wait(cmd("WAIT").arg(1).arg(250)),
+            Some(BlockingWait::For(Duration::from_millis(250)))
+        );
+        // XREAD blocks only with BLOCK, and a stream named BLOCK is no keyword.
+        assert_eq!(wait(cmd("XREAD").arg("STREAMS").key("s").arg("0")), None);
+        assert_eq!(
+            wait(cmd("XREAD").arg("STREAMS").key("BLOCK").arg("0")),
+            None
+        );
+        assert_eq!(
+            wait(
+                cmd("xreadgroup")
+                    .arg("GROUP")
+                    .arg("g")
+                    .arg("c")
+                    .arg("block")
+                    .arg(0)
+                    .arg("STREAMS")
+                    .key("s")
+                    .arg(">")
+            ),
+            Some(BlockingWait::Forever)
+        );
+        for name in ["GET", "PING", "BITCOUNT", "WATCH", "XADD"] {
+            assert_eq!(wait(&cmd(name)), None, "{name}");
+        }
+        assert_eq!(wait(&Cmd::new()), None);
+        assert_eq!(
+            BlockingWait::For(Duration::MAX).then(BlockingWait::For(Duration::MAX)),
+            BlockingWait::For(Duration::MAX)
+        );
+        assert_eq!(
+            BlockingWait::For(Duration::MAX).plus(Duration::MAX),
+            Some(Duration::MAX)
+        );
+    }
 }

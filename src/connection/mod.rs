@@ -11,7 +11,7 @@ use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 #[cfg(unix)]
 use std::os::unix::net::UnixStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
@@ -23,6 +23,8 @@ pub use info::{
 
 use self::busy_poll::{BusyPoll, Pollable};
 use crate::cmd::{Batch, Cmd, CmdRef, Outgoing, cmd};
+use crate::commands::{BlockingWait, blocking_wait};
+use crate::deadline;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Decoder, Frame, ProtocolError};
 use crate::types::{Converted, FromRedisValue, ReplySink};
@@ -182,6 +184,18 @@ pub(crate) const DIRECT_WRITE_MIN: usize = 64 * 1024;
 /// to the command that reads it. Every later use fails with an
 /// [`ErrorKind::Connection`] error; open a new connection instead.
 ///
+/// # Timeouts
+///
+/// [`ConnectionInfo::socket_timeout`] is a deadline for each request as a whole: from
+/// sending the command (or pipeline) to reading the last byte of its reply, however the
+/// bytes trickle in. A blocking command (`BLPOP`, `XREAD ... BLOCK`, `WAIT`...) gets its
+/// own timeout on top of it, so `BLPOP k 7` waits up to seven seconds plus the socket
+/// timeout, and a timeout of 0 waits as long as the server does. Without a socket timeout
+/// a request waits as long as it takes. The setup on connecting (`HELLO`, `AUTH`,
+/// `SELECT`, `CLIENT SETNAME`) must be done within
+/// [`ConnectionInfo::socket_connect_timeout`] (or else the socket timeout) of starting to
+/// connect.
+///
 /// # Waiting for replies
 ///
 /// A connection blocks on its socket until a reply arrives. With
@@ -209,8 +223,17 @@ pub struct Connection {
     db: i64,
     protocol: ProtocolVersion,
     broken: bool,
-    /// The read timeout the connection was configured with.
+    /// The read timeout the connection was configured with: each request's deadline.
     read_timeout: Option<Duration>,
+    /// The write timeout the connection was configured with.
+    write_timeout: Option<Duration>,
+    /// The read and write timeouts the socket has now, which a request shortens to what
+    /// is left of its deadline when a reply or a write takes more than one call.
+    armed_read: Option<Duration>,
+    armed_write: Option<Duration>,
+    /// The deadline of the request under way; `None` when it may take as long as it
+    /// takes.
+    deadline: Option<Instant>,
     /// A command changed the connection's state (user, protocol...) behind its setup.
     state_changed: bool,
     busy_poll: BusyPoll,
@@ -248,6 +271,18 @@ impl Pollable for Stream {
 }
 
 impl Stream {
+    /// `true` when nothing waits to be read and the peer has not closed: one
+    /// non-blocking peek at the socket (under TLS, at the socket below it).
+    fn is_quiet(&self) -> bool {
+        match self {
+            Stream::Tcp(s) => is_quiet(&socket2::SockRef::from(s)),
+            #[cfg(unix)]
+            Stream::Unix(s) => is_quiet(&socket2::SockRef::from(s)),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => is_quiet(&socket2::SockRef::from(&s.sock)),
+        }
+    }
+
     fn is_tls(&self) -> bool {
         match self {
             #[cfg(feature = "tls")]
@@ -256,16 +291,23 @@ impl Stream {
         }
     }
 
-    fn set_timeouts(&self, read: Option<Duration>, write: Option<Duration>) -> io::Result<()> {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.set_read_timeout(read).and(s.set_write_timeout(write)),
+            Stream::Tcp(s) => s.set_read_timeout(timeout),
             #[cfg(unix)]
-            Stream::Unix(s) => s.set_read_timeout(read).and(s.set_write_timeout(write)),
+            Stream::Unix(s) => s.set_read_timeout(timeout),
             #[cfg(feature = "tls")]
-            Stream::Tls(s) => s
-                .sock
-                .set_read_timeout(read)
-                .and(s.sock.set_write_timeout(write)),
+            Stream::Tls(s) => s.sock.set_read_timeout(timeout),
+        }
+    }
+
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_write_timeout(timeout),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.set_write_timeout(timeout),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.sock.set_write_timeout(timeout),
         }
     }
 }
@@ -311,6 +353,7 @@ impl Connection {
     /// reached; [`ErrorKind::Authentication`] when it refuses the credentials; the
     /// server's error when `SELECT` or `HELLO` fails.
     pub fn open(info: &ConnectionInfo) -> Result<Connection> {
+        let started = Instant::now();
         let stream = match &info.addr {
             ConnectionAddr::Tcp { host, port } => Stream::Tcp(connect_tcp(host, *port, info)?),
             #[cfg(feature = "tls")]
@@ -353,23 +396,30 @@ impl Connection {
             protocol: info.protocol,
             broken: false,
             read_timeout: info.socket_timeout,
+            write_timeout: info.socket_timeout,
+            armed_read: None,
+            armed_write: None,
+            deadline: None,
             state_changed: false,
             busy_poll: BusyPoll::new(info.busy_poll),
         };
         con.set_timeouts(info.socket_timeout, info.socket_timeout)?;
-        con.setup(info)?;
+        // The setup counts against the connect timeout, from the start of connecting.
+        let setup_timeout = info.socket_connect_timeout.or(info.socket_timeout);
+        con.setup(info, setup_timeout.and_then(|t| started.checked_add(t)))?;
         // The setup's own AUTH, HELLO and SELECT are the connection's starting state.
         con.state_changed = false;
         Ok(con)
     }
 
-    /// Runs the setup commands in one round trip.
-    fn setup(&mut self, info: &ConnectionInfo) -> Result<()> {
+    /// Runs the setup commands in one round trip, by `deadline`.
+    fn setup(&mut self, info: &ConnectionInfo, deadline: Option<Instant>) -> Result<()> {
         let cmds = setup_commands(info)?;
         if cmds.is_empty() {
             return Ok(());
         }
-        check_setup(self.req_commands(&cmds)?)
+        self.deadline = deadline;
+        check_setup(self.exchange(Outgoing::Cmds(&cmds))?)
     }
 
     /// Sets how long a read and a write may each block; `None` blocks forever.
@@ -379,9 +429,65 @@ impl Connection {
     /// [`ErrorKind::InvalidInput`] for a zero duration.
     pub fn set_timeouts(&mut self, read: Option<Duration>, write: Option<Duration>) -> Result<()> {
         self.stream
-            .set_timeouts(read, write)
+            .set_read_timeout(read)
+            .and_then(|()| self.stream.set_write_timeout(write))
             .map_err(|_| Error::invalid_input("a socket timeout must not be zero"))?;
-        self.read_timeout = read;
+        (self.read_timeout, self.armed_read) = (read, read);
+        (self.write_timeout, self.armed_write) = (write, write);
+        Ok(())
+    }
+
+    /// Starts a request: its deadline is the socket timeout from now, plus how long its
+    /// commands may block on the server.
+    fn start(&mut self, blocking: Option<BlockingWait>) {
+        self.deadline = match (self.read_timeout, blocking) {
+            (None, _) => None,
+            (Some(timeout), None) => deadline::after(timeout),
+            (Some(timeout), Some(wait)) => wait.plus(timeout).and_then(deadline::after),
+        };
+    }
+
+    /// What is left of the request's deadline, for the socket's next read or write;
+    /// `None` without a deadline.
+    fn time_left(&self, what: &str) -> Result<Option<Duration>> {
+        let Some(deadline) = self.deadline else {
+            return Ok(None);
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::io(
+                format!("{what} {} failed", self.addr),
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the request's deadline passed before its reply was whole",
+                ),
+            ));
+        }
+        Ok(Some(left))
+    }
+
+    /// Sets the socket's read timeout to what is left of the request's deadline, unless
+    /// it is that already, give or take [`REARM_SLACK`]: most requests cost no call.
+    fn arm_read(&mut self) -> Result<()> {
+        let left = self.time_left("reading from")?;
+        if !close_enough(left, self.armed_read) {
+            self.stream
+                .set_read_timeout(left)
+                .map_err(|e| Error::io("cannot set the socket's read timeout", e))?;
+            self.armed_read = left;
+        }
+        Ok(())
+    }
+
+    /// [`Connection::arm_read`] for writes.
+    fn arm_write(&mut self) -> Result<()> {
+        let left = self.time_left("writing to")?;
+        if !close_enough(left, self.armed_write) {
+            self.stream
+                .set_write_timeout(left)
+                .map_err(|e| Error::io("cannot set the socket's write timeout", e))?;
+            self.armed_write = left;
+        }
         Ok(())
     }
 
@@ -393,9 +499,24 @@ impl Connection {
         !self.broken && !self.state_changed && self.db == db
     }
 
+    /// `true` when the server has sent nothing since the last reply and has not closed
+    /// the connection (a `CLIENT KILL`, a restart, a timeout on its side): what a pool
+    /// checks before handing an idle connection on, with one non-blocking peek and no
+    /// round trip.
+    pub(crate) fn is_quiet(&self) -> bool {
+        !self.broken && self.read_buf.is_empty() && self.stream.is_quiet()
+    }
+
     /// Sends `out` in one write and reads a reply for each command, error replies as
-    /// values. A batch is written straight from its buffer.
+    /// values, within the deadline its commands give.
     fn run_batch(&mut self, out: Outgoing<'_>) -> Result<Vec<Value>> {
+        self.start(blocking_wait_of(out));
+        self.exchange(out)
+    }
+
+    /// Sends `out` and reads its replies within the request's deadline. A batch is
+    /// written straight from its buffer.
+    fn exchange(&mut self, out: Outgoing<'_>) -> Result<Vec<Value>> {
         self.check_usable()?;
         out.check_args()?;
         match out.wire() {
@@ -437,6 +558,12 @@ impl Connection {
     /// A command longer than [`DIRECT_WRITE_MIN`] has its header and first bytes copied
     /// into the write buffer and the rest written from the command itself.
     pub(crate) fn send(&mut self, cmd: &Cmd) -> Result<()> {
+        self.start(None);
+        self.write_cmd(cmd)
+    }
+
+    /// Writes a command within the request's deadline.
+    fn write_cmd(&mut self, cmd: &Cmd) -> Result<()> {
         self.check_usable()?;
         cmd.check_args()?;
         let args = cmd.encoded_args();
@@ -454,12 +581,36 @@ impl Connection {
     /// empty so nothing is sent out of order.
     fn write_through(&mut self, bytes: &[u8]) -> Result<()> {
         debug_assert!(self.write_buf.is_empty());
-        let res = self
-            .stream
-            .write_all(bytes)
-            .and_then(|()| self.stream.flush());
-        let addr = &self.addr;
-        self.track(res.map_err(|e| Error::io(format!("writing to {addr} failed"), e)))
+        let res = self.write_within(bytes);
+        self.track(res)
+    }
+
+    /// Writes all of `bytes` within the request's deadline: a write the socket takes in
+    /// one call costs nothing more; one it takes in several gets what is left of the
+    /// deadline for each further call.
+    fn write_within(&mut self, bytes: &[u8]) -> Result<()> {
+        let mut rest = bytes;
+        let mut first = true;
+        while !rest.is_empty() {
+            if !first {
+                self.arm_write()?;
+            }
+            first = false;
+            match self.stream.write(rest) {
+                Ok(0) => {
+                    return Err(Error::io(
+                        format!("writing to {} failed", self.addr),
+                        io::ErrorKind::WriteZero.into(),
+                    ));
+                }
+                Ok(n) => rest = rest.get(n..).unwrap_or_default(),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io(format!("writing to {} failed", self.addr), e)),
+            }
+        }
+        self.stream
+            .flush()
+            .map_err(|e| Error::io(format!("writing to {} failed", self.addr), e))
     }
 
     /// Reads the next message the server sends, push messages included, waiting as
@@ -473,16 +624,17 @@ impl Connection {
                 return Ok(Some(value));
             }
             let set = match wait {
-                Wait::Forever => self.stream.set_timeouts(None, self.read_timeout),
-                Wait::For(timeout) => self.stream.set_timeouts(Some(timeout), self.read_timeout),
+                Wait::Forever => self.stream.set_read_timeout(None),
+                Wait::For(timeout) => self.stream.set_read_timeout(Some(timeout)),
                 Wait::No => self.stream.set_nonblocking(true),
             };
             set.map_err(|_| Error::invalid_input("a wait must not be zero"))?;
             let filled = self.fill_read_buf(false);
-            let restored = self.stream.set_nonblocking(false).and_then(|()| {
-                self.stream
-                    .set_timeouts(self.read_timeout, self.read_timeout)
-            });
+            let restored = self
+                .stream
+                .set_nonblocking(false)
+                .and_then(|()| self.stream.set_read_timeout(self.read_timeout));
+            self.armed_read = self.read_timeout;
             match filled {
                 Ok(()) => {}
                 Err(e) if e.is_timeout() => return Ok(None),
@@ -518,14 +670,15 @@ impl Connection {
     }
 
     fn flush(&mut self) -> Result<()> {
-        let res = self.stream.write_all(&self.write_buf);
+        let buf = std::mem::take(&mut self.write_buf);
+        let res = self.write_within(&buf);
+        self.write_buf = buf;
         if self.write_buf.capacity() > MAX_RETAINED_WRITE_BUF {
             self.write_buf = Vec::with_capacity(1024);
         } else {
             self.write_buf.clear();
         }
-        let addr = &self.addr;
-        self.track(res.map_err(|e| Error::io(format!("writing to {addr} failed"), e)))
+        self.track(res)
     }
 
     /// Reads the next reply. RESP3 push messages that arrive in between (invalidations,
@@ -553,7 +706,7 @@ impl Connection {
                 // A push that is not a reply; the next frame may be buffered already.
                 Some(None) => {}
                 None => {
-                    let filled = self.fill_read_buf(true);
+                    let filled = self.arm_read().and_then(|()| self.fill_read_buf(true));
                     self.track(filled)?;
                 }
             }
@@ -573,8 +726,7 @@ impl Connection {
         // Reading through TLS may also write (a key update, say), which a non-blocking
         // socket could cut short: TLS streams are not polled.
         let polled = if poll && !self.stream.is_tls() {
-            self.busy_poll
-                .read(&mut self.stream, dst, self.read_timeout)
+            self.busy_poll.read(&mut self.stream, dst, self.armed_read)
         } else {
             Ok(None)
         };
@@ -604,6 +756,55 @@ impl Connection {
             Err(e) => Err(Error::io(format!("reading from {} failed", self.addr), e)),
         }
     }
+}
+
+/// `true` when nothing waits to be read on `socket` and the peer has not closed it, by
+/// one peek that does not wait. Shared with the async connections, whose runtime may not
+/// have seen yet what the socket has.
+pub(crate) fn is_quiet(socket: &socket2::SockRef<'_>) -> bool {
+    matches!(peek_now(socket), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
+/// Peeks at one byte without waiting: `WouldBlock` when nothing has arrived, `Ok(0)` when
+/// the peer closed.
+#[cfg(unix)]
+fn peek_now(socket: &socket2::SockRef<'_>) -> io::Result<usize> {
+    let mut byte = [std::mem::MaybeUninit::uninit(); 1];
+    socket.recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT)
+}
+
+#[cfg(not(unix))]
+fn peek_now(socket: &socket2::SockRef<'_>) -> io::Result<usize> {
+    let mut byte = [std::mem::MaybeUninit::uninit(); 1];
+    socket.set_nonblocking(true)?;
+    let peeked = socket.peek(&mut byte);
+    socket.set_nonblocking(false)?;
+    peeked
+}
+
+/// How far a socket's timeout may be from what is left of a deadline before it is set
+/// anew: a request whose reply comes in one read then costs no call to set it.
+const REARM_SLACK: Duration = Duration::from_millis(1);
+
+/// `true` when two timeouts are the same, give or take [`REARM_SLACK`].
+fn close_enough(a: Option<Duration>, b: Option<Duration>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.abs_diff(b) <= REARM_SLACK,
+        _ => false,
+    }
+}
+
+/// How long the commands of `out` may block on the server together; `None` when none
+/// blocks.
+pub(crate) fn blocking_wait_of(out: Outgoing<'_>) -> Option<BlockingWait> {
+    let mut total: Option<BlockingWait> = None;
+    out.for_each(|cmd| {
+        if let Some(wait) = blocking_wait(cmd) {
+            total = Some(total.map_or(wait, |sum| sum.then(wait)));
+        }
+    });
+    total
 }
 
 /// How a successful command changed a connection's state.
@@ -785,7 +986,8 @@ impl ConnectionLike for Connection {
     }
 
     fn req_command_into(&mut self, cmd: &Cmd, sink: &mut dyn ReplySink) -> Result<()> {
-        self.send(cmd)?;
+        self.start(blocking_wait(cmd.view()));
+        self.write_cmd(cmd)?;
         let reply = self.read_reply_with(|frame| match frame.next_error() {
             Some(error) => Err(error),
             None => Ok(sink.take_frame(frame)),

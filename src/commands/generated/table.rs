@@ -15,6 +15,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "6.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ACL CAT",
@@ -31,6 +32,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "6.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ACL DELUSER",
@@ -48,6 +50,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "6.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ACL DRYRUN",
@@ -65,6 +68,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ACL GENPASS",
@@ -81,6 +85,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "6.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ACL GETUSER",
@@ -98,6 +103,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "6.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ACL HELP",
@@ -113,6 +119,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "6.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ACL LIST",
@@ -130,6 +137,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "6.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ACL LOAD",
@@ -147,6 +155,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "6.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ACL LOG",
@@ -164,6 +173,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "6.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ACL SAVE",
@@ -181,6 +191,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "6.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ACL SETUSER",
@@ -198,6 +209,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "6.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ACL USERS",
@@ -215,6 +227,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "6.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ACL WHOAMI",
@@ -231,6 +244,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "6.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "APPEND",
@@ -258,6 +272,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ASKING",
@@ -270,6 +285,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "AUTH",
@@ -289,6 +305,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "BGREWRITEAOF",
@@ -304,6 +321,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "BGSAVE",
@@ -319,6 +337,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "BITCOUNT",
@@ -343,6 +362,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "bitmap",
         since: "2.6.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "BITFIELD",
@@ -371,6 +391,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "bitmap",
         since: "3.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "BITFIELD_RO",
@@ -397,6 +418,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "bitmap",
         since: "6.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "BITOP",
@@ -434,6 +456,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "bitmap",
         since: "2.6.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "BITPOS",
@@ -458,6 +481,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "bitmap",
         since: "2.8.7",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "BLMOVE",
@@ -497,6 +521,10 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "6.2.0",
+        blocking_timeout: Some(BlockingTimeout {
+            position: ArgPosition::At(5usize),
+            unit: TimeUnit::Seconds,
+        }),
     },
     CommandInfo {
         name: "BLMPOP",
@@ -524,6 +552,10 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "7.0.0",
+        blocking_timeout: Some(BlockingTimeout {
+            position: ArgPosition::At(1usize),
+            unit: TimeUnit::Seconds,
+        }),
     },
     CommandInfo {
         name: "BLPOP",
@@ -551,6 +583,10 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "2.0.0",
+        blocking_timeout: Some(BlockingTimeout {
+            position: ArgPosition::Last,
+            unit: TimeUnit::Seconds,
+        }),
     },
     CommandInfo {
         name: "BRPOP",
@@ -578,6 +614,10 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "2.0.0",
+        blocking_timeout: Some(BlockingTimeout {
+            position: ArgPosition::Last,
+            unit: TimeUnit::Seconds,
+        }),
     },
     CommandInfo {
         name: "BRPOPLPUSH",
@@ -617,6 +657,10 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "2.2.0",
+        blocking_timeout: Some(BlockingTimeout {
+            position: ArgPosition::At(3usize),
+            unit: TimeUnit::Seconds,
+        }),
     },
     CommandInfo {
         name: "BZMPOP",
@@ -644,6 +688,10 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "7.0.0",
+        blocking_timeout: Some(BlockingTimeout {
+            position: ArgPosition::At(1usize),
+            unit: TimeUnit::Seconds,
+        }),
     },
     CommandInfo {
         name: "BZPOPMAX",
@@ -672,6 +720,10 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "5.0.0",
+        blocking_timeout: Some(BlockingTimeout {
+            position: ArgPosition::Last,
+            unit: TimeUnit::Seconds,
+        }),
     },
     CommandInfo {
         name: "BZPOPMIN",
@@ -700,6 +752,10 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "5.0.0",
+        blocking_timeout: Some(BlockingTimeout {
+            position: ArgPosition::Last,
+            unit: TimeUnit::Seconds,
+        }),
     },
     CommandInfo {
         name: "CLIENT",
@@ -712,6 +768,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "2.4.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLIENT CACHING",
@@ -728,6 +785,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "6.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLIENT CAPA",
@@ -743,6 +801,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "8.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLIENT GETNAME",
@@ -759,6 +818,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "2.6.9",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLIENT GETREDIR",
@@ -775,6 +835,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "6.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLIENT HELP",
@@ -790,6 +851,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLIENT ID",
@@ -806,6 +868,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLIENT INFO",
@@ -822,6 +885,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLIENT KILL",
@@ -839,6 +903,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "2.4.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLIENT LIST",
@@ -856,6 +921,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "2.4.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLIENT NO-EVICT",
@@ -873,6 +939,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLIENT NO-TOUCH",
@@ -888,6 +955,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "7.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLIENT PAUSE",
@@ -905,6 +973,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLIENT REPLY",
@@ -921,6 +990,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "3.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLIENT SETINFO",
@@ -937,6 +1007,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "7.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLIENT SETNAME",
@@ -953,6 +1024,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "2.6.9",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLIENT TRACKING",
@@ -969,6 +1041,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "6.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLIENT TRACKINGINFO",
@@ -985,6 +1058,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLIENT UNBLOCK",
@@ -1002,6 +1076,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLIENT UNPAUSE",
@@ -1019,6 +1094,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER",
@@ -1031,6 +1107,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER ADDSLOTS",
@@ -1046,6 +1123,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER ADDSLOTSRANGE",
@@ -1061,6 +1139,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER BUMPEPOCH",
@@ -1076,6 +1155,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER COUNT-FAILURE-REPORTS",
@@ -1088,6 +1168,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER COUNTKEYSINSLOT",
@@ -1100,6 +1181,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER DELSLOTS",
@@ -1115,6 +1197,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER DELSLOTSRANGE",
@@ -1130,6 +1213,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER FAILOVER",
@@ -1145,6 +1229,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER FLUSHSLOTS",
@@ -1160,6 +1245,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER FORGET",
@@ -1175,6 +1261,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER GETKEYSINSLOT",
@@ -1187,6 +1274,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER HELP",
@@ -1201,6 +1289,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER INFO",
@@ -1215,6 +1304,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER KEYSLOT",
@@ -1227,6 +1317,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER LINKS",
@@ -1239,6 +1330,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER MEET",
@@ -1254,6 +1346,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER MYID",
@@ -1268,6 +1361,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER MYSHARDID",
@@ -1282,6 +1376,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "7.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER NODES",
@@ -1296,6 +1391,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER REPLICAS",
@@ -1308,6 +1404,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER REPLICATE",
@@ -1323,6 +1420,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER RESET",
@@ -1338,6 +1436,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER SAVECONFIG",
@@ -1353,6 +1452,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER SET-CONFIG-EPOCH",
@@ -1368,6 +1468,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER SETSLOT",
@@ -1384,6 +1485,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER SHARDS",
@@ -1398,6 +1500,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER SLAVES",
@@ -1410,6 +1513,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER SLOT-STATS",
@@ -1424,6 +1528,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "8.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CLUSTER SLOTS",
@@ -1438,6 +1543,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "COMMAND",
@@ -1453,6 +1559,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: true,
         group: "server",
         since: "2.8.13",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "COMMAND COUNT",
@@ -1468,6 +1575,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.8.13",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "COMMAND DOCS",
@@ -1483,6 +1591,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: true,
         group: "server",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "COMMAND GETKEYS",
@@ -1498,6 +1607,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.8.13",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "COMMAND GETKEYSANDFLAGS",
@@ -1513,6 +1623,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "COMMAND HELP",
@@ -1528,6 +1639,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "COMMAND INFO",
@@ -1543,6 +1655,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: true,
         group: "server",
         since: "2.8.13",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "COMMAND LIST",
@@ -1558,6 +1671,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: true,
         group: "server",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CONFIG",
@@ -1570,6 +1684,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CONFIG GET",
@@ -1586,6 +1701,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CONFIG HELP",
@@ -1600,6 +1716,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CONFIG RESETSTAT",
@@ -1616,6 +1733,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CONFIG REWRITE",
@@ -1632,6 +1750,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.8.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "CONFIG SET",
@@ -1648,6 +1767,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "COPY",
@@ -1685,6 +1805,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "DBSIZE",
@@ -1699,6 +1820,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "DEBUG",
@@ -1716,6 +1838,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "DECR",
@@ -1744,6 +1867,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "DECRBY",
@@ -1772,6 +1896,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "DEL",
@@ -1796,6 +1921,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "DISCARD",
@@ -1813,6 +1939,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "transactions",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "DUMP",
@@ -1837,6 +1964,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "2.6.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ECHO",
@@ -1852,6 +1980,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "EVAL",
@@ -1882,6 +2011,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "2.6.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "EVALSHA",
@@ -1912,6 +2042,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "2.6.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "EVALSHA_RO",
@@ -1941,6 +2072,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "EVAL_RO",
@@ -1970,6 +2102,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "EXEC",
@@ -1986,6 +2119,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "transactions",
         since: "1.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "EXISTS",
@@ -2010,6 +2144,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "EXPIRE",
@@ -2034,6 +2169,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "EXPIREAT",
@@ -2058,6 +2194,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "1.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "EXPIRETIME",
@@ -2084,6 +2221,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "FAILOVER",
@@ -2099,6 +2237,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "FCALL",
@@ -2129,6 +2268,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "FCALL_RO",
@@ -2158,6 +2298,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "FLUSHALL",
@@ -2170,6 +2311,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "FLUSHDB",
@@ -2182,6 +2324,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "FUNCTION",
@@ -2194,6 +2337,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "FUNCTION DELETE",
@@ -2208,6 +2352,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "FUNCTION DUMP",
@@ -2220,6 +2365,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "FUNCTION FLUSH",
@@ -2234,6 +2380,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "FUNCTION HELP",
@@ -2248,6 +2395,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "FUNCTION KILL",
@@ -2262,6 +2410,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "FUNCTION LIST",
@@ -2274,6 +2423,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: true,
         group: "scripting",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "FUNCTION LOAD",
@@ -2289,6 +2439,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "FUNCTION RESTORE",
@@ -2304,6 +2455,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "FUNCTION STATS",
@@ -2318,6 +2470,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "GEOADD",
@@ -2344,6 +2497,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "geo",
         since: "3.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "GEODIST",
@@ -2368,6 +2522,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "geo",
         since: "3.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "GEOHASH",
@@ -2392,6 +2547,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "geo",
         since: "3.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "GEOPOS",
@@ -2416,6 +2572,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "geo",
         since: "3.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "GEORADIUS",
@@ -2470,6 +2627,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "geo",
         since: "3.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "GEORADIUSBYMEMBER",
@@ -2524,6 +2682,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "geo",
         since: "3.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "GEORADIUSBYMEMBER_RO",
@@ -2548,6 +2707,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "geo",
         since: "3.2.10",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "GEORADIUS_RO",
@@ -2572,6 +2732,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "geo",
         since: "3.2.10",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "GEOSEARCH",
@@ -2596,6 +2757,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "geo",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "GEOSEARCHSTORE",
@@ -2633,6 +2795,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "geo",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "GET",
@@ -2659,6 +2822,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "GETBIT",
@@ -2685,6 +2849,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "bitmap",
         since: "2.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "GETDEL",
@@ -2710,6 +2875,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "GETEX",
@@ -2735,6 +2901,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "GETRANGE",
@@ -2759,6 +2926,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "2.4.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "GETSET",
@@ -2787,6 +2955,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "HDEL",
@@ -2811,6 +2980,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "hash",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "HELLO",
@@ -2830,6 +3000,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "6.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "HEXISTS",
@@ -2854,6 +3025,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "hash",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "HGET",
@@ -2880,6 +3052,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "hash",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "HGETALL",
@@ -2904,6 +3077,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: true,
         group: "hash",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "HINCRBY",
@@ -2932,6 +3106,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "hash",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "HINCRBYFLOAT",
@@ -2960,6 +3135,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "hash",
         since: "2.6.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "HKEYS",
@@ -2984,6 +3160,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: true,
         group: "hash",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "HLEN",
@@ -3008,6 +3185,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "hash",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "HMGET",
@@ -3034,6 +3212,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "hash",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "HMSET",
@@ -3061,6 +3240,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "hash",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "HRANDFIELD",
@@ -3085,6 +3265,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "hash",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "HSCAN",
@@ -3109,6 +3290,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "hash",
         since: "2.8.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "HSET",
@@ -3136,6 +3318,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "hash",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "HSETNX",
@@ -3163,6 +3346,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "hash",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "HSTRLEN",
@@ -3187,6 +3371,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "hash",
         since: "3.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "HVALS",
@@ -3211,6 +3396,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: true,
         group: "hash",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "INCR",
@@ -3239,6 +3425,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "INCRBY",
@@ -3267,6 +3454,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "INCRBYFLOAT",
@@ -3295,6 +3483,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "2.6.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "INFO",
@@ -3310,6 +3499,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "KEYS",
@@ -3322,6 +3512,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: true,
         group: "generic",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LASTSAVE",
@@ -3337,6 +3528,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LATENCY",
@@ -3349,6 +3541,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.8.13",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LATENCY DOCTOR",
@@ -3365,6 +3558,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.8.13",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LATENCY GRAPH",
@@ -3381,6 +3575,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.8.13",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LATENCY HELP",
@@ -3395,6 +3590,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.8.13",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LATENCY HISTOGRAM",
@@ -3411,6 +3607,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LATENCY HISTORY",
@@ -3427,6 +3624,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.8.13",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LATENCY LATEST",
@@ -3443,6 +3641,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.8.13",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LATENCY RESET",
@@ -3459,6 +3658,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.8.13",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LCS",
@@ -3483,6 +3683,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LINDEX",
@@ -3507,6 +3708,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LINSERT",
@@ -3533,6 +3735,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "2.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LLEN",
@@ -3557,6 +3760,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LMOVE",
@@ -3595,6 +3799,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LMPOP",
@@ -3620,6 +3825,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LOLWUT",
@@ -3634,6 +3840,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LPOP",
@@ -3659,6 +3866,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LPOS",
@@ -3683,6 +3891,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "6.0.6",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LPUSH",
@@ -3710,6 +3919,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LPUSHX",
@@ -3737,6 +3947,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "2.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LRANGE",
@@ -3761,6 +3972,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LREM",
@@ -3785,6 +3997,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LSET",
@@ -3811,6 +4024,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "LTRIM",
@@ -3835,6 +4049,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "MEMORY",
@@ -3847,6 +4062,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "4.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "MEMORY DOCTOR",
@@ -3859,6 +4075,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "4.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "MEMORY HELP",
@@ -3873,6 +4090,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "4.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "MEMORY MALLOC-STATS",
@@ -3885,6 +4103,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "4.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "MEMORY PURGE",
@@ -3897,6 +4116,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "4.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "MEMORY STATS",
@@ -3909,6 +4129,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "4.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "MEMORY USAGE",
@@ -3931,6 +4152,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "4.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "MGET",
@@ -3957,6 +4179,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "MIGRATE",
@@ -3998,6 +4221,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "2.6.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "MODULE",
@@ -4010,6 +4234,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "4.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "MODULE HELP",
@@ -4024,6 +4249,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "MODULE LIST",
@@ -4038,6 +4264,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: true,
         group: "server",
         since: "4.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "MODULE LOAD",
@@ -4054,6 +4281,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "4.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "MODULE LOADEX",
@@ -4070,6 +4298,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "MODULE UNLOAD",
@@ -4086,6 +4315,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "4.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "MONITOR",
@@ -4102,6 +4332,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "MOVE",
@@ -4127,6 +4358,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "MSET",
@@ -4153,6 +4385,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "1.0.1",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "MSETNX",
@@ -4179,6 +4412,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "1.0.1",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "MULTI",
@@ -4197,6 +4431,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "transactions",
         since: "1.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "OBJECT",
@@ -4209,6 +4444,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "2.2.3",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "OBJECT ENCODING",
@@ -4231,6 +4467,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "2.2.3",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "OBJECT FREQ",
@@ -4253,6 +4490,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "4.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "OBJECT HELP",
@@ -4267,6 +4505,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "OBJECT IDLETIME",
@@ -4289,6 +4528,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "2.2.3",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "OBJECT REFCOUNT",
@@ -4311,6 +4551,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "2.2.3",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PERSIST",
@@ -4335,6 +4576,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "2.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PEXPIRE",
@@ -4359,6 +4601,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "2.6.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PEXPIREAT",
@@ -4383,6 +4626,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "2.6.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PEXPIRETIME",
@@ -4409,6 +4653,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PFADD",
@@ -4436,6 +4681,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "hyperloglog",
         since: "2.8.9",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PFCOUNT",
@@ -4462,6 +4708,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "hyperloglog",
         since: "2.8.9",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PFDEBUG",
@@ -4489,6 +4736,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "hyperloglog",
         since: "2.8.9",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PFMERGE",
@@ -4527,6 +4775,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "hyperloglog",
         since: "2.8.9",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PFSELFTEST",
@@ -4539,6 +4788,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "hyperloglog",
         since: "2.8.9",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PING",
@@ -4553,6 +4803,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PSETEX",
@@ -4579,6 +4830,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "2.6.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PSUBSCRIBE",
@@ -4596,6 +4848,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "pubsub",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PSYNC",
@@ -4612,6 +4865,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.8.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PTTL",
@@ -4638,6 +4892,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "2.6.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PUBLISH",
@@ -4656,6 +4911,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "pubsub",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PUBSUB",
@@ -4668,6 +4924,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "pubsub",
         since: "2.8.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PUBSUB CHANNELS",
@@ -4683,6 +4940,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "pubsub",
         since: "2.8.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PUBSUB HELP",
@@ -4697,6 +4955,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "pubsub",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PUBSUB NUMPAT",
@@ -4712,6 +4971,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "pubsub",
         since: "2.8.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PUBSUB NUMSUB",
@@ -4727,6 +4987,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "pubsub",
         since: "2.8.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PUBSUB SHARDCHANNELS",
@@ -4742,6 +5003,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "pubsub",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PUBSUB SHARDNUMSUB",
@@ -4757,6 +5019,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "pubsub",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "PUNSUBSCRIBE",
@@ -4774,6 +5037,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "pubsub",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "QUIT",
@@ -4792,6 +5056,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "RANDOMKEY",
@@ -4806,6 +5071,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "READONLY",
@@ -4821,6 +5087,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "READWRITE",
@@ -4836,6 +5103,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "RENAME",
@@ -4872,6 +5140,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "RENAMENX",
@@ -4908,6 +5177,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "REPLCONF",
@@ -4925,6 +5195,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "REPLICAOF",
@@ -4941,6 +5212,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "RESET",
@@ -4959,6 +5231,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "RESTORE",
@@ -4985,6 +5258,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "2.6.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "RESTORE-ASKING",
@@ -5012,6 +5286,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "3.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ROLE",
@@ -5029,6 +5304,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.8.12",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "RPOP",
@@ -5054,6 +5330,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "RPOPLPUSH",
@@ -5092,6 +5369,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "1.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "RPUSH",
@@ -5119,6 +5397,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "RPUSHX",
@@ -5146,6 +5425,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "list",
         since: "2.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SADD",
@@ -5173,6 +5453,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "set",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SAVE",
@@ -5189,6 +5470,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SCAN",
@@ -5203,6 +5485,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "2.8.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SCARD",
@@ -5227,6 +5510,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "set",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SCRIPT",
@@ -5239,6 +5523,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "2.6.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SCRIPT DEBUG",
@@ -5251,6 +5536,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "3.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SCRIPT EXISTS",
@@ -5263,6 +5549,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "2.6.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SCRIPT FLUSH",
@@ -5275,6 +5562,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "2.6.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SCRIPT HELP",
@@ -5289,6 +5577,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SCRIPT KILL",
@@ -5303,6 +5592,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "2.6.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SCRIPT LOAD",
@@ -5317,6 +5607,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "2.6.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SCRIPT SHOW",
@@ -5329,6 +5620,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "scripting",
         since: "8.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SDIFF",
@@ -5353,6 +5645,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: true,
         group: "set",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SDIFFSTORE",
@@ -5390,6 +5683,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "set",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SELECT",
@@ -5405,6 +5699,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "connection",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL",
@@ -5420,6 +5715,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "2.8.4",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL CKQUORUM",
@@ -5435,6 +5731,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "2.8.4",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL CONFIG",
@@ -5450,6 +5747,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL DEBUG",
@@ -5465,6 +5763,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL FAILOVER",
@@ -5480,6 +5779,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "2.8.4",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL FLUSHCONFIG",
@@ -5495,6 +5795,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "2.8.4",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL GET-MASTER-ADDR-BY-NAME",
@@ -5510,6 +5811,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "2.8.4",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL GET-PRIMARY-ADDR-BY-NAME",
@@ -5525,6 +5827,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "8.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL HELP",
@@ -5541,6 +5844,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL INFO-CACHE",
@@ -5556,6 +5860,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "3.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL IS-MASTER-DOWN-BY-ADDR",
@@ -5571,6 +5876,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "2.8.4",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL IS-PRIMARY-DOWN-BY-ADDR",
@@ -5586,6 +5892,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "8.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL MASTER",
@@ -5601,6 +5908,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "2.8.4",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL MASTERS",
@@ -5616,6 +5924,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "2.8.4",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL MONITOR",
@@ -5631,6 +5940,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "2.8.4",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL MYID",
@@ -5646,6 +5956,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL PENDING-SCRIPTS",
@@ -5661,6 +5972,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "2.8.4",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL PRIMARIES",
@@ -5676,6 +5988,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "8.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL PRIMARY",
@@ -5691,6 +6004,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "8.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL REMOVE",
@@ -5706,6 +6020,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "2.8.4",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL REPLICAS",
@@ -5721,6 +6036,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL RESET",
@@ -5736,6 +6052,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "2.8.4",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL SENTINELS",
@@ -5751,6 +6068,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "2.8.4",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL SET",
@@ -5766,6 +6084,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "2.8.4",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL SIMULATE-FAILURE",
@@ -5781,6 +6100,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "3.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SENTINEL SLAVES",
@@ -5796,6 +6116,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sentinel",
         since: "2.8.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SET",
@@ -5824,6 +6145,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SETBIT",
@@ -5851,6 +6173,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "bitmap",
         since: "2.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SETEX",
@@ -5877,6 +6200,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SETNX",
@@ -5904,6 +6228,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SETRANGE",
@@ -5930,6 +6255,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "2.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SHUTDOWN",
@@ -5949,6 +6275,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SINTER",
@@ -5973,6 +6300,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: true,
         group: "set",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SINTERCARD",
@@ -5997,6 +6325,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "set",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SINTERSTORE",
@@ -6034,6 +6363,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "set",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SISMEMBER",
@@ -6058,6 +6388,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "set",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SLAVEOF",
@@ -6074,6 +6405,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SLOWLOG",
@@ -6086,6 +6418,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.2.12",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SLOWLOG GET",
@@ -6101,6 +6434,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.2.12",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SLOWLOG HELP",
@@ -6115,6 +6449,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SLOWLOG LEN",
@@ -6130,6 +6465,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.2.12",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SLOWLOG RESET",
@@ -6145,6 +6481,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.2.12",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SMEMBERS",
@@ -6169,6 +6506,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: true,
         group: "set",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SMISMEMBER",
@@ -6195,6 +6533,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "set",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SMOVE",
@@ -6231,6 +6570,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "set",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SORT",
@@ -6271,6 +6611,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SORT_RO",
@@ -6302,6 +6643,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SPOP",
@@ -6327,6 +6669,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "set",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SPUBLISH",
@@ -6354,6 +6697,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "pubsub",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SRANDMEMBER",
@@ -6378,6 +6722,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "set",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SREM",
@@ -6402,6 +6747,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "set",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SSCAN",
@@ -6426,6 +6772,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "set",
         since: "2.8.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SSUBSCRIBE",
@@ -6452,6 +6799,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "pubsub",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "STRLEN",
@@ -6476,6 +6824,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "2.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SUBSCRIBE",
@@ -6493,6 +6842,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "pubsub",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SUBSTR",
@@ -6517,6 +6867,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SUNION",
@@ -6541,6 +6892,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: true,
         group: "set",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SUNIONSTORE",
@@ -6578,6 +6930,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "set",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SUNSUBSCRIBE",
@@ -6604,6 +6957,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "pubsub",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SWAPDB",
@@ -6616,6 +6970,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "4.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "SYNC",
@@ -6632,6 +6987,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "TIME",
@@ -6647,6 +7003,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "server",
         since: "2.6.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "TOUCH",
@@ -6671,6 +7028,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "3.2.1",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "TTL",
@@ -6697,6 +7055,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "TYPE",
@@ -6721,6 +7080,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "1.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "UNLINK",
@@ -6745,6 +7105,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "4.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "UNSUBSCRIBE",
@@ -6762,6 +7123,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "pubsub",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "UNWATCH",
@@ -6779,6 +7141,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "transactions",
         since: "2.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "WAIT",
@@ -6791,6 +7154,10 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "3.0.0",
+        blocking_timeout: Some(BlockingTimeout {
+            position: ArgPosition::At(2usize),
+            unit: TimeUnit::Milliseconds,
+        }),
     },
     CommandInfo {
         name: "WAITAOF",
@@ -6803,6 +7170,10 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "7.2.0",
+        blocking_timeout: Some(BlockingTimeout {
+            position: ArgPosition::At(3usize),
+            unit: TimeUnit::Milliseconds,
+        }),
     },
     CommandInfo {
         name: "WATCH",
@@ -6831,6 +7202,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "transactions",
         since: "2.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XACK",
@@ -6855,6 +7227,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XADD",
@@ -6882,6 +7255,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XAUTOCLAIM",
@@ -6906,6 +7280,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XCLAIM",
@@ -6930,6 +7305,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XDEL",
@@ -6954,6 +7330,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XGROUP",
@@ -6966,6 +7343,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XGROUP CREATE",
@@ -6992,6 +7370,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XGROUP CREATECONSUMER",
@@ -7018,6 +7397,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XGROUP DELCONSUMER",
@@ -7042,6 +7422,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XGROUP DESTROY",
@@ -7066,6 +7447,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XGROUP HELP",
@@ -7080,6 +7462,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XGROUP SETID",
@@ -7104,6 +7487,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XINFO",
@@ -7116,6 +7500,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XINFO CONSUMERS",
@@ -7140,6 +7525,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XINFO GROUPS",
@@ -7164,6 +7550,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XINFO HELP",
@@ -7178,6 +7565,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XINFO STREAM",
@@ -7202,6 +7590,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XLEN",
@@ -7226,6 +7615,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XPENDING",
@@ -7250,6 +7640,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XRANGE",
@@ -7274,6 +7665,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XREAD",
@@ -7303,6 +7695,10 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: Some(BlockingTimeout {
+            position: ArgPosition::After("BLOCK"),
+            unit: TimeUnit::Milliseconds,
+        }),
     },
     CommandInfo {
         name: "XREADGROUP",
@@ -7332,6 +7728,10 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: Some(BlockingTimeout {
+            position: ArgPosition::After("BLOCK"),
+            unit: TimeUnit::Milliseconds,
+        }),
     },
     CommandInfo {
         name: "XREVRANGE",
@@ -7356,6 +7756,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XSETID",
@@ -7383,6 +7784,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "XTRIM",
@@ -7407,6 +7809,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "stream",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZADD",
@@ -7434,6 +7837,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "1.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZCARD",
@@ -7458,6 +7862,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "1.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZCOUNT",
@@ -7484,6 +7889,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZDIFF",
@@ -7508,6 +7914,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZDIFFSTORE",
@@ -7545,6 +7952,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZINCRBY",
@@ -7573,6 +7981,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "1.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZINTER",
@@ -7597,6 +8006,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZINTERCARD",
@@ -7621,6 +8031,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZINTERSTORE",
@@ -7658,6 +8069,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZLEXCOUNT",
@@ -7684,6 +8096,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "2.8.9",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZMPOP",
@@ -7709,6 +8122,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "7.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZMSCORE",
@@ -7735,6 +8149,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZPOPMAX",
@@ -7760,6 +8175,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZPOPMIN",
@@ -7785,6 +8201,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "5.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZRANDMEMBER",
@@ -7809,6 +8226,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZRANGE",
@@ -7833,6 +8251,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "1.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZRANGEBYLEX",
@@ -7857,6 +8276,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "2.8.9",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZRANGEBYSCORE",
@@ -7881,6 +8301,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "1.0.5",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZRANGESTORE",
@@ -7918,6 +8339,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZRANK",
@@ -7944,6 +8366,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZREM",
@@ -7968,6 +8391,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "1.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZREMRANGEBYLEX",
@@ -7992,6 +8416,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "2.8.9",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZREMRANGEBYRANK",
@@ -8016,6 +8441,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZREMRANGEBYSCORE",
@@ -8040,6 +8466,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "1.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZREVRANGE",
@@ -8064,6 +8491,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "1.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZREVRANGEBYLEX",
@@ -8088,6 +8516,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "2.8.9",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZREVRANGEBYSCORE",
@@ -8112,6 +8541,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "2.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZREVRANK",
@@ -8138,6 +8568,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "2.0.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZSCAN",
@@ -8162,6 +8593,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "2.8.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZSCORE",
@@ -8188,6 +8620,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "1.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZUNION",
@@ -8212,6 +8645,7 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "6.2.0",
+        blocking_timeout: None,
     },
     CommandInfo {
         name: "ZUNIONSTORE",
@@ -8249,5 +8683,6 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "sorted_set",
         since: "2.0.0",
+        blocking_timeout: None,
     },
 ];

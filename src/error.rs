@@ -178,15 +178,23 @@ impl Error {
         )
     }
 
-    /// An IO failure, described by `context`; a timeout when the IO error says so.
+    /// An IO failure, described by `context`; a timeout when the IO error says so. A
+    /// failure of TLS below the IO (a bad record, an alert from the server such as
+    /// `CertificateRequired`) is a [`ErrorKind::Tls`] error, and `context` then names it,
+    /// so that it is seen wherever the message goes.
     pub(crate) fn io(context: impl Into<Cow<'static, str>>, source: io::Error) -> Error {
+        let mut context = context.into();
         let kind = match source.kind() {
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ErrorKind::Timeout,
+            _ if is_tls(&source) => {
+                context = format!("{context}: {source}").into();
+                ErrorKind::Tls
+            }
             _ => ErrorKind::Connection,
         };
         Error(Box::new(Repr::Io {
             kind,
-            context: context.into(),
+            context,
             source,
         }))
     }
@@ -287,6 +295,18 @@ impl Error {
             detail,
         }))
     }
+}
+
+/// `true` when an IO error carries a TLS failure.
+#[cfg(feature = "tls")]
+fn is_tls(e: &io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+}
+
+#[cfg(not(feature = "tls"))]
+fn is_tls(_: &io::Error) -> bool {
+    false
 }
 
 /// `alloc::vec::Vec<alloc::string::String>` -> `Vec<String>`.

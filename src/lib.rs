@@ -45,7 +45,8 @@
 //! - `derive` (default): `#[derive(FromRedisValue)]` and `#[derive(ToRedisArgs)]`.
 //! - `json` (default): `#[redis(json)]` in the derives, with serde and `serde_json`.
 //! - `tokio` (default): the async client in [`aio`], on tokio.
-//! - `tls`: `rediss://` with rustls (ring provider), sync and async.
+//! - `tls`: `rediss://` with rustls (aws-lc-rs, or the process-wide provider the
+//!   application installed), sync and async.
 //!
 //! # Cancel safety
 //!

@@ -1,4 +1,5 @@
-//! TLS for `rediss://`, with rustls on the ring provider (the `tls` feature).
+//! TLS for `rediss://`, with rustls (the `tls` feature): the application's process-wide
+//! crypto provider when it installed one, else aws-lc-rs.
 //!
 //! Builds a rustls client configuration from [`TlsOptions`]: the trusted roots (the
 //! system's, or the CA certificates given), the client certificate for mutual TLS, and
@@ -34,8 +35,12 @@ pub(crate) fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>> {
     Ok(config)
 }
 
+/// The crypto provider: the process-wide one when the application installed one (its
+/// choice of ring, aws-lc-rs or a FIPS build), else aws-lc-rs's default.
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
 }
 
 fn tls_error(message: impl Into<String>) -> Error {

@@ -185,11 +185,40 @@ fn mutual_tls() {
     });
     // Without a client certificate the server refuses us: in the handshake, or (TLS
     // 1.3) on the first exchange after it.
-    let refused = Client::open(url("localhost", &server, &ca_query(&c.ca_cert)))
+    // Issue 20, item 12: either way the error is a TLS error that names the alert, sync
+    // and async.
+    let no_cert = url("localhost", &server, &ca_query(&c.ca_cert));
+    let refused = Client::open(no_cert.as_str())
         .unwrap()
         .get_connection()
-        .and_then(|mut con| con.ping());
-    assert!(refused.is_err(), "{refused:?}");
+        .and_then(|mut con| con.ping())
+        .unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Tls, "{refused:?}");
+    assert!(
+        refused.to_string().contains("CertificateRequired"),
+        "{refused}"
+    );
+    runtime.block_on(async {
+        let client = Client::open(no_cert.as_str()).unwrap();
+        let refused = match client.get_multiplexed_async_connection().await {
+            Ok(mut con) => con.ping().await.unwrap_err(),
+            Err(e) => e,
+        };
+        assert_eq!(refused.kind(), ErrorKind::Tls, "{refused:?}");
+        assert!(
+            refused.to_string().contains("CertificateRequired"),
+            "{refused}"
+        );
+        let refused = match client.get_async_connection().await {
+            Ok(mut con) => con.ping().await.unwrap_err(),
+            Err(e) => e,
+        };
+        assert_eq!(refused.kind(), ErrorKind::Tls, "{refused:?}");
+        assert!(
+            refused.to_string().contains("CertificateRequired"),
+            "{refused}"
+        );
+    });
     let err = Client::open(format!(
         "{}&ssl_certfile={}",
         url("localhost", &server, &ca_query(&c.ca_cert)),

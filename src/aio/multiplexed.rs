@@ -92,8 +92,8 @@ struct State {
     spare: Vec<u8>,
     /// One slot per request written or waiting to be, in order.
     pending: VecDeque<Slot>,
-    /// Why the connection failed, once it has.
-    failed: Option<String>,
+    /// How and why the connection failed, once it has.
+    failed: Option<(ErrorKind, String)>,
 }
 
 struct Shared {
@@ -113,18 +113,33 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Fails every request in flight and every later one.
-    fn fail(&self, why: &str) {
+    /// Fails every request in flight and every later one, as lost for `why`, with a
+    /// TLS error when TLS failed and a connection error otherwise.
+    fn fail(&self, kind: ErrorKind, why: &str) {
         let mut state = self.lock();
-        state.failed.get_or_insert_with(|| why.to_owned());
+        let (kind, why) = state
+            .failed
+            .get_or_insert_with(|| (kind, why.to_owned()))
+            .clone();
         state.buf.clear();
         for slot in state.pending.drain(..) {
-            let _ = slot.tx.send(Err(Error::new(
-                ErrorKind::Connection,
-                format!("connection lost: {why}"),
-            )));
+            let _ = slot.tx.send(Err(lost(kind, &why)));
         }
     }
+
+    /// [`Shared::fail`] for the error that ended the connection.
+    fn fail_on(&self, e: &Error) {
+        let kind = match e.kind() {
+            ErrorKind::Tls => ErrorKind::Tls,
+            _ => ErrorKind::Connection,
+        };
+        self.fail(kind, &e.to_string());
+    }
+}
+
+/// The error of a request on a connection that failed for `why`.
+fn lost(kind: ErrorKind, why: &str) -> Error {
+    Error::new(kind, format!("connection lost: {why}"))
 }
 
 /// Stops the tasks when the last handle goes.
@@ -318,11 +333,8 @@ impl MultiplexedConnection {
             batch: (count > 1).then(|| (count, Vec::with_capacity(count))),
         };
         let mut state = self.shared.lock();
-        if let Some(why) = &state.failed {
-            return Err(Error::new(
-                ErrorKind::Connection,
-                format!("connection lost: {why}"),
-            ));
+        if let Some((kind, why)) = &state.failed {
+            return Err(lost(*kind, why));
         }
         state.pending.push_back(slot);
         self.shared
@@ -383,8 +395,8 @@ impl MultiplexedConnection {
             Ok(sent) => sent,
             Err(e) => {
                 drop(state);
-                self.shared
-                    .fail(&format!("writing to {} failed: {e}", self.info.addr));
+                let e = Error::io(format!("writing to {} failed", self.info.addr), e);
+                self.shared.fail_on(&e);
                 return;
             }
         };
@@ -417,8 +429,10 @@ impl MultiplexedConnection {
                 "connection lost before the reply",
             )),
             Err(_) => {
-                self.shared
-                    .fail(&format!("a request got no reply within {:?}", self.timeout));
+                self.shared.fail(
+                    ErrorKind::Connection,
+                    &format!("a request got no reply within {:?}", self.timeout),
+                );
                 Err(timed_out(self.timeout))
             }
         }
@@ -591,7 +605,7 @@ async fn write_loop(shared: Arc<Shared>, mut stream: OwnedWrite) {
             let written = stream.write_all(&out).await;
             shared.lock().writing = false;
             if let Err(e) = written {
-                shared.fail(&e.to_string());
+                shared.fail_on(&Error::io("writing to the server failed", e));
                 return;
             }
             out.clear();
@@ -645,7 +659,7 @@ async fn read_loop(
             }
             Ok(incoming) => incoming,
             Err(e) => {
-                shared.fail(&e.to_string());
+                shared.fail_on(&e);
                 return;
             }
         };
@@ -653,7 +667,10 @@ async fn read_loop(
             let mut state = shared.lock();
             let Some(slot) = state.pending.front_mut() else {
                 drop(state);
-                shared.fail("a reply arrived that no request was waiting for");
+                shared.fail(
+                    ErrorKind::Protocol,
+                    "a reply arrived that no request was waiting for",
+                );
                 return;
             };
             let mut taken = slot.take(incoming);
@@ -671,7 +688,7 @@ async fn read_loop(
                 }),
                 Err(e) => {
                     drop(state);
-                    shared.fail(&e.to_string());
+                    shared.fail_on(&e.into());
                     return;
                 }
             }
@@ -710,7 +727,7 @@ impl AsyncConnectionLike for MultiplexedConnection {
             && e.is_unrecoverable()
         {
             // A malformed reply: as if the reader had found it.
-            self.shared.fail(&e.to_string());
+            self.shared.fail_on(e);
         }
         converted
     }
@@ -759,8 +776,9 @@ impl MultiplexedConnection {
             Reply::One(reply) => match reply.into_value() {
                 Ok(value) => Ok(vec![value]),
                 Err(e) => {
-                    self.shared.fail(&e.to_string());
-                    Err(e.into())
+                    let e = Error::from(e);
+                    self.shared.fail_on(&e);
+                    Err(e)
                 }
             },
             Reply::Many(replies) => Ok(replies),

@@ -130,7 +130,7 @@ impl Shared {
     /// [`Shared::fail`] for the error that ended the connection.
     fn fail_on(&self, e: &Error) {
         let kind = match e.kind() {
-            ErrorKind::Tls => ErrorKind::Tls,
+            kind @ (ErrorKind::Tls | ErrorKind::Protocol) => kind,
             _ => ErrorKind::Connection,
         };
         self.fail(kind, &e.to_string());

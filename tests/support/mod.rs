@@ -6,6 +6,8 @@
 #![allow(dead_code, unused_imports, unreachable_pub)]
 
 pub mod certs;
+pub mod decode_check;
+pub mod fake;
 pub mod resp;
 pub mod server;
 

@@ -10,7 +10,9 @@
 //! - `spec [--check]`: rebuilds `commands.json` from `spec/upstream/` and
 //!   `spec/overrides.json` (or checks that it is current);
 //! - `codegen [--check]`: regenerates `src/commands/generated/` from `commands.json` (or
-//!   checks that it is current).
+//!   checks that it is current);
+//! - `fuzz [SECONDS]`: runs the decoder's coverage-guided fuzz target (`fuzz/`) with
+//!   cargo-fuzz on a nightly toolchain, for 60 seconds unless told.
 
 // The same server helper the integration tests use; xtask needs only part of it.
 #[allow(dead_code, unreachable_pub)]
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
             vec![respec_codegen::generate_spec(root)]
         }),
         "codegen" => generated(&rest, "codegen", respec_codegen::generate_sources),
+        "fuzz" => fuzz(&rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
@@ -40,7 +43,8 @@ fn main() -> ExitCode {
                  demo          run the tour against $REDIS_URL or a throwaway server\n  \
                  bench [peers|codec] [ARGS]  respec against its peers, then the codec benches\n  \
                  spec [--check]     rebuild commands.json from spec/upstream and spec/overrides.json\n  \
-                 codegen [--check]  regenerate src/commands/generated from commands.json"
+                 codegen [--check]  regenerate src/commands/generated from commands.json\n  \
+                 fuzz [SECONDS]     fuzz the decoder with cargo-fuzz on nightly (60 s unless told)"
             );
             ExitCode::FAILURE
         }
@@ -160,6 +164,48 @@ fn bench_codec(args: &[String]) -> ExitCode {
     let mut cmd = cargo();
     cmd.args(["bench", "--package", "respec-bench", "--bench", "codec"])
         .args(args);
+    run(cmd)
+}
+
+/// Runs the decoder's fuzz target for a bounded time, where a nightly toolchain and
+/// cargo-fuzz are at hand; says how to get them where they are not. Crashes land in
+/// `fuzz/artifacts/decoder/`, with the input that caused them.
+fn fuzz(args: &[String]) -> ExitCode {
+    let seconds = match args {
+        [] => 60,
+        [seconds] => match seconds.parse::<u64>() {
+            Ok(seconds) if seconds > 0 => seconds,
+            _ => {
+                eprintln!("usage: cargo xtask fuzz [SECONDS]");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => {
+            eprintln!("usage: cargo xtask fuzz [SECONDS]");
+            return ExitCode::FAILURE;
+        }
+    };
+    let works = |args: &[&str]| {
+        Command::new("cargo")
+            .args(args)
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
+    if !works(&["+nightly", "--version"]) {
+        eprintln!(
+            "xtask: fuzzing needs a nightly toolchain (`rustup toolchain install nightly`); \
+             the suite's bounded randomized decoder test (tests/decoder_fuzz.rs) runs without it"
+        );
+        return ExitCode::FAILURE;
+    }
+    if !works(&["+nightly", "fuzz", "--version"]) {
+        eprintln!("xtask: fuzzing needs cargo-fuzz: `cargo install cargo-fuzz`");
+        return ExitCode::FAILURE;
+    }
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(project_root().join("fuzz"))
+        .args(["+nightly", "fuzz", "run", "decoder", "--"])
+        .arg(format!("-max_total_time={seconds}"));
     run(cmd)
 }
 

@@ -209,8 +209,8 @@ impl From<String> for Password {
 /// | `protocol` | `2` or `3` |
 /// | `username`, `password` | credentials (the ones in the user-info part win) |
 /// | `client_name` | name set with `CLIENT SETNAME` (or `HELLO`) |
-/// | `socket_timeout` | read and write timeout, in seconds |
-/// | `socket_connect_timeout` | connect timeout, in seconds |
+/// | `socket_timeout` | each request's deadline, in seconds |
+/// | `socket_connect_timeout` | deadline of connecting and the setup, in seconds |
 /// | `socket_keepalive` | TCP keepalive on or off |
 /// | `busy_poll_us` | how long a sync connection polls for a reply before blocking, in microseconds (default `0`: never) |
 /// | `health_check_interval` | idle seconds after which a pooled connection is checked |
@@ -254,9 +254,15 @@ pub struct ConnectionInfo {
     pub protocol: ProtocolVersion,
     /// The name given to the connection with `CLIENT SETNAME`.
     pub client_name: Option<String>,
-    /// How long a read or write may block; `None` waits forever.
+    /// The deadline of each request as a whole, from sending it to the last byte of its
+    /// reply, however the bytes arrive; a blocking command (`BLPOP`, `XREAD ... BLOCK`)
+    /// gets its own timeout on top. `None`: a sync connection waits forever, an async one
+    /// [`DEFAULT_RESPONSE_TIMEOUT`](crate::aio::DEFAULT_RESPONSE_TIMEOUT).
     pub socket_timeout: Option<Duration>,
-    /// How long connecting may take; `None` leaves it to the operating system.
+    /// How long connecting and the setup (`HELLO`, `AUTH`, `SELECT`, `CLIENT SETNAME`)
+    /// may take together; `None` takes the socket timeout (and, for a sync connection
+    /// with neither, leaves connecting to the operating system and waits for the setup as
+    /// long as it takes; an async one allows 5 s).
     pub socket_connect_timeout: Option<Duration>,
     /// Whether TCP keepalive probes are sent on idle connections (default: on).
     pub socket_keepalive: bool,

@@ -306,13 +306,7 @@ async fn the_async_pool_replaces_connections_the_server_closed_while_idle() {
     }
     drop(checked_out);
     let mut admin = support::connect(&server, ProtocolVersion::Resp2);
-    let killed: i64 = cmd("CLIENT KILL")
-        .arg("TYPE")
-        .arg("normal")
-        .arg("SKIPME")
-        .arg("yes")
-        .query(&mut admin)
-        .unwrap();
+    let killed = support::kill_other_clients(&mut admin);
     assert_eq!(killed, 14);
     for round in 0..20 {
         let mut con = client.get_async_connection().await.unwrap();

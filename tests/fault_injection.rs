@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use respec::aio::{ConnectionManager, MultiplexedConnection};
-use respec::{AsyncCommands, Client, Commands, ErrorKind, ProtocolVersion, cmd, pipe};
+use respec::{AsyncCommands, Client, Commands, ErrorKind, ProtocolVersion, pipe};
 use support::RedisServer;
 use support::resp::Rng;
 
@@ -179,13 +179,7 @@ fn no_reply_reaches_the_wrong_request_while_connections_are_killed() {
             let until = Instant::now() + KILLING;
             while Instant::now() < until {
                 std::thread::sleep(Duration::from_millis(20 + rng.below(130) as u64));
-                let n: i64 = cmd("CLIENT KILL")
-                    .arg("TYPE")
-                    .arg("normal")
-                    .arg("SKIPME")
-                    .arg("yes")
-                    .query(&mut admin)
-                    .unwrap();
+                let n = support::kill_other_clients(&mut admin);
                 kills.fetch_add(1, Ordering::Relaxed);
                 killed_clients.fetch_add(n as u64, Ordering::Relaxed);
             }

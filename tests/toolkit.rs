@@ -699,13 +699,7 @@ fn the_pool_replaces_connections_the_server_closed_while_idle() {
     drop(checked_out);
     assert_eq!(client.open_connections(), 14);
     let mut admin = support::connect(&server, respec::ProtocolVersion::Resp2);
-    let killed: i64 = cmd("CLIENT KILL")
-        .arg("TYPE")
-        .arg("normal")
-        .arg("SKIPME")
-        .arg("yes")
-        .query(&mut admin)
-        .unwrap();
+    let killed = support::kill_other_clients(&mut admin);
     assert_eq!(killed, 14);
     for round in 0..20 {
         let pong: String = cmd("PING").query(&mut client.clone()).unwrap_or_else(|e| {

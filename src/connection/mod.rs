@@ -239,6 +239,13 @@ pub struct Connection {
     busy_poll: BusyPoll,
 }
 
+/// Which of a socket's timeouts [`Connection::arm`] sets.
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    Read,
+    Write,
+}
+
 /// How long [`Connection::read_message`] waits for something to arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Wait {
@@ -466,27 +473,26 @@ impl Connection {
         Ok(Some(left))
     }
 
-    /// Sets the socket's read timeout to what is left of the request's deadline, unless
-    /// it is that already, give or take [`REARM_SLACK`]: most requests cost no call.
-    fn arm_read(&mut self) -> Result<()> {
-        let left = self.time_left("reading from")?;
-        if !close_enough(left, self.armed_read) {
-            self.stream
-                .set_read_timeout(left)
-                .map_err(|e| Error::io("cannot set the socket's read timeout", e))?;
-            self.armed_read = left;
+    /// Sets the socket's read (or write) timeout to what is left of the request's
+    /// deadline, unless it is that already, give or take [`REARM_SLACK`]: most requests
+    /// cost no call.
+    fn arm(&mut self, direction: Direction) -> Result<()> {
+        let (what, armed) = match direction {
+            Direction::Read => ("reading from", self.armed_read),
+            Direction::Write => ("writing to", self.armed_write),
+        };
+        let left = self.time_left(what)?;
+        if close_enough(left, armed) {
+            return Ok(());
         }
-        Ok(())
-    }
-
-    /// [`Connection::arm_read`] for writes.
-    fn arm_write(&mut self) -> Result<()> {
-        let left = self.time_left("writing to")?;
-        if !close_enough(left, self.armed_write) {
-            self.stream
-                .set_write_timeout(left)
-                .map_err(|e| Error::io("cannot set the socket's write timeout", e))?;
-            self.armed_write = left;
+        let set = match direction {
+            Direction::Read => self.stream.set_read_timeout(left),
+            Direction::Write => self.stream.set_write_timeout(left),
+        };
+        set.map_err(|e| Error::io("cannot set the socket's timeout", e))?;
+        match direction {
+            Direction::Read => self.armed_read = left,
+            Direction::Write => self.armed_write = left,
         }
         Ok(())
     }
@@ -593,7 +599,7 @@ impl Connection {
         let mut first = true;
         while !rest.is_empty() {
             if !first {
-                self.arm_write()?;
+                self.arm(Direction::Write)?;
             }
             first = false;
             match self.stream.write(rest) {
@@ -706,7 +712,9 @@ impl Connection {
                 // A push that is not a reply; the next frame may be buffered already.
                 Some(None) => {}
                 None => {
-                    let filled = self.arm_read().and_then(|()| self.fill_read_buf(true));
+                    let filled = self
+                        .arm(Direction::Read)
+                        .and_then(|()| self.fill_read_buf(true));
                     self.track(filled)?;
                 }
             }

@@ -97,6 +97,18 @@ impl CutProxy {
     }
 }
 
+/// Closes every normal client of the server but `admin` itself (`CLIENT KILL TYPE
+/// normal SKIPME yes`); returns how many it closed.
+pub fn kill_other_clients(admin: &mut Connection) -> i64 {
+    respec::cmd("CLIENT KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query(admin)
+        .expect("CLIENT KILL works")
+}
+
 /// The server's version, from `INFO server`.
 pub fn server_version(con: &mut Connection) -> (u32, u32, u32) {
     let info: String = respec::cmd("INFO")

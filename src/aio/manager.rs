@@ -149,10 +149,7 @@ impl ConnectionManager {
         wait: Option<BlockingWait>,
         request: impl AsyncFnOnce(MultiplexedConnection) -> Result<R>,
     ) -> Result<R> {
-        let limit = match wait {
-            None => Some(self.inner.timeout),
-            Some(wait) => wait.plus(self.inner.timeout),
-        };
+        let limit = BlockingWait::limit(wait, self.inner.timeout);
         let work = async {
             let con = self.reconnected().await?;
             request(con).await

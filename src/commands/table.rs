@@ -269,6 +269,15 @@ impl BlockingWait {
             BlockingWait::Forever => None,
         }
     }
+
+    /// The time a request whose commands may block as long as `wait` says may take:
+    /// `timeout`, plus the wait; `None` when it may wait forever.
+    pub(crate) fn limit(wait: Option<BlockingWait>, timeout: Duration) -> Option<Duration> {
+        match wait {
+            None => Some(timeout),
+            Some(wait) => wait.plus(timeout),
+        }
+    }
 }
 
 /// What the spec says about one command or subcommand.

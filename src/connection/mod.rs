@@ -225,8 +225,6 @@ pub struct Connection {
     broken: bool,
     /// The read timeout the connection was configured with: each request's deadline.
     read_timeout: Option<Duration>,
-    /// The write timeout the connection was configured with.
-    write_timeout: Option<Duration>,
     /// The read and write timeouts the socket has now, which a request shortens to what
     /// is left of its deadline when a reply or a write takes more than one call.
     armed_read: Option<Duration>,
@@ -403,7 +401,6 @@ impl Connection {
             protocol: info.protocol,
             broken: false,
             read_timeout: info.socket_timeout,
-            write_timeout: info.socket_timeout,
             armed_read: None,
             armed_write: None,
             deadline: None,
@@ -439,19 +436,17 @@ impl Connection {
             .set_read_timeout(read)
             .and_then(|()| self.stream.set_write_timeout(write))
             .map_err(|_| Error::invalid_input("a socket timeout must not be zero"))?;
-        (self.read_timeout, self.armed_read) = (read, read);
-        (self.write_timeout, self.armed_write) = (write, write);
+        (self.read_timeout, self.armed_read, self.armed_write) = (read, read, write);
         Ok(())
     }
 
     /// Starts a request: its deadline is the socket timeout from now, plus how long its
     /// commands may block on the server.
     fn start(&mut self, blocking: Option<BlockingWait>) {
-        self.deadline = match (self.read_timeout, blocking) {
-            (None, _) => None,
-            (Some(timeout), None) => deadline::after(timeout),
-            (Some(timeout), Some(wait)) => wait.plus(timeout).and_then(deadline::after),
-        };
+        self.deadline = self
+            .read_timeout
+            .and_then(|timeout| BlockingWait::limit(blocking, timeout))
+            .and_then(deadline::after);
     }
 
     /// What is left of the request's deadline, for the socket's next read or write;

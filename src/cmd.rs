@@ -281,6 +281,9 @@ pub struct Batch {
     cmds: Vec<Queued>,
     /// The first command with an argument that could not be written, and why.
     invalid: Option<(usize, Arc<str>)>,
+    /// The letters the commands' names start with, as [`initial_bit`] marks them: a
+    /// question about every command's name ("may one of them block?") is then one test.
+    initials: u32,
 }
 
 impl PartialEq for Batch {
@@ -354,6 +357,14 @@ impl Batch {
             start = header + longer.len();
             writer.buf.splice(header..header + 4, longer);
         }
+        // The name's header is `$N\r\n`, or `$NN\r\n` for a name of ten bytes or more.
+        let name = writer.buf.get(start..).unwrap_or_default();
+        let initial = if name.get(2) == Some(&b'\r') {
+            name.get(4)
+        } else {
+            name.get(5)
+        };
+        self.initials |= initial_bit(initial.copied().unwrap_or(0));
         self.cmds.push(Queued {
             start,
             end: writer.buf.len(),
@@ -368,6 +379,7 @@ impl Batch {
             self.invalid
                 .get_or_insert_with(|| (self.cmds.len() + idx, Arc::clone(reason)));
         }
+        self.initials |= other.initials;
         let offset = self.committed();
         self.writer.buf.truncate(offset);
         self.writer.buf.extend_from_slice(other.wire());
@@ -395,6 +407,13 @@ impl Batch {
         self.writer.buf.clear();
         self.cmds.clear();
         self.invalid = None;
+        self.initials = 0;
+    }
+
+    /// `true` when some queued command's name may start with one of the letters
+    /// `initials` marks (see [`initial_bit`]): one test, whatever the batch's length.
+    pub(crate) fn names_may_start_with(&self, initials: u32) -> bool {
+        self.initials & initials != 0
     }
 
     /// Fails when an argument of a queued command could not be written: then none of
@@ -458,6 +477,25 @@ impl Batch {
             (args, queued)
         })
     }
+}
+
+/// The first byte of the name in `encoded` (the arguments as encoded, `$5\r\nBLPOP...`),
+/// read off its header without parsing it; `0` for anything else.
+pub(crate) fn name_initial(encoded: &[u8]) -> u8 {
+    match encoded {
+        [b'$', b'1'..=b'9', b'\r', b'\n', initial, ..]
+        | [b'$', b'1'..=b'9', b'0'..=b'9', b'\r', b'\n', initial, ..] => *initial,
+        _ => 0,
+    }
+}
+
+/// A letter, in either case, as one bit of 26; any other byte as the 27th.
+#[inline]
+pub(crate) const fn initial_bit(byte: u8) -> u32 {
+    // Clearing bit 5 folds the lower case onto the upper, and moves no other byte into
+    // `A..=Z`.
+    let folded = (byte & !0x20).wrapping_sub(b'A');
+    if folded < 26 { 1 << folded } else { 1 << 26 }
 }
 
 /// What one request sends: commands of their own, or a batch packed already.

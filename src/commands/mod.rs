@@ -53,5 +53,5 @@ pub use table::{
     ArgPosition, BeginSearch, BlockingTimeout, CommandFlags, CommandInfo, FindKeys, KeySpec,
     KeySpecFlags, RequestPolicy, ResponsePolicy, TimeUnit, all, lookup, lookup_cmd,
 };
-pub(crate) use table::{BlockingWait, blocking_wait};
+pub(crate) use table::{BLOCKING_INITIALS, BlockingWait, blocking_wait};
 pub use types::*;

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::cmd::{Cmd, CmdRef};
+use crate::cmd::{Cmd, CmdRef, initial_bit, name_initial};
 use crate::deadline;
 
 macro_rules! flag_set {
@@ -432,31 +432,41 @@ impl CommandInfo {
 }
 
 /// How long `cmd` may block on the server; `None` when it does not block. This runs for
-/// every command sent: a name that no blocking command's starts as is let go at once.
+/// every command sent: a name that no blocking command's starts as is let go at once,
+/// its first letter read off its encoded header.
+#[inline]
 pub(crate) fn blocking_wait(cmd: CmdRef<'_>) -> Option<BlockingWait> {
-    let initial = cmd.args().next()?.first()?.to_ascii_uppercase();
-    if !blocking_initials().contains(&initial) {
+    if initial_bit(name_initial(cmd.encoded_args())) & BLOCKING_INITIALS == 0 {
         return None;
     }
+    blocking_wait_looked_up(cmd)
+}
+
+/// [`blocking_wait`] for a command that may block: its entry looked up by name.
+#[inline(never)]
+fn blocking_wait_looked_up(cmd: CmdRef<'_>) -> Option<BlockingWait> {
     let args: Vec<&[u8]> = cmd.args().collect();
     let info = lookup(args.first()?, args.get(1).copied())?;
     info.blocking_wait(&args)
 }
 
-/// The bytes the names of the commands with a blocking timeout start with.
-fn blocking_initials() -> &'static [u8] {
-    static INITIALS: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    INITIALS.get_or_init(|| {
-        let mut initials: Vec<u8> = all()
-            .iter()
-            .filter(|info| info.blocking_timeout.is_some())
-            .filter_map(|info| info.name.as_bytes().first().copied())
-            .collect();
-        initials.sort_unstable();
-        initials.dedup();
-        initials
-    })
-}
+/// The letters the names of the commands with a blocking timeout start with, as
+/// [`initial_bit`] marks them, worked out from the table when compiling.
+// Indexing in a constant is checked when compiling: it cannot panic at run time.
+#[allow(clippy::indexing_slicing)]
+pub(crate) const BLOCKING_INITIALS: u32 = {
+    let table = &super::table_data::COMMANDS;
+    let mut bits = 0;
+    let mut idx = 0;
+    while idx < table.len() {
+        let name = table[idx].name.as_bytes();
+        if table[idx].blocking_timeout.is_some() && !name.is_empty() {
+            bits |= initial_bit(name[0]);
+        }
+        idx += 1;
+    }
+    bits
+};
 
 /// SORT's destination follows `STORE`, which no key spec can describe: its `BY` and
 /// `GET` patterns share the same "unknown" spec but are not keys.

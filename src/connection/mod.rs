@@ -23,7 +23,7 @@ pub use info::{
 
 use self::busy_poll::{BusyPoll, Pollable};
 use crate::cmd::{Batch, Cmd, CmdRef, Outgoing, cmd};
-use crate::commands::{BlockingWait, blocking_wait};
+use crate::commands::{BLOCKING_INITIALS, BlockingWait, blocking_wait};
 use crate::deadline;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Decoder, Frame, ProtocolError};
@@ -471,7 +471,18 @@ impl Connection {
     /// Sets the socket's read (or write) timeout to what is left of the request's
     /// deadline, unless it is that already, give or take [`REARM_SLACK`]: most requests
     /// cost no call.
+    #[inline]
     fn arm(&mut self, direction: Direction) -> Result<()> {
+        if self.deadline.is_none() && self.read_timeout.is_none() {
+            // No timeouts at all: nothing was ever set, nothing to set.
+            return Ok(());
+        }
+        self.arm_with_timeouts(direction)
+    }
+
+    /// [`Connection::arm`] on a connection with timeouts.
+    #[inline(never)]
+    fn arm_with_timeouts(&mut self, direction: Direction) -> Result<()> {
         let (what, armed) = match direction {
             Direction::Read => ("reading from", self.armed_read),
             Direction::Write => ("writing to", self.armed_write),
@@ -801,6 +812,11 @@ fn close_enough(a: Option<Duration>, b: Option<Duration>) -> bool {
 /// How long the commands of `out` may block on the server together; `None` when none
 /// blocks.
 pub(crate) fn blocking_wait_of(out: Outgoing<'_>) -> Option<BlockingWait> {
+    if let Outgoing::Batch(batch) = out
+        && !batch.names_may_start_with(BLOCKING_INITIALS)
+    {
+        return None;
+    }
     let mut total: Option<BlockingWait> = None;
     out.for_each(|cmd| {
         if let Some(wait) = blocking_wait(cmd) {

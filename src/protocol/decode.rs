@@ -365,7 +365,11 @@ fn parse_header(
         });
     };
     let lf = search_from + lf;
-    line_within_limit(kind, line_body_len(buf, start, lf), limits)?;
+    // Most lines are short: the exact body (without a CR before the LF) is worked out
+    // only for a line near its limit.
+    if lf - start - 1 > line_limit(kind, limits) {
+        line_within_limit(kind, line_body_len(buf, start, lf), limits)?;
+    }
     if lf < start + 2 || buf.get(lf - 1) != Some(&b'\r') {
         return Err(ProtocolError::MissingCrlf);
     }
@@ -432,20 +436,28 @@ fn line_body_len(buf: &[u8], start: usize, end: usize) -> usize {
 /// `u64` with room for leading zeros. A longer one is refused whole or in pieces alike.
 const MAX_LENGTH_LINE: usize = 24;
 
-/// Checks a line's body of `len` bytes against the limit for lines of type `kind`: a
-/// value's line ([`Limits::max_bulk_len`]) or a length's ([`MAX_LENGTH_LINE`]).
-fn line_within_limit(kind: u8, len: usize, limits: &Limits) -> Result<(), ProtocolError> {
+/// The longest body a line of type `kind` may have: a length's ([`MAX_LENGTH_LINE`]) or
+/// a value's ([`Limits::max_bulk_len`]).
+fn line_limit(kind: u8, limits: &Limits) -> usize {
     match kind {
-        b'$' | b'!' | b'=' | b'*' | b'~' | b'%' | b'|' | b'>' if len > MAX_LENGTH_LINE => {
-            Err(ProtocolError::InvalidLength(char::from(kind)))
-        }
-        b'+' | b'-' | b':' | b',' | b'#' | b'(' | b'_' if len > limits.max_bulk_len => {
-            Err(ProtocolError::LineTooLong {
-                limit: limits.max_bulk_len,
-            })
-        }
-        _ => Ok(()),
+        b'$' | b'!' | b'=' | b'*' | b'~' | b'%' | b'|' | b'>' => MAX_LENGTH_LINE,
+        _ => limits.max_bulk_len,
     }
+}
+
+/// Checks a line's body of `len` bytes against the limit for lines of type `kind`.
+fn line_within_limit(kind: u8, len: usize, limits: &Limits) -> Result<(), ProtocolError> {
+    if len <= line_limit(kind, limits) {
+        return Ok(());
+    }
+    Err(match kind {
+        b'$' | b'!' | b'=' | b'*' | b'~' | b'%' | b'|' | b'>' => {
+            ProtocolError::InvalidLength(char::from(kind))
+        }
+        _ => ProtocolError::LineTooLong {
+            limit: limits.max_bulk_len,
+        },
+    })
 }
 
 /// Parses a well-formed bulk string header, `$<digits>\r\n`, in one pass: most of what

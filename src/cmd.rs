@@ -1,4 +1,5 @@
-//! [`Cmd`]: one command, its arguments packed and its keys marked.
+//! [`Cmd`]: one command, its arguments packed, its keys marked, and its entry in the
+//! command table.
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,13 +9,18 @@ use bytes::BufMut;
 use crate::connection::{AsyncConnectionLike, ConnectionLike};
 use crate::error::{Error, Result};
 use crate::protocol::{write_array_header, write_bulk};
+use crate::table::{self, BlockingWait, CommandInfo, ConnectionState};
 use crate::types::{Converted, FromRedisValue, RedisWrite, ToRedisArgs};
 
 /// A command ready to send.
 ///
 /// Arguments are encoded as RESP bulk strings the moment they are added, into one
 /// buffer, so sending a command costs one array header and one copy. The command also
-/// remembers which arguments are keys, which cluster routing needs.
+/// remembers which arguments are keys, and its entry in the command table
+/// ([`Cmd::info`]): its flags, key specs and routing tips, where a blocking command's
+/// timeout is. The generated constructors set the entry at no cost; a command built
+/// with [`cmd`] finds it by its name, once; a command the table does not know (a
+/// module's) has none, and can be given one ([`Cmd::set_info`]).
 ///
 /// # Examples
 ///
@@ -37,6 +43,8 @@ pub struct Cmd {
     /// Why an argument could not be written, if one could not: the command is then
     /// refused before it is sent.
     invalid: Option<Arc<str>>,
+    /// The command's entry in the table, once its name is written.
+    info: Option<&'static CommandInfo>,
 }
 
 /// Starts a command: `cmd("GET")`. The name may hold several words (`"CLIENT LIST"`),
@@ -76,11 +84,48 @@ impl Cmd {
     }
 
     /// Writes a command's name encoded ahead of time, as the generated constructors do:
-    /// `encoded` is its `words` words, each a bulk string.
+    /// `encoded` is its `words` words, each a bulk string, and `info` its entry.
     #[inline]
-    pub(crate) fn write_encoded_name(&mut self, encoded: &[u8], words: usize) {
+    pub(crate) fn write_encoded_name(
+        &mut self,
+        encoded: &[u8],
+        words: usize,
+        info: &'static CommandInfo,
+    ) {
         self.buf.extend_from_slice(encoded);
         self.n_args += words;
+        self.info = Some(info);
+    }
+
+    /// The command's entry in the command table; `None` for a command the table does
+    /// not know (a module's), unless given one with [`Cmd::set_info`].
+    #[must_use]
+    pub fn info(&self) -> Option<&'static CommandInfo> {
+        self.info
+    }
+
+    /// Gives the command its entry: for a command the table does not know, one learned
+    /// from the server's `COMMAND INFO` ([`CommandInfo::from_command_info`]), so that
+    /// blocking detection and routing work for it as for any other.
+    ///
+    /// [`CommandInfo::from_command_info`]: crate::commands::CommandInfo::from_command_info
+    pub fn set_info(&mut self, info: &'static CommandInfo) -> &mut Cmd {
+        self.info = Some(info);
+        self
+    }
+
+    /// Finds the entry from the name as it is written: the first argument, then, for a
+    /// container (`CLIENT`), the second, which names the subcommand. Only the first two
+    /// arguments of a command built by hand come here.
+    #[cold]
+    fn identify(&mut self, arg: &[u8]) {
+        match (self.n_args, self.info) {
+            (0, None) => self.info = table::lookup(arg, None),
+            (1, Some(container)) if container.subcommands => {
+                self.info = table::lookup(container.name.as_bytes(), Some(arg));
+            }
+            _ => {}
+        }
     }
 
     /// Appends the arguments `arg` writes.
@@ -104,10 +149,14 @@ impl Cmd {
         self.append_cmd(&args.0)
     }
 
-    /// Appends every argument of `other`, keeping its key marks.
+    /// Appends every argument of `other`, keeping its key marks, and its entry when this
+    /// command has no name yet.
     fn append_cmd(&mut self, other: &Cmd) -> &mut Cmd {
         if self.invalid.is_none() {
             self.invalid.clone_from(&other.invalid);
+        }
+        if self.n_args == 0 {
+            self.info = other.info;
         }
         let offset = self.n_args;
         self.buf.extend_from_slice(&other.buf);
@@ -231,6 +280,7 @@ impl Cmd {
         CmdRef {
             args: &self.buf,
             n_args: self.n_args,
+            info: self.info,
         }
     }
 }
@@ -241,6 +291,7 @@ impl Cmd {
 pub(crate) struct CmdRef<'a> {
     args: &'a [u8],
     n_args: usize,
+    info: Option<&'static CommandInfo>,
 }
 
 impl<'a> CmdRef<'a> {
@@ -264,6 +315,35 @@ impl<'a> CmdRef<'a> {
         write_array_header(dst, self.n_args);
         dst.put_slice(self.args);
     }
+
+    /// How long the command may block on the server, by its entry and its timeout
+    /// argument; `None` when it does not block.
+    #[inline]
+    pub(crate) fn blocking_wait(self) -> Option<BlockingWait> {
+        let info = self.info.filter(|info| info.blocking_timeout.is_some())?;
+        let args: Vec<&[u8]> = self.args().collect();
+        info.blocking_wait(&args)
+    }
+
+    /// What the command, once it succeeded, did to its connection's state.
+    #[inline]
+    pub(crate) fn state_change(self) -> Option<StateChange> {
+        match self.info?.connection_state? {
+            ConnectionState::Database => {
+                let db = self.args().nth(1)?;
+                Some(StateChange::Db(std::str::from_utf8(db).ok()?.parse().ok()?))
+            }
+            _ => Some(StateChange::Other),
+        }
+    }
+}
+
+/// How a successful command changed a connection's state.
+pub(crate) enum StateChange {
+    /// `SELECT` moved it to this database.
+    Db(i64),
+    /// `AUTH`, `HELLO` or `RESET` changed it in ways a pool must not pass on.
+    Other,
 }
 
 /// Commands packed back to back in one buffer as the server reads them, as a
@@ -281,14 +361,23 @@ pub struct Batch {
     cmds: Vec<Queued>,
     /// The first command with an argument that could not be written, and why.
     invalid: Option<(usize, Arc<str>)>,
-    /// The letters the commands' names start with, as [`initial_bit`] marks them: a
-    /// question about every command's name ("may one of them block?") is then one test.
-    initials: u32,
+    /// Some queued command may block on the server: its entry says where its timeout is.
+    may_block: bool,
+    /// Some queued command changes its connection's state, as its entry says.
+    changes_state: bool,
 }
 
 impl PartialEq for Batch {
     fn eq(&self, other: &Batch) -> bool {
         self.wire() == other.wire() && self.cmds == other.cmds && self.invalid == other.invalid
+    }
+}
+
+/// What a batch notes of each command it queues.
+fn note_entry(batch: &mut Batch, info: Option<&'static CommandInfo>) {
+    if let Some(info) = info {
+        batch.may_block |= info.blocking_timeout.is_some();
+        batch.changes_state |= info.connection_state.is_some();
     }
 }
 
@@ -301,6 +390,7 @@ struct Queued {
     end: usize,
     n_args: usize,
     keys: KeyIndices,
+    info: Option<&'static CommandInfo>,
 }
 
 /// How many bytes a batch reserves when its first command is queued: room for a typical
@@ -340,6 +430,7 @@ impl Batch {
         writer.n_args = 0;
         writer.keys = KeyIndices::default();
         writer.invalid = None;
+        writer.info = None;
         write(writer);
         if let Some(reason) = writer.invalid.take() {
             self.invalid.get_or_insert((self.cmds.len(), reason));
@@ -357,20 +448,15 @@ impl Batch {
             start = header + longer.len();
             writer.buf.splice(header..header + 4, longer);
         }
-        // The name's header is `$N\r\n`, or `$NN\r\n` for a name of ten bytes or more.
-        let name = writer.buf.get(start..).unwrap_or_default();
-        let initial = if name.get(2) == Some(&b'\r') {
-            name.get(4)
-        } else {
-            name.get(5)
-        };
-        self.initials |= initial_bit(initial.copied().unwrap_or(0));
+        let info = writer.info;
         self.cmds.push(Queued {
             start,
             end: writer.buf.len(),
             n_args,
             keys: std::mem::take(&mut writer.keys),
+            info,
         });
+        note_entry(self, info);
     }
 
     /// Queues every command of `other` after the ones queued already.
@@ -379,7 +465,8 @@ impl Batch {
             self.invalid
                 .get_or_insert_with(|| (self.cmds.len() + idx, Arc::clone(reason)));
         }
-        self.initials |= other.initials;
+        self.may_block |= other.may_block;
+        self.changes_state |= other.changes_state;
         let offset = self.committed();
         self.writer.buf.truncate(offset);
         self.writer.buf.extend_from_slice(other.wire());
@@ -407,13 +494,19 @@ impl Batch {
         self.writer.buf.clear();
         self.cmds.clear();
         self.invalid = None;
-        self.initials = 0;
+        self.may_block = false;
+        self.changes_state = false;
     }
 
-    /// `true` when some queued command's name may start with one of the letters
-    /// `initials` marks (see [`initial_bit`]): one test, whatever the batch's length.
-    pub(crate) fn names_may_start_with(&self, initials: u32) -> bool {
-        self.initials & initials != 0
+    /// `true` when some queued command may block on the server: one test, whatever the
+    /// batch's length.
+    pub(crate) fn may_block(&self) -> bool {
+        self.may_block
+    }
+
+    /// `true` when some queued command changes its connection's state.
+    pub(crate) fn changes_state(&self) -> bool {
+        self.changes_state
     }
 
     /// Fails when an argument of a queued command could not be written: then none of
@@ -455,6 +548,7 @@ impl Batch {
                 .as_ref()
                 .filter(|(invalid, _)| *invalid == idx)
                 .map(|(_, reason)| Arc::clone(reason)),
+            info: queued.info,
         })
     }
 
@@ -463,6 +557,7 @@ impl Batch {
         self.spans().map(|(args, queued)| CmdRef {
             args,
             n_args: queued.n_args,
+            info: queued.info,
         })
     }
 
@@ -479,25 +574,6 @@ impl Batch {
     }
 }
 
-/// The first byte of the name in `encoded` (the arguments as encoded, `$5\r\nBLPOP...`),
-/// read off its header without parsing it; `0` for anything else.
-pub(crate) fn name_initial(encoded: &[u8]) -> u8 {
-    match encoded {
-        [b'$', b'1'..=b'9', b'\r', b'\n', initial, ..]
-        | [b'$', b'1'..=b'9', b'0'..=b'9', b'\r', b'\n', initial, ..] => *initial,
-        _ => 0,
-    }
-}
-
-/// A letter, in either case, as one bit of 26; any other byte as the 27th.
-#[inline]
-pub(crate) const fn initial_bit(byte: u8) -> u32 {
-    // Clearing bit 5 folds the lower case onto the upper, and moves no other byte into
-    // `A..=Z`.
-    let folded = (byte & !0x20).wrapping_sub(b'A');
-    if folded < 26 { 1 << folded } else { 1 << 26 }
-}
-
 /// What one request sends: commands of their own, or a batch packed already.
 #[derive(Clone, Copy)]
 pub(crate) enum Outgoing<'a> {
@@ -506,6 +582,32 @@ pub(crate) enum Outgoing<'a> {
 }
 
 impl<'a> Outgoing<'a> {
+    /// How long the commands may block on the server together; `None` when none blocks.
+    pub(crate) fn blocking_wait(self) -> Option<BlockingWait> {
+        if let Outgoing::Batch(batch) = self
+            && !batch.may_block()
+        {
+            return None;
+        }
+        let mut total: Option<BlockingWait> = None;
+        self.for_each(|cmd| {
+            if let Some(wait) = cmd.blocking_wait() {
+                total = Some(total.map_or(wait, |sum| sum.then(wait)));
+            }
+        });
+        total
+    }
+
+    /// `true` when some command may change its connection's state.
+    pub(crate) fn changes_state(self) -> bool {
+        match self {
+            Outgoing::Cmds(cmds) => cmds
+                .iter()
+                .any(|cmd| cmd.info.is_some_and(|info| info.connection_state.is_some())),
+            Outgoing::Batch(batch) => batch.changes_state(),
+        }
+    }
+
     /// Fails when an argument of a command could not be written: then nothing is sent.
     pub(crate) fn check_args(self) -> Result<()> {
         match self {
@@ -630,6 +732,10 @@ impl fmt::Debug for Args {
 
 impl RedisWrite for Cmd {
     fn write_arg(&mut self, arg: &[u8]) {
+        // Only the name (and a container's subcommand) may say which command this is.
+        if self.n_args < 2 && self.info.is_none_or(|info| info.subcommands) {
+            self.identify(arg);
+        }
         write_bulk(&mut self.buf, arg);
         self.n_args += 1;
     }

@@ -91,6 +91,7 @@ mod pubsub;
 mod retry;
 mod scan;
 mod script;
+mod table;
 #[cfg(feature = "tls")]
 mod tls;
 mod transaction;

@@ -137,6 +137,10 @@ pub(crate) struct Command {
     pub(crate) reply: Reply,
     /// The reply of the `_options` method.
     pub(crate) options_reply: Reply,
+    /// What a successful run changes of its connection (`spec/overrides.json`).
+    pub(crate) connection_state: Option<String>,
+    /// The rule key extraction follows beyond the key specs (`spec/overrides.json`).
+    pub(crate) key_extraction: Option<String>,
 }
 
 impl Command {
@@ -269,6 +273,8 @@ struct Annotations {
     excluded: Option<String>,
     reply: Option<String>,
     options_reply: Option<String>,
+    connection_state: Option<String>,
+    key_extraction: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -341,6 +347,8 @@ pub(crate) fn parse(text: &str) -> Spec {
             args,
             reply,
             options_reply,
+            connection_state: raw.respec.connection_state,
+            key_extraction: raw.respec.key_extraction,
             name,
         };
         assert_eq!(

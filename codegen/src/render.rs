@@ -20,11 +20,12 @@ pub(crate) fn render(spec: &Spec) -> Vec<(&'static str, String)> {
     let mut sentinel_sync = Vec::new();
     let mut sentinel_futures = Vec::new();
     let mut pipeline = Vec::new();
-    for command in &spec.commands {
+    // A command's place in the table, which is in the spec's order.
+    for (entry, command) in spec.commands.iter().enumerate() {
         if !matches!(command.surface, Surface::Commands | Surface::Sentinel) {
             continue;
         }
-        let out = render_command(&mut types, command);
+        let out = render_command(&mut types, command, entry);
         constructors.push(out.constructors);
         writers.push(out.writers);
         if command.surface == Surface::Commands {
@@ -121,7 +122,7 @@ pub(crate) fn render(spec: &Spec) -> Vec<(&'static str, String)> {
             "src/commands/generated/pipeline.rs",
             format_file(pipeline_file),
         ),
-        ("src/commands/generated/table.rs", format_file(table_file)),
+        ("src/table/generated.rs", format_file(table_file)),
     ]
 }
 
@@ -292,7 +293,7 @@ fn required(
     sig.params.push((p.name, p.ty));
 }
 
-fn render_command(types: &mut Types, command: &Command) -> Rendered {
+fn render_command(types: &mut Types, command: &Command, entry: usize) -> Rendered {
     let prefix = camel(&command.name);
     let method = format_ident!("{}", command.method);
     let options_method = format_ident!("{}_options", command.method);
@@ -371,7 +372,7 @@ fn render_command(types: &mut Types, command: &Command) -> Rendered {
     let args_writer = quote! {
         pub(crate) fn #ctor_name(cmd: &mut crate::Cmd, #(#ctor_params),*) {
             #(#prelude)*
-            cmd.write_encoded_name(#encoded_name, #name_words);
+            cmd.write_encoded_name(#encoded_name, #name_words, &crate::table::COMMANDS[#entry]);
             #(#writes)*
         }
     };
@@ -610,6 +611,18 @@ fn render_table(spec: &Spec) -> TokenStream {
         let nondeterministic_output = command.tips.iter().any(|t| t == "NONDETERMINISTIC_OUTPUT");
         let nondeterministic_order = command.tips.iter().any(|t| t == "NONDETERMINISTIC_OUTPUT_ORDER");
         let blocking_timeout = blocking_timeout(command);
+        let subcommands = spec
+            .commands
+            .iter()
+            .any(|other| other.name.strip_prefix(name.as_str()).is_some_and(|rest| rest.starts_with(' ')));
+        let connection_state = command.connection_state.as_deref().map_or(quote!(None), |state| {
+            let variant = format_ident!("{}", camel(state));
+            quote!(Some(ConnectionState::#variant))
+        });
+        let key_extraction = command.key_extraction.as_deref().map_or(quote!(None), |rule| {
+            let variant = format_ident!("{}", camel(&rule.replace('-', "_")));
+            quote!(Some(KeyRule::#variant))
+        });
         quote! {
             CommandInfo {
                 name: #name,
@@ -623,6 +636,9 @@ fn render_table(spec: &Spec) -> TokenStream {
                 group: #group,
                 since: #since,
                 blocking_timeout: #blocking_timeout,
+                subcommands: #subcommands,
+                connection_state: #connection_state,
+                key_rule: #key_extraction,
             }
         }
     });
@@ -630,7 +646,7 @@ fn render_table(spec: &Spec) -> TokenStream {
     quote! {
         //! The command table: every command and subcommand of the spec, sorted by name.
         #![allow(clippy::wildcard_imports)]
-        use super::table::*;
+        use super::*;
 
         pub(crate) static COMMANDS: [CommandInfo; #count] = [#(#entries),*];
     }

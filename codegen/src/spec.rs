@@ -23,6 +23,28 @@ struct Overrides {
     retype: BTreeMap<String, Retype>,
     /// Full command name -> reply types of the plain and the `_options` methods.
     reply: BTreeMap<String, ReplyHint>,
+    /// Full command name -> what a successful run changes of its connection's state.
+    connection_state: BTreeMap<String, StateChange>,
+    /// Full command name -> the rule key extraction follows beyond the key specs.
+    key_extraction: BTreeMap<String, KeyRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateChange {
+    /// `database`, `user`, `protocol` or `everything`.
+    changes: String,
+    #[allow(dead_code)] // Read by people: every decision says why.
+    why: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyRule {
+    /// `sort-store` or `migrate`.
+    rule: String,
+    #[allow(dead_code)] // Read by people: every decision says why.
+    why: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,6 +145,12 @@ pub fn build(upstream_dir: &Path, overrides_path: &Path) -> String {
                 annotations.insert("options_reply".into(), json!(options));
             }
         }
+        if let Some(state) = overrides.connection_state.get(&full_name) {
+            annotations.insert("connection_state".into(), json!(state.changes));
+        }
+        if let Some(keys) = overrides.key_extraction.get(&full_name) {
+            annotations.insert("key_extraction".into(), json!(keys.rule));
+        }
         if let Some(retype) = overrides.retype.get(&full_name) {
             let arguments = command
                 .get_mut("arguments")
@@ -162,6 +190,8 @@ pub fn build(upstream_dir: &Path, overrides_path: &Path) -> String {
         .chain(overrides.exclude.keys())
         .chain(overrides.retype.keys())
         .chain(overrides.reply.keys())
+        .chain(overrides.connection_state.keys())
+        .chain(overrides.key_extraction.keys())
     {
         assert!(
             commands.contains_key(name),

@@ -13,14 +13,14 @@ use tokio::net::TcpStream;
 use tokio::net::UnixStream;
 
 use crate::cmd::{Batch, Cmd, CmdRef, Outgoing};
-use crate::commands::{BlockingWait, blocking_wait};
 use crate::connection::{
     AsyncConnectionLike, ConnectionAddr, ConnectionInfo, DIRECT_WRITE_MIN, ProtocolVersion,
-    StateChange, blocking_wait_of, check_setup, for_each_succeeded, is_quiet, reply_frame,
-    setup_commands, state_change,
+    StateChange, check_setup, for_each_succeeded, is_quiet, reply_frame, setup_commands,
+    state_change,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Decoded, Decoder, Frame, ProtocolError};
+use crate::table::BlockingWait;
 use crate::types::FromRedisValue;
 use crate::value::Value;
 
@@ -575,7 +575,7 @@ impl Connection {
     /// Sends `out` in one write and reads a reply for each command, error replies as
     /// values, within the request timeout plus how long its commands may block.
     async fn run_batch(&mut self, out: Outgoing<'_>) -> Result<Vec<Value>> {
-        let timeout = BlockingWait::limit(blocking_wait_of(out), self.request_timeout());
+        let timeout = BlockingWait::limit(out.blocking_wait(), self.request_timeout());
         self.exchange(out, timeout).await
     }
 
@@ -662,7 +662,7 @@ impl AsyncConnectionLike for Connection {
     /// Waits up to the request timeout for the reply, plus, for a blocking command, its
     /// own timeout (a timeout of 0 waits as long as the server does).
     async fn req_command_as<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
-        let timeout = BlockingWait::limit(blocking_wait(cmd.view()), self.request_timeout());
+        let timeout = BlockingWait::limit(cmd.view().blocking_wait(), self.request_timeout());
         self.req_command_as_within(cmd, timeout).await
     }
 

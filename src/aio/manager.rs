@@ -10,11 +10,11 @@ use super::connection::DEFAULT_RESPONSE_TIMEOUT;
 use super::multiplexed::MultiplexedConnection;
 use super::pool::Pool;
 use crate::cmd::{Batch, Cmd, Outgoing};
-use crate::commands::{BlockingWait, blocking_wait};
-use crate::connection::{AsyncConnectionLike, ConnectionInfo, ProtocolVersion, blocking_wait_of};
+use crate::connection::{AsyncConnectionLike, ConnectionInfo, ProtocolVersion};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::PoolConfig;
 use crate::retry::RetryPolicy;
+use crate::table::BlockingWait;
 use crate::types::FromRedisValue;
 use crate::value::Value;
 
@@ -219,7 +219,7 @@ impl AsyncConnectionLike for ConnectionManager {
         if let Some(mut con) = self.connected() {
             return con.req_command_as(cmd).await;
         }
-        let wait = blocking_wait(cmd.view());
+        let wait = cmd.view().blocking_wait();
         Box::pin(self.after_reconnect(wait, async |mut con| con.req_command_as(cmd).await)).await
     }
 
@@ -227,7 +227,7 @@ impl AsyncConnectionLike for ConnectionManager {
         if let Some(mut con) = self.connected() {
             return con.req_commands(cmds).await;
         }
-        let wait = blocking_wait_of(Outgoing::Cmds(cmds));
+        let wait = Outgoing::Cmds(cmds).blocking_wait();
         Box::pin(self.after_reconnect(wait, async |mut con| con.req_commands(cmds).await)).await
     }
 
@@ -235,7 +235,7 @@ impl AsyncConnectionLike for ConnectionManager {
         if let Some(mut con) = self.connected() {
             return con.req_batch(batch).await;
         }
-        let wait = blocking_wait_of(Outgoing::Batch(batch));
+        let wait = Outgoing::Batch(batch).blocking_wait();
         Box::pin(self.after_reconnect(wait, async |mut con| con.req_batch(batch).await)).await
     }
 

@@ -27,15 +27,15 @@ use super::connection::{
 };
 use super::pool::Pool;
 use crate::cmd::{Batch, Cmd, Outgoing};
-use crate::commands::{BlockingWait, blocking_wait};
 use crate::connection::{
     AsyncConnectionLike, ConnectionAddr, ConnectionInfo, DIRECT_WRITE_MIN, ProtocolVersion,
-    blocking_wait_of, check_setup, is_subscription_reply, setup_commands, state_change,
+    check_setup, is_subscription_reply, setup_commands, state_change,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::PoolConfig;
 use crate::protocol::{Decoded, Decoder, ProtocolError};
 use crate::retry::RetryPolicy;
+use crate::table::BlockingWait;
 use crate::types::FromRedisValue;
 use crate::value::Value;
 
@@ -473,6 +473,9 @@ fn timed_out(limit: Duration) -> Error {
 /// Refuses the commands that would change the connection's state under every task
 /// sharing it; see [`MultiplexedConnection`].
 fn refuse_shared_state(out: Outgoing<'_>) -> Result<()> {
+    if !out.changes_state() {
+        return Ok(());
+    }
     let mut refused = None;
     out.for_each(|cmd| {
         if refused.is_none() && state_change(cmd).is_some() {
@@ -709,7 +712,7 @@ impl AsyncConnectionLike for MultiplexedConnection {
     async fn req_command_as<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
         let out = Outgoing::Cmds(std::slice::from_ref(cmd));
         refuse_shared_state(out)?;
-        if let Some(wait) = blocking_wait(cmd.view()) {
+        if let Some(wait) = cmd.view().blocking_wait() {
             // Boxed: opening a connection makes a large future, and every request's
             // future would otherwise be as large, to be moved about at each await.
             let run = self.on_dedicated(wait, async |con| con.req_command_as(cmd).await);
@@ -761,7 +764,7 @@ impl MultiplexedConnection {
             return Ok(Vec::new());
         }
         refuse_shared_state(out)?;
-        if let Some(wait) = blocking_wait_of(out) {
+        if let Some(wait) = out.blocking_wait() {
             // A blocking command would hold up every reply behind it: the whole batch
             // goes to a dedicated connection.
             let run = self.on_dedicated(wait, async |con| match out {

@@ -38,20 +38,21 @@ mod pipeline;
 #[rustfmt::skip]
 #[path = "generated/sync.rs"]
 mod sync;
-mod table;
-#[rustfmt::skip]
-#[path = "generated/table.rs"]
-mod table_data;
 #[rustfmt::skip]
 #[path = "generated/types.rs"]
 mod types;
 
+pub use crate::table::{
+    ArgPosition, BeginSearch, BlockingTimeout, CommandFlags, CommandInfo, ConnectionState,
+    FindKeys, KeyRule, KeySpec, KeySpecFlags, RequestPolicy, ResponsePolicy, TimeUnit, all, lookup,
+};
 pub use asynch::{AsyncCommands, AsyncSentinelCommands};
 pub use constructors::*;
 pub use sync::{Commands, SentinelCommands};
-pub use table::{
-    ArgPosition, BeginSearch, BlockingTimeout, CommandFlags, CommandInfo, FindKeys, KeySpec,
-    KeySpecFlags, RequestPolicy, ResponsePolicy, TimeUnit, all, lookup, lookup_cmd,
-};
-pub(crate) use table::{BLOCKING_INITIALS, BlockingWait, blocking_wait};
+
+/// The table entry of a command: [`Cmd::info`](crate::Cmd::info).
+#[must_use]
+pub fn lookup_cmd(cmd: &crate::Cmd) -> Option<&'static CommandInfo> {
+    cmd.info()
+}
 pub use types::*;

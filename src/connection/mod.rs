@@ -22,11 +22,12 @@ pub use info::{
 };
 
 use self::busy_poll::{BusyPoll, Pollable};
+pub(crate) use crate::cmd::StateChange;
 use crate::cmd::{Batch, Cmd, CmdRef, Outgoing, cmd};
-use crate::commands::{BLOCKING_INITIALS, BlockingWait, blocking_wait};
 use crate::deadline;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Decoder, Frame, ProtocolError};
+use crate::table::BlockingWait;
 use crate::types::{Converted, FromRedisValue, ReplySink};
 use crate::value::Value;
 
@@ -442,6 +443,7 @@ impl Connection {
 
     /// Starts a request: its deadline is the socket timeout from now, plus how long its
     /// commands may block on the server.
+    #[inline]
     fn start(&mut self, blocking: Option<BlockingWait>) {
         self.deadline = self
             .read_timeout
@@ -522,7 +524,7 @@ impl Connection {
     /// Sends `out` in one write and reads a reply for each command, error replies as
     /// values, within the deadline its commands give.
     fn run_batch(&mut self, out: Outgoing<'_>) -> Result<Vec<Value>> {
-        self.start(blocking_wait_of(out));
+        self.start(out.blocking_wait());
         self.exchange(out)
     }
 
@@ -555,6 +557,7 @@ impl Connection {
     }
 
     /// Follows commands that change the connection's state.
+    #[inline]
     fn note_state(&mut self, cmd: CmdRef<'_>) {
         match state_change(cmd) {
             Some(StateChange::Db(db)) => self.db = db,
@@ -575,6 +578,7 @@ impl Connection {
     }
 
     /// Writes a command within the request's deadline.
+    #[inline]
     fn write_cmd(&mut self, cmd: &Cmd) -> Result<()> {
         self.check_usable()?;
         cmd.check_args()?;
@@ -809,31 +813,6 @@ fn close_enough(a: Option<Duration>, b: Option<Duration>) -> bool {
     }
 }
 
-/// How long the commands of `out` may block on the server together; `None` when none
-/// blocks.
-pub(crate) fn blocking_wait_of(out: Outgoing<'_>) -> Option<BlockingWait> {
-    if let Outgoing::Batch(batch) = out
-        && !batch.names_may_start_with(BLOCKING_INITIALS)
-    {
-        return None;
-    }
-    let mut total: Option<BlockingWait> = None;
-    out.for_each(|cmd| {
-        if let Some(wait) = blocking_wait(cmd) {
-            total = Some(total.map_or(wait, |sum| sum.then(wait)));
-        }
-    });
-    total
-}
-
-/// How a successful command changed a connection's state.
-pub(crate) enum StateChange {
-    /// `SELECT` moved it to this database.
-    Db(i64),
-    /// `AUTH`, `HELLO` or `RESET` changed it in ways a pool must not pass on.
-    Other,
-}
-
 /// Calls `f` with each command of `out` whose reply in `replies` is not an error: the
 /// commands that may have changed their connection's state (one whose reply is an error
 /// changed nothing).
@@ -842,6 +821,10 @@ pub(crate) fn for_each_succeeded<'a>(
     replies: &[Value],
     mut f: impl FnMut(CmdRef<'a>),
 ) {
+    // Most batches hold no such command: their entries said so as they were queued.
+    if !out.changes_state() {
+        return;
+    }
     let mut replies_in_turn = replies.iter();
     out.for_each(|cmd| {
         if replies_in_turn
@@ -853,32 +836,10 @@ pub(crate) fn for_each_succeeded<'a>(
     });
 }
 
-/// What `cmd`, once it succeeded, did to its connection's state.
+/// What `cmd`, once it succeeded, did to its connection's state: its table entry says.
 #[inline]
 pub(crate) fn state_change(cmd: CmdRef<'_>) -> Option<StateChange> {
-    // SELECT, AUTH, HELLO and RESET have names of 4 to 6 bytes: a command whose name's
-    // header (`$<len>\r\n`) says otherwise is let go at a glance, here where it is
-    // called, for every command of every batch.
-    if !matches!(cmd.encoded_args(), [b'$', b'4'..=b'6', b'\r', ..]) {
-        return None;
-    }
-    named_state_change(cmd)
-}
-
-/// [`state_change`] for a command whose name might be one of those.
-fn named_state_change(cmd: CmdRef<'_>) -> Option<StateChange> {
-    let mut args = cmd.args();
-    let name = args.next()?;
-    if name.eq_ignore_ascii_case(b"SELECT") {
-        let db = args
-            .next()
-            .and_then(|db| std::str::from_utf8(db).ok()?.parse().ok())?;
-        return Some(StateChange::Db(db));
-    }
-    [&b"AUTH"[..], b"HELLO", b"RESET"]
-        .iter()
-        .any(|n| name.eq_ignore_ascii_case(n))
-        .then_some(StateChange::Other)
+    cmd.state_change()
 }
 
 /// The commands that set a new connection up, sent in one round trip: `HELLO 3` (with
@@ -1005,7 +966,7 @@ impl ConnectionLike for Connection {
     }
 
     fn req_command_into(&mut self, cmd: &Cmd, sink: &mut dyn ReplySink) -> Result<()> {
-        self.start(blocking_wait(cmd.view()));
+        self.start(cmd.view().blocking_wait());
         self.write_cmd(cmd)?;
         let reply = self.read_reply_with(|frame| match frame.next_error() {
             Some(error) => Err(error),

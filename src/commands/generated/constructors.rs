@@ -4083,13 +4083,21 @@ pub fn zunionstore(
 pub(crate) mod write_args {
     use super::*;
     pub(crate) fn acl_cat_options(cmd: &mut crate::Cmd, options: AclCatOptions) {
-        cmd.write_encoded_name(b"$3\r\nACL\r\n$3\r\nCAT\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$3\r\nACL\r\n$3\r\nCAT\r\n",
+            2usize,
+            &crate::table::COMMANDS[1usize],
+        );
         if let Some(chosen) = &options.category {
             cmd.append(chosen);
         }
     }
     pub(crate) fn acl_deluser(cmd: &mut crate::Cmd, username: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$3\r\nACL\r\n$7\r\nDELUSER\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$3\r\nACL\r\n$7\r\nDELUSER\r\n",
+            2usize,
+            &crate::table::COMMANDS[2usize],
+        );
         cmd.arg(username);
     }
     pub(crate) fn acl_dryrun_options(
@@ -4098,7 +4106,11 @@ pub(crate) mod write_args {
         command: impl crate::ToRedisArgs,
         options: AclDryrunOptions,
     ) {
-        cmd.write_encoded_name(b"$3\r\nACL\r\n$6\r\nDRYRUN\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$3\r\nACL\r\n$6\r\nDRYRUN\r\n",
+            2usize,
+            &crate::table::COMMANDS[3usize],
+        );
         cmd.arg(username);
         cmd.arg(command);
         if !options.arg.is_empty() {
@@ -4106,78 +4118,138 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn acl_genpass_options(cmd: &mut crate::Cmd, options: AclGenpassOptions) {
-        cmd.write_encoded_name(b"$3\r\nACL\r\n$7\r\nGENPASS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$3\r\nACL\r\n$7\r\nGENPASS\r\n",
+            2usize,
+            &crate::table::COMMANDS[4usize],
+        );
         if let Some(chosen) = &options.bits {
             cmd.arg(chosen);
         }
     }
     pub(crate) fn acl_getuser(cmd: &mut crate::Cmd, username: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$3\r\nACL\r\n$7\r\nGETUSER\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$3\r\nACL\r\n$7\r\nGETUSER\r\n",
+            2usize,
+            &crate::table::COMMANDS[5usize],
+        );
         cmd.arg(username);
     }
     pub(crate) fn acl_help(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$3\r\nACL\r\n$4\r\nHELP\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$3\r\nACL\r\n$4\r\nHELP\r\n",
+            2usize,
+            &crate::table::COMMANDS[6usize],
+        );
     }
     pub(crate) fn acl_list(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$3\r\nACL\r\n$4\r\nLIST\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$3\r\nACL\r\n$4\r\nLIST\r\n",
+            2usize,
+            &crate::table::COMMANDS[7usize],
+        );
     }
     pub(crate) fn acl_load(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$3\r\nACL\r\n$4\r\nLOAD\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$3\r\nACL\r\n$4\r\nLOAD\r\n",
+            2usize,
+            &crate::table::COMMANDS[8usize],
+        );
     }
     pub(crate) fn acl_log_options(cmd: &mut crate::Cmd, options: AclLogOptions) {
-        cmd.write_encoded_name(b"$3\r\nACL\r\n$3\r\nLOG\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$3\r\nACL\r\n$3\r\nLOG\r\n",
+            2usize,
+            &crate::table::COMMANDS[9usize],
+        );
         if let Some(chosen) = &options.operation {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn acl_save(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$3\r\nACL\r\n$4\r\nSAVE\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$3\r\nACL\r\n$4\r\nSAVE\r\n",
+            2usize,
+            &crate::table::COMMANDS[10usize],
+        );
     }
     pub(crate) fn acl_setuser_options(
         cmd: &mut crate::Cmd,
         username: impl crate::ToRedisArgs,
         options: AclSetuserOptions,
     ) {
-        cmd.write_encoded_name(b"$3\r\nACL\r\n$7\r\nSETUSER\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$3\r\nACL\r\n$7\r\nSETUSER\r\n",
+            2usize,
+            &crate::table::COMMANDS[11usize],
+        );
         cmd.arg(username);
         if !options.rule.is_empty() {
             cmd.append(&options.rule);
         }
     }
     pub(crate) fn acl_users(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$3\r\nACL\r\n$5\r\nUSERS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$3\r\nACL\r\n$5\r\nUSERS\r\n",
+            2usize,
+            &crate::table::COMMANDS[12usize],
+        );
     }
     pub(crate) fn acl_whoami(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$3\r\nACL\r\n$6\r\nWHOAMI\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$3\r\nACL\r\n$6\r\nWHOAMI\r\n",
+            2usize,
+            &crate::table::COMMANDS[13usize],
+        );
     }
     pub(crate) fn append(
         cmd: &mut crate::Cmd,
         key: impl crate::ToRedisArgs,
         value: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$6\r\nAPPEND\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nAPPEND\r\n",
+            1usize,
+            &crate::table::COMMANDS[14usize],
+        );
         cmd.key(key);
         cmd.arg(value);
     }
     pub(crate) fn asking(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nASKING\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nASKING\r\n",
+            1usize,
+            &crate::table::COMMANDS[15usize],
+        );
     }
     pub(crate) fn auth_options(
         cmd: &mut crate::Cmd,
         password: impl crate::ToRedisArgs,
         options: AuthOptions,
     ) {
-        cmd.write_encoded_name(b"$4\r\nAUTH\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nAUTH\r\n",
+            1usize,
+            &crate::table::COMMANDS[16usize],
+        );
         if let Some(chosen) = &options.username {
             cmd.append(chosen);
         }
         cmd.arg(password);
     }
     pub(crate) fn bgrewriteaof(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$12\r\nBGREWRITEAOF\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$12\r\nBGREWRITEAOF\r\n",
+            1usize,
+            &crate::table::COMMANDS[17usize],
+        );
     }
     pub(crate) fn bgsave_options(cmd: &mut crate::Cmd, options: BgsaveOptions) {
-        cmd.write_encoded_name(b"$6\r\nBGSAVE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nBGSAVE\r\n",
+            1usize,
+            &crate::table::COMMANDS[18usize],
+        );
         if options.schedule {
             cmd.arg("SCHEDULE");
         }
@@ -4187,7 +4259,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: BitcountOptions,
     ) {
-        cmd.write_encoded_name(b"$8\r\nBITCOUNT\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$8\r\nBITCOUNT\r\n",
+            1usize,
+            &crate::table::COMMANDS[19usize],
+        );
         cmd.key(key);
         if let Some(chosen) = &options.range {
             chosen.write_to(cmd);
@@ -4198,7 +4274,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: BitfieldOptions,
     ) {
-        cmd.write_encoded_name(b"$8\r\nBITFIELD\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$8\r\nBITFIELD\r\n",
+            1usize,
+            &crate::table::COMMANDS[20usize],
+        );
         cmd.key(key);
         if !options.operation.is_empty() {
             for item in &options.operation {
@@ -4211,7 +4291,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: BitfieldRoOptions,
     ) {
-        cmd.write_encoded_name(b"$11\r\nBITFIELD_RO\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$11\r\nBITFIELD_RO\r\n",
+            1usize,
+            &crate::table::COMMANDS[21usize],
+        );
         cmd.key(key);
         if !options.get_block.is_empty() {
             for item in &options.get_block {
@@ -4226,7 +4310,11 @@ pub(crate) mod write_args {
         destkey: impl crate::ToRedisArgs,
         key: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$5\r\nBITOP\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nBITOP\r\n",
+            1usize,
+            &crate::table::COMMANDS[22usize],
+        );
         operation.write_to(cmd);
         cmd.key(destkey);
         cmd.key(key);
@@ -4237,7 +4325,11 @@ pub(crate) mod write_args {
         bit: i64,
         options: BitposOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nBITPOS\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nBITPOS\r\n",
+            1usize,
+            &crate::table::COMMANDS[23usize],
+        );
         cmd.key(key);
         cmd.arg(bit);
         if let Some(chosen) = &options.range {
@@ -4252,7 +4344,11 @@ pub(crate) mod write_args {
         whereto: BlmoveWhereto,
         timeout: f64,
     ) {
-        cmd.write_encoded_name(b"$6\r\nBLMOVE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nBLMOVE\r\n",
+            1usize,
+            &crate::table::COMMANDS[24usize],
+        );
         cmd.key(source);
         cmd.key(destination);
         wherefrom.write_to(cmd);
@@ -4267,7 +4363,11 @@ pub(crate) mod write_args {
         options: BlmpopOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_encoded_name(b"$6\r\nBLMPOP\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nBLMPOP\r\n",
+            1usize,
+            &crate::table::COMMANDS[25usize],
+        );
         cmd.arg(timeout);
         cmd.arg(key.arg_count());
         cmd.append(&key);
@@ -4282,7 +4382,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         timeout: f64,
     ) {
-        cmd.write_encoded_name(b"$5\r\nBLPOP\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nBLPOP\r\n",
+            1usize,
+            &crate::table::COMMANDS[26usize],
+        );
         cmd.key(key);
         cmd.arg(timeout);
     }
@@ -4291,7 +4395,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         timeout: f64,
     ) {
-        cmd.write_encoded_name(b"$5\r\nBRPOP\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nBRPOP\r\n",
+            1usize,
+            &crate::table::COMMANDS[27usize],
+        );
         cmd.key(key);
         cmd.arg(timeout);
     }
@@ -4301,7 +4409,11 @@ pub(crate) mod write_args {
         destination: impl crate::ToRedisArgs,
         timeout: f64,
     ) {
-        cmd.write_encoded_name(b"$10\r\nBRPOPLPUSH\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$10\r\nBRPOPLPUSH\r\n",
+            1usize,
+            &crate::table::COMMANDS[28usize],
+        );
         cmd.key(source);
         cmd.key(destination);
         cmd.arg(timeout);
@@ -4314,7 +4426,11 @@ pub(crate) mod write_args {
         options: BzmpopOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_encoded_name(b"$6\r\nBZMPOP\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nBZMPOP\r\n",
+            1usize,
+            &crate::table::COMMANDS[29usize],
+        );
         cmd.arg(timeout);
         cmd.arg(key.arg_count());
         cmd.append(&key);
@@ -4329,7 +4445,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         timeout: f64,
     ) {
-        cmd.write_encoded_name(b"$8\r\nBZPOPMAX\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$8\r\nBZPOPMAX\r\n",
+            1usize,
+            &crate::table::COMMANDS[30usize],
+        );
         cmd.key(key);
         cmd.arg(timeout);
     }
@@ -4338,42 +4458,82 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         timeout: f64,
     ) {
-        cmd.write_encoded_name(b"$8\r\nBZPOPMIN\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$8\r\nBZPOPMIN\r\n",
+            1usize,
+            &crate::table::COMMANDS[31usize],
+        );
         cmd.key(key);
         cmd.arg(timeout);
     }
     pub(crate) fn client_caching(cmd: &mut crate::Cmd, mode: ClientCachingMode) {
-        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$7\r\nCACHING\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCLIENT\r\n$7\r\nCACHING\r\n",
+            2usize,
+            &crate::table::COMMANDS[33usize],
+        );
         mode.write_to(cmd);
     }
     pub(crate) fn client_capa(
         cmd: &mut crate::Cmd,
         capability: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$4\r\nCAPA\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCLIENT\r\n$4\r\nCAPA\r\n",
+            2usize,
+            &crate::table::COMMANDS[34usize],
+        );
         cmd.arg(capability);
     }
     pub(crate) fn client_getname(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$7\r\nGETNAME\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCLIENT\r\n$7\r\nGETNAME\r\n",
+            2usize,
+            &crate::table::COMMANDS[35usize],
+        );
     }
     pub(crate) fn client_getredir(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$8\r\nGETREDIR\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCLIENT\r\n$8\r\nGETREDIR\r\n",
+            2usize,
+            &crate::table::COMMANDS[36usize],
+        );
     }
     pub(crate) fn client_help(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$4\r\nHELP\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCLIENT\r\n$4\r\nHELP\r\n",
+            2usize,
+            &crate::table::COMMANDS[37usize],
+        );
     }
     pub(crate) fn client_id(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$2\r\nID\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCLIENT\r\n$2\r\nID\r\n",
+            2usize,
+            &crate::table::COMMANDS[38usize],
+        );
     }
     pub(crate) fn client_info(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$4\r\nINFO\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCLIENT\r\n$4\r\nINFO\r\n",
+            2usize,
+            &crate::table::COMMANDS[39usize],
+        );
     }
     pub(crate) fn client_kill(cmd: &mut crate::Cmd, filter: ClientKillFilter) {
-        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$4\r\nKILL\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCLIENT\r\n$4\r\nKILL\r\n",
+            2usize,
+            &crate::table::COMMANDS[40usize],
+        );
         filter.write_to(cmd);
     }
     pub(crate) fn client_list_options(cmd: &mut crate::Cmd, options: ClientListOptions) {
-        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$4\r\nLIST\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCLIENT\r\n$4\r\nLIST\r\n",
+            2usize,
+            &crate::table::COMMANDS[41usize],
+        );
         if let Some(chosen) = &options.client_type {
             cmd.arg("TYPE");
             chosen.write_to(cmd);
@@ -4384,11 +4544,19 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn client_no_evict(cmd: &mut crate::Cmd, enabled: ClientNoEvictEnabled) {
-        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$8\r\nNO-EVICT\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCLIENT\r\n$8\r\nNO-EVICT\r\n",
+            2usize,
+            &crate::table::COMMANDS[42usize],
+        );
         enabled.write_to(cmd);
     }
     pub(crate) fn client_no_touch(cmd: &mut crate::Cmd, enabled: ClientNoTouchEnabled) {
-        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$8\r\nNO-TOUCH\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCLIENT\r\n$8\r\nNO-TOUCH\r\n",
+            2usize,
+            &crate::table::COMMANDS[43usize],
+        );
         enabled.write_to(cmd);
     }
     pub(crate) fn client_pause_options(
@@ -4396,21 +4564,33 @@ pub(crate) mod write_args {
         timeout: i64,
         options: ClientPauseOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$5\r\nPAUSE\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCLIENT\r\n$5\r\nPAUSE\r\n",
+            2usize,
+            &crate::table::COMMANDS[44usize],
+        );
         cmd.arg(timeout);
         if let Some(chosen) = &options.mode {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn client_setinfo(cmd: &mut crate::Cmd, attr: ClientSetinfoAttr) {
-        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$7\r\nSETINFO\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCLIENT\r\n$7\r\nSETINFO\r\n",
+            2usize,
+            &crate::table::COMMANDS[46usize],
+        );
         attr.write_to(cmd);
     }
     pub(crate) fn client_setname(
         cmd: &mut crate::Cmd,
         connection_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n",
+            2usize,
+            &crate::table::COMMANDS[47usize],
+        );
         cmd.arg(connection_name);
     }
     pub(crate) fn client_tracking_options(
@@ -4418,7 +4598,11 @@ pub(crate) mod write_args {
         status: ClientTrackingStatus,
         options: ClientTrackingOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$8\r\nTRACKING\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCLIENT\r\n$8\r\nTRACKING\r\n",
+            2usize,
+            &crate::table::COMMANDS[48usize],
+        );
         status.write_to(cmd);
         if let Some(chosen) = &options.client_id {
             cmd.arg("REDIRECT");
@@ -4444,27 +4628,43 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn client_trackinginfo(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$12\r\nTRACKINGINFO\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCLIENT\r\n$12\r\nTRACKINGINFO\r\n",
+            2usize,
+            &crate::table::COMMANDS[49usize],
+        );
     }
     pub(crate) fn client_unblock_options(
         cmd: &mut crate::Cmd,
         client_id: i64,
         options: ClientUnblockOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$7\r\nUNBLOCK\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCLIENT\r\n$7\r\nUNBLOCK\r\n",
+            2usize,
+            &crate::table::COMMANDS[50usize],
+        );
         cmd.arg(client_id);
         if let Some(chosen) = &options.unblock_type {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn client_unpause(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nCLIENT\r\n$7\r\nUNPAUSE\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCLIENT\r\n$7\r\nUNPAUSE\r\n",
+            2usize,
+            &crate::table::COMMANDS[51usize],
+        );
     }
     pub(crate) fn cluster_addslots(
         cmd: &mut crate::Cmd,
         slot: impl ::core::iter::IntoIterator<Item = i64>,
     ) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$8\r\nADDSLOTS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$8\r\nADDSLOTS\r\n",
+            2usize,
+            &crate::table::COMMANDS[53usize],
+        );
         for item in slot {
             cmd.arg(item);
         }
@@ -4473,11 +4673,19 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         range: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$13\r\nADDSLOTSRANGE\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$13\r\nADDSLOTSRANGE\r\n",
+            2usize,
+            &crate::table::COMMANDS[54usize],
+        );
         cmd.arg(range);
     }
     pub(crate) fn cluster_bumpepoch(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$9\r\nBUMPEPOCH\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$9\r\nBUMPEPOCH\r\n",
+            2usize,
+            &crate::table::COMMANDS[55usize],
+        );
     }
     pub(crate) fn cluster_count_failure_reports(
         cmd: &mut crate::Cmd,
@@ -4486,18 +4694,27 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$21\r\nCOUNT-FAILURE-REPORTS\r\n",
             2usize,
+            &crate::table::COMMANDS[56usize],
         );
         cmd.arg(node_id);
     }
     pub(crate) fn cluster_countkeysinslot(cmd: &mut crate::Cmd, slot: i64) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$15\r\nCOUNTKEYSINSLOT\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$15\r\nCOUNTKEYSINSLOT\r\n",
+            2usize,
+            &crate::table::COMMANDS[57usize],
+        );
         cmd.arg(slot);
     }
     pub(crate) fn cluster_delslots(
         cmd: &mut crate::Cmd,
         slot: impl ::core::iter::IntoIterator<Item = i64>,
     ) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$8\r\nDELSLOTS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$8\r\nDELSLOTS\r\n",
+            2usize,
+            &crate::table::COMMANDS[58usize],
+        );
         for item in slot {
             cmd.arg(item);
         }
@@ -4506,45 +4723,81 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         range: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$13\r\nDELSLOTSRANGE\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$13\r\nDELSLOTSRANGE\r\n",
+            2usize,
+            &crate::table::COMMANDS[59usize],
+        );
         cmd.arg(range);
     }
     pub(crate) fn cluster_failover_options(
         cmd: &mut crate::Cmd,
         options: ClusterFailoverOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$8\r\nFAILOVER\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$8\r\nFAILOVER\r\n",
+            2usize,
+            &crate::table::COMMANDS[60usize],
+        );
         if let Some(chosen) = &options.options {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn cluster_flushslots(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$10\r\nFLUSHSLOTS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$10\r\nFLUSHSLOTS\r\n",
+            2usize,
+            &crate::table::COMMANDS[61usize],
+        );
     }
     pub(crate) fn cluster_forget(
         cmd: &mut crate::Cmd,
         node_id: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$6\r\nFORGET\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$6\r\nFORGET\r\n",
+            2usize,
+            &crate::table::COMMANDS[62usize],
+        );
         cmd.arg(node_id);
     }
     pub(crate) fn cluster_getkeysinslot(cmd: &mut crate::Cmd, slot: i64, count: i64) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$13\r\nGETKEYSINSLOT\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$13\r\nGETKEYSINSLOT\r\n",
+            2usize,
+            &crate::table::COMMANDS[63usize],
+        );
         cmd.arg(slot);
         cmd.arg(count);
     }
     pub(crate) fn cluster_help(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$4\r\nHELP\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$4\r\nHELP\r\n",
+            2usize,
+            &crate::table::COMMANDS[64usize],
+        );
     }
     pub(crate) fn cluster_info(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$4\r\nINFO\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$4\r\nINFO\r\n",
+            2usize,
+            &crate::table::COMMANDS[65usize],
+        );
     }
     pub(crate) fn cluster_keyslot(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$7\r\nKEYSLOT\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$7\r\nKEYSLOT\r\n",
+            2usize,
+            &crate::table::COMMANDS[66usize],
+        );
         cmd.arg(key);
     }
     pub(crate) fn cluster_links(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$5\r\nLINKS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$5\r\nLINKS\r\n",
+            2usize,
+            &crate::table::COMMANDS[67usize],
+        );
     }
     pub(crate) fn cluster_meet_options(
         cmd: &mut crate::Cmd,
@@ -4552,7 +4805,11 @@ pub(crate) mod write_args {
         port: i64,
         options: ClusterMeetOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$4\r\nMEET\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$4\r\nMEET\r\n",
+            2usize,
+            &crate::table::COMMANDS[68usize],
+        );
         cmd.arg(ip);
         cmd.arg(port);
         if let Some(chosen) = &options.cluster_bus_port {
@@ -4560,42 +4817,74 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn cluster_myid(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$4\r\nMYID\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$4\r\nMYID\r\n",
+            2usize,
+            &crate::table::COMMANDS[69usize],
+        );
     }
     pub(crate) fn cluster_myshardid(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$9\r\nMYSHARDID\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$9\r\nMYSHARDID\r\n",
+            2usize,
+            &crate::table::COMMANDS[70usize],
+        );
     }
     pub(crate) fn cluster_nodes(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$5\r\nNODES\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$5\r\nNODES\r\n",
+            2usize,
+            &crate::table::COMMANDS[71usize],
+        );
     }
     pub(crate) fn cluster_replicas(
         cmd: &mut crate::Cmd,
         node_id: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$8\r\nREPLICAS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$8\r\nREPLICAS\r\n",
+            2usize,
+            &crate::table::COMMANDS[72usize],
+        );
         cmd.arg(node_id);
     }
     pub(crate) fn cluster_replicate(
         cmd: &mut crate::Cmd,
         node_id: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$9\r\nREPLICATE\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$9\r\nREPLICATE\r\n",
+            2usize,
+            &crate::table::COMMANDS[73usize],
+        );
         cmd.arg(node_id);
     }
     pub(crate) fn cluster_reset_options(
         cmd: &mut crate::Cmd,
         options: ClusterResetOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$5\r\nRESET\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$5\r\nRESET\r\n",
+            2usize,
+            &crate::table::COMMANDS[74usize],
+        );
         if let Some(chosen) = &options.reset_type {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn cluster_saveconfig(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$10\r\nSAVECONFIG\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$10\r\nSAVECONFIG\r\n",
+            2usize,
+            &crate::table::COMMANDS[75usize],
+        );
     }
     pub(crate) fn cluster_set_config_epoch(cmd: &mut crate::Cmd, config_epoch: i64) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$16\r\nSET-CONFIG-EPOCH\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$16\r\nSET-CONFIG-EPOCH\r\n",
+            2usize,
+            &crate::table::COMMANDS[76usize],
+        );
         cmd.arg(config_epoch);
     }
     pub(crate) fn cluster_setslot_options(
@@ -4604,7 +4893,11 @@ pub(crate) mod write_args {
         subcommand: ClusterSetslotSubcommand,
         options: ClusterSetslotOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$7\r\nSETSLOT\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$7\r\nSETSLOT\r\n",
+            2usize,
+            &crate::table::COMMANDS[77usize],
+        );
         cmd.arg(slot);
         subcommand.write_to(cmd);
         if let Some(chosen) = &options.timeout {
@@ -4613,36 +4906,64 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn cluster_shards(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$6\r\nSHARDS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$6\r\nSHARDS\r\n",
+            2usize,
+            &crate::table::COMMANDS[78usize],
+        );
     }
     pub(crate) fn cluster_slaves(
         cmd: &mut crate::Cmd,
         node_id: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$6\r\nSLAVES\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$6\r\nSLAVES\r\n",
+            2usize,
+            &crate::table::COMMANDS[79usize],
+        );
         cmd.arg(node_id);
     }
     pub(crate) fn cluster_slot_stats(
         cmd: &mut crate::Cmd,
         filter: ClusterSlotStatsFilter,
     ) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$10\r\nSLOT-STATS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$10\r\nSLOT-STATS\r\n",
+            2usize,
+            &crate::table::COMMANDS[80usize],
+        );
         filter.write_to(cmd);
     }
     pub(crate) fn cluster_slots(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n",
+            2usize,
+            &crate::table::COMMANDS[81usize],
+        );
     }
     pub(crate) fn command(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nCOMMAND\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCOMMAND\r\n",
+            1usize,
+            &crate::table::COMMANDS[82usize],
+        );
     }
     pub(crate) fn command_count(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nCOMMAND\r\n$5\r\nCOUNT\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCOMMAND\r\n$5\r\nCOUNT\r\n",
+            2usize,
+            &crate::table::COMMANDS[83usize],
+        );
     }
     pub(crate) fn command_docs_options(
         cmd: &mut crate::Cmd,
         options: CommandDocsOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nCOMMAND\r\n$4\r\nDOCS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCOMMAND\r\n$4\r\nDOCS\r\n",
+            2usize,
+            &crate::table::COMMANDS[84usize],
+        );
         if !options.command_name.is_empty() {
             cmd.append(&options.command_name);
         }
@@ -4652,7 +4973,11 @@ pub(crate) mod write_args {
         command: impl crate::ToRedisArgs,
         options: CommandGetkeysOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nCOMMAND\r\n$7\r\nGETKEYS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCOMMAND\r\n$7\r\nGETKEYS\r\n",
+            2usize,
+            &crate::table::COMMANDS[85usize],
+        );
         cmd.arg(command);
         if !options.arg.is_empty() {
             cmd.append(&options.arg);
@@ -4663,20 +4988,32 @@ pub(crate) mod write_args {
         command: impl crate::ToRedisArgs,
         options: CommandGetkeysandflagsOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nCOMMAND\r\n$15\r\nGETKEYSANDFLAGS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCOMMAND\r\n$15\r\nGETKEYSANDFLAGS\r\n",
+            2usize,
+            &crate::table::COMMANDS[86usize],
+        );
         cmd.arg(command);
         if !options.arg.is_empty() {
             cmd.append(&options.arg);
         }
     }
     pub(crate) fn command_help(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nCOMMAND\r\n$4\r\nHELP\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCOMMAND\r\n$4\r\nHELP\r\n",
+            2usize,
+            &crate::table::COMMANDS[87usize],
+        );
     }
     pub(crate) fn command_info_options(
         cmd: &mut crate::Cmd,
         options: CommandInfoOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nCOMMAND\r\n$4\r\nINFO\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCOMMAND\r\n$4\r\nINFO\r\n",
+            2usize,
+            &crate::table::COMMANDS[88usize],
+        );
         if !options.command_name.is_empty() {
             cmd.append(&options.command_name);
         }
@@ -4685,27 +5022,51 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         options: CommandListOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nCOMMAND\r\n$4\r\nLIST\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nCOMMAND\r\n$4\r\nLIST\r\n",
+            2usize,
+            &crate::table::COMMANDS[89usize],
+        );
         if let Some(chosen) = &options.filterby {
             cmd.arg("FILTERBY");
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn config_get(cmd: &mut crate::Cmd, parameter: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$6\r\nCONFIG\r\n$3\r\nGET\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCONFIG\r\n$3\r\nGET\r\n",
+            2usize,
+            &crate::table::COMMANDS[91usize],
+        );
         cmd.arg(parameter);
     }
     pub(crate) fn config_help(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nCONFIG\r\n$4\r\nHELP\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCONFIG\r\n$4\r\nHELP\r\n",
+            2usize,
+            &crate::table::COMMANDS[92usize],
+        );
     }
     pub(crate) fn config_resetstat(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nCONFIG\r\n$9\r\nRESETSTAT\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCONFIG\r\n$9\r\nRESETSTAT\r\n",
+            2usize,
+            &crate::table::COMMANDS[93usize],
+        );
     }
     pub(crate) fn config_rewrite(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nCONFIG\r\n$7\r\nREWRITE\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCONFIG\r\n$7\r\nREWRITE\r\n",
+            2usize,
+            &crate::table::COMMANDS[94usize],
+        );
     }
     pub(crate) fn config_set(cmd: &mut crate::Cmd, data: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$6\r\nCONFIG\r\n$3\r\nSET\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nCONFIG\r\n$3\r\nSET\r\n",
+            2usize,
+            &crate::table::COMMANDS[95usize],
+        );
         cmd.arg(data);
     }
     pub(crate) fn copy_options(
@@ -4714,7 +5075,11 @@ pub(crate) mod write_args {
         destination: impl crate::ToRedisArgs,
         options: CopyOptions,
     ) {
-        cmd.write_encoded_name(b"$4\r\nCOPY\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nCOPY\r\n",
+            1usize,
+            &crate::table::COMMANDS[96usize],
+        );
         cmd.key(source);
         cmd.key(destination);
         if let Some(chosen) = &options.destination_db {
@@ -4726,10 +5091,18 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn dbsize(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nDBSIZE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nDBSIZE\r\n",
+            1usize,
+            &crate::table::COMMANDS[97usize],
+        );
     }
     pub(crate) fn decr(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$4\r\nDECR\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nDECR\r\n",
+            1usize,
+            &crate::table::COMMANDS[99usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn decrby(
@@ -4737,23 +5110,43 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         decrement: i64,
     ) {
-        cmd.write_encoded_name(b"$6\r\nDECRBY\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nDECRBY\r\n",
+            1usize,
+            &crate::table::COMMANDS[100usize],
+        );
         cmd.key(key);
         cmd.arg(decrement);
     }
     pub(crate) fn del(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$3\r\nDEL\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$3\r\nDEL\r\n",
+            1usize,
+            &crate::table::COMMANDS[101usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn discard(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nDISCARD\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nDISCARD\r\n",
+            1usize,
+            &crate::table::COMMANDS[102usize],
+        );
     }
     pub(crate) fn dump(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$4\r\nDUMP\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nDUMP\r\n",
+            1usize,
+            &crate::table::COMMANDS[103usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn echo(cmd: &mut crate::Cmd, message: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$4\r\nECHO\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nECHO\r\n",
+            1usize,
+            &crate::table::COMMANDS[104usize],
+        );
         cmd.arg(message);
     }
     pub(crate) fn eval_options(
@@ -4761,7 +5154,11 @@ pub(crate) mod write_args {
         script: impl crate::ToRedisArgs,
         options: EvalOptions,
     ) {
-        cmd.write_encoded_name(b"$4\r\nEVAL\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nEVAL\r\n",
+            1usize,
+            &crate::table::COMMANDS[105usize],
+        );
         cmd.arg(script);
         cmd.arg(options.key.arg_count());
         if !options.key.is_empty() {
@@ -4776,7 +5173,11 @@ pub(crate) mod write_args {
         sha1: impl crate::ToRedisArgs,
         options: EvalshaOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nEVALSHA\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nEVALSHA\r\n",
+            1usize,
+            &crate::table::COMMANDS[106usize],
+        );
         cmd.arg(sha1);
         cmd.arg(options.key.arg_count());
         if !options.key.is_empty() {
@@ -4791,7 +5192,11 @@ pub(crate) mod write_args {
         sha1: impl crate::ToRedisArgs,
         options: EvalshaRoOptions,
     ) {
-        cmd.write_encoded_name(b"$10\r\nEVALSHA_RO\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$10\r\nEVALSHA_RO\r\n",
+            1usize,
+            &crate::table::COMMANDS[107usize],
+        );
         cmd.arg(sha1);
         cmd.arg(options.key.arg_count());
         if !options.key.is_empty() {
@@ -4806,7 +5211,11 @@ pub(crate) mod write_args {
         script: impl crate::ToRedisArgs,
         options: EvalRoOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nEVAL_RO\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nEVAL_RO\r\n",
+            1usize,
+            &crate::table::COMMANDS[108usize],
+        );
         cmd.arg(script);
         cmd.arg(options.key.arg_count());
         if !options.key.is_empty() {
@@ -4817,10 +5226,18 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn exec(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$4\r\nEXEC\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nEXEC\r\n",
+            1usize,
+            &crate::table::COMMANDS[109usize],
+        );
     }
     pub(crate) fn exists(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$6\r\nEXISTS\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nEXISTS\r\n",
+            1usize,
+            &crate::table::COMMANDS[110usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn expire_options(
@@ -4829,7 +5246,11 @@ pub(crate) mod write_args {
         seconds: i64,
         options: ExpireOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nEXPIRE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nEXPIRE\r\n",
+            1usize,
+            &crate::table::COMMANDS[111usize],
+        );
         cmd.key(key);
         cmd.arg(seconds);
         if let Some(chosen) = &options.condition {
@@ -4842,7 +5263,11 @@ pub(crate) mod write_args {
         unix_time_seconds: i64,
         options: ExpireatOptions,
     ) {
-        cmd.write_encoded_name(b"$8\r\nEXPIREAT\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$8\r\nEXPIREAT\r\n",
+            1usize,
+            &crate::table::COMMANDS[112usize],
+        );
         cmd.key(key);
         cmd.arg(unix_time_seconds);
         if let Some(chosen) = &options.condition {
@@ -4850,11 +5275,19 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn expiretime(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$10\r\nEXPIRETIME\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$10\r\nEXPIRETIME\r\n",
+            1usize,
+            &crate::table::COMMANDS[113usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn failover_options(cmd: &mut crate::Cmd, options: FailoverOptions) {
-        cmd.write_encoded_name(b"$8\r\nFAILOVER\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$8\r\nFAILOVER\r\n",
+            1usize,
+            &crate::table::COMMANDS[114usize],
+        );
         if let Some(chosen) = &options.target {
             cmd.arg("TO");
             chosen.write_to(cmd);
@@ -4872,7 +5305,11 @@ pub(crate) mod write_args {
         function: impl crate::ToRedisArgs,
         options: FcallOptions,
     ) {
-        cmd.write_encoded_name(b"$5\r\nFCALL\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nFCALL\r\n",
+            1usize,
+            &crate::table::COMMANDS[115usize],
+        );
         cmd.arg(function);
         cmd.arg(options.key.arg_count());
         if !options.key.is_empty() {
@@ -4887,7 +5324,11 @@ pub(crate) mod write_args {
         function: impl crate::ToRedisArgs,
         options: FcallRoOptions,
     ) {
-        cmd.write_encoded_name(b"$8\r\nFCALL_RO\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$8\r\nFCALL_RO\r\n",
+            1usize,
+            &crate::table::COMMANDS[116usize],
+        );
         cmd.arg(function);
         cmd.arg(options.key.arg_count());
         if !options.key.is_empty() {
@@ -4898,13 +5339,21 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn flushall_options(cmd: &mut crate::Cmd, options: FlushallOptions) {
-        cmd.write_encoded_name(b"$8\r\nFLUSHALL\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$8\r\nFLUSHALL\r\n",
+            1usize,
+            &crate::table::COMMANDS[117usize],
+        );
         if let Some(chosen) = &options.flush_type {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn flushdb_options(cmd: &mut crate::Cmd, options: FlushdbOptions) {
-        cmd.write_encoded_name(b"$7\r\nFLUSHDB\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nFLUSHDB\r\n",
+            1usize,
+            &crate::table::COMMANDS[118usize],
+        );
         if let Some(chosen) = &options.flush_type {
             chosen.write_to(cmd);
         }
@@ -4913,32 +5362,56 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         library_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$8\r\nFUNCTION\r\n$6\r\nDELETE\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nFUNCTION\r\n$6\r\nDELETE\r\n",
+            2usize,
+            &crate::table::COMMANDS[120usize],
+        );
         cmd.arg(library_name);
     }
     pub(crate) fn function_dump(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$8\r\nFUNCTION\r\n$4\r\nDUMP\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nFUNCTION\r\n$4\r\nDUMP\r\n",
+            2usize,
+            &crate::table::COMMANDS[121usize],
+        );
     }
     pub(crate) fn function_flush_options(
         cmd: &mut crate::Cmd,
         options: FunctionFlushOptions,
     ) {
-        cmd.write_encoded_name(b"$8\r\nFUNCTION\r\n$5\r\nFLUSH\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nFUNCTION\r\n$5\r\nFLUSH\r\n",
+            2usize,
+            &crate::table::COMMANDS[122usize],
+        );
         if let Some(chosen) = &options.flush_type {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn function_help(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$8\r\nFUNCTION\r\n$4\r\nHELP\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nFUNCTION\r\n$4\r\nHELP\r\n",
+            2usize,
+            &crate::table::COMMANDS[123usize],
+        );
     }
     pub(crate) fn function_kill(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$8\r\nFUNCTION\r\n$4\r\nKILL\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nFUNCTION\r\n$4\r\nKILL\r\n",
+            2usize,
+            &crate::table::COMMANDS[124usize],
+        );
     }
     pub(crate) fn function_list_options(
         cmd: &mut crate::Cmd,
         options: FunctionListOptions,
     ) {
-        cmd.write_encoded_name(b"$8\r\nFUNCTION\r\n$4\r\nLIST\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nFUNCTION\r\n$4\r\nLIST\r\n",
+            2usize,
+            &crate::table::COMMANDS[125usize],
+        );
         if let Some(chosen) = &options.library_name_pattern {
             cmd.arg("LIBRARYNAME");
             cmd.append(chosen);
@@ -4952,7 +5425,11 @@ pub(crate) mod write_args {
         function_code: impl crate::ToRedisArgs,
         options: FunctionLoadOptions,
     ) {
-        cmd.write_encoded_name(b"$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n",
+            2usize,
+            &crate::table::COMMANDS[126usize],
+        );
         if options.replace {
             cmd.arg("REPLACE");
         }
@@ -4963,14 +5440,22 @@ pub(crate) mod write_args {
         serialized_value: impl crate::ToRedisArgs,
         options: FunctionRestoreOptions,
     ) {
-        cmd.write_encoded_name(b"$8\r\nFUNCTION\r\n$7\r\nRESTORE\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nFUNCTION\r\n$7\r\nRESTORE\r\n",
+            2usize,
+            &crate::table::COMMANDS[127usize],
+        );
         cmd.arg(serialized_value);
         if let Some(chosen) = &options.policy {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn function_stats(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$8\r\nFUNCTION\r\n$5\r\nSTATS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nFUNCTION\r\n$5\r\nSTATS\r\n",
+            2usize,
+            &crate::table::COMMANDS[128usize],
+        );
     }
     pub(crate) fn geoadd_options(
         cmd: &mut crate::Cmd,
@@ -4978,7 +5463,11 @@ pub(crate) mod write_args {
         data: impl crate::ToRedisArgs,
         options: GeoaddOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nGEOADD\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nGEOADD\r\n",
+            1usize,
+            &crate::table::COMMANDS[129usize],
+        );
         cmd.key(key);
         if let Some(chosen) = &options.condition {
             chosen.write_to(cmd);
@@ -4995,7 +5484,11 @@ pub(crate) mod write_args {
         member2: impl crate::ToRedisArgs,
         options: GeodistOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nGEODIST\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nGEODIST\r\n",
+            1usize,
+            &crate::table::COMMANDS[130usize],
+        );
         cmd.key(key);
         cmd.arg(member1);
         cmd.arg(member2);
@@ -5008,7 +5501,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: GeohashOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nGEOHASH\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nGEOHASH\r\n",
+            1usize,
+            &crate::table::COMMANDS[131usize],
+        );
         cmd.key(key);
         if !options.member.is_empty() {
             cmd.append(&options.member);
@@ -5019,7 +5516,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: GeoposOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nGEOPOS\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nGEOPOS\r\n",
+            1usize,
+            &crate::table::COMMANDS[132usize],
+        );
         cmd.key(key);
         if !options.member.is_empty() {
             cmd.append(&options.member);
@@ -5034,7 +5535,11 @@ pub(crate) mod write_args {
         unit: GeoradiusUnit,
         options: GeoradiusOptions,
     ) {
-        cmd.write_encoded_name(b"$9\r\nGEORADIUS\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$9\r\nGEORADIUS\r\n",
+            1usize,
+            &crate::table::COMMANDS[133usize],
+        );
         cmd.key(key);
         cmd.arg(longitude);
         cmd.arg(latitude);
@@ -5067,7 +5572,11 @@ pub(crate) mod write_args {
         unit: GeoradiusbymemberUnit,
         options: GeoradiusbymemberOptions,
     ) {
-        cmd.write_encoded_name(b"$17\r\nGEORADIUSBYMEMBER\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$17\r\nGEORADIUSBYMEMBER\r\n",
+            1usize,
+            &crate::table::COMMANDS[134usize],
+        );
         cmd.key(key);
         cmd.arg(member);
         cmd.arg(radius);
@@ -5099,7 +5608,11 @@ pub(crate) mod write_args {
         unit: GeoradiusbymemberRoUnit,
         options: GeoradiusbymemberRoOptions,
     ) {
-        cmd.write_encoded_name(b"$20\r\nGEORADIUSBYMEMBER_RO\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$20\r\nGEORADIUSBYMEMBER_RO\r\n",
+            1usize,
+            &crate::table::COMMANDS[135usize],
+        );
         cmd.key(key);
         cmd.arg(member);
         cmd.arg(radius);
@@ -5129,7 +5642,11 @@ pub(crate) mod write_args {
         unit: GeoradiusRoUnit,
         options: GeoradiusRoOptions,
     ) {
-        cmd.write_encoded_name(b"$12\r\nGEORADIUS_RO\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$12\r\nGEORADIUS_RO\r\n",
+            1usize,
+            &crate::table::COMMANDS[136usize],
+        );
         cmd.key(key);
         cmd.arg(longitude);
         cmd.arg(latitude);
@@ -5158,7 +5675,11 @@ pub(crate) mod write_args {
         by: GeosearchBy,
         options: GeosearchOptions,
     ) {
-        cmd.write_encoded_name(b"$9\r\nGEOSEARCH\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$9\r\nGEOSEARCH\r\n",
+            1usize,
+            &crate::table::COMMANDS[137usize],
+        );
         cmd.key(key);
         from.write_to(cmd);
         by.write_to(cmd);
@@ -5186,7 +5707,11 @@ pub(crate) mod write_args {
         by: GeosearchstoreBy,
         options: GeosearchstoreOptions,
     ) {
-        cmd.write_encoded_name(b"$14\r\nGEOSEARCHSTORE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$14\r\nGEOSEARCHSTORE\r\n",
+            1usize,
+            &crate::table::COMMANDS[138usize],
+        );
         cmd.key(destination);
         cmd.key(source);
         from.write_to(cmd);
@@ -5202,7 +5727,11 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn get(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$3\r\nGET\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$3\r\nGET\r\n",
+            1usize,
+            &crate::table::COMMANDS[139usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn getbit(
@@ -5210,12 +5739,20 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         offset: i64,
     ) {
-        cmd.write_encoded_name(b"$6\r\nGETBIT\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nGETBIT\r\n",
+            1usize,
+            &crate::table::COMMANDS[140usize],
+        );
         cmd.key(key);
         cmd.arg(offset);
     }
     pub(crate) fn getdel(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$6\r\nGETDEL\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nGETDEL\r\n",
+            1usize,
+            &crate::table::COMMANDS[141usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn getex_options(
@@ -5223,7 +5760,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: GetexOptions,
     ) {
-        cmd.write_encoded_name(b"$5\r\nGETEX\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nGETEX\r\n",
+            1usize,
+            &crate::table::COMMANDS[142usize],
+        );
         cmd.key(key);
         if let Some(chosen) = &options.expiration {
             chosen.write_to(cmd);
@@ -5235,7 +5776,11 @@ pub(crate) mod write_args {
         start: i64,
         end: i64,
     ) {
-        cmd.write_encoded_name(b"$8\r\nGETRANGE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$8\r\nGETRANGE\r\n",
+            1usize,
+            &crate::table::COMMANDS[143usize],
+        );
         cmd.key(key);
         cmd.arg(start);
         cmd.arg(end);
@@ -5245,7 +5790,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         value: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$6\r\nGETSET\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nGETSET\r\n",
+            1usize,
+            &crate::table::COMMANDS[144usize],
+        );
         cmd.key(key);
         cmd.arg(value);
     }
@@ -5254,7 +5803,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         field: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$4\r\nHDEL\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nHDEL\r\n",
+            1usize,
+            &crate::table::COMMANDS[145usize],
+        );
         cmd.key(key);
         cmd.arg(field);
     }
@@ -5263,7 +5816,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         field: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$7\r\nHEXISTS\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nHEXISTS\r\n",
+            1usize,
+            &crate::table::COMMANDS[147usize],
+        );
         cmd.key(key);
         cmd.arg(field);
     }
@@ -5272,12 +5829,20 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         field: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$4\r\nHGET\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nHGET\r\n",
+            1usize,
+            &crate::table::COMMANDS[148usize],
+        );
         cmd.key(key);
         cmd.arg(field);
     }
     pub(crate) fn hgetall(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$7\r\nHGETALL\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nHGETALL\r\n",
+            1usize,
+            &crate::table::COMMANDS[149usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn hincrby(
@@ -5286,7 +5851,11 @@ pub(crate) mod write_args {
         field: impl crate::ToRedisArgs,
         increment: i64,
     ) {
-        cmd.write_encoded_name(b"$7\r\nHINCRBY\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nHINCRBY\r\n",
+            1usize,
+            &crate::table::COMMANDS[150usize],
+        );
         cmd.key(key);
         cmd.arg(field);
         cmd.arg(increment);
@@ -5297,17 +5866,29 @@ pub(crate) mod write_args {
         field: impl crate::ToRedisArgs,
         increment: f64,
     ) {
-        cmd.write_encoded_name(b"$12\r\nHINCRBYFLOAT\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$12\r\nHINCRBYFLOAT\r\n",
+            1usize,
+            &crate::table::COMMANDS[151usize],
+        );
         cmd.key(key);
         cmd.arg(field);
         cmd.arg(increment);
     }
     pub(crate) fn hkeys(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$5\r\nHKEYS\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nHKEYS\r\n",
+            1usize,
+            &crate::table::COMMANDS[152usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn hlen(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$4\r\nHLEN\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nHLEN\r\n",
+            1usize,
+            &crate::table::COMMANDS[153usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn hmget(
@@ -5315,7 +5896,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         field: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$5\r\nHMGET\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nHMGET\r\n",
+            1usize,
+            &crate::table::COMMANDS[154usize],
+        );
         cmd.key(key);
         cmd.arg(field);
     }
@@ -5324,7 +5909,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         data: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$5\r\nHMSET\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nHMSET\r\n",
+            1usize,
+            &crate::table::COMMANDS[155usize],
+        );
         cmd.key(key);
         cmd.arg(data);
     }
@@ -5333,7 +5922,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: HrandfieldOptions,
     ) {
-        cmd.write_encoded_name(b"$10\r\nHRANDFIELD\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$10\r\nHRANDFIELD\r\n",
+            1usize,
+            &crate::table::COMMANDS[156usize],
+        );
         cmd.key(key);
         if let Some(chosen) = &options.options {
             chosen.write_to(cmd);
@@ -5345,7 +5938,11 @@ pub(crate) mod write_args {
         cursor: impl crate::ToRedisArgs,
         options: HscanOptions,
     ) {
-        cmd.write_encoded_name(b"$5\r\nHSCAN\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nHSCAN\r\n",
+            1usize,
+            &crate::table::COMMANDS[157usize],
+        );
         cmd.key(key);
         cmd.arg(cursor);
         if let Some(chosen) = &options.pattern {
@@ -5365,7 +5962,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         data: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$4\r\nHSET\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nHSET\r\n",
+            1usize,
+            &crate::table::COMMANDS[158usize],
+        );
         cmd.key(key);
         cmd.arg(data);
     }
@@ -5375,7 +5976,11 @@ pub(crate) mod write_args {
         field: impl crate::ToRedisArgs,
         value: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$6\r\nHSETNX\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nHSETNX\r\n",
+            1usize,
+            &crate::table::COMMANDS[159usize],
+        );
         cmd.key(key);
         cmd.arg(field);
         cmd.arg(value);
@@ -5385,16 +5990,28 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         field: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$7\r\nHSTRLEN\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nHSTRLEN\r\n",
+            1usize,
+            &crate::table::COMMANDS[160usize],
+        );
         cmd.key(key);
         cmd.arg(field);
     }
     pub(crate) fn hvals(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$5\r\nHVALS\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nHVALS\r\n",
+            1usize,
+            &crate::table::COMMANDS[161usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn incr(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$4\r\nINCR\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nINCR\r\n",
+            1usize,
+            &crate::table::COMMANDS[162usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn incrby(
@@ -5402,7 +6019,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         increment: i64,
     ) {
-        cmd.write_encoded_name(b"$6\r\nINCRBY\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nINCRBY\r\n",
+            1usize,
+            &crate::table::COMMANDS[163usize],
+        );
         cmd.key(key);
         cmd.arg(increment);
     }
@@ -5411,54 +6032,98 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         increment: f64,
     ) {
-        cmd.write_encoded_name(b"$11\r\nINCRBYFLOAT\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$11\r\nINCRBYFLOAT\r\n",
+            1usize,
+            &crate::table::COMMANDS[164usize],
+        );
         cmd.key(key);
         cmd.arg(increment);
     }
     pub(crate) fn info_options(cmd: &mut crate::Cmd, options: InfoOptions) {
-        cmd.write_encoded_name(b"$4\r\nINFO\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nINFO\r\n",
+            1usize,
+            &crate::table::COMMANDS[165usize],
+        );
         if !options.section.is_empty() {
             cmd.append(&options.section);
         }
     }
     pub(crate) fn keys(cmd: &mut crate::Cmd, pattern: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$4\r\nKEYS\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nKEYS\r\n",
+            1usize,
+            &crate::table::COMMANDS[166usize],
+        );
         cmd.arg(pattern);
     }
     pub(crate) fn lastsave(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$8\r\nLASTSAVE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$8\r\nLASTSAVE\r\n",
+            1usize,
+            &crate::table::COMMANDS[167usize],
+        );
     }
     pub(crate) fn latency_doctor(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nLATENCY\r\n$6\r\nDOCTOR\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nLATENCY\r\n$6\r\nDOCTOR\r\n",
+            2usize,
+            &crate::table::COMMANDS[169usize],
+        );
     }
     pub(crate) fn latency_graph(cmd: &mut crate::Cmd, event: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$7\r\nLATENCY\r\n$5\r\nGRAPH\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nLATENCY\r\n$5\r\nGRAPH\r\n",
+            2usize,
+            &crate::table::COMMANDS[170usize],
+        );
         cmd.arg(event);
     }
     pub(crate) fn latency_help(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nLATENCY\r\n$4\r\nHELP\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nLATENCY\r\n$4\r\nHELP\r\n",
+            2usize,
+            &crate::table::COMMANDS[171usize],
+        );
     }
     pub(crate) fn latency_histogram_options(
         cmd: &mut crate::Cmd,
         options: LatencyHistogramOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nLATENCY\r\n$9\r\nHISTOGRAM\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nLATENCY\r\n$9\r\nHISTOGRAM\r\n",
+            2usize,
+            &crate::table::COMMANDS[172usize],
+        );
         if !options.command.is_empty() {
             cmd.append(&options.command);
         }
     }
     pub(crate) fn latency_history(cmd: &mut crate::Cmd, event: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$7\r\nLATENCY\r\n$7\r\nHISTORY\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nLATENCY\r\n$7\r\nHISTORY\r\n",
+            2usize,
+            &crate::table::COMMANDS[173usize],
+        );
         cmd.arg(event);
     }
     pub(crate) fn latency_latest(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nLATENCY\r\n$6\r\nLATEST\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nLATENCY\r\n$6\r\nLATEST\r\n",
+            2usize,
+            &crate::table::COMMANDS[174usize],
+        );
     }
     pub(crate) fn latency_reset_options(
         cmd: &mut crate::Cmd,
         options: LatencyResetOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nLATENCY\r\n$5\r\nRESET\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nLATENCY\r\n$5\r\nRESET\r\n",
+            2usize,
+            &crate::table::COMMANDS[175usize],
+        );
         if !options.event.is_empty() {
             cmd.append(&options.event);
         }
@@ -5469,7 +6134,11 @@ pub(crate) mod write_args {
         key2: impl crate::ToRedisArgs,
         options: LcsOptions,
     ) {
-        cmd.write_encoded_name(b"$3\r\nLCS\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$3\r\nLCS\r\n",
+            1usize,
+            &crate::table::COMMANDS[176usize],
+        );
         cmd.key(key1);
         cmd.key(key2);
         if options.len {
@@ -5491,7 +6160,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         index: i64,
     ) {
-        cmd.write_encoded_name(b"$6\r\nLINDEX\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nLINDEX\r\n",
+            1usize,
+            &crate::table::COMMANDS[177usize],
+        );
         cmd.key(key);
         cmd.arg(index);
     }
@@ -5502,14 +6175,22 @@ pub(crate) mod write_args {
         pivot: impl crate::ToRedisArgs,
         element: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$7\r\nLINSERT\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nLINSERT\r\n",
+            1usize,
+            &crate::table::COMMANDS[178usize],
+        );
         cmd.key(key);
         where_.write_to(cmd);
         cmd.arg(pivot);
         cmd.arg(element);
     }
     pub(crate) fn llen(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$4\r\nLLEN\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nLLEN\r\n",
+            1usize,
+            &crate::table::COMMANDS[179usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn lmove(
@@ -5519,7 +6200,11 @@ pub(crate) mod write_args {
         wherefrom: LmoveWherefrom,
         whereto: LmoveWhereto,
     ) {
-        cmd.write_encoded_name(b"$5\r\nLMOVE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nLMOVE\r\n",
+            1usize,
+            &crate::table::COMMANDS[180usize],
+        );
         cmd.key(source);
         cmd.key(destination);
         wherefrom.write_to(cmd);
@@ -5532,7 +6217,11 @@ pub(crate) mod write_args {
         options: LmpopOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_encoded_name(b"$5\r\nLMPOP\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nLMPOP\r\n",
+            1usize,
+            &crate::table::COMMANDS[181usize],
+        );
         cmd.arg(key.arg_count());
         cmd.append(&key);
         where_.write_to(cmd);
@@ -5542,7 +6231,11 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn lolwut_options(cmd: &mut crate::Cmd, options: LolwutOptions) {
-        cmd.write_encoded_name(b"$6\r\nLOLWUT\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nLOLWUT\r\n",
+            1usize,
+            &crate::table::COMMANDS[182usize],
+        );
         if let Some(chosen) = &options.version {
             cmd.arg("VERSION");
             cmd.arg(chosen);
@@ -5553,7 +6246,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: LpopOptions,
     ) {
-        cmd.write_encoded_name(b"$4\r\nLPOP\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nLPOP\r\n",
+            1usize,
+            &crate::table::COMMANDS[183usize],
+        );
         cmd.key(key);
         if let Some(chosen) = &options.count {
             cmd.arg(chosen);
@@ -5565,7 +6262,11 @@ pub(crate) mod write_args {
         element: impl crate::ToRedisArgs,
         options: LposOptions,
     ) {
-        cmd.write_encoded_name(b"$4\r\nLPOS\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nLPOS\r\n",
+            1usize,
+            &crate::table::COMMANDS[184usize],
+        );
         cmd.key(key);
         cmd.arg(element);
         if let Some(chosen) = &options.rank {
@@ -5586,7 +6287,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         element: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$5\r\nLPUSH\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nLPUSH\r\n",
+            1usize,
+            &crate::table::COMMANDS[185usize],
+        );
         cmd.key(key);
         cmd.arg(element);
     }
@@ -5595,7 +6300,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         element: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$6\r\nLPUSHX\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nLPUSHX\r\n",
+            1usize,
+            &crate::table::COMMANDS[186usize],
+        );
         cmd.key(key);
         cmd.arg(element);
     }
@@ -5605,7 +6314,11 @@ pub(crate) mod write_args {
         start: i64,
         stop: i64,
     ) {
-        cmd.write_encoded_name(b"$6\r\nLRANGE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nLRANGE\r\n",
+            1usize,
+            &crate::table::COMMANDS[187usize],
+        );
         cmd.key(key);
         cmd.arg(start);
         cmd.arg(stop);
@@ -5616,7 +6329,11 @@ pub(crate) mod write_args {
         count: i64,
         element: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$4\r\nLREM\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nLREM\r\n",
+            1usize,
+            &crate::table::COMMANDS[188usize],
+        );
         cmd.key(key);
         cmd.arg(count);
         cmd.arg(element);
@@ -5627,7 +6344,11 @@ pub(crate) mod write_args {
         index: i64,
         element: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$4\r\nLSET\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nLSET\r\n",
+            1usize,
+            &crate::table::COMMANDS[189usize],
+        );
         cmd.key(key);
         cmd.arg(index);
         cmd.arg(element);
@@ -5638,32 +6359,60 @@ pub(crate) mod write_args {
         start: i64,
         stop: i64,
     ) {
-        cmd.write_encoded_name(b"$5\r\nLTRIM\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nLTRIM\r\n",
+            1usize,
+            &crate::table::COMMANDS[190usize],
+        );
         cmd.key(key);
         cmd.arg(start);
         cmd.arg(stop);
     }
     pub(crate) fn memory_doctor(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nMEMORY\r\n$6\r\nDOCTOR\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nMEMORY\r\n$6\r\nDOCTOR\r\n",
+            2usize,
+            &crate::table::COMMANDS[192usize],
+        );
     }
     pub(crate) fn memory_help(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nMEMORY\r\n$4\r\nHELP\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nMEMORY\r\n$4\r\nHELP\r\n",
+            2usize,
+            &crate::table::COMMANDS[193usize],
+        );
     }
     pub(crate) fn memory_malloc_stats(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nMEMORY\r\n$12\r\nMALLOC-STATS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nMEMORY\r\n$12\r\nMALLOC-STATS\r\n",
+            2usize,
+            &crate::table::COMMANDS[194usize],
+        );
     }
     pub(crate) fn memory_purge(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nMEMORY\r\n$5\r\nPURGE\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nMEMORY\r\n$5\r\nPURGE\r\n",
+            2usize,
+            &crate::table::COMMANDS[195usize],
+        );
     }
     pub(crate) fn memory_stats(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nMEMORY\r\n$5\r\nSTATS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nMEMORY\r\n$5\r\nSTATS\r\n",
+            2usize,
+            &crate::table::COMMANDS[196usize],
+        );
     }
     pub(crate) fn memory_usage_options(
         cmd: &mut crate::Cmd,
         key: impl crate::ToRedisArgs,
         options: MemoryUsageOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nMEMORY\r\n$5\r\nUSAGE\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nMEMORY\r\n$5\r\nUSAGE\r\n",
+            2usize,
+            &crate::table::COMMANDS[197usize],
+        );
         cmd.key(key);
         if let Some(chosen) = &options.count {
             cmd.arg("SAMPLES");
@@ -5671,7 +6420,11 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn mget(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$4\r\nMGET\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nMGET\r\n",
+            1usize,
+            &crate::table::COMMANDS[198usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn migrate_options(
@@ -5683,7 +6436,11 @@ pub(crate) mod write_args {
         timeout: i64,
         options: MigrateOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nMIGRATE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nMIGRATE\r\n",
+            1usize,
+            &crate::table::COMMANDS[199usize],
+        );
         cmd.arg(host);
         cmd.arg(port);
         key_selector.write_to(cmd);
@@ -5704,17 +6461,29 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn module_help(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nMODULE\r\n$4\r\nHELP\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nMODULE\r\n$4\r\nHELP\r\n",
+            2usize,
+            &crate::table::COMMANDS[201usize],
+        );
     }
     pub(crate) fn module_list(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nMODULE\r\n$4\r\nLIST\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nMODULE\r\n$4\r\nLIST\r\n",
+            2usize,
+            &crate::table::COMMANDS[202usize],
+        );
     }
     pub(crate) fn module_load_options(
         cmd: &mut crate::Cmd,
         path: impl crate::ToRedisArgs,
         options: ModuleLoadOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nMODULE\r\n$4\r\nLOAD\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nMODULE\r\n$4\r\nLOAD\r\n",
+            2usize,
+            &crate::table::COMMANDS[203usize],
+        );
         cmd.arg(path);
         if !options.arg.is_empty() {
             cmd.append(&options.arg);
@@ -5725,7 +6494,11 @@ pub(crate) mod write_args {
         path: impl crate::ToRedisArgs,
         options: ModuleLoadexOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nMODULE\r\n$6\r\nLOADEX\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nMODULE\r\n$6\r\nLOADEX\r\n",
+            2usize,
+            &crate::table::COMMANDS[204usize],
+        );
         cmd.arg(path);
         if !options.configs.is_empty() {
             for item in &options.configs {
@@ -5739,16 +6512,28 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn module_unload(cmd: &mut crate::Cmd, name: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$6\r\nMODULE\r\n$6\r\nUNLOAD\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nMODULE\r\n$6\r\nUNLOAD\r\n",
+            2usize,
+            &crate::table::COMMANDS[205usize],
+        );
         cmd.arg(name);
     }
     pub(crate) fn move_key(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs, db: i64) {
-        cmd.write_encoded_name(b"$4\r\nMOVE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nMOVE\r\n",
+            1usize,
+            &crate::table::COMMANDS[207usize],
+        );
         cmd.key(key);
         cmd.arg(db);
     }
     pub(crate) fn mset(cmd: &mut crate::Cmd, data: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$4\r\nMSET\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nMSET\r\n",
+            1usize,
+            &crate::table::COMMANDS[208usize],
+        );
         {
             let group_start = cmd.arg_count();
             cmd.arg(data);
@@ -5756,7 +6541,11 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn msetnx(cmd: &mut crate::Cmd, data: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$6\r\nMSETNX\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nMSETNX\r\n",
+            1usize,
+            &crate::table::COMMANDS[209usize],
+        );
         {
             let group_start = cmd.arg_count();
             cmd.arg(data);
@@ -5764,29 +6553,57 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn multi(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$5\r\nMULTI\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nMULTI\r\n",
+            1usize,
+            &crate::table::COMMANDS[210usize],
+        );
     }
     pub(crate) fn object_encoding(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$6\r\nOBJECT\r\n$8\r\nENCODING\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nOBJECT\r\n$8\r\nENCODING\r\n",
+            2usize,
+            &crate::table::COMMANDS[212usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn object_freq(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$6\r\nOBJECT\r\n$4\r\nFREQ\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nOBJECT\r\n$4\r\nFREQ\r\n",
+            2usize,
+            &crate::table::COMMANDS[213usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn object_help(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nOBJECT\r\n$4\r\nHELP\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nOBJECT\r\n$4\r\nHELP\r\n",
+            2usize,
+            &crate::table::COMMANDS[214usize],
+        );
     }
     pub(crate) fn object_idletime(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$6\r\nOBJECT\r\n$8\r\nIDLETIME\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nOBJECT\r\n$8\r\nIDLETIME\r\n",
+            2usize,
+            &crate::table::COMMANDS[215usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn object_refcount(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$6\r\nOBJECT\r\n$8\r\nREFCOUNT\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nOBJECT\r\n$8\r\nREFCOUNT\r\n",
+            2usize,
+            &crate::table::COMMANDS[216usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn persist(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$7\r\nPERSIST\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nPERSIST\r\n",
+            1usize,
+            &crate::table::COMMANDS[217usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn pexpire_options(
@@ -5795,7 +6612,11 @@ pub(crate) mod write_args {
         milliseconds: i64,
         options: PexpireOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nPEXPIRE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nPEXPIRE\r\n",
+            1usize,
+            &crate::table::COMMANDS[218usize],
+        );
         cmd.key(key);
         cmd.arg(milliseconds);
         if let Some(chosen) = &options.condition {
@@ -5808,7 +6629,11 @@ pub(crate) mod write_args {
         unix_time_milliseconds: i64,
         options: PexpireatOptions,
     ) {
-        cmd.write_encoded_name(b"$9\r\nPEXPIREAT\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$9\r\nPEXPIREAT\r\n",
+            1usize,
+            &crate::table::COMMANDS[219usize],
+        );
         cmd.key(key);
         cmd.arg(unix_time_milliseconds);
         if let Some(chosen) = &options.condition {
@@ -5816,7 +6641,11 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn pexpiretime(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$11\r\nPEXPIRETIME\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$11\r\nPEXPIRETIME\r\n",
+            1usize,
+            &crate::table::COMMANDS[220usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn pfadd_options(
@@ -5824,14 +6653,22 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: PfaddOptions,
     ) {
-        cmd.write_encoded_name(b"$5\r\nPFADD\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nPFADD\r\n",
+            1usize,
+            &crate::table::COMMANDS[221usize],
+        );
         cmd.key(key);
         if !options.element.is_empty() {
             cmd.append(&options.element);
         }
     }
     pub(crate) fn pfcount(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$7\r\nPFCOUNT\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nPFCOUNT\r\n",
+            1usize,
+            &crate::table::COMMANDS[222usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn pfmerge_options(
@@ -5839,14 +6676,22 @@ pub(crate) mod write_args {
         destkey: impl crate::ToRedisArgs,
         options: PfmergeOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nPFMERGE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nPFMERGE\r\n",
+            1usize,
+            &crate::table::COMMANDS[224usize],
+        );
         cmd.key(destkey);
         if !options.sourcekey.is_empty() {
             cmd.append(&options.sourcekey);
         }
     }
     pub(crate) fn ping_options(cmd: &mut crate::Cmd, options: PingOptions) {
-        cmd.write_encoded_name(b"$4\r\nPING\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nPING\r\n",
+            1usize,
+            &crate::table::COMMANDS[226usize],
+        );
         if let Some(chosen) = &options.message {
             cmd.append(chosen);
         }
@@ -5857,13 +6702,21 @@ pub(crate) mod write_args {
         milliseconds: i64,
         value: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$6\r\nPSETEX\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nPSETEX\r\n",
+            1usize,
+            &crate::table::COMMANDS[227usize],
+        );
         cmd.key(key);
         cmd.arg(milliseconds);
         cmd.arg(value);
     }
     pub(crate) fn pttl(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$4\r\nPTTL\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nPTTL\r\n",
+            1usize,
+            &crate::table::COMMANDS[230usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn publish(
@@ -5871,7 +6724,11 @@ pub(crate) mod write_args {
         channel: impl crate::ToRedisArgs,
         message: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$7\r\nPUBLISH\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nPUBLISH\r\n",
+            1usize,
+            &crate::table::COMMANDS[231usize],
+        );
         cmd.arg(channel);
         cmd.arg(message);
     }
@@ -5879,22 +6736,38 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         options: PubsubChannelsOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nPUBSUB\r\n$8\r\nCHANNELS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nPUBSUB\r\n$8\r\nCHANNELS\r\n",
+            2usize,
+            &crate::table::COMMANDS[233usize],
+        );
         if let Some(chosen) = &options.pattern {
             cmd.append(chosen);
         }
     }
     pub(crate) fn pubsub_help(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nPUBSUB\r\n$4\r\nHELP\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nPUBSUB\r\n$4\r\nHELP\r\n",
+            2usize,
+            &crate::table::COMMANDS[234usize],
+        );
     }
     pub(crate) fn pubsub_numpat(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nPUBSUB\r\n$6\r\nNUMPAT\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nPUBSUB\r\n$6\r\nNUMPAT\r\n",
+            2usize,
+            &crate::table::COMMANDS[235usize],
+        );
     }
     pub(crate) fn pubsub_numsub_options(
         cmd: &mut crate::Cmd,
         options: PubsubNumsubOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nPUBSUB\r\n$6\r\nNUMSUB\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nPUBSUB\r\n$6\r\nNUMSUB\r\n",
+            2usize,
+            &crate::table::COMMANDS[236usize],
+        );
         if !options.channel.is_empty() {
             cmd.append(&options.channel);
         }
@@ -5903,7 +6776,11 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         options: PubsubShardchannelsOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nPUBSUB\r\n$13\r\nSHARDCHANNELS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nPUBSUB\r\n$13\r\nSHARDCHANNELS\r\n",
+            2usize,
+            &crate::table::COMMANDS[237usize],
+        );
         if let Some(chosen) = &options.pattern {
             cmd.append(chosen);
         }
@@ -5912,26 +6789,46 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         options: PubsubShardnumsubOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nPUBSUB\r\n$11\r\nSHARDNUMSUB\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nPUBSUB\r\n$11\r\nSHARDNUMSUB\r\n",
+            2usize,
+            &crate::table::COMMANDS[238usize],
+        );
         if !options.shardchannel.is_empty() {
             cmd.append(&options.shardchannel);
         }
     }
     pub(crate) fn randomkey(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$9\r\nRANDOMKEY\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$9\r\nRANDOMKEY\r\n",
+            1usize,
+            &crate::table::COMMANDS[241usize],
+        );
     }
     pub(crate) fn readonly(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$8\r\nREADONLY\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$8\r\nREADONLY\r\n",
+            1usize,
+            &crate::table::COMMANDS[242usize],
+        );
     }
     pub(crate) fn readwrite(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$9\r\nREADWRITE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$9\r\nREADWRITE\r\n",
+            1usize,
+            &crate::table::COMMANDS[243usize],
+        );
     }
     pub(crate) fn rename(
         cmd: &mut crate::Cmd,
         key: impl crate::ToRedisArgs,
         newkey: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$6\r\nRENAME\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nRENAME\r\n",
+            1usize,
+            &crate::table::COMMANDS[244usize],
+        );
         cmd.key(key);
         cmd.key(newkey);
     }
@@ -5940,12 +6837,20 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         newkey: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$8\r\nRENAMENX\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$8\r\nRENAMENX\r\n",
+            1usize,
+            &crate::table::COMMANDS[245usize],
+        );
         cmd.key(key);
         cmd.key(newkey);
     }
     pub(crate) fn replicaof(cmd: &mut crate::Cmd, args: ReplicaofArgs) {
-        cmd.write_encoded_name(b"$9\r\nREPLICAOF\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$9\r\nREPLICAOF\r\n",
+            1usize,
+            &crate::table::COMMANDS[247usize],
+        );
         args.write_to(cmd);
     }
     pub(crate) fn restore_options(
@@ -5955,7 +6860,11 @@ pub(crate) mod write_args {
         serialized_value: impl crate::ToRedisArgs,
         options: RestoreOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nRESTORE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nRESTORE\r\n",
+            1usize,
+            &crate::table::COMMANDS[249usize],
+        );
         cmd.key(key);
         cmd.arg(ttl);
         cmd.arg(serialized_value);
@@ -5975,14 +6884,22 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn role(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$4\r\nROLE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nROLE\r\n",
+            1usize,
+            &crate::table::COMMANDS[251usize],
+        );
     }
     pub(crate) fn rpop_options(
         cmd: &mut crate::Cmd,
         key: impl crate::ToRedisArgs,
         options: RpopOptions,
     ) {
-        cmd.write_encoded_name(b"$4\r\nRPOP\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nRPOP\r\n",
+            1usize,
+            &crate::table::COMMANDS[252usize],
+        );
         cmd.key(key);
         if let Some(chosen) = &options.count {
             cmd.arg(chosen);
@@ -5993,7 +6910,11 @@ pub(crate) mod write_args {
         source: impl crate::ToRedisArgs,
         destination: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$9\r\nRPOPLPUSH\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$9\r\nRPOPLPUSH\r\n",
+            1usize,
+            &crate::table::COMMANDS[253usize],
+        );
         cmd.key(source);
         cmd.key(destination);
     }
@@ -6002,7 +6923,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         element: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$5\r\nRPUSH\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nRPUSH\r\n",
+            1usize,
+            &crate::table::COMMANDS[254usize],
+        );
         cmd.key(key);
         cmd.arg(element);
     }
@@ -6011,7 +6936,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         element: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$6\r\nRPUSHX\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nRPUSHX\r\n",
+            1usize,
+            &crate::table::COMMANDS[255usize],
+        );
         cmd.key(key);
         cmd.arg(element);
     }
@@ -6020,19 +6949,31 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$4\r\nSADD\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nSADD\r\n",
+            1usize,
+            &crate::table::COMMANDS[256usize],
+        );
         cmd.key(key);
         cmd.arg(member);
     }
     pub(crate) fn save(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$4\r\nSAVE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nSAVE\r\n",
+            1usize,
+            &crate::table::COMMANDS[257usize],
+        );
     }
     pub(crate) fn scan_options(
         cmd: &mut crate::Cmd,
         cursor: impl crate::ToRedisArgs,
         options: ScanOptions,
     ) {
-        cmd.write_encoded_name(b"$4\r\nSCAN\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nSCAN\r\n",
+            1usize,
+            &crate::table::COMMANDS[258usize],
+        );
         cmd.arg(cursor);
         if let Some(chosen) = &options.pattern {
             cmd.arg("MATCH");
@@ -6048,42 +6989,78 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn scard(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$5\r\nSCARD\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nSCARD\r\n",
+            1usize,
+            &crate::table::COMMANDS[259usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn script_debug(cmd: &mut crate::Cmd, mode: ScriptDebugMode) {
-        cmd.write_encoded_name(b"$6\r\nSCRIPT\r\n$5\r\nDEBUG\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nSCRIPT\r\n$5\r\nDEBUG\r\n",
+            2usize,
+            &crate::table::COMMANDS[261usize],
+        );
         mode.write_to(cmd);
     }
     pub(crate) fn script_exists(cmd: &mut crate::Cmd, sha1: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$6\r\nSCRIPT\r\n$6\r\nEXISTS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nSCRIPT\r\n$6\r\nEXISTS\r\n",
+            2usize,
+            &crate::table::COMMANDS[262usize],
+        );
         cmd.arg(sha1);
     }
     pub(crate) fn script_flush_options(
         cmd: &mut crate::Cmd,
         options: ScriptFlushOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nSCRIPT\r\n$5\r\nFLUSH\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nSCRIPT\r\n$5\r\nFLUSH\r\n",
+            2usize,
+            &crate::table::COMMANDS[263usize],
+        );
         if let Some(chosen) = &options.flush_type {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn script_help(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nSCRIPT\r\n$4\r\nHELP\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nSCRIPT\r\n$4\r\nHELP\r\n",
+            2usize,
+            &crate::table::COMMANDS[264usize],
+        );
     }
     pub(crate) fn script_kill(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nSCRIPT\r\n$4\r\nKILL\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nSCRIPT\r\n$4\r\nKILL\r\n",
+            2usize,
+            &crate::table::COMMANDS[265usize],
+        );
     }
     pub(crate) fn script_load(cmd: &mut crate::Cmd, script: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n",
+            2usize,
+            &crate::table::COMMANDS[266usize],
+        );
         cmd.arg(script);
     }
     pub(crate) fn script_show(cmd: &mut crate::Cmd, sha1: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$6\r\nSCRIPT\r\n$4\r\nSHOW\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nSCRIPT\r\n$4\r\nSHOW\r\n",
+            2usize,
+            &crate::table::COMMANDS[267usize],
+        );
         cmd.arg(sha1);
     }
     pub(crate) fn sdiff(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$5\r\nSDIFF\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nSDIFF\r\n",
+            1usize,
+            &crate::table::COMMANDS[268usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn sdiffstore(
@@ -6091,7 +7068,11 @@ pub(crate) mod write_args {
         destination: impl crate::ToRedisArgs,
         key: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$10\r\nSDIFFSTORE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$10\r\nSDIFFSTORE\r\n",
+            1usize,
+            &crate::table::COMMANDS[269usize],
+        );
         cmd.key(destination);
         cmd.key(key);
     }
@@ -6099,18 +7080,30 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         primary_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$8\r\nCKQUORUM\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$8\r\nCKQUORUM\r\n",
+            2usize,
+            &crate::table::COMMANDS[272usize],
+        );
         cmd.arg(primary_name);
     }
     pub(crate) fn sentinel_config(cmd: &mut crate::Cmd, action: SentinelConfigAction) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$6\r\nCONFIG\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$6\r\nCONFIG\r\n",
+            2usize,
+            &crate::table::COMMANDS[273usize],
+        );
         action.write_to(cmd);
     }
     pub(crate) fn sentinel_debug_options(
         cmd: &mut crate::Cmd,
         options: SentinelDebugOptions,
     ) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$5\r\nDEBUG\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$5\r\nDEBUG\r\n",
+            2usize,
+            &crate::table::COMMANDS[274usize],
+        );
         if !options.data.is_empty() {
             cmd.append(&options.data);
         }
@@ -6119,11 +7112,19 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         primary_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$8\r\nFAILOVER\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$8\r\nFAILOVER\r\n",
+            2usize,
+            &crate::table::COMMANDS[275usize],
+        );
         cmd.arg(primary_name);
     }
     pub(crate) fn sentinel_flushconfig(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$11\r\nFLUSHCONFIG\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$11\r\nFLUSHCONFIG\r\n",
+            2usize,
+            &crate::table::COMMANDS[276usize],
+        );
     }
     pub(crate) fn sentinel_get_master_addr_by_name(
         cmd: &mut crate::Cmd,
@@ -6132,6 +7133,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$23\r\nGET-MASTER-ADDR-BY-NAME\r\n",
             2usize,
+            &crate::table::COMMANDS[277usize],
         );
         cmd.arg(primary_name);
     }
@@ -6142,17 +7144,26 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$24\r\nGET-PRIMARY-ADDR-BY-NAME\r\n",
             2usize,
+            &crate::table::COMMANDS[278usize],
         );
         cmd.arg(primary_name);
     }
     pub(crate) fn sentinel_help(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$4\r\nHELP\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$4\r\nHELP\r\n",
+            2usize,
+            &crate::table::COMMANDS[279usize],
+        );
     }
     pub(crate) fn sentinel_info_cache(
         cmd: &mut crate::Cmd,
         nodename: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$10\r\nINFO-CACHE\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$10\r\nINFO-CACHE\r\n",
+            2usize,
+            &crate::table::COMMANDS[280usize],
+        );
         cmd.arg(nodename);
     }
     pub(crate) fn sentinel_is_master_down_by_addr(
@@ -6165,6 +7176,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$22\r\nIS-MASTER-DOWN-BY-ADDR\r\n",
             2usize,
+            &crate::table::COMMANDS[281usize],
         );
         cmd.arg(ip);
         cmd.arg(port);
@@ -6181,6 +7193,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$23\r\nIS-PRIMARY-DOWN-BY-ADDR\r\n",
             2usize,
+            &crate::table::COMMANDS[282usize],
         );
         cmd.arg(ip);
         cmd.arg(port);
@@ -6191,11 +7204,19 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         primary_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$6\r\nMASTER\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$6\r\nMASTER\r\n",
+            2usize,
+            &crate::table::COMMANDS[283usize],
+        );
         cmd.arg(primary_name);
     }
     pub(crate) fn sentinel_masters(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$7\r\nMASTERS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$7\r\nMASTERS\r\n",
+            2usize,
+            &crate::table::COMMANDS[284usize],
+        );
     }
     pub(crate) fn sentinel_monitor(
         cmd: &mut crate::Cmd,
@@ -6204,54 +7225,90 @@ pub(crate) mod write_args {
         port: i64,
         quorum: i64,
     ) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$7\r\nMONITOR\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$7\r\nMONITOR\r\n",
+            2usize,
+            &crate::table::COMMANDS[285usize],
+        );
         cmd.arg(name);
         cmd.arg(ip);
         cmd.arg(port);
         cmd.arg(quorum);
     }
     pub(crate) fn sentinel_myid(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$4\r\nMYID\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$4\r\nMYID\r\n",
+            2usize,
+            &crate::table::COMMANDS[286usize],
+        );
     }
     pub(crate) fn sentinel_pending_scripts(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$15\r\nPENDING-SCRIPTS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$15\r\nPENDING-SCRIPTS\r\n",
+            2usize,
+            &crate::table::COMMANDS[287usize],
+        );
     }
     pub(crate) fn sentinel_primaries(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$9\r\nPRIMARIES\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$9\r\nPRIMARIES\r\n",
+            2usize,
+            &crate::table::COMMANDS[288usize],
+        );
     }
     pub(crate) fn sentinel_primary(
         cmd: &mut crate::Cmd,
         primary_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$7\r\nPRIMARY\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$7\r\nPRIMARY\r\n",
+            2usize,
+            &crate::table::COMMANDS[289usize],
+        );
         cmd.arg(primary_name);
     }
     pub(crate) fn sentinel_remove(
         cmd: &mut crate::Cmd,
         primary_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$6\r\nREMOVE\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$6\r\nREMOVE\r\n",
+            2usize,
+            &crate::table::COMMANDS[290usize],
+        );
         cmd.arg(primary_name);
     }
     pub(crate) fn sentinel_replicas(
         cmd: &mut crate::Cmd,
         primary_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$8\r\nREPLICAS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$8\r\nREPLICAS\r\n",
+            2usize,
+            &crate::table::COMMANDS[291usize],
+        );
         cmd.arg(primary_name);
     }
     pub(crate) fn sentinel_reset(
         cmd: &mut crate::Cmd,
         pattern: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$5\r\nRESET\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$5\r\nRESET\r\n",
+            2usize,
+            &crate::table::COMMANDS[292usize],
+        );
         cmd.arg(pattern);
     }
     pub(crate) fn sentinel_sentinels(
         cmd: &mut crate::Cmd,
         primary_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$9\r\nSENTINELS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$9\r\nSENTINELS\r\n",
+            2usize,
+            &crate::table::COMMANDS[293usize],
+        );
         cmd.arg(primary_name);
     }
     pub(crate) fn sentinel_set(
@@ -6259,7 +7316,11 @@ pub(crate) mod write_args {
         primary_name: impl crate::ToRedisArgs,
         data: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$3\r\nSET\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$3\r\nSET\r\n",
+            2usize,
+            &crate::table::COMMANDS[294usize],
+        );
         cmd.arg(primary_name);
         cmd.arg(data);
     }
@@ -6267,7 +7328,11 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         options: SentinelSimulateFailureOptions,
     ) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$16\r\nSIMULATE-FAILURE\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$16\r\nSIMULATE-FAILURE\r\n",
+            2usize,
+            &crate::table::COMMANDS[295usize],
+        );
         if !options.mode.is_empty() {
             for item in &options.mode {
                 item.write_to(cmd);
@@ -6278,7 +7343,11 @@ pub(crate) mod write_args {
         cmd: &mut crate::Cmd,
         primary_name: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$8\r\nSENTINEL\r\n$6\r\nSLAVES\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSENTINEL\r\n$6\r\nSLAVES\r\n",
+            2usize,
+            &crate::table::COMMANDS[296usize],
+        );
         cmd.arg(primary_name);
     }
     pub(crate) fn set_options(
@@ -6287,7 +7356,11 @@ pub(crate) mod write_args {
         value: impl crate::ToRedisArgs,
         options: SetOptions,
     ) {
-        cmd.write_encoded_name(b"$3\r\nSET\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$3\r\nSET\r\n",
+            1usize,
+            &crate::table::COMMANDS[297usize],
+        );
         cmd.key(key);
         cmd.arg(value);
         if let Some(chosen) = &options.condition {
@@ -6306,7 +7379,11 @@ pub(crate) mod write_args {
         offset: i64,
         value: i64,
     ) {
-        cmd.write_encoded_name(b"$6\r\nSETBIT\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nSETBIT\r\n",
+            1usize,
+            &crate::table::COMMANDS[298usize],
+        );
         cmd.key(key);
         cmd.arg(offset);
         cmd.arg(value);
@@ -6317,7 +7394,11 @@ pub(crate) mod write_args {
         seconds: i64,
         value: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$5\r\nSETEX\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nSETEX\r\n",
+            1usize,
+            &crate::table::COMMANDS[299usize],
+        );
         cmd.key(key);
         cmd.arg(seconds);
         cmd.arg(value);
@@ -6327,7 +7408,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         value: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$5\r\nSETNX\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nSETNX\r\n",
+            1usize,
+            &crate::table::COMMANDS[300usize],
+        );
         cmd.key(key);
         cmd.arg(value);
     }
@@ -6337,19 +7422,31 @@ pub(crate) mod write_args {
         offset: i64,
         value: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$8\r\nSETRANGE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSETRANGE\r\n",
+            1usize,
+            &crate::table::COMMANDS[301usize],
+        );
         cmd.key(key);
         cmd.arg(offset);
         cmd.arg(value);
     }
     pub(crate) fn shutdown_options(cmd: &mut crate::Cmd, options: ShutdownOptions) {
-        cmd.write_encoded_name(b"$8\r\nSHUTDOWN\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSHUTDOWN\r\n",
+            1usize,
+            &crate::table::COMMANDS[302usize],
+        );
         if let Some(chosen) = &options.abort_selector {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn sinter(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$6\r\nSINTER\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nSINTER\r\n",
+            1usize,
+            &crate::table::COMMANDS[303usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn sintercard_options(
@@ -6358,7 +7455,11 @@ pub(crate) mod write_args {
         options: SintercardOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_encoded_name(b"$10\r\nSINTERCARD\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$10\r\nSINTERCARD\r\n",
+            1usize,
+            &crate::table::COMMANDS[304usize],
+        );
         cmd.arg(key.arg_count());
         cmd.append(&key);
         if let Some(chosen) = &options.limit {
@@ -6371,7 +7472,11 @@ pub(crate) mod write_args {
         destination: impl crate::ToRedisArgs,
         key: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$11\r\nSINTERSTORE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$11\r\nSINTERSTORE\r\n",
+            1usize,
+            &crate::table::COMMANDS[305usize],
+        );
         cmd.key(destination);
         cmd.key(key);
     }
@@ -6380,31 +7485,59 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$9\r\nSISMEMBER\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$9\r\nSISMEMBER\r\n",
+            1usize,
+            &crate::table::COMMANDS[306usize],
+        );
         cmd.key(key);
         cmd.arg(member);
     }
     pub(crate) fn slaveof(cmd: &mut crate::Cmd, args: SlaveofArgs) {
-        cmd.write_encoded_name(b"$7\r\nSLAVEOF\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nSLAVEOF\r\n",
+            1usize,
+            &crate::table::COMMANDS[307usize],
+        );
         args.write_to(cmd);
     }
     pub(crate) fn slowlog_get_options(cmd: &mut crate::Cmd, options: SlowlogGetOptions) {
-        cmd.write_encoded_name(b"$7\r\nSLOWLOG\r\n$3\r\nGET\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nSLOWLOG\r\n$3\r\nGET\r\n",
+            2usize,
+            &crate::table::COMMANDS[309usize],
+        );
         if let Some(chosen) = &options.count {
             cmd.arg(chosen);
         }
     }
     pub(crate) fn slowlog_help(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nSLOWLOG\r\n$4\r\nHELP\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nSLOWLOG\r\n$4\r\nHELP\r\n",
+            2usize,
+            &crate::table::COMMANDS[310usize],
+        );
     }
     pub(crate) fn slowlog_len(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nSLOWLOG\r\n$3\r\nLEN\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nSLOWLOG\r\n$3\r\nLEN\r\n",
+            2usize,
+            &crate::table::COMMANDS[311usize],
+        );
     }
     pub(crate) fn slowlog_reset(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nSLOWLOG\r\n$5\r\nRESET\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$7\r\nSLOWLOG\r\n$5\r\nRESET\r\n",
+            2usize,
+            &crate::table::COMMANDS[312usize],
+        );
     }
     pub(crate) fn smembers(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$8\r\nSMEMBERS\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSMEMBERS\r\n",
+            1usize,
+            &crate::table::COMMANDS[313usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn smismember(
@@ -6412,7 +7545,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$10\r\nSMISMEMBER\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$10\r\nSMISMEMBER\r\n",
+            1usize,
+            &crate::table::COMMANDS[314usize],
+        );
         cmd.key(key);
         cmd.arg(member);
     }
@@ -6422,7 +7559,11 @@ pub(crate) mod write_args {
         destination: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$5\r\nSMOVE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nSMOVE\r\n",
+            1usize,
+            &crate::table::COMMANDS[315usize],
+        );
         cmd.key(source);
         cmd.key(destination);
         cmd.arg(member);
@@ -6432,7 +7573,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: SortOptions,
     ) {
-        cmd.write_encoded_name(b"$4\r\nSORT\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nSORT\r\n",
+            1usize,
+            &crate::table::COMMANDS[316usize],
+        );
         cmd.key(key);
         if let Some(chosen) = &options.by_pattern {
             cmd.arg("BY");
@@ -6464,7 +7609,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: SortRoOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nSORT_RO\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nSORT_RO\r\n",
+            1usize,
+            &crate::table::COMMANDS[317usize],
+        );
         cmd.key(key);
         if let Some(chosen) = &options.by_pattern {
             cmd.arg("BY");
@@ -6492,7 +7641,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: SpopOptions,
     ) {
-        cmd.write_encoded_name(b"$4\r\nSPOP\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nSPOP\r\n",
+            1usize,
+            &crate::table::COMMANDS[318usize],
+        );
         cmd.key(key);
         if let Some(chosen) = &options.count {
             cmd.arg(chosen);
@@ -6503,7 +7656,11 @@ pub(crate) mod write_args {
         shardchannel: impl crate::ToRedisArgs,
         message: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$8\r\nSPUBLISH\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$8\r\nSPUBLISH\r\n",
+            1usize,
+            &crate::table::COMMANDS[319usize],
+        );
         cmd.arg(shardchannel);
         cmd.arg(message);
     }
@@ -6512,7 +7669,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: SrandmemberOptions,
     ) {
-        cmd.write_encoded_name(b"$11\r\nSRANDMEMBER\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$11\r\nSRANDMEMBER\r\n",
+            1usize,
+            &crate::table::COMMANDS[320usize],
+        );
         cmd.key(key);
         if let Some(chosen) = &options.count {
             cmd.arg(chosen);
@@ -6523,7 +7684,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$4\r\nSREM\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nSREM\r\n",
+            1usize,
+            &crate::table::COMMANDS[321usize],
+        );
         cmd.key(key);
         cmd.arg(member);
     }
@@ -6533,7 +7698,11 @@ pub(crate) mod write_args {
         cursor: impl crate::ToRedisArgs,
         options: SscanOptions,
     ) {
-        cmd.write_encoded_name(b"$5\r\nSSCAN\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nSSCAN\r\n",
+            1usize,
+            &crate::table::COMMANDS[322usize],
+        );
         cmd.key(key);
         cmd.arg(cursor);
         if let Some(chosen) = &options.pattern {
@@ -6546,7 +7715,11 @@ pub(crate) mod write_args {
         }
     }
     pub(crate) fn strlen(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$6\r\nSTRLEN\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nSTRLEN\r\n",
+            1usize,
+            &crate::table::COMMANDS[324usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn substr(
@@ -6555,13 +7728,21 @@ pub(crate) mod write_args {
         start: i64,
         end: i64,
     ) {
-        cmd.write_encoded_name(b"$6\r\nSUBSTR\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nSUBSTR\r\n",
+            1usize,
+            &crate::table::COMMANDS[326usize],
+        );
         cmd.key(key);
         cmd.arg(start);
         cmd.arg(end);
     }
     pub(crate) fn sunion(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$6\r\nSUNION\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nSUNION\r\n",
+            1usize,
+            &crate::table::COMMANDS[327usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn sunionstore(
@@ -6569,39 +7750,75 @@ pub(crate) mod write_args {
         destination: impl crate::ToRedisArgs,
         key: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$11\r\nSUNIONSTORE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$11\r\nSUNIONSTORE\r\n",
+            1usize,
+            &crate::table::COMMANDS[328usize],
+        );
         cmd.key(destination);
         cmd.key(key);
     }
     pub(crate) fn swapdb(cmd: &mut crate::Cmd, index1: i64, index2: i64) {
-        cmd.write_encoded_name(b"$6\r\nSWAPDB\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nSWAPDB\r\n",
+            1usize,
+            &crate::table::COMMANDS[330usize],
+        );
         cmd.arg(index1);
         cmd.arg(index2);
     }
     pub(crate) fn time(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$4\r\nTIME\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nTIME\r\n",
+            1usize,
+            &crate::table::COMMANDS[332usize],
+        );
     }
     pub(crate) fn touch(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$5\r\nTOUCH\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nTOUCH\r\n",
+            1usize,
+            &crate::table::COMMANDS[333usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn ttl(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$3\r\nTTL\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$3\r\nTTL\r\n",
+            1usize,
+            &crate::table::COMMANDS[334usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn key_type(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$4\r\nTYPE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nTYPE\r\n",
+            1usize,
+            &crate::table::COMMANDS[335usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn unlink(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$6\r\nUNLINK\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nUNLINK\r\n",
+            1usize,
+            &crate::table::COMMANDS[336usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn unwatch(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$7\r\nUNWATCH\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nUNWATCH\r\n",
+            1usize,
+            &crate::table::COMMANDS[338usize],
+        );
     }
     pub(crate) fn wait(cmd: &mut crate::Cmd, numreplicas: i64, timeout: i64) {
-        cmd.write_encoded_name(b"$4\r\nWAIT\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nWAIT\r\n",
+            1usize,
+            &crate::table::COMMANDS[339usize],
+        );
         cmd.arg(numreplicas);
         cmd.arg(timeout);
     }
@@ -6611,13 +7828,21 @@ pub(crate) mod write_args {
         numreplicas: i64,
         timeout: i64,
     ) {
-        cmd.write_encoded_name(b"$7\r\nWAITAOF\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nWAITAOF\r\n",
+            1usize,
+            &crate::table::COMMANDS[340usize],
+        );
         cmd.arg(numlocal);
         cmd.arg(numreplicas);
         cmd.arg(timeout);
     }
     pub(crate) fn watch(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$5\r\nWATCH\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nWATCH\r\n",
+            1usize,
+            &crate::table::COMMANDS[341usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn xack(
@@ -6626,7 +7851,11 @@ pub(crate) mod write_args {
         group: impl crate::ToRedisArgs,
         id: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$4\r\nXACK\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nXACK\r\n",
+            1usize,
+            &crate::table::COMMANDS[342usize],
+        );
         cmd.key(key);
         cmd.arg(group);
         cmd.arg(id);
@@ -6638,7 +7867,11 @@ pub(crate) mod write_args {
         data: impl crate::ToRedisArgs,
         options: XaddOptions,
     ) {
-        cmd.write_encoded_name(b"$4\r\nXADD\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nXADD\r\n",
+            1usize,
+            &crate::table::COMMANDS[343usize],
+        );
         cmd.key(key);
         if options.nomkstream {
             cmd.arg("NOMKSTREAM");
@@ -6658,7 +7891,11 @@ pub(crate) mod write_args {
         start: impl crate::ToRedisArgs,
         options: XautoclaimOptions,
     ) {
-        cmd.write_encoded_name(b"$10\r\nXAUTOCLAIM\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$10\r\nXAUTOCLAIM\r\n",
+            1usize,
+            &crate::table::COMMANDS[344usize],
+        );
         cmd.key(key);
         cmd.arg(group);
         cmd.arg(consumer);
@@ -6681,7 +7918,11 @@ pub(crate) mod write_args {
         id: impl crate::ToRedisArgs,
         options: XclaimOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nXCLAIM\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nXCLAIM\r\n",
+            1usize,
+            &crate::table::COMMANDS[345usize],
+        );
         cmd.key(key);
         cmd.arg(group);
         cmd.arg(consumer);
@@ -6715,7 +7956,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         id: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$4\r\nXDEL\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nXDEL\r\n",
+            1usize,
+            &crate::table::COMMANDS[346usize],
+        );
         cmd.key(key);
         cmd.arg(id);
     }
@@ -6726,7 +7971,11 @@ pub(crate) mod write_args {
         id_selector: XgroupCreateIdSelector,
         options: XgroupCreateOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nXGROUP\r\n$6\r\nCREATE\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nXGROUP\r\n$6\r\nCREATE\r\n",
+            2usize,
+            &crate::table::COMMANDS[348usize],
+        );
         cmd.key(key);
         cmd.arg(group);
         id_selector.write_to(cmd);
@@ -6744,7 +7993,11 @@ pub(crate) mod write_args {
         group: impl crate::ToRedisArgs,
         consumer: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$6\r\nXGROUP\r\n$14\r\nCREATECONSUMER\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nXGROUP\r\n$14\r\nCREATECONSUMER\r\n",
+            2usize,
+            &crate::table::COMMANDS[349usize],
+        );
         cmd.key(key);
         cmd.arg(group);
         cmd.arg(consumer);
@@ -6755,7 +8008,11 @@ pub(crate) mod write_args {
         group: impl crate::ToRedisArgs,
         consumer: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$6\r\nXGROUP\r\n$11\r\nDELCONSUMER\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nXGROUP\r\n$11\r\nDELCONSUMER\r\n",
+            2usize,
+            &crate::table::COMMANDS[350usize],
+        );
         cmd.key(key);
         cmd.arg(group);
         cmd.arg(consumer);
@@ -6765,12 +8022,20 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         group: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$6\r\nXGROUP\r\n$7\r\nDESTROY\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nXGROUP\r\n$7\r\nDESTROY\r\n",
+            2usize,
+            &crate::table::COMMANDS[351usize],
+        );
         cmd.key(key);
         cmd.arg(group);
     }
     pub(crate) fn xgroup_help(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$6\r\nXGROUP\r\n$4\r\nHELP\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nXGROUP\r\n$4\r\nHELP\r\n",
+            2usize,
+            &crate::table::COMMANDS[352usize],
+        );
     }
     pub(crate) fn xgroup_setid_options(
         cmd: &mut crate::Cmd,
@@ -6779,7 +8044,11 @@ pub(crate) mod write_args {
         id_selector: XgroupSetidIdSelector,
         options: XgroupSetidOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nXGROUP\r\n$5\r\nSETID\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$6\r\nXGROUP\r\n$5\r\nSETID\r\n",
+            2usize,
+            &crate::table::COMMANDS[353usize],
+        );
         cmd.key(key);
         cmd.arg(group);
         id_selector.write_to(cmd);
@@ -6793,30 +8062,50 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         group: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$5\r\nXINFO\r\n$9\r\nCONSUMERS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$5\r\nXINFO\r\n$9\r\nCONSUMERS\r\n",
+            2usize,
+            &crate::table::COMMANDS[355usize],
+        );
         cmd.key(key);
         cmd.arg(group);
     }
     pub(crate) fn xinfo_groups(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$5\r\nXINFO\r\n$6\r\nGROUPS\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$5\r\nXINFO\r\n$6\r\nGROUPS\r\n",
+            2usize,
+            &crate::table::COMMANDS[356usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn xinfo_help(cmd: &mut crate::Cmd) {
-        cmd.write_encoded_name(b"$5\r\nXINFO\r\n$4\r\nHELP\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$5\r\nXINFO\r\n$4\r\nHELP\r\n",
+            2usize,
+            &crate::table::COMMANDS[357usize],
+        );
     }
     pub(crate) fn xinfo_stream_options(
         cmd: &mut crate::Cmd,
         key: impl crate::ToRedisArgs,
         options: XinfoStreamOptions,
     ) {
-        cmd.write_encoded_name(b"$5\r\nXINFO\r\n$6\r\nSTREAM\r\n", 2usize);
+        cmd.write_encoded_name(
+            b"$5\r\nXINFO\r\n$6\r\nSTREAM\r\n",
+            2usize,
+            &crate::table::COMMANDS[358usize],
+        );
         cmd.key(key);
         if let Some(chosen) = &options.full_block {
             chosen.write_to(cmd);
         }
     }
     pub(crate) fn xlen(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$4\r\nXLEN\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nXLEN\r\n",
+            1usize,
+            &crate::table::COMMANDS[359usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn xpending_options(
@@ -6825,7 +8114,11 @@ pub(crate) mod write_args {
         group: impl crate::ToRedisArgs,
         options: XpendingOptions,
     ) {
-        cmd.write_encoded_name(b"$8\r\nXPENDING\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$8\r\nXPENDING\r\n",
+            1usize,
+            &crate::table::COMMANDS[360usize],
+        );
         cmd.key(key);
         cmd.arg(group);
         if let Some(chosen) = &options.filters {
@@ -6839,7 +8132,11 @@ pub(crate) mod write_args {
         end: impl crate::ToRedisArgs,
         options: XrangeOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nXRANGE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nXRANGE\r\n",
+            1usize,
+            &crate::table::COMMANDS[361usize],
+        );
         cmd.key(key);
         cmd.arg(start);
         cmd.arg(end);
@@ -6854,7 +8151,11 @@ pub(crate) mod write_args {
         id: impl crate::ToRedisArgs,
         options: XreadOptions,
     ) {
-        cmd.write_encoded_name(b"$5\r\nXREAD\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nXREAD\r\n",
+            1usize,
+            &crate::table::COMMANDS[362usize],
+        );
         if let Some(chosen) = &options.count {
             cmd.arg("COUNT");
             cmd.arg(chosen);
@@ -6875,7 +8176,11 @@ pub(crate) mod write_args {
         id: impl crate::ToRedisArgs,
         options: XreadgroupOptions,
     ) {
-        cmd.write_encoded_name(b"$10\r\nXREADGROUP\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$10\r\nXREADGROUP\r\n",
+            1usize,
+            &crate::table::COMMANDS[363usize],
+        );
         cmd.arg("GROUP");
         cmd.arg(group);
         cmd.arg(consumer);
@@ -6901,7 +8206,11 @@ pub(crate) mod write_args {
         start: impl crate::ToRedisArgs,
         options: XrevrangeOptions,
     ) {
-        cmd.write_encoded_name(b"$9\r\nXREVRANGE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$9\r\nXREVRANGE\r\n",
+            1usize,
+            &crate::table::COMMANDS[364usize],
+        );
         cmd.key(key);
         cmd.arg(end);
         cmd.arg(start);
@@ -6916,7 +8225,11 @@ pub(crate) mod write_args {
         last_id: impl crate::ToRedisArgs,
         options: XsetidOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nXSETID\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nXSETID\r\n",
+            1usize,
+            &crate::table::COMMANDS[365usize],
+        );
         cmd.key(key);
         cmd.arg(last_id);
         if let Some(chosen) = &options.entries_added {
@@ -6933,7 +8246,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         trim: XtrimTrim,
     ) {
-        cmd.write_encoded_name(b"$5\r\nXTRIM\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nXTRIM\r\n",
+            1usize,
+            &crate::table::COMMANDS[366usize],
+        );
         cmd.key(key);
         trim.write_to(cmd);
     }
@@ -6943,7 +8260,11 @@ pub(crate) mod write_args {
         data: impl crate::ToRedisArgs,
         options: ZaddOptions,
     ) {
-        cmd.write_encoded_name(b"$4\r\nZADD\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nZADD\r\n",
+            1usize,
+            &crate::table::COMMANDS[367usize],
+        );
         cmd.key(key);
         if let Some(chosen) = &options.condition {
             chosen.write_to(cmd);
@@ -6960,7 +8281,11 @@ pub(crate) mod write_args {
         cmd.arg(data);
     }
     pub(crate) fn zcard(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
-        cmd.write_encoded_name(b"$5\r\nZCARD\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nZCARD\r\n",
+            1usize,
+            &crate::table::COMMANDS[368usize],
+        );
         cmd.key(key);
     }
     pub(crate) fn zcount(
@@ -6969,7 +8294,11 @@ pub(crate) mod write_args {
         min: impl crate::ToRedisArgs,
         max: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$6\r\nZCOUNT\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nZCOUNT\r\n",
+            1usize,
+            &crate::table::COMMANDS[369usize],
+        );
         cmd.key(key);
         cmd.arg(min);
         cmd.arg(max);
@@ -6980,7 +8309,11 @@ pub(crate) mod write_args {
         options: ZdiffOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_encoded_name(b"$5\r\nZDIFF\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nZDIFF\r\n",
+            1usize,
+            &crate::table::COMMANDS[370usize],
+        );
         cmd.arg(key.arg_count());
         cmd.append(&key);
         if options.withscores {
@@ -6993,7 +8326,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_encoded_name(b"$10\r\nZDIFFSTORE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$10\r\nZDIFFSTORE\r\n",
+            1usize,
+            &crate::table::COMMANDS[371usize],
+        );
         cmd.key(destination);
         cmd.arg(key.arg_count());
         cmd.append(&key);
@@ -7004,7 +8341,11 @@ pub(crate) mod write_args {
         increment: f64,
         member: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$7\r\nZINCRBY\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nZINCRBY\r\n",
+            1usize,
+            &crate::table::COMMANDS[372usize],
+        );
         cmd.key(key);
         cmd.arg(increment);
         cmd.arg(member);
@@ -7015,7 +8356,11 @@ pub(crate) mod write_args {
         options: ZinterOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_encoded_name(b"$6\r\nZINTER\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nZINTER\r\n",
+            1usize,
+            &crate::table::COMMANDS[373usize],
+        );
         cmd.arg(key.arg_count());
         cmd.append(&key);
         if !options.weight.is_empty() {
@@ -7036,7 +8381,11 @@ pub(crate) mod write_args {
         options: ZintercardOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_encoded_name(b"$10\r\nZINTERCARD\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$10\r\nZINTERCARD\r\n",
+            1usize,
+            &crate::table::COMMANDS[374usize],
+        );
         cmd.arg(key.arg_count());
         cmd.append(&key);
         if let Some(chosen) = &options.limit {
@@ -7051,7 +8400,11 @@ pub(crate) mod write_args {
         options: ZinterstoreOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_encoded_name(b"$11\r\nZINTERSTORE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$11\r\nZINTERSTORE\r\n",
+            1usize,
+            &crate::table::COMMANDS[375usize],
+        );
         cmd.key(destination);
         cmd.arg(key.arg_count());
         cmd.append(&key);
@@ -7070,7 +8423,11 @@ pub(crate) mod write_args {
         min: impl crate::ToRedisArgs,
         max: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$9\r\nZLEXCOUNT\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$9\r\nZLEXCOUNT\r\n",
+            1usize,
+            &crate::table::COMMANDS[376usize],
+        );
         cmd.key(key);
         cmd.arg(min);
         cmd.arg(max);
@@ -7082,7 +8439,11 @@ pub(crate) mod write_args {
         options: ZmpopOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_encoded_name(b"$5\r\nZMPOP\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nZMPOP\r\n",
+            1usize,
+            &crate::table::COMMANDS[377usize],
+        );
         cmd.arg(key.arg_count());
         cmd.append(&key);
         where_.write_to(cmd);
@@ -7096,7 +8457,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$7\r\nZMSCORE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nZMSCORE\r\n",
+            1usize,
+            &crate::table::COMMANDS[378usize],
+        );
         cmd.key(key);
         cmd.arg(member);
     }
@@ -7105,7 +8470,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: ZpopmaxOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nZPOPMAX\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nZPOPMAX\r\n",
+            1usize,
+            &crate::table::COMMANDS[379usize],
+        );
         cmd.key(key);
         if let Some(chosen) = &options.count {
             cmd.arg(chosen);
@@ -7116,7 +8485,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: ZpopminOptions,
     ) {
-        cmd.write_encoded_name(b"$7\r\nZPOPMIN\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$7\r\nZPOPMIN\r\n",
+            1usize,
+            &crate::table::COMMANDS[380usize],
+        );
         cmd.key(key);
         if let Some(chosen) = &options.count {
             cmd.arg(chosen);
@@ -7127,7 +8500,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         options: ZrandmemberOptions,
     ) {
-        cmd.write_encoded_name(b"$11\r\nZRANDMEMBER\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$11\r\nZRANDMEMBER\r\n",
+            1usize,
+            &crate::table::COMMANDS[381usize],
+        );
         cmd.key(key);
         if let Some(chosen) = &options.options {
             chosen.write_to(cmd);
@@ -7140,7 +8517,11 @@ pub(crate) mod write_args {
         stop: impl crate::ToRedisArgs,
         options: ZrangeOptions,
     ) {
-        cmd.write_encoded_name(b"$6\r\nZRANGE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nZRANGE\r\n",
+            1usize,
+            &crate::table::COMMANDS[382usize],
+        );
         cmd.key(key);
         cmd.arg(start);
         cmd.arg(stop);
@@ -7165,7 +8546,11 @@ pub(crate) mod write_args {
         max: impl crate::ToRedisArgs,
         options: ZrangebylexOptions,
     ) {
-        cmd.write_encoded_name(b"$11\r\nZRANGEBYLEX\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$11\r\nZRANGEBYLEX\r\n",
+            1usize,
+            &crate::table::COMMANDS[383usize],
+        );
         cmd.key(key);
         cmd.arg(min);
         cmd.arg(max);
@@ -7181,7 +8566,11 @@ pub(crate) mod write_args {
         max: impl crate::ToRedisArgs,
         options: ZrangebyscoreOptions,
     ) {
-        cmd.write_encoded_name(b"$13\r\nZRANGEBYSCORE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$13\r\nZRANGEBYSCORE\r\n",
+            1usize,
+            &crate::table::COMMANDS[384usize],
+        );
         cmd.key(key);
         cmd.arg(min);
         cmd.arg(max);
@@ -7201,7 +8590,11 @@ pub(crate) mod write_args {
         max: impl crate::ToRedisArgs,
         options: ZrangestoreOptions,
     ) {
-        cmd.write_encoded_name(b"$11\r\nZRANGESTORE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$11\r\nZRANGESTORE\r\n",
+            1usize,
+            &crate::table::COMMANDS[385usize],
+        );
         cmd.key(dst);
         cmd.key(src);
         cmd.arg(min);
@@ -7223,7 +8616,11 @@ pub(crate) mod write_args {
         member: impl crate::ToRedisArgs,
         options: ZrankOptions,
     ) {
-        cmd.write_encoded_name(b"$5\r\nZRANK\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nZRANK\r\n",
+            1usize,
+            &crate::table::COMMANDS[386usize],
+        );
         cmd.key(key);
         cmd.arg(member);
         if options.withscore {
@@ -7235,7 +8632,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$4\r\nZREM\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$4\r\nZREM\r\n",
+            1usize,
+            &crate::table::COMMANDS[387usize],
+        );
         cmd.key(key);
         cmd.arg(member);
     }
@@ -7245,7 +8646,11 @@ pub(crate) mod write_args {
         min: impl crate::ToRedisArgs,
         max: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$14\r\nZREMRANGEBYLEX\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$14\r\nZREMRANGEBYLEX\r\n",
+            1usize,
+            &crate::table::COMMANDS[388usize],
+        );
         cmd.key(key);
         cmd.arg(min);
         cmd.arg(max);
@@ -7256,7 +8661,11 @@ pub(crate) mod write_args {
         start: i64,
         stop: i64,
     ) {
-        cmd.write_encoded_name(b"$15\r\nZREMRANGEBYRANK\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$15\r\nZREMRANGEBYRANK\r\n",
+            1usize,
+            &crate::table::COMMANDS[389usize],
+        );
         cmd.key(key);
         cmd.arg(start);
         cmd.arg(stop);
@@ -7267,7 +8676,11 @@ pub(crate) mod write_args {
         min: impl crate::ToRedisArgs,
         max: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$16\r\nZREMRANGEBYSCORE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$16\r\nZREMRANGEBYSCORE\r\n",
+            1usize,
+            &crate::table::COMMANDS[390usize],
+        );
         cmd.key(key);
         cmd.arg(min);
         cmd.arg(max);
@@ -7279,7 +8692,11 @@ pub(crate) mod write_args {
         stop: i64,
         options: ZrevrangeOptions,
     ) {
-        cmd.write_encoded_name(b"$9\r\nZREVRANGE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$9\r\nZREVRANGE\r\n",
+            1usize,
+            &crate::table::COMMANDS[391usize],
+        );
         cmd.key(key);
         cmd.arg(start);
         cmd.arg(stop);
@@ -7294,7 +8711,11 @@ pub(crate) mod write_args {
         min: impl crate::ToRedisArgs,
         options: ZrevrangebylexOptions,
     ) {
-        cmd.write_encoded_name(b"$14\r\nZREVRANGEBYLEX\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$14\r\nZREVRANGEBYLEX\r\n",
+            1usize,
+            &crate::table::COMMANDS[392usize],
+        );
         cmd.key(key);
         cmd.arg(max);
         cmd.arg(min);
@@ -7310,7 +8731,11 @@ pub(crate) mod write_args {
         min: impl crate::ToRedisArgs,
         options: ZrevrangebyscoreOptions,
     ) {
-        cmd.write_encoded_name(b"$16\r\nZREVRANGEBYSCORE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$16\r\nZREVRANGEBYSCORE\r\n",
+            1usize,
+            &crate::table::COMMANDS[393usize],
+        );
         cmd.key(key);
         cmd.arg(max);
         cmd.arg(min);
@@ -7328,7 +8753,11 @@ pub(crate) mod write_args {
         member: impl crate::ToRedisArgs,
         options: ZrevrankOptions,
     ) {
-        cmd.write_encoded_name(b"$8\r\nZREVRANK\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$8\r\nZREVRANK\r\n",
+            1usize,
+            &crate::table::COMMANDS[394usize],
+        );
         cmd.key(key);
         cmd.arg(member);
         if options.withscore {
@@ -7341,7 +8770,11 @@ pub(crate) mod write_args {
         cursor: impl crate::ToRedisArgs,
         options: ZscanOptions,
     ) {
-        cmd.write_encoded_name(b"$5\r\nZSCAN\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$5\r\nZSCAN\r\n",
+            1usize,
+            &crate::table::COMMANDS[395usize],
+        );
         cmd.key(key);
         cmd.arg(cursor);
         if let Some(chosen) = &options.pattern {
@@ -7361,7 +8794,11 @@ pub(crate) mod write_args {
         key: impl crate::ToRedisArgs,
         member: impl crate::ToRedisArgs,
     ) {
-        cmd.write_encoded_name(b"$6\r\nZSCORE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nZSCORE\r\n",
+            1usize,
+            &crate::table::COMMANDS[396usize],
+        );
         cmd.key(key);
         cmd.arg(member);
     }
@@ -7371,7 +8808,11 @@ pub(crate) mod write_args {
         options: ZunionOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_encoded_name(b"$6\r\nZUNION\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$6\r\nZUNION\r\n",
+            1usize,
+            &crate::table::COMMANDS[397usize],
+        );
         cmd.arg(key.arg_count());
         cmd.append(&key);
         if !options.weight.is_empty() {
@@ -7393,7 +8834,11 @@ pub(crate) mod write_args {
         options: ZunionstoreOptions,
     ) {
         let key = crate::Args::keys(key);
-        cmd.write_encoded_name(b"$11\r\nZUNIONSTORE\r\n", 1usize);
+        cmd.write_encoded_name(
+            b"$11\r\nZUNIONSTORE\r\n",
+            1usize,
+            &crate::table::COMMANDS[398usize],
+        );
         cmd.key(destination);
         cmd.arg(key.arg_count());
         cmd.append(&key);

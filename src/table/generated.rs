@@ -2,7 +2,7 @@
 
 //! The command table: every command and subcommand of the spec, sorted by name.
 #![allow(clippy::wildcard_imports)]
-use super::table::*;
+use super::*;
 pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
     CommandInfo {
         name: "ACL",
@@ -16,6 +16,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "6.0.0",
         blocking_timeout: None,
+        subcommands: true,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ACL CAT",
@@ -33,6 +36,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "6.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ACL DELUSER",
@@ -51,6 +57,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "6.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ACL DRYRUN",
@@ -69,6 +78,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ACL GENPASS",
@@ -86,6 +98,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "6.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ACL GETUSER",
@@ -104,6 +119,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "6.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ACL HELP",
@@ -120,6 +138,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "6.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ACL LIST",
@@ -138,6 +159,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "6.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ACL LOAD",
@@ -156,6 +180,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "6.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ACL LOG",
@@ -174,6 +201,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "6.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ACL SAVE",
@@ -192,6 +222,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "6.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ACL SETUSER",
@@ -210,6 +243,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "6.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ACL USERS",
@@ -228,6 +264,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "6.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ACL WHOAMI",
@@ -245,6 +284,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "6.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "APPEND",
@@ -273,6 +315,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ASKING",
@@ -286,6 +331,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "AUTH",
@@ -306,6 +354,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: Some(ConnectionState::User),
+        key_rule: None,
     },
     CommandInfo {
         name: "BGREWRITEAOF",
@@ -322,6 +373,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "BGSAVE",
@@ -338,6 +392,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "BITCOUNT",
@@ -363,6 +420,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "bitmap",
         since: "2.6.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "BITFIELD",
@@ -392,6 +452,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "bitmap",
         since: "3.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "BITFIELD_RO",
@@ -419,6 +482,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "bitmap",
         since: "6.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "BITOP",
@@ -457,6 +523,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "bitmap",
         since: "2.6.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "BITPOS",
@@ -482,6 +551,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "bitmap",
         since: "2.8.7",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "BLMOVE",
@@ -525,6 +597,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
             position: ArgPosition::At(5usize),
             unit: TimeUnit::Seconds,
         }),
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "BLMPOP",
@@ -556,6 +631,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
             position: ArgPosition::At(1usize),
             unit: TimeUnit::Seconds,
         }),
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "BLPOP",
@@ -587,6 +665,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
             position: ArgPosition::Last,
             unit: TimeUnit::Seconds,
         }),
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "BRPOP",
@@ -618,6 +699,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
             position: ArgPosition::Last,
             unit: TimeUnit::Seconds,
         }),
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "BRPOPLPUSH",
@@ -661,6 +745,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
             position: ArgPosition::At(3usize),
             unit: TimeUnit::Seconds,
         }),
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "BZMPOP",
@@ -692,6 +779,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
             position: ArgPosition::At(1usize),
             unit: TimeUnit::Seconds,
         }),
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "BZPOPMAX",
@@ -724,6 +814,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
             position: ArgPosition::Last,
             unit: TimeUnit::Seconds,
         }),
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "BZPOPMIN",
@@ -756,6 +849,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
             position: ArgPosition::Last,
             unit: TimeUnit::Seconds,
         }),
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLIENT",
@@ -769,6 +865,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "2.4.0",
         blocking_timeout: None,
+        subcommands: true,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLIENT CACHING",
@@ -786,6 +885,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "6.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLIENT CAPA",
@@ -802,6 +904,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "8.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLIENT GETNAME",
@@ -819,6 +924,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "2.6.9",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLIENT GETREDIR",
@@ -836,6 +944,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "6.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLIENT HELP",
@@ -852,6 +963,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLIENT ID",
@@ -869,6 +983,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLIENT INFO",
@@ -886,6 +1003,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLIENT KILL",
@@ -904,6 +1024,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "2.4.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLIENT LIST",
@@ -922,6 +1045,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "2.4.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLIENT NO-EVICT",
@@ -940,6 +1066,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLIENT NO-TOUCH",
@@ -956,6 +1085,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "7.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLIENT PAUSE",
@@ -974,6 +1106,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLIENT REPLY",
@@ -991,6 +1126,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "3.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLIENT SETINFO",
@@ -1008,6 +1146,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "7.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLIENT SETNAME",
@@ -1025,6 +1166,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "2.6.9",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLIENT TRACKING",
@@ -1042,6 +1186,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "6.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLIENT TRACKINGINFO",
@@ -1059,6 +1206,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLIENT UNBLOCK",
@@ -1077,6 +1227,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLIENT UNPAUSE",
@@ -1095,6 +1248,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER",
@@ -1108,6 +1264,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: true,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER ADDSLOTS",
@@ -1124,6 +1283,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER ADDSLOTSRANGE",
@@ -1140,6 +1302,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER BUMPEPOCH",
@@ -1156,6 +1321,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER COUNT-FAILURE-REPORTS",
@@ -1169,6 +1337,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER COUNTKEYSINSLOT",
@@ -1182,6 +1353,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER DELSLOTS",
@@ -1198,6 +1372,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER DELSLOTSRANGE",
@@ -1214,6 +1391,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER FAILOVER",
@@ -1230,6 +1410,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER FLUSHSLOTS",
@@ -1246,6 +1429,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER FORGET",
@@ -1262,6 +1448,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER GETKEYSINSLOT",
@@ -1275,6 +1464,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER HELP",
@@ -1290,6 +1482,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER INFO",
@@ -1305,6 +1500,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER KEYSLOT",
@@ -1318,6 +1516,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER LINKS",
@@ -1331,6 +1532,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER MEET",
@@ -1347,6 +1551,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER MYID",
@@ -1362,6 +1569,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER MYSHARDID",
@@ -1377,6 +1587,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "7.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER NODES",
@@ -1392,6 +1605,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER REPLICAS",
@@ -1405,6 +1621,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER REPLICATE",
@@ -1421,6 +1640,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER RESET",
@@ -1437,6 +1659,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER SAVECONFIG",
@@ -1453,6 +1678,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER SET-CONFIG-EPOCH",
@@ -1469,6 +1697,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER SETSLOT",
@@ -1486,6 +1717,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER SHARDS",
@@ -1501,6 +1735,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER SLAVES",
@@ -1514,6 +1751,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER SLOT-STATS",
@@ -1529,6 +1769,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "8.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CLUSTER SLOTS",
@@ -1544,6 +1787,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "COMMAND",
@@ -1560,6 +1806,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.8.13",
         blocking_timeout: None,
+        subcommands: true,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "COMMAND COUNT",
@@ -1576,6 +1825,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.8.13",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "COMMAND DOCS",
@@ -1592,6 +1844,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "COMMAND GETKEYS",
@@ -1608,6 +1863,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.8.13",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "COMMAND GETKEYSANDFLAGS",
@@ -1624,6 +1882,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "COMMAND HELP",
@@ -1640,6 +1901,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "COMMAND INFO",
@@ -1656,6 +1920,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.8.13",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "COMMAND LIST",
@@ -1672,6 +1939,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CONFIG",
@@ -1685,6 +1955,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: true,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CONFIG GET",
@@ -1702,6 +1975,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CONFIG HELP",
@@ -1717,6 +1993,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CONFIG RESETSTAT",
@@ -1734,6 +2013,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CONFIG REWRITE",
@@ -1751,6 +2033,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.8.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "CONFIG SET",
@@ -1768,6 +2053,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "COPY",
@@ -1806,6 +2094,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "DBSIZE",
@@ -1821,6 +2112,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "DEBUG",
@@ -1839,6 +2133,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "DECR",
@@ -1868,6 +2165,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "DECRBY",
@@ -1897,6 +2197,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "DEL",
@@ -1922,6 +2225,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "DISCARD",
@@ -1940,6 +2246,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "transactions",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "DUMP",
@@ -1965,6 +2274,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "2.6.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ECHO",
@@ -1981,6 +2293,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "EVAL",
@@ -2012,6 +2327,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "2.6.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "EVALSHA",
@@ -2043,6 +2361,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "2.6.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "EVALSHA_RO",
@@ -2073,6 +2394,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "EVAL_RO",
@@ -2103,6 +2427,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "EXEC",
@@ -2120,6 +2447,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "transactions",
         since: "1.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "EXISTS",
@@ -2145,6 +2475,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "EXPIRE",
@@ -2170,6 +2503,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "EXPIREAT",
@@ -2195,6 +2531,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "1.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "EXPIRETIME",
@@ -2222,6 +2561,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "FAILOVER",
@@ -2238,6 +2580,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "FCALL",
@@ -2269,6 +2614,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "FCALL_RO",
@@ -2299,6 +2647,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "FLUSHALL",
@@ -2312,6 +2663,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "FLUSHDB",
@@ -2325,6 +2679,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "FUNCTION",
@@ -2338,6 +2695,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: true,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "FUNCTION DELETE",
@@ -2353,6 +2713,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "FUNCTION DUMP",
@@ -2366,6 +2729,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "FUNCTION FLUSH",
@@ -2381,6 +2747,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "FUNCTION HELP",
@@ -2396,6 +2765,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "FUNCTION KILL",
@@ -2411,6 +2783,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "FUNCTION LIST",
@@ -2424,6 +2799,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "FUNCTION LOAD",
@@ -2440,6 +2818,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "FUNCTION RESTORE",
@@ -2456,6 +2837,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "FUNCTION STATS",
@@ -2471,6 +2855,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "GEOADD",
@@ -2498,6 +2885,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "geo",
         since: "3.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "GEODIST",
@@ -2523,6 +2913,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "geo",
         since: "3.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "GEOHASH",
@@ -2548,6 +2941,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "geo",
         since: "3.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "GEOPOS",
@@ -2573,6 +2969,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "geo",
         since: "3.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "GEORADIUS",
@@ -2628,6 +3027,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "geo",
         since: "3.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "GEORADIUSBYMEMBER",
@@ -2683,6 +3085,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "geo",
         since: "3.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "GEORADIUSBYMEMBER_RO",
@@ -2708,6 +3113,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "geo",
         since: "3.2.10",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "GEORADIUS_RO",
@@ -2733,6 +3141,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "geo",
         since: "3.2.10",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "GEOSEARCH",
@@ -2758,6 +3169,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "geo",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "GEOSEARCHSTORE",
@@ -2796,6 +3210,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "geo",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "GET",
@@ -2823,6 +3240,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "GETBIT",
@@ -2850,6 +3270,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "bitmap",
         since: "2.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "GETDEL",
@@ -2876,6 +3299,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "GETEX",
@@ -2902,6 +3328,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "GETRANGE",
@@ -2927,6 +3356,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "2.4.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "GETSET",
@@ -2956,6 +3388,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "HDEL",
@@ -2981,6 +3416,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hash",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "HELLO",
@@ -3001,6 +3439,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "6.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: Some(ConnectionState::Protocol),
+        key_rule: None,
     },
     CommandInfo {
         name: "HEXISTS",
@@ -3026,6 +3467,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hash",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "HGET",
@@ -3053,6 +3497,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hash",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "HGETALL",
@@ -3078,6 +3525,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hash",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "HINCRBY",
@@ -3107,6 +3557,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hash",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "HINCRBYFLOAT",
@@ -3136,6 +3589,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hash",
         since: "2.6.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "HKEYS",
@@ -3161,6 +3617,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hash",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "HLEN",
@@ -3186,6 +3645,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hash",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "HMGET",
@@ -3213,6 +3675,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hash",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "HMSET",
@@ -3241,6 +3706,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hash",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "HRANDFIELD",
@@ -3266,6 +3734,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hash",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "HSCAN",
@@ -3291,6 +3762,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hash",
         since: "2.8.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "HSET",
@@ -3319,6 +3793,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hash",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "HSETNX",
@@ -3347,6 +3824,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hash",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "HSTRLEN",
@@ -3372,6 +3852,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hash",
         since: "3.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "HVALS",
@@ -3397,6 +3880,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hash",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "INCR",
@@ -3426,6 +3912,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "INCRBY",
@@ -3455,6 +3944,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "INCRBYFLOAT",
@@ -3484,6 +3976,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "2.6.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "INFO",
@@ -3500,6 +3995,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "KEYS",
@@ -3513,6 +4011,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LASTSAVE",
@@ -3529,6 +4030,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LATENCY",
@@ -3542,6 +4046,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.8.13",
         blocking_timeout: None,
+        subcommands: true,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LATENCY DOCTOR",
@@ -3559,6 +4066,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.8.13",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LATENCY GRAPH",
@@ -3576,6 +4086,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.8.13",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LATENCY HELP",
@@ -3591,6 +4104,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.8.13",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LATENCY HISTOGRAM",
@@ -3608,6 +4124,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LATENCY HISTORY",
@@ -3625,6 +4144,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.8.13",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LATENCY LATEST",
@@ -3642,6 +4164,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.8.13",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LATENCY RESET",
@@ -3659,6 +4184,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.8.13",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LCS",
@@ -3684,6 +4212,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LINDEX",
@@ -3709,6 +4240,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "list",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LINSERT",
@@ -3736,6 +4270,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "list",
         since: "2.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LLEN",
@@ -3761,6 +4298,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "list",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LMOVE",
@@ -3800,6 +4340,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "list",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LMPOP",
@@ -3826,6 +4369,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "list",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LOLWUT",
@@ -3841,6 +4387,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LPOP",
@@ -3867,6 +4416,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "list",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LPOS",
@@ -3892,6 +4444,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "list",
         since: "6.0.6",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LPUSH",
@@ -3920,6 +4475,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "list",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LPUSHX",
@@ -3948,6 +4506,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "list",
         since: "2.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LRANGE",
@@ -3973,6 +4534,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "list",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LREM",
@@ -3998,6 +4562,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "list",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LSET",
@@ -4025,6 +4592,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "list",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "LTRIM",
@@ -4050,6 +4620,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "list",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "MEMORY",
@@ -4063,6 +4636,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "4.0.0",
         blocking_timeout: None,
+        subcommands: true,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "MEMORY DOCTOR",
@@ -4076,6 +4652,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "4.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "MEMORY HELP",
@@ -4091,6 +4670,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "4.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "MEMORY MALLOC-STATS",
@@ -4104,6 +4686,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "4.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "MEMORY PURGE",
@@ -4117,6 +4702,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "4.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "MEMORY STATS",
@@ -4130,6 +4718,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "4.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "MEMORY USAGE",
@@ -4153,6 +4744,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "4.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "MGET",
@@ -4180,6 +4774,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "MIGRATE",
@@ -4222,6 +4819,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "2.6.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: Some(KeyRule::Migrate),
     },
     CommandInfo {
         name: "MODULE",
@@ -4235,6 +4835,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "4.0.0",
         blocking_timeout: None,
+        subcommands: true,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "MODULE HELP",
@@ -4250,6 +4853,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "MODULE LIST",
@@ -4265,6 +4871,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "4.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "MODULE LOAD",
@@ -4282,6 +4891,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "4.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "MODULE LOADEX",
@@ -4299,6 +4911,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "MODULE UNLOAD",
@@ -4316,6 +4931,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "4.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "MONITOR",
@@ -4333,6 +4951,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "MOVE",
@@ -4359,6 +4980,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "MSET",
@@ -4386,6 +5010,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "1.0.1",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "MSETNX",
@@ -4413,6 +5040,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "1.0.1",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "MULTI",
@@ -4432,6 +5062,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "transactions",
         since: "1.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "OBJECT",
@@ -4445,6 +5078,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "2.2.3",
         blocking_timeout: None,
+        subcommands: true,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "OBJECT ENCODING",
@@ -4468,6 +5104,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "2.2.3",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "OBJECT FREQ",
@@ -4491,6 +5130,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "4.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "OBJECT HELP",
@@ -4506,6 +5148,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "OBJECT IDLETIME",
@@ -4529,6 +5174,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "2.2.3",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "OBJECT REFCOUNT",
@@ -4552,6 +5200,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "2.2.3",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PERSIST",
@@ -4577,6 +5228,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "2.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PEXPIRE",
@@ -4602,6 +5256,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "2.6.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PEXPIREAT",
@@ -4627,6 +5284,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "2.6.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PEXPIRETIME",
@@ -4654,6 +5314,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PFADD",
@@ -4682,6 +5345,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hyperloglog",
         since: "2.8.9",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PFCOUNT",
@@ -4709,6 +5375,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hyperloglog",
         since: "2.8.9",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PFDEBUG",
@@ -4737,6 +5406,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hyperloglog",
         since: "2.8.9",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PFMERGE",
@@ -4776,6 +5448,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hyperloglog",
         since: "2.8.9",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PFSELFTEST",
@@ -4789,6 +5464,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "hyperloglog",
         since: "2.8.9",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PING",
@@ -4804,6 +5482,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PSETEX",
@@ -4831,6 +5512,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "2.6.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PSUBSCRIBE",
@@ -4849,6 +5533,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "pubsub",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PSYNC",
@@ -4866,6 +5553,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.8.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PTTL",
@@ -4893,6 +5583,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "2.6.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PUBLISH",
@@ -4912,6 +5605,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "pubsub",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PUBSUB",
@@ -4925,6 +5621,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "pubsub",
         since: "2.8.0",
         blocking_timeout: None,
+        subcommands: true,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PUBSUB CHANNELS",
@@ -4941,6 +5640,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "pubsub",
         since: "2.8.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PUBSUB HELP",
@@ -4956,6 +5658,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "pubsub",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PUBSUB NUMPAT",
@@ -4972,6 +5677,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "pubsub",
         since: "2.8.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PUBSUB NUMSUB",
@@ -4988,6 +5696,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "pubsub",
         since: "2.8.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PUBSUB SHARDCHANNELS",
@@ -5004,6 +5715,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "pubsub",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PUBSUB SHARDNUMSUB",
@@ -5020,6 +5734,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "pubsub",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "PUNSUBSCRIBE",
@@ -5038,6 +5755,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "pubsub",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "QUIT",
@@ -5057,6 +5777,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "RANDOMKEY",
@@ -5072,6 +5795,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "READONLY",
@@ -5088,6 +5814,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "READWRITE",
@@ -5104,6 +5833,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "cluster",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "RENAME",
@@ -5141,6 +5873,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "RENAMENX",
@@ -5178,6 +5913,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "REPLCONF",
@@ -5196,6 +5934,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "REPLICAOF",
@@ -5213,6 +5954,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "RESET",
@@ -5232,6 +5976,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: Some(ConnectionState::Everything),
+        key_rule: None,
     },
     CommandInfo {
         name: "RESTORE",
@@ -5259,6 +6006,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "2.6.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "RESTORE-ASKING",
@@ -5287,6 +6037,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "3.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ROLE",
@@ -5305,6 +6058,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.8.12",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "RPOP",
@@ -5331,6 +6087,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "list",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "RPOPLPUSH",
@@ -5370,6 +6129,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "list",
         since: "1.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "RPUSH",
@@ -5398,6 +6160,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "list",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "RPUSHX",
@@ -5426,6 +6191,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "list",
         since: "2.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SADD",
@@ -5454,6 +6222,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "set",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SAVE",
@@ -5471,6 +6242,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SCAN",
@@ -5486,6 +6260,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "2.8.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SCARD",
@@ -5511,6 +6288,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "set",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SCRIPT",
@@ -5524,6 +6304,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "2.6.0",
         blocking_timeout: None,
+        subcommands: true,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SCRIPT DEBUG",
@@ -5537,6 +6320,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "3.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SCRIPT EXISTS",
@@ -5550,6 +6336,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "2.6.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SCRIPT FLUSH",
@@ -5563,6 +6352,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "2.6.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SCRIPT HELP",
@@ -5578,6 +6370,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SCRIPT KILL",
@@ -5593,6 +6388,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "2.6.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SCRIPT LOAD",
@@ -5608,6 +6406,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "2.6.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SCRIPT SHOW",
@@ -5621,6 +6422,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "scripting",
         since: "8.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SDIFF",
@@ -5646,6 +6450,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "set",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SDIFFSTORE",
@@ -5684,6 +6491,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "set",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SELECT",
@@ -5700,6 +6510,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "connection",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: Some(ConnectionState::Database),
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL",
@@ -5716,6 +6529,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "2.8.4",
         blocking_timeout: None,
+        subcommands: true,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL CKQUORUM",
@@ -5732,6 +6548,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "2.8.4",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL CONFIG",
@@ -5748,6 +6567,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL DEBUG",
@@ -5764,6 +6586,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL FAILOVER",
@@ -5780,6 +6605,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "2.8.4",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL FLUSHCONFIG",
@@ -5796,6 +6624,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "2.8.4",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL GET-MASTER-ADDR-BY-NAME",
@@ -5812,6 +6643,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "2.8.4",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL GET-PRIMARY-ADDR-BY-NAME",
@@ -5828,6 +6662,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "8.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL HELP",
@@ -5845,6 +6682,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL INFO-CACHE",
@@ -5861,6 +6701,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "3.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL IS-MASTER-DOWN-BY-ADDR",
@@ -5877,6 +6720,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "2.8.4",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL IS-PRIMARY-DOWN-BY-ADDR",
@@ -5893,6 +6739,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "8.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL MASTER",
@@ -5909,6 +6758,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "2.8.4",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL MASTERS",
@@ -5925,6 +6777,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "2.8.4",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL MONITOR",
@@ -5941,6 +6796,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "2.8.4",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL MYID",
@@ -5957,6 +6815,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL PENDING-SCRIPTS",
@@ -5973,6 +6834,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "2.8.4",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL PRIMARIES",
@@ -5989,6 +6853,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "8.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL PRIMARY",
@@ -6005,6 +6872,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "8.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL REMOVE",
@@ -6021,6 +6891,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "2.8.4",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL REPLICAS",
@@ -6037,6 +6910,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL RESET",
@@ -6053,6 +6929,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "2.8.4",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL SENTINELS",
@@ -6069,6 +6948,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "2.8.4",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL SET",
@@ -6085,6 +6967,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "2.8.4",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL SIMULATE-FAILURE",
@@ -6101,6 +6986,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "3.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SENTINEL SLAVES",
@@ -6117,6 +7005,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sentinel",
         since: "2.8.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SET",
@@ -6146,6 +7037,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SETBIT",
@@ -6174,6 +7068,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "bitmap",
         since: "2.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SETEX",
@@ -6201,6 +7098,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SETNX",
@@ -6229,6 +7129,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SETRANGE",
@@ -6256,6 +7159,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "2.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SHUTDOWN",
@@ -6276,6 +7182,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SINTER",
@@ -6301,6 +7210,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "set",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SINTERCARD",
@@ -6326,6 +7238,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "set",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SINTERSTORE",
@@ -6364,6 +7279,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "set",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SISMEMBER",
@@ -6389,6 +7307,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "set",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SLAVEOF",
@@ -6406,6 +7327,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SLOWLOG",
@@ -6419,6 +7343,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.2.12",
         blocking_timeout: None,
+        subcommands: true,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SLOWLOG GET",
@@ -6435,6 +7362,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.2.12",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SLOWLOG HELP",
@@ -6450,6 +7380,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SLOWLOG LEN",
@@ -6466,6 +7399,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.2.12",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SLOWLOG RESET",
@@ -6482,6 +7418,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.2.12",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SMEMBERS",
@@ -6507,6 +7446,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "set",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SMISMEMBER",
@@ -6534,6 +7476,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "set",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SMOVE",
@@ -6571,6 +7516,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "set",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SORT",
@@ -6612,6 +7560,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: Some(KeyRule::SortStore),
     },
     CommandInfo {
         name: "SORT_RO",
@@ -6644,6 +7595,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: Some(KeyRule::SortStore),
     },
     CommandInfo {
         name: "SPOP",
@@ -6670,6 +7624,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "set",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SPUBLISH",
@@ -6698,6 +7655,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "pubsub",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SRANDMEMBER",
@@ -6723,6 +7683,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "set",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SREM",
@@ -6748,6 +7711,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "set",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SSCAN",
@@ -6773,6 +7739,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "set",
         since: "2.8.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SSUBSCRIBE",
@@ -6800,6 +7769,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "pubsub",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "STRLEN",
@@ -6825,6 +7797,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "2.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SUBSCRIBE",
@@ -6843,6 +7818,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "pubsub",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SUBSTR",
@@ -6868,6 +7846,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "string",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SUNION",
@@ -6893,6 +7874,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "set",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SUNIONSTORE",
@@ -6931,6 +7915,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "set",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SUNSUBSCRIBE",
@@ -6958,6 +7945,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "pubsub",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SWAPDB",
@@ -6971,6 +7961,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "4.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "SYNC",
@@ -6988,6 +7981,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "TIME",
@@ -7004,6 +8000,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "server",
         since: "2.6.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "TOUCH",
@@ -7029,6 +8028,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "3.2.1",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "TTL",
@@ -7056,6 +8058,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "TYPE",
@@ -7081,6 +8086,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "1.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "UNLINK",
@@ -7106,6 +8114,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "generic",
         since: "4.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "UNSUBSCRIBE",
@@ -7124,6 +8135,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "pubsub",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "UNWATCH",
@@ -7142,6 +8156,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "transactions",
         since: "2.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "WAIT",
@@ -7158,6 +8175,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
             position: ArgPosition::At(2usize),
             unit: TimeUnit::Milliseconds,
         }),
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "WAITAOF",
@@ -7174,6 +8194,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
             position: ArgPosition::At(3usize),
             unit: TimeUnit::Milliseconds,
         }),
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "WATCH",
@@ -7203,6 +8226,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "transactions",
         since: "2.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XACK",
@@ -7228,6 +8254,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XADD",
@@ -7256,6 +8285,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XAUTOCLAIM",
@@ -7281,6 +8313,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XCLAIM",
@@ -7306,6 +8341,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XDEL",
@@ -7331,6 +8369,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XGROUP",
@@ -7344,6 +8385,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: true,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XGROUP CREATE",
@@ -7371,6 +8415,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XGROUP CREATECONSUMER",
@@ -7398,6 +8445,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XGROUP DELCONSUMER",
@@ -7423,6 +8473,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XGROUP DESTROY",
@@ -7448,6 +8501,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XGROUP HELP",
@@ -7463,6 +8519,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XGROUP SETID",
@@ -7488,6 +8547,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XINFO",
@@ -7501,6 +8563,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: true,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XINFO CONSUMERS",
@@ -7526,6 +8591,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XINFO GROUPS",
@@ -7551,6 +8619,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XINFO HELP",
@@ -7566,6 +8637,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XINFO STREAM",
@@ -7591,6 +8665,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XLEN",
@@ -7616,6 +8693,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XPENDING",
@@ -7641,6 +8721,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XRANGE",
@@ -7666,6 +8749,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XREAD",
@@ -7699,6 +8785,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
             position: ArgPosition::After("BLOCK"),
             unit: TimeUnit::Milliseconds,
         }),
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XREADGROUP",
@@ -7732,6 +8821,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
             position: ArgPosition::After("BLOCK"),
             unit: TimeUnit::Milliseconds,
         }),
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XREVRANGE",
@@ -7757,6 +8849,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XSETID",
@@ -7785,6 +8880,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "XTRIM",
@@ -7810,6 +8908,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "stream",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZADD",
@@ -7838,6 +8939,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "1.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZCARD",
@@ -7863,6 +8967,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "1.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZCOUNT",
@@ -7890,6 +8997,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZDIFF",
@@ -7915,6 +9025,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZDIFFSTORE",
@@ -7953,6 +9066,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZINCRBY",
@@ -7982,6 +9098,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "1.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZINTER",
@@ -8007,6 +9126,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZINTERCARD",
@@ -8032,6 +9154,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZINTERSTORE",
@@ -8070,6 +9195,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZLEXCOUNT",
@@ -8097,6 +9225,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "2.8.9",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZMPOP",
@@ -8123,6 +9254,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "7.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZMSCORE",
@@ -8150,6 +9284,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZPOPMAX",
@@ -8176,6 +9313,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZPOPMIN",
@@ -8202,6 +9342,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "5.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZRANDMEMBER",
@@ -8227,6 +9370,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZRANGE",
@@ -8252,6 +9398,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "1.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZRANGEBYLEX",
@@ -8277,6 +9426,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "2.8.9",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZRANGEBYSCORE",
@@ -8302,6 +9454,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "1.0.5",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZRANGESTORE",
@@ -8340,6 +9495,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZRANK",
@@ -8367,6 +9525,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZREM",
@@ -8392,6 +9553,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "1.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZREMRANGEBYLEX",
@@ -8417,6 +9581,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "2.8.9",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZREMRANGEBYRANK",
@@ -8442,6 +9609,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZREMRANGEBYSCORE",
@@ -8467,6 +9637,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "1.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZREVRANGE",
@@ -8492,6 +9665,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "1.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZREVRANGEBYLEX",
@@ -8517,6 +9693,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "2.8.9",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZREVRANGEBYSCORE",
@@ -8542,6 +9721,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "2.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZREVRANK",
@@ -8569,6 +9751,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZSCAN",
@@ -8594,6 +9779,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "2.8.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZSCORE",
@@ -8621,6 +9809,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "1.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZUNION",
@@ -8646,6 +9837,9 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "6.2.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
     CommandInfo {
         name: "ZUNIONSTORE",
@@ -8684,5 +9878,8 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         group: "sorted_set",
         since: "2.0.0",
         blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
     },
 ];

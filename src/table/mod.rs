@@ -1,13 +1,21 @@
-//! The command table's types, lookup, and key extraction from key specs.
+//! The command table: every command and subcommand of the spec with its arity, flags,
+//! key specs, cluster routing tips, where a blocking command's timeout is, and what a
+//! command changes of its connection; lookup by name, and key extraction from the key
+//! specs.
 //!
-//! The table itself is generated (`generated/table.rs`) from the spec: every command and
-//! subcommand with its arity, flags, key specs and cluster routing tips. Commands built
-//! by hand with [`cmd`](crate::cmd) find their entry here too, through [`lookup_cmd`].
+//! The entries themselves are generated (`generated.rs`) from `commands.json`. Every
+//! [`Cmd`](crate::Cmd) holds its entry: the generated constructors set it at no cost,
+//! [`cmd`](crate::cmd) finds it with one lookup. This module knows nothing of commands
+//! as they are sent; it is data about them, below everything that sends them.
 
 use std::time::Duration;
 
-use crate::cmd::{Cmd, CmdRef, initial_bit, name_initial};
 use crate::deadline;
+
+#[rustfmt::skip]
+mod generated;
+
+pub(crate) use generated::COMMANDS;
 
 macro_rules! flag_set {
     ($(#[$doc:meta])* $name:ident { $($(#[$flag_doc:meta])* $flag:ident = $bit:expr,)* }) => {
@@ -280,8 +288,36 @@ impl BlockingWait {
     }
 }
 
+/// What a command, once it succeeded, changed of the state its connection was set up
+/// with (decided in `spec/overrides.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionState {
+    /// The selected database (`SELECT`).
+    Database,
+    /// The user (`AUTH`).
+    User,
+    /// The protocol, and perhaps the user and name (`HELLO`).
+    Protocol,
+    /// All of it (`RESET`).
+    Everything,
+}
+
+/// A rule key extraction follows where the key specs cannot say it all (decided in
+/// `spec/overrides.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyRule {
+    /// `SORT`: the destination follows `STORE`, past the `BY`, `GET` and `LIMIT`
+    /// arguments, which are not keys.
+    SortStore,
+    /// `MIGRATE`: in the `KEYS` form, the single key's slot is left empty and is no key.
+    Migrate,
+}
+
 /// What the spec says about one command or subcommand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CommandInfo {
     /// `GET`, or `CLIENT KILL` for a subcommand.
     pub name: &'static str,
@@ -305,12 +341,18 @@ pub struct CommandInfo {
     pub since: &'static str,
     /// For a blocking command, where its own timeout is.
     pub blocking_timeout: Option<BlockingTimeout>,
+    /// `true` for a container of subcommands (`CLIENT`, `CONFIG`...).
+    pub subcommands: bool,
+    /// What a successful run changes of its connection.
+    pub connection_state: Option<ConnectionState>,
+    /// A rule key extraction follows beyond the key specs.
+    pub key_rule: Option<KeyRule>,
 }
 
 /// The whole table, sorted by name.
 #[must_use]
 pub fn all() -> &'static [CommandInfo] {
-    &super::table_data::COMMANDS
+    &COMMANDS
 }
 
 /// The entry of a command by name, any case: `lookup("get", None)`,
@@ -343,15 +385,6 @@ fn compare_name(entry: &str, words: &[&[u8]]) -> std::cmp::Ordering {
     entry.bytes().cmp(joined)
 }
 
-/// The table entry of a command, found from its first argument and, for containers,
-/// its second.
-#[must_use]
-pub fn lookup_cmd(cmd: &Cmd) -> Option<&'static CommandInfo> {
-    let mut args = cmd.args();
-    let name = args.next()?;
-    lookup(name, args.next())
-}
-
 impl CommandInfo {
     /// The positions of the key arguments in `args` (the command name at 0), found with
     /// the key specs as the server finds them. Shard channels (`NOT_KEY`) are included:
@@ -370,11 +403,12 @@ impl CommandInfo {
         for spec in self.key_specs {
             spec.find(args, &mut keys);
         }
-        match self.name {
-            "SORT" | "SORT_RO" => sort_store_key(args, &mut keys),
-            // The KEYS form's spec is INCOMPLETE: there, as the server decides, the key
-            // slot (left empty) is not a key.
-            "MIGRATE" if keys.iter().any(|&idx| idx > 3) => keys.retain(|&idx| idx != 3),
+        match self.key_rule {
+            Some(KeyRule::SortStore) => sort_store_key(args, &mut keys),
+            // There, as the server decides, the key slot (left empty) is not a key.
+            Some(KeyRule::Migrate) if keys.iter().any(|&idx| idx > 3) => {
+                keys.retain(|&idx| idx != 3);
+            }
             _ => {}
         }
         keys
@@ -430,43 +464,6 @@ impl CommandInfo {
         })
     }
 }
-
-/// How long `cmd` may block on the server; `None` when it does not block. This runs for
-/// every command sent: a name that no blocking command's starts as is let go at once,
-/// its first letter read off its encoded header.
-#[inline]
-pub(crate) fn blocking_wait(cmd: CmdRef<'_>) -> Option<BlockingWait> {
-    if initial_bit(name_initial(cmd.encoded_args())) & BLOCKING_INITIALS == 0 {
-        return None;
-    }
-    blocking_wait_looked_up(cmd)
-}
-
-/// [`blocking_wait`] for a command that may block: its entry looked up by name.
-#[inline(never)]
-fn blocking_wait_looked_up(cmd: CmdRef<'_>) -> Option<BlockingWait> {
-    let args: Vec<&[u8]> = cmd.args().collect();
-    let info = lookup(args.first()?, args.get(1).copied())?;
-    info.blocking_wait(&args)
-}
-
-/// The letters the names of the commands with a blocking timeout start with, as
-/// [`initial_bit`] marks them, worked out from the table when compiling.
-// Indexing in a constant is checked when compiling: it cannot panic at run time.
-#[allow(clippy::indexing_slicing)]
-pub(crate) const BLOCKING_INITIALS: u32 = {
-    let table = &super::table_data::COMMANDS;
-    let mut bits = 0;
-    let mut idx = 0;
-    while idx < table.len() {
-        let name = table[idx].name.as_bytes();
-        if table[idx].blocking_timeout.is_some() && !name.is_empty() {
-            bits |= initial_bit(name[0]);
-        }
-        idx += 1;
-    }
-    bits
-};
 
 /// SORT's destination follows `STORE`, which no key spec can describe: its `BY` and
 /// `GET` patterns share the same "unknown" spec but are not keys.
@@ -565,10 +562,10 @@ fn is_keyword(args: &[&[u8]], idx: isize, keyword: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::cmd;
+    use crate::cmd::{Cmd, cmd};
 
     fn wait(cmd: &Cmd) -> Option<BlockingWait> {
-        blocking_wait(cmd.view())
+        cmd.view().blocking_wait()
     }
 
     #[test]

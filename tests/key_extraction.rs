@@ -298,3 +298,112 @@ fn generated_constructors_mark_the_keys_the_server_finds() {
         );
     }
 }
+
+/// Entries learned from the server's own `COMMAND INFO` agree with the generated table
+/// on what routing reads: arity, key specs, routing tips, subcommands.
+#[test]
+fn entries_learned_from_command_info_agree_with_the_table() {
+    let server = support::RedisServer::start();
+    for protocol in support::PROTOCOLS {
+        let mut con = support::connect(&server, protocol);
+        let names = ["GET", "MSET", "DBSIZE", "XREAD", "EVAL", "LMPOP", "CLIENT"];
+        let reply: respec::Value = cmd("COMMAND INFO").arg(&names).query(&mut con).unwrap();
+        let learned = c::CommandInfo::learn(reply).unwrap();
+        // CLIENT comes with its subcommands.
+        assert!(learned.len() > names.len(), "{}", learned.len());
+        for entry in &learned {
+            let words: Vec<&[u8]> = entry.name.split(' ').map(str::as_bytes).collect();
+            let table = c::lookup(words[0], words.get(1).copied()).unwrap();
+            assert_eq!(entry.name, table.name, "{protocol:?}");
+            assert_eq!(entry.key_specs, table.key_specs, "{}", entry.name);
+            assert_eq!(entry.subcommands, table.subcommands, "{}", entry.name);
+            // Redis 7.0 gives CLIENT SETNAME no tips; the spec (Valkey 8.0) does.
+            if entry.name != "CLIENT SETNAME" {
+                assert_eq!(entry.request_policy, table.request_policy, "{}", entry.name);
+                assert_eq!(
+                    entry.response_policy, table.response_policy,
+                    "{}",
+                    entry.name
+                );
+            }
+            assert_eq!(entry.arity, table.arity, "{}", entry.name);
+            for flag in [
+                c::CommandFlags::WRITE,
+                c::CommandFlags::READONLY,
+                c::CommandFlags::BLOCKING,
+                c::CommandFlags::FAST,
+            ] {
+                assert_eq!(
+                    entry.flags.contains(flag),
+                    table.flags.contains(flag),
+                    "{} {flag:?}",
+                    entry.name
+                );
+            }
+        }
+        // The generated table stays what lookups find for the commands it knows.
+        assert!(std::ptr::eq(
+            c::lookup(b"GET", None).unwrap(),
+            &c::all()[c::all().iter().position(|i| i.name == "GET").unwrap()]
+        ));
+    }
+}
+
+/// A command the table does not know (a module's) has no entry, until one is learned
+/// from `COMMAND INFO`; from then on commands built for it find it, and its keys.
+#[test]
+fn a_command_the_table_does_not_know_is_routed_from_a_learned_entry() {
+    use respec::Value;
+    let text = |s: &str| Value::BulkString(bytes::Bytes::copy_from_slice(s.as_bytes()));
+    let int = Value::Int;
+    let array = Value::Array;
+    assert!(cmd("JSONX.GET").key("doc").info().is_none());
+    // What a server with a JSON module answers, in RESP2's flat form.
+    let reply = array(vec![array(vec![
+        text("jsonx.get"),
+        int(-2),
+        array(vec![text("readonly")]),
+        int(1),
+        int(1),
+        int(1),
+        array(vec![text("@json")]),
+        array(vec![]),
+        array(vec![array(vec![
+            text("flags"),
+            array(vec![text("RO"), text("access")]),
+            text("begin_search"),
+            array(vec![
+                text("type"),
+                text("index"),
+                text("spec"),
+                array(vec![text("index"), int(1)]),
+            ]),
+            text("find_keys"),
+            array(vec![
+                text("type"),
+                text("range"),
+                text("spec"),
+                array(vec![
+                    text("lastkey"),
+                    int(0),
+                    text("keystep"),
+                    int(1),
+                    text("limit"),
+                    int(0),
+                ]),
+            ]),
+        ])]),
+        array(vec![]),
+    ])]);
+    let learned = c::CommandInfo::learn(reply).unwrap();
+    assert_eq!(learned.len(), 1);
+    let info = cmd("JSONX.GET").key("doc").arg("$").info().unwrap();
+    assert!(std::ptr::eq(info, learned[0]));
+    assert!(info.is_readonly());
+    assert_eq!(info.key_indices(&[b"JSONX.GET", b"doc", b"$"]), [1]);
+    // A malformed reply is an error, not a panic.
+    let err = c::CommandInfo::learn(Value::Int(1)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol);
+    let err = c::CommandInfo::learn(array(vec![array(vec![text("x")])])).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol);
+}

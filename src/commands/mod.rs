@@ -29,6 +29,7 @@
 #[rustfmt::skip]
 #[path = "generated/asynch.rs"]
 mod asynch;
+pub mod slot;
 #[rustfmt::skip]
 #[path = "generated/constructors.rs"]
 mod constructors;

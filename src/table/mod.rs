@@ -14,6 +14,7 @@ use crate::deadline;
 
 #[rustfmt::skip]
 mod generated;
+mod learned;
 
 pub(crate) use generated::COMMANDS;
 
@@ -357,7 +358,8 @@ pub fn all() -> &'static [CommandInfo] {
 
 /// The entry of a command by name, any case: `lookup("get", None)`,
 /// `lookup("CLIENT", Some("kill"))`. An unknown subcommand finds its container's entry;
-/// a plain command ignores `sub`.
+/// a plain command ignores `sub`. A command the generated table does not know is looked
+/// for among those learned from `COMMAND INFO` ([`CommandInfo::learn`]).
 #[must_use]
 pub fn lookup(name: &[u8], sub: Option<&[u8]>) -> Option<&'static CommandInfo> {
     let table = all();
@@ -372,7 +374,7 @@ pub fn lookup(name: &[u8], sub: Option<&[u8]>) -> Option<&'static CommandInfo> {
     {
         return Some(entry);
     }
-    find(&[name])
+    find(&[name]).or_else(|| learned::find(name, sub))
 }
 
 /// Compares a table name with words joined by spaces, ignoring ASCII case, without

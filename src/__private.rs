@@ -5,8 +5,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::value::Value;
 
-pub use crate::cmd::Batch;
-pub use crate::types::{FromRedisValue, ReplySink};
+pub use crate::types::FromRedisValue;
 
 /// The key/value pairs of a map reply: a RESP3 map or a RESP2 flat array.
 pub fn pairs<T: ?Sized>(value: Value) -> Result<Vec<(Value, Value)>> {

@@ -3,10 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::cmd::{Batch, Cmd};
-use crate::connection::{
-    Connection, ConnectionInfo, ConnectionLike, IntoConnectionInfo, ProtocolVersion,
-};
+use crate::batch::Batch;
+use crate::cmd::Cmd;
+use crate::connection::{Connection, ConnectionInfo, IntoConnectionInfo, ProtocolVersion};
 use crate::error::Result;
 use crate::lock::Lock;
 use crate::monitor::Monitor;
@@ -14,8 +13,9 @@ use crate::pipeline::Pipeline;
 use crate::pool::{Pool, PoolConfig, PooledConnection};
 use crate::pubsub::PubSub;
 use crate::retry::RetryPolicy;
+use crate::seam::ConnectionLike;
 use crate::transaction::Transaction;
-use crate::types::{FromRedisValue, ReplySink, ToRedisArgs};
+use crate::types::{FromRedisValue, ToRedisArgs};
 use crate::value::Value;
 
 /// Connections to one server, pooled.
@@ -280,16 +280,8 @@ impl std::fmt::Debug for Client {
 
 /// Runs each command on a connection from the pool.
 impl ConnectionLike for Client {
-    fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
+    fn req_command<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
         self.pool.get()?.req_command(cmd)
-    }
-
-    fn req_command_into(&mut self, cmd: &Cmd, sink: &mut dyn ReplySink) -> Result<()> {
-        self.pool.get()?.req_command_into(cmd, sink)
-    }
-
-    fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
-        self.pool.get()?.req_commands(cmds)
     }
 
     fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
@@ -317,19 +309,9 @@ pub struct Retrying<'a> {
 }
 
 impl ConnectionLike for Retrying<'_> {
-    fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
+    fn req_command<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
         let pool = &self.client.pool;
         pool.retry().run(|| pool.get()?.req_command(cmd))
-    }
-
-    fn req_command_into(&mut self, cmd: &Cmd, sink: &mut dyn ReplySink) -> Result<()> {
-        let pool = &self.client.pool;
-        pool.retry().run(|| pool.get()?.req_command_into(cmd, sink))
-    }
-
-    fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
-        let pool = &self.client.pool;
-        pool.retry().run(|| pool.get()?.req_commands(cmds))
     }
 
     fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {

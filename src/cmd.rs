@@ -6,11 +6,10 @@ use std::sync::Arc;
 
 use bytes::BufMut;
 
-use crate::connection::{AsyncConnectionLike, ConnectionLike};
 use crate::error::{Error, Result};
 use crate::protocol::{write_array_header, write_bulk};
 use crate::table::{self, BlockingWait, CommandInfo, ConnectionState};
-use crate::types::{Converted, FromRedisValue, RedisWrite, ToRedisArgs};
+use crate::types::{RedisWrite, ToRedisArgs};
 
 /// A command ready to send.
 ///
@@ -105,10 +104,9 @@ impl Cmd {
     }
 
     /// Gives the command its entry: for a command the table does not know, one learned
-    /// from the server's `COMMAND INFO` ([`CommandInfo::from_command_info`]), so that
-    /// blocking detection and routing work for it as for any other.
-    ///
-    /// [`CommandInfo::from_command_info`]: crate::commands::CommandInfo::from_command_info
+    /// from the server's `COMMAND INFO` ([`CommandInfo::learn`]), so that blocking
+    /// detection and routing work for it as for any other. (A command built with
+    /// [`cmd`] after its entry was learned finds it by itself.)
     pub fn set_info(&mut self, info: &'static CommandInfo) -> &mut Cmd {
         self.info = Some(info);
         self
@@ -175,47 +173,6 @@ impl Cmd {
                 self.keys.insert(idx);
             }
         }
-    }
-
-    /// Sends the command on `con` and converts the reply.
-    ///
-    /// # Errors
-    ///
-    /// IO and protocol errors, the server's error reply, or a failed conversion.
-    pub fn query<T: FromRedisValue>(&self, con: &mut (impl ConnectionLike + ?Sized)) -> Result<T> {
-        let mut reply = Converted::<T>::new();
-        con.req_command_into(self, &mut reply)?;
-        reply.finish()
-    }
-
-    /// Sends the command on `con` and discards the reply.
-    ///
-    /// # Errors
-    ///
-    /// IO and protocol errors, or the server's error reply.
-    pub fn exec(&self, con: &mut (impl ConnectionLike + ?Sized)) -> Result<()> {
-        con.req_command(self).map(drop)
-    }
-
-    /// Sends the command on an async connection and converts the reply.
-    ///
-    /// # Errors
-    ///
-    /// IO and protocol errors, the server's error reply, or a failed conversion.
-    pub async fn query_async<T: FromRedisValue>(
-        &self,
-        con: &mut (impl AsyncConnectionLike + ?Sized),
-    ) -> Result<T> {
-        con.req_command_as(self).await
-    }
-
-    /// Sends the command on an async connection and discards the reply.
-    ///
-    /// # Errors
-    ///
-    /// IO and protocol errors, or the server's error reply.
-    pub async fn exec_async(&self, con: &mut (impl AsyncConnectionLike + ?Sized)) -> Result<()> {
-        con.req_command(self).await.map(drop)
     }
 
     /// The number of arguments, the command name included.
@@ -285,7 +242,7 @@ impl Cmd {
     }
 }
 
-/// A command borrowed from a [`Cmd`] or from a [`Batch`]: its encoded arguments and
+/// A command borrowed from a [`Cmd`] or from a [`Packed`]: its encoded arguments and
 /// how many there are.
 #[derive(Clone, Copy)]
 pub(crate) struct CmdRef<'a> {
@@ -347,12 +304,12 @@ pub(crate) enum StateChange {
 }
 
 /// Commands packed back to back in one buffer as the server reads them, as a
-/// [`Pipeline`](crate::Pipeline) queues them: sending a batch is one copy, or none. A
-/// queued command is written straight onto the end of that buffer, so a batch of any
-/// length holds a few allocations, not one per command.
-#[doc(hidden)]
+/// [`Pipeline`](crate::Pipeline) queues them: sending them is one copy, or none. A
+/// queued command is written straight onto the end of that buffer, so any number of
+/// commands hold a few allocations, not one per command. Each keeps its key marks and
+/// its table entry.
 #[derive(Clone, Default)]
-pub struct Batch {
+pub(crate) struct Packed {
     /// Writes each command onto the end of its buffer, which holds every command, its
     /// array header and its arguments, one after another. Past the last queued command
     /// the buffer may hold the remains of one whose writing panicked (a caller's
@@ -367,23 +324,23 @@ pub struct Batch {
     changes_state: bool,
 }
 
-impl PartialEq for Batch {
-    fn eq(&self, other: &Batch) -> bool {
+impl PartialEq for Packed {
+    fn eq(&self, other: &Packed) -> bool {
         self.wire() == other.wire() && self.cmds == other.cmds && self.invalid == other.invalid
     }
 }
 
 /// What a batch notes of each command it queues.
-fn note_entry(batch: &mut Batch, info: Option<&'static CommandInfo>) {
+fn note_entry(batch: &mut Packed, info: Option<&'static CommandInfo>) {
     if let Some(info) = info {
         batch.may_block |= info.blocking_timeout.is_some();
         batch.changes_state |= info.connection_state.is_some();
     }
 }
 
-impl Eq for Batch {}
+impl Eq for Packed {}
 
-/// Where a command's arguments lie in a [`Batch`], and what else its [`Cmd`] knew.
+/// Where a command's arguments lie in a [`Packed`], and what else its [`Cmd`] knew.
 #[derive(Clone, Default, PartialEq, Eq)]
 struct Queued {
     start: usize,
@@ -401,15 +358,15 @@ const BATCH_START_BYTES: usize = 8192;
 /// in [`BATCH_START_BYTES`].
 pub(crate) const BATCH_START_CMDS: usize = 128;
 
-impl Batch {
+impl Packed {
     /// An empty batch.
     #[must_use]
-    pub fn new() -> Batch {
-        Batch::default()
+    pub(crate) fn new() -> Packed {
+        Packed::default()
     }
 
     /// Queues `cmd`.
-    pub fn push(&mut self, cmd: &Cmd) {
+    pub(crate) fn push(&mut self, cmd: &Cmd) {
         self.queue(|writer| {
             writer.append_cmd(cmd);
         });
@@ -460,7 +417,7 @@ impl Batch {
     }
 
     /// Queues every command of `other` after the ones queued already.
-    pub fn extend(&mut self, other: &Batch) {
+    pub(crate) fn extend(&mut self, other: &Packed) {
         if let Some((idx, reason)) = &other.invalid {
             self.invalid
                 .get_or_insert_with(|| (self.cmds.len() + idx, Arc::clone(reason)));
@@ -479,18 +436,18 @@ impl Batch {
 
     /// How many commands are queued.
     #[must_use]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.cmds.len()
     }
 
     /// `true` when none is.
     #[must_use]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.cmds.is_empty()
     }
 
     /// Drops every command, keeping the room they took.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.writer.buf.clear();
         self.cmds.clear();
         self.invalid = None;
@@ -522,7 +479,7 @@ impl Batch {
     }
 
     /// Every command written as the server reads it, one after another.
-    pub fn write_packed(&self, dst: &mut impl BufMut) {
+    pub(crate) fn write_packed(&self, dst: &mut impl BufMut) {
         dst.put_slice(self.wire());
     }
 
@@ -538,7 +495,7 @@ impl Batch {
 
     /// The commands, each copied out as a [`Cmd`] of its own.
     #[must_use]
-    pub fn to_cmds(&self) -> impl ExactSizeIterator<Item = Cmd> + '_ {
+    pub(crate) fn to_cmds(&self) -> impl ExactSizeIterator<Item = Cmd> + '_ {
         self.spans().enumerate().map(|(idx, (args, queued))| Cmd {
             buf: args.to_vec(),
             n_args: queued.n_args,
@@ -578,13 +535,13 @@ impl Batch {
 #[derive(Clone, Copy)]
 pub(crate) enum Outgoing<'a> {
     Cmds(&'a [Cmd]),
-    Batch(&'a Batch),
+    Packed(&'a Packed),
 }
 
 impl<'a> Outgoing<'a> {
     /// How long the commands may block on the server together; `None` when none blocks.
     pub(crate) fn blocking_wait(self) -> Option<BlockingWait> {
-        if let Outgoing::Batch(batch) = self
+        if let Outgoing::Packed(batch) = self
             && !batch.may_block()
         {
             return None;
@@ -604,7 +561,7 @@ impl<'a> Outgoing<'a> {
             Outgoing::Cmds(cmds) => cmds
                 .iter()
                 .any(|cmd| cmd.info.is_some_and(|info| info.connection_state.is_some())),
-            Outgoing::Batch(batch) => batch.changes_state(),
+            Outgoing::Packed(batch) => batch.changes_state(),
         }
     }
 
@@ -612,7 +569,7 @@ impl<'a> Outgoing<'a> {
     pub(crate) fn check_args(self) -> Result<()> {
         match self {
             Outgoing::Cmds(cmds) => cmds.iter().try_for_each(Cmd::check_args),
-            Outgoing::Batch(batch) => batch.check_args(),
+            Outgoing::Packed(batch) => batch.check_args(),
         }
     }
 
@@ -620,7 +577,7 @@ impl<'a> Outgoing<'a> {
     pub(crate) fn len(self) -> usize {
         match self {
             Outgoing::Cmds(cmds) => cmds.len(),
-            Outgoing::Batch(batch) => batch.len(),
+            Outgoing::Packed(batch) => batch.len(),
         }
     }
 
@@ -628,7 +585,7 @@ impl<'a> Outgoing<'a> {
     pub(crate) fn for_each(self, f: impl FnMut(CmdRef<'a>)) {
         match self {
             Outgoing::Cmds(cmds) => cmds.iter().map(Cmd::view).for_each(f),
-            Outgoing::Batch(batch) => batch.iter().for_each(f),
+            Outgoing::Packed(batch) => batch.iter().for_each(f),
         }
     }
 
@@ -636,7 +593,7 @@ impl<'a> Outgoing<'a> {
     pub(crate) fn wire(self) -> Option<&'a [u8]> {
         match self {
             Outgoing::Cmds(_) => None,
-            Outgoing::Batch(batch) => Some(batch.wire()),
+            Outgoing::Packed(batch) => Some(batch.wire()),
         }
     }
 
@@ -648,12 +605,12 @@ impl<'a> Outgoing<'a> {
                     cmd.write_packed(dst);
                 }
             }
-            Outgoing::Batch(batch) => batch.write_packed(dst),
+            Outgoing::Packed(batch) => batch.write_packed(dst),
         }
     }
 }
 
-impl fmt::Debug for Batch {
+impl fmt::Debug for Packed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
             .entries(self.iter().map(|cmd| ShowArgs(cmd.args)))

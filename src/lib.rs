@@ -76,6 +76,7 @@
 pub mod __private;
 #[cfg(feature = "tokio")]
 pub mod aio;
+mod batch;
 mod client;
 mod cmd;
 pub mod commands;
@@ -91,6 +92,7 @@ mod pubsub;
 mod retry;
 mod scan;
 mod script;
+mod seam;
 mod table;
 #[cfg(feature = "tls")]
 mod tls;
@@ -98,13 +100,14 @@ mod transaction;
 mod types;
 mod value;
 
+pub use batch::Batch;
 pub use client::{Client, Retrying};
 pub use cmd::{Args, Cmd, cmd};
 pub use commands::{AsyncCommands, AsyncSentinelCommands, Commands, SentinelCommands};
 pub use connection::{
-    AsyncConnectionLike, CertReqs, Connection, ConnectionAddr, ConnectionInfo, ConnectionLike,
-    CredentialProvider, CredentialProviderHandle, Credentials, DEFAULT_PORT, IntoConnectionInfo,
-    Password, ProtocolVersion, StaticCredentials, TlsOptions,
+    CertReqs, Connection, ConnectionAddr, ConnectionInfo, CredentialProvider,
+    CredentialProviderHandle, Credentials, DEFAULT_PORT, IntoConnectionInfo, Password,
+    ProtocolVersion, StaticCredentials, TlsOptions,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use lock::{DEFAULT_LOCK_SLEEP, Lock, LockGuard};
@@ -115,6 +118,7 @@ pub use pubsub::{Message, MessageKind, PubSub, PubSubThread, Subscriptions};
 pub use retry::{DEFAULT_RETRY_BASE, DEFAULT_RETRY_MAX, RetryPolicy};
 pub use scan::{ScanCommands, ScanIter};
 pub use script::{Script, ScriptInvocation};
+pub use seam::{AsyncConnectionLike, ConnectionLike};
 #[cfg(feature = "tokio")]
 pub use transaction::transaction_async;
 pub use transaction::{Transaction, transaction};

@@ -1,14 +1,20 @@
 //! [`Pipeline`]: many commands sent in one write, their replies read together;
 //! optionally a `MULTI`/`EXEC` transaction.
+//!
+//! A pipeline builds a [`Batch`] (what goes to the connection) and remembers which
+//! replies the caller wants left out. Whichever backend runs the batch, the results come
+//! back one per command and are judged here: the first error of any command (ignored
+//! ones included), or the replies not ignored.
 
-use std::borrow::{Borrow, Cow};
+use std::borrow::Borrow;
 
-use crate::cmd::{BATCH_START_CMDS, Batch, Cmd, cmd};
-use crate::connection::{AsyncConnectionLike, ConnectionLike};
-use crate::error::{Error, ErrorKind, Result};
-use crate::script::Script;
+use crate::batch::Batch;
+use crate::cmd::{BATCH_START_CMDS, Cmd};
+use crate::error::Result;
+use crate::script::ScriptInvocation;
+use crate::seam::{AsyncConnectionLike, ConnectionLike};
 use crate::types::FromRedisValue;
-use crate::value::{ServerError, Value};
+use crate::value::Value;
 
 /// Commands queued to be sent in one write.
 ///
@@ -36,11 +42,9 @@ use crate::value::{ServerError, Value};
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Pipeline {
-    /// The commands, packed into one buffer as they are queued.
-    cmds: Batch,
+    /// The commands, packed into one buffer as they are queued, with how they run.
+    batch: Batch,
     ignored: Vec<bool>,
-    atomic: bool,
-    scripts: Vec<Script>,
 }
 
 /// Starts an empty pipeline.
@@ -60,7 +64,7 @@ impl Pipeline {
     /// The command is copied in, so a borrowed one serves as well as an owned one:
     /// `cmd("DBSIZE")`, or `&cmd` for a command kept to be sent again.
     pub fn add_command(&mut self, cmd: impl Borrow<Cmd>) -> &mut Pipeline {
-        self.cmds.push(cmd.borrow());
+        self.batch.push(cmd.borrow());
         self.note_queued();
         self
     }
@@ -68,7 +72,7 @@ impl Pipeline {
     /// Queues the command `write` writes: how the generated methods queue theirs,
     /// without building a [`Cmd`] of its own for each.
     pub(crate) fn queue(&mut self, write: impl FnOnce(&mut Cmd)) -> &mut Pipeline {
-        self.cmds.queue(write);
+        self.batch.queue(write);
         self.note_queued();
         self
     }
@@ -84,14 +88,8 @@ impl Pipeline {
 
     /// Queues a script call; the script is loaded, in the same write, before the
     /// pipeline runs, so `EVALSHA` cannot meet `NOSCRIPT`.
-    pub fn invoke_script(
-        &mut self,
-        invocation: &crate::script::ScriptInvocation<'_>,
-    ) -> &mut Pipeline {
-        let script = invocation.script();
-        if !self.scripts.iter().any(|s| s.hash() == script.hash()) {
-            self.scripts.push(script.clone());
-        }
+    pub fn invoke_script(&mut self, invocation: &ScriptInvocation<'_>) -> &mut Pipeline {
+        self.batch.load_script(invocation.script());
         self.add_command(invocation.evalsha_cmd())
     }
 
@@ -105,45 +103,51 @@ impl Pipeline {
 
     /// Runs the commands as one transaction: `MULTI`, the commands, `EXEC`.
     pub fn atomic(&mut self) -> &mut Pipeline {
-        self.atomic = true;
+        self.batch.set_atomic(true);
         self
     }
 
     /// `true` for a transaction.
     #[must_use]
     pub fn is_atomic(&self) -> bool {
-        self.atomic
+        self.batch.is_atomic()
+    }
+
+    /// The batch a connection is handed: the commands, whether they are a transaction,
+    /// and the scripts to load first.
+    #[must_use]
+    pub fn batch(&self) -> &Batch {
+        &self.batch
     }
 
     /// The queued commands, each copied out.
     #[must_use]
     pub fn cmds(&self) -> impl ExactSizeIterator<Item = Cmd> + '_ {
-        self.cmds.to_cmds()
+        self.batch.cmds()
     }
 
     /// Writes the commands as they go on the wire: script loads first, then for a
     /// transaction `MULTI`, the commands and `EXEC`.
     pub fn write_packed(&self, dst: &mut impl bytes::BufMut) {
-        self.batch().write_packed(dst);
+        self.batch.write_packed(dst);
     }
 
     /// How many commands are queued.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.cmds.len()
+        self.batch.len()
     }
 
     /// `true` when nothing is queued.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.cmds.is_empty()
+        self.batch.is_empty()
     }
 
     /// Empties the pipeline, keeping whether it is atomic.
     pub fn clear(&mut self) {
-        self.cmds.clear();
+        self.batch.clear();
         self.ignored.clear();
-        self.scripts.clear();
     }
 
     /// Sends every command in one write and converts the replies that are not
@@ -156,10 +160,12 @@ impl Pipeline {
     /// transaction the server refused to queue a command of, that command's error (`EXEC`
     /// then ran nothing); [`ErrorKind::TransactionAborted`] when a watched key changed and
     /// `EXEC` discarded the transaction; a failed conversion.
+    ///
+    /// [`Error::command_index`]: crate::Error::command_index
+    /// [`ErrorKind::TransactionAborted`]: crate::ErrorKind::TransactionAborted
     pub fn query<T: FromRedisValue>(&self, con: &mut (impl ConnectionLike + ?Sized)) -> Result<T> {
-        let batch = self.batch();
-        let replies = con.req_batch(&batch)?;
-        self.typed(replies)
+        let results = con.req_batch(&self.batch)?;
+        self.typed(results)
     }
 
     /// Sends every command and returns each reply that is not ignored, in order, with
@@ -174,9 +180,8 @@ impl Pipeline {
         &self,
         con: &mut (impl ConnectionLike + ?Sized),
     ) -> Result<Vec<Result<Value>>> {
-        let batch = self.batch();
-        let replies = con.req_batch(&batch)?;
-        self.each(replies)
+        let results = con.req_batch(&self.batch)?;
+        Ok(self.each(results))
     }
 
     /// The async twin of [`Pipeline::query`].
@@ -188,9 +193,8 @@ impl Pipeline {
         &self,
         con: &mut (impl AsyncConnectionLike + ?Sized),
     ) -> Result<T> {
-        let batch = self.batch();
-        let replies = con.req_batch(&batch).await?;
-        self.typed(replies)
+        let results = con.req_batch(&self.batch).await?;
+        self.typed(results)
     }
 
     /// The async twin of [`Pipeline::query_all`].
@@ -202,112 +206,39 @@ impl Pipeline {
         &self,
         con: &mut (impl AsyncConnectionLike + ?Sized),
     ) -> Result<Vec<Result<Value>>> {
-        let batch = self.batch();
-        let replies = con.req_batch(&batch).await?;
-        self.each(replies)
+        let results = con.req_batch(&self.batch).await?;
+        Ok(self.each(results))
     }
 
-    /// What goes on the wire: script loads first, then `MULTI`, the commands and `EXEC`
-    /// for a transaction.
-    fn batch(&self) -> Cow<'_, Batch> {
-        if !self.atomic && self.scripts.is_empty() {
-            return Cow::Borrowed(&self.cmds);
-        }
-        let mut batch = Batch::new();
-        for script in &self.scripts {
-            batch.push(&script.load_cmd());
-        }
-        if self.atomic {
-            batch.push(&cmd("MULTI"));
-        }
-        batch.extend(&self.cmds);
-        if self.atomic {
-            batch.push(&cmd("EXEC"));
-        }
-        Cow::Owned(batch)
-    }
-
-    /// One result per queued command, in order, from the batch's replies: for a
-    /// transaction, the results in `EXEC`'s reply.
-    fn results(&self, replies: Vec<Value>) -> Result<Vec<Value>> {
-        if !self.atomic && self.scripts.is_empty() {
-            return Ok(replies);
-        }
-        let mut replies = replies.into_iter();
-        for reply in replies.by_ref().take(self.scripts.len()) {
-            if let Value::ServerError(e) = reply {
-                return Err(e.into());
-            }
-        }
-        if !self.atomic {
-            return Ok(replies.collect());
-        }
-        if let Some(Value::ServerError(e)) = replies.next() {
-            return Err(e.into());
-        }
-        // The commands' own replies are QUEUED, or the error that made EXEC abort; the
-        // results come in EXEC's reply.
-        match replies.next_back() {
-            Some(Value::Array(results)) => Ok(results),
-            Some(Value::Nil) => Err(Error::new(
-                ErrorKind::TransactionAborted,
-                "transaction aborted: a watched key changed before EXEC",
-            )),
-            Some(Value::ServerError(exec_error)) => {
-                // EXECABORT: the cause is the first command the server refused to queue.
-                let refused = replies.enumerate().find_map(|(idx, reply)| match reply {
-                    Value::ServerError(e) => Some((idx, e)),
-                    _ => None,
-                });
-                Err(match refused {
-                    Some((idx, e)) => self.command_error(e, idx, true),
-                    None => exec_error.into(),
-                })
-            }
-            other => Err(Error::new(
-                ErrorKind::Protocol,
-                format!("unexpected reply to EXEC: {other:?}"),
-            )),
-        }
-    }
-
-    /// The error reply of command `idx`, with its place in the pipeline.
-    fn command_error(&self, error: ServerError, idx: usize, queued: bool) -> Error {
-        let name = self.cmds.iter().nth(idx).and_then(|cmd| cmd.args().next());
-        Error::in_batch(error, idx, name.unwrap_or_default(), self.atomic, queued)
-    }
-
-    /// The first error reply as an error, ignored commands' included, else the replies
+    /// The first error reply as an error, ignored commands' included, else the results
     /// not ignored converted.
-    fn typed<T: FromRedisValue>(&self, replies: Vec<Value>) -> Result<T> {
-        let results = self.results(replies)?;
+    fn typed<T: FromRedisValue>(&self, results: Vec<Value>) -> Result<T> {
         if let Some((idx, Value::ServerError(e))) = results
             .iter()
             .enumerate()
             .find(|(_, r)| matches!(r, Value::ServerError(_)))
         {
-            return Err(self.command_error(e.clone(), idx, false));
+            return Err(self.batch.command_error(e.clone(), idx, false));
         }
         T::from_redis_value(Value::Array(self.keep(results)))
     }
 
     /// Each result not ignored, and each ignored command's error, in order; error
     /// replies as errors.
-    fn each(&self, replies: Vec<Value>) -> Result<Vec<Result<Value>>> {
-        let results = self.results(replies)?;
+    fn each(&self, results: Vec<Value>) -> Vec<Result<Value>> {
         let mut ignored = self.ignored.iter();
-        Ok(results
+        results
             .into_iter()
             .enumerate()
             .filter_map(|(idx, reply)| {
                 let ignored = ignored.next().copied().unwrap_or(false);
                 match reply {
-                    Value::ServerError(e) => Some(Err(self.command_error(e, idx, false))),
+                    Value::ServerError(e) => Some(Err(self.batch.command_error(e, idx, false))),
                     _ if ignored => None,
                     value => Some(Ok(value)),
                 }
             })
-            .collect())
+            .collect()
     }
 
     /// The replies of the commands not marked with [`Pipeline::ignore`], in place.

@@ -6,12 +6,14 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::cmd::{Batch, Cmd, cmd};
-use crate::connection::{Connection, ConnectionInfo, ConnectionLike, ProtocolVersion};
+use crate::batch::Batch;
+use crate::cmd::{Cmd, cmd};
+use crate::connection::{Connection, ConnectionInfo, ProtocolVersion};
 use crate::deadline;
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry::RetryPolicy;
-use crate::types::ReplySink;
+use crate::seam::ConnectionLike;
+use crate::types::FromRedisValue;
 use crate::value::Value;
 
 /// Default for [`PoolConfig::max_connections`], as redis-py's blocking pool.
@@ -185,7 +187,7 @@ impl Pool {
             .info
             .health_check_interval
             .is_some_and(|interval| since.elapsed() >= interval);
-        if due && con.req_command(&cmd("PING")).is_err() {
+        if due && con.req_command::<()>(&cmd("PING")).is_err() {
             return None;
         }
         Some(con)
@@ -291,16 +293,8 @@ impl fmt::Debug for PooledConnection {
 }
 
 impl ConnectionLike for PooledConnection {
-    fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
+    fn req_command<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
         self.con_mut().req_command(cmd)
-    }
-
-    fn req_command_into(&mut self, cmd: &Cmd, sink: &mut dyn ReplySink) -> Result<()> {
-        self.con_mut().req_command_into(cmd, sink)
-    }
-
-    fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
-        self.con_mut().req_commands(cmds)
     }
 
     fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {

@@ -7,8 +7,8 @@ use bytes::Bytes;
 
 use crate::cmd::Cmd;
 use crate::commands::{self, HscanOptions, ScanOptions, SscanOptions, ZscanOptions};
-use crate::connection::ConnectionLike;
 use crate::error::Result;
+use crate::seam::ConnectionLike;
 use crate::types::{FromRedisValue, ToRedisArgs};
 use crate::value::Value;
 

@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use crate::cmd::{Args, cmd};
-#[cfg(feature = "tokio")]
-use crate::connection::AsyncConnectionLike;
-use crate::connection::ConnectionLike;
 use crate::error::{ErrorKind, Result};
 use crate::pipeline::{Pipeline, pipe};
+#[cfg(feature = "tokio")]
+use crate::seam::AsyncConnectionLike;
+use crate::seam::ConnectionLike;
 use crate::types::{FromRedisValue, ToRedisArgs};
 
 /// Runs `func` as an optimistic transaction on `con`, watching `keys`; see

@@ -36,16 +36,16 @@ impl Recorder<'_> {
 }
 
 impl ConnectionLike for Recorder<'_> {
-    fn req_command(&mut self, cmd: &Cmd) -> respec::Result<Value> {
+    fn req_command<T: respec::FromRedisValue>(&mut self, cmd: &Cmd) -> respec::Result<T> {
         self.note(cmd);
         self.con.req_command(cmd)
     }
 
-    fn req_commands(&mut self, cmds: &[Cmd]) -> respec::Result<Vec<Value>> {
-        for cmd in cmds {
-            self.note(cmd);
+    fn req_batch(&mut self, batch: &respec::Batch) -> respec::Result<Vec<Value>> {
+        for cmd in batch.cmds() {
+            self.note(&cmd);
         }
-        self.con.req_commands(cmds)
+        self.con.req_batch(batch)
     }
 
     fn db(&self) -> i64 {

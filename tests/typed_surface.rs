@@ -174,15 +174,20 @@ fn pipelines_queue_commands_of_any_length_whole() {
 struct Blocking(Connection);
 
 impl AsyncConnectionLike for Blocking {
-    fn req_command(&mut self, cmd: &Cmd) -> impl Future<Output = respec::Result<Value>> + Send {
-        std::future::ready(self.0.req_command(cmd))
+    fn req_command<T: respec::FromRedisValue>(
+        &mut self,
+        cmd: &Cmd,
+    ) -> impl Future<Output = respec::Result<T>> + Send {
+        // The future holds the reply as a `Value`, which is `Send` whatever `T` is.
+        let reply = self.0.req_command::<Value>(cmd);
+        async move { T::from_redis_value(reply?) }
     }
 
-    fn req_commands(
+    fn req_batch(
         &mut self,
-        cmds: &[Cmd],
+        batch: &respec::Batch,
     ) -> impl Future<Output = respec::Result<Vec<Value>>> + Send {
-        std::future::ready(self.0.req_commands(cmds))
+        std::future::ready(self.0.req_batch(batch))
     }
 
     fn db(&self) -> i64 {

@@ -447,7 +447,7 @@ fn render_command(types: &mut Types, command: &Command, entry: usize) -> Rendere
             #deprecated
             fn #name #generics (&mut self, #(#params),*) -> impl ::core::future::Future<Output = crate::Result<#ret>> + Send {
                 let cmd = #name(#(#args),*);
-                async move { self.req_command_as(&cmd).await }
+                async move { self.req_command(&cmd).await }
             }
         });
         let queue = if writer_args.is_empty() {

@@ -12,14 +12,15 @@ use tokio::net::TcpStream;
 #[cfg(unix)]
 use tokio::net::UnixStream;
 
-use crate::cmd::{Batch, Cmd, CmdRef, Outgoing};
+use crate::batch::Batch;
+use crate::cmd::{Cmd, CmdRef, Outgoing};
 use crate::connection::{
-    AsyncConnectionLike, ConnectionAddr, ConnectionInfo, DIRECT_WRITE_MIN, ProtocolVersion,
-    StateChange, check_setup, for_each_succeeded, is_quiet, reply_frame, setup_commands,
-    state_change,
+    ConnectionAddr, ConnectionInfo, DIRECT_WRITE_MIN, ProtocolVersion, StateChange, check_setup,
+    for_each_succeeded, is_quiet, reply_frame, setup_commands, state_change,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Decoded, Decoder, Frame, ProtocolError};
+use crate::seam::AsyncConnectionLike;
 use crate::table::BlockingWait;
 use crate::types::FromRedisValue;
 use crate::value::Value;
@@ -572,13 +573,6 @@ impl Connection {
         self.track(converted)
     }
 
-    /// Sends `out` in one write and reads a reply for each command, error replies as
-    /// values, within the request timeout plus how long its commands may block.
-    async fn run_batch(&mut self, out: Outgoing<'_>) -> Result<Vec<Value>> {
-        let timeout = BlockingWait::limit(out.blocking_wait(), self.request_timeout());
-        self.exchange(out, timeout).await
-    }
-
     /// Sends `out` in one write and reads a reply for each command within `timeout`.
     async fn exchange(
         &mut self,
@@ -655,23 +649,18 @@ impl Connection {
 }
 
 impl AsyncConnectionLike for Connection {
-    async fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
-        self.req_command_as(cmd).await
-    }
-
     /// Waits up to the request timeout for the reply, plus, for a blocking command, its
     /// own timeout (a timeout of 0 waits as long as the server does).
-    async fn req_command_as<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
+    async fn req_command<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
         let timeout = BlockingWait::limit(cmd.view().blocking_wait(), self.request_timeout());
         self.req_command_as_within(cmd, timeout).await
     }
 
-    async fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
-        self.run_batch(Outgoing::Cmds(cmds)).await
-    }
-
     async fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
-        self.run_batch(Outgoing::Batch(batch)).await
+        let plan = batch.plan();
+        let timeout = BlockingWait::limit(plan.blocking_wait(), self.request_timeout());
+        let replies = self.exchange(plan.wire(), timeout).await?;
+        plan.finish(replies)
     }
 
     fn db(&self) -> i64 {

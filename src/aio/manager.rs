@@ -9,11 +9,13 @@ use tokio::sync::watch;
 use super::connection::DEFAULT_RESPONSE_TIMEOUT;
 use super::multiplexed::MultiplexedConnection;
 use super::pool::Pool;
-use crate::cmd::{Batch, Cmd, Outgoing};
-use crate::connection::{AsyncConnectionLike, ConnectionInfo, ProtocolVersion};
+use crate::batch::Batch;
+use crate::cmd::Cmd;
+use crate::connection::{ConnectionInfo, ProtocolVersion};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::PoolConfig;
 use crate::retry::RetryPolicy;
+use crate::seam::AsyncConnectionLike;
 use crate::table::BlockingWait;
 use crate::types::FromRedisValue;
 use crate::value::Value;
@@ -211,31 +213,19 @@ async fn connect(
 // reconnect is boxed, as it makes a large future that every request's would otherwise
 // carry.
 impl AsyncConnectionLike for ConnectionManager {
-    async fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
-        self.req_command_as(cmd).await
-    }
-
-    async fn req_command_as<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
+    async fn req_command<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
         if let Some(mut con) = self.connected() {
-            return con.req_command_as(cmd).await;
+            return con.req_command(cmd).await;
         }
         let wait = cmd.view().blocking_wait();
-        Box::pin(self.after_reconnect(wait, async |mut con| con.req_command_as(cmd).await)).await
-    }
-
-    async fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
-        if let Some(mut con) = self.connected() {
-            return con.req_commands(cmds).await;
-        }
-        let wait = Outgoing::Cmds(cmds).blocking_wait();
-        Box::pin(self.after_reconnect(wait, async |mut con| con.req_commands(cmds).await)).await
+        Box::pin(self.after_reconnect(wait, async |mut con| con.req_command(cmd).await)).await
     }
 
     async fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
         if let Some(mut con) = self.connected() {
             return con.req_batch(batch).await;
         }
-        let wait = Outgoing::Batch(batch).blocking_wait();
+        let wait = batch.plan().blocking_wait();
         Box::pin(self.after_reconnect(wait, async |mut con| con.req_batch(batch).await)).await
     }
 

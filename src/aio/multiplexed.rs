@@ -26,15 +26,17 @@ use super::connection::{
     within_setup_timeout,
 };
 use super::pool::Pool;
-use crate::cmd::{Batch, Cmd, Outgoing};
+use crate::batch::Batch;
+use crate::cmd::{Cmd, Outgoing};
 use crate::connection::{
-    AsyncConnectionLike, ConnectionAddr, ConnectionInfo, DIRECT_WRITE_MIN, ProtocolVersion,
-    check_setup, is_subscription_reply, setup_commands, state_change,
+    ConnectionAddr, ConnectionInfo, DIRECT_WRITE_MIN, ProtocolVersion, check_setup,
+    is_subscription_reply, setup_commands, state_change,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::PoolConfig;
 use crate::protocol::{Decoded, Decoder, ProtocolError};
 use crate::retry::RetryPolicy;
+use crate::seam::AsyncConnectionLike;
 use crate::table::BlockingWait;
 use crate::types::FromRedisValue;
 use crate::value::Value;
@@ -367,7 +369,7 @@ impl MultiplexedConnection {
     /// itself, its header from `out`; other commands are encoded into `out`.
     fn write_directly(&self, socket: &PlainWrite, sending: Outgoing<'_>, mut out: Vec<u8>) {
         let large = match sending {
-            Outgoing::Batch(batch) => batch.wire(),
+            Outgoing::Packed(batch) => batch.wire(),
             Outgoing::Cmds([cmd]) if cmd.encoded_args().len() > DIRECT_WRITE_MIN => {
                 cmd.write_header(&mut out);
                 cmd.encoded_args()
@@ -705,17 +707,13 @@ async fn read_loop(
 }
 
 impl AsyncConnectionLike for MultiplexedConnection {
-    async fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
-        self.req_command_as(cmd).await
-    }
-
-    async fn req_command_as<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
+    async fn req_command<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
         let out = Outgoing::Cmds(std::slice::from_ref(cmd));
         refuse_shared_state(out)?;
         if let Some(wait) = cmd.view().blocking_wait() {
             // Boxed: opening a connection makes a large future, and every request's
             // future would otherwise be as large, to be moved about at each await.
-            let run = self.on_dedicated(wait, async |con| con.req_command_as(cmd).await);
+            let run = self.on_dedicated(wait, async |con| con.req_command(cmd).await);
             return Box::pin(run).await;
         }
         let rx = self.enqueue(out)?;
@@ -735,12 +733,17 @@ impl AsyncConnectionLike for MultiplexedConnection {
         converted
     }
 
-    async fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
-        self.run_batch(Outgoing::Cmds(cmds)).await
-    }
-
     async fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
-        self.run_batch(Outgoing::Batch(batch)).await
+        let plan = batch.plan();
+        refuse_shared_state(plan.wire())?;
+        if let Some(wait) = plan.blocking_wait() {
+            // A blocking command would hold up every reply behind it: the whole batch
+            // goes to a dedicated connection.
+            let run = self.on_dedicated(wait, async |con| con.req_batch(batch).await);
+            return Box::pin(run).await;
+        }
+        let replies = self.exchange(plan.wire()).await?;
+        plan.finish(replies)
     }
 
     fn db(&self) -> i64 {
@@ -759,19 +762,9 @@ impl AsyncConnectionLike for MultiplexedConnection {
 impl MultiplexedConnection {
     /// Sends `out` in one request and reads a reply for each command, error replies as
     /// values.
-    async fn run_batch(&self, out: Outgoing<'_>) -> Result<Vec<Value>> {
+    async fn exchange(&self, out: Outgoing<'_>) -> Result<Vec<Value>> {
         if out.len() == 0 {
             return Ok(Vec::new());
-        }
-        refuse_shared_state(out)?;
-        if let Some(wait) = out.blocking_wait() {
-            // A blocking command would hold up every reply behind it: the whole batch
-            // goes to a dedicated connection.
-            let run = self.on_dedicated(wait, async |con| match out {
-                Outgoing::Cmds(cmds) => con.req_commands(cmds).await,
-                Outgoing::Batch(batch) => con.req_batch(batch).await,
-            });
-            return Box::pin(run).await;
         }
         let rx = self.enqueue(out)?;
         // Error replies stay values in a batch.

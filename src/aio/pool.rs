@@ -8,11 +8,13 @@ use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::connection::Connection;
-use crate::cmd::{Batch, Cmd, cmd};
-use crate::connection::{AsyncConnectionLike, ConnectionInfo, ProtocolVersion};
+use crate::batch::Batch;
+use crate::cmd::{Cmd, cmd};
+use crate::connection::{ConnectionInfo, ProtocolVersion};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::PoolConfig;
 use crate::retry::RetryPolicy;
+use crate::seam::AsyncConnectionLike;
 use crate::types::FromRedisValue;
 use crate::value::Value;
 
@@ -95,7 +97,7 @@ impl Pool {
                 .info
                 .health_check_interval
                 .is_some_and(|every| since.elapsed() >= every);
-            if !due || con.req_command(&cmd("PING")).await.is_ok() {
+            if !due || con.req_command::<()>(&cmd("PING")).await.is_ok() {
                 return Ok(self.wrap(con, permit));
             }
         }
@@ -202,16 +204,8 @@ impl fmt::Debug for PooledConnection {
 }
 
 impl AsyncConnectionLike for PooledConnection {
-    async fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
+    async fn req_command<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
         self.con_mut().req_command(cmd).await
-    }
-
-    async fn req_command_as<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
-        self.con_mut().req_command_as(cmd).await
-    }
-
-    async fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
-        self.con_mut().req_commands(cmds).await
     }
 
     async fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {

@@ -9,10 +9,10 @@ use futures_core::Stream;
 use super::stream::unfold;
 use crate::cmd::Cmd;
 use crate::commands::{self, HscanOptions, ScanOptions, SscanOptions, ZscanOptions};
-use crate::connection::AsyncConnectionLike;
 use crate::error::{Error, Result};
 use crate::lock::LockCore;
 use crate::script::ScriptInvocation;
+use crate::seam::AsyncConnectionLike;
 use crate::types::{FromRedisValue, ToRedisArgs};
 use crate::value::Value;
 

@@ -1,10 +1,10 @@
-//! Sync connections: the [`ConnectionLike`] seam every backend implements, and
-//! [`Connection`], one blocking socket (TCP or Unix) to one server.
+//! [`Connection`]: one blocking socket (TCP or Unix) to one server, the sync driver of
+//! the seam ([`ConnectionLike`]).
 //!
 //! Pooling, pipelines and pub/sub are built on top of this; async IO lives elsewhere.
 
 mod busy_poll;
-mod info;
+pub(crate) mod info;
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -22,145 +22,16 @@ pub use info::{
 };
 
 use self::busy_poll::{BusyPoll, Pollable};
+use crate::batch::Batch;
 pub(crate) use crate::cmd::StateChange;
-use crate::cmd::{Batch, Cmd, CmdRef, Outgoing, cmd};
+use crate::cmd::{Cmd, CmdRef, Outgoing, cmd};
 use crate::deadline;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Decoder, Frame, ProtocolError};
+use crate::seam::ConnectionLike;
 use crate::table::BlockingWait;
-use crate::types::{Converted, FromRedisValue, ReplySink};
+use crate::types::FromRedisValue;
 use crate::value::Value;
-
-/// What every backend implements: send commands, get their replies.
-///
-/// A plain [`Connection`] implements it, and so will pooled, cluster and sentinel clients;
-/// everything built on commands (typed command methods, pipelines, scripts) works through
-/// this trait alone.
-pub trait ConnectionLike {
-    /// Sends one command and reads its reply. An error reply is returned as an `Err`.
-    ///
-    /// # Errors
-    ///
-    /// IO errors and timeouts, protocol errors, or the server's error reply.
-    fn req_command(&mut self, cmd: &Cmd) -> Result<Value>;
-
-    /// Sends one command and delivers its reply to `sink`, which converts it. A
-    /// connection that decodes replies itself overrides this to hand over the decoded
-    /// frame, so that typed replies skip building a [`Value`]; the default delivers
-    /// what [`ConnectionLike::req_command`] returns.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ConnectionLike::req_command`], or the sink's conversion error.
-    #[doc(hidden)]
-    fn req_command_into(&mut self, cmd: &Cmd, sink: &mut dyn ReplySink) -> Result<()> {
-        sink.take_value(self.req_command(cmd)?)
-    }
-
-    /// Sends `cmds` together and reads one reply for each, in order. Error replies stay
-    /// in the returned values as [`Value::ServerError`], so one failed command does not
-    /// hide the others' replies.
-    ///
-    /// # Errors
-    ///
-    /// IO errors, timeouts and protocol errors, after which no reply can be trusted.
-    fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>>;
-
-    /// [`ConnectionLike::req_commands`] for commands packed into one buffer, as a
-    /// pipeline queues them. A connection that writes them straight from the batch
-    /// overrides this; the default copies each out as a [`Cmd`].
-    #[doc(hidden)]
-    fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
-        self.req_commands(&batch.to_cmds().collect::<Vec<_>>())
-    }
-
-    /// The database this connection has selected.
-    fn db(&self) -> i64;
-
-    /// The protocol version this connection speaks.
-    fn protocol(&self) -> ProtocolVersion;
-
-    /// `false` once the connection has failed and may no longer be used.
-    fn is_open(&self) -> bool;
-}
-
-impl<C: ConnectionLike + ?Sized> ConnectionLike for &mut C {
-    fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
-        (**self).req_command(cmd)
-    }
-
-    fn req_command_into(&mut self, cmd: &Cmd, sink: &mut dyn ReplySink) -> Result<()> {
-        (**self).req_command_into(cmd, sink)
-    }
-
-    fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
-        (**self).req_commands(cmds)
-    }
-
-    fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
-        (**self).req_batch(batch)
-    }
-
-    fn db(&self) -> i64 {
-        (**self).db()
-    }
-
-    fn protocol(&self) -> ProtocolVersion {
-        (**self).protocol()
-    }
-
-    fn is_open(&self) -> bool {
-        (**self).is_open()
-    }
-}
-
-/// The async seam: what every async backend implements.
-///
-/// The futures must be `Send`, so that commands can be awaited from any task of a
-/// multi-threaded runtime; everything built on commands ([`AsyncCommands`]) works
-/// through this trait alone.
-///
-/// [`AsyncCommands`]: crate::AsyncCommands
-pub trait AsyncConnectionLike: Send {
-    /// Sends one command and reads its reply. An error reply is returned as an `Err`.
-    fn req_command(&mut self, cmd: &Cmd) -> impl Future<Output = Result<Value>> + Send;
-
-    /// Sends one command and converts its reply to `T`. A connection that decodes
-    /// replies itself overrides this to convert straight from the decoded frame, without
-    /// building a [`Value`]; the default converts what
-    /// [`AsyncConnectionLike::req_command`] returns.
-    #[doc(hidden)]
-    fn req_command_as<T: FromRedisValue>(
-        &mut self,
-        cmd: &Cmd,
-    ) -> impl Future<Output = Result<T>> + Send {
-        async move { T::from_redis_value(self.req_command(cmd).await?) }
-    }
-
-    /// Sends `cmds` together and reads one reply for each, in order, error replies
-    /// included as values.
-    fn req_commands(&mut self, cmds: &[Cmd]) -> impl Future<Output = Result<Vec<Value>>> + Send;
-
-    /// [`AsyncConnectionLike::req_commands`] for commands packed into one buffer, as a
-    /// pipeline queues them. A connection that writes them straight from the batch
-    /// overrides this; the default copies each out as a [`Cmd`].
-    #[doc(hidden)]
-    fn req_batch(&mut self, batch: &Batch) -> impl Future<Output = Result<Vec<Value>>> + Send {
-        async move {
-            let cmds: Vec<Cmd> = batch.to_cmds().collect();
-            self.req_commands(&cmds).await
-        }
-    }
-
-    /// The database this connection has selected.
-    fn db(&self) -> i64;
-
-    /// The protocol version this connection speaks.
-    fn protocol(&self) -> ProtocolVersion;
-
-    /// `false` once the connection has failed and may no longer be used.
-    fn is_open(&self) -> bool;
-}
 
 /// The first read asks for this much; later reads follow the size of the last one.
 const INITIAL_READ_CHUNK: usize = 16 * 1024;
@@ -519,13 +390,6 @@ impl Connection {
     /// round trip.
     pub(crate) fn is_quiet(&self) -> bool {
         !self.broken && self.read_buf.is_empty() && self.stream.is_quiet()
-    }
-
-    /// Sends `out` in one write and reads a reply for each command, error replies as
-    /// values, within the deadline its commands give.
-    fn run_batch(&mut self, out: Outgoing<'_>) -> Result<Vec<Value>> {
-        self.start(out.blocking_wait());
-        self.exchange(out)
     }
 
     /// Sends `out` and reads its replies within the request's deadline. A batch is
@@ -959,18 +823,12 @@ fn connect_tcp(host: &str, port: u16, info: &ConnectionInfo) -> Result<TcpStream
 }
 
 impl ConnectionLike for Connection {
-    fn req_command(&mut self, cmd: &Cmd) -> Result<Value> {
-        let mut reply = Converted::<Value>::new();
-        self.req_command_into(cmd, &mut reply)?;
-        reply.finish()
-    }
-
-    fn req_command_into(&mut self, cmd: &Cmd, sink: &mut dyn ReplySink) -> Result<()> {
+    fn req_command<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
         self.start(cmd.view().blocking_wait());
         self.write_cmd(cmd)?;
         let reply = self.read_reply_with(|frame| match frame.next_error() {
             Some(error) => Err(error),
-            None => Ok(sink.take_frame(frame)),
+            None => Ok(T::from_frame(frame)),
         })?;
         // The command ran whether or not its reply converts.
         let converted = reply?;
@@ -978,12 +836,11 @@ impl ConnectionLike for Connection {
         self.track(converted)
     }
 
-    fn req_commands(&mut self, cmds: &[Cmd]) -> Result<Vec<Value>> {
-        self.run_batch(Outgoing::Cmds(cmds))
-    }
-
     fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
-        self.run_batch(Outgoing::Batch(batch))
+        let plan = batch.plan();
+        self.start(plan.blocking_wait());
+        let replies = self.exchange(plan.wire())?;
+        plan.finish(replies)
     }
 
     fn db(&self) -> i64 {

@@ -810,23 +810,8 @@ impl<'a> Frame<'a> {
     fn skip_attributes(&mut self) {
         while let Some(&Token::Aggregate { kind: b'|', len }) = self.tokens.as_slice().first() {
             self.tokens.next();
-            // Elements still to pass over. An attribute among them adds its entries and
-            // is not an element itself; an aggregate is one element and adds its own.
-            let mut pending = len.saturating_mul(2);
-            while pending > 0 {
-                let Some(token) = self.tokens.next() else {
-                    return;
-                };
-                pending = match *token {
-                    Token::Aggregate { kind: b'|', len } => {
-                        pending.saturating_add(len.saturating_mul(2))
-                    }
-                    Token::Aggregate { kind: b'%', len } => {
-                        (pending - 1).saturating_add(len.saturating_mul(2))
-                    }
-                    Token::Aggregate { len, .. } => (pending - 1).saturating_add(len),
-                    _ => pending - 1,
-                };
+            for _ in 0..len.saturating_mul(2) {
+                self.skip_element();
             }
         }
     }
@@ -874,6 +859,28 @@ impl<'a> Frame<'a> {
     /// Passes over the element a `peek_` method just returned. It must be a scalar.
     pub(crate) fn skip_scalar(&mut self) {
         self.tokens.next();
+    }
+
+    /// Passes over the next element, whatever it is, without reading it: what a reader
+    /// that wants nothing of the reply does.
+    pub(crate) fn skip_element(&mut self) {
+        // Elements still to pass over; an attribute adds its entries and is no element.
+        let mut pending = 1usize;
+        while pending > 0 {
+            let Some(token) = self.tokens.next() else {
+                return;
+            };
+            pending = match *token {
+                Token::Aggregate { kind: b'|', len } => {
+                    pending.saturating_add(len.saturating_mul(2))
+                }
+                Token::Aggregate { kind: b'%', len } => {
+                    (pending - 1).saturating_add(len.saturating_mul(2))
+                }
+                Token::Aggregate { len, .. } => (pending - 1).saturating_add(len),
+                _ => pending - 1,
+            };
+        }
     }
 
     /// The next element as a zero-copy slice, when it is a bulk string: most of what

@@ -95,6 +95,12 @@ impl FromRedisValue for () {
     fn from_redis_value(_: Value) -> Result<Self> {
         Ok(())
     }
+
+    /// Passes over the reply without building anything of it.
+    fn from_frame(frame: &mut Frame<'_>) -> Result<Self> {
+        frame.skip_element();
+        Ok(())
+    }
 }
 
 impl FromRedisValue for bool {
@@ -522,60 +528,4 @@ from_value_for_tuple!(12: A B C D E F G H I J K L);
 /// ```
 pub fn from_redis_value<T: FromRedisValue>(value: Value) -> Result<T> {
     T::from_redis_value(value)
-}
-
-/// Where a connection delivers the reply to a command: straight from the decoded frame,
-/// or as a [`Value`] when the connection has one already built.
-#[doc(hidden)]
-pub trait ReplySink {
-    /// Takes the reply from its frame.
-    fn take_frame(&mut self, frame: &mut Frame<'_>) -> Result<()>;
-
-    /// Takes the reply as a built value.
-    fn take_value(&mut self, value: Value) -> Result<()>;
-}
-
-/// A reply converted to `T` as it is delivered.
-#[derive(Debug)]
-pub(crate) struct Converted<T>(Option<T>);
-
-impl<T: FromRedisValue> Converted<T> {
-    /// Nothing delivered yet.
-    #[must_use]
-    pub(crate) fn new() -> Self {
-        Converted(None)
-    }
-
-    /// The converted reply.
-    ///
-    /// # Errors
-    ///
-    /// A protocol error when no reply was delivered, which a connection that returned
-    /// `Ok` must not do.
-    pub(crate) fn finish(self) -> Result<T> {
-        self.0.ok_or_else(|| {
-            Error::new(
-                crate::ErrorKind::Protocol,
-                "the connection returned without a reply",
-            )
-        })
-    }
-}
-
-impl<T: FromRedisValue> Default for Converted<T> {
-    fn default() -> Self {
-        Converted::new()
-    }
-}
-
-impl<T: FromRedisValue> ReplySink for Converted<T> {
-    fn take_frame(&mut self, frame: &mut Frame<'_>) -> Result<()> {
-        self.0 = Some(T::from_frame(frame)?);
-        Ok(())
-    }
-
-    fn take_value(&mut self, value: Value) -> Result<()> {
-        self.0 = Some(T::from_redis_value(value)?);
-        Ok(())
-    }
 }

@@ -4,7 +4,6 @@
 mod from_value;
 mod to_args;
 
-pub(crate) use from_value::Converted;
 pub(crate) use from_value::into_pairs;
-pub use from_value::{FromRedisValue, ReplySink, from_redis_value};
+pub use from_value::{FromRedisValue, from_redis_value};
 pub use to_args::{RedisWrite, ToRedisArgs};

@@ -115,6 +115,7 @@ pub fn check(
     }
     let differs = None
         .or_else(|| frame_path_differs::<Value>(input, limits))
+        .or_else(|| frame_path_differs::<()>(input, limits))
         .or_else(|| frame_path_differs::<String>(input, limits))
         .or_else(|| frame_path_differs::<Option<String>>(input, limits))
         .or_else(|| frame_path_differs::<i64>(input, limits))

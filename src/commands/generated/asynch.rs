@@ -19,7 +19,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = acl_cat();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Lists the ACL categories, or the commands inside a category. The async twin of [`Commands::acl_cat_options`](crate::Commands::acl_cat_options).
     fn acl_cat_options<RV: crate::FromRedisValue>(
@@ -27,7 +27,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: AclCatOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = acl_cat_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Deletes ACL users, and terminates their connections. The async twin of [`Commands::acl_deluser`](crate::Commands::acl_deluser).
     fn acl_deluser(
@@ -35,7 +35,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         username: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = acl_deluser(username);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Simulates the execution of a command by a user, without executing the command. The async twin of [`Commands::acl_dryrun`](crate::Commands::acl_dryrun).
     fn acl_dryrun<RV: crate::FromRedisValue>(
@@ -44,7 +44,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         command: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = acl_dryrun(username, command);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Simulates the execution of a command by a user, without executing the command. The async twin of [`Commands::acl_dryrun_options`](crate::Commands::acl_dryrun_options).
     fn acl_dryrun_options<RV: crate::FromRedisValue>(
@@ -54,14 +54,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: AclDryrunOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = acl_dryrun_options(username, command, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Generates a pseudorandom, secure password that can be used to identify ACL users. The async twin of [`Commands::acl_genpass`](crate::Commands::acl_genpass).
     fn acl_genpass<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = acl_genpass();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Generates a pseudorandom, secure password that can be used to identify ACL users. The async twin of [`Commands::acl_genpass_options`](crate::Commands::acl_genpass_options).
     fn acl_genpass_options<RV: crate::FromRedisValue>(
@@ -69,7 +69,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: AclGenpassOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = acl_genpass_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Lists the ACL rules of a user. The async twin of [`Commands::acl_getuser`](crate::Commands::acl_getuser).
     fn acl_getuser<RV: crate::FromRedisValue>(
@@ -77,35 +77,35 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         username: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = acl_getuser(username);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns helpful text about the different subcommands. The async twin of [`Commands::acl_help`](crate::Commands::acl_help).
     fn acl_help<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = acl_help();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Dumps the effective rules in ACL file format. The async twin of [`Commands::acl_list`](crate::Commands::acl_list).
     fn acl_list<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = acl_list();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Reloads the rules from the configured ACL file. The async twin of [`Commands::acl_load`](crate::Commands::acl_load).
     fn acl_load(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = acl_load();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Lists recent security events generated due to ACL rules. The async twin of [`Commands::acl_log`](crate::Commands::acl_log).
     fn acl_log<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = acl_log();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Lists recent security events generated due to ACL rules. The async twin of [`Commands::acl_log_options`](crate::Commands::acl_log_options).
     fn acl_log_options<RV: crate::FromRedisValue>(
@@ -113,14 +113,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: AclLogOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = acl_log_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Saves the effective ACL rules in the configured ACL file. The async twin of [`Commands::acl_save`](crate::Commands::acl_save).
     fn acl_save(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = acl_save();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Creates and modifies an ACL user and its rules. The async twin of [`Commands::acl_setuser`](crate::Commands::acl_setuser).
     fn acl_setuser(
@@ -128,7 +128,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         username: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = acl_setuser(username);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Creates and modifies an ACL user and its rules. The async twin of [`Commands::acl_setuser_options`](crate::Commands::acl_setuser_options).
     fn acl_setuser_options(
@@ -137,21 +137,21 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: AclSetuserOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = acl_setuser_options(username, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Lists all ACL users. The async twin of [`Commands::acl_users`](crate::Commands::acl_users).
     fn acl_users<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = acl_users();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the authenticated username of the current connection. The async twin of [`Commands::acl_whoami`](crate::Commands::acl_whoami).
     fn acl_whoami<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = acl_whoami();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Appends a string to the value of a key. Creates the key if it doesn't exist. The async twin of [`Commands::append`](crate::Commands::append).
     fn append(
@@ -160,14 +160,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         value: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = append(key, value);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Signals that a cluster client is following an -ASK redirect. The async twin of [`Commands::asking`](crate::Commands::asking).
     fn asking(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = asking();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Authenticates the connection. The async twin of [`Commands::auth`](crate::Commands::auth).
     fn auth(
@@ -175,7 +175,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         password: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = auth(password);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Authenticates the connection. The async twin of [`Commands::auth_options`](crate::Commands::auth_options).
     fn auth_options(
@@ -184,14 +184,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: AuthOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = auth_options(password, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Asynchronously rewrites the append-only file to disk. The async twin of [`Commands::bgrewriteaof`](crate::Commands::bgrewriteaof).
     fn bgrewriteaof<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = bgrewriteaof();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Asynchronously saves the database(s) to disk. The async twin of [`Commands::bgsave`](crate::Commands::bgsave).
     fn bgsave(
@@ -200,7 +200,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         Output = crate::Result<::std::string::String>,
     > + Send {
         let cmd = bgsave();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Asynchronously saves the database(s) to disk. The async twin of [`Commands::bgsave_options`](crate::Commands::bgsave_options).
     fn bgsave_options(
@@ -210,7 +210,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         Output = crate::Result<::std::string::String>,
     > + Send {
         let cmd = bgsave_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Counts the number of set bits (population counting) in a string. The async twin of [`Commands::bitcount`](crate::Commands::bitcount).
     fn bitcount(
@@ -218,7 +218,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = bitcount(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Counts the number of set bits (population counting) in a string. The async twin of [`Commands::bitcount_options`](crate::Commands::bitcount_options).
     fn bitcount_options(
@@ -227,7 +227,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: BitcountOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = bitcount_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Performs arbitrary bitfield integer operations on strings. The async twin of [`Commands::bitfield`](crate::Commands::bitfield).
     fn bitfield<RV: crate::FromRedisValue>(
@@ -235,7 +235,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = bitfield(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Performs arbitrary bitfield integer operations on strings. The async twin of [`Commands::bitfield_options`](crate::Commands::bitfield_options).
     fn bitfield_options<RV: crate::FromRedisValue>(
@@ -244,7 +244,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: BitfieldOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = bitfield_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Performs arbitrary read-only bitfield integer operations on strings. The async twin of [`Commands::bitfield_ro`](crate::Commands::bitfield_ro).
     fn bitfield_ro<RV: crate::FromRedisValue>(
@@ -252,7 +252,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = bitfield_ro(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Performs arbitrary read-only bitfield integer operations on strings. The async twin of [`Commands::bitfield_ro_options`](crate::Commands::bitfield_ro_options).
     fn bitfield_ro_options<RV: crate::FromRedisValue>(
@@ -261,7 +261,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: BitfieldRoOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = bitfield_ro_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Performs bitwise operations on multiple strings, and stores the result. The async twin of [`Commands::bitop`](crate::Commands::bitop).
     fn bitop(
@@ -271,7 +271,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = bitop(operation, destkey, key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Finds the first set (1) or clear (0) bit in a string. The async twin of [`Commands::bitpos`](crate::Commands::bitpos).
     fn bitpos(
@@ -280,7 +280,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         bit: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = bitpos(key, bit);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Finds the first set (1) or clear (0) bit in a string. The async twin of [`Commands::bitpos_options`](crate::Commands::bitpos_options).
     fn bitpos_options(
@@ -290,7 +290,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: BitposOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = bitpos_options(key, bit, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved. The async twin of [`Commands::blmove`](crate::Commands::blmove).
     fn blmove<RV: crate::FromRedisValue>(
@@ -302,7 +302,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         timeout: f64,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = blmove(source, destination, wherefrom, whereto, timeout);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped. The async twin of [`Commands::blmpop`](crate::Commands::blmpop).
     fn blmpop<RV: crate::FromRedisValue>(
@@ -312,7 +312,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         where_: BlmpopWhere,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = blmpop(timeout, key, where_);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped. The async twin of [`Commands::blmpop_options`](crate::Commands::blmpop_options).
     fn blmpop_options<RV: crate::FromRedisValue>(
@@ -323,7 +323,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: BlmpopOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = blmpop_options(timeout, key, where_, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped. The async twin of [`Commands::blpop`](crate::Commands::blpop).
     fn blpop<RV: crate::FromRedisValue>(
@@ -332,7 +332,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         timeout: f64,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = blpop(key, timeout);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped. The async twin of [`Commands::brpop`](crate::Commands::brpop).
     fn brpop<RV: crate::FromRedisValue>(
@@ -341,7 +341,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         timeout: f64,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = brpop(key, timeout);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped. The async twin of [`Commands::brpoplpush`](crate::Commands::brpoplpush).
     #[deprecated(
@@ -355,7 +355,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         timeout: f64,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = brpoplpush(source, destination, timeout);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped. The async twin of [`Commands::bzmpop`](crate::Commands::bzmpop).
     fn bzmpop<RV: crate::FromRedisValue>(
@@ -365,7 +365,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         where_: BzmpopWhere,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = bzmpop(timeout, key, where_);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped. The async twin of [`Commands::bzmpop_options`](crate::Commands::bzmpop_options).
     fn bzmpop_options<RV: crate::FromRedisValue>(
@@ -376,7 +376,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: BzmpopOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = bzmpop_options(timeout, key, where_, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped. The async twin of [`Commands::bzpopmax`](crate::Commands::bzpopmax).
     fn bzpopmax<RV: crate::FromRedisValue>(
@@ -385,7 +385,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         timeout: f64,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = bzpopmax(key, timeout);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped. The async twin of [`Commands::bzpopmin`](crate::Commands::bzpopmin).
     fn bzpopmin<RV: crate::FromRedisValue>(
@@ -394,7 +394,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         timeout: f64,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = bzpopmin(key, timeout);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Instructs the server whether to track the keys in the next request. The async twin of [`Commands::client_caching`](crate::Commands::client_caching).
     fn client_caching(
@@ -402,7 +402,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         mode: ClientCachingMode,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = client_caching(mode);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// A client claims its capability. The async twin of [`Commands::client_capa`](crate::Commands::client_capa).
     fn client_capa(
@@ -410,42 +410,42 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         capability: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = client_capa(capability);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the name of the connection. The async twin of [`Commands::client_getname`](crate::Commands::client_getname).
     fn client_getname<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = client_getname();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the client ID to which the connection's tracking notifications are redirected. The async twin of [`Commands::client_getredir`](crate::Commands::client_getredir).
     fn client_getredir(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = client_getredir();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns helpful text about the different subcommands. The async twin of [`Commands::client_help`](crate::Commands::client_help).
     fn client_help<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = client_help();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the unique client ID of the connection. The async twin of [`Commands::client_id`](crate::Commands::client_id).
     fn client_id(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = client_id();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns information about the connection. The async twin of [`Commands::client_info`](crate::Commands::client_info).
     fn client_info<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = client_info();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Terminates open connections. The async twin of [`Commands::client_kill`](crate::Commands::client_kill).
     fn client_kill<RV: crate::FromRedisValue>(
@@ -453,14 +453,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         filter: ClientKillFilter,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = client_kill(filter);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Lists open connections. The async twin of [`Commands::client_list`](crate::Commands::client_list).
     fn client_list<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = client_list();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Lists open connections. The async twin of [`Commands::client_list_options`](crate::Commands::client_list_options).
     fn client_list_options<RV: crate::FromRedisValue>(
@@ -468,7 +468,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ClientListOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = client_list_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets the client eviction mode of the connection. The async twin of [`Commands::client_no_evict`](crate::Commands::client_no_evict).
     fn client_no_evict(
@@ -476,7 +476,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         enabled: ClientNoEvictEnabled,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = client_no_evict(enabled);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Controls whether commands sent by the client affect the LRU/LFU of accessed keys. The async twin of [`Commands::client_no_touch`](crate::Commands::client_no_touch).
     fn client_no_touch(
@@ -484,7 +484,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         enabled: ClientNoTouchEnabled,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = client_no_touch(enabled);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Suspends commands processing. The async twin of [`Commands::client_pause`](crate::Commands::client_pause).
     fn client_pause(
@@ -492,7 +492,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         timeout: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = client_pause(timeout);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Suspends commands processing. The async twin of [`Commands::client_pause_options`](crate::Commands::client_pause_options).
     fn client_pause_options(
@@ -501,7 +501,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ClientPauseOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = client_pause_options(timeout, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets information specific to the client or connection. The async twin of [`Commands::client_setinfo`](crate::Commands::client_setinfo).
     fn client_setinfo(
@@ -509,7 +509,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         attr: ClientSetinfoAttr,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = client_setinfo(attr);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets the connection name. The async twin of [`Commands::client_setname`](crate::Commands::client_setname).
     fn client_setname(
@@ -517,7 +517,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         connection_name: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = client_setname(connection_name);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Controls server-assisted client-side caching for the connection. The async twin of [`Commands::client_tracking`](crate::Commands::client_tracking).
     fn client_tracking(
@@ -525,7 +525,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         status: ClientTrackingStatus,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = client_tracking(status);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Controls server-assisted client-side caching for the connection. The async twin of [`Commands::client_tracking_options`](crate::Commands::client_tracking_options).
     fn client_tracking_options(
@@ -534,14 +534,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ClientTrackingOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = client_tracking_options(status, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns information about server-assisted client-side caching for the connection. The async twin of [`Commands::client_trackinginfo`](crate::Commands::client_trackinginfo).
     fn client_trackinginfo<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = client_trackinginfo();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Unblocks a client blocked by a blocking command from a different connection. The async twin of [`Commands::client_unblock`](crate::Commands::client_unblock).
     fn client_unblock(
@@ -549,7 +549,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         client_id: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = client_unblock(client_id);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Unblocks a client blocked by a blocking command from a different connection. The async twin of [`Commands::client_unblock_options`](crate::Commands::client_unblock_options).
     fn client_unblock_options(
@@ -558,14 +558,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ClientUnblockOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = client_unblock_options(client_id, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Resumes processing commands from paused clients. The async twin of [`Commands::client_unpause`](crate::Commands::client_unpause).
     fn client_unpause(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = client_unpause();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Assigns new hash slots to a node. The async twin of [`Commands::cluster_addslots`](crate::Commands::cluster_addslots).
     fn cluster_addslots(
@@ -573,7 +573,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         slot: impl ::core::iter::IntoIterator<Item = i64>,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = cluster_addslots(slot);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Assigns new hash slot ranges to a node. The async twin of [`Commands::cluster_addslotsrange`](crate::Commands::cluster_addslotsrange).
     fn cluster_addslotsrange(
@@ -581,14 +581,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         range: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = cluster_addslotsrange(range);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Advances the cluster config epoch. The async twin of [`Commands::cluster_bumpepoch`](crate::Commands::cluster_bumpepoch).
     fn cluster_bumpepoch<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = cluster_bumpepoch();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the number of active failure reports active for a node. The async twin of [`Commands::cluster_count_failure_reports`](crate::Commands::cluster_count_failure_reports).
     fn cluster_count_failure_reports(
@@ -596,7 +596,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         node_id: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = cluster_count_failure_reports(node_id);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the number of keys in a hash slot. The async twin of [`Commands::cluster_countkeysinslot`](crate::Commands::cluster_countkeysinslot).
     fn cluster_countkeysinslot(
@@ -604,7 +604,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         slot: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = cluster_countkeysinslot(slot);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets hash slots as unbound for a node. The async twin of [`Commands::cluster_delslots`](crate::Commands::cluster_delslots).
     fn cluster_delslots(
@@ -612,7 +612,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         slot: impl ::core::iter::IntoIterator<Item = i64>,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = cluster_delslots(slot);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets hash slot ranges as unbound for a node. The async twin of [`Commands::cluster_delslotsrange`](crate::Commands::cluster_delslotsrange).
     fn cluster_delslotsrange(
@@ -620,14 +620,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         range: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = cluster_delslotsrange(range);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Forces a replica to perform a manual failover of its primary. The async twin of [`Commands::cluster_failover`](crate::Commands::cluster_failover).
     fn cluster_failover(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = cluster_failover();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Forces a replica to perform a manual failover of its primary. The async twin of [`Commands::cluster_failover_options`](crate::Commands::cluster_failover_options).
     fn cluster_failover_options(
@@ -635,14 +635,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ClusterFailoverOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = cluster_failover_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Deletes all slots information from a node. The async twin of [`Commands::cluster_flushslots`](crate::Commands::cluster_flushslots).
     fn cluster_flushslots(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = cluster_flushslots();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Removes a node from the nodes table. The async twin of [`Commands::cluster_forget`](crate::Commands::cluster_forget).
     fn cluster_forget(
@@ -650,7 +650,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         node_id: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = cluster_forget(node_id);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the key names in a hash slot. The async twin of [`Commands::cluster_getkeysinslot`](crate::Commands::cluster_getkeysinslot).
     fn cluster_getkeysinslot<RV: crate::FromRedisValue>(
@@ -659,21 +659,21 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         count: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = cluster_getkeysinslot(slot, count);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns helpful text about the different subcommands. The async twin of [`Commands::cluster_help`](crate::Commands::cluster_help).
     fn cluster_help<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = cluster_help();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns information about the state of a node. The async twin of [`Commands::cluster_info`](crate::Commands::cluster_info).
     fn cluster_info<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = cluster_info();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the hash slot for a key. The async twin of [`Commands::cluster_keyslot`](crate::Commands::cluster_keyslot).
     fn cluster_keyslot(
@@ -681,14 +681,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = cluster_keyslot(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a list of all TCP links to and from peer nodes. The async twin of [`Commands::cluster_links`](crate::Commands::cluster_links).
     fn cluster_links<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = cluster_links();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Forces a node to handshake with another node. The async twin of [`Commands::cluster_meet`](crate::Commands::cluster_meet).
     fn cluster_meet(
@@ -697,7 +697,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         port: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = cluster_meet(ip, port);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Forces a node to handshake with another node. The async twin of [`Commands::cluster_meet_options`](crate::Commands::cluster_meet_options).
     fn cluster_meet_options(
@@ -707,28 +707,28 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ClusterMeetOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = cluster_meet_options(ip, port, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the ID of a node. The async twin of [`Commands::cluster_myid`](crate::Commands::cluster_myid).
     fn cluster_myid<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = cluster_myid();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the shard ID of a node. The async twin of [`Commands::cluster_myshardid`](crate::Commands::cluster_myshardid).
     fn cluster_myshardid<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = cluster_myshardid();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the cluster configuration for a node. The async twin of [`Commands::cluster_nodes`](crate::Commands::cluster_nodes).
     fn cluster_nodes<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = cluster_nodes();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Lists the replica nodes of a primary node. The async twin of [`Commands::cluster_replicas`](crate::Commands::cluster_replicas).
     fn cluster_replicas<RV: crate::FromRedisValue>(
@@ -736,7 +736,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         node_id: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = cluster_replicas(node_id);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Configure a node as replica of a primary node. The async twin of [`Commands::cluster_replicate`](crate::Commands::cluster_replicate).
     fn cluster_replicate(
@@ -744,14 +744,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         node_id: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = cluster_replicate(node_id);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Resets a node. The async twin of [`Commands::cluster_reset`](crate::Commands::cluster_reset).
     fn cluster_reset(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = cluster_reset();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Resets a node. The async twin of [`Commands::cluster_reset_options`](crate::Commands::cluster_reset_options).
     fn cluster_reset_options(
@@ -759,14 +759,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ClusterResetOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = cluster_reset_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Forces a node to save the cluster configuration to disk. The async twin of [`Commands::cluster_saveconfig`](crate::Commands::cluster_saveconfig).
     fn cluster_saveconfig(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = cluster_saveconfig();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets the configuration epoch for a new node. The async twin of [`Commands::cluster_set_config_epoch`](crate::Commands::cluster_set_config_epoch).
     fn cluster_set_config_epoch(
@@ -774,7 +774,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         config_epoch: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = cluster_set_config_epoch(config_epoch);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Binds a hash slot to a node. The async twin of [`Commands::cluster_setslot`](crate::Commands::cluster_setslot).
     fn cluster_setslot(
@@ -783,7 +783,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         subcommand: ClusterSetslotSubcommand,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = cluster_setslot(slot, subcommand);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Binds a hash slot to a node. The async twin of [`Commands::cluster_setslot_options`](crate::Commands::cluster_setslot_options).
     fn cluster_setslot_options(
@@ -793,14 +793,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ClusterSetslotOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = cluster_setslot_options(slot, subcommand, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the mapping of cluster slots to shards. The async twin of [`Commands::cluster_shards`](crate::Commands::cluster_shards).
     fn cluster_shards<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = cluster_shards();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Lists the replica nodes of a primary node. The async twin of [`Commands::cluster_slaves`](crate::Commands::cluster_slaves).
     #[deprecated(since = "5.0.0", note = "use `CLUSTER REPLICAS`")]
@@ -809,7 +809,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         node_id: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = cluster_slaves(node_id);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Return an array of slot usage statistics for slots assigned to the current node. The async twin of [`Commands::cluster_slot_stats`](crate::Commands::cluster_slot_stats).
     fn cluster_slot_stats<RV: crate::FromRedisValue>(
@@ -817,35 +817,35 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         filter: ClusterSlotStatsFilter,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = cluster_slot_stats(filter);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the mapping of cluster slots to nodes. The async twin of [`Commands::cluster_slots`](crate::Commands::cluster_slots).
     fn cluster_slots<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = cluster_slots();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns detailed information about all commands. The async twin of [`Commands::command`](crate::Commands::command).
     fn command<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = command();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a count of commands. The async twin of [`Commands::command_count`](crate::Commands::command_count).
     fn command_count(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = command_count();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns documentary information about one, multiple or all commands. The async twin of [`Commands::command_docs`](crate::Commands::command_docs).
     fn command_docs<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = command_docs();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns documentary information about one, multiple or all commands. The async twin of [`Commands::command_docs_options`](crate::Commands::command_docs_options).
     fn command_docs_options<RV: crate::FromRedisValue>(
@@ -853,7 +853,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: CommandDocsOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = command_docs_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Extracts the key names from an arbitrary command. The async twin of [`Commands::command_getkeys`](crate::Commands::command_getkeys).
     fn command_getkeys<RV: crate::FromRedisValue>(
@@ -861,7 +861,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         command: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = command_getkeys(command);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Extracts the key names from an arbitrary command. The async twin of [`Commands::command_getkeys_options`](crate::Commands::command_getkeys_options).
     fn command_getkeys_options<RV: crate::FromRedisValue>(
@@ -870,7 +870,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: CommandGetkeysOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = command_getkeys_options(command, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Extracts the key names and access flags for an arbitrary command. The async twin of [`Commands::command_getkeysandflags`](crate::Commands::command_getkeysandflags).
     fn command_getkeysandflags<RV: crate::FromRedisValue>(
@@ -878,7 +878,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         command: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = command_getkeysandflags(command);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Extracts the key names and access flags for an arbitrary command. The async twin of [`Commands::command_getkeysandflags_options`](crate::Commands::command_getkeysandflags_options).
     fn command_getkeysandflags_options<RV: crate::FromRedisValue>(
@@ -887,21 +887,21 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: CommandGetkeysandflagsOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = command_getkeysandflags_options(command, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns helpful text about the different subcommands. The async twin of [`Commands::command_help`](crate::Commands::command_help).
     fn command_help<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = command_help();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns information about one, multiple or all commands. The async twin of [`Commands::command_info`](crate::Commands::command_info).
     fn command_info<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = command_info();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns information about one, multiple or all commands. The async twin of [`Commands::command_info_options`](crate::Commands::command_info_options).
     fn command_info_options<RV: crate::FromRedisValue>(
@@ -909,14 +909,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: CommandInfoOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = command_info_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a list of command names. The async twin of [`Commands::command_list`](crate::Commands::command_list).
     fn command_list<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = command_list();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a list of command names. The async twin of [`Commands::command_list_options`](crate::Commands::command_list_options).
     fn command_list_options<RV: crate::FromRedisValue>(
@@ -924,7 +924,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: CommandListOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = command_list_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the effective values of configuration parameters. The async twin of [`Commands::config_get`](crate::Commands::config_get).
     fn config_get<RV: crate::FromRedisValue>(
@@ -932,28 +932,28 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         parameter: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = config_get(parameter);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns helpful text about the different subcommands. The async twin of [`Commands::config_help`](crate::Commands::config_help).
     fn config_help<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = config_help();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Resets the server's statistics. The async twin of [`Commands::config_resetstat`](crate::Commands::config_resetstat).
     fn config_resetstat(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = config_resetstat();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Persists the effective configuration to file. The async twin of [`Commands::config_rewrite`](crate::Commands::config_rewrite).
     fn config_rewrite(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = config_rewrite();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets configuration parameters in-flight. The async twin of [`Commands::config_set`](crate::Commands::config_set).
     fn config_set(
@@ -961,7 +961,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         data: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = config_set(data);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Copies the value of a key to a new key. The async twin of [`Commands::copy`](crate::Commands::copy).
     fn copy(
@@ -970,7 +970,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         destination: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = copy(source, destination);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Copies the value of a key to a new key. The async twin of [`Commands::copy_options`](crate::Commands::copy_options).
     fn copy_options(
@@ -980,14 +980,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: CopyOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = copy_options(source, destination, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the number of keys in the database. The async twin of [`Commands::dbsize`](crate::Commands::dbsize).
     fn dbsize(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = dbsize();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist. The async twin of [`Commands::decr`](crate::Commands::decr).
     fn decr(
@@ -995,7 +995,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = decr(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist. The async twin of [`Commands::decrby`](crate::Commands::decrby).
     fn decrby(
@@ -1004,7 +1004,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         decrement: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = decrby(key, decrement);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Deletes one or more keys. The async twin of [`Commands::del`](crate::Commands::del).
     fn del(
@@ -1012,14 +1012,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = del(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Discards a transaction. The async twin of [`Commands::discard`](crate::Commands::discard).
     fn discard(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = discard();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a serialized representation of the value stored at a key. The async twin of [`Commands::dump`](crate::Commands::dump).
     fn dump<RV: crate::FromRedisValue>(
@@ -1027,7 +1027,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = dump(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the given string. The async twin of [`Commands::echo`](crate::Commands::echo).
     fn echo<RV: crate::FromRedisValue>(
@@ -1035,7 +1035,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         message: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = echo(message);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Executes a server-side Lua script. The async twin of [`Commands::eval`](crate::Commands::eval).
     fn eval<RV: crate::FromRedisValue>(
@@ -1043,7 +1043,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         script: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = eval(script);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Executes a server-side Lua script. The async twin of [`Commands::eval_options`](crate::Commands::eval_options).
     fn eval_options<RV: crate::FromRedisValue>(
@@ -1052,7 +1052,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: EvalOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = eval_options(script, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Executes a server-side Lua script by SHA1 digest. The async twin of [`Commands::evalsha`](crate::Commands::evalsha).
     fn evalsha<RV: crate::FromRedisValue>(
@@ -1060,7 +1060,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         sha1: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = evalsha(sha1);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Executes a server-side Lua script by SHA1 digest. The async twin of [`Commands::evalsha_options`](crate::Commands::evalsha_options).
     fn evalsha_options<RV: crate::FromRedisValue>(
@@ -1069,7 +1069,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: EvalshaOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = evalsha_options(sha1, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Executes a read-only server-side Lua script by SHA1 digest. The async twin of [`Commands::evalsha_ro`](crate::Commands::evalsha_ro).
     fn evalsha_ro<RV: crate::FromRedisValue>(
@@ -1077,7 +1077,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         sha1: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = evalsha_ro(sha1);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Executes a read-only server-side Lua script by SHA1 digest. The async twin of [`Commands::evalsha_ro_options`](crate::Commands::evalsha_ro_options).
     fn evalsha_ro_options<RV: crate::FromRedisValue>(
@@ -1086,7 +1086,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: EvalshaRoOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = evalsha_ro_options(sha1, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Executes a read-only server-side Lua script. The async twin of [`Commands::eval_ro`](crate::Commands::eval_ro).
     fn eval_ro<RV: crate::FromRedisValue>(
@@ -1094,7 +1094,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         script: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = eval_ro(script);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Executes a read-only server-side Lua script. The async twin of [`Commands::eval_ro_options`](crate::Commands::eval_ro_options).
     fn eval_ro_options<RV: crate::FromRedisValue>(
@@ -1103,14 +1103,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: EvalRoOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = eval_ro_options(script, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Executes all commands in a transaction. The async twin of [`Commands::exec`](crate::Commands::exec).
     fn exec<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = exec();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Determines whether one or more keys exist. The async twin of [`Commands::exists`](crate::Commands::exists).
     fn exists(
@@ -1118,7 +1118,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = exists(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets the expiration time of a key in seconds. The async twin of [`Commands::expire`](crate::Commands::expire).
     fn expire(
@@ -1127,7 +1127,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         seconds: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = expire(key, seconds);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets the expiration time of a key in seconds. The async twin of [`Commands::expire_options`](crate::Commands::expire_options).
     fn expire_options(
@@ -1137,7 +1137,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ExpireOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = expire_options(key, seconds, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets the expiration time of a key to a Unix timestamp. The async twin of [`Commands::expireat`](crate::Commands::expireat).
     fn expireat(
@@ -1146,7 +1146,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         unix_time_seconds: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = expireat(key, unix_time_seconds);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets the expiration time of a key to a Unix timestamp. The async twin of [`Commands::expireat_options`](crate::Commands::expireat_options).
     fn expireat_options(
@@ -1156,7 +1156,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ExpireatOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = expireat_options(key, unix_time_seconds, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the expiration time of a key as a Unix timestamp. The async twin of [`Commands::expiretime`](crate::Commands::expiretime).
     fn expiretime(
@@ -1164,14 +1164,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = expiretime(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Starts a coordinated failover from a server to one of its replicas. The async twin of [`Commands::failover`](crate::Commands::failover).
     fn failover(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = failover();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Starts a coordinated failover from a server to one of its replicas. The async twin of [`Commands::failover_options`](crate::Commands::failover_options).
     fn failover_options(
@@ -1179,7 +1179,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: FailoverOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = failover_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Invokes a function. The async twin of [`Commands::fcall`](crate::Commands::fcall).
     fn fcall<RV: crate::FromRedisValue>(
@@ -1187,7 +1187,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         function: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = fcall(function);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Invokes a function. The async twin of [`Commands::fcall_options`](crate::Commands::fcall_options).
     fn fcall_options<RV: crate::FromRedisValue>(
@@ -1196,7 +1196,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: FcallOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = fcall_options(function, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Invokes a read-only function. The async twin of [`Commands::fcall_ro`](crate::Commands::fcall_ro).
     fn fcall_ro<RV: crate::FromRedisValue>(
@@ -1204,7 +1204,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         function: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = fcall_ro(function);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Invokes a read-only function. The async twin of [`Commands::fcall_ro_options`](crate::Commands::fcall_ro_options).
     fn fcall_ro_options<RV: crate::FromRedisValue>(
@@ -1213,14 +1213,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: FcallRoOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = fcall_ro_options(function, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Removes all keys from all databases. The async twin of [`Commands::flushall`](crate::Commands::flushall).
     fn flushall(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = flushall();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Removes all keys from all databases. The async twin of [`Commands::flushall_options`](crate::Commands::flushall_options).
     fn flushall_options(
@@ -1228,14 +1228,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: FlushallOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = flushall_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Remove all keys from the current database. The async twin of [`Commands::flushdb`](crate::Commands::flushdb).
     fn flushdb(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = flushdb();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Remove all keys from the current database. The async twin of [`Commands::flushdb_options`](crate::Commands::flushdb_options).
     fn flushdb_options(
@@ -1243,7 +1243,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: FlushdbOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = flushdb_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Deletes a library and its functions. The async twin of [`Commands::function_delete`](crate::Commands::function_delete).
     fn function_delete(
@@ -1251,21 +1251,21 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         library_name: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = function_delete(library_name);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Dumps all libraries into a serialized binary payload. The async twin of [`Commands::function_dump`](crate::Commands::function_dump).
     fn function_dump<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = function_dump();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Deletes all libraries and functions. The async twin of [`Commands::function_flush`](crate::Commands::function_flush).
     fn function_flush(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = function_flush();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Deletes all libraries and functions. The async twin of [`Commands::function_flush_options`](crate::Commands::function_flush_options).
     fn function_flush_options(
@@ -1273,28 +1273,28 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: FunctionFlushOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = function_flush_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns helpful text about the different subcommands. The async twin of [`Commands::function_help`](crate::Commands::function_help).
     fn function_help<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = function_help();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Terminates a function during execution. The async twin of [`Commands::function_kill`](crate::Commands::function_kill).
     fn function_kill(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = function_kill();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns information about all libraries. The async twin of [`Commands::function_list`](crate::Commands::function_list).
     fn function_list<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = function_list();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns information about all libraries. The async twin of [`Commands::function_list_options`](crate::Commands::function_list_options).
     fn function_list_options<RV: crate::FromRedisValue>(
@@ -1302,7 +1302,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: FunctionListOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = function_list_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Creates a library. The async twin of [`Commands::function_load`](crate::Commands::function_load).
     fn function_load<RV: crate::FromRedisValue>(
@@ -1310,7 +1310,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         function_code: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = function_load(function_code);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Creates a library. The async twin of [`Commands::function_load_options`](crate::Commands::function_load_options).
     fn function_load_options<RV: crate::FromRedisValue>(
@@ -1319,7 +1319,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: FunctionLoadOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = function_load_options(function_code, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Restores all libraries from a payload. The async twin of [`Commands::function_restore`](crate::Commands::function_restore).
     fn function_restore(
@@ -1327,7 +1327,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         serialized_value: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = function_restore(serialized_value);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Restores all libraries from a payload. The async twin of [`Commands::function_restore_options`](crate::Commands::function_restore_options).
     fn function_restore_options(
@@ -1336,14 +1336,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: FunctionRestoreOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = function_restore_options(serialized_value, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns information about a function during execution. The async twin of [`Commands::function_stats`](crate::Commands::function_stats).
     fn function_stats<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = function_stats();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Adds one or more members to a geospatial index. The key is created if it doesn't exist. The async twin of [`Commands::geoadd`](crate::Commands::geoadd).
     fn geoadd(
@@ -1352,7 +1352,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         data: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = geoadd(key, data);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Adds one or more members to a geospatial index. The key is created if it doesn't exist. The async twin of [`Commands::geoadd_options`](crate::Commands::geoadd_options).
     fn geoadd_options(
@@ -1362,7 +1362,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: GeoaddOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = geoadd_options(key, data, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the distance between two members of a geospatial index. The async twin of [`Commands::geodist`](crate::Commands::geodist).
     fn geodist<RV: crate::FromRedisValue>(
@@ -1372,7 +1372,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         member2: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = geodist(key, member1, member2);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the distance between two members of a geospatial index. The async twin of [`Commands::geodist_options`](crate::Commands::geodist_options).
     fn geodist_options<RV: crate::FromRedisValue>(
@@ -1383,7 +1383,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: GeodistOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = geodist_options(key, member1, member2, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns members from a geospatial index as geohash strings. The async twin of [`Commands::geohash`](crate::Commands::geohash).
     fn geohash<RV: crate::FromRedisValue>(
@@ -1391,7 +1391,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = geohash(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns members from a geospatial index as geohash strings. The async twin of [`Commands::geohash_options`](crate::Commands::geohash_options).
     fn geohash_options<RV: crate::FromRedisValue>(
@@ -1400,7 +1400,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: GeohashOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = geohash_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the longitude and latitude of members from a geospatial index. The async twin of [`Commands::geopos`](crate::Commands::geopos).
     fn geopos<RV: crate::FromRedisValue>(
@@ -1408,7 +1408,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = geopos(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the longitude and latitude of members from a geospatial index. The async twin of [`Commands::geopos_options`](crate::Commands::geopos_options).
     fn geopos_options<RV: crate::FromRedisValue>(
@@ -1417,7 +1417,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: GeoposOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = geopos_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Queries a geospatial index for members within a distance from a coordinate, optionally stores the result. The async twin of [`Commands::georadius`](crate::Commands::georadius).
     #[deprecated(
@@ -1433,7 +1433,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         unit: GeoradiusUnit,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = georadius(key, longitude, latitude, radius, unit);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Queries a geospatial index for members within a distance from a coordinate, optionally stores the result. The async twin of [`Commands::georadius_options`](crate::Commands::georadius_options).
     #[deprecated(
@@ -1450,7 +1450,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: GeoradiusOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = georadius_options(key, longitude, latitude, radius, unit, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Queries a geospatial index for members within a distance from a member, optionally stores the result. The async twin of [`Commands::georadiusbymember`](crate::Commands::georadiusbymember).
     #[deprecated(
@@ -1465,7 +1465,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         unit: GeoradiusbymemberUnit,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = georadiusbymember(key, member, radius, unit);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Queries a geospatial index for members within a distance from a member, optionally stores the result. The async twin of [`Commands::georadiusbymember_options`](crate::Commands::georadiusbymember_options).
     #[deprecated(
@@ -1481,7 +1481,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: GeoradiusbymemberOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = georadiusbymember_options(key, member, radius, unit, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns members from a geospatial index that are within a distance from a member. The async twin of [`Commands::georadiusbymember_ro`](crate::Commands::georadiusbymember_ro).
     #[deprecated(
@@ -1496,7 +1496,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         unit: GeoradiusbymemberRoUnit,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = georadiusbymember_ro(key, member, radius, unit);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns members from a geospatial index that are within a distance from a member. The async twin of [`Commands::georadiusbymember_ro_options`](crate::Commands::georadiusbymember_ro_options).
     #[deprecated(
@@ -1512,7 +1512,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: GeoradiusbymemberRoOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = georadiusbymember_ro_options(key, member, radius, unit, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns members from a geospatial index that are within a distance from a coordinate. The async twin of [`Commands::georadius_ro`](crate::Commands::georadius_ro).
     #[deprecated(since = "6.2.0", note = "use `GEOSEARCH` with the `BYRADIUS` argument")]
@@ -1525,7 +1525,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         unit: GeoradiusRoUnit,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = georadius_ro(key, longitude, latitude, radius, unit);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns members from a geospatial index that are within a distance from a coordinate. The async twin of [`Commands::georadius_ro_options`](crate::Commands::georadius_ro_options).
     #[deprecated(since = "6.2.0", note = "use `GEOSEARCH` with the `BYRADIUS` argument")]
@@ -1539,7 +1539,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: GeoradiusRoOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = georadius_ro_options(key, longitude, latitude, radius, unit, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Queries a geospatial index for members inside an area of a box or a circle. The async twin of [`Commands::geosearch`](crate::Commands::geosearch).
     fn geosearch<RV: crate::FromRedisValue>(
@@ -1549,7 +1549,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         by: GeosearchBy,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = geosearch(key, from, by);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Queries a geospatial index for members inside an area of a box or a circle. The async twin of [`Commands::geosearch_options`](crate::Commands::geosearch_options).
     fn geosearch_options<RV: crate::FromRedisValue>(
@@ -1560,7 +1560,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: GeosearchOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = geosearch_options(key, from, by, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result. The async twin of [`Commands::geosearchstore`](crate::Commands::geosearchstore).
     fn geosearchstore(
@@ -1571,7 +1571,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         by: GeosearchstoreBy,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = geosearchstore(destination, source, from, by);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result. The async twin of [`Commands::geosearchstore_options`](crate::Commands::geosearchstore_options).
     fn geosearchstore_options(
@@ -1583,7 +1583,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: GeosearchstoreOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = geosearchstore_options(destination, source, from, by, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the string value of a key. The async twin of [`Commands::get`](crate::Commands::get).
     fn get<RV: crate::FromRedisValue>(
@@ -1591,7 +1591,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = get(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a bit value by offset. The async twin of [`Commands::getbit`](crate::Commands::getbit).
     fn getbit(
@@ -1600,7 +1600,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         offset: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = getbit(key, offset);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the string value of a key after deleting the key. The async twin of [`Commands::getdel`](crate::Commands::getdel).
     fn getdel<RV: crate::FromRedisValue>(
@@ -1608,7 +1608,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = getdel(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the string value of a key after setting its expiration time. The async twin of [`Commands::getex`](crate::Commands::getex).
     fn getex<RV: crate::FromRedisValue>(
@@ -1616,7 +1616,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = getex(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the string value of a key after setting its expiration time. The async twin of [`Commands::getex_options`](crate::Commands::getex_options).
     fn getex_options<RV: crate::FromRedisValue>(
@@ -1625,7 +1625,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: GetexOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = getex_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a substring of the string stored at a key. The async twin of [`Commands::getrange`](crate::Commands::getrange).
     fn getrange<RV: crate::FromRedisValue>(
@@ -1635,7 +1635,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         end: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = getrange(key, start, end);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the previous string value of a key after setting it to a new value. The async twin of [`Commands::getset`](crate::Commands::getset).
     #[deprecated(since = "6.2.0", note = "use `SET` with the `GET` argument")]
@@ -1645,7 +1645,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         value: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = getset(key, value);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain. The async twin of [`Commands::hdel`](crate::Commands::hdel).
     fn hdel(
@@ -1654,7 +1654,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         field: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = hdel(key, field);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Determines whether a field exists in a hash. The async twin of [`Commands::hexists`](crate::Commands::hexists).
     fn hexists(
@@ -1663,7 +1663,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         field: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = hexists(key, field);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the value of a field in a hash. The async twin of [`Commands::hget`](crate::Commands::hget).
     fn hget<RV: crate::FromRedisValue>(
@@ -1672,7 +1672,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         field: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = hget(key, field);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns all fields and values in a hash. The async twin of [`Commands::hgetall`](crate::Commands::hgetall).
     fn hgetall<RV: crate::FromRedisValue>(
@@ -1680,7 +1680,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = hgetall(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist. The async twin of [`Commands::hincrby`](crate::Commands::hincrby).
     fn hincrby(
@@ -1690,7 +1690,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         increment: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = hincrby(key, field, increment);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist. The async twin of [`Commands::hincrbyfloat`](crate::Commands::hincrbyfloat).
     fn hincrbyfloat(
@@ -1700,7 +1700,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         increment: f64,
     ) -> impl ::core::future::Future<Output = crate::Result<f64>> + Send {
         let cmd = hincrbyfloat(key, field, increment);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns all fields in a hash. The async twin of [`Commands::hkeys`](crate::Commands::hkeys).
     fn hkeys<RV: crate::FromRedisValue>(
@@ -1708,7 +1708,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = hkeys(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the number of fields in a hash. The async twin of [`Commands::hlen`](crate::Commands::hlen).
     fn hlen(
@@ -1716,7 +1716,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = hlen(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the values of all fields in a hash. The async twin of [`Commands::hmget`](crate::Commands::hmget).
     fn hmget<RV: crate::FromRedisValue>(
@@ -1725,7 +1725,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         field: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = hmget(key, field);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets the values of multiple fields. The async twin of [`Commands::hmset`](crate::Commands::hmset).
     #[deprecated(since = "4.0.0", note = "use `HSET` with multiple field-value pairs")]
@@ -1735,7 +1735,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         data: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = hmset(key, data);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns one or more random fields from a hash. The async twin of [`Commands::hrandfield`](crate::Commands::hrandfield).
     fn hrandfield<RV: crate::FromRedisValue>(
@@ -1743,7 +1743,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = hrandfield(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns one or more random fields from a hash. The async twin of [`Commands::hrandfield_options`](crate::Commands::hrandfield_options).
     fn hrandfield_options<RV: crate::FromRedisValue>(
@@ -1752,7 +1752,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: HrandfieldOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = hrandfield_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Iterates over fields and values of a hash. The async twin of [`Commands::hscan`](crate::Commands::hscan).
     fn hscan<RV: crate::FromRedisValue>(
@@ -1761,7 +1761,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         cursor: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = hscan(key, cursor);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Iterates over fields and values of a hash. The async twin of [`Commands::hscan_options`](crate::Commands::hscan_options).
     fn hscan_options<RV: crate::FromRedisValue>(
@@ -1771,7 +1771,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: HscanOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = hscan_options(key, cursor, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Creates or modifies the value of a field in a hash. The async twin of [`Commands::hset`](crate::Commands::hset).
     fn hset(
@@ -1780,7 +1780,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         data: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = hset(key, data);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets the value of a field in a hash only when the field doesn't exist. The async twin of [`Commands::hsetnx`](crate::Commands::hsetnx).
     fn hsetnx(
@@ -1790,7 +1790,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         value: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = hsetnx(key, field, value);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the length of the value of a field. The async twin of [`Commands::hstrlen`](crate::Commands::hstrlen).
     fn hstrlen(
@@ -1799,7 +1799,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         field: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = hstrlen(key, field);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns all values in a hash. The async twin of [`Commands::hvals`](crate::Commands::hvals).
     fn hvals<RV: crate::FromRedisValue>(
@@ -1807,7 +1807,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = hvals(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist. The async twin of [`Commands::incr`](crate::Commands::incr).
     fn incr(
@@ -1815,7 +1815,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = incr(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist. The async twin of [`Commands::incrby`](crate::Commands::incrby).
     fn incrby(
@@ -1824,7 +1824,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         increment: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = incrby(key, increment);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist. The async twin of [`Commands::incrbyfloat`](crate::Commands::incrbyfloat).
     fn incrbyfloat(
@@ -1833,14 +1833,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         increment: f64,
     ) -> impl ::core::future::Future<Output = crate::Result<f64>> + Send {
         let cmd = incrbyfloat(key, increment);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns information and statistics about the server. The async twin of [`Commands::info`](crate::Commands::info).
     fn info<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = info();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns information and statistics about the server. The async twin of [`Commands::info_options`](crate::Commands::info_options).
     fn info_options<RV: crate::FromRedisValue>(
@@ -1848,7 +1848,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: InfoOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = info_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns all key names that match a pattern. The async twin of [`Commands::keys`](crate::Commands::keys).
     fn keys<RV: crate::FromRedisValue>(
@@ -1856,21 +1856,21 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         pattern: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = keys(pattern);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the Unix timestamp of the last successful save to disk. The async twin of [`Commands::lastsave`](crate::Commands::lastsave).
     fn lastsave(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = lastsave();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a human-readable latency analysis report. The async twin of [`Commands::latency_doctor`](crate::Commands::latency_doctor).
     fn latency_doctor<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = latency_doctor();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a latency graph for an event. The async twin of [`Commands::latency_graph`](crate::Commands::latency_graph).
     fn latency_graph<RV: crate::FromRedisValue>(
@@ -1878,21 +1878,21 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         event: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = latency_graph(event);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns helpful text about the different subcommands. The async twin of [`Commands::latency_help`](crate::Commands::latency_help).
     fn latency_help<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = latency_help();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the cumulative distribution of latencies of a subset or all commands. The async twin of [`Commands::latency_histogram`](crate::Commands::latency_histogram).
     fn latency_histogram<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = latency_histogram();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the cumulative distribution of latencies of a subset or all commands. The async twin of [`Commands::latency_histogram_options`](crate::Commands::latency_histogram_options).
     fn latency_histogram_options<RV: crate::FromRedisValue>(
@@ -1900,7 +1900,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: LatencyHistogramOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = latency_histogram_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns timestamp-latency samples for an event. The async twin of [`Commands::latency_history`](crate::Commands::latency_history).
     fn latency_history<RV: crate::FromRedisValue>(
@@ -1908,21 +1908,21 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         event: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = latency_history(event);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the latest latency samples for all events. The async twin of [`Commands::latency_latest`](crate::Commands::latency_latest).
     fn latency_latest<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = latency_latest();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Resets the latency data for one or more events. The async twin of [`Commands::latency_reset`](crate::Commands::latency_reset).
     fn latency_reset(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = latency_reset();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Resets the latency data for one or more events. The async twin of [`Commands::latency_reset_options`](crate::Commands::latency_reset_options).
     fn latency_reset_options(
@@ -1930,7 +1930,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: LatencyResetOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = latency_reset_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Finds the longest common substring. The async twin of [`Commands::lcs`](crate::Commands::lcs).
     fn lcs<RV: crate::FromRedisValue>(
@@ -1939,7 +1939,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key2: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = lcs(key1, key2);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Finds the longest common substring. The async twin of [`Commands::lcs_options`](crate::Commands::lcs_options).
     fn lcs_options<RV: crate::FromRedisValue>(
@@ -1949,7 +1949,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: LcsOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = lcs_options(key1, key2, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns an element from a list by its index. The async twin of [`Commands::lindex`](crate::Commands::lindex).
     fn lindex<RV: crate::FromRedisValue>(
@@ -1958,7 +1958,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         index: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = lindex(key, index);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Inserts an element before or after another element in a list. The async twin of [`Commands::linsert`](crate::Commands::linsert).
     fn linsert(
@@ -1969,7 +1969,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         element: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = linsert(key, where_, pivot, element);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the length of a list. The async twin of [`Commands::llen`](crate::Commands::llen).
     fn llen(
@@ -1977,7 +1977,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = llen(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved. The async twin of [`Commands::lmove`](crate::Commands::lmove).
     fn lmove<RV: crate::FromRedisValue>(
@@ -1988,7 +1988,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         whereto: LmoveWhereto,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = lmove(source, destination, wherefrom, whereto);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns multiple elements from a list after removing them. Deletes the list if the last element was popped. The async twin of [`Commands::lmpop`](crate::Commands::lmpop).
     fn lmpop<RV: crate::FromRedisValue>(
@@ -1997,7 +1997,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         where_: LmpopWhere,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = lmpop(key, where_);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns multiple elements from a list after removing them. Deletes the list if the last element was popped. The async twin of [`Commands::lmpop_options`](crate::Commands::lmpop_options).
     fn lmpop_options<RV: crate::FromRedisValue>(
@@ -2007,14 +2007,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: LmpopOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = lmpop_options(key, where_, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Displays computer art and the server version The async twin of [`Commands::lolwut`](crate::Commands::lolwut).
     fn lolwut<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = lolwut();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Displays computer art and the server version The async twin of [`Commands::lolwut_options`](crate::Commands::lolwut_options).
     fn lolwut_options<RV: crate::FromRedisValue>(
@@ -2022,7 +2022,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: LolwutOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = lolwut_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the first elements in a list after removing it. Deletes the list if the last element was popped. The async twin of [`Commands::lpop`](crate::Commands::lpop).
     fn lpop<RV: crate::FromRedisValue>(
@@ -2030,7 +2030,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = lpop(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the first elements in a list after removing it. Deletes the list if the last element was popped. The async twin of [`Commands::lpop_options`](crate::Commands::lpop_options).
     fn lpop_options<RV: crate::FromRedisValue>(
@@ -2039,7 +2039,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: LpopOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = lpop_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the index of matching elements in a list. The async twin of [`Commands::lpos`](crate::Commands::lpos).
     fn lpos(
@@ -2050,7 +2050,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         Output = crate::Result<::core::option::Option<i64>>,
     > + Send {
         let cmd = lpos(key, element);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the index of matching elements in a list. The async twin of [`Commands::lpos_options`](crate::Commands::lpos_options).
     fn lpos_options<RV: crate::FromRedisValue>(
@@ -2060,7 +2060,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: LposOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = lpos_options(key, element, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Prepends one or more elements to a list. Creates the key if it doesn't exist. The async twin of [`Commands::lpush`](crate::Commands::lpush).
     fn lpush(
@@ -2069,7 +2069,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         element: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = lpush(key, element);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Prepends one or more elements to a list only when the list exists. The async twin of [`Commands::lpushx`](crate::Commands::lpushx).
     fn lpushx(
@@ -2078,7 +2078,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         element: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = lpushx(key, element);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a range of elements from a list. The async twin of [`Commands::lrange`](crate::Commands::lrange).
     fn lrange<RV: crate::FromRedisValue>(
@@ -2088,7 +2088,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         stop: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = lrange(key, start, stop);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Removes elements from a list. Deletes the list if the last element was removed. The async twin of [`Commands::lrem`](crate::Commands::lrem).
     fn lrem(
@@ -2098,7 +2098,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         element: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = lrem(key, count, element);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets the value of an element in a list by its index. The async twin of [`Commands::lset`](crate::Commands::lset).
     fn lset(
@@ -2108,7 +2108,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         element: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = lset(key, index, element);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Removes elements from both ends a list. Deletes the list if all elements were trimmed. The async twin of [`Commands::ltrim`](crate::Commands::ltrim).
     fn ltrim(
@@ -2118,42 +2118,42 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         stop: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = ltrim(key, start, stop);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Outputs a memory problems report. The async twin of [`Commands::memory_doctor`](crate::Commands::memory_doctor).
     fn memory_doctor<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = memory_doctor();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns helpful text about the different subcommands. The async twin of [`Commands::memory_help`](crate::Commands::memory_help).
     fn memory_help<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = memory_help();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the allocator statistics. The async twin of [`Commands::memory_malloc_stats`](crate::Commands::memory_malloc_stats).
     fn memory_malloc_stats<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = memory_malloc_stats();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Asks the allocator to release memory. The async twin of [`Commands::memory_purge`](crate::Commands::memory_purge).
     fn memory_purge(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = memory_purge();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns details about memory usage. The async twin of [`Commands::memory_stats`](crate::Commands::memory_stats).
     fn memory_stats<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = memory_stats();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Estimates the memory usage of a key. The async twin of [`Commands::memory_usage`](crate::Commands::memory_usage).
     fn memory_usage(
@@ -2163,7 +2163,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         Output = crate::Result<::core::option::Option<i64>>,
     > + Send {
         let cmd = memory_usage(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Estimates the memory usage of a key. The async twin of [`Commands::memory_usage_options`](crate::Commands::memory_usage_options).
     fn memory_usage_options(
@@ -2174,7 +2174,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         Output = crate::Result<::core::option::Option<i64>>,
     > + Send {
         let cmd = memory_usage_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Atomically returns the string values of one or more keys. The async twin of [`Commands::mget`](crate::Commands::mget).
     fn mget<RV: crate::FromRedisValue>(
@@ -2182,7 +2182,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = mget(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Atomically transfers a key from one instance to another. The async twin of [`Commands::migrate`](crate::Commands::migrate).
     fn migrate<RV: crate::FromRedisValue>(
@@ -2194,7 +2194,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         timeout: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = migrate(host, port, key_selector, destination_db, timeout);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Atomically transfers a key from one instance to another. The async twin of [`Commands::migrate_options`](crate::Commands::migrate_options).
     fn migrate_options<RV: crate::FromRedisValue>(
@@ -2214,21 +2214,21 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
             timeout,
             options,
         );
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns helpful text about the different subcommands. The async twin of [`Commands::module_help`](crate::Commands::module_help).
     fn module_help<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = module_help();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns all loaded modules. The async twin of [`Commands::module_list`](crate::Commands::module_list).
     fn module_list<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = module_list();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Loads a module. The async twin of [`Commands::module_load`](crate::Commands::module_load).
     fn module_load(
@@ -2236,7 +2236,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         path: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = module_load(path);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Loads a module. The async twin of [`Commands::module_load_options`](crate::Commands::module_load_options).
     fn module_load_options(
@@ -2245,7 +2245,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ModuleLoadOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = module_load_options(path, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Loads a module using extended parameters. The async twin of [`Commands::module_loadex`](crate::Commands::module_loadex).
     fn module_loadex(
@@ -2253,7 +2253,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         path: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = module_loadex(path);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Loads a module using extended parameters. The async twin of [`Commands::module_loadex_options`](crate::Commands::module_loadex_options).
     fn module_loadex_options(
@@ -2262,7 +2262,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ModuleLoadexOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = module_loadex_options(path, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Unloads a module. The async twin of [`Commands::module_unload`](crate::Commands::module_unload).
     fn module_unload(
@@ -2270,7 +2270,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         name: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = module_unload(name);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Moves a key to another database. The async twin of [`Commands::move_key`](crate::Commands::move_key).
     fn move_key(
@@ -2279,7 +2279,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         db: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = move_key(key, db);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Atomically creates or modifies the string values of one or more keys. The async twin of [`Commands::mset`](crate::Commands::mset).
     fn mset(
@@ -2287,7 +2287,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         data: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = mset(data);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Atomically modifies the string values of one or more keys only when all keys don't exist. The async twin of [`Commands::msetnx`](crate::Commands::msetnx).
     fn msetnx(
@@ -2295,14 +2295,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         data: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = msetnx(data);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Starts a transaction. The async twin of [`Commands::multi`](crate::Commands::multi).
     fn multi(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = multi();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the internal encoding of an object. The async twin of [`Commands::object_encoding`](crate::Commands::object_encoding).
     fn object_encoding<RV: crate::FromRedisValue>(
@@ -2310,7 +2310,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = object_encoding(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the logarithmic access frequency counter of an object. The async twin of [`Commands::object_freq`](crate::Commands::object_freq).
     fn object_freq(
@@ -2318,14 +2318,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = object_freq(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns helpful text about the different subcommands. The async twin of [`Commands::object_help`](crate::Commands::object_help).
     fn object_help<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = object_help();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the time since the last access to an object. The async twin of [`Commands::object_idletime`](crate::Commands::object_idletime).
     fn object_idletime(
@@ -2333,7 +2333,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = object_idletime(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the reference count of a value of a key. The async twin of [`Commands::object_refcount`](crate::Commands::object_refcount).
     fn object_refcount(
@@ -2341,7 +2341,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = object_refcount(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Removes the expiration time of a key. The async twin of [`Commands::persist`](crate::Commands::persist).
     fn persist(
@@ -2349,7 +2349,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = persist(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets the expiration time of a key in milliseconds. The async twin of [`Commands::pexpire`](crate::Commands::pexpire).
     fn pexpire(
@@ -2358,7 +2358,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         milliseconds: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = pexpire(key, milliseconds);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets the expiration time of a key in milliseconds. The async twin of [`Commands::pexpire_options`](crate::Commands::pexpire_options).
     fn pexpire_options(
@@ -2368,7 +2368,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: PexpireOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = pexpire_options(key, milliseconds, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets the expiration time of a key to a Unix milliseconds timestamp. The async twin of [`Commands::pexpireat`](crate::Commands::pexpireat).
     fn pexpireat(
@@ -2377,7 +2377,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         unix_time_milliseconds: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = pexpireat(key, unix_time_milliseconds);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets the expiration time of a key to a Unix milliseconds timestamp. The async twin of [`Commands::pexpireat_options`](crate::Commands::pexpireat_options).
     fn pexpireat_options(
@@ -2387,7 +2387,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: PexpireatOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = pexpireat_options(key, unix_time_milliseconds, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the expiration time of a key as a Unix milliseconds timestamp. The async twin of [`Commands::pexpiretime`](crate::Commands::pexpiretime).
     fn pexpiretime(
@@ -2395,7 +2395,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = pexpiretime(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Adds elements to a HyperLogLog key. Creates the key if it doesn't exist. The async twin of [`Commands::pfadd`](crate::Commands::pfadd).
     fn pfadd(
@@ -2403,7 +2403,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = pfadd(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Adds elements to a HyperLogLog key. Creates the key if it doesn't exist. The async twin of [`Commands::pfadd_options`](crate::Commands::pfadd_options).
     fn pfadd_options(
@@ -2412,7 +2412,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: PfaddOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = pfadd_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s). The async twin of [`Commands::pfcount`](crate::Commands::pfcount).
     fn pfcount(
@@ -2420,7 +2420,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = pfcount(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Merges one or more HyperLogLog values into a single key. The async twin of [`Commands::pfmerge`](crate::Commands::pfmerge).
     fn pfmerge(
@@ -2428,7 +2428,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         destkey: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = pfmerge(destkey);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Merges one or more HyperLogLog values into a single key. The async twin of [`Commands::pfmerge_options`](crate::Commands::pfmerge_options).
     fn pfmerge_options(
@@ -2437,7 +2437,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: PfmergeOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = pfmerge_options(destkey, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the server's liveliness response. The async twin of [`Commands::ping`](crate::Commands::ping).
     fn ping(
@@ -2446,7 +2446,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         Output = crate::Result<::std::string::String>,
     > + Send {
         let cmd = ping();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the server's liveliness response. The async twin of [`Commands::ping_options`](crate::Commands::ping_options).
     fn ping_options<RV: crate::FromRedisValue>(
@@ -2454,7 +2454,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: PingOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = ping_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist. The async twin of [`Commands::psetex`](crate::Commands::psetex).
     #[deprecated(since = "2.6.12", note = "use `SET` with the `PX` argument")]
@@ -2465,7 +2465,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         value: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = psetex(key, milliseconds, value);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the expiration time in milliseconds of a key. The async twin of [`Commands::pttl`](crate::Commands::pttl).
     fn pttl(
@@ -2473,7 +2473,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = pttl(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Posts a message to a channel. The async twin of [`Commands::publish`](crate::Commands::publish).
     fn publish(
@@ -2482,14 +2482,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         message: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = publish(channel, message);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the active channels. The async twin of [`Commands::pubsub_channels`](crate::Commands::pubsub_channels).
     fn pubsub_channels<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = pubsub_channels();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the active channels. The async twin of [`Commands::pubsub_channels_options`](crate::Commands::pubsub_channels_options).
     fn pubsub_channels_options<RV: crate::FromRedisValue>(
@@ -2497,28 +2497,28 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: PubsubChannelsOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = pubsub_channels_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns helpful text about the different subcommands. The async twin of [`Commands::pubsub_help`](crate::Commands::pubsub_help).
     fn pubsub_help<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = pubsub_help();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a count of unique pattern subscriptions. The async twin of [`Commands::pubsub_numpat`](crate::Commands::pubsub_numpat).
     fn pubsub_numpat(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = pubsub_numpat();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a count of subscribers to channels. The async twin of [`Commands::pubsub_numsub`](crate::Commands::pubsub_numsub).
     fn pubsub_numsub<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = pubsub_numsub();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a count of subscribers to channels. The async twin of [`Commands::pubsub_numsub_options`](crate::Commands::pubsub_numsub_options).
     fn pubsub_numsub_options<RV: crate::FromRedisValue>(
@@ -2526,14 +2526,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: PubsubNumsubOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = pubsub_numsub_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the active shard channels. The async twin of [`Commands::pubsub_shardchannels`](crate::Commands::pubsub_shardchannels).
     fn pubsub_shardchannels<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = pubsub_shardchannels();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the active shard channels. The async twin of [`Commands::pubsub_shardchannels_options`](crate::Commands::pubsub_shardchannels_options).
     fn pubsub_shardchannels_options<RV: crate::FromRedisValue>(
@@ -2541,14 +2541,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: PubsubShardchannelsOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = pubsub_shardchannels_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the count of subscribers of shard channels. The async twin of [`Commands::pubsub_shardnumsub`](crate::Commands::pubsub_shardnumsub).
     fn pubsub_shardnumsub<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = pubsub_shardnumsub();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the count of subscribers of shard channels. The async twin of [`Commands::pubsub_shardnumsub_options`](crate::Commands::pubsub_shardnumsub_options).
     fn pubsub_shardnumsub_options<RV: crate::FromRedisValue>(
@@ -2556,28 +2556,28 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: PubsubShardnumsubOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = pubsub_shardnumsub_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a random key name from the database. The async twin of [`Commands::randomkey`](crate::Commands::randomkey).
     fn randomkey<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = randomkey();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Enables read-only queries for a connection to a Valkey replica node. The async twin of [`Commands::readonly`](crate::Commands::readonly).
     fn readonly(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = readonly();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Enables read-write queries for a connection to a Valkey replica node. The async twin of [`Commands::readwrite`](crate::Commands::readwrite).
     fn readwrite(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = readwrite();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Renames a key and overwrites the destination. The async twin of [`Commands::rename`](crate::Commands::rename).
     fn rename(
@@ -2586,7 +2586,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         newkey: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = rename(key, newkey);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Renames a key only when the target key name doesn't exist. The async twin of [`Commands::renamenx`](crate::Commands::renamenx).
     fn renamenx(
@@ -2595,7 +2595,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         newkey: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = renamenx(key, newkey);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Configures a server as replica of another, or promotes it to a primary. The async twin of [`Commands::replicaof`](crate::Commands::replicaof).
     fn replicaof<RV: crate::FromRedisValue>(
@@ -2603,7 +2603,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         args: ReplicaofArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = replicaof(args);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Creates a key from the serialized representation of a value. The async twin of [`Commands::restore`](crate::Commands::restore).
     fn restore(
@@ -2613,7 +2613,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         serialized_value: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = restore(key, ttl, serialized_value);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Creates a key from the serialized representation of a value. The async twin of [`Commands::restore_options`](crate::Commands::restore_options).
     fn restore_options(
@@ -2624,14 +2624,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: RestoreOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = restore_options(key, ttl, serialized_value, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the replication role. The async twin of [`Commands::role`](crate::Commands::role).
     fn role<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = role();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns and removes the last elements of a list. Deletes the list if the last element was popped. The async twin of [`Commands::rpop`](crate::Commands::rpop).
     fn rpop<RV: crate::FromRedisValue>(
@@ -2639,7 +2639,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = rpop(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns and removes the last elements of a list. Deletes the list if the last element was popped. The async twin of [`Commands::rpop_options`](crate::Commands::rpop_options).
     fn rpop_options<RV: crate::FromRedisValue>(
@@ -2648,7 +2648,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: RpopOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = rpop_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped. The async twin of [`Commands::rpoplpush`](crate::Commands::rpoplpush).
     #[deprecated(
@@ -2661,7 +2661,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         destination: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = rpoplpush(source, destination);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Appends one or more elements to a list. Creates the key if it doesn't exist. The async twin of [`Commands::rpush`](crate::Commands::rpush).
     fn rpush(
@@ -2670,7 +2670,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         element: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = rpush(key, element);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Appends an element to a list only when the list exists. The async twin of [`Commands::rpushx`](crate::Commands::rpushx).
     fn rpushx(
@@ -2679,7 +2679,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         element: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = rpushx(key, element);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Adds one or more members to a set. Creates the key if it doesn't exist. The async twin of [`Commands::sadd`](crate::Commands::sadd).
     fn sadd(
@@ -2688,14 +2688,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         member: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = sadd(key, member);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Synchronously saves the database(s) to disk. The async twin of [`Commands::save`](crate::Commands::save).
     fn save(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = save();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Iterates over the key names in the database. The async twin of [`Commands::scan`](crate::Commands::scan).
     fn scan<RV: crate::FromRedisValue>(
@@ -2703,7 +2703,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         cursor: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = scan(cursor);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Iterates over the key names in the database. The async twin of [`Commands::scan_options`](crate::Commands::scan_options).
     fn scan_options<RV: crate::FromRedisValue>(
@@ -2712,7 +2712,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ScanOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = scan_options(cursor, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the number of members in a set. The async twin of [`Commands::scard`](crate::Commands::scard).
     fn scard(
@@ -2720,7 +2720,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = scard(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets the debug mode of server-side Lua scripts. The async twin of [`Commands::script_debug`](crate::Commands::script_debug).
     fn script_debug(
@@ -2728,7 +2728,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         mode: ScriptDebugMode,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = script_debug(mode);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Determines whether server-side Lua scripts exist in the script cache. The async twin of [`Commands::script_exists`](crate::Commands::script_exists).
     fn script_exists<RV: crate::FromRedisValue>(
@@ -2736,14 +2736,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         sha1: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = script_exists(sha1);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Removes all server-side Lua scripts from the script cache. The async twin of [`Commands::script_flush`](crate::Commands::script_flush).
     fn script_flush(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = script_flush();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Removes all server-side Lua scripts from the script cache. The async twin of [`Commands::script_flush_options`](crate::Commands::script_flush_options).
     fn script_flush_options(
@@ -2751,21 +2751,21 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ScriptFlushOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = script_flush_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns helpful text about the different subcommands. The async twin of [`Commands::script_help`](crate::Commands::script_help).
     fn script_help<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = script_help();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Terminates a server-side Lua script during execution. The async twin of [`Commands::script_kill`](crate::Commands::script_kill).
     fn script_kill(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = script_kill();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Loads a server-side Lua script to the script cache. The async twin of [`Commands::script_load`](crate::Commands::script_load).
     fn script_load<RV: crate::FromRedisValue>(
@@ -2773,7 +2773,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         script: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = script_load(script);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Show server-side Lua script in the script cache. The async twin of [`Commands::script_show`](crate::Commands::script_show).
     fn script_show<RV: crate::FromRedisValue>(
@@ -2781,7 +2781,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         sha1: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = script_show(sha1);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the difference of multiple sets. The async twin of [`Commands::sdiff`](crate::Commands::sdiff).
     fn sdiff<RV: crate::FromRedisValue>(
@@ -2789,7 +2789,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sdiff(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Stores the difference of multiple sets in a key. The async twin of [`Commands::sdiffstore`](crate::Commands::sdiffstore).
     fn sdiffstore(
@@ -2798,7 +2798,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = sdiffstore(destination, key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets the string value of a key, ignoring its type. The key is created if it doesn't exist. The async twin of [`Commands::set`](crate::Commands::set).
     fn set(
@@ -2807,7 +2807,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         value: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = set(key, value);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets the string value of a key, ignoring its type. The key is created if it doesn't exist. The async twin of [`Commands::set_options`](crate::Commands::set_options).
     fn set_options<RV: crate::FromRedisValue>(
@@ -2817,7 +2817,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: SetOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = set_options(key, value, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist. The async twin of [`Commands::setbit`](crate::Commands::setbit).
     fn setbit(
@@ -2827,7 +2827,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         value: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = setbit(key, offset, value);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets the string value and expiration time of a key. Creates the key if it doesn't exist. The async twin of [`Commands::setex`](crate::Commands::setex).
     #[deprecated(since = "2.6.12", note = "use `SET` with the `EX` argument")]
@@ -2838,7 +2838,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         value: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = setex(key, seconds, value);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Set the string value of a key only when the key doesn't exist. The async twin of [`Commands::setnx`](crate::Commands::setnx).
     #[deprecated(since = "2.6.12", note = "use `SET` with the `NX` argument")]
@@ -2848,7 +2848,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         value: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = setnx(key, value);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist. The async twin of [`Commands::setrange`](crate::Commands::setrange).
     fn setrange(
@@ -2858,14 +2858,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         value: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = setrange(key, offset, value);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Synchronously saves the database(s) to disk and shuts down the server. The async twin of [`Commands::shutdown`](crate::Commands::shutdown).
     fn shutdown(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = shutdown();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Synchronously saves the database(s) to disk and shuts down the server. The async twin of [`Commands::shutdown_options`](crate::Commands::shutdown_options).
     fn shutdown_options(
@@ -2873,7 +2873,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ShutdownOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = shutdown_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the intersect of multiple sets. The async twin of [`Commands::sinter`](crate::Commands::sinter).
     fn sinter<RV: crate::FromRedisValue>(
@@ -2881,7 +2881,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sinter(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the number of members of the intersect of multiple sets. The async twin of [`Commands::sintercard`](crate::Commands::sintercard).
     fn sintercard(
@@ -2889,7 +2889,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = sintercard(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the number of members of the intersect of multiple sets. The async twin of [`Commands::sintercard_options`](crate::Commands::sintercard_options).
     fn sintercard_options(
@@ -2898,7 +2898,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: SintercardOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = sintercard_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Stores the intersect of multiple sets in a key. The async twin of [`Commands::sinterstore`](crate::Commands::sinterstore).
     fn sinterstore(
@@ -2907,7 +2907,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = sinterstore(destination, key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Determines whether a member belongs to a set. The async twin of [`Commands::sismember`](crate::Commands::sismember).
     fn sismember(
@@ -2916,7 +2916,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         member: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = sismember(key, member);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets a server as a replica of another, or promotes it to being a primary. The async twin of [`Commands::slaveof`](crate::Commands::slaveof).
     #[deprecated(since = "5.0.0", note = "use `REPLICAOF`")]
@@ -2925,14 +2925,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         args: SlaveofArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = slaveof(args);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the slow log's entries. The async twin of [`Commands::slowlog_get`](crate::Commands::slowlog_get).
     fn slowlog_get<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = slowlog_get();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the slow log's entries. The async twin of [`Commands::slowlog_get_options`](crate::Commands::slowlog_get_options).
     fn slowlog_get_options<RV: crate::FromRedisValue>(
@@ -2940,28 +2940,28 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: SlowlogGetOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = slowlog_get_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Show helpful text about the different subcommands The async twin of [`Commands::slowlog_help`](crate::Commands::slowlog_help).
     fn slowlog_help<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = slowlog_help();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the number of entries in the slow log. The async twin of [`Commands::slowlog_len`](crate::Commands::slowlog_len).
     fn slowlog_len(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = slowlog_len();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Clears all entries from the slow log. The async twin of [`Commands::slowlog_reset`](crate::Commands::slowlog_reset).
     fn slowlog_reset(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = slowlog_reset();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns all members of a set. The async twin of [`Commands::smembers`](crate::Commands::smembers).
     fn smembers<RV: crate::FromRedisValue>(
@@ -2969,7 +2969,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = smembers(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Determines whether multiple members belong to a set. The async twin of [`Commands::smismember`](crate::Commands::smismember).
     fn smismember<RV: crate::FromRedisValue>(
@@ -2978,7 +2978,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         member: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = smismember(key, member);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Moves a member from one set to another. The async twin of [`Commands::smove`](crate::Commands::smove).
     fn smove(
@@ -2988,7 +2988,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         member: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = smove(source, destination, member);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sorts the elements in a list, a set, or a sorted set, optionally storing the result. The async twin of [`Commands::sort`](crate::Commands::sort).
     fn sort<RV: crate::FromRedisValue>(
@@ -2996,7 +2996,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sort(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sorts the elements in a list, a set, or a sorted set, optionally storing the result. The async twin of [`Commands::sort_options`](crate::Commands::sort_options).
     fn sort_options<RV: crate::FromRedisValue>(
@@ -3005,7 +3005,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: SortOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sort_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the sorted elements of a list, a set, or a sorted set. The async twin of [`Commands::sort_ro`](crate::Commands::sort_ro).
     fn sort_ro<RV: crate::FromRedisValue>(
@@ -3013,7 +3013,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sort_ro(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the sorted elements of a list, a set, or a sorted set. The async twin of [`Commands::sort_ro_options`](crate::Commands::sort_ro_options).
     fn sort_ro_options<RV: crate::FromRedisValue>(
@@ -3022,7 +3022,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: SortRoOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sort_ro_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns one or more random members from a set after removing them. Deletes the set if the last member was popped. The async twin of [`Commands::spop`](crate::Commands::spop).
     fn spop<RV: crate::FromRedisValue>(
@@ -3030,7 +3030,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = spop(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns one or more random members from a set after removing them. Deletes the set if the last member was popped. The async twin of [`Commands::spop_options`](crate::Commands::spop_options).
     fn spop_options<RV: crate::FromRedisValue>(
@@ -3039,7 +3039,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: SpopOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = spop_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Post a message to a shard channel The async twin of [`Commands::spublish`](crate::Commands::spublish).
     fn spublish(
@@ -3048,7 +3048,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         message: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = spublish(shardchannel, message);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Get one or multiple random members from a set The async twin of [`Commands::srandmember`](crate::Commands::srandmember).
     fn srandmember<RV: crate::FromRedisValue>(
@@ -3056,7 +3056,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = srandmember(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Get one or multiple random members from a set The async twin of [`Commands::srandmember_options`](crate::Commands::srandmember_options).
     fn srandmember_options<RV: crate::FromRedisValue>(
@@ -3065,7 +3065,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: SrandmemberOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = srandmember_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Removes one or more members from a set. Deletes the set if the last member was removed. The async twin of [`Commands::srem`](crate::Commands::srem).
     fn srem(
@@ -3074,7 +3074,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         member: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = srem(key, member);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Iterates over members of a set. The async twin of [`Commands::sscan`](crate::Commands::sscan).
     fn sscan<RV: crate::FromRedisValue>(
@@ -3083,7 +3083,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         cursor: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sscan(key, cursor);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Iterates over members of a set. The async twin of [`Commands::sscan_options`](crate::Commands::sscan_options).
     fn sscan_options<RV: crate::FromRedisValue>(
@@ -3093,7 +3093,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: SscanOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sscan_options(key, cursor, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the length of a string value. The async twin of [`Commands::strlen`](crate::Commands::strlen).
     fn strlen(
@@ -3101,7 +3101,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = strlen(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a substring from a string value. The async twin of [`Commands::substr`](crate::Commands::substr).
     #[deprecated(since = "2.0.0", note = "use `GETRANGE`")]
@@ -3112,7 +3112,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         end: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = substr(key, start, end);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the union of multiple sets. The async twin of [`Commands::sunion`](crate::Commands::sunion).
     fn sunion<RV: crate::FromRedisValue>(
@@ -3120,7 +3120,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sunion(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Stores the union of multiple sets in a key. The async twin of [`Commands::sunionstore`](crate::Commands::sunionstore).
     fn sunionstore(
@@ -3129,7 +3129,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = sunionstore(destination, key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Swaps two databases. The async twin of [`Commands::swapdb`](crate::Commands::swapdb).
     fn swapdb(
@@ -3138,14 +3138,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         index2: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = swapdb(index1, index2);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the server time. The async twin of [`Commands::time`](crate::Commands::time).
     fn time<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = time();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the number of existing keys out of those specified after updating the time they were last accessed. The async twin of [`Commands::touch`](crate::Commands::touch).
     fn touch(
@@ -3153,7 +3153,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = touch(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the expiration time in seconds of a key. The async twin of [`Commands::ttl`](crate::Commands::ttl).
     fn ttl(
@@ -3161,7 +3161,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = ttl(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Determines the type of value stored at a key. The async twin of [`Commands::key_type`](crate::Commands::key_type).
     fn key_type<RV: crate::FromRedisValue>(
@@ -3169,7 +3169,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = key_type(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Asynchronously deletes one or more keys. The async twin of [`Commands::unlink`](crate::Commands::unlink).
     fn unlink(
@@ -3177,14 +3177,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = unlink(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Forgets about watched keys of a transaction. The async twin of [`Commands::unwatch`](crate::Commands::unwatch).
     fn unwatch(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = unwatch();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed. The async twin of [`Commands::wait`](crate::Commands::wait).
     fn wait(
@@ -3193,7 +3193,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         timeout: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = wait(numreplicas, timeout);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the primary and/or replicas. The async twin of [`Commands::waitaof`](crate::Commands::waitaof).
     fn waitaof<RV: crate::FromRedisValue>(
@@ -3203,7 +3203,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         timeout: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = waitaof(numlocal, numreplicas, timeout);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Monitors changes to keys to determine the execution of a transaction. The async twin of [`Commands::watch`](crate::Commands::watch).
     fn watch(
@@ -3211,7 +3211,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = watch(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the number of messages that were successfully acknowledged by the consumer group member of a stream. The async twin of [`Commands::xack`](crate::Commands::xack).
     fn xack(
@@ -3221,7 +3221,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         id: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = xack(key, group, id);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Appends a new message to a stream. Creates the key if it doesn't exist. The async twin of [`Commands::xadd`](crate::Commands::xadd).
     fn xadd<RV: crate::FromRedisValue>(
@@ -3231,7 +3231,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         data: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xadd(key, id_selector, data);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Appends a new message to a stream. Creates the key if it doesn't exist. The async twin of [`Commands::xadd_options`](crate::Commands::xadd_options).
     fn xadd_options<RV: crate::FromRedisValue>(
@@ -3242,7 +3242,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: XaddOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xadd_options(key, id_selector, data, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member. The async twin of [`Commands::xautoclaim`](crate::Commands::xautoclaim).
     fn xautoclaim<RV: crate::FromRedisValue>(
@@ -3254,7 +3254,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         start: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xautoclaim(key, group, consumer, min_idle_time, start);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member. The async twin of [`Commands::xautoclaim_options`](crate::Commands::xautoclaim_options).
     fn xautoclaim_options<RV: crate::FromRedisValue>(
@@ -3274,7 +3274,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
             start,
             options,
         );
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member. The async twin of [`Commands::xclaim`](crate::Commands::xclaim).
     fn xclaim<RV: crate::FromRedisValue>(
@@ -3286,7 +3286,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         id: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xclaim(key, group, consumer, min_idle_time, id);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member. The async twin of [`Commands::xclaim_options`](crate::Commands::xclaim_options).
     fn xclaim_options<RV: crate::FromRedisValue>(
@@ -3299,7 +3299,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: XclaimOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xclaim_options(key, group, consumer, min_idle_time, id, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the number of messages after removing them from a stream. The async twin of [`Commands::xdel`](crate::Commands::xdel).
     fn xdel(
@@ -3308,7 +3308,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         id: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = xdel(key, id);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Creates a consumer group. The async twin of [`Commands::xgroup_create`](crate::Commands::xgroup_create).
     fn xgroup_create(
@@ -3318,7 +3318,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         id_selector: XgroupCreateIdSelector,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = xgroup_create(key, group, id_selector);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Creates a consumer group. The async twin of [`Commands::xgroup_create_options`](crate::Commands::xgroup_create_options).
     fn xgroup_create_options(
@@ -3329,7 +3329,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: XgroupCreateOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = xgroup_create_options(key, group, id_selector, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Creates a consumer in a consumer group. The async twin of [`Commands::xgroup_createconsumer`](crate::Commands::xgroup_createconsumer).
     fn xgroup_createconsumer(
@@ -3339,7 +3339,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         consumer: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = xgroup_createconsumer(key, group, consumer);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Deletes a consumer from a consumer group. The async twin of [`Commands::xgroup_delconsumer`](crate::Commands::xgroup_delconsumer).
     fn xgroup_delconsumer(
@@ -3349,7 +3349,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         consumer: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = xgroup_delconsumer(key, group, consumer);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Destroys a consumer group. The async twin of [`Commands::xgroup_destroy`](crate::Commands::xgroup_destroy).
     fn xgroup_destroy(
@@ -3358,14 +3358,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         group: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
         let cmd = xgroup_destroy(key, group);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns helpful text about the different subcommands. The async twin of [`Commands::xgroup_help`](crate::Commands::xgroup_help).
     fn xgroup_help<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xgroup_help();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets the last-delivered ID of a consumer group. The async twin of [`Commands::xgroup_setid`](crate::Commands::xgroup_setid).
     fn xgroup_setid(
@@ -3375,7 +3375,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         id_selector: XgroupSetidIdSelector,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = xgroup_setid(key, group, id_selector);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Sets the last-delivered ID of a consumer group. The async twin of [`Commands::xgroup_setid_options`](crate::Commands::xgroup_setid_options).
     fn xgroup_setid_options(
@@ -3386,7 +3386,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: XgroupSetidOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = xgroup_setid_options(key, group, id_selector, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a list of the consumers in a consumer group. The async twin of [`Commands::xinfo_consumers`](crate::Commands::xinfo_consumers).
     fn xinfo_consumers<RV: crate::FromRedisValue>(
@@ -3395,7 +3395,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         group: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xinfo_consumers(key, group);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a list of the consumer groups of a stream. The async twin of [`Commands::xinfo_groups`](crate::Commands::xinfo_groups).
     fn xinfo_groups<RV: crate::FromRedisValue>(
@@ -3403,14 +3403,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xinfo_groups(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns helpful text about the different subcommands. The async twin of [`Commands::xinfo_help`](crate::Commands::xinfo_help).
     fn xinfo_help<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xinfo_help();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns information about a stream. The async twin of [`Commands::xinfo_stream`](crate::Commands::xinfo_stream).
     fn xinfo_stream<RV: crate::FromRedisValue>(
@@ -3418,7 +3418,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xinfo_stream(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns information about a stream. The async twin of [`Commands::xinfo_stream_options`](crate::Commands::xinfo_stream_options).
     fn xinfo_stream_options<RV: crate::FromRedisValue>(
@@ -3427,7 +3427,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: XinfoStreamOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xinfo_stream_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Return the number of messages in a stream. The async twin of [`Commands::xlen`](crate::Commands::xlen).
     fn xlen(
@@ -3435,7 +3435,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = xlen(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the information and entries from a stream consumer group's pending entries list. The async twin of [`Commands::xpending`](crate::Commands::xpending).
     fn xpending<RV: crate::FromRedisValue>(
@@ -3444,7 +3444,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         group: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xpending(key, group);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the information and entries from a stream consumer group's pending entries list. The async twin of [`Commands::xpending_options`](crate::Commands::xpending_options).
     fn xpending_options<RV: crate::FromRedisValue>(
@@ -3454,7 +3454,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: XpendingOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xpending_options(key, group, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the messages from a stream within a range of IDs. The async twin of [`Commands::xrange`](crate::Commands::xrange).
     fn xrange<RV: crate::FromRedisValue>(
@@ -3464,7 +3464,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         end: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xrange(key, start, end);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the messages from a stream within a range of IDs. The async twin of [`Commands::xrange_options`](crate::Commands::xrange_options).
     fn xrange_options<RV: crate::FromRedisValue>(
@@ -3475,7 +3475,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: XrangeOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xrange_options(key, start, end, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise. The async twin of [`Commands::xread`](crate::Commands::xread).
     fn xread<RV: crate::FromRedisValue>(
@@ -3484,7 +3484,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         id: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xread(key, id);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise. The async twin of [`Commands::xread_options`](crate::Commands::xread_options).
     fn xread_options<RV: crate::FromRedisValue>(
@@ -3494,7 +3494,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: XreadOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xread_options(key, id, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise. The async twin of [`Commands::xreadgroup`](crate::Commands::xreadgroup).
     fn xreadgroup<RV: crate::FromRedisValue>(
@@ -3505,7 +3505,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         id: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xreadgroup(group, consumer, key, id);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise. The async twin of [`Commands::xreadgroup_options`](crate::Commands::xreadgroup_options).
     fn xreadgroup_options<RV: crate::FromRedisValue>(
@@ -3517,7 +3517,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: XreadgroupOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xreadgroup_options(group, consumer, key, id, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the messages from a stream within a range of IDs in reverse order. The async twin of [`Commands::xrevrange`](crate::Commands::xrevrange).
     fn xrevrange<RV: crate::FromRedisValue>(
@@ -3527,7 +3527,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         start: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xrevrange(key, end, start);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the messages from a stream within a range of IDs in reverse order. The async twin of [`Commands::xrevrange_options`](crate::Commands::xrevrange_options).
     fn xrevrange_options<RV: crate::FromRedisValue>(
@@ -3538,7 +3538,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: XrevrangeOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = xrevrange_options(key, end, start, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// An internal command for replicating stream values. The async twin of [`Commands::xsetid`](crate::Commands::xsetid).
     fn xsetid(
@@ -3547,7 +3547,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         last_id: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = xsetid(key, last_id);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// An internal command for replicating stream values. The async twin of [`Commands::xsetid_options`](crate::Commands::xsetid_options).
     fn xsetid_options(
@@ -3557,7 +3557,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: XsetidOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = xsetid_options(key, last_id, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Deletes messages from the beginning of a stream. The async twin of [`Commands::xtrim`](crate::Commands::xtrim).
     fn xtrim(
@@ -3566,7 +3566,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         trim: XtrimTrim,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = xtrim(key, trim);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist. The async twin of [`Commands::zadd`](crate::Commands::zadd).
     fn zadd(
@@ -3575,7 +3575,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         data: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = zadd(key, data);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist. The async twin of [`Commands::zadd_options`](crate::Commands::zadd_options).
     fn zadd_options<RV: crate::FromRedisValue>(
@@ -3585,7 +3585,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZaddOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zadd_options(key, data, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the number of members in a sorted set. The async twin of [`Commands::zcard`](crate::Commands::zcard).
     fn zcard(
@@ -3593,7 +3593,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = zcard(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the count of members in a sorted set that have scores within a range. The async twin of [`Commands::zcount`](crate::Commands::zcount).
     fn zcount(
@@ -3603,7 +3603,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         max: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = zcount(key, min, max);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the difference between multiple sorted sets. The async twin of [`Commands::zdiff`](crate::Commands::zdiff).
     fn zdiff<RV: crate::FromRedisValue>(
@@ -3611,7 +3611,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zdiff(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the difference between multiple sorted sets. The async twin of [`Commands::zdiff_options`](crate::Commands::zdiff_options).
     fn zdiff_options<RV: crate::FromRedisValue>(
@@ -3620,7 +3620,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZdiffOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zdiff_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Stores the difference of multiple sorted sets in a key. The async twin of [`Commands::zdiffstore`](crate::Commands::zdiffstore).
     fn zdiffstore(
@@ -3629,7 +3629,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = zdiffstore(destination, key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Increments the score of a member in a sorted set. The async twin of [`Commands::zincrby`](crate::Commands::zincrby).
     fn zincrby(
@@ -3639,7 +3639,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         member: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<f64>> + Send {
         let cmd = zincrby(key, increment, member);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the intersect of multiple sorted sets. The async twin of [`Commands::zinter`](crate::Commands::zinter).
     fn zinter<RV: crate::FromRedisValue>(
@@ -3647,7 +3647,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zinter(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the intersect of multiple sorted sets. The async twin of [`Commands::zinter_options`](crate::Commands::zinter_options).
     fn zinter_options<RV: crate::FromRedisValue>(
@@ -3656,7 +3656,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZinterOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zinter_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the number of members of the intersect of multiple sorted sets. The async twin of [`Commands::zintercard`](crate::Commands::zintercard).
     fn zintercard(
@@ -3664,7 +3664,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = zintercard(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the number of members of the intersect of multiple sorted sets. The async twin of [`Commands::zintercard_options`](crate::Commands::zintercard_options).
     fn zintercard_options(
@@ -3673,7 +3673,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZintercardOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = zintercard_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Stores the intersect of multiple sorted sets in a key. The async twin of [`Commands::zinterstore`](crate::Commands::zinterstore).
     fn zinterstore(
@@ -3682,7 +3682,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = zinterstore(destination, key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Stores the intersect of multiple sorted sets in a key. The async twin of [`Commands::zinterstore_options`](crate::Commands::zinterstore_options).
     fn zinterstore_options(
@@ -3692,7 +3692,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZinterstoreOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = zinterstore_options(destination, key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the number of members in a sorted set within a lexicographical range. The async twin of [`Commands::zlexcount`](crate::Commands::zlexcount).
     fn zlexcount(
@@ -3702,7 +3702,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         max: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = zlexcount(key, min, max);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped. The async twin of [`Commands::zmpop`](crate::Commands::zmpop).
     fn zmpop<RV: crate::FromRedisValue>(
@@ -3711,7 +3711,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         where_: ZmpopWhere,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zmpop(key, where_);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped. The async twin of [`Commands::zmpop_options`](crate::Commands::zmpop_options).
     fn zmpop_options<RV: crate::FromRedisValue>(
@@ -3721,7 +3721,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZmpopOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zmpop_options(key, where_, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the score of one or more members in a sorted set. The async twin of [`Commands::zmscore`](crate::Commands::zmscore).
     fn zmscore<RV: crate::FromRedisValue>(
@@ -3730,7 +3730,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         member: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zmscore(key, member);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped. The async twin of [`Commands::zpopmax`](crate::Commands::zpopmax).
     fn zpopmax<RV: crate::FromRedisValue>(
@@ -3738,7 +3738,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zpopmax(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped. The async twin of [`Commands::zpopmax_options`](crate::Commands::zpopmax_options).
     fn zpopmax_options<RV: crate::FromRedisValue>(
@@ -3747,7 +3747,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZpopmaxOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zpopmax_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped. The async twin of [`Commands::zpopmin`](crate::Commands::zpopmin).
     fn zpopmin<RV: crate::FromRedisValue>(
@@ -3755,7 +3755,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zpopmin(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped. The async twin of [`Commands::zpopmin_options`](crate::Commands::zpopmin_options).
     fn zpopmin_options<RV: crate::FromRedisValue>(
@@ -3764,7 +3764,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZpopminOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zpopmin_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns one or more random members from a sorted set. The async twin of [`Commands::zrandmember`](crate::Commands::zrandmember).
     fn zrandmember<RV: crate::FromRedisValue>(
@@ -3772,7 +3772,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zrandmember(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns one or more random members from a sorted set. The async twin of [`Commands::zrandmember_options`](crate::Commands::zrandmember_options).
     fn zrandmember_options<RV: crate::FromRedisValue>(
@@ -3781,7 +3781,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZrandmemberOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zrandmember_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns members in a sorted set within a range of indexes. The async twin of [`Commands::zrange`](crate::Commands::zrange).
     fn zrange<RV: crate::FromRedisValue>(
@@ -3791,7 +3791,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         stop: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zrange(key, start, stop);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns members in a sorted set within a range of indexes. The async twin of [`Commands::zrange_options`](crate::Commands::zrange_options).
     fn zrange_options<RV: crate::FromRedisValue>(
@@ -3802,7 +3802,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZrangeOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zrange_options(key, start, stop, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns members in a sorted set within a lexicographical range. The async twin of [`Commands::zrangebylex`](crate::Commands::zrangebylex).
     #[deprecated(since = "6.2.0", note = "use `ZRANGE` with the `BYLEX` argument")]
@@ -3813,7 +3813,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         max: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zrangebylex(key, min, max);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns members in a sorted set within a lexicographical range. The async twin of [`Commands::zrangebylex_options`](crate::Commands::zrangebylex_options).
     #[deprecated(since = "6.2.0", note = "use `ZRANGE` with the `BYLEX` argument")]
@@ -3825,7 +3825,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZrangebylexOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zrangebylex_options(key, min, max, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns members in a sorted set within a range of scores. The async twin of [`Commands::zrangebyscore`](crate::Commands::zrangebyscore).
     #[deprecated(since = "6.2.0", note = "use `ZRANGE` with the `BYSCORE` argument")]
@@ -3836,7 +3836,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         max: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zrangebyscore(key, min, max);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns members in a sorted set within a range of scores. The async twin of [`Commands::zrangebyscore_options`](crate::Commands::zrangebyscore_options).
     #[deprecated(since = "6.2.0", note = "use `ZRANGE` with the `BYSCORE` argument")]
@@ -3848,7 +3848,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZrangebyscoreOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zrangebyscore_options(key, min, max, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Stores a range of members from sorted set in a key. The async twin of [`Commands::zrangestore`](crate::Commands::zrangestore).
     fn zrangestore(
@@ -3859,7 +3859,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         max: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = zrangestore(dst, src, min, max);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Stores a range of members from sorted set in a key. The async twin of [`Commands::zrangestore_options`](crate::Commands::zrangestore_options).
     fn zrangestore_options(
@@ -3871,7 +3871,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZrangestoreOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = zrangestore_options(dst, src, min, max, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the index of a member in a sorted set ordered by ascending scores. The async twin of [`Commands::zrank`](crate::Commands::zrank).
     fn zrank(
@@ -3882,7 +3882,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         Output = crate::Result<::core::option::Option<i64>>,
     > + Send {
         let cmd = zrank(key, member);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the index of a member in a sorted set ordered by ascending scores. The async twin of [`Commands::zrank_options`](crate::Commands::zrank_options).
     fn zrank_options<RV: crate::FromRedisValue>(
@@ -3892,7 +3892,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZrankOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zrank_options(key, member, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Removes one or more members from a sorted set. Deletes the sorted set if all members were removed. The async twin of [`Commands::zrem`](crate::Commands::zrem).
     fn zrem(
@@ -3901,7 +3901,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         member: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = zrem(key, member);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed. The async twin of [`Commands::zremrangebylex`](crate::Commands::zremrangebylex).
     fn zremrangebylex(
@@ -3911,7 +3911,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         max: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = zremrangebylex(key, min, max);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed. The async twin of [`Commands::zremrangebyrank`](crate::Commands::zremrangebyrank).
     fn zremrangebyrank(
@@ -3921,7 +3921,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         stop: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = zremrangebyrank(key, start, stop);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed. The async twin of [`Commands::zremrangebyscore`](crate::Commands::zremrangebyscore).
     fn zremrangebyscore(
@@ -3931,7 +3931,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         max: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = zremrangebyscore(key, min, max);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns members in a sorted set within a range of indexes in reverse order. The async twin of [`Commands::zrevrange`](crate::Commands::zrevrange).
     #[deprecated(since = "6.2.0", note = "use `ZRANGE` with the `REV` argument")]
@@ -3942,7 +3942,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         stop: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zrevrange(key, start, stop);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns members in a sorted set within a range of indexes in reverse order. The async twin of [`Commands::zrevrange_options`](crate::Commands::zrevrange_options).
     #[deprecated(since = "6.2.0", note = "use `ZRANGE` with the `REV` argument")]
@@ -3954,7 +3954,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZrevrangeOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zrevrange_options(key, start, stop, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns members in a sorted set within a lexicographical range in reverse order. The async twin of [`Commands::zrevrangebylex`](crate::Commands::zrevrangebylex).
     #[deprecated(
@@ -3968,7 +3968,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         min: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zrevrangebylex(key, max, min);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns members in a sorted set within a lexicographical range in reverse order. The async twin of [`Commands::zrevrangebylex_options`](crate::Commands::zrevrangebylex_options).
     #[deprecated(
@@ -3983,7 +3983,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZrevrangebylexOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zrevrangebylex_options(key, max, min, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns members in a sorted set within a range of scores in reverse order. The async twin of [`Commands::zrevrangebyscore`](crate::Commands::zrevrangebyscore).
     #[deprecated(
@@ -3997,7 +3997,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         min: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zrevrangebyscore(key, max, min);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns members in a sorted set within a range of scores in reverse order. The async twin of [`Commands::zrevrangebyscore_options`](crate::Commands::zrevrangebyscore_options).
     #[deprecated(
@@ -4012,7 +4012,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZrevrangebyscoreOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zrevrangebyscore_options(key, max, min, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the index of a member in a sorted set ordered by descending scores. The async twin of [`Commands::zrevrank`](crate::Commands::zrevrank).
     fn zrevrank(
@@ -4023,7 +4023,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         Output = crate::Result<::core::option::Option<i64>>,
     > + Send {
         let cmd = zrevrank(key, member);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the index of a member in a sorted set ordered by descending scores. The async twin of [`Commands::zrevrank_options`](crate::Commands::zrevrank_options).
     fn zrevrank_options<RV: crate::FromRedisValue>(
@@ -4033,7 +4033,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZrevrankOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zrevrank_options(key, member, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Iterates over members and scores of a sorted set. The async twin of [`Commands::zscan`](crate::Commands::zscan).
     fn zscan<RV: crate::FromRedisValue>(
@@ -4042,7 +4042,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         cursor: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zscan(key, cursor);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Iterates over members and scores of a sorted set. The async twin of [`Commands::zscan_options`](crate::Commands::zscan_options).
     fn zscan_options<RV: crate::FromRedisValue>(
@@ -4052,7 +4052,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZscanOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zscan_options(key, cursor, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the score of a member in a sorted set. The async twin of [`Commands::zscore`](crate::Commands::zscore).
     fn zscore(
@@ -4063,7 +4063,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         Output = crate::Result<::core::option::Option<f64>>,
     > + Send {
         let cmd = zscore(key, member);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the union of multiple sorted sets. The async twin of [`Commands::zunion`](crate::Commands::zunion).
     fn zunion<RV: crate::FromRedisValue>(
@@ -4071,7 +4071,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zunion(key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the union of multiple sorted sets. The async twin of [`Commands::zunion_options`](crate::Commands::zunion_options).
     fn zunion_options<RV: crate::FromRedisValue>(
@@ -4080,7 +4080,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZunionOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = zunion_options(key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Stores the union of multiple sorted sets in a key. The async twin of [`Commands::zunionstore`](crate::Commands::zunionstore).
     fn zunionstore(
@@ -4089,7 +4089,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = zunionstore(destination, key);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Stores the union of multiple sorted sets in a key. The async twin of [`Commands::zunionstore_options`](crate::Commands::zunionstore_options).
     fn zunionstore_options(
@@ -4099,7 +4099,7 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ZunionstoreOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = zunionstore_options(destination, key, options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
 }
 impl<C: crate::AsyncConnectionLike + ?Sized> AsyncCommands for C {}
@@ -4111,7 +4111,7 @@ pub trait AsyncSentinelCommands: crate::AsyncConnectionLike {
         primary_name: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_ckquorum(primary_name);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Configures Sentinel. The async twin of [`SentinelCommands::sentinel_config`](crate::SentinelCommands::sentinel_config).
     fn sentinel_config<RV: crate::FromRedisValue>(
@@ -4119,14 +4119,14 @@ pub trait AsyncSentinelCommands: crate::AsyncConnectionLike {
         action: SentinelConfigAction,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_config(action);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Lists or updates the current configurable parameters of Sentinel. The async twin of [`SentinelCommands::sentinel_debug`](crate::SentinelCommands::sentinel_debug).
     fn sentinel_debug<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_debug();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Lists or updates the current configurable parameters of Sentinel. The async twin of [`SentinelCommands::sentinel_debug_options`](crate::SentinelCommands::sentinel_debug_options).
     fn sentinel_debug_options<RV: crate::FromRedisValue>(
@@ -4134,7 +4134,7 @@ pub trait AsyncSentinelCommands: crate::AsyncConnectionLike {
         options: SentinelDebugOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_debug_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Forces a Sentinel failover. The async twin of [`SentinelCommands::sentinel_failover`](crate::SentinelCommands::sentinel_failover).
     fn sentinel_failover(
@@ -4142,14 +4142,14 @@ pub trait AsyncSentinelCommands: crate::AsyncConnectionLike {
         primary_name: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = sentinel_failover(primary_name);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Rewrites the Sentinel configuration file. The async twin of [`SentinelCommands::sentinel_flushconfig`](crate::SentinelCommands::sentinel_flushconfig).
     fn sentinel_flushconfig(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = sentinel_flushconfig();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the port and address of a primary instance. The async twin of [`SentinelCommands::sentinel_get_master_addr_by_name`](crate::SentinelCommands::sentinel_get_master_addr_by_name).
     #[deprecated(since = "8.0.0", note = "use `SENTINEL GET-PRIMARY-ADDR-BY-NAME`")]
@@ -4158,7 +4158,7 @@ pub trait AsyncSentinelCommands: crate::AsyncConnectionLike {
         primary_name: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_get_master_addr_by_name(primary_name);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the port and address of a primary instance. The async twin of [`SentinelCommands::sentinel_get_primary_addr_by_name`](crate::SentinelCommands::sentinel_get_primary_addr_by_name).
     fn sentinel_get_primary_addr_by_name<RV: crate::FromRedisValue>(
@@ -4166,14 +4166,14 @@ pub trait AsyncSentinelCommands: crate::AsyncConnectionLike {
         primary_name: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_get_primary_addr_by_name(primary_name);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns helpful text about the different subcommands. The async twin of [`SentinelCommands::sentinel_help`](crate::SentinelCommands::sentinel_help).
     fn sentinel_help<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_help();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the cached `INFO` replies from the deployment's instances. The async twin of [`SentinelCommands::sentinel_info_cache`](crate::SentinelCommands::sentinel_info_cache).
     fn sentinel_info_cache<RV: crate::FromRedisValue>(
@@ -4181,7 +4181,7 @@ pub trait AsyncSentinelCommands: crate::AsyncConnectionLike {
         nodename: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_info_cache(nodename);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Determines whether a primary instance is down. The async twin of [`SentinelCommands::sentinel_is_master_down_by_addr`](crate::SentinelCommands::sentinel_is_master_down_by_addr).
     #[deprecated(since = "8.0.0", note = "use `SENTINEL IS-PRIMARY-DOWN-BY-ADDR`")]
@@ -4193,7 +4193,7 @@ pub trait AsyncSentinelCommands: crate::AsyncConnectionLike {
         runid: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_is_master_down_by_addr(ip, port, current_epoch, runid);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Determines whether a primary instance is down. The async twin of [`SentinelCommands::sentinel_is_primary_down_by_addr`](crate::SentinelCommands::sentinel_is_primary_down_by_addr).
     fn sentinel_is_primary_down_by_addr<RV: crate::FromRedisValue>(
@@ -4204,7 +4204,7 @@ pub trait AsyncSentinelCommands: crate::AsyncConnectionLike {
         runid: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_is_primary_down_by_addr(ip, port, current_epoch, runid);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the state of a primary instance. The async twin of [`SentinelCommands::sentinel_master`](crate::SentinelCommands::sentinel_master).
     #[deprecated(since = "8.0.0", note = "use `SENTINEL PRIMARY`")]
@@ -4213,7 +4213,7 @@ pub trait AsyncSentinelCommands: crate::AsyncConnectionLike {
         primary_name: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_master(primary_name);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a list of monitored primaries. The async twin of [`SentinelCommands::sentinel_masters`](crate::SentinelCommands::sentinel_masters).
     #[deprecated(since = "8.0.0", note = "use `SENTINEL PRIMARIES`")]
@@ -4221,7 +4221,7 @@ pub trait AsyncSentinelCommands: crate::AsyncConnectionLike {
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_masters();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Starts monitoring. The async twin of [`SentinelCommands::sentinel_monitor`](crate::SentinelCommands::sentinel_monitor).
     fn sentinel_monitor(
@@ -4232,28 +4232,28 @@ pub trait AsyncSentinelCommands: crate::AsyncConnectionLike {
         quorum: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = sentinel_monitor(name, ip, port, quorum);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the Sentinel instance ID. The async twin of [`SentinelCommands::sentinel_myid`](crate::SentinelCommands::sentinel_myid).
     fn sentinel_myid<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_myid();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns information about pending scripts for Sentinel. The async twin of [`SentinelCommands::sentinel_pending_scripts`](crate::SentinelCommands::sentinel_pending_scripts).
     fn sentinel_pending_scripts<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_pending_scripts();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a list of monitored primaries. The async twin of [`SentinelCommands::sentinel_primaries`](crate::SentinelCommands::sentinel_primaries).
     fn sentinel_primaries<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_primaries();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns the state of a primary instance. The async twin of [`SentinelCommands::sentinel_primary`](crate::SentinelCommands::sentinel_primary).
     fn sentinel_primary<RV: crate::FromRedisValue>(
@@ -4261,7 +4261,7 @@ pub trait AsyncSentinelCommands: crate::AsyncConnectionLike {
         primary_name: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_primary(primary_name);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Stops monitoring. The async twin of [`SentinelCommands::sentinel_remove`](crate::SentinelCommands::sentinel_remove).
     fn sentinel_remove(
@@ -4269,7 +4269,7 @@ pub trait AsyncSentinelCommands: crate::AsyncConnectionLike {
         primary_name: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = sentinel_remove(primary_name);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a list of the monitored replicas. The async twin of [`SentinelCommands::sentinel_replicas`](crate::SentinelCommands::sentinel_replicas).
     fn sentinel_replicas<RV: crate::FromRedisValue>(
@@ -4277,7 +4277,7 @@ pub trait AsyncSentinelCommands: crate::AsyncConnectionLike {
         primary_name: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_replicas(primary_name);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Resets primaries by name matching a pattern. The async twin of [`SentinelCommands::sentinel_reset`](crate::SentinelCommands::sentinel_reset).
     fn sentinel_reset(
@@ -4285,7 +4285,7 @@ pub trait AsyncSentinelCommands: crate::AsyncConnectionLike {
         pattern: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = sentinel_reset(pattern);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a list of Sentinel instances. The async twin of [`SentinelCommands::sentinel_sentinels`](crate::SentinelCommands::sentinel_sentinels).
     fn sentinel_sentinels<RV: crate::FromRedisValue>(
@@ -4293,7 +4293,7 @@ pub trait AsyncSentinelCommands: crate::AsyncConnectionLike {
         primary_name: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_sentinels(primary_name);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Changes the configuration of a monitored primary. The async twin of [`SentinelCommands::sentinel_set`](crate::SentinelCommands::sentinel_set).
     fn sentinel_set(
@@ -4302,14 +4302,14 @@ pub trait AsyncSentinelCommands: crate::AsyncConnectionLike {
         data: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = sentinel_set(primary_name, data);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Simulates failover scenarios. The async twin of [`SentinelCommands::sentinel_simulate_failure`](crate::SentinelCommands::sentinel_simulate_failure).
     fn sentinel_simulate_failure<RV: crate::FromRedisValue>(
         &mut self,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_simulate_failure();
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Simulates failover scenarios. The async twin of [`SentinelCommands::sentinel_simulate_failure_options`](crate::SentinelCommands::sentinel_simulate_failure_options).
     fn sentinel_simulate_failure_options<RV: crate::FromRedisValue>(
@@ -4317,7 +4317,7 @@ pub trait AsyncSentinelCommands: crate::AsyncConnectionLike {
         options: SentinelSimulateFailureOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_simulate_failure_options(options);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
     /// Returns a list of the monitored replicas. The async twin of [`SentinelCommands::sentinel_slaves`](crate::SentinelCommands::sentinel_slaves).
     #[deprecated(since = "5.0.0", note = "use `SENTINEL REPLICAS`")]
@@ -4326,7 +4326,7 @@ pub trait AsyncSentinelCommands: crate::AsyncConnectionLike {
         primary_name: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = sentinel_slaves(primary_name);
-        async move { self.req_command_as(&cmd).await }
+        async move { self.req_command(&cmd).await }
     }
 }
 impl<C: crate::AsyncConnectionLike + ?Sized> AsyncSentinelCommands for C {}

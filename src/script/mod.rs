@@ -1,13 +1,20 @@
 //! [`Script`]: a Lua script called by its SHA1 with `EVALSHA`, loaded when the server
 //! does not know it.
+//!
+//! This module is the IO-free core: the script and its hash, the commands a call sends,
+//! and what a reply means (`NOSCRIPT`: load, then call again). `blocking.rs` and
+//! `tokio.rs` run that over the sync and the async seam.
+
+mod blocking;
+#[cfg(feature = "tokio")]
+mod tokio;
 
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 use crate::cmd::{Args, Cmd, cmd};
-use crate::connection::{AsyncConnectionLike, ConnectionLike};
-use crate::error::Result;
-use crate::types::{FromRedisValue, ToRedisArgs};
+use crate::error::Error;
+use crate::types::ToRedisArgs;
 
 /// A Lua script, called by its SHA1.
 ///
@@ -76,27 +83,6 @@ impl Script {
         }
     }
 
-    /// Calls the script with no keys or arguments.
-    ///
-    /// # Errors
-    ///
-    /// As [`ScriptInvocation::invoke`].
-    pub fn invoke<T: FromRedisValue>(&self, con: &mut (impl ConnectionLike + ?Sized)) -> Result<T> {
-        self.prepare_invoke().invoke(con)
-    }
-
-    /// The async twin of [`Script::invoke`].
-    ///
-    /// # Errors
-    ///
-    /// As [`ScriptInvocation::invoke`].
-    pub async fn invoke_async<T: FromRedisValue>(
-        &self,
-        con: &mut (impl AsyncConnectionLike + ?Sized),
-    ) -> Result<T> {
-        self.prepare_invoke().invoke_async(con).await
-    }
-
     /// `SCRIPT LOAD` for this script.
     pub(crate) fn load_cmd(&self) -> Cmd {
         let mut load = cmd("SCRIPT LOAD");
@@ -135,47 +121,11 @@ impl<'a> ScriptInvocation<'a> {
         self
     }
 
-    /// Calls the script with `EVALSHA`, loading it first if the server answers
-    /// `NOSCRIPT`.
-    ///
-    /// # Errors
-    ///
-    /// IO errors, the script's error, or a failed conversion of its result.
-    pub fn invoke<T: FromRedisValue>(&self, con: &mut (impl ConnectionLike + ?Sized)) -> Result<T> {
-        let call = self.evalsha_cmd();
-        match con.req_command(&call) {
-            Err(e) if e.code() == Some("NOSCRIPT") => {
-                con.req_command(&self.script.load_cmd())?;
-                T::from_redis_value(con.req_command(&call)?)
-            }
-            res => T::from_redis_value(res?),
-        }
-    }
-
-    /// The async twin of [`ScriptInvocation::invoke`].
-    ///
-    /// # Errors
-    ///
-    /// As [`ScriptInvocation::invoke`].
-    pub async fn invoke_async<T: FromRedisValue>(
-        &self,
-        con: &mut (impl AsyncConnectionLike + ?Sized),
-    ) -> Result<T> {
-        let call = self.evalsha_cmd();
-        match con.req_command(&call).await {
-            Err(e) if e.code() == Some("NOSCRIPT") => {
-                con.req_command(&self.script.load_cmd()).await?;
-                T::from_redis_value(con.req_command(&call).await?)
-            }
-            res => T::from_redis_value(res?),
-        }
-    }
-
     pub(crate) fn script(&self) -> &'a Script {
         self.script
     }
 
-    /// `EVALSHA hash numkeys keys... args...`.
+    /// `EVALSHA hash numkeys keys... args...`: the command a call sends first.
     pub(crate) fn evalsha_cmd(&self) -> Cmd {
         let mut call = cmd("EVALSHA");
         call.arg(&*self.script.hash)
@@ -184,6 +134,12 @@ impl<'a> ScriptInvocation<'a> {
             .append(&self.args);
         call
     }
+}
+
+/// `true` when a call's error says the server does not know the script (`NOSCRIPT`): then
+/// it is loaded, and called again.
+pub(crate) fn needs_loading(error: &Error) -> bool {
+    error.code() == Some("NOSCRIPT")
 }
 
 /// SHA-1 of `data` in lowercase hex (FIPS 180-4). Redis names scripts by it; it is not

@@ -386,7 +386,7 @@ impl Packed {
         writer.buf.extend_from_slice(b"*0\r\n");
         writer.n_args = 0;
         writer.keys = KeyIndices::default();
-        writer.invalid = None;
+        // `invalid` is taken after each command, so it is `None` here.
         writer.info = None;
         write(writer);
         if let Some(reason) = writer.invalid.take() {
@@ -688,6 +688,7 @@ impl fmt::Debug for Args {
 }
 
 impl RedisWrite for Cmd {
+    #[inline]
     fn write_arg(&mut self, arg: &[u8]) {
         // Only the name (and a container's subcommand) may say which command this is.
         if self.n_args < 2 && self.info.is_none_or(|info| info.subcommands) {

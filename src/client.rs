@@ -6,11 +6,13 @@ use std::sync::Arc;
 use crate::batch::Batch;
 use crate::cmd::Cmd;
 use crate::connection::{Connection, ConnectionInfo, IntoConnectionInfo, ProtocolVersion};
+use crate::connector::Connector;
 use crate::error::Result;
 use crate::lock::Lock;
 use crate::monitor::Monitor;
 use crate::pipeline::Pipeline;
-use crate::pool::{Pool, PoolConfig, PooledConnection};
+use crate::pool::PoolConfig;
+use crate::pool::blocking::{Pool, PooledConnection};
 use crate::pubsub::PubSub;
 use crate::retry::RetryPolicy;
 use crate::seam::ConnectionLike;
@@ -72,11 +74,24 @@ impl Client {
         pool: PoolConfig,
         retry: RetryPolicy,
     ) -> Result<Client> {
-        Ok(Client {
-            pool: Arc::new(Pool::new(params.into_connection_info()?, pool, retry)),
+        let info = params.into_connection_info()?;
+        Ok(Client::with_connector(Arc::new(info), pool, retry))
+    }
+
+    /// Creates a client whose connections come from `connector`: every pool, dedicated
+    /// connection, pub/sub, monitor and manager this client makes asks it for new
+    /// connections.
+    #[must_use]
+    pub fn with_connector(
+        connector: Arc<dyn Connector>,
+        pool: PoolConfig,
+        retry: RetryPolicy,
+    ) -> Client {
+        Client {
+            pool: Arc::new(Pool::new(connector, pool, retry)),
             #[cfg(feature = "tokio")]
             async_pool: Arc::default(),
-        })
+        }
     }
 
     /// Checks a connection out of the pool; it goes back when dropped.
@@ -99,10 +114,17 @@ impl Client {
         self.pool.connect()
     }
 
-    /// What this client connects to.
+    /// The options this client connects with (for a client made from a URL or a
+    /// [`ConnectionInfo`], also the address).
     #[must_use]
     pub fn connection_info(&self) -> &ConnectionInfo {
-        self.pool.info()
+        self.pool.connector().options()
+    }
+
+    /// Where this client's connections come from.
+    #[must_use]
+    pub fn connector(&self) -> &Arc<dyn Connector> {
+        self.pool.connector()
     }
 
     /// The retry policy for opening connections and for [`Client::retrying`].
@@ -115,6 +137,12 @@ impl Client {
     #[must_use]
     pub fn open_connections(&self) -> usize {
         self.pool.open_connections()
+    }
+
+    /// Connections idle in the pool, ready for a checkout.
+    #[must_use]
+    pub fn idle_connections(&self) -> usize {
+        self.pool.idle_connections()
     }
 
     /// Runs an optimistic transaction (see [`Transaction`]) on one connection checked
@@ -134,14 +162,14 @@ impl Client {
 
     /// A distributed lock on the key `name`; see [`Lock`] for its options.
     #[must_use]
-    pub fn lock(&self, name: impl Into<String>) -> Lock {
+    pub fn lock(&self, name: impl Into<String>) -> Lock<Client> {
         Lock::new(self.clone(), name)
     }
 
     /// A [`PubSub`] on a dedicated connection, opened when it first subscribes.
     #[must_use]
     pub fn pubsub(&self) -> PubSub {
-        PubSub::new(self.clone())
+        PubSub::new(Arc::clone(self.pool.connector()), self.pool.retry().clone())
     }
 
     /// A [`Monitor`] on a dedicated connection: every command the server runs.
@@ -150,7 +178,7 @@ impl Client {
     ///
     /// Connection errors, or the server's refusal.
     pub fn monitor(&self) -> Result<Monitor> {
-        Monitor::new(self.get_dedicated_connection()?)
+        Monitor::connect(&**self.pool.connector(), self.pool.retry())
     }
 
     /// A new [`MultiplexedConnection`](crate::aio::MultiplexedConnection): one socket
@@ -163,18 +191,11 @@ impl Client {
     pub async fn get_multiplexed_async_connection(
         &self,
     ) -> Result<crate::aio::MultiplexedConnection> {
-        let retry = self.pool.retry();
-        let mut attempt = 0;
-        loop {
-            let dedicated = self.async_pool().clone();
-            match crate::aio::MultiplexedConnection::open_with(self.pool.info(), dedicated).await {
-                Err(e) if attempt + 1 < retry.attempts() && retry.is_retryable(&e) => {
-                    tokio::time::sleep(retry.delay(attempt)).await;
-                    attempt += 1;
-                }
-                res => return res,
-            }
-        }
+        let dedicated = self.async_pool();
+        self.pool
+            .retry()
+            .run_async(|| crate::aio::MultiplexedConnection::connect(dedicated.clone()))
+            .await
     }
 
     /// Checks an async connection out of this client's async pool (same limits as the
@@ -193,8 +214,8 @@ impl Client {
     #[cfg(feature = "tokio")]
     fn async_pool(&self) -> &crate::aio::Pool {
         self.async_pool.get_or_init(|| {
-            crate::aio::Pool::new(
-                self.pool.info().clone(),
+            crate::aio::Pool::with_connector(
+                Arc::clone(self.pool.connector()),
                 self.pool.config().clone(),
                 self.pool.retry().clone(),
             )
@@ -214,7 +235,7 @@ impl Client {
         F: AsyncFnMut(&mut crate::aio::PooledConnection, &mut Pipeline) -> Result<()>,
     {
         let mut con = self.get_async_connection().await?;
-        Transaction::new(keys).run_async(&mut con, func).await
+        crate::aio::transaction(&mut con, keys, func).await
     }
 
     /// An async [`PubSub`](crate::aio::PubSub) on a dedicated connection, opened when
@@ -222,7 +243,7 @@ impl Client {
     #[cfg(feature = "tokio")]
     #[must_use]
     pub fn async_pubsub(&self) -> crate::aio::PubSub {
-        crate::aio::PubSub::new(self.pool.info().clone(), self.pool.retry().clone())
+        crate::aio::PubSub::new(Arc::clone(self.pool.connector()), self.pool.retry().clone())
     }
 
     /// An async [`Monitor`](crate::aio::Monitor) on a dedicated connection.
@@ -232,7 +253,7 @@ impl Client {
     /// Connection errors, or the server's refusal.
     #[cfg(feature = "tokio")]
     pub async fn async_monitor(&self) -> Result<crate::aio::Monitor> {
-        crate::aio::Monitor::new(crate::aio::Connection::open(self.pool.info()).await?).await
+        crate::aio::Monitor::connect(&**self.pool.connector(), self.pool.retry()).await
     }
 
     /// A [`ConnectionManager`](crate::aio::ConnectionManager): a multiplexed connection
@@ -244,7 +265,6 @@ impl Client {
     #[cfg(feature = "tokio")]
     pub async fn connection_manager(&self) -> Result<crate::aio::ConnectionManager> {
         crate::aio::ConnectionManager::with_pool(
-            self.pool.info().clone(),
             self.pool.retry().clone(),
             self.async_pool().clone(),
         )
@@ -273,7 +293,7 @@ impl Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("info", self.pool.info())
+            .field("connector", self.pool.connector())
             .finish_non_exhaustive()
     }
 }
@@ -289,11 +309,11 @@ impl ConnectionLike for Client {
     }
 
     fn db(&self) -> i64 {
-        self.pool.info().db
+        self.connection_info().db
     }
 
     fn protocol(&self) -> ProtocolVersion {
-        self.pool.info().protocol
+        self.connection_info().protocol
     }
 
     fn is_open(&self) -> bool {

@@ -613,7 +613,7 @@ impl<'a> Outgoing<'a> {
 impl fmt::Debug for Packed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
-            .entries(self.iter().map(|cmd| ShowArgs(cmd.args)))
+            .entries(self.iter().map(CmdRef::shown))
             .finish()
     }
 }
@@ -716,12 +716,21 @@ fn invalid_args(name: Option<&[u8]>, reason: &str) -> Error {
 /// library, but be careful logging commands that carry passwords (`AUTH`).
 impl fmt::Debug for Cmd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        ShowArgs(&self.buf).fmt(f)
+        self.view().shown().fmt(f)
     }
 }
 
-/// Encoded arguments shown as text: the name as it is, the others quoted.
-struct ShowArgs<'a>(&'a [u8]);
+impl<'a> CmdRef<'a> {
+    fn shown(self) -> ShowArgs<'a> {
+        // A subcommand's name is two words: `CLIENT SETNAME`.
+        let name_words = self.info.map_or(1, |info| info.name.split(' ').count());
+        ShowArgs(self.args, name_words)
+    }
+}
+
+/// Encoded arguments shown as text: the words of the name as they are, the others
+/// quoted.
+struct ShowArgs<'a>(&'a [u8], usize);
 
 impl fmt::Debug for ShowArgs<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -729,7 +738,7 @@ impl fmt::Debug for ShowArgs<'_> {
             if idx > 0 {
                 f.write_str(" ")?;
             }
-            if idx == 0 {
+            if idx < self.1 {
                 f.write_str(&String::from_utf8_lossy(arg))?;
             } else {
                 write!(

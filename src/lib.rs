@@ -81,6 +81,7 @@ mod client;
 mod cmd;
 pub mod commands;
 mod connection;
+mod connector;
 mod deadline;
 mod error;
 mod lock;
@@ -109,18 +110,20 @@ pub use connection::{
     CredentialProviderHandle, Credentials, DEFAULT_PORT, IntoConnectionInfo, Password,
     ProtocolVersion, StaticCredentials, TlsOptions,
 };
+#[cfg(feature = "tokio")]
+pub use connector::ConnectFuture;
+pub use connector::Connector;
 pub use error::{Error, ErrorKind, Result};
 pub use lock::{DEFAULT_LOCK_SLEEP, Lock, LockGuard};
 pub use monitor::{Monitor, MonitorEntry};
 pub use pipeline::{Pipeline, pipe};
-pub use pool::{DEFAULT_MAX_CONNECTIONS, DEFAULT_POOL_TIMEOUT, PoolConfig, PooledConnection};
+pub use pool::blocking::PooledConnection;
+pub use pool::{DEFAULT_MAX_CONNECTIONS, DEFAULT_POOL_TIMEOUT, PoolConfig};
 pub use pubsub::{Message, MessageKind, PubSub, PubSubThread, Subscriptions};
 pub use retry::{DEFAULT_RETRY_BASE, DEFAULT_RETRY_MAX, RetryPolicy};
 pub use scan::{ScanCommands, ScanIter};
 pub use script::{Script, ScriptInvocation};
 pub use seam::{AsyncConnectionLike, ConnectionLike};
-#[cfg(feature = "tokio")]
-pub use transaction::transaction_async;
 pub use transaction::{Transaction, transaction};
 pub use types::{FromRedisValue, RedisWrite, ToRedisArgs, from_redis_value};
 

@@ -111,6 +111,12 @@ impl RetryPolicy {
         half + jitter
     }
 
+    /// The waits before each retry, in turn: one fewer than the tries. Every retry loop,
+    /// sync or async, draws its waits from here.
+    pub fn delays(&self) -> impl Iterator<Item = Duration> + '_ {
+        (0..self.attempts - 1).map(|retry| self.delay(retry))
+    }
+
     /// Runs `operation` until it succeeds, fails in a way not worth retrying, or runs
     /// out of tries; the last error is returned.
     ///
@@ -118,13 +124,35 @@ impl RetryPolicy {
     ///
     /// The operation's last error.
     pub fn run<T>(&self, mut operation: impl FnMut() -> Result<T>) -> Result<T> {
-        let mut retry = 0;
+        let mut delays = self.delays();
         loop {
             match operation() {
-                Err(e) if retry + 1 < self.attempts && self.is_retryable(&e) => {
-                    std::thread::sleep(self.delay(retry));
-                    retry += 1;
-                }
+                Err(e) if self.is_retryable(&e) => match delays.next() {
+                    Some(delay) => std::thread::sleep(delay),
+                    None => return Err(e),
+                },
+                res => return res,
+            }
+        }
+    }
+
+    /// The async twin of [`RetryPolicy::run`]: `operation` makes the future of each try.
+    ///
+    /// # Errors
+    ///
+    /// The operation's last error.
+    #[cfg(feature = "tokio")]
+    pub async fn run_async<T, F>(&self, mut operation: impl FnMut() -> F) -> Result<T>
+    where
+        F: Future<Output = Result<T>>,
+    {
+        let mut delays = self.delays();
+        loop {
+            match operation().await {
+                Err(e) if self.is_retryable(&e) => match delays.next() {
+                    Some(delay) => tokio::time::sleep(delay).await,
+                    None => return Err(e),
+                },
                 res => return res,
             }
         }
@@ -198,6 +226,15 @@ mod tests {
         });
         assert!(res.is_err());
         assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn there_is_one_delay_fewer_than_tries() {
+        assert_eq!(RetryPolicy::new(4).delays().count(), 3);
+        assert_eq!(RetryPolicy::none().delays().count(), 0);
+        let policy =
+            RetryPolicy::new(3).backoff(Duration::from_millis(10), Duration::from_millis(10));
+        assert!(policy.delays().all(|d| d <= Duration::from_millis(10)));
     }
 
     #[test]

@@ -13,10 +13,10 @@ use tokio::net::TcpStream;
 use tokio::net::UnixStream;
 
 use crate::batch::Batch;
-use crate::cmd::{Cmd, CmdRef, Outgoing};
+use crate::cmd::{Cmd, Outgoing};
+use crate::connection::core::ConnectionCore;
 use crate::connection::{
-    ConnectionAddr, ConnectionInfo, DIRECT_WRITE_MIN, ProtocolVersion, StateChange, check_setup,
-    for_each_succeeded, is_quiet, reply_frame, setup_commands, state_change,
+    ConnectionAddr, ConnectionInfo, DIRECT_WRITE_MIN, ProtocolVersion, is_quiet,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Decoded, Decoder, Frame, ProtocolError};
@@ -318,16 +318,6 @@ impl ReadInto for OwnedRead {
     }
 }
 
-/// Reads from `stream` into `buf` until `decoder` has a whole frame.
-pub(crate) async fn read_value(
-    stream: &mut impl ReadInto,
-    buf: &mut BytesMut,
-    decoder: &mut Decoder,
-    addr: &ConnectionAddr,
-) -> Result<Value> {
-    read_frame(stream, buf, decoder, addr, Decoder::decode).await
-}
-
 /// Runs `work` within `timeout`, if any; running out of time is an IO timeout error.
 async fn within<R>(timeout: Option<Duration>, work: impl Future<Output = Result<R>>) -> Result<R> {
     let Some(timeout) = timeout else {
@@ -404,19 +394,12 @@ async fn read_frame<R>(
 /// use.
 pub struct Connection {
     stream: Stream,
-    addr: ConnectionAddr,
-    buf: BytesMut,
-    write_buf: Vec<u8>,
-    decoder: Decoder,
-    db: i64,
-    protocol: ProtocolVersion,
+    /// Everything but the socket: buffers, decoder, state.
+    core: ConnectionCore,
     timeout: Option<Duration>,
     /// Set while a request is under way; still set after it means the request future
     /// was dropped half-way.
     in_flight: bool,
-    broken: bool,
-    /// A command changed the connection's state (user, protocol...) after its setup.
-    state_changed: bool,
 }
 
 impl Connection {
@@ -433,114 +416,115 @@ impl Connection {
         let stream = Stream::connect(info).await?;
         let mut con = Connection {
             stream,
-            addr: info.addr.clone(),
-            buf: BytesMut::with_capacity(READ_CHUNK),
-            write_buf: Vec::with_capacity(1024),
-            decoder: Decoder::new(),
-            db: info.db,
-            protocol: info.protocol,
+            core: ConnectionCore::new(info),
             timeout: info.socket_timeout,
             in_flight: false,
-            broken: false,
-            state_changed: false,
         };
-        let cmds = setup_commands(info)?;
+        let cmds = ConnectionCore::setup_commands(info)?;
         if !cmds.is_empty() {
             // The caller's timeout covers the setup.
-            check_setup(con.exchange(Outgoing::Cmds(&cmds), None).await?)?;
+            let replies = con.exchange(Outgoing::Cmds(&cmds), None).await?;
+            con.core.finish_setup(replies)?;
         }
-        // The setup's own AUTH, HELLO and SELECT are the connection's starting state.
-        con.state_changed = false;
         Ok(con)
+    }
+
+    /// The socket and the core, for the multiplexed connection, which splits the socket
+    /// between its reader and writer tasks.
+    pub(crate) fn into_parts(self) -> (Stream, ConnectionCore) {
+        (self.stream, self.core)
     }
 
     /// The address this connection is connected to.
     #[must_use]
     pub fn addr(&self) -> &ConnectionAddr {
-        &self.addr
+        &self.core.addr
     }
 
     /// `true` when the connection is as it was set up: open, on database `db`, with no
     /// `AUTH`, `HELLO` or `RESET` since; pools hand on only such connections.
     #[must_use]
     pub fn is_pristine(&self, db: i64) -> bool {
-        !self.broken && !self.in_flight && !self.state_changed && self.db == db
+        !self.in_flight && self.core.is_pristine(db)
     }
 
     /// `true` when the server has sent nothing since the last reply and has not closed
     /// the connection: what the pool checks, without a round trip, before handing an idle
     /// connection on.
     pub(crate) fn is_quiet(&self) -> bool {
-        !self.broken && !self.in_flight && self.buf.is_empty() && self.stream.is_quiet()
-    }
-
-    fn note_state(&mut self, cmd: CmdRef<'_>) {
-        match state_change(cmd) {
-            Some(StateChange::Db(db)) => self.db = db,
-            Some(StateChange::Other) => self.state_changed = true,
-            None => {}
-        }
+        !self.core.is_broken()
+            && !self.in_flight
+            && self.core.read_buf.is_empty()
+            && self.stream.is_quiet()
     }
 
     fn check_usable(&mut self) -> Result<()> {
         if self.in_flight {
             // An earlier request was dropped before its reply was read.
-            self.broken = true;
-        }
-        if self.broken {
+            self.core.mark_broken();
             return Err(Error::new(
                 ErrorKind::Connection,
-                "connection is broken by an earlier error or a dropped request and cannot be reused",
+                "connection is broken by a request dropped half-way, and cannot be reused",
             ));
         }
-        Ok(())
+        self.core.check_usable()
     }
 
-    /// Starts a request: checks the connection and encodes `cmds` for [`Connection::write_out`].
+    /// Starts a request: checks the connection and encodes `out` for
+    /// [`Connection::write_out`].
     fn begin(&mut self, out: Outgoing<'_>) -> Result<()> {
         self.check_usable()?;
         out.check_args()?;
         self.in_flight = true;
-        out.write_packed(&mut self.write_buf);
+        self.core.encode(out);
         Ok(())
     }
 
     /// Writes what [`Connection::begin`] encoded.
     async fn write_out(&mut self) -> Result<()> {
         self.stream
-            .write_all(&self.write_buf)
+            .write_all(&self.core.write_buf)
             .await
-            .map_err(|e| Error::io(format!("writing to {} failed", self.addr), e))?;
-        self.write_buf.clear();
+            .map_err(|e| Error::io(format!("writing to {} failed", self.core.addr), e))?;
+        self.core.written();
         Ok(())
     }
 
     /// Ends a request begun with [`Connection::begin`] with its outcome `res`.
     fn end<R>(&mut self, res: Result<R>) -> Result<R> {
-        self.write_buf.clear();
+        self.core.written();
         self.in_flight = false;
-        self.track(res)
+        self.core.track(res)
+    }
+
+    /// Reads more bytes onto the core's buffer. Cancel safe: what arrives stays there.
+    async fn read_more(&mut self) -> Result<()> {
+        let wanted = self.core.wanted().max(READ_CHUNK);
+        self.core.read_buf.reserve(wanted);
+        match self.stream.read_into(&mut self.core.read_buf).await {
+            Ok(0) => Err(Error::io(
+                format!("reading from {} failed", self.core.addr),
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection",
+                ),
+            )),
+            Ok(_) => Ok(()),
+            Err(e) => Err(Error::io(
+                format!("reading from {} failed", self.core.addr),
+                e,
+            )),
+        }
     }
 
     /// The next reply, skipping push messages that are not replies, handed to `read` as
     /// its frame, as the sync connection reads it.
     async fn read_reply_with<R>(&mut self, mut read: impl FnMut(&mut Frame<'_>) -> R) -> Result<R> {
         loop {
-            let reply = read_frame(
-                &mut self.stream,
-                &mut self.buf,
-                &mut self.decoder,
-                &self.addr,
-                |decoder, buf| {
-                    decoder
-                        .decode_with(buf, |frame| reply_frame(frame, &mut read))?
-                        .transpose()
-                },
-            )
-            .await?;
-            if let Some(out) = reply {
+            if let Some(out) = self.core.decode_reply_with(&mut read)? {
                 return Ok(out);
             }
+            self.read_more().await?;
         }
     }
 
@@ -569,8 +553,8 @@ impl Connection {
         let reply = within(timeout, work).await;
         let converted = self.end(reply)??;
         // The command ran whether or not its reply converts.
-        self.note_state(cmd.view());
-        self.track(converted)
+        self.core.note_state(cmd.view());
+        self.core.track(converted)
     }
 
     /// Sends `out` in one write and reads a reply for each command within `timeout`.
@@ -584,67 +568,42 @@ impl Connection {
         let work = async {
             self.write_out().await?;
             let mut replies = Vec::with_capacity(count);
-            while replies.len() < count {
-                // Short replies already buffered are taken together, anything else alone.
-                let taken = self
-                    .decoder
-                    .decode_short_lines(&mut self.buf, &mut replies, count);
-                if taken == 0 {
-                    let reply = self.read_reply_with(Frame::build_value).await??;
-                    replies.push(reply);
-                }
+            while !self.core.take_replies(&mut replies, count)? {
+                self.read_more().await?;
             }
             Ok(replies)
         };
         let replies = within(timeout, work).await;
         let replies = self.end(replies)?;
-        for_each_succeeded(out, &replies, |cmd| self.note_state(cmd));
+        self.core.note_states(out, &replies);
         Ok(replies)
-    }
-
-    /// Marks the connection broken when `res` is an error that leaves it out of step
-    /// or unsure of it: a malformed reply, say.
-    fn track<T>(&mut self, res: Result<T>) -> Result<T> {
-        if res.as_ref().is_err_and(Error::is_unrecoverable) {
-            self.broken = true;
-        }
-        res
     }
 
     /// Sends a command without reading a reply, for pub/sub and monitor.
     pub(crate) async fn send(&mut self, cmd: &Cmd) -> Result<()> {
         self.check_usable()?;
         cmd.check_args()?;
-        cmd.write_packed(&mut self.write_buf);
+        cmd.write_packed(&mut self.core.write_buf);
         let res = self
             .stream
-            .write_all(&self.write_buf)
+            .write_all(&self.core.write_buf)
             .await
-            .map_err(|e| Error::io(format!("writing to {} failed", self.addr), e));
-        self.write_buf.clear();
-        if res.is_err() {
-            self.broken = true;
-        }
-        res
+            .map_err(|e| Error::io(format!("writing to {} failed", self.core.addr), e));
+        self.core.written();
+        self.core.track(res)
     }
 
     /// Reads whatever the server sends next, push messages included. Cancel safe: a
     /// frame half read stays buffered.
     pub(crate) async fn read_message(&mut self) -> Result<Value> {
-        if self.broken {
-            return Err(Error::new(ErrorKind::Connection, "connection is broken"));
+        self.core.check_usable()?;
+        loop {
+            if let Some(value) = self.core.decode_message()? {
+                return Ok(value);
+            }
+            let read = self.read_more().await;
+            self.core.track(read)?;
         }
-        let res = read_value(
-            &mut self.stream,
-            &mut self.buf,
-            &mut self.decoder,
-            &self.addr,
-        )
-        .await;
-        if res.as_ref().is_err_and(Error::is_unrecoverable) {
-            self.broken = true;
-        }
-        res
     }
 }
 
@@ -664,25 +623,25 @@ impl AsyncConnectionLike for Connection {
     }
 
     fn db(&self) -> i64 {
-        self.db
+        self.core.db()
     }
 
     fn protocol(&self) -> ProtocolVersion {
-        self.protocol
+        self.core.protocol()
     }
 
     fn is_open(&self) -> bool {
-        !self.broken && !self.in_flight
+        !self.core.is_broken() && !self.in_flight
     }
 }
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("aio::Connection")
-            .field("addr", &self.addr)
-            .field("db", &self.db)
-            .field("protocol", &self.protocol)
-            .field("broken", &self.broken)
+            .field("addr", &self.core.addr)
+            .field("db", &self.core.db())
+            .field("protocol", &self.core.protocol())
+            .field("broken", &self.core.is_broken())
             .finish_non_exhaustive()
     }
 }

@@ -8,12 +8,13 @@ use tokio::sync::watch;
 
 use super::connection::DEFAULT_RESPONSE_TIMEOUT;
 use super::multiplexed::MultiplexedConnection;
-use super::pool::Pool;
 use crate::batch::Batch;
 use crate::cmd::Cmd;
-use crate::connection::{ConnectionInfo, ProtocolVersion};
+use crate::connection::ProtocolVersion;
+use crate::connector::Connector;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::PoolConfig;
+use crate::pool::tokio::Pool;
 use crate::retry::RetryPolicy;
 use crate::seam::AsyncConnectionLike;
 use crate::table::BlockingWait;
@@ -31,7 +32,7 @@ use crate::value::Value;
 /// tries again.
 ///
 /// Every request ends by its own deadline, the time spent waiting for a reconnect
-/// included: the request timeout ([`ConnectionInfo::socket_timeout`], or
+/// included: the request timeout ([`ConnectionInfo::socket_timeout`](crate::ConnectionInfo::socket_timeout), or
 /// [`DEFAULT_RESPONSE_TIMEOUT`]), plus a blocking command's own timeout.
 ///
 /// A request that was in flight when the socket failed fails with an
@@ -46,7 +47,6 @@ pub struct ConnectionManager {
 }
 
 struct Inner {
-    info: ConnectionInfo,
     retry: RetryPolicy,
     /// Where the connections' blocking commands run; it outlives each connection.
     dedicated: Pool,
@@ -66,28 +66,35 @@ struct State {
 type Outcome = std::result::Result<MultiplexedConnection, Arc<Error>>;
 
 impl ConnectionManager {
-    /// Connects, retrying as `retry` says.
+    /// Connects through `connector` (a [`ConnectionInfo`](crate::ConnectionInfo) is one),
+    /// retrying as `retry` says; every reconnect goes through it again.
     ///
     /// # Errors
     ///
     /// The last connection error.
-    pub async fn new(info: ConnectionInfo, retry: RetryPolicy) -> Result<ConnectionManager> {
-        let dedicated = Pool::new(info.clone(), PoolConfig::default(), retry.clone());
-        ConnectionManager::with_pool(info, retry, dedicated).await
+    pub async fn new(
+        connector: impl Connector + 'static,
+        retry: RetryPolicy,
+    ) -> Result<ConnectionManager> {
+        let dedicated = Pool::new(connector, PoolConfig::default(), retry.clone());
+        ConnectionManager::with_pool(retry, dedicated).await
     }
 
-    /// [`ConnectionManager::new`], running blocking commands on connections from
-    /// `dedicated`.
+    /// [`ConnectionManager::new`] through the connector of `dedicated`, running blocking
+    /// commands on its connections.
     pub(crate) async fn with_pool(
-        info: ConnectionInfo,
         retry: RetryPolicy,
         dedicated: Pool,
     ) -> Result<ConnectionManager> {
-        let con = connect(&info, &retry, &dedicated).await?;
+        let con = connect(&retry, &dedicated).await?;
+        let timeout = dedicated
+            .connector()
+            .options()
+            .socket_timeout
+            .unwrap_or(DEFAULT_RESPONSE_TIMEOUT);
         Ok(ConnectionManager {
             inner: Arc::new(Inner {
-                timeout: info.socket_timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT),
-                info,
+                timeout,
                 retry,
                 dedicated,
                 state: Mutex::new(State {
@@ -179,7 +186,7 @@ impl ConnectionManager {
 
 /// Replaces the connection, for every request waiting on `outcome`.
 async fn reconnect(inner: Arc<Inner>, outcome: watch::Sender<Option<Outcome>>) {
-    let res = connect(&inner.info, &inner.retry, &inner.dedicated).await;
+    let res = connect(&inner.retry, &inner.dedicated).await;
     let shared = res.map_err(Arc::new);
     {
         let mut state = inner.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -192,21 +199,10 @@ async fn reconnect(inner: Arc<Inner>, outcome: watch::Sender<Option<Outcome>>) {
 }
 
 /// Opens a multiplexed connection, retrying what the policy says is worth it.
-async fn connect(
-    info: &ConnectionInfo,
-    retry: &RetryPolicy,
-    dedicated: &Pool,
-) -> Result<MultiplexedConnection> {
-    let mut attempt = 0;
-    loop {
-        match MultiplexedConnection::open_with(info, dedicated.clone()).await {
-            Err(e) if attempt + 1 < retry.attempts() && retry.is_retryable(&e) => {
-                tokio::time::sleep(retry.delay(attempt)).await;
-                attempt += 1;
-            }
-            res => return res,
-        }
-    }
+async fn connect(retry: &RetryPolicy, dedicated: &Pool) -> Result<MultiplexedConnection> {
+    retry
+        .run_async(|| MultiplexedConnection::connect(dedicated.clone()))
+        .await
 }
 
 // While the connection is up a request goes straight to it; the path that waits for a
@@ -230,11 +226,11 @@ impl AsyncConnectionLike for ConnectionManager {
     }
 
     fn db(&self) -> i64 {
-        self.inner.info.db
+        self.inner.dedicated.connector().options().db
     }
 
     fn protocol(&self) -> ProtocolVersion {
-        self.inner.info.protocol
+        self.inner.dedicated.connector().options().protocol
     }
 
     fn is_open(&self) -> bool {
@@ -245,7 +241,7 @@ impl AsyncConnectionLike for ConnectionManager {
 impl fmt::Debug for ConnectionManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConnectionManager")
-            .field("addr", &self.inner.info.addr)
+            .field("connector", self.inner.dedicated.connector())
             .field("connected", &self.is_connected())
             .finish_non_exhaustive()
     }

@@ -22,18 +22,15 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::connection::{
-    DEFAULT_RESPONSE_TIMEOUT, OwnedRead, OwnedWrite, PlainWrite, Stream, read_decoded, read_value,
-    within_setup_timeout,
+    Connection, DEFAULT_RESPONSE_TIMEOUT, OwnedRead, OwnedWrite, PlainWrite, read_decoded,
 };
-use super::pool::Pool;
 use crate::batch::Batch;
 use crate::cmd::{Cmd, Outgoing};
-use crate::connection::{
-    ConnectionAddr, ConnectionInfo, DIRECT_WRITE_MIN, ProtocolVersion, check_setup,
-    is_subscription_reply, setup_commands, state_change,
-};
+use crate::connection::core::is_subscription_reply;
+use crate::connection::{ConnectionAddr, ConnectionInfo, DIRECT_WRITE_MIN, ProtocolVersion};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::PoolConfig;
+use crate::pool::tokio::Pool;
 use crate::protocol::{Decoded, Decoder, ProtocolError};
 use crate::retry::RetryPolicy;
 use crate::seam::AsyncConnectionLike;
@@ -230,29 +227,26 @@ impl MultiplexedConnection {
     /// Connection and authentication errors.
     pub async fn open(info: &ConnectionInfo) -> Result<MultiplexedConnection> {
         let dedicated = Pool::new(info.clone(), PoolConfig::default(), RetryPolicy::default());
-        MultiplexedConnection::open_with(info, dedicated).await
+        MultiplexedConnection::connect(dedicated).await
     }
 
-    /// [`MultiplexedConnection::open`], running blocking commands on connections from
-    /// `dedicated`.
-    pub(crate) async fn open_with(
-        info: &ConnectionInfo,
-        dedicated: Pool,
-    ) -> Result<MultiplexedConnection> {
-        let (stream, buf, decoder) = within_setup_timeout(info, set_up(info)).await?;
+    /// A multiplexed connection from the connector of `dedicated`, whose connections
+    /// its blocking commands run on.
+    pub(crate) async fn connect(dedicated: Pool) -> Result<MultiplexedConnection> {
+        let connector = Arc::clone(dedicated.connector());
+        let con = connector.connect_async().await?;
         Ok(MultiplexedConnection::start(
-            info, stream, buf, decoder, dedicated,
+            connector.options(),
+            con,
+            dedicated,
         ))
     }
 
-    /// Starts the reader and writer tasks on a set-up stream.
-    fn start(
-        info: &ConnectionInfo,
-        stream: Stream,
-        buf: BytesMut,
-        decoder: Decoder,
-        dedicated: Pool,
-    ) -> MultiplexedConnection {
+    /// Starts the reader and writer tasks on a connection set up already: the socket is
+    /// split between them, and the reader goes on from what was read past the setup.
+    fn start(info: &ConnectionInfo, con: Connection, dedicated: Pool) -> MultiplexedConnection {
+        let (stream, core) = con.into_parts();
+        let (buf, decoder) = core.into_read_state();
         let (push_tx, push_rx) = mpsc::unbounded_channel();
         let (read_half, write_half) = stream.into_split();
         let socket = match &write_half {
@@ -446,7 +440,7 @@ impl MultiplexedConnection {
     async fn on_dedicated<R>(
         &self,
         wait: BlockingWait,
-        run: impl AsyncFnOnce(&mut super::pool::PooledConnection) -> Result<R>,
+        run: impl AsyncFnOnce(&mut crate::pool::tokio::PooledConnection) -> Result<R>,
     ) -> Result<R> {
         let work = async {
             let mut con = self.dedicated.get().await?;
@@ -480,7 +474,7 @@ fn refuse_shared_state(out: Outgoing<'_>) -> Result<()> {
     }
     let mut refused = None;
     out.for_each(|cmd| {
-        if refused.is_none() && state_change(cmd).is_some() {
+        if refused.is_none() && cmd.state_change().is_some() {
             refused = cmd
                 .args()
                 .next()
@@ -496,34 +490,6 @@ fn refuse_shared_state(out: Outgoing<'_>) -> Result<()> {
              (Client::get_async_connection)"
         ))),
     }
-}
-
-/// Connects and runs the setup, before the tasks start: nothing else is on the socket
-/// yet. Returns the stream with what was read past the setup's replies.
-async fn set_up(info: &ConnectionInfo) -> Result<(Stream, BytesMut, Decoder)> {
-    let mut stream = Stream::connect(info).await?;
-    let mut buf = BytesMut::with_capacity(16 * 1024);
-    let mut decoder = Decoder::new();
-    let setup = setup_commands(info)?;
-    if !setup.is_empty() {
-        let mut packed = Vec::new();
-        for cmd in &setup {
-            cmd.write_packed(&mut packed);
-        }
-        stream
-            .write_all(&packed)
-            .await
-            .map_err(|e| Error::io(format!("writing to {} failed", info.addr), e))?;
-        let mut replies = Vec::with_capacity(setup.len());
-        while replies.len() < setup.len() {
-            match read_value(&mut stream, &mut buf, &mut decoder, &info.addr).await? {
-                Value::Push(items) if !is_subscription_reply(&items) => {}
-                reply => replies.push(reply),
-            }
-        }
-        check_setup(replies)?;
-    }
-    Ok((stream, buf, decoder))
 }
 
 /// Converts a single command's reply to `T`: an error reply is returned as the `Err`, an

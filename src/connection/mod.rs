@@ -4,6 +4,7 @@
 //! Pooling, pipelines and pub/sub are built on top of this; async IO lives elsewhere.
 
 mod busy_poll;
+pub(crate) mod core;
 pub(crate) mod info;
 
 use std::fmt;
@@ -13,8 +14,6 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
-
 pub use info::{
     CertReqs, ConnectionAddr, ConnectionInfo, CredentialProvider, CredentialProviderHandle,
     Credentials, DEFAULT_PORT, IntoConnectionInfo, Password, ProtocolVersion, StaticCredentials,
@@ -22,12 +21,12 @@ pub use info::{
 };
 
 use self::busy_poll::{BusyPoll, Pollable};
+use self::core::ConnectionCore;
 use crate::batch::Batch;
-pub(crate) use crate::cmd::StateChange;
-use crate::cmd::{Cmd, CmdRef, Outgoing, cmd};
+use crate::cmd::{Cmd, Outgoing};
 use crate::deadline;
-use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::{Decoder, Frame, ProtocolError};
+use crate::error::{Error, Result};
+use crate::protocol::Frame;
 use crate::seam::ConnectionLike;
 use crate::table::BlockingWait;
 use crate::types::FromRedisValue;
@@ -37,8 +36,6 @@ use crate::value::Value;
 const INITIAL_READ_CHUNK: usize = 16 * 1024;
 /// The most one read asks for.
 const MAX_READ_CHUNK: usize = 256 * 1024;
-/// A write buffer that grew past this for one large command is released afterwards.
-const MAX_RETAINED_WRITE_BUF: usize = 1024 * 1024;
 /// A command longer than this is written in two: its header and first bytes through the
 /// write buffer, then the rest straight from the command, so a large value is not copied
 /// once more before the kernel copies it, and the server starts reading it while the rest
@@ -54,7 +51,7 @@ pub(crate) const DIRECT_WRITE_MIN: usize = 64 * 1024;
 /// After an IO error, a timeout or a protocol error the connection is marked broken: the
 /// rest of a reply may still be on its way, so no later reply could be trusted to belong
 /// to the command that reads it. Every later use fails with an
-/// [`ErrorKind::Connection`] error; open a new connection instead.
+/// [`ErrorKind::Connection`](crate::ErrorKind::Connection) error; open a new connection instead.
 ///
 /// # Timeouts
 ///
@@ -83,18 +80,13 @@ pub(crate) const DIRECT_WRITE_MIN: usize = 64 * 1024;
 /// pub/sub and `MONITOR` never poll.
 pub struct Connection {
     stream: Stream,
-    addr: ConnectionAddr,
-    read_buf: BytesMut,
+    /// Everything but the socket: buffers, decoder, state.
+    core: ConnectionCore,
     /// Where the socket is read into, zeroed once and reused: safe code cannot read into
     /// uninitialised memory, and zeroing a fresh chunk of `read_buf` for every read
     /// costs more than copying in just the bytes that arrived.
     scratch: Vec<u8>,
     read_chunk: usize,
-    write_buf: Vec<u8>,
-    decoder: Decoder,
-    db: i64,
-    protocol: ProtocolVersion,
-    broken: bool,
     /// The read timeout the connection was configured with: each request's deadline.
     read_timeout: Option<Duration>,
     /// The read and write timeouts the socket has now, which a request shortens to what
@@ -104,8 +96,6 @@ pub struct Connection {
     /// The deadline of the request under way; `None` when it may take as long as it
     /// takes.
     deadline: Option<Instant>,
-    /// A command changed the connection's state (user, protocol...) behind its setup.
-    state_changed: bool,
     busy_poll: BusyPoll,
 }
 
@@ -226,8 +216,8 @@ impl Connection {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Connection`] or [`ErrorKind::Timeout`] when the server cannot be
-    /// reached; [`ErrorKind::Authentication`] when it refuses the credentials; the
+    /// [`ErrorKind::Connection`](crate::ErrorKind::Connection) or [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) when the server cannot be
+    /// reached; [`ErrorKind::Authentication`](crate::ErrorKind::Authentication) when it refuses the credentials; the
     /// server's error when `SELECT` or `HELLO` fails.
     pub fn open(info: &ConnectionInfo) -> Result<Connection> {
         let started = Instant::now();
@@ -263,46 +253,32 @@ impl Connection {
         };
         let mut con = Connection {
             stream,
-            addr: info.addr.clone(),
-            read_buf: BytesMut::with_capacity(INITIAL_READ_CHUNK),
+            core: ConnectionCore::new(info),
             scratch: Vec::new(),
             read_chunk: INITIAL_READ_CHUNK,
-            write_buf: Vec::with_capacity(1024),
-            decoder: Decoder::new(),
-            db: info.db,
-            protocol: info.protocol,
-            broken: false,
             read_timeout: info.socket_timeout,
             armed_read: None,
             armed_write: None,
             deadline: None,
-            state_changed: false,
             busy_poll: BusyPoll::new(info.busy_poll),
         };
         con.set_timeouts(info.socket_timeout, info.socket_timeout)?;
         // The setup counts against the connect timeout, from the start of connecting.
         let setup_timeout = info.socket_connect_timeout.or(info.socket_timeout);
-        con.setup(info, setup_timeout.and_then(|t| started.checked_add(t)))?;
-        // The setup's own AUTH, HELLO and SELECT are the connection's starting state.
-        con.state_changed = false;
-        Ok(con)
-    }
-
-    /// Runs the setup commands in one round trip, by `deadline`.
-    fn setup(&mut self, info: &ConnectionInfo, deadline: Option<Instant>) -> Result<()> {
-        let cmds = setup_commands(info)?;
-        if cmds.is_empty() {
-            return Ok(());
+        con.deadline = setup_timeout.and_then(|t| started.checked_add(t));
+        let cmds = ConnectionCore::setup_commands(info)?;
+        if !cmds.is_empty() {
+            let replies = con.exchange(Outgoing::Cmds(&cmds))?;
+            con.core.finish_setup(replies)?;
         }
-        self.deadline = deadline;
-        check_setup(self.exchange(Outgoing::Cmds(&cmds))?)
+        Ok(con)
     }
 
     /// Sets how long a read and a write may each block; `None` blocks forever.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`] for a zero duration.
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for a zero duration.
     pub fn set_timeouts(&mut self, read: Option<Duration>, write: Option<Duration>) -> Result<()> {
         self.stream
             .set_read_timeout(read)
@@ -331,7 +307,7 @@ impl Connection {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(Error::io(
-                format!("{what} {} failed", self.addr),
+                format!("{what} {} failed", self.core.addr),
                 io::Error::new(
                     io::ErrorKind::TimedOut,
                     "the request's deadline passed before its reply was whole",
@@ -381,7 +357,7 @@ impl Connection {
     /// on only such connections.
     #[must_use]
     pub fn is_pristine(&self, db: i64) -> bool {
-        !self.broken && !self.state_changed && self.db == db
+        self.core.is_pristine(db)
     }
 
     /// `true` when the server has sent nothing since the last reply and has not closed
@@ -389,45 +365,28 @@ impl Connection {
     /// checks before handing an idle connection on, with one non-blocking peek and no
     /// round trip.
     pub(crate) fn is_quiet(&self) -> bool {
-        !self.broken && self.read_buf.is_empty() && self.stream.is_quiet()
+        !self.core.is_broken() && self.core.read_buf.is_empty() && self.stream.is_quiet()
     }
 
     /// Sends `out` and reads its replies within the request's deadline. A batch is
     /// written straight from its buffer.
     fn exchange(&mut self, out: Outgoing<'_>) -> Result<Vec<Value>> {
-        self.check_usable()?;
+        self.core.check_usable()?;
         out.check_args()?;
         match out.wire() {
-            Some(wire) if self.write_buf.is_empty() => self.write_through(wire)?,
+            Some(wire) if self.core.write_buf.is_empty() => self.write_through(wire)?,
             _ => {
-                out.write_packed(&mut self.write_buf);
+                self.core.encode(out);
                 self.flush()?;
             }
         }
         let count = out.len();
         let mut replies = Vec::with_capacity(count);
-        while replies.len() < count {
-            // Short replies already buffered are taken together, anything else alone.
-            let taken = self
-                .decoder
-                .decode_short_lines(&mut self.read_buf, &mut replies, count);
-            if taken == 0 {
-                let reply = self.read_reply()?;
-                replies.push(reply);
-            }
+        while !self.core.take_replies(&mut replies, count)? {
+            self.read_more()?;
         }
-        for_each_succeeded(out, &replies, |cmd| self.note_state(cmd));
+        self.core.note_states(out, &replies);
         Ok(replies)
-    }
-
-    /// Follows commands that change the connection's state.
-    #[inline]
-    fn note_state(&mut self, cmd: CmdRef<'_>) {
-        match state_change(cmd) {
-            Some(StateChange::Db(db)) => self.db = db,
-            Some(StateChange::Other) => self.state_changed = true,
-            None => {}
-        }
     }
 
     /// Sends a command without reading its reply: requests read it next, and pub/sub
@@ -444,15 +403,15 @@ impl Connection {
     /// Writes a command within the request's deadline.
     #[inline]
     fn write_cmd(&mut self, cmd: &Cmd) -> Result<()> {
-        self.check_usable()?;
+        self.core.check_usable()?;
         cmd.check_args()?;
         let args = cmd.encoded_args();
         let Some((head, rest)) = args.split_at_checked(DIRECT_WRITE_MIN) else {
-            cmd.write_packed(&mut self.write_buf);
+            cmd.write_packed(&mut self.core.write_buf);
             return self.flush();
         };
-        cmd.write_header(&mut self.write_buf);
-        self.write_buf.extend_from_slice(head);
+        cmd.write_header(&mut self.core.write_buf);
+        self.core.write_buf.extend_from_slice(head);
         self.flush()?;
         self.write_through(rest)
     }
@@ -460,9 +419,9 @@ impl Connection {
     /// Writes `bytes` to the socket as they are, past the write buffer, which must be
     /// empty so nothing is sent out of order.
     fn write_through(&mut self, bytes: &[u8]) -> Result<()> {
-        debug_assert!(self.write_buf.is_empty());
+        debug_assert!(self.core.write_buf.is_empty());
         let res = self.write_within(bytes);
-        self.track(res)
+        self.core.track(res)
     }
 
     /// Writes all of `bytes` within the request's deadline: a write the socket takes in
@@ -479,28 +438,32 @@ impl Connection {
             match self.stream.write(rest) {
                 Ok(0) => {
                     return Err(Error::io(
-                        format!("writing to {} failed", self.addr),
+                        format!("writing to {} failed", self.core.addr),
                         io::ErrorKind::WriteZero.into(),
                     ));
                 }
                 Ok(n) => rest = rest.get(n..).unwrap_or_default(),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::io(format!("writing to {} failed", self.addr), e)),
+                Err(e) => {
+                    return Err(Error::io(
+                        format!("writing to {} failed", self.core.addr),
+                        e,
+                    ));
+                }
             }
         }
         self.stream
             .flush()
-            .map_err(|e| Error::io(format!("writing to {} failed", self.addr), e))
+            .map_err(|e| Error::io(format!("writing to {} failed", self.core.addr), e))
     }
 
     /// Reads the next message the server sends, push messages included, waiting as
     /// `wait` says. Running out of time is not an error here (`Ok(None)`), and a message
     /// half arrived stays buffered for the next call.
     pub(crate) fn read_message(&mut self, wait: Wait) -> Result<Option<Value>> {
-        self.check_usable()?;
+        self.core.check_usable()?;
         loop {
-            let decoded = self.decoder.decode(&mut self.read_buf).map_err(Error::from);
-            if let Some(value) = self.track(decoded)? {
+            if let Some(value) = self.core.decode_message()? {
                 return Ok(Some(value));
             }
             let set = match wait {
@@ -518,7 +481,7 @@ impl Connection {
             match filled {
                 Ok(()) => {}
                 Err(e) if e.is_timeout() => return Ok(None),
-                Err(e) => return self.track(Err(e)),
+                Err(e) => return self.core.track(Err(e)),
             }
             restored.map_err(|e| Error::io("cannot restore the socket's timeouts", e))?;
         }
@@ -527,80 +490,43 @@ impl Connection {
     /// The address this connection is connected to.
     #[must_use]
     pub fn addr(&self) -> &ConnectionAddr {
-        &self.addr
-    }
-
-    fn check_usable(&self) -> Result<()> {
-        if self.broken {
-            return Err(Error::new(
-                ErrorKind::Connection,
-                "connection is broken by an earlier error and cannot be reused",
-            ));
-        }
-        Ok(())
-    }
-
-    /// Marks the connection broken when `res` is an error that leaves the stream out of
-    /// step with the server.
-    fn track<T>(&mut self, res: Result<T>) -> Result<T> {
-        if res.as_ref().is_err_and(Error::is_unrecoverable) {
-            self.broken = true;
-        }
-        res
+        &self.core.addr
     }
 
     fn flush(&mut self) -> Result<()> {
-        let buf = std::mem::take(&mut self.write_buf);
+        let buf = std::mem::take(&mut self.core.write_buf);
         let res = self.write_within(&buf);
-        self.write_buf = buf;
-        if self.write_buf.capacity() > MAX_RETAINED_WRITE_BUF {
-            self.write_buf = Vec::with_capacity(1024);
-        } else {
-            self.write_buf.clear();
-        }
-        self.track(res)
+        self.core.write_buf = buf;
+        self.core.written();
+        self.core.track(res)
     }
 
-    /// Reads the next reply. RESP3 push messages that arrive in between (invalidations,
-    /// say) are not replies and are skipped; the replies to the subscribe family are
-    /// themselves pushes and are returned.
-    fn read_reply(&mut self) -> Result<Value> {
-        if let Some(value) = self.decoder.decode_short_line(&mut self.read_buf) {
-            return Ok(value);
-        }
-        let value = self
-            .read_reply_with(Frame::build_value)?
-            .map_err(Error::from);
-        self.track(value)
-    }
-
-    /// Reads the next reply, as [`Connection::read_reply`] does, and hands its frame to
-    /// `read`, whose errors are `read`'s to judge.
+    /// The next reply, handed to `read` as its frame, whose errors are `read`'s to
+    /// judge; RESP3 push messages that arrive in between and are not replies are skipped.
     fn read_reply_with<R>(&mut self, mut read: impl FnMut(&mut Frame<'_>) -> R) -> Result<R> {
         loop {
-            let decoded = self
-                .decoder
-                .decode_with(&mut self.read_buf, |frame| reply_frame(frame, &mut read));
-            match self.track(decoded.and_then(Option::transpose).map_err(Error::from))? {
-                Some(Some(out)) => return Ok(out),
-                // A push that is not a reply; the next frame may be buffered already.
-                Some(None) => {}
-                None => {
-                    let filled = self
-                        .arm(Direction::Read)
-                        .and_then(|()| self.fill_read_buf(true));
-                    self.track(filled)?;
-                }
+            if let Some(out) = self.core.decode_reply_with(&mut read)? {
+                return Ok(out);
             }
+            self.read_more()?;
         }
+    }
+
+    /// Reads more of a reply within the request's deadline; a failure breaks the
+    /// connection.
+    fn read_more(&mut self) -> Result<()> {
+        let filled = self
+            .arm(Direction::Read)
+            .and_then(|()| self.fill_read_buf(true));
+        self.core.track(filled)
     }
 
     /// Reads once from the socket onto the end of the read buffer, first polling for a
     /// while if `poll` (a reply is awaited) and the connection's policy says so.
     fn fill_read_buf(&mut self, poll: bool) -> Result<()> {
         // A large value whose length is known gets its room in one go, not by doubling.
-        self.read_buf
-            .reserve(self.decoder.wanted(self.read_buf.len()));
+        let wanted = self.core.wanted();
+        self.core.read_buf.reserve(wanted);
         if self.scratch.len() < self.read_chunk {
             self.scratch.resize(self.read_chunk, 0);
         }
@@ -623,19 +549,23 @@ impl Connection {
             Err(e) => Err(e),
         };
         let n = *res.as_ref().unwrap_or(&0);
-        self.read_buf
+        self.core
+            .read_buf
             .extend_from_slice(self.scratch.get(..n).unwrap_or_default());
         self.read_chunk = (n * 2).clamp(INITIAL_READ_CHUNK, MAX_READ_CHUNK);
         match res {
             Ok(0) => Err(Error::io(
-                format!("reading from {} failed", self.addr),
+                format!("reading from {} failed", self.core.addr),
                 io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the server closed the connection",
                 ),
             )),
             Ok(_) => Ok(()),
-            Err(e) => Err(Error::io(format!("reading from {} failed", self.addr), e)),
+            Err(e) => Err(Error::io(
+                format!("reading from {} failed", self.core.addr),
+                e,
+            )),
         }
     }
 }
@@ -677,125 +607,6 @@ fn close_enough(a: Option<Duration>, b: Option<Duration>) -> bool {
     }
 }
 
-/// Calls `f` with each command of `out` whose reply in `replies` is not an error: the
-/// commands that may have changed their connection's state (one whose reply is an error
-/// changed nothing).
-pub(crate) fn for_each_succeeded<'a>(
-    out: Outgoing<'a>,
-    replies: &[Value],
-    mut f: impl FnMut(CmdRef<'a>),
-) {
-    // Most batches hold no such command: their entries said so as they were queued.
-    if !out.changes_state() {
-        return;
-    }
-    let mut replies_in_turn = replies.iter();
-    out.for_each(|cmd| {
-        if replies_in_turn
-            .next()
-            .is_some_and(|reply| !matches!(reply, Value::ServerError(_)))
-        {
-            f(cmd);
-        }
-    });
-}
-
-/// What `cmd`, once it succeeded, did to its connection's state: its table entry says.
-#[inline]
-pub(crate) fn state_change(cmd: CmdRef<'_>) -> Option<StateChange> {
-    cmd.state_change()
-}
-
-/// The commands that set a new connection up, sent in one round trip: `HELLO 3` (with
-/// `AUTH` and `SETNAME`) for RESP3; otherwise `AUTH` and `CLIENT SETNAME`; then
-/// `SELECT`. Shared by the sync and the async connections.
-pub(crate) fn setup_commands(info: &ConnectionInfo) -> Result<Vec<Cmd>> {
-    // A provider is asked anew for each connection, so rotated secrets are picked up.
-    let provided = match &info.credential_provider {
-        Some(provider) => Some(provider.0.credentials()?),
-        None => None,
-    };
-    let (username, password) = match &provided {
-        Some(credentials) => (credentials.username.as_ref(), Some(&credentials.password)),
-        None => (info.username.as_ref(), info.password.as_ref()),
-    };
-    let mut cmds = Vec::new();
-    match info.protocol {
-        ProtocolVersion::Resp3 => {
-            let mut hello = cmd("HELLO");
-            hello.arg(3);
-            if let Some(password) = password {
-                let user = username.map_or("default", String::as_str);
-                hello.arg("AUTH").arg(user).arg(password.expose());
-            }
-            if let Some(name) = &info.client_name {
-                hello.arg("SETNAME").arg(name);
-            }
-            cmds.push(hello);
-        }
-        ProtocolVersion::Resp2 => {
-            if let Some(password) = password {
-                let mut auth = cmd("AUTH");
-                if let Some(user) = username {
-                    auth.arg(user);
-                }
-                auth.arg(password.expose());
-                cmds.push(auth);
-            }
-            if let Some(name) = &info.client_name {
-                cmds.push(cmd("CLIENT SETNAME").arg(name).clone());
-            }
-        }
-    }
-    if info.db != 0 {
-        cmds.push(cmd("SELECT").arg(info.db).clone());
-    }
-    Ok(cmds)
-}
-
-/// The first error among the setup replies.
-pub(crate) fn check_setup(replies: Vec<Value>) -> Result<()> {
-    for reply in replies {
-        if let Value::ServerError(e) = reply {
-            return Err(e.into());
-        }
-    }
-    Ok(())
-}
-
-/// Hands a decoded frame to `read`, unless it is a push message that is not a reply (an
-/// invalidation, say), which readers of replies skip: then `None`. The replies to the
-/// subscribe family are themselves pushes and are read. Shared by the sync and the
-/// single async connection.
-pub(crate) fn reply_frame<R>(
-    frame: &mut Frame<'_>,
-    read: impl FnOnce(&mut Frame<'_>) -> R,
-) -> std::result::Result<Option<R>, ProtocolError> {
-    if frame.at_push()
-        && let Value::Push(items) = frame.clone().value()?
-        && !is_subscription_reply(&items)
-    {
-        return Ok(None);
-    }
-    Ok(Some(read(frame)))
-}
-
-pub(crate) fn is_subscription_reply(items: &[Value]) -> bool {
-    let Some(Value::SimpleString(kind) | Value::BulkString(kind)) = items.first() else {
-        return false;
-    };
-    [
-        "subscribe",
-        "psubscribe",
-        "ssubscribe",
-        "unsubscribe",
-        "punsubscribe",
-        "sunsubscribe",
-    ]
-    .iter()
-    .any(|name| kind.eq_ignore_ascii_case(name.as_bytes()))
-}
-
 fn connect_tcp(host: &str, port: u16, info: &ConnectionInfo) -> Result<TcpStream> {
     let shown = &info.addr;
     let addrs = (host, port)
@@ -832,8 +643,8 @@ impl ConnectionLike for Connection {
         })?;
         // The command ran whether or not its reply converts.
         let converted = reply?;
-        self.note_state(cmd.view());
-        self.track(converted)
+        self.core.note_state(cmd.view());
+        self.core.track(converted)
     }
 
     fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
@@ -844,25 +655,25 @@ impl ConnectionLike for Connection {
     }
 
     fn db(&self) -> i64 {
-        self.db
+        self.core.db()
     }
 
     fn protocol(&self) -> ProtocolVersion {
-        self.protocol
+        self.core.protocol()
     }
 
     fn is_open(&self) -> bool {
-        !self.broken
+        !self.core.is_broken()
     }
 }
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
-            .field("addr", &self.addr)
-            .field("db", &self.db)
-            .field("protocol", &self.protocol)
-            .field("broken", &self.broken)
+            .field("addr", &self.core.addr)
+            .field("db", &self.core.db())
+            .field("protocol", &self.core.protocol())
+            .field("broken", &self.core.is_broken())
             .finish_non_exhaustive()
     }
 }

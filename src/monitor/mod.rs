@@ -1,9 +1,15 @@
-//! [`Monitor`]: every command the server runs, as parsed entries.
+//! Monitor: every command the server runs, as parsed entries.
+//!
+//! The parsing and the `MONITOR` handshake are here; the blocking [`Monitor`] and the
+//! tokio [`aio::Monitor`](crate::aio::Monitor) only connect and read.
 
-use std::time::Duration;
+pub(crate) mod blocking;
+#[cfg(feature = "tokio")]
+pub(crate) mod tokio;
 
-use crate::cmd::cmd;
-use crate::connection::{Connection, Wait};
+pub use blocking::Monitor;
+
+use crate::cmd::{Cmd, cmd};
 use crate::error::{Error, ErrorKind, Result};
 use crate::value::Value;
 
@@ -97,59 +103,24 @@ fn unquote_all(mut rest: &[u8]) -> Option<Vec<Vec<u8>>> {
     }
 }
 
-/// A connection in `MONITOR` mode: an iterator of [`MonitorEntry`], one per command the
-/// server runs, from any client.
-///
-/// # Examples
-///
-/// ```no_run
-/// # fn main() -> respec::Result<()> {
-/// let client = respec::Client::open("redis://127.0.0.1/")?;
-/// for entry in client.monitor()?.take(10) {
-///     let entry = entry?;
-///     println!("{} {} {:?}", entry.client, entry.command, entry.args);
-/// }
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Debug)]
-pub struct Monitor {
-    con: Connection,
+/// `MONITOR`, which turns a connection into a monitor.
+pub(crate) fn monitor_cmd() -> Cmd {
+    cmd("MONITOR")
 }
 
-impl Monitor {
-    /// Turns `con` into a monitor: sends `MONITOR` and waits for its `OK`.
-    ///
-    /// # Errors
-    ///
-    /// IO errors, or the server's refusal.
-    pub fn new(mut con: Connection) -> Result<Monitor> {
-        con.send(&cmd("MONITOR"))?;
-        match con.read_message(Wait::Forever)? {
-            Some(reply) if reply.is_ok() => Ok(Monitor { con }),
-            Some(Value::ServerError(e)) => Err(e.into()),
-            other => Err(Error::new(
-                ErrorKind::Protocol,
-                format!("unexpected reply to MONITOR: {other:?}"),
-            )),
-        }
-    }
-
-    /// The next entry, waiting up to `timeout`; `Ok(None)` when none came.
-    ///
-    /// # Errors
-    ///
-    /// IO errors and unparseable lines.
-    pub fn next_entry(&mut self, timeout: Duration) -> Result<Option<MonitorEntry>> {
-        let wait = if timeout.is_zero() {
-            Wait::No
-        } else {
-            Wait::For(timeout)
-        };
-        self.con.read_message(wait)?.map(entry).transpose()
+/// Judges the reply to [`monitor_cmd`]: `OK`, or the server's refusal.
+pub(crate) fn confirm(reply: Value) -> Result<()> {
+    match reply {
+        reply if reply.is_ok() => Ok(()),
+        Value::ServerError(e) => Err(e.into()),
+        other => Err(Error::new(
+            ErrorKind::Protocol,
+            format!("unexpected reply to MONITOR: {other:?}"),
+        )),
     }
 }
 
+/// An entry from what a monitoring connection sent.
 pub(crate) fn entry(value: Value) -> Result<MonitorEntry> {
     match value {
         Value::SimpleString(line) | Value::BulkString(line) => MonitorEntry::parse(&line),
@@ -157,19 +128,6 @@ pub(crate) fn entry(value: Value) -> Result<MonitorEntry> {
             ErrorKind::Protocol,
             format!("unexpected MONITOR message: {other:?}"),
         )),
-    }
-}
-
-/// Blocks for each entry; an error ends nothing by itself, but a dead connection yields
-/// its error every time.
-impl Iterator for Monitor {
-    type Item = Result<MonitorEntry>;
-
-    fn next(&mut self) -> Option<Result<MonitorEntry>> {
-        self.con
-            .read_message(Wait::Forever)
-            .transpose()
-            .map(|res| res.and_then(entry))
     }
 }
 
@@ -193,5 +151,21 @@ mod tests {
 
         assert!(MonitorEntry::parse(b"OK").is_err());
         assert!(MonitorEntry::parse(br#"1.5 [0 x] "unterminated"#).is_err());
+    }
+
+    #[test]
+    fn handshake_and_messages() {
+        assert_eq!(monitor_cmd().args().collect::<Vec<_>>(), [b"MONITOR"]);
+        assert!(confirm(Value::SimpleString("OK".into())).is_ok());
+        let refused = Value::ServerError(crate::value::ServerError::new("ERR no"));
+        assert!(confirm(refused).unwrap_err().to_string().contains("no"));
+        assert_eq!(
+            confirm(Value::Int(1)).unwrap_err().kind(),
+            ErrorKind::Protocol
+        );
+
+        let line = Value::SimpleString(r#"2.0 [1 unix:/s] "get" "k""#.into());
+        assert_eq!(entry(line).unwrap().command, "get");
+        assert_eq!(entry(Value::Nil).unwrap_err().kind(), ErrorKind::Protocol);
     }
 }

@@ -1,5 +1,9 @@
-//! [`Client`]: the entry point. It holds the connection settings and a pool of
-//! connections, and runs commands on them.
+//! [`Client`]: the entry point. It holds a connector and a pool of connections from it,
+//! runs commands on them, and opens the async backends.
+//!
+//! The toolkit sits above the client and adds its own ways in, each next to its tool:
+//! [`Client::lock`] in `lock/`, [`Client::pubsub`] in `pubsub/`, [`Client::monitor`] in
+//! `monitor/`, [`Client::transaction`] in `transaction/`, and their async twins.
 
 use std::sync::Arc;
 
@@ -8,16 +12,11 @@ use crate::cmd::Cmd;
 use crate::connection::{Connection, ConnectionInfo, IntoConnectionInfo, ProtocolVersion};
 use crate::connector::Connector;
 use crate::error::Result;
-use crate::lock::Lock;
-use crate::monitor::Monitor;
-use crate::pipeline::Pipeline;
 use crate::pool::PoolConfig;
 use crate::pool::blocking::{Pool, PooledConnection};
-use crate::pubsub::PubSub;
 use crate::retry::RetryPolicy;
 use crate::seam::ConnectionLike;
-use crate::transaction::Transaction;
-use crate::types::{FromRedisValue, ToRedisArgs};
+use crate::types::FromRedisValue;
 use crate::value::Value;
 
 /// Connections to one server, pooled.
@@ -145,42 +144,6 @@ impl Client {
         self.pool.idle_connections()
     }
 
-    /// Runs an optimistic transaction (see [`Transaction`]) on one connection checked
-    /// out of the pool for its whole span, watching `keys`; returns `EXEC`'s replies.
-    ///
-    /// # Errors
-    ///
-    /// As [`Transaction::run`], and pool errors.
-    pub fn transaction<T, F>(&self, keys: impl ToRedisArgs, func: F) -> Result<T>
-    where
-        T: FromRedisValue,
-        F: FnMut(&mut PooledConnection, &mut Pipeline) -> Result<()>,
-    {
-        let mut con = self.get_connection()?;
-        Transaction::new(keys).run(&mut con, func)
-    }
-
-    /// A distributed lock on the key `name`; see [`Lock`] for its options.
-    #[must_use]
-    pub fn lock(&self, name: impl Into<String>) -> Lock<Client> {
-        Lock::new(self.clone(), name)
-    }
-
-    /// A [`PubSub`] on a dedicated connection, opened when it first subscribes.
-    #[must_use]
-    pub fn pubsub(&self) -> PubSub {
-        PubSub::new(Arc::clone(self.pool.connector()), self.pool.retry().clone())
-    }
-
-    /// A [`Monitor`] on a dedicated connection: every command the server runs.
-    ///
-    /// # Errors
-    ///
-    /// Connection errors, or the server's refusal.
-    pub fn monitor(&self) -> Result<Monitor> {
-        Monitor::connect(&**self.pool.connector(), self.pool.retry())
-    }
-
     /// A new [`MultiplexedConnection`](crate::aio::MultiplexedConnection): one socket
     /// many tasks share, cheap to clone.
     ///
@@ -220,40 +183,6 @@ impl Client {
                 self.pool.retry().clone(),
             )
         })
-    }
-
-    /// Runs an optimistic transaction on one async connection checked out for its
-    /// whole span; the async twin of [`Client::transaction`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Transaction::run`], and pool errors.
-    #[cfg(feature = "tokio")]
-    pub async fn transaction_async<T, F>(&self, keys: impl ToRedisArgs, func: F) -> Result<T>
-    where
-        T: FromRedisValue,
-        F: AsyncFnMut(&mut crate::aio::PooledConnection, &mut Pipeline) -> Result<()>,
-    {
-        let mut con = self.get_async_connection().await?;
-        crate::aio::transaction(&mut con, keys, func).await
-    }
-
-    /// An async [`PubSub`](crate::aio::PubSub) on a dedicated connection, opened when
-    /// it first subscribes.
-    #[cfg(feature = "tokio")]
-    #[must_use]
-    pub fn async_pubsub(&self) -> crate::aio::PubSub {
-        crate::aio::PubSub::new(Arc::clone(self.pool.connector()), self.pool.retry().clone())
-    }
-
-    /// An async [`Monitor`](crate::aio::Monitor) on a dedicated connection.
-    ///
-    /// # Errors
-    ///
-    /// Connection errors, or the server's refusal.
-    #[cfg(feature = "tokio")]
-    pub async fn async_monitor(&self) -> Result<crate::aio::Monitor> {
-        crate::aio::Monitor::connect(&**self.pool.connector(), self.pool.retry()).await
     }
 
     /// A [`ConnectionManager`](crate::aio::ConnectionManager): a multiplexed connection

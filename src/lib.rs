@@ -23,22 +23,27 @@
 //!
 //! # Layout
 //!
-//! Lowest layer first; a layer never uses one above it.
+//! Lowest layer first; a layer never uses one above it (ARCHITECTURE.md lists the
+//! modules in order, and a test holds the code to it).
 //!
 //! - [`protocol`]: RESP2/RESP3 frames. An incremental [`Decoder`](protocol::Decoder) over
 //!   `BytesMut` and the encoding functions. No IO.
 //! - [`Value`], [`Error`], and the conversions [`ToRedisArgs`] (arguments) and
 //!   [`FromRedisValue`] (replies).
-//! - [`Cmd`]: one command, arguments packed, keys marked; [`Pipeline`] queues many.
-//! - [`commands`]: generated from the spec: the [`Commands`], [`AsyncCommands`] and
-//!   pipeline methods, option types, and the command table with key specs and routing
-//!   tips.
-//! - [`ConnectionLike`], the seam every backend implements, and [`Connection`], one
-//!   blocking TCP or Unix-socket connection; [`ConnectionInfo`] parses URLs.
-//! - [`Client`]: a pool of connections; the toolkit (transactions, scripts, scans,
-//!   lock, pub/sub, monitor) on top.
+//! - [`Cmd`]: one command, arguments packed, keys marked, its command-table entry at
+//!   hand ([`Cmd::info`]); a [`Batch`] holds many, with an atomic flag and scripts to
+//!   load.
+//! - [`ConnectionLike`] and [`AsyncConnectionLike`]: the seam every backend implements.
+//!   [`Commands`], [`AsyncCommands`], [`Pipeline`] and the toolkit work on any of them.
+//! - [`commands`]: generated from the spec: the command methods, option types, the
+//!   command table with key specs and routing tips, and cluster key slots.
+//! - [`Connection`], one blocking TCP or Unix-socket connection ([`ConnectionInfo`]
+//!   parses URLs); a [`Connector`] gives new ones to whatever opens connections.
+//! - [`Client`]: a pool of connections, itself a backend of the seam.
+//! - The toolkit, each tool with one core and a blocking and a tokio driver:
+//!   transactions, scans, the [`Lock`], [`PubSub`], [`Monitor`].
 //! - [`aio`]: the async client: multiplexed connections with coalesced writes, the
-//!   reconnecting manager, the async pool and toolkit.
+//!   reconnecting manager, the async pool, and the tokio drivers of the toolkit.
 //!
 //! # Feature flags
 //!

@@ -14,10 +14,9 @@ use tokio::net::UnixStream;
 
 use crate::batch::Batch;
 use crate::cmd::{Cmd, Outgoing};
-use crate::connection::core::ConnectionCore;
-use crate::connection::{
-    ConnectionAddr, ConnectionInfo, DIRECT_WRITE_MIN, ProtocolVersion, is_quiet,
-};
+use crate::connection::core::{ConnectionCore, DIRECT_WRITE_MIN};
+use crate::connection::info::{ConnectionAddr, ConnectionInfo, ProtocolVersion};
+use crate::connection::socket::{configure_tcp, is_quiet};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Decoded, Decoder, Frame, ProtocolError};
 use crate::seam::AsyncConnectionLike;
@@ -86,14 +85,7 @@ impl Stream {
                     let stream = TcpStream::connect((host.as_str(), *port))
                         .await
                         .map_err(|e| Error::io(format!("cannot connect to {shown}"), e))?;
-                    stream
-                        .set_nodelay(true)
-                        .and_then(|()| {
-                            socket2::SockRef::from(&stream).set_keepalive(info.socket_keepalive)
-                        })
-                        .map_err(|e| {
-                            Error::io(format!("cannot configure the socket to {shown}"), e)
-                        })?;
+                    configure_tcp(&socket2::SockRef::from(&stream), info)?;
                     Ok(Stream::Tcp(stream))
                 }
                 #[cfg(feature = "tls")]
@@ -101,13 +93,7 @@ impl Stream {
                     let tcp = TcpStream::connect((host.as_str(), *port))
                         .await
                         .map_err(|e| Error::io(format!("cannot connect to {shown}"), e))?;
-                    tcp.set_nodelay(true)
-                        .and_then(|()| {
-                            socket2::SockRef::from(&tcp).set_keepalive(info.socket_keepalive)
-                        })
-                        .map_err(|e| {
-                            Error::io(format!("cannot configure the socket to {shown}"), e)
-                        })?;
+                    configure_tcp(&socket2::SockRef::from(&tcp), info)?;
                     let config = crate::tls::client_config(&info.tls)?;
                     let name = crate::tls::server_name(host)?;
                     let tls = tokio_rustls::TlsConnector::from(config)

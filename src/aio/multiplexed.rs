@@ -26,8 +26,8 @@ use super::connection::{
 };
 use crate::batch::Batch;
 use crate::cmd::{Cmd, Outgoing};
-use crate::connection::core::is_subscription_reply;
-use crate::connection::{ConnectionAddr, ConnectionInfo, DIRECT_WRITE_MIN, ProtocolVersion};
+use crate::connection::core::{DIRECT_WRITE_MIN, is_subscription_reply};
+use crate::connection::info::{ConnectionAddr, ConnectionInfo, ProtocolVersion};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::PoolConfig;
 use crate::pool::tokio::Pool;

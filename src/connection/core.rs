@@ -15,12 +15,18 @@ use super::info::{ConnectionAddr, ConnectionInfo, ProtocolVersion};
 use crate::cmd::{Cmd, CmdRef, Outgoing, StateChange, cmd};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Decoder, Frame, ProtocolError};
+use crate::table::CommandFlags;
 use crate::value::Value;
 
 /// How much the read buffer starts with.
 const INITIAL_READ_BUF: usize = 16 * 1024;
 /// A write buffer that grew past this for one large command is released afterwards.
 const MAX_RETAINED_WRITE_BUF: usize = 1024 * 1024;
+/// A command longer than this is written in two: its header and first bytes through the
+/// write buffer, then the rest straight from the command, so a large value is not copied
+/// once more before the kernel copies it, and the server starts reading it while the rest
+/// is sent. Both connections split their writes at this size.
+pub(crate) const DIRECT_WRITE_MIN: usize = 64 * 1024;
 
 /// A connection's state, without its socket.
 #[derive(Debug)]
@@ -284,21 +290,14 @@ pub(crate) fn reply_frame<R>(
     Ok(Some(read(frame)))
 }
 
-/// `true` for the replies to the subscribe family, which RESP3 sends as pushes.
+/// `true` for a push that is the reply to a command: the subscribe family answers with
+/// pushes named after the command (`subscribe`, `sunsubscribe`...), which the table
+/// flags as pub/sub; messages and invalidations name no command.
 pub(crate) fn is_subscription_reply(items: &[Value]) -> bool {
     let Some(Value::SimpleString(kind) | Value::BulkString(kind)) = items.first() else {
         return false;
     };
-    [
-        "subscribe",
-        "psubscribe",
-        "ssubscribe",
-        "unsubscribe",
-        "punsubscribe",
-        "sunsubscribe",
-    ]
-    .iter()
-    .any(|name| kind.eq_ignore_ascii_case(name.as_bytes()))
+    crate::table::lookup(kind, None).is_some_and(|info| info.flags.contains(CommandFlags::PUBSUB))
 }
 
 #[cfg(test)]
@@ -402,5 +401,25 @@ mod tests {
         assert!(c.is_pristine(3), "AUTH failed, so nothing else changed");
         c.note_state(cmd("HELLO").arg(2).view());
         assert!(!c.is_pristine(3));
+    }
+
+    #[test]
+    fn pushes_naming_a_pub_sub_command_are_its_replies() {
+        let push = |kind: &str| [Value::BulkString(kind.to_owned().into()), Value::Int(1)];
+        for kind in [
+            "subscribe",
+            "psubscribe",
+            "ssubscribe",
+            "unsubscribe",
+            "punsubscribe",
+            "SUNSUBSCRIBE",
+        ] {
+            assert!(is_subscription_reply(&push(kind)), "{kind}");
+        }
+        for kind in ["message", "pmessage", "smessage", "invalidate", "get", ""] {
+            assert!(!is_subscription_reply(&push(kind)), "{kind}");
+        }
+        assert!(!is_subscription_reply(&[]));
+        assert!(!is_subscription_reply(&[Value::Int(1)]));
     }
 }

@@ -6,6 +6,7 @@
 mod busy_poll;
 pub(crate) mod core;
 pub(crate) mod info;
+pub(crate) mod socket;
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -21,7 +22,8 @@ pub use info::{
 };
 
 use self::busy_poll::{BusyPoll, Pollable};
-use self::core::ConnectionCore;
+use self::core::{ConnectionCore, DIRECT_WRITE_MIN};
+use self::socket::is_quiet;
 use crate::batch::Batch;
 use crate::cmd::{Cmd, Outgoing};
 use crate::deadline;
@@ -36,11 +38,6 @@ use crate::value::Value;
 const INITIAL_READ_CHUNK: usize = 16 * 1024;
 /// The most one read asks for.
 const MAX_READ_CHUNK: usize = 256 * 1024;
-/// A command longer than this is written in two: its header and first bytes through the
-/// write buffer, then the rest straight from the command, so a large value is not copied
-/// once more before the kernel copies it, and the server starts reading it while the rest
-/// is sent. The async connections split their writes at the same size.
-pub(crate) const DIRECT_WRITE_MIN: usize = 64 * 1024;
 
 /// A blocking connection to one server, over TCP or a Unix socket.
 ///
@@ -570,30 +567,6 @@ impl Connection {
     }
 }
 
-/// `true` when nothing waits to be read on `socket` and the peer has not closed it, by
-/// one peek that does not wait. Shared with the async connections, whose runtime may not
-/// have seen yet what the socket has.
-pub(crate) fn is_quiet(socket: &socket2::SockRef<'_>) -> bool {
-    matches!(peek_now(socket), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
-}
-
-/// Peeks at one byte without waiting: `WouldBlock` when nothing has arrived, `Ok(0)` when
-/// the peer closed.
-#[cfg(unix)]
-fn peek_now(socket: &socket2::SockRef<'_>) -> io::Result<usize> {
-    let mut byte = [std::mem::MaybeUninit::uninit(); 1];
-    socket.recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT)
-}
-
-#[cfg(not(unix))]
-fn peek_now(socket: &socket2::SockRef<'_>) -> io::Result<usize> {
-    let mut byte = [std::mem::MaybeUninit::uninit(); 1];
-    socket.set_nonblocking(true)?;
-    let peeked = socket.peek(&mut byte);
-    socket.set_nonblocking(false)?;
-    peeked
-}
-
 /// How far a socket's timeout may be from what is left of a deadline before it is set
 /// anew: a request whose reply comes in one read then costs no call to set it.
 const REARM_SLACK: Duration = Duration::from_millis(1);
@@ -620,11 +593,7 @@ fn connect_tcp(host: &str, port: u16, info: &ConnectionInfo) -> Result<TcpStream
         };
         match res {
             Ok(stream) => {
-                let configured = stream.set_nodelay(true).and_then(|()| {
-                    socket2::SockRef::from(&stream).set_keepalive(info.socket_keepalive)
-                });
-                configured
-                    .map_err(|e| Error::io(format!("cannot configure the socket to {shown}"), e))?;
+                socket::configure_tcp(&socket2::SockRef::from(&stream), info)?;
                 return Ok(stream);
             }
             Err(e) => last_err = e,

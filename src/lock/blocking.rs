@@ -250,3 +250,11 @@ impl<C: ConnectionLike + Clone> fmt::Debug for LockGuard<C> {
             .finish()
     }
 }
+
+impl Client {
+    /// A distributed lock on the key `name`; see [`Lock`] for its options.
+    #[must_use]
+    pub fn lock(&self, name: impl Into<String>) -> Lock<Client> {
+        Lock::new(self.clone(), name)
+    }
+}

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::{MonitorEntry, confirm, entry, monitor_cmd};
+use crate::client::Client;
 use crate::connection::{Connection, Wait};
 use crate::connector::Connector;
 use crate::error::{Error, ErrorKind, Result};
@@ -77,5 +78,16 @@ impl Iterator for Monitor {
             .read_message(Wait::Forever)
             .transpose()
             .map(|res| res.and_then(entry))
+    }
+}
+
+impl Client {
+    /// A [`Monitor`] on a dedicated connection: every command the server runs.
+    ///
+    /// # Errors
+    ///
+    /// Connection errors, or the server's refusal.
+    pub fn monitor(&self) -> Result<Monitor> {
+        Monitor::connect(&**self.connector(), self.retry_policy())
     }
 }

@@ -7,6 +7,7 @@ use futures_core::Stream;
 use super::{MonitorEntry, confirm, entry, monitor_cmd};
 use crate::aio::Connection;
 use crate::aio::stream::unfold;
+use crate::client::Client;
 use crate::connector::Connector;
 use crate::error::Result;
 use crate::retry::RetryPolicy;
@@ -66,5 +67,16 @@ impl Monitor {
                 Err(e) => Some((Err(e), None)),
             }
         })
+    }
+}
+
+impl Client {
+    /// An async [`Monitor`] on a dedicated connection: every command the server runs.
+    ///
+    /// # Errors
+    ///
+    /// Connection errors, or the server's refusal.
+    pub async fn async_monitor(&self) -> Result<Monitor> {
+        Monitor::connect(&**self.connector(), self.retry_policy()).await
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::{Family, Message, SubscriptionState, Subscriptions, names};
+use crate::client::Client;
 use crate::cmd::{Cmd, cmd};
 use crate::connection::{Connection, Wait};
 use crate::connector::Connector;
@@ -360,5 +361,13 @@ impl PubSubThread {
                 "the pub/sub thread panicked",
             ))
         })
+    }
+}
+
+impl Client {
+    /// A [`PubSub`] on a dedicated connection, opened when it first subscribes.
+    #[must_use]
+    pub fn pubsub(&self) -> PubSub {
+        PubSub::with_connector(Arc::clone(self.connector()), self.retry_policy().clone())
     }
 }

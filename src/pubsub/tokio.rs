@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use super::{Family, Handler, Message, SubscriptionState, Subscriptions, names};
 use crate::aio::Connection;
 use crate::aio::stream::unfold;
+use crate::client::Client;
 use crate::cmd::{Cmd, cmd};
 use crate::connector::Connector;
 use crate::error::{Error, ErrorKind, Result};
@@ -376,5 +377,13 @@ impl PubSubTask {
                 "the pub/sub task panicked or was cancelled",
             ))
         })
+    }
+}
+
+impl Client {
+    /// An async [`PubSub`] on a dedicated connection, opened when it first subscribes.
+    #[must_use]
+    pub fn async_pubsub(&self) -> PubSub {
+        PubSub::with_connector(Arc::clone(self.connector()), self.retry_policy().clone())
     }
 }

@@ -1,8 +1,10 @@
 //! Transactions over the sync seam.
 
 use super::{Transaction, attempt_pipeline, unwatch_cmd};
+use crate::client::Client;
 use crate::error::Result;
 use crate::pipeline::Pipeline;
+use crate::pool::blocking::PooledConnection;
 use crate::seam::ConnectionLike;
 use crate::types::{FromRedisValue, ToRedisArgs};
 
@@ -105,5 +107,22 @@ impl Transaction {
                 res => return res,
             }
         }
+    }
+}
+
+impl Client {
+    /// Runs an optimistic transaction (see [`Transaction`]) on one connection checked
+    /// out of the pool for its whole span, watching `keys`; returns `EXEC`'s replies.
+    ///
+    /// # Errors
+    ///
+    /// As [`Transaction::run`], and pool errors.
+    pub fn transaction<T, F>(&self, keys: impl ToRedisArgs, func: F) -> Result<T>
+    where
+        T: FromRedisValue,
+        F: FnMut(&mut PooledConnection, &mut Pipeline) -> Result<()>,
+    {
+        let mut con = self.get_connection()?;
+        Transaction::new(keys).run(&mut con, func)
     }
 }

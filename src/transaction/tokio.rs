@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use super::{Transaction, attempt_pipeline, unwatch_cmd};
+use crate::client::Client;
 use crate::error::Result;
 use crate::pipeline::Pipeline;
+use crate::pool::tokio::PooledConnection;
 use crate::seam::AsyncConnectionLike;
 use crate::types::{FromRedisValue, ToRedisArgs};
 
@@ -93,5 +95,22 @@ impl Transaction {
 async fn pause(delay: Duration) {
     if !delay.is_zero() {
         ::tokio::time::sleep(delay).await;
+    }
+}
+
+impl Client {
+    /// Runs an optimistic transaction on one async connection checked out of the async
+    /// pool for its whole span; the async twin of [`Client::transaction`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Transaction::run`], and pool errors.
+    pub async fn transaction_async<T, F>(&self, keys: impl ToRedisArgs, func: F) -> Result<T>
+    where
+        T: FromRedisValue,
+        F: AsyncFnMut(&mut PooledConnection, &mut Pipeline) -> Result<()>,
+    {
+        let mut con = self.get_async_connection().await?;
+        Transaction::new(keys).run_async(&mut con, func).await
     }
 }

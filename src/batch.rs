@@ -219,3 +219,123 @@ impl Plan<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok() -> Value {
+        Value::SimpleString("OK".into())
+    }
+
+    fn queued() -> Value {
+        Value::SimpleString("QUEUED".into())
+    }
+
+    fn err(line: &str) -> Value {
+        Value::ServerError(ServerError::new(line))
+    }
+
+    fn batch(atomic: bool, script: Option<&Script>) -> Batch {
+        let mut batch = Batch::from_cmds(&[
+            cmd("SET").key("k").arg(1).clone(),
+            cmd("GET").key("k").clone(),
+        ]);
+        batch.set_atomic(atomic);
+        if let Some(script) = script {
+            batch.load_script(script);
+            batch.load_script(script);
+        }
+        batch
+    }
+
+    fn wire(plan: &Plan<'_>) -> Vec<String> {
+        let Outgoing::Packed(packed) = plan.wire() else {
+            panic!("a plan writes packed commands")
+        };
+        packed
+            .iter()
+            .map(|cmd| {
+                let words: Vec<_> = cmd.args().map(String::from_utf8_lossy).collect();
+                words.join(" ")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_plain_batch_goes_as_it_is_and_comes_back_as_it_is() {
+        let batch = batch(false, None);
+        let plan = batch.plan();
+        assert_eq!(wire(&plan), ["SET k 1", "GET k"]);
+        let replies = vec![ok(), err("WRONGTYPE no")];
+        assert_eq!(
+            plan.finish(replies.clone()).unwrap(),
+            replies,
+            "errors stay in place"
+        );
+        assert_eq!(
+            batch.cmds().map(|c| c.keys().count()).collect::<Vec<_>>(),
+            [1, 1]
+        );
+    }
+
+    #[test]
+    fn scripts_load_first_and_their_replies_are_taken_off() {
+        let script = Script::new("return 1");
+        let batch = batch(false, Some(&script));
+        let plan = batch.plan();
+        let sent = wire(&plan);
+        assert_eq!(sent.len(), 3, "a script loads once: {sent:?}");
+        assert!(sent[0].starts_with("SCRIPT LOAD"));
+        let hash = Value::BulkString(script.hash().to_owned().into());
+        assert_eq!(plan.finish(vec![hash, ok(), ok()]).unwrap(), [ok(), ok()]);
+        let failed = plan
+            .finish(vec![err("ERR bad script"), ok(), ok()])
+            .unwrap_err();
+        assert!(failed.to_string().contains("bad script"), "{failed}");
+    }
+
+    #[test]
+    fn a_transaction_is_wrapped_and_unwrapped() {
+        let batch = batch(true, None);
+        let plan = batch.plan();
+        assert_eq!(wire(&plan), ["MULTI", "SET k 1", "GET k", "EXEC"]);
+        let exec = Value::Array(vec![ok(), Value::BulkString("1".into())]);
+        let results = plan
+            .finish(vec![ok(), queued(), queued(), exec.clone()])
+            .unwrap();
+        assert_eq!(Value::Array(results), exec);
+
+        let watched = plan
+            .finish(vec![ok(), queued(), queued(), Value::Nil])
+            .unwrap_err();
+        assert_eq!(watched.kind(), ErrorKind::TransactionAborted);
+
+        let refused = vec![
+            ok(),
+            queued(),
+            err("ERR unknown"),
+            err("EXECABORT discarded"),
+        ];
+        let refused = plan.finish(refused).unwrap_err();
+        assert_eq!(
+            refused.command_index(),
+            Some(1),
+            "the cause, with its place"
+        );
+        assert!(refused.to_string().contains("GET"), "{refused}");
+
+        let odd = plan
+            .finish(vec![ok(), queued(), queued(), Value::Int(3)])
+            .unwrap_err();
+        assert_eq!(odd.kind(), ErrorKind::Protocol);
+    }
+
+    #[test]
+    fn a_transaction_does_not_block_though_its_commands_would() {
+        let mut batch = Batch::from_cmds(&[cmd("BLPOP").key("q").arg(5).clone()]);
+        assert!(batch.plan().blocking_wait().is_some());
+        batch.set_atomic(true);
+        assert!(batch.plan().blocking_wait().is_none());
+    }
+}

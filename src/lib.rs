@@ -115,8 +115,6 @@ pub use connection::{
     CredentialProviderHandle, Credentials, DEFAULT_PORT, IntoConnectionInfo, Password,
     ProtocolVersion, StaticCredentials, TlsOptions,
 };
-#[cfg(feature = "tokio")]
-pub use connector::ConnectFuture;
 pub use connector::Connector;
 pub use error::{Error, ErrorKind, Result};
 pub use lock::{DEFAULT_LOCK_SLEEP, Lock, LockGuard};

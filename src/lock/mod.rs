@@ -5,6 +5,54 @@
 //! [`aio::Lock`](crate::aio::Lock) only send and sleep, so the two behave the same by
 //! construction.
 
+/// The constructor and the options of a lock, written once for both drivers: each
+/// sets a field of the core.
+macro_rules! lock_options {
+    () => {
+        /// A lock on the key `name`, through `con`.
+        pub fn new(con: C, name: impl Into<String>) -> Self {
+            Self {
+                con,
+                core: LockCore::new(name.into()),
+            }
+        }
+
+        /// How long the lock lives once acquired; `None` lives until released.
+        #[must_use]
+        pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+            self.core.timeout = timeout;
+            self
+        }
+
+        /// How long to sleep between tries while waiting for the lock.
+        #[must_use]
+        pub fn sleep(mut self, sleep: Duration) -> Self {
+            self.core.sleep = sleep;
+            self
+        }
+
+        /// Whether [`acquire`](Self::acquire) waits for the lock or tries once.
+        #[must_use]
+        pub fn blocking(mut self, blocking: bool) -> Self {
+            self.core.blocking = blocking;
+            self
+        }
+
+        /// How long [`acquire`](Self::acquire) waits at most; `None` waits forever.
+        #[must_use]
+        pub fn blocking_timeout(mut self, timeout: Option<Duration>) -> Self {
+            self.core.blocking_timeout = timeout;
+            self
+        }
+
+        /// The key of the lock.
+        #[must_use]
+        pub fn name(&self) -> &str {
+            &self.core.name
+        }
+    };
+}
+
 pub(crate) mod blocking;
 #[cfg(feature = "tokio")]
 pub(crate) mod tokio;

@@ -37,47 +37,7 @@ pub struct Lock<C> {
 }
 
 impl<C: AsyncConnectionLike + Clone + Send + Sync> Lock<C> {
-    /// A lock on the key `name`, through `con`.
-    pub fn new(con: C, name: impl Into<String>) -> Lock<C> {
-        Lock {
-            con,
-            core: LockCore::new(name.into()),
-        }
-    }
-
-    /// How long the lock lives once acquired; `None` lives until released.
-    #[must_use]
-    pub fn timeout(mut self, timeout: Option<Duration>) -> Lock<C> {
-        self.core.timeout = timeout;
-        self
-    }
-
-    /// How long to sleep between tries while waiting for the lock.
-    #[must_use]
-    pub fn sleep(mut self, sleep: Duration) -> Lock<C> {
-        self.core.sleep = sleep;
-        self
-    }
-
-    /// Whether [`acquire`](Lock::acquire) waits for the lock or tries once.
-    #[must_use]
-    pub fn blocking(mut self, blocking: bool) -> Lock<C> {
-        self.core.blocking = blocking;
-        self
-    }
-
-    /// How long [`acquire`](Lock::acquire) waits at most; `None` waits forever.
-    #[must_use]
-    pub fn blocking_timeout(mut self, timeout: Option<Duration>) -> Lock<C> {
-        self.core.blocking_timeout = timeout;
-        self
-    }
-
-    /// The key of the lock.
-    #[must_use]
-    pub fn name(&self) -> &str {
-        &self.core.name
-    }
+    lock_options!();
 
     /// Takes the lock; `Ok(false)` when it is held by someone else and waiting is off
     /// or ran out.

@@ -6,7 +6,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use super::{Checkout, PoolConfig, PoolState, exhausted, health_check_due};
+use super::{Checkout, Home, Lease, PoolConfig, PoolState, exhausted, health_check_due};
 use crate::batch::Batch;
 use crate::cmd::{Cmd, cmd};
 use crate::connection::{Connection, ProtocolVersion};
@@ -131,16 +131,8 @@ impl Pool {
 
     fn wrap(self: &Arc<Self>, con: Connection) -> PooledConnection {
         PooledConnection {
-            con: Some(con),
-            pool: Arc::clone(self),
+            lease: Lease::new(con, Arc::clone(self)),
         }
-    }
-
-    /// Takes a connection back: kept when it is as it was set up, else closed.
-    fn put(&self, con: Connection) {
-        let keep = con.is_pristine(self.connector.options().db);
-        self.lock().give_back(con, keep);
-        self.available.notify_one();
     }
 
     /// Connections open now, idle or in use.
@@ -166,35 +158,28 @@ impl Pool {
 /// `HELLO`, `RESET`), is closed instead of going back, so the next user always gets a
 /// connection set up as the client's [`ConnectionInfo`](crate::ConnectionInfo) says.
 pub struct PooledConnection {
-    con: Option<Connection>,
-    pool: Arc<Pool>,
+    lease: Lease<Connection, Arc<Pool>>,
 }
 
 impl PooledConnection {
-    fn con(&self) -> &Connection {
-        // Present from creation until drop.
-        self.con
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("a pooled connection is present until dropped"))
-    }
-
-    fn con_mut(&mut self) -> &mut Connection {
-        self.con
-            .as_mut()
-            .unwrap_or_else(|| unreachable!("a pooled connection is present until dropped"))
-    }
-
     /// Takes the connection out of the pool for good: it will not go back, and its place
     /// is free for another.
     #[must_use]
-    pub fn detach(mut self) -> Connection {
-        let con = self
-            .con
-            .take()
-            .unwrap_or_else(|| unreachable!("a pooled connection is present until dropped"));
-        self.pool.lock().discard();
-        self.pool.available.notify_one();
-        con
+    pub fn detach(self) -> Connection {
+        self.lease.detach()
+    }
+}
+
+impl Home<Connection> for Arc<Pool> {
+    fn put(&self, con: Connection) {
+        let keep = con.is_pristine(self.connector.options().db);
+        self.lock().give_back(con, keep);
+        self.available.notify_one();
+    }
+
+    fn forget(&self) {
+        self.lock().discard();
+        self.available.notify_one();
     }
 }
 
@@ -202,48 +187,42 @@ impl Deref for PooledConnection {
     type Target = Connection;
 
     fn deref(&self) -> &Connection {
-        self.con()
+        &self.lease
     }
 }
 
 impl DerefMut for PooledConnection {
     fn deref_mut(&mut self) -> &mut Connection {
-        self.con_mut()
-    }
-}
-
-impl Drop for PooledConnection {
-    fn drop(&mut self) {
-        if let Some(con) = self.con.take() {
-            self.pool.put(con);
-        }
+        &mut self.lease
     }
 }
 
 impl fmt::Debug for PooledConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("PooledConnection").field(&self.con).finish()
+        f.debug_tuple("PooledConnection")
+            .field(&*self.lease)
+            .finish()
     }
 }
 
 impl ConnectionLike for PooledConnection {
     fn req_command<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
-        self.con_mut().req_command(cmd)
+        self.lease.req_command(cmd)
     }
 
     fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
-        self.con_mut().req_batch(batch)
+        self.lease.req_batch(batch)
     }
 
     fn db(&self) -> i64 {
-        self.con().db()
+        self.lease.db()
     }
 
     fn protocol(&self) -> ProtocolVersion {
-        self.con().protocol()
+        self.lease.protocol()
     }
 
     fn is_open(&self) -> bool {
-        self.con().is_open()
+        self.lease.is_open()
     }
 }

@@ -12,6 +12,7 @@ pub(crate) mod blocking;
 #[cfg(feature = "tokio")]
 pub(crate) mod tokio;
 
+use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
 /// Default for [`PoolConfig::max_connections`], as redis-py's blocking pool.
@@ -52,6 +53,64 @@ impl PoolConfig {
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = timeout;
         self
+    }
+}
+
+/// Where a checked-out connection goes back to: the pool it came from.
+pub(crate) trait Home<C> {
+    /// Takes a connection back: kept when it is as it was set up, else closed.
+    fn put(&self, con: C);
+    /// Gives up the place of a connection that will not come back.
+    fn forget(&self);
+}
+
+/// A connection out of a pool, until it goes back (when dropped) or is detached; the
+/// pooled connections of both drivers are one of these.
+pub(crate) struct Lease<C, H: Home<C>> {
+    /// Present from checkout until it goes back or is detached.
+    con: Option<C>,
+    home: H,
+}
+
+impl<C, H: Home<C>> Lease<C, H> {
+    pub(crate) fn new(con: C, home: H) -> Lease<C, H> {
+        Lease {
+            con: Some(con),
+            home,
+        }
+    }
+
+    /// Takes the connection out of the pool for good; its place is free for another.
+    pub(crate) fn detach(mut self) -> C {
+        let con = self.con.take();
+        self.home.forget();
+        con.unwrap_or_else(|| unreachable!("a lease holds its connection until it ends"))
+    }
+}
+
+impl<C, H: Home<C>> Deref for Lease<C, H> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        self.con
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("a lease holds its connection until it ends"))
+    }
+}
+
+impl<C, H: Home<C>> DerefMut for Lease<C, H> {
+    fn deref_mut(&mut self) -> &mut C {
+        self.con
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("a lease holds its connection until it ends"))
+    }
+}
+
+impl<C, H: Home<C>> Drop for Lease<C, H> {
+    fn drop(&mut self) {
+        if let Some(con) = self.con.take() {
+            self.home.put(con);
+        }
     }
 }
 
@@ -173,5 +232,30 @@ mod tests {
         assert!(!health_check_due(now, None));
         assert!(!health_check_due(now, Some(Duration::from_secs(60))));
         assert!(health_check_due(now, Some(Duration::ZERO)));
+    }
+
+    /// A home that notes what comes back to it.
+    #[derive(Default)]
+    struct Noting(std::cell::RefCell<Vec<String>>);
+
+    impl Home<&'static str> for &Noting {
+        fn put(&self, con: &'static str) {
+            self.0.borrow_mut().push(format!("put {con}"));
+        }
+
+        fn forget(&self) {
+            self.0.borrow_mut().push("forget".to_owned());
+        }
+    }
+
+    #[test]
+    fn a_lease_goes_home_when_dropped_and_not_when_detached() {
+        let home = Noting::default();
+        let lease = Lease::new("a", &home);
+        assert_eq!(*lease, "a");
+        drop(lease);
+        let detached = Lease::new("b", &home).detach();
+        assert_eq!(detached, "b");
+        assert_eq!(*home.0.borrow(), ["put a", "forget"]);
     }
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use ::tokio::sync::Notify;
 
-use super::{Checkout, PoolConfig, PoolState, exhausted, health_check_due};
+use super::{Checkout, Home, Lease, PoolConfig, PoolState, exhausted, health_check_due};
 use crate::aio::Connection;
 use crate::batch::Batch;
 use crate::cmd::{Cmd, cmd};
@@ -151,8 +151,7 @@ impl Pool {
 
     fn wrap(&self, con: Connection) -> PooledConnection {
         PooledConnection {
-            con: Some(con),
-            pool: Arc::clone(&self.inner),
+            lease: Lease::new(con, Arc::clone(&self.inner)),
         }
     }
 
@@ -186,34 +185,28 @@ impl fmt::Debug for Pool {
 /// An async connection checked out of a [`Pool`]; it goes back when dropped, unless it
 /// broke (or a request on it was dropped half-way) or a command changed its state.
 pub struct PooledConnection {
-    con: Option<Connection>,
-    pool: Arc<Inner>,
+    lease: Lease<Connection, Arc<Inner>>,
 }
 
 impl PooledConnection {
-    fn con(&self) -> &Connection {
-        self.con
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("present until dropped"))
-    }
-
-    fn con_mut(&mut self) -> &mut Connection {
-        self.con
-            .as_mut()
-            .unwrap_or_else(|| unreachable!("present until dropped"))
-    }
-
     /// Takes the connection out of the pool for good: it will not go back, and its place
     /// is free for another.
     #[must_use]
-    pub fn detach(mut self) -> Connection {
-        let con = self
-            .con
-            .take()
-            .unwrap_or_else(|| unreachable!("present until dropped"));
-        lock(&self.pool).discard();
-        self.pool.available.notify_one();
-        con
+    pub fn detach(self) -> Connection {
+        self.lease.detach()
+    }
+}
+
+impl Home<Connection> for Arc<Inner> {
+    fn put(&self, con: Connection) {
+        let keep = con.is_pristine(self.connector.options().db);
+        lock(self).give_back(con, keep);
+        self.available.notify_one();
+    }
+
+    fn forget(&self) {
+        lock(self).discard();
+        self.available.notify_one();
     }
 }
 
@@ -221,52 +214,42 @@ impl Deref for PooledConnection {
     type Target = Connection;
 
     fn deref(&self) -> &Connection {
-        self.con()
+        &self.lease
     }
 }
 
 impl DerefMut for PooledConnection {
     fn deref_mut(&mut self) -> &mut Connection {
-        self.con_mut()
-    }
-}
-
-impl Drop for PooledConnection {
-    fn drop(&mut self) {
-        if let Some(con) = self.con.take() {
-            let keep = con.is_pristine(self.pool.connector.options().db);
-            lock(&self.pool).give_back(con, keep);
-            self.pool.available.notify_one();
-        }
+        &mut self.lease
     }
 }
 
 impl fmt::Debug for PooledConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("aio::PooledConnection")
-            .field(&self.con)
+            .field(&*self.lease)
             .finish()
     }
 }
 
 impl AsyncConnectionLike for PooledConnection {
     async fn req_command<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
-        self.con_mut().req_command(cmd).await
+        self.lease.req_command(cmd).await
     }
 
     async fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
-        self.con_mut().req_batch(batch).await
+        self.lease.req_batch(batch).await
     }
 
     fn db(&self) -> i64 {
-        self.con().db()
+        self.lease.db()
     }
 
     fn protocol(&self) -> ProtocolVersion {
-        self.con().protocol()
+        self.lease.protocol()
     }
 
     fn is_open(&self) -> bool {
-        self.con().is_open()
+        self.lease.is_open()
     }
 }

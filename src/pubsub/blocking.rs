@@ -53,30 +53,7 @@ pub struct PubSub {
 }
 
 impl PubSub {
-    /// A pub/sub whose connections come from `connector` (a
-    /// [`ConnectionInfo`](crate::ConnectionInfo) is one), opened with `retry`; it
-    /// connects when it first subscribes.
-    #[must_use]
-    pub fn new(connector: impl Connector + 'static, retry: RetryPolicy) -> PubSub {
-        PubSub::with_connector(Arc::new(connector), retry)
-    }
-
-    pub(crate) fn with_connector(connector: Arc<dyn Connector>, retry: RetryPolicy) -> PubSub {
-        PubSub {
-            connector,
-            retry,
-            con: None,
-            state: SubscriptionState::default(),
-        }
-    }
-
-    /// Whether confirmations of (un)subscribing are left out of what
-    /// [`get_message`](PubSub::get_message) returns.
-    #[must_use]
-    pub fn ignore_subscribe_messages(mut self, ignore: bool) -> PubSub {
-        self.state.ignore_subscribe_messages = ignore;
-        self
-    }
+    subscriber_basics!();
 
     /// Subscribes to channels.
     ///
@@ -172,12 +149,6 @@ impl PubSub {
     /// Connection errors.
     pub fn sunsubscribe(&mut self, channels: impl ToRedisArgs) -> Result<()> {
         self.unsubscribe_from(Family::ShardChannels, &names(&channels))
-    }
-
-    /// The channels, patterns and shard channels subscribed to.
-    #[must_use]
-    pub fn subscriptions(&self) -> Subscriptions<'_> {
-        self.state.subscriptions()
     }
 
     /// Sends a `PING` on the subscribed connection (its answer is not returned as a

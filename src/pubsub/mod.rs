@@ -5,6 +5,43 @@
 //! go to handlers and which are returned. The blocking [`PubSub`] and the tokio
 //! [`aio::PubSub`](crate::aio::PubSub) only connect, send and read.
 
+/// What both drivers' `PubSub` have alike: how one is made, its one option, and what it
+/// is subscribed to; all of it is the connector, the retry policy and the core's.
+macro_rules! subscriber_basics {
+    () => {
+        /// A pub/sub whose connections come from `connector` (a
+        /// [`ConnectionInfo`](crate::ConnectionInfo) is one), opened with `retry`; it
+        /// connects when it first subscribes.
+        #[must_use]
+        pub fn new(connector: impl Connector + 'static, retry: RetryPolicy) -> Self {
+            Self::with_connector(Arc::new(connector), retry)
+        }
+
+        pub(crate) fn with_connector(connector: Arc<dyn Connector>, retry: RetryPolicy) -> Self {
+            Self {
+                connector,
+                retry,
+                con: None,
+                state: SubscriptionState::default(),
+            }
+        }
+
+        /// Whether confirmations of (un)subscribing are left out of the messages
+        /// returned.
+        #[must_use]
+        pub fn ignore_subscribe_messages(mut self, ignore: bool) -> Self {
+            self.state.ignore_subscribe_messages = ignore;
+            self
+        }
+
+        /// The channels, patterns and shard channels subscribed to.
+        #[must_use]
+        pub fn subscriptions(&self) -> Subscriptions<'_> {
+            self.state.subscriptions()
+        }
+    };
+}
+
 pub(crate) mod blocking;
 #[cfg(feature = "tokio")]
 pub(crate) mod tokio;

@@ -206,6 +206,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_call_is_evalsha_with_its_keys_counted_and_a_load_on_noscript() {
+        let script = Script::new("return KEYS[1]");
+        let call = script.key("k").key("l").arg(7).evalsha_cmd();
+        let words: Vec<_> = call.args().map(String::from_utf8_lossy).collect();
+        assert_eq!(words, ["EVALSHA", script.hash(), "2", "k", "l", "7"]);
+        assert_eq!(call.keys().count(), 2);
+        let load = script.load_cmd();
+        let load: Vec<_> = load.args().map(String::from_utf8_lossy).collect();
+        assert_eq!(load, ["SCRIPT", "LOAD", "return KEYS[1]"]);
+
+        let noscript = Error::from(crate::value::ServerError::new(
+            "NOSCRIPT No matching script",
+        ));
+        assert!(needs_loading(&noscript));
+        assert!(!needs_loading(&Error::from(
+            crate::value::ServerError::new("ERR other")
+        )));
+    }
+
+    #[test]
     fn sha1_known_answers() {
         assert_eq!(sha1_hex(b""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
         assert_eq!(sha1_hex(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");

@@ -108,6 +108,7 @@ fn server_commands(con: &mut Connection) -> BTreeSet<String> {
 fn every_command_of_the_groups_through_its_typed_method() {
     let server = RedisServer::start();
     let second = RedisServer::start();
+    let on_server = server_commands(&mut support::connect(&server, ProtocolVersion::Resp2));
     let mut seen = BTreeSet::new();
     for protocol in support::PROTOCOLS {
         let mut con = support::connect(&server, protocol);
@@ -138,6 +139,7 @@ fn every_command_of_the_groups_through_its_typed_method() {
             server: &server,
             second: &second,
             protocol,
+            on_server: &on_server,
         };
         for (name, group) in groups {
             cmd("FLUSHALL").exec(rec).unwrap();
@@ -148,7 +150,6 @@ fn every_command_of_the_groups_through_its_typed_method() {
     }
 
     let mut con = support::connect(&server, ProtocolVersion::Resp2);
-    let on_server = server_commands(&mut con);
     let expected = typed_commands_in_groups();
     let skipped: Vec<&String> = expected.difference(&on_server).collect();
     eprintln!(
@@ -171,15 +172,22 @@ struct Ctx<'a> {
     server: &'a RedisServer,
     second: &'a RedisServer,
     protocol: ProtocolVersion,
+    /// What `COMMAND LIST` names: commands newer than the server are not called.
+    on_server: &'a BTreeSet<String>,
 }
 
 impl Ctx<'_> {
     fn other(&self) -> Connection {
         support::connect(self.server, self.protocol)
     }
+
+    /// `true` when the server knows `command` (`"CLIENT NO-TOUCH"`).
+    fn has(&self, command: &str) -> bool {
+        self.on_server.contains(command)
+    }
 }
 
-fn strings(con: &mut Recorder<'_>, _: &Ctx) -> R {
+fn strings(con: &mut Recorder<'_>, ctx: &Ctx) -> R {
     con.set("s", "hello")?;
     assert_eq!(con.append("s", " world")?, 11);
     assert_eq!(con.strlen("s")?, 11);
@@ -258,6 +266,36 @@ fn strings(con: &mut Recorder<'_>, _: &Ctx) -> R {
     )?;
     let idx: HashMap<String, Value> = respec::from_redis_value(idx)?;
     assert_eq!(respec::from_redis_value::<i64>(idx["len"].clone())?, 6);
+
+    // Conditional writes (Valkey 8.1 and 9).
+    if ctx.has("DELIFEQ") {
+        con.set("d", "mine")?;
+        assert!(!con.delifeq("d", "theirs")?);
+        assert!(con.delifeq("d", "mine")?);
+        con.set("d", "a")?;
+        let swapped: Value = con.set_options(
+            "d",
+            "b",
+            c::SetOptions::default().condition(c::SetCondition::ifeq("a")),
+        )?;
+        assert!(swapped.is_ok(), "{swapped:?}");
+        let refused: Value = con.set_options(
+            "d",
+            "c",
+            c::SetOptions::default().condition(c::SetCondition::ifeq("a")),
+        )?;
+        assert_eq!(refused, Value::Nil);
+        assert_eq!(con.get::<String>("d")?, "b");
+        // The number of keys is counted from the pairs.
+        assert!(con.msetex([("m1", "1"), ("m2", "2")])?);
+        assert!(!con.msetex_options([("m1", "x")], c::MsetexOptions::default().nx())?);
+        assert!(con.msetex_options([("m3", "3")], c::MsetexOptions::default().nx().ex(100))?);
+        assert!(con.ttl("m3")? > 90);
+        assert_eq!(
+            con.mget::<Vec<String>>(["m1", "m2", "m3"])?,
+            ["1", "2", "3"]
+        );
+    }
     Ok(())
 }
 
@@ -642,7 +680,7 @@ fn sorted_sets(con: &mut Recorder<'_>, ctx: &Ctx) -> R {
     Ok(())
 }
 
-fn hashes(con: &mut Recorder<'_>, _: &Ctx) -> R {
+fn hashes(con: &mut Recorder<'_>, ctx: &Ctx) -> R {
     assert_eq!(con.hset("h", [("name", "Ada"), ("year", "1815")])?, 2);
     assert!(con.hsetnx("h", "lang", "math")?);
     assert!(!con.hsetnx("h", "lang", "poetry")?);
@@ -672,6 +710,45 @@ fn hashes(con: &mut Recorder<'_>, _: &Ctx) -> R {
     assert_eq!((cursor.as_str(), page.len()), ("0", 1));
     let (_, all): (String, Vec<String>) = con.hscan("h", 0)?;
     assert_eq!(all.len(), 8);
+    if ctx.has("HSETEX") {
+        hash_field_expiry(con)?;
+    }
+    Ok(())
+}
+
+/// Hash fields with their own expiry (Valkey 9): the field counts are written by the
+/// generated code.
+fn hash_field_expiry(con: &mut Recorder<'_>) -> R {
+    assert!(con.hsetex("hx", c::HsetexFields::new([("a", "1"), ("b", "2")]))?);
+    assert!(!con.hsetex_options(
+        "hx",
+        c::HsetexFields::new([("a", "3")]),
+        c::HsetexOptions::default().fnx().ex(100),
+    )?);
+    assert_eq!(
+        con.hexpire::<Vec<i64>>("hx", 100, ["a", "missing"])?,
+        [1, -2]
+    );
+    let not_greater =
+        con.hexpire_options::<Vec<i64>>("hx", 50, "a", c::HexpireOptions::default().gt())?;
+    assert_eq!(not_greater, [0]);
+    let ttls: Vec<i64> = con.httl("hx", ["a", "b"])?;
+    assert!(ttls[0] > 90 && ttls[1] == -1, "{ttls:?}");
+    assert!(con.hpttl::<Vec<i64>>("hx", "a")?[0] > 90_000);
+    assert_eq!(con.hpersist::<Vec<i64>>("hx", "a")?, [1]);
+    assert_eq!(con.hpexpire::<Vec<i64>>("hx", 100_000, "a")?, [1]);
+    let at = 4_000_000_000;
+    assert_eq!(con.hexpireat::<Vec<i64>>("hx", at, "b")?, [1]);
+    assert_eq!(con.hexpiretime::<Vec<i64>>("hx", "b")?, [at]);
+    assert_eq!(con.hpexpireat::<Vec<i64>>("hx", at * 1000 + 1, "b")?, [1]);
+    assert_eq!(con.hpexpiretime::<Vec<i64>>("hx", "b")?, [at * 1000 + 1]);
+    assert_eq!(con.hgetex::<Vec<String>>("hx", ["a", "b"])?, ["1", "2"]);
+    let got: Vec<String> = con.hgetex_options("hx", "b", c::HgetexOptions::default().persist())?;
+    assert_eq!(got, ["2"]);
+    assert_eq!(con.httl::<Vec<i64>>("hx", "b")?, [-1]);
+    let taken: Vec<Option<String>> = con.hgetdel("hx", ["a", "nope"])?;
+    assert_eq!(taken, [Some("1".to_owned()), None]);
+    assert_eq!(con.hlen("hx")?, 1);
     Ok(())
 }
 
@@ -1198,12 +1275,16 @@ fn generic(con: &mut Recorder<'_>, ctx: &Ctx) -> R {
     cmd("FLUSHALL").exec(&mut second)?;
 
     assert_eq!(con.wait(0, 100)?, 0);
+    if ctx.has("WAITAOF") {
+        // Persistence is off: nothing to wait for locally, no replica to count.
+        assert_eq!(con.waitaof::<(i64, i64)>(0, 0, 100)?, (0, 0));
+    }
     assert_eq!(con.del(["b", "nope"])?, 1);
     assert_eq!(con.unlink("restored")?, 1);
     Ok(())
 }
 
-fn scripting(con: &mut Recorder<'_>, _: &Ctx) -> R {
+fn scripting(con: &mut Recorder<'_>, ctx: &Ctx) -> R {
     let script = "return {KEYS[1], ARGV[1], #KEYS, #ARGV}";
     let (key, arg, n_keys, n_args): (String, String, i64, i64) = con.eval_options(
         script,
@@ -1232,6 +1313,9 @@ fn scripting(con: &mut Recorder<'_>, _: &Ctx) -> R {
     assert_eq!(counts, (1, 2));
     let (n_keys, n_args): (i64, i64) = con.evalsha(&sha)?;
     assert_eq!((n_keys, n_args), (0, 0));
+    if ctx.has("SCRIPT SHOW") {
+        assert_eq!(con.script_show::<String>(&sha)?, "return {#KEYS, #ARGV}");
+    }
     let counts: (i64, i64) =
         con.evalsha_ro_options(&sha, c::EvalshaRoOptions::default().arg("x"))?;
     assert_eq!(counts, (0, 1));
@@ -1330,6 +1414,36 @@ fn connection(con: &mut Recorder<'_>, ctx: &Ctx) -> R {
     assert!(!con.client_help::<Vec<String>>()?.is_empty());
     con.client_no_evict(c::ClientNoEvictEnabled::On)?;
     con.client_no_evict(c::ClientNoEvictEnabled::Off)?;
+    if ctx.has("CLIENT NO-TOUCH") {
+        con.client_no_touch(c::ClientNoTouchEnabled::On)?;
+        con.client_no_touch(c::ClientNoTouchEnabled::Off)?;
+    }
+    if ctx.has("CLIENT SETINFO") {
+        con.client_setinfo(c::ClientSetinfoAttr::libname("respec"))?;
+        con.client_setinfo(c::ClientSetinfoAttr::libver("0.1.0"))?;
+        let info: String = con.client_info()?;
+        assert!(info.contains("lib-name=respec lib-ver=0.1.0"), "{info}");
+    }
+    if ctx.has("CLIENT CAPA") {
+        con.client_capa("redirect")?;
+    }
+    if ctx.has("CLIENT IMPORT-SOURCE") {
+        // Only while the server is in import mode.
+        cmd("CONFIG SET").arg(["import-mode", "yes"]).exec(con)?;
+        con.client_import_source(c::ClientImportSourceEnabled::On)?;
+        con.client_import_source(c::ClientImportSourceEnabled::Off)?;
+        cmd("CONFIG SET").arg(["import-mode", "no"]).exec(con)?;
+    }
+    if ctx.has("DELIFEQ") {
+        // The filters Valkey 9 added to CLIENT LIST and CLIENT KILL.
+        let named: String =
+            con.client_list_options(c::ClientListOptions::default().name("typed"))?;
+        assert_eq!(named.lines().count(), 1, "{named}");
+        let killed: i64 = con.client_kill(c::ClientKillFilter::NewFormat(vec![
+            c::ClientKillFilterNewFormat::Name(respec::Args::new("nobody-has-this-name")),
+        ]))?;
+        assert_eq!(killed, 0);
+    }
     con.client_pause_options(50, c::ClientPauseOptions::default().write())?;
     con.client_unpause()?;
     con.client_pause(1)?;

@@ -311,10 +311,16 @@ fn entries_learned_from_command_info_agree_with_the_table() {
         let learned = c::CommandInfo::learn(reply).unwrap();
         // CLIENT comes with its subcommands.
         assert!(learned.len() > names.len(), "{}", learned.len());
+        let mut unknown = Vec::new();
         for entry in &learned {
             let words: Vec<&[u8]> = entry.name.split(' ').map(str::as_bytes).collect();
             let table = c::lookup(words[0], words.get(1).copied()).unwrap();
-            assert_eq!(entry.name, table.name, "{protocol:?}");
+            if entry.name != table.name {
+                // A subcommand newer than the spec: the table finds its container.
+                assert_eq!(table.name, "CLIENT", "{protocol:?}: {}", entry.name);
+                unknown.push(entry.name);
+                continue;
+            }
             assert_eq!(entry.key_specs, table.key_specs, "{}", entry.name);
             assert_eq!(entry.subcommands, table.subcommands, "{}", entry.name);
             // Redis 7.0 gives CLIENT SETNAME no tips; the spec (Valkey 8.0) does.
@@ -341,6 +347,7 @@ fn entries_learned_from_command_info_agree_with_the_table() {
                 );
             }
         }
+        eprintln!("{protocol:?}: subcommands the table does not know: {unknown:?}");
         // The generated table stays what lookups find for the commands it knows.
         let get = c::all().iter().find(|info| info.name == "GET").unwrap();
         assert!(std::ptr::eq(c::lookup(b"GET", None).unwrap(), get));

@@ -12,11 +12,16 @@ use respec::{
 use support::RedisServer;
 use support::certs::certs;
 
-fn tls_server(auth_clients: bool) -> RedisServer {
+/// A server with TLS on, or `None` (the test then skips) when its build has no TLS.
+fn tls_server(auth_clients: bool) -> Option<RedisServer> {
+    if !support::server_has("TLS", support::server_kind().has_tls()) {
+        return None;
+    }
     let c = certs();
-    RedisServer::config()
+    let server = RedisServer::config()
         .tls(&c.server_cert, &c.server_key, &c.ca_cert, auth_clients)
-        .start()
+        .start();
+    Some(server)
 }
 
 fn url(host: &str, server: &RedisServer, query: &str) -> String {
@@ -29,7 +34,9 @@ fn ca_query(ca: &Path) -> String {
 
 #[test]
 fn a_trusted_ca_connects_sync_and_async() {
-    let server = tls_server(false);
+    let Some(server) = tls_server(false) else {
+        return;
+    };
     for protocol in ["2", "3"] {
         let client = Client::open(url(
             "localhost",
@@ -102,7 +109,9 @@ fn a_trusted_ca_connects_sync_and_async() {
 
 #[test]
 fn an_unknown_ca_fails_with_a_certificate_error() {
-    let server = tls_server(false);
+    let Some(server) = tls_server(false) else {
+        return;
+    };
     let err = Client::open(url("localhost", &server, &ca_query(&certs().other_ca_cert)))
         .unwrap()
         .get_connection()
@@ -126,7 +135,9 @@ fn an_unknown_ca_fails_with_a_certificate_error() {
 
 #[test]
 fn a_host_name_mismatch_fails_unless_checking_is_off() {
-    let server = tls_server(false);
+    let Some(server) = tls_server(false) else {
+        return;
+    };
     // The certificate names localhost, not 127.0.0.1.
     let err = Client::open(url("127.0.0.1", &server, &ca_query(&certs().ca_cert)))
         .unwrap()
@@ -158,7 +169,9 @@ fn a_host_name_mismatch_fails_unless_checking_is_off() {
 
 #[test]
 fn mutual_tls() {
-    let server = tls_server(true);
+    let Some(server) = tls_server(true) else {
+        return;
+    };
     let c = certs();
     let query = format!(
         "{}&ssl_certfile={}&ssl_keyfile={}",
@@ -230,6 +243,9 @@ fn mutual_tls() {
 
 #[test]
 fn cert_reqs_none_accepts_a_self_signed_server() {
+    if !support::server_has("TLS", support::server_kind().has_tls()) {
+        return;
+    }
     let c = certs();
     let server = RedisServer::config()
         .tls(&c.self_signed_cert, &c.self_signed_key, &c.ca_cert, false)
@@ -262,7 +278,9 @@ fn cert_reqs_none_accepts_a_self_signed_server() {
 
 #[test]
 fn pubsub_over_tls() {
-    let server = tls_server(false);
+    let Some(server) = tls_server(false) else {
+        return;
+    };
     let client = Client::open(url("localhost", &server, &ca_query(&certs().ca_cert))).unwrap();
     let mut pubsub = client.pubsub().ignore_subscribe_messages(true);
     pubsub.subscribe("secure").unwrap();

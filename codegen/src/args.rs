@@ -52,7 +52,7 @@ pub(crate) struct Param {
     pub(crate) ty: TokenStream,
 }
 
-fn token_write(arg: &Arg) -> TokenStream {
+pub(crate) fn token_write(arg: &Arg) -> TokenStream {
     match arg.wire_token() {
         Some(token) => quote!(cmd.arg(#token);),
         None => quote!(),
@@ -91,6 +91,39 @@ pub(crate) fn flattenable(children: &[Arg]) -> bool {
         ArgKind::Block(grandchildren) => !child.multiple && flattenable(grandchildren),
         _ => true,
     })
+}
+
+/// An integer count (`numkeys`, `numfields`) right before the repeated argument it
+/// counts: the generated code counts that argument's items itself, and takes no
+/// parameter for the count. `Some(width)`: how many arguments one item writes (two for
+/// `MSETEX`'s key-value pairs).
+pub(crate) fn count_of_next(args: &[Arg], idx: usize) -> Option<usize> {
+    let (arg, next) = (args.get(idx)?, args.get(idx + 1)?);
+    let counts = matches!(arg.kind, ArgKind::Integer)
+        && arg.name.starts_with("num")
+        && !arg.optional
+        && next.multiple
+        && !next.multiple_token;
+    if !counts {
+        return None;
+    }
+    match &next.kind {
+        ArgKind::Key => Some(1),
+        ArgKind::String | ArgKind::Pattern if !next.optional => Some(1),
+        ArgKind::Block(children) if !next.optional && next.token.is_none() => {
+            let plain = children.iter().all(|child| {
+                !child.optional
+                    && !child.multiple
+                    && child.token.is_none()
+                    && matches!(
+                        child.kind,
+                        ArgKind::Key | ArgKind::String | ArgKind::Integer | ArgKind::Double
+                    )
+            });
+            plain.then_some(children.len())
+        }
+        _ => None,
+    }
 }
 
 /// A repeated block whose fields are all plain required scalars, written flat.
@@ -322,7 +355,10 @@ impl Types {
         let mut params = Vec::new();
         let mut inits = Vec::new();
         let mut used = BTreeSet::new();
-        for field in fields {
+        for (idx, field) in fields.iter().enumerate() {
+            if count_of_next(fields, idx).is_some() && !fields[idx + 1].optional {
+                continue;
+            }
             let field_name = ident(&snake(&field.name));
             let param_name = unique(&snake(&field.name), &mut used);
             // The block's fields were generated with the block's name as their prefix.
@@ -364,7 +400,15 @@ impl Types {
         let mut used_fields = BTreeSet::new();
         let mut used_builders: BTreeSet<String> =
             ["new", "write_to", "default"].map(str::to_owned).into();
-        for arg in args {
+        let mut counted_width = None;
+        for (idx, arg) in args.iter().enumerate() {
+            if let Some(width) = count_of_next(args, idx)
+                && !args[idx + 1].optional
+            {
+                // No field for the count: it is written from the items that follow.
+                counted_width = Some((width, token_write(arg)));
+                continue;
+            }
             let repr = self.repr(arg, prefix);
             let field = unique(&snake(&arg.name), &mut used_fields);
             group.field_names.push(field.clone());
@@ -378,6 +422,12 @@ impl Types {
                 group.required_params.push(param(arg, &repr, &field));
                 let init = to_owned(arg, &repr, &field);
                 group.required_init.push(field_init(&field, &init));
+                if let Some((width, token)) = counted_width.take() {
+                    group.writes.push(quote! {
+                        #token
+                        cmd.arg(#owner.#field.arg_count() / #width);
+                    });
+                }
                 let write = write_owned(arg, &repr, &quote!(&#owner.#field));
                 group.writes.push(write);
                 continue;

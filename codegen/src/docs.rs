@@ -131,7 +131,13 @@ pub(crate) fn acl_categories(command: &Command) -> Vec<String> {
 /// The documentation page of a command.
 pub(crate) fn link(command: &Command) -> String {
     let slug = command.name.to_ascii_lowercase().replace(' ', "-");
-    if command.since.starts_with("8.") {
+    let major: u32 = command
+        .since
+        .split('.')
+        .next()
+        .and_then(|major| major.parse().ok())
+        .unwrap_or(0);
+    if major >= 8 {
         format!("https://valkey.io/commands/{slug}/")
     } else {
         format!("https://redis.io/docs/latest/commands/{slug}/")
@@ -146,6 +152,9 @@ pub(crate) fn command_doc(command: &Command) -> Vec<String> {
     lines.push("```".into());
     lines.push(String::new());
     lines.push(format!("- Available since: {}", command.since));
+    if let Some(provenance) = &command.provenance {
+        lines.push(format!("- In the spec: {provenance} (`spec/live/`)"));
+    }
     if let Some(complexity) = &command.complexity {
         lines.push(format!("- Time complexity: {}", escape(complexity)));
     }

@@ -4,14 +4,16 @@
 //! checked model (`model`), render it with `quote` (`args`, `docs`, `render`), format
 //! with prettyplease, add the `@generated` header, then compare with or write
 //! `src/commands/generated/`. `spec` builds `commands.json` itself from the upstream
-//! files and the project's overrides (`cargo xtask spec`). The library never depends on
-//! this crate.
+//! files, what live servers added to them (`live`, `cargo xtask spec --from-server`) and
+//! the project's overrides (`cargo xtask spec`). The library never depends on this
+//! crate.
 //!
 //! Problems in the input are reported by panicking with the file, the command and the
 //! fix, which is what a developer running the task wants to read.
 
 mod args;
 mod docs;
+pub mod live;
 mod model;
 mod names;
 mod render;
@@ -24,6 +26,8 @@ use std::path::{Path, PathBuf};
 pub const COMMANDS_JSON: &str = "commands.json";
 /// The upstream specification files, relative to the project root.
 pub const UPSTREAM_DIR: &str = "spec/upstream/commands";
+/// What live servers added to the upstream files, relative to the project root.
+pub const LIVE_DIR: &str = "spec/live";
 /// The project's overrides, relative to the project root.
 pub const OVERRIDES_JSON: &str = "spec/overrides.json";
 
@@ -52,7 +56,11 @@ pub fn generate(commands_json: &str) -> Vec<Output> {
 pub fn generate_spec(root: &Path) -> Output {
     Output {
         path: PathBuf::from(COMMANDS_JSON),
-        contents: spec::build(&root.join(UPSTREAM_DIR), &root.join(OVERRIDES_JSON)),
+        contents: spec::build(
+            &root.join(UPSTREAM_DIR),
+            &root.join(LIVE_DIR),
+            &root.join(OVERRIDES_JSON),
+        ),
     }
 }
 

@@ -141,6 +141,8 @@ pub(crate) struct Command {
     pub(crate) connection_state: Option<String>,
     /// The rule key extraction follows beyond the key specs (`spec/overrides.json`).
     pub(crate) key_extraction: Option<String>,
+    /// Where a command the vendored files lack came from.
+    pub(crate) provenance: Option<String>,
 }
 
 impl Command {
@@ -275,6 +277,8 @@ struct Annotations {
     options_reply: Option<String>,
     connection_state: Option<String>,
     key_extraction: Option<String>,
+    /// Where a command the vendored files lack came from: `from a live Valkey 9.1.2`.
+    provenance: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -298,6 +302,9 @@ struct RawArg {
     #[allow(dead_code)]
     deprecated_since: Option<String>,
     display: Option<String>,
+    /// Where an argument the vendored files lack came from (recorded for readers).
+    #[allow(dead_code)]
+    provenance: Option<String>,
 }
 
 /// Parses and checks `commands.json`.
@@ -349,6 +356,7 @@ pub(crate) fn parse(text: &str) -> Spec {
             options_reply,
             connection_state: raw.respec.connection_state,
             key_extraction: raw.respec.key_extraction,
+            provenance: raw.respec.provenance,
             name,
         };
         assert_eq!(

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::args::{Repr, Types, flattenable, param, unique, write_param};
+use crate::args::{
+    Repr, Types, count_of_next, flattenable, param, token_write, unique, write_param,
+};
 use crate::docs::{command_doc, escape};
 use crate::model::{Arg, ArgKind, BeginSearch, Command, FindKeys, Reply, Spec, Surface};
 use crate::names::{camel, snake};
@@ -144,17 +146,45 @@ struct Rendered {
     pipeline: TokenStream,
 }
 
-/// An integer `numkeys` right before a repeated key argument: the generated code counts
-/// the keys itself.
-fn is_numkeys(args: &[Arg], idx: usize) -> bool {
-    let (Some(arg), Some(next)) = (args.get(idx), args.get(idx + 1)) else {
-        return false;
+/// The writes of a required repeated argument whose items a count before it gives:
+/// the argument is encoded first (`prelude`), its items counted into the count's place,
+/// then it is written, its keys marked.
+fn counted(count: &Arg, arg: &Arg, width: usize, name: &Ident, sig: &mut Signature) -> TokenStream {
+    let key_positions: Vec<usize> = match &arg.kind {
+        ArgKind::Key => vec![0],
+        ArgKind::Block(children) => children
+            .iter()
+            .enumerate()
+            .filter(|(_, child)| matches!(child.kind, ArgKind::Key))
+            .map(|(idx, _)| idx)
+            .collect(),
+        _ => Vec::new(),
     };
-    matches!(arg.kind, ArgKind::Integer)
-        && arg.name == "numkeys"
-        && !arg.optional
-        && matches!(next.kind, ArgKind::Key)
-        && next.multiple
+    if matches!(arg.kind, ArgKind::Key) {
+        sig.prelude
+            .push(quote!(let #name = crate::Args::keys(#name);));
+    } else {
+        sig.prelude
+            .push(quote!(let #name = crate::Args::new(#name);));
+    }
+    let token = token_write(count);
+    if width == 1 {
+        sig.writes.push(quote!(#token cmd.arg(#name.arg_count());));
+    } else {
+        sig.writes
+            .push(quote!(#token cmd.arg(#name.arg_count() / #width);));
+    }
+    if key_positions.is_empty() || matches!(arg.kind, ArgKind::Key) {
+        quote!(cmd.append(&#name);)
+    } else {
+        quote! {
+            {
+                let group_start = cmd.arg_count();
+                cmd.append(&#name);
+                cmd.mark_keys_in_groups(group_start, #width, &[#(#key_positions),*]);
+            }
+        }
+    }
 }
 
 /// A command's name as the generated code writes it: each word as a bulk string, all in
@@ -219,20 +249,19 @@ fn signature(
         writes: Vec::new(),
     };
     let mut optional_idx = 0;
-    let mut counted_keys: Option<Ident> = None;
+    let mut pending: Option<(Ident, TokenStream)> = None;
     for (idx, arg) in args.iter().enumerate() {
-        if is_numkeys(args, idx) {
-            let keys = &args[idx + 1];
-            if keys.optional {
+        if let Some(width) = count_of_next(args, idx) {
+            let items = &args[idx + 1];
+            if items.optional {
+                // EVAL's keys, in its options: counted from the field.
                 let field = &option_fields[optional_idx];
                 sig.writes
                     .push(quote!(cmd.arg(options.#field.arg_count());));
             } else {
-                let name = unique(&snake(&keys.name), &mut used);
-                sig.prelude
-                    .push(quote!(let #name = crate::Args::keys(#name);));
-                sig.writes.push(quote!(cmd.arg(#name.arg_count());));
-                counted_keys = Some(name);
+                let name = unique(&snake(&items.name), &mut used);
+                let write = counted(arg, items, width, &name, &mut sig);
+                pending = Some((name, write));
             }
             continue;
         }
@@ -241,10 +270,9 @@ fn signature(
             optional_idx += 1;
             continue;
         }
-        if let Some(name) = counted_keys.take() {
-            sig.params
-                .push((name.clone(), quote!(impl crate::ToRedisArgs)));
-            sig.writes.push(quote!(cmd.append(&#name);));
+        if let Some((name, write)) = pending.take() {
+            sig.params.push((name, quote!(impl crate::ToRedisArgs)));
+            sig.writes.push(write);
             continue;
         }
         required(types, arg, prefix, &mut used, &mut sig);
@@ -268,7 +296,20 @@ fn required(
             sig.writes.push(quote!(cmd.arg(#token);));
         }
         let nested_prefix = format!("{prefix}{}", camel(&arg.name));
-        for child in children {
+        let mut pending: Option<(Ident, TokenStream)> = None;
+        for (idx, child) in children.iter().enumerate() {
+            if let Some(width) = count_of_next(children, idx) {
+                let items = &children[idx + 1];
+                let name = unique(&snake(&items.name), used);
+                let write = counted(child, items, width, &name, sig);
+                pending = Some((name, write));
+                continue;
+            }
+            if let Some((name, write)) = pending.take() {
+                sig.params.push((name, quote!(impl crate::ToRedisArgs)));
+                sig.writes.push(write);
+                continue;
+            }
             if matches!(child.kind, ArgKind::PureToken) && child.optional {
                 let name = unique(&snake(&child.name), used);
                 let token = child.wire_token().unwrap_or_default();

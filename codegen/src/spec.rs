@@ -69,18 +69,14 @@ pub fn method_name(full_name: &str) -> String {
     crate::names::snake(full_name)
 }
 
-/// Builds the text of `commands.json` from the upstream files in `upstream_dir` and the
-/// overrides file.
+/// The vendored command files in `upstream_dir`, by full name (`CLIENT KILL`), each
+/// object as it is.
 ///
 /// # Panics
 ///
-/// On unreadable or malformed input, and on an override that names no command, with a
-/// message naming the file and the entry.
+/// On an unreadable or malformed file, naming it.
 #[must_use]
-pub fn build(upstream_dir: &Path, overrides_path: &Path) -> String {
-    let overrides: Overrides = serde_json::from_str(&read(overrides_path))
-        .unwrap_or_else(|e| panic!("{}: {e}", overrides_path.display()));
-
+pub fn vendored(upstream_dir: &Path) -> BTreeMap<String, Map<String, Value>> {
     let mut files: Vec<_> = fs::read_dir(upstream_dir)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", upstream_dir.display()))
         .map(|entry| entry.expect("directory entry").path())
@@ -88,7 +84,7 @@ pub fn build(upstream_dir: &Path, overrides_path: &Path) -> String {
         .collect();
     files.sort();
 
-    let mut parsed = Vec::with_capacity(files.len());
+    let mut commands = BTreeMap::new();
     for path in &files {
         let object: Map<String, Value> =
             serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -103,15 +99,64 @@ pub fn build(upstream_dir: &Path, overrides_path: &Path) -> String {
             Some(container) => format!("{container} {key}"),
             None => key,
         };
-        parsed.push((path, full_name, command));
+        let first = commands.insert(full_name.clone(), command).is_none();
+        assert!(first, "{}: a second entry for {full_name}", path.display());
+    }
+    commands
+}
+
+/// The files of `live_dir` (what `cargo xtask spec --from-server URL --write` kept),
+/// sorted by name, parsed; none when the folder is missing.
+///
+/// # Panics
+///
+/// On an unreadable or malformed file, naming it.
+#[must_use]
+pub fn live_files(live_dir: &Path) -> Vec<(String, Value)> {
+    let Ok(entries) = fs::read_dir(live_dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<_> = entries
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let value: Value = serde_json::from_str(&read(&path))
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            (name.unwrap_or_default(), value)
+        })
+        .collect()
+}
+
+/// Builds the text of `commands.json` from the upstream files in `upstream_dir`, what a
+/// live server added to them (`live_dir`), and the overrides file.
+///
+/// # Panics
+///
+/// On unreadable or malformed input, and on an override that names no command, with a
+/// message naming the file and the entry.
+#[must_use]
+pub fn build(upstream_dir: &Path, live_dir: &Path, overrides_path: &Path) -> String {
+    let overrides: Overrides = serde_json::from_str(&read(overrides_path))
+        .unwrap_or_else(|e| panic!("{}: {e}", overrides_path.display()));
+
+    let mut parsed = vendored(upstream_dir);
+    let mut live_sources = Vec::new();
+    for (file, live) in live_files(live_dir) {
+        crate::live::merge(&mut parsed, &live);
+        live_sources.push(format!("spec/live/{file}"));
     }
     let containers: BTreeSet<String> = parsed
-        .iter()
-        .filter_map(|(_, _, command)| command.get("container")?.as_str().map(str::to_owned))
+        .values()
+        .filter_map(|command| command.get("container")?.as_str().map(str::to_owned))
         .collect();
 
     let mut commands = BTreeMap::new();
-    for (path, full_name, mut command) in parsed {
+    for (full_name, mut command) in parsed {
         // A container is only a prefix for its subcommands, unless it runs on its own
         // too, as COMMAND does.
         let is_container = containers.contains(&full_name) && !command.contains_key("function");
@@ -137,6 +182,9 @@ pub fn build(upstream_dir: &Path, overrides_path: &Path) -> String {
             "commands"
         };
         annotations.insert("surface".into(), json!(surface));
+        if let Some(provenance) = command.remove("provenance") {
+            annotations.insert("provenance".into(), provenance);
+        }
         if let Some(hint) = overrides.reply.get(&full_name) {
             if let Some(plain) = &hint.plain {
                 annotations.insert("reply".into(), json!(plain));
@@ -176,12 +224,7 @@ pub fn build(upstream_dir: &Path, overrides_path: &Path) -> String {
             annotations.insert("retyped".into(), json!(retype.args));
         }
         command.insert("respec".into(), Value::Object(annotations));
-        if commands
-            .insert(full_name.clone(), Value::Object(command))
-            .is_some()
-        {
-            panic!("{}: a second entry for {full_name}", path.display());
-        }
+        commands.insert(full_name, Value::Object(command));
     }
 
     for name in overrides
@@ -201,8 +244,14 @@ pub fn build(upstream_dir: &Path, overrides_path: &Path) -> String {
         );
     }
 
+    let mut source =
+        "Valkey 8.0.1, src/commands (BSD-3-Clause: see spec/upstream/LICENSE)".to_owned();
+    for live in &live_sources {
+        source = format!("{source}, plus what {live} adds");
+    }
+    source.push_str(", with spec/overrides.json applied by `cargo xtask spec`");
     let document = json!({
-        "source": "Valkey 8.0.1, src/commands (BSD-3-Clause: see spec/upstream/LICENSE), with spec/overrides.json applied by `cargo xtask spec`",
+        "source": source,
         "commands": commands,
     });
     let mut text = serde_json::to_string_pretty(&document).expect("JSON serialises");

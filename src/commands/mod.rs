@@ -22,9 +22,12 @@
 //! the command takes several (`con.del(&["a", "b"])`). Integers and Unix times are
 //! `i64`, doubles `f64`. A choice (`oneof`) is an enum; a group (`block`) is a struct or,
 //! where all its fields are required, a run of parameters. Repeated groups of plain
-//! fields take tuples: `con.zadd("z", &[(1.0, "a"), (2.0, "b")])`. A `numkeys` argument
-//! is never passed: it is counted from the keys. Arguments go on the wire in the spec's
-//! order.
+//! fields take tuples: `con.zadd("z", &[(1.0, "a"), (2.0, "b")])`. A count of what
+//! follows (`numkeys`, `numfields`) is never passed: it is counted from the keys, fields
+//! or pairs themselves. Arguments go on the wire in the spec's order.
+//!
+//! Commands and arguments a newer server added than the vendored spec knows were taken
+//! from a live server (`spec/live/`); their docs say so.
 
 #[rustfmt::skip]
 #[path = "generated/asynch.rs"]

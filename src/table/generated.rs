@@ -3,7 +3,7 @@
 //! The command table: every command and subcommand of the spec, sorted by name.
 #![allow(clippy::wildcard_imports)]
 use super::*;
-pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
+pub(crate) static COMMANDS: [CommandInfo; 425usize] = [
     CommandInfo {
         name: "ACL",
         arity: -2i32,
@@ -988,6 +988,25 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         key_rule: None,
     },
     CommandInfo {
+        name: "CLIENT IMPORT-SOURCE",
+        arity: 3i32,
+        flags: CommandFlags::EMPTY
+            .union(CommandFlags::NOSCRIPT)
+            .union(CommandFlags::LOADING)
+            .union(CommandFlags::STALE),
+        key_specs: &[],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "connection",
+        since: "8.1.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
         name: "CLIENT INFO",
         arity: 2i32,
         flags: CommandFlags::EMPTY
@@ -1326,6 +1345,25 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         key_rule: None,
     },
     CommandInfo {
+        name: "CLUSTER CANCELSLOTMIGRATIONS",
+        arity: 2i32,
+        flags: CommandFlags::EMPTY
+            .union(CommandFlags::ADMIN)
+            .union(CommandFlags::STALE)
+            .union(CommandFlags::NO_ASYNC_LOADING),
+        key_specs: &[],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "cluster",
+        since: "9.0.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
         name: "CLUSTER COUNT-FAILURE-REPORTS",
         arity: 3i32,
         flags: CommandFlags::EMPTY.union(CommandFlags::ADMIN).union(CommandFlags::STALE),
@@ -1415,6 +1453,25 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         key_rule: None,
     },
     CommandInfo {
+        name: "CLUSTER FLUSHSLOT",
+        arity: -3i32,
+        flags: CommandFlags::EMPTY
+            .union(CommandFlags::WRITE)
+            .union(CommandFlags::ADMIN)
+            .union(CommandFlags::NO_ASYNC_LOADING),
+        key_specs: &[],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "cluster",
+        since: "9.0.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
         name: "CLUSTER FLUSHSLOTS",
         arity: 2i32,
         flags: CommandFlags::EMPTY
@@ -1463,6 +1520,25 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
+        name: "CLUSTER GETSLOTMIGRATIONS",
+        arity: 2i32,
+        flags: CommandFlags::EMPTY
+            .union(CommandFlags::ADMIN)
+            .union(CommandFlags::STALE)
+            .union(CommandFlags::NO_ASYNC_LOADING),
+        key_specs: &[],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "cluster",
+        since: "9.0.0",
         blocking_timeout: None,
         subcommands: false,
         connection_state: None,
@@ -1550,6 +1626,25 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "cluster",
         since: "3.0.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
+        name: "CLUSTER MIGRATESLOTS",
+        arity: -4i32,
+        flags: CommandFlags::EMPTY
+            .union(CommandFlags::ADMIN)
+            .union(CommandFlags::STALE)
+            .union(CommandFlags::NO_ASYNC_LOADING),
+        key_specs: &[],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "cluster",
+        since: "9.0.0",
         blocking_timeout: None,
         subcommands: false,
         connection_state: None,
@@ -1792,6 +1887,51 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         key_rule: None,
     },
     CommandInfo {
+        name: "CLUSTER SYNCSLOTS",
+        arity: -3i32,
+        flags: CommandFlags::EMPTY
+            .union(CommandFlags::ADMIN)
+            .union(CommandFlags::STALE)
+            .union(CommandFlags::NO_ASYNC_LOADING),
+        key_specs: &[],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "cluster",
+        since: "9.0.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
+        name: "CLUSTERSCAN",
+        arity: -2i32,
+        flags: CommandFlags::EMPTY.union(CommandFlags::READONLY),
+        key_specs: &[
+            KeySpec {
+                flags: KeySpecFlags::EMPTY.union(KeySpecFlags::NOT_KEY),
+                begin_search: BeginSearch::Index(1usize),
+                find_keys: FindKeys::Range {
+                    last_key: 0isize,
+                    step: 1usize,
+                    limit: 0usize,
+                },
+            },
+        ],
+        request_policy: Some(RequestPolicy::Special),
+        response_policy: Some(ResponsePolicy::Special),
+        nondeterministic_output: true,
+        nondeterministic_output_order: false,
+        group: "cluster",
+        since: "9.1.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
         name: "COMMAND",
         arity: -1i32,
         flags: CommandFlags::EMPTY
@@ -1938,6 +2078,97 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: true,
         group: "server",
         since: "7.0.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
+        name: "COMMANDLOG",
+        arity: -2i32,
+        flags: CommandFlags::EMPTY,
+        key_specs: &[],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "server",
+        since: "8.1.0",
+        blocking_timeout: None,
+        subcommands: true,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
+        name: "COMMANDLOG GET",
+        arity: 4i32,
+        flags: CommandFlags::EMPTY
+            .union(CommandFlags::ADMIN)
+            .union(CommandFlags::LOADING)
+            .union(CommandFlags::STALE),
+        key_specs: &[],
+        request_policy: Some(RequestPolicy::AllNodes),
+        response_policy: None,
+        nondeterministic_output: true,
+        nondeterministic_output_order: false,
+        group: "server",
+        since: "8.1.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
+        name: "COMMANDLOG HELP",
+        arity: 2i32,
+        flags: CommandFlags::EMPTY
+            .union(CommandFlags::LOADING)
+            .union(CommandFlags::STALE),
+        key_specs: &[],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "server",
+        since: "8.1.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
+        name: "COMMANDLOG LEN",
+        arity: 3i32,
+        flags: CommandFlags::EMPTY
+            .union(CommandFlags::ADMIN)
+            .union(CommandFlags::LOADING)
+            .union(CommandFlags::STALE),
+        key_specs: &[],
+        request_policy: Some(RequestPolicy::AllNodes),
+        response_policy: Some(ResponsePolicy::AggSum),
+        nondeterministic_output: true,
+        nondeterministic_output_order: false,
+        group: "server",
+        since: "8.1.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
+        name: "COMMANDLOG RESET",
+        arity: 3i32,
+        flags: CommandFlags::EMPTY
+            .union(CommandFlags::ADMIN)
+            .union(CommandFlags::LOADING)
+            .union(CommandFlags::STALE),
+        key_specs: &[],
+        request_policy: Some(RequestPolicy::AllNodes),
+        response_policy: Some(ResponsePolicy::AllSucceeded),
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "server",
+        since: "8.1.0",
         blocking_timeout: None,
         subcommands: false,
         connection_state: None,
@@ -2224,6 +2455,34 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "generic",
         since: "1.0.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
+        name: "DELIFEQ",
+        arity: 3i32,
+        flags: CommandFlags::EMPTY.union(CommandFlags::WRITE).union(CommandFlags::FAST),
+        key_specs: &[
+            KeySpec {
+                flags: KeySpecFlags::EMPTY
+                    .union(KeySpecFlags::RM)
+                    .union(KeySpecFlags::DELETE),
+                begin_search: BeginSearch::Index(1usize),
+                find_keys: FindKeys::Range {
+                    last_key: 0isize,
+                    step: 1usize,
+                    limit: 0usize,
+                },
+            },
+        ],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "string",
+        since: "9.0.0",
         blocking_timeout: None,
         subcommands: false,
         connection_state: None,
@@ -3472,6 +3731,92 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         key_rule: None,
     },
     CommandInfo {
+        name: "HEXPIRE",
+        arity: -6i32,
+        flags: CommandFlags::EMPTY.union(CommandFlags::WRITE).union(CommandFlags::FAST),
+        key_specs: &[
+            KeySpec {
+                flags: KeySpecFlags::EMPTY
+                    .union(KeySpecFlags::RW)
+                    .union(KeySpecFlags::UPDATE),
+                begin_search: BeginSearch::Index(1usize),
+                find_keys: FindKeys::Range {
+                    last_key: 0isize,
+                    step: 1usize,
+                    limit: 0usize,
+                },
+            },
+        ],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "hash",
+        since: "9.0.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
+        name: "HEXPIREAT",
+        arity: -6i32,
+        flags: CommandFlags::EMPTY.union(CommandFlags::WRITE).union(CommandFlags::FAST),
+        key_specs: &[
+            KeySpec {
+                flags: KeySpecFlags::EMPTY
+                    .union(KeySpecFlags::RW)
+                    .union(KeySpecFlags::UPDATE),
+                begin_search: BeginSearch::Index(1usize),
+                find_keys: FindKeys::Range {
+                    last_key: 0isize,
+                    step: 1usize,
+                    limit: 0usize,
+                },
+            },
+        ],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "hash",
+        since: "9.0.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
+        name: "HEXPIRETIME",
+        arity: -5i32,
+        flags: CommandFlags::EMPTY
+            .union(CommandFlags::READONLY)
+            .union(CommandFlags::FAST),
+        key_specs: &[
+            KeySpec {
+                flags: KeySpecFlags::EMPTY
+                    .union(KeySpecFlags::RO)
+                    .union(KeySpecFlags::ACCESS),
+                begin_search: BeginSearch::Index(1usize),
+                find_keys: FindKeys::Range {
+                    last_key: 0isize,
+                    step: 1usize,
+                    limit: 0usize,
+                },
+            },
+        ],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "hash",
+        since: "9.0.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
         name: "HGET",
         arity: 3i32,
         flags: CommandFlags::EMPTY
@@ -3524,6 +3869,64 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: true,
         group: "hash",
         since: "2.0.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
+        name: "HGETDEL",
+        arity: -5i32,
+        flags: CommandFlags::EMPTY.union(CommandFlags::WRITE).union(CommandFlags::FAST),
+        key_specs: &[
+            KeySpec {
+                flags: KeySpecFlags::EMPTY
+                    .union(KeySpecFlags::RW)
+                    .union(KeySpecFlags::ACCESS)
+                    .union(KeySpecFlags::DELETE),
+                begin_search: BeginSearch::Index(1usize),
+                find_keys: FindKeys::Range {
+                    last_key: 0isize,
+                    step: 1usize,
+                    limit: 0usize,
+                },
+            },
+        ],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "hash",
+        since: "9.1.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
+        name: "HGETEX",
+        arity: -5i32,
+        flags: CommandFlags::EMPTY.union(CommandFlags::WRITE).union(CommandFlags::FAST),
+        key_specs: &[
+            KeySpec {
+                flags: KeySpecFlags::EMPTY
+                    .union(KeySpecFlags::RW)
+                    .union(KeySpecFlags::ACCESS)
+                    .union(KeySpecFlags::UPDATE),
+                begin_search: BeginSearch::Index(1usize),
+                find_keys: FindKeys::Range {
+                    last_key: 0isize,
+                    step: 1usize,
+                    limit: 0usize,
+                },
+            },
+        ],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "hash",
+        since: "9.0.0",
         blocking_timeout: None,
         subcommands: false,
         connection_state: None,
@@ -3711,6 +4114,150 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         key_rule: None,
     },
     CommandInfo {
+        name: "HPERSIST",
+        arity: -5i32,
+        flags: CommandFlags::EMPTY.union(CommandFlags::WRITE).union(CommandFlags::FAST),
+        key_specs: &[
+            KeySpec {
+                flags: KeySpecFlags::EMPTY
+                    .union(KeySpecFlags::RW)
+                    .union(KeySpecFlags::UPDATE),
+                begin_search: BeginSearch::Index(1usize),
+                find_keys: FindKeys::Range {
+                    last_key: 0isize,
+                    step: 1usize,
+                    limit: 0usize,
+                },
+            },
+        ],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "hash",
+        since: "9.0.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
+        name: "HPEXPIRE",
+        arity: -6i32,
+        flags: CommandFlags::EMPTY.union(CommandFlags::WRITE).union(CommandFlags::FAST),
+        key_specs: &[
+            KeySpec {
+                flags: KeySpecFlags::EMPTY
+                    .union(KeySpecFlags::RW)
+                    .union(KeySpecFlags::UPDATE),
+                begin_search: BeginSearch::Index(1usize),
+                find_keys: FindKeys::Range {
+                    last_key: 0isize,
+                    step: 1usize,
+                    limit: 0usize,
+                },
+            },
+        ],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "hash",
+        since: "9.0.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
+        name: "HPEXPIREAT",
+        arity: -6i32,
+        flags: CommandFlags::EMPTY.union(CommandFlags::WRITE).union(CommandFlags::FAST),
+        key_specs: &[
+            KeySpec {
+                flags: KeySpecFlags::EMPTY
+                    .union(KeySpecFlags::RW)
+                    .union(KeySpecFlags::UPDATE),
+                begin_search: BeginSearch::Index(1usize),
+                find_keys: FindKeys::Range {
+                    last_key: 0isize,
+                    step: 1usize,
+                    limit: 0usize,
+                },
+            },
+        ],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "hash",
+        since: "9.0.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
+        name: "HPEXPIRETIME",
+        arity: -5i32,
+        flags: CommandFlags::EMPTY
+            .union(CommandFlags::READONLY)
+            .union(CommandFlags::FAST),
+        key_specs: &[
+            KeySpec {
+                flags: KeySpecFlags::EMPTY
+                    .union(KeySpecFlags::RO)
+                    .union(KeySpecFlags::ACCESS),
+                begin_search: BeginSearch::Index(1usize),
+                find_keys: FindKeys::Range {
+                    last_key: 0isize,
+                    step: 1usize,
+                    limit: 0usize,
+                },
+            },
+        ],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "hash",
+        since: "9.0.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
+        name: "HPTTL",
+        arity: -5i32,
+        flags: CommandFlags::EMPTY
+            .union(CommandFlags::READONLY)
+            .union(CommandFlags::FAST),
+        key_specs: &[
+            KeySpec {
+                flags: KeySpecFlags::EMPTY
+                    .union(KeySpecFlags::RO)
+                    .union(KeySpecFlags::ACCESS),
+                begin_search: BeginSearch::Index(1usize),
+                find_keys: FindKeys::Range {
+                    last_key: 0isize,
+                    step: 1usize,
+                    limit: 0usize,
+                },
+            },
+        ],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "hash",
+        since: "9.0.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
         name: "HRANDFIELD",
         arity: -2i32,
         flags: CommandFlags::EMPTY.union(CommandFlags::READONLY),
@@ -3798,6 +4345,37 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         key_rule: None,
     },
     CommandInfo {
+        name: "HSETEX",
+        arity: -6i32,
+        flags: CommandFlags::EMPTY
+            .union(CommandFlags::WRITE)
+            .union(CommandFlags::DENYOOM)
+            .union(CommandFlags::FAST),
+        key_specs: &[
+            KeySpec {
+                flags: KeySpecFlags::EMPTY
+                    .union(KeySpecFlags::RW)
+                    .union(KeySpecFlags::INSERT),
+                begin_search: BeginSearch::Index(1usize),
+                find_keys: FindKeys::Range {
+                    last_key: 0isize,
+                    step: 1usize,
+                    limit: 0usize,
+                },
+            },
+        ],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "hash",
+        since: "9.0.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
         name: "HSETNX",
         arity: 4i32,
         flags: CommandFlags::EMPTY
@@ -3851,6 +4429,36 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "hash",
         since: "3.2.0",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
+        name: "HTTL",
+        arity: -5i32,
+        flags: CommandFlags::EMPTY
+            .union(CommandFlags::READONLY)
+            .union(CommandFlags::FAST),
+        key_specs: &[
+            KeySpec {
+                flags: KeySpecFlags::EMPTY
+                    .union(KeySpecFlags::RO)
+                    .union(KeySpecFlags::ACCESS),
+                begin_search: BeginSearch::Index(1usize),
+                find_keys: FindKeys::Range {
+                    last_key: 0isize,
+                    step: 1usize,
+                    limit: 0usize,
+                },
+            },
+        ],
+        request_policy: None,
+        response_policy: None,
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "hash",
+        since: "9.0.0",
         blocking_timeout: None,
         subcommands: false,
         connection_state: None,
@@ -5009,6 +5617,36 @@ pub(crate) static COMMANDS: [CommandInfo; 399usize] = [
         nondeterministic_output_order: false,
         group: "string",
         since: "1.0.1",
+        blocking_timeout: None,
+        subcommands: false,
+        connection_state: None,
+        key_rule: None,
+    },
+    CommandInfo {
+        name: "MSETEX",
+        arity: -4i32,
+        flags: CommandFlags::EMPTY
+            .union(CommandFlags::WRITE)
+            .union(CommandFlags::DENYOOM),
+        key_specs: &[
+            KeySpec {
+                flags: KeySpecFlags::EMPTY
+                    .union(KeySpecFlags::OW)
+                    .union(KeySpecFlags::UPDATE),
+                begin_search: BeginSearch::Index(1usize),
+                find_keys: FindKeys::KeyNum {
+                    key_num_idx: 0usize,
+                    first_key: 1usize,
+                    step: 2usize,
+                },
+            },
+        ],
+        request_policy: Some(RequestPolicy::MultiShard),
+        response_policy: Some(ResponsePolicy::AllSucceeded),
+        nondeterministic_output: false,
+        nondeterministic_output_order: false,
+        group: "string",
+        since: "9.1.0",
         blocking_timeout: None,
         subcommands: false,
         connection_state: None,

@@ -6,6 +6,7 @@
 #![allow(dead_code, unused_imports, unreachable_pub)]
 
 pub mod certs;
+pub mod cluster;
 pub mod decode_check;
 pub mod fake;
 pub mod resp;
@@ -16,7 +17,45 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::thread;
 
 use respec::{Connection, ConnectionInfo, ProtocolVersion};
-pub use server::{RedisServer, ServerConfig, free_port};
+pub use server::{RedisServer, ServerConfig, ServerKind, free_port};
+
+/// The server under test: `$RESPEC_SERVER`, Redis unless it says `valkey`.
+pub fn server_kind() -> ServerKind {
+    ServerKind::from_env()
+}
+
+/// `true` when the server under test has `what` a test needs; otherwise notes that the
+/// running test skips (see [`skip`]) and returns `false`, and the test returns at once.
+pub fn server_has(what: &str, has: bool) -> bool {
+    if !has {
+        skip(&format!(
+            "this {} server has no {what}",
+            server_kind().name()
+        ));
+    }
+    has
+}
+
+/// Notes that the running test skips, and why: on stderr, and in the file
+/// `$RESPEC_SKIP_LOG` names, from which `cargo xtask test` lists and counts the skips.
+pub fn skip(reason: &str) {
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let binary = env!("CARGO_CRATE_NAME");
+    eprintln!(
+        "skipped {binary}::{test} on {}: {reason}",
+        server_kind().name()
+    );
+    if let Some(path) = std::env::var_os("RESPEC_SKIP_LOG") {
+        let line = format!("{binary}::{test}\t{reason}\n");
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut file| file.write_all(line.as_bytes()));
+        appended
+            .unwrap_or_else(|e| panic!("cannot note a skip in {}: {e}", path.to_string_lossy()));
+    }
+}
 
 /// Both protocol versions, for tests that must hold under each.
 pub const PROTOCOLS: [ProtocolVersion; 2] = [ProtocolVersion::Resp2, ProtocolVersion::Resp3];

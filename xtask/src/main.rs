@@ -1,14 +1,19 @@
 //! Project tasks, run as `cargo xtask <task>`:
 //!
-//! - `test [ARGS]`: makes sure `redis-server` is installed, then runs every test in the
-//!   workspace (`cargo test`), passing `ARGS` on;
+//! - `test [--server redis|valkey|both] [ARGS]`: makes sure the servers are installed,
+//!   then runs every test in the workspace (`cargo test`, passing `ARGS` on) against
+//!   Redis, and the integration tests again against Valkey (both unless one is named);
+//!   it ends with how many tests ran on each server and which skipped, and why;
 //! - `demo`: runs the tour (`examples/tour.rs`) against `$REDIS_URL`, or against a
 //!   throwaway server started for it when `REDIS_URL` is not set;
 //! - `bench [peers|codec] [ARGS]`: the side-by-side suite against redis-rs, fred and
 //!   `redis-benchmark` (`peers`, writing `target/bench/peers.md`), then the criterion
 //!   micro-benchmarks of the codec and conversions (`codec`); both unless one is named;
-//! - `spec [--check]`: rebuilds `commands.json` from `spec/upstream/` and
+//! - `spec [--check]`: rebuilds `commands.json` from `spec/upstream/`, `spec/live/` and
 //!   `spec/overrides.json` (or checks that it is current);
+//! - `spec --from-server URL [--write]`: asks a live server for `COMMAND DOCS` and
+//!   `COMMAND INFO` and reports, command by command, what the vendored spec lacks or has
+//!   otherwise; with `--write`, keeps what it lacks in `spec/live/` for `spec` to merge;
 //! - `codegen [--check]`: regenerates `src/commands/generated/` from `commands.json` (or
 //!   checks that it is current);
 //! - `fuzz [SECONDS]`: runs the decoder's coverage-guided fuzz target (`fuzz/`) with
@@ -22,6 +27,8 @@ mod server;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+use server::ServerKind;
+
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let task = args.next().unwrap_or_default();
@@ -30,19 +37,28 @@ fn main() -> ExitCode {
         "test" => test(&rest),
         "demo" => demo(),
         "bench" => bench(&rest),
-        "spec" => generated(&rest, "spec", |root| {
-            vec![respec_codegen::generate_spec(root)]
-        }),
+        "spec" => match rest.as_slice() {
+            [flag, url] if flag == "--from-server" => spec_from_server(url, false),
+            [flag, url, write] if flag == "--from-server" && write == "--write" => {
+                spec_from_server(url, true)
+            }
+            _ => generated(&rest, "spec", |root| {
+                vec![respec_codegen::generate_spec(root)]
+            }),
+        },
         "codegen" => generated(&rest, "codegen", respec_codegen::generate_sources),
         "fuzz" => fuzz(&rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  \
-                 test [ARGS]   install redis-server if needed, then run every test\n  \
+                 test [--server redis|valkey|both] [ARGS]\n                \
+                     install the servers if needed, then run every test against each\n  \
                  demo          run the tour against $REDIS_URL or a throwaway server\n  \
                  bench [peers|codec] [ARGS]  respec against its peers, then the codec benches\n  \
-                 spec [--check]     rebuild commands.json from spec/upstream and spec/overrides.json\n  \
+                 spec [--check]     rebuild commands.json from spec/upstream, spec/live and spec/overrides.json\n  \
+                 spec --from-server URL [--write]\n                \
+                     report what a live server's commands add to the spec; keep it in spec/live\n  \
                  codegen [--check]  regenerate src/commands/generated from commands.json\n  \
                  fuzz [SECONDS]     fuzz the decoder with cargo-fuzz on nightly (60 s unless told)"
             );
@@ -79,21 +95,104 @@ fn run(mut cmd: Command) -> ExitCode {
 }
 
 fn test(args: &[String]) -> ExitCode {
-    // Install once up front rather than from inside the first test binary that needs it.
-    let binary = server::redis_server_binary();
-    eprintln!("xtask: using {}", binary.display());
-    let mut cmd = cargo();
-    // The benchmark crate compiles the peers and criterion; it is checked by clippy, not
-    // here. Every feature is on, so the TLS and async tests run too.
-    cmd.args([
-        "test",
-        "--workspace",
-        "--exclude",
-        "respec-bench",
-        "--all-features",
-    ])
-    .args(args);
-    run(cmd)
+    let (servers, args) = match args {
+        [flag, which, rest @ ..] if flag == "--server" => match which.as_str() {
+            "redis" => (vec![ServerKind::Redis], rest),
+            "valkey" => (vec![ServerKind::Valkey], rest),
+            "both" => (vec![ServerKind::Redis, ServerKind::Valkey], rest),
+            other => {
+                eprintln!("xtask: unknown server {other:?}; use redis, valkey or both");
+                return ExitCode::FAILURE;
+            }
+        },
+        rest => (vec![ServerKind::Redis, ServerKind::Valkey], rest),
+    };
+    let mut runs = Vec::new();
+    for (idx, &kind) in servers.iter().enumerate() {
+        // Install up front rather than from inside the first test binary that needs it.
+        eprintln!("xtask: testing against {}", kind.binary().display());
+        let skip_log = project_root().join(format!("target/skipped-{}.txt", kind.name()));
+        let _ = std::fs::remove_file(&skip_log);
+        let mut cmd = cargo();
+        cmd.env("RESPEC_SERVER", kind.name())
+            .env("RESPEC_SKIP_LOG", &skip_log);
+        if idx == 0 {
+            // The benchmark crate compiles the peers and criterion; it is checked by
+            // clippy, not here. Every feature is on, so the TLS and async tests run too.
+            cmd.args([
+                "test",
+                "--workspace",
+                "--exclude",
+                "respec-bench",
+                "--all-features",
+            ]);
+        } else {
+            // What needs no server ran once already: here, the integration tests.
+            cmd.args(["test", "--package", "respec", "--all-features", "--tests"]);
+        }
+        cmd.args(args);
+        let Some(passed) = run_counting(cmd) else {
+            return ExitCode::FAILURE;
+        };
+        let skipped = std::fs::read_to_string(&skip_log).unwrap_or_default();
+        runs.push((kind, passed, skipped));
+    }
+    for (kind, passed, skipped) in runs {
+        // A test that skips returns early, and the harness counts it as passed.
+        let lines: Vec<&str> = skipped.lines().collect();
+        eprintln!(
+            "xtask: {}: {} tests passed, {} skipped",
+            kind.name(),
+            passed - lines.len().min(passed),
+            lines.len()
+        );
+        for line in lines {
+            let (test, why) = line.split_once('\t').unwrap_or((line, ""));
+            eprintln!("  skipped {test}: {why}");
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Runs `cmd`, passing its output on, and counts the tests its `test result` lines say
+/// passed; `None` when it fails.
+fn run_counting(mut cmd: Command) -> Option<usize> {
+    use std::io::{BufRead, BufReader};
+    let mut child = match cmd.stdout(std::process::Stdio::piped()).spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            eprintln!("xtask: cannot run {cmd:?}: {e}");
+            return None;
+        }
+    };
+    let mut passed = 0;
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            println!("{line}");
+            if let Some(rest) = line.strip_prefix("test result: ") {
+                passed += rest
+                    .split("; ")
+                    .find_map(|part| {
+                        part.rsplit_once(". ")
+                            .map_or(part, |(_, p)| p)
+                            .strip_suffix(" passed")
+                    })
+                    .and_then(|n| n.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+            }
+        }
+    }
+    match child.wait() {
+        Ok(status) if status.success() => Some(passed),
+        Ok(status) => {
+            eprintln!("xtask: {cmd:?} failed: {status}");
+            None
+        }
+        Err(e) => {
+            eprintln!("xtask: cannot wait for {cmd:?}: {e}");
+            None
+        }
+    }
 }
 
 fn demo() -> ExitCode {
@@ -207,6 +306,105 @@ fn fuzz(args: &[String]) -> ExitCode {
         .args(["+nightly", "fuzz", "run", "decoder", "--"])
         .arg(format!("-max_total_time={seconds}"));
     run(cmd)
+}
+
+/// `spec --from-server URL [--write]`: the report, and with `--write` the file in
+/// `spec/live/`.
+fn spec_from_server(url: &str, write: bool) -> ExitCode {
+    let fetched = fetch_command_docs(url);
+    let (server, docs, info) = match fetched {
+        Ok(fetched) => fetched,
+        Err(e) => {
+            eprintln!("xtask: cannot read the command docs of {url}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let live = respec_codegen::live::LiveSpec::from_replies(&server, &docs, &info);
+    let root = project_root();
+    let vendored = respec_codegen::spec::vendored(&root.join(respec_codegen::UPSTREAM_DIR));
+    let report = respec_codegen::live::compare(&vendored, &live);
+    print!("{}", report.render(&server));
+    if !write {
+        return ExitCode::SUCCESS;
+    }
+    let kept = respec_codegen::live::additions(&vendored, &live);
+    let file = server.to_ascii_lowercase().replace(' ', "-");
+    let path = root
+        .join(respec_codegen::LIVE_DIR)
+        .join(format!("{file}.json"));
+    let mut text = serde_json::to_string_pretty(&kept).expect("JSON serialises");
+    text.push('\n');
+    let written = std::fs::create_dir_all(path.parent().expect("spec/live has a parent"))
+        .and_then(|()| std::fs::write(&path, text));
+    match written {
+        Ok(()) => {
+            eprintln!(
+                "wrote {}; now `cargo xtask spec` and `cargo xtask codegen`",
+                path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("xtask: cannot write {}: {e}", path.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Who the server is (`Valkey 9.1.2`) and its `COMMAND DOCS` and `COMMAND INFO`, as
+/// JSON, asked over RESP3 so that maps come as maps.
+fn fetch_command_docs(url: &str) -> respec::Result<(String, serde_json::Value, serde_json::Value)> {
+    let mut info: respec::ConnectionInfo = url.parse()?;
+    info.protocol = respec::ProtocolVersion::Resp3;
+    let mut con = respec::Connection::open(&info)?;
+    let about: String = respec::cmd("INFO").arg("server").query(&mut con)?;
+    let field = |name: &str| {
+        about
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    };
+    let server = match (field("server_name"), field("valkey_version")) {
+        (Some("valkey"), Some(version)) => format!("Valkey {version}"),
+        _ => format!("Redis {}", field("redis_version").unwrap_or("?")),
+    };
+    let docs: respec::Value = respec::cmd("COMMAND DOCS").query(&mut con)?;
+    let commands: respec::Value = respec::cmd("COMMAND INFO").query(&mut con)?;
+    Ok((server, to_json(docs), to_json(commands)))
+}
+
+/// A reply as JSON: maps as objects (keys as text), strings as strings.
+fn to_json(value: respec::Value) -> serde_json::Value {
+    use respec::Value;
+    use serde_json::Value as Json;
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    match value {
+        Value::Nil => Json::Null,
+        Value::SimpleString(s) | Value::BulkString(s) | Value::BigNumber(s) => {
+            Json::String(text(&s))
+        }
+        Value::VerbatimString { text: s, .. } => Json::String(text(&s)),
+        Value::Int(n) => Json::from(n),
+        Value::Double(d) => serde_json::Number::from_f64(d).map_or(Json::Null, Json::Number),
+        Value::Boolean(b) => Json::Bool(b),
+        Value::Array(items) | Value::Set(items) | Value::Push(items) => {
+            Json::Array(items.into_iter().map(to_json).collect())
+        }
+        Value::Map(pairs) => Json::Object(
+            pairs
+                .into_iter()
+                .map(|(key, value)| {
+                    let key = match to_json(key) {
+                        Json::String(key) => key,
+                        other => other.to_string(),
+                    };
+                    (key, to_json(value))
+                })
+                .collect(),
+        ),
+        Value::ServerError(e) => Json::String(format!("-{e}")),
+        other => Json::String(format!("{other:?}")),
+    }
 }
 
 /// Writes (or with `--check`, compares) what a generator produces.

@@ -440,6 +440,14 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         let cmd = client_id();
         async move { self.req_command(&cmd).await }
     }
+    /// Marks this client as an import source when the server is in import mode. The async twin of [`Commands::client_import_source`](crate::Commands::client_import_source).
+    fn client_import_source(
+        &mut self,
+        enabled: ClientImportSourceEnabled,
+    ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
+        let cmd = client_import_source(enabled);
+        async move { self.req_command(&cmd).await }
+    }
     /// Returns information about the connection. The async twin of [`Commands::client_info`](crate::Commands::client_info).
     fn client_info<RV: crate::FromRedisValue>(
         &mut self,
@@ -590,6 +598,13 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         let cmd = cluster_bumpepoch();
         async move { self.req_command(&cmd).await }
     }
+    /// Cancel all current ongoing slot migration operations. The async twin of [`Commands::cluster_cancelslotmigrations`](crate::Commands::cluster_cancelslotmigrations).
+    fn cluster_cancelslotmigrations(
+        &mut self,
+    ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
+        let cmd = cluster_cancelslotmigrations();
+        async move { self.req_command(&cmd).await }
+    }
     /// Returns the number of active failure reports active for a node. The async twin of [`Commands::cluster_count_failure_reports`](crate::Commands::cluster_count_failure_reports).
     fn cluster_count_failure_reports(
         &mut self,
@@ -637,6 +652,23 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         let cmd = cluster_failover_options(options);
         async move { self.req_command(&cmd).await }
     }
+    /// Removes all keys from the target slot. The async twin of [`Commands::cluster_flushslot`](crate::Commands::cluster_flushslot).
+    fn cluster_flushslot(
+        &mut self,
+        slot: i64,
+    ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
+        let cmd = cluster_flushslot(slot);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Removes all keys from the target slot. The async twin of [`Commands::cluster_flushslot_options`](crate::Commands::cluster_flushslot_options).
+    fn cluster_flushslot_options(
+        &mut self,
+        slot: i64,
+        options: ClusterFlushslotOptions,
+    ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
+        let cmd = cluster_flushslot_options(slot, options);
+        async move { self.req_command(&cmd).await }
+    }
     /// Deletes all slots information from a node. The async twin of [`Commands::cluster_flushslots`](crate::Commands::cluster_flushslots).
     fn cluster_flushslots(
         &mut self,
@@ -659,6 +691,13 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         count: i64,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = cluster_getkeysinslot(slot, count);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Gets the status of ongoing and recently finished slot import and export operations. The async twin of [`Commands::cluster_getslotmigrations`](crate::Commands::cluster_getslotmigrations).
+    fn cluster_getslotmigrations<RV: crate::FromRedisValue>(
+        &mut self,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = cluster_getslotmigrations();
         async move { self.req_command(&cmd).await }
     }
     /// Returns helpful text about the different subcommands. The async twin of [`Commands::cluster_help`](crate::Commands::cluster_help).
@@ -707,6 +746,16 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         options: ClusterMeetOptions,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = cluster_meet_options(ip, port, options);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Migrate the given slots from this node to the specified nodes. The async twin of [`Commands::cluster_migrateslots`](crate::Commands::cluster_migrateslots).
+    fn cluster_migrateslots(
+        &mut self,
+        migration_group: impl ::core::iter::IntoIterator<
+            Item = ClusterMigrateslotsMigrationGroup,
+        >,
+    ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
+        let cmd = cluster_migrateslots(migration_group);
         async move { self.req_command(&cmd).await }
     }
     /// Returns the ID of a node. The async twin of [`Commands::cluster_myid`](crate::Commands::cluster_myid).
@@ -826,6 +875,23 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         let cmd = cluster_slots();
         async move { self.req_command(&cmd).await }
     }
+    /// Iterates over the keys in the cluster. The async twin of [`Commands::clusterscan`](crate::Commands::clusterscan).
+    fn clusterscan<RV: crate::FromRedisValue>(
+        &mut self,
+        cursor: impl crate::ToRedisArgs,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = clusterscan(cursor);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Iterates over the keys in the cluster. The async twin of [`Commands::clusterscan_options`](crate::Commands::clusterscan_options).
+    fn clusterscan_options<RV: crate::FromRedisValue>(
+        &mut self,
+        cursor: impl crate::ToRedisArgs,
+        options: ClusterscanOptions,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = clusterscan_options(cursor, options);
+        async move { self.req_command(&cmd).await }
+    }
     /// Returns detailed information about all commands. The async twin of [`Commands::command`](crate::Commands::command).
     fn command<RV: crate::FromRedisValue>(
         &mut self,
@@ -926,6 +992,38 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         let cmd = command_list_options(options);
         async move { self.req_command(&cmd).await }
     }
+    /// Returns the specified command log's entries. The async twin of [`Commands::commandlog_get`](crate::Commands::commandlog_get).
+    fn commandlog_get<RV: crate::FromRedisValue>(
+        &mut self,
+        count: i64,
+        type_: CommandlogGetType,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = commandlog_get(count, type_);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Shows helpful text about the different subcommands. The async twin of [`Commands::commandlog_help`](crate::Commands::commandlog_help).
+    fn commandlog_help<RV: crate::FromRedisValue>(
+        &mut self,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = commandlog_help();
+        async move { self.req_command(&cmd).await }
+    }
+    /// Returns the number of entries in the specified type of command log. The async twin of [`Commands::commandlog_len`](crate::Commands::commandlog_len).
+    fn commandlog_len(
+        &mut self,
+        type_: CommandlogLenType,
+    ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
+        let cmd = commandlog_len(type_);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Clears all entries from the specified type of command log. The async twin of [`Commands::commandlog_reset`](crate::Commands::commandlog_reset).
+    fn commandlog_reset(
+        &mut self,
+        type_: CommandlogResetType,
+    ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
+        let cmd = commandlog_reset(type_);
+        async move { self.req_command(&cmd).await }
+    }
     /// Returns the effective values of configuration parameters. The async twin of [`Commands::config_get`](crate::Commands::config_get).
     fn config_get<RV: crate::FromRedisValue>(
         &mut self,
@@ -1012,6 +1110,15 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = del(key);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Delete key if value matches string. The async twin of [`Commands::delifeq`](crate::Commands::delifeq).
+    fn delifeq(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        value: impl crate::ToRedisArgs,
+    ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
+        let cmd = delifeq(key, value);
         async move { self.req_command(&cmd).await }
     }
     /// Discards a transaction. The async twin of [`Commands::discard`](crate::Commands::discard).
@@ -1665,6 +1772,57 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         let cmd = hexists(key, field);
         async move { self.req_command(&cmd).await }
     }
+    /// Sets expiry time on hash fields. The async twin of [`Commands::hexpire`](crate::Commands::hexpire).
+    fn hexpire<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        seconds: i64,
+        field: impl crate::ToRedisArgs,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = hexpire(key, seconds, field);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Sets expiry time on hash fields. The async twin of [`Commands::hexpire_options`](crate::Commands::hexpire_options).
+    fn hexpire_options<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        seconds: i64,
+        field: impl crate::ToRedisArgs,
+        options: HexpireOptions,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = hexpire_options(key, seconds, field, options);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Sets expiry time on hash fields. The async twin of [`Commands::hexpireat`](crate::Commands::hexpireat).
+    fn hexpireat<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        unix_time_seconds: i64,
+        field: impl crate::ToRedisArgs,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = hexpireat(key, unix_time_seconds, field);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Sets expiry time on hash fields. The async twin of [`Commands::hexpireat_options`](crate::Commands::hexpireat_options).
+    fn hexpireat_options<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        unix_time_seconds: i64,
+        field: impl crate::ToRedisArgs,
+        options: HexpireatOptions,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = hexpireat_options(key, unix_time_seconds, field, options);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Returns Unix timestamps in seconds since the epoch at which the given key's field(s) will expire. The async twin of [`Commands::hexpiretime`](crate::Commands::hexpiretime).
+    fn hexpiretime<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = hexpiretime(key, field);
+        async move { self.req_command(&cmd).await }
+    }
     /// Returns the value of a field in a hash. The async twin of [`Commands::hget`](crate::Commands::hget).
     fn hget<RV: crate::FromRedisValue>(
         &mut self,
@@ -1680,6 +1838,34 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
         let cmd = hgetall(key);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Returns the values of one or more fields and deletes them from a hash. The async twin of [`Commands::hgetdel`](crate::Commands::hgetdel).
+    fn hgetdel<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = hgetdel(key, field);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Gets the value of one or more fields of a given hash key, and optionally sets their expiration time or time-to-live (TTL). The async twin of [`Commands::hgetex`](crate::Commands::hgetex).
+    fn hgetex<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = hgetex(key, field);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Gets the value of one or more fields of a given hash key, and optionally sets their expiration time or time-to-live (TTL). The async twin of [`Commands::hgetex_options`](crate::Commands::hgetex_options).
+    fn hgetex_options<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+        options: HgetexOptions,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = hgetex_options(key, field, options);
         async move { self.req_command(&cmd).await }
     }
     /// Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist. The async twin of [`Commands::hincrby`](crate::Commands::hincrby).
@@ -1737,6 +1923,75 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         let cmd = hmset(key, data);
         async move { self.req_command(&cmd).await }
     }
+    /// Remove the existing expiration on a hash key's field(s). The async twin of [`Commands::hpersist`](crate::Commands::hpersist).
+    fn hpersist<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = hpersist(key, field);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Sets expiry time on hash object. The async twin of [`Commands::hpexpire`](crate::Commands::hpexpire).
+    fn hpexpire<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        milliseconds: i64,
+        field: impl crate::ToRedisArgs,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = hpexpire(key, milliseconds, field);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Sets expiry time on hash object. The async twin of [`Commands::hpexpire_options`](crate::Commands::hpexpire_options).
+    fn hpexpire_options<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        milliseconds: i64,
+        field: impl crate::ToRedisArgs,
+        options: HpexpireOptions,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = hpexpire_options(key, milliseconds, field, options);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Sets expiration time on hash field. The async twin of [`Commands::hpexpireat`](crate::Commands::hpexpireat).
+    fn hpexpireat<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        unix_time_milliseconds: i64,
+        field: impl crate::ToRedisArgs,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = hpexpireat(key, unix_time_milliseconds, field);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Sets expiration time on hash field. The async twin of [`Commands::hpexpireat_options`](crate::Commands::hpexpireat_options).
+    fn hpexpireat_options<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        unix_time_milliseconds: i64,
+        field: impl crate::ToRedisArgs,
+        options: HpexpireatOptions,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = hpexpireat_options(key, unix_time_milliseconds, field, options);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Returns the Unix timestamp in milliseconds since Unix epoch at which the given key's field(s) will expire. The async twin of [`Commands::hpexpiretime`](crate::Commands::hpexpiretime).
+    fn hpexpiretime<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = hpexpiretime(key, field);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Returns the remaining time to live in milliseconds of a hash key's field(s) that have an associated expiration. The async twin of [`Commands::hpttl`](crate::Commands::hpttl).
+    fn hpttl<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = hpttl(key, field);
+        async move { self.req_command(&cmd).await }
+    }
     /// Returns one or more random fields from a hash. The async twin of [`Commands::hrandfield`](crate::Commands::hrandfield).
     fn hrandfield<RV: crate::FromRedisValue>(
         &mut self,
@@ -1782,6 +2037,25 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         let cmd = hset(key, data);
         async move { self.req_command(&cmd).await }
     }
+    /// Sets the value of one or more fields of a given hash key, and optionally sets their expiration time. The async twin of [`Commands::hsetex`](crate::Commands::hsetex).
+    fn hsetex(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        fields: HsetexFields,
+    ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
+        let cmd = hsetex(key, fields);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Sets the value of one or more fields of a given hash key, and optionally sets their expiration time. The async twin of [`Commands::hsetex_options`](crate::Commands::hsetex_options).
+    fn hsetex_options(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        fields: HsetexFields,
+        options: HsetexOptions,
+    ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
+        let cmd = hsetex_options(key, fields, options);
+        async move { self.req_command(&cmd).await }
+    }
     /// Sets the value of a field in a hash only when the field doesn't exist. The async twin of [`Commands::hsetnx`](crate::Commands::hsetnx).
     fn hsetnx(
         &mut self,
@@ -1799,6 +2073,15 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         field: impl crate::ToRedisArgs,
     ) -> impl ::core::future::Future<Output = crate::Result<i64>> + Send {
         let cmd = hstrlen(key, field);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Returns the remaining time to live (in seconds) of a hash key's field(s) that have an associated expiration. The async twin of [`Commands::httl`](crate::Commands::httl).
+    fn httl<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> impl ::core::future::Future<Output = crate::Result<RV>> + Send {
+        let cmd = httl(key, field);
         async move { self.req_command(&cmd).await }
     }
     /// Returns all values in a hash. The async twin of [`Commands::hvals`](crate::Commands::hvals).
@@ -2289,6 +2572,23 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         let cmd = mset(data);
         async move { self.req_command(&cmd).await }
     }
+    /// Atomically creates or modifies the string values of one or more keys, and optionally set their expiration. The async twin of [`Commands::msetex`](crate::Commands::msetex).
+    fn msetex(
+        &mut self,
+        data: impl crate::ToRedisArgs,
+    ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
+        let cmd = msetex(data);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Atomically creates or modifies the string values of one or more keys, and optionally set their expiration. The async twin of [`Commands::msetex_options`](crate::Commands::msetex_options).
+    fn msetex_options(
+        &mut self,
+        data: impl crate::ToRedisArgs,
+        options: MsetexOptions,
+    ) -> impl ::core::future::Future<Output = crate::Result<bool>> + Send {
+        let cmd = msetex_options(data, options);
+        async move { self.req_command(&cmd).await }
+    }
     /// Atomically modifies the string values of one or more keys only when all keys don't exist. The async twin of [`Commands::msetnx`](crate::Commands::msetnx).
     fn msetnx(
         &mut self,
@@ -2728,6 +3028,15 @@ pub trait AsyncCommands: crate::AsyncConnectionLike {
         mode: ScriptDebugMode,
     ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
         let cmd = script_debug(mode);
+        async move { self.req_command(&cmd).await }
+    }
+    /// Sets the debug mode of server-side Lua scripts. The async twin of [`Commands::script_debug_options`](crate::Commands::script_debug_options).
+    fn script_debug_options(
+        &mut self,
+        mode: ScriptDebugMode,
+        options: ScriptDebugOptions,
+    ) -> impl ::core::future::Future<Output = crate::Result<()>> + Send {
+        let cmd = script_debug_options(mode, options);
         async move { self.req_command(&cmd).await }
     }
     /// Determines whether server-side Lua scripts exist in the script cache. The async twin of [`Commands::script_exists`](crate::Commands::script_exists).

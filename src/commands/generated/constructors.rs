@@ -399,6 +399,13 @@ pub fn client_id() -> crate::Cmd {
     write_args::client_id(&mut out);
     out
 }
+/// Builds `CLIENT IMPORT-SOURCE`; see [`Commands::client_import_source`](crate::Commands::client_import_source) for the command.
+#[must_use]
+pub fn client_import_source(enabled: ClientImportSourceEnabled) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(84usize);
+    write_args::client_import_source(&mut out, enabled);
+    out
+}
 /// Builds `CLIENT INFO`; see [`Commands::client_info`](crate::Commands::client_info) for the command.
 #[must_use]
 pub fn client_info() -> crate::Cmd {
@@ -532,6 +539,13 @@ pub fn cluster_bumpepoch() -> crate::Cmd {
     write_args::cluster_bumpepoch(&mut out);
     out
 }
+/// Builds `CLUSTER CANCELSLOTMIGRATIONS`; see [`Commands::cluster_cancelslotmigrations`](crate::Commands::cluster_cancelslotmigrations) for the command.
+#[must_use]
+pub fn cluster_cancelslotmigrations() -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(92usize);
+    write_args::cluster_cancelslotmigrations(&mut out);
+    out
+}
 /// Builds `CLUSTER COUNT-FAILURE-REPORTS`; see [`Commands::cluster_count_failure_reports`](crate::Commands::cluster_count_failure_reports) for the command.
 #[must_use]
 pub fn cluster_count_failure_reports(node_id: impl crate::ToRedisArgs) -> crate::Cmd {
@@ -574,6 +588,21 @@ pub fn cluster_failover_options(options: ClusterFailoverOptions) -> crate::Cmd {
 pub fn cluster_failover() -> crate::Cmd {
     cluster_failover_options(ClusterFailoverOptions::default())
 }
+/// Builds `CLUSTER FLUSHSLOT` with its options; see [`cluster_flushslot_options`](crate::Commands::cluster_flushslot_options).
+#[must_use]
+pub fn cluster_flushslot_options(
+    slot: i64,
+    options: ClusterFlushslotOptions,
+) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(81usize);
+    write_args::cluster_flushslot_options(&mut out, slot, options);
+    out
+}
+/// Builds `CLUSTER FLUSHSLOT`; see [`Commands::cluster_flushslot`](crate::Commands::cluster_flushslot) for the command.
+#[must_use]
+pub fn cluster_flushslot(slot: i64) -> crate::Cmd {
+    cluster_flushslot_options(slot, ClusterFlushslotOptions::default())
+}
 /// Builds `CLUSTER FLUSHSLOTS`; see [`Commands::cluster_flushslots`](crate::Commands::cluster_flushslots) for the command.
 #[must_use]
 pub fn cluster_flushslots() -> crate::Cmd {
@@ -593,6 +622,13 @@ pub fn cluster_forget(node_id: impl crate::ToRedisArgs) -> crate::Cmd {
 pub fn cluster_getkeysinslot(slot: i64, count: i64) -> crate::Cmd {
     let mut out = crate::Cmd::with_capacity(85usize);
     write_args::cluster_getkeysinslot(&mut out, slot, count);
+    out
+}
+/// Builds `CLUSTER GETSLOTMIGRATIONS`; see [`Commands::cluster_getslotmigrations`](crate::Commands::cluster_getslotmigrations) for the command.
+#[must_use]
+pub fn cluster_getslotmigrations() -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(89usize);
+    write_args::cluster_getslotmigrations(&mut out);
     out
 }
 /// Builds `CLUSTER HELP`; see [`Commands::cluster_help`](crate::Commands::cluster_help) for the command.
@@ -638,6 +674,17 @@ pub fn cluster_meet_options(
 #[must_use]
 pub fn cluster_meet(ip: impl crate::ToRedisArgs, port: i64) -> crate::Cmd {
     cluster_meet_options(ip, port, ClusterMeetOptions::default())
+}
+/// Builds `CLUSTER MIGRATESLOTS`; see [`Commands::cluster_migrateslots`](crate::Commands::cluster_migrateslots) for the command.
+#[must_use]
+pub fn cluster_migrateslots(
+    migration_group: impl ::core::iter::IntoIterator<
+        Item = ClusterMigrateslotsMigrationGroup,
+    >,
+) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(84usize);
+    write_args::cluster_migrateslots(&mut out, migration_group);
+    out
 }
 /// Builds `CLUSTER MYID`; see [`Commands::cluster_myid`](crate::Commands::cluster_myid) for the command.
 #[must_use]
@@ -745,6 +792,21 @@ pub fn cluster_slots() -> crate::Cmd {
     write_args::cluster_slots(&mut out);
     out
 }
+/// Builds `CLUSTERSCAN` with its options; see [`clusterscan_options`](crate::Commands::clusterscan_options).
+#[must_use]
+pub fn clusterscan_options(
+    cursor: impl crate::ToRedisArgs,
+    options: ClusterscanOptions,
+) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::clusterscan_options(&mut out, cursor, options);
+    out
+}
+/// Builds `CLUSTERSCAN`; see [`Commands::clusterscan`](crate::Commands::clusterscan) for the command.
+#[must_use]
+pub fn clusterscan(cursor: impl crate::ToRedisArgs) -> crate::Cmd {
+    clusterscan_options(cursor, ClusterscanOptions::default())
+}
 /// Builds `COMMAND`; see [`Commands::command`](crate::Commands::command) for the command.
 #[must_use]
 pub fn command() -> crate::Cmd {
@@ -832,6 +894,34 @@ pub fn command_list_options(options: CommandListOptions) -> crate::Cmd {
 pub fn command_list() -> crate::Cmd {
     command_list_options(CommandListOptions::default())
 }
+/// Builds `COMMANDLOG GET`; see [`Commands::commandlog_get`](crate::Commands::commandlog_get) for the command.
+#[must_use]
+pub fn commandlog_get(count: i64, type_: CommandlogGetType) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::commandlog_get(&mut out, count, type_);
+    out
+}
+/// Builds `COMMANDLOG HELP`; see [`Commands::commandlog_help`](crate::Commands::commandlog_help) for the command.
+#[must_use]
+pub fn commandlog_help() -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(79usize);
+    write_args::commandlog_help(&mut out);
+    out
+}
+/// Builds `COMMANDLOG LEN`; see [`Commands::commandlog_len`](crate::Commands::commandlog_len) for the command.
+#[must_use]
+pub fn commandlog_len(type_: CommandlogLenType) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(78usize);
+    write_args::commandlog_len(&mut out, type_);
+    out
+}
+/// Builds `COMMANDLOG RESET`; see [`Commands::commandlog_reset`](crate::Commands::commandlog_reset) for the command.
+#[must_use]
+pub fn commandlog_reset(type_: CommandlogResetType) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(80usize);
+    write_args::commandlog_reset(&mut out, type_);
+    out
+}
 /// Builds `CONFIG GET`; see [`Commands::config_get`](crate::Commands::config_get) for the command.
 #[must_use]
 pub fn config_get(parameter: impl crate::ToRedisArgs) -> crate::Cmd {
@@ -912,6 +1002,16 @@ pub fn decrby(key: impl crate::ToRedisArgs, decrement: i64) -> crate::Cmd {
 pub fn del(key: impl crate::ToRedisArgs) -> crate::Cmd {
     let mut out = crate::Cmd::with_capacity(67usize);
     write_args::del(&mut out, key);
+    out
+}
+/// Builds `DELIFEQ`; see [`Commands::delifeq`](crate::Commands::delifeq) for the command.
+#[must_use]
+pub fn delifeq(
+    key: impl crate::ToRedisArgs,
+    value: impl crate::ToRedisArgs,
+) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::delifeq(&mut out, key, value);
     out
 }
 /// Builds `DISCARD`; see [`Commands::discard`](crate::Commands::discard) for the command.
@@ -1562,6 +1662,58 @@ pub fn hexists(
     write_args::hexists(&mut out, key, field);
     out
 }
+/// Builds `HEXPIRE` with its options; see [`hexpire_options`](crate::Commands::hexpire_options).
+#[must_use]
+pub fn hexpire_options(
+    key: impl crate::ToRedisArgs,
+    seconds: i64,
+    field: impl crate::ToRedisArgs,
+    options: HexpireOptions,
+) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::hexpire_options(&mut out, key, seconds, field, options);
+    out
+}
+/// Builds `HEXPIRE`; see [`Commands::hexpire`](crate::Commands::hexpire) for the command.
+#[must_use]
+pub fn hexpire(
+    key: impl crate::ToRedisArgs,
+    seconds: i64,
+    field: impl crate::ToRedisArgs,
+) -> crate::Cmd {
+    hexpire_options(key, seconds, field, HexpireOptions::default())
+}
+/// Builds `HEXPIREAT` with its options; see [`hexpireat_options`](crate::Commands::hexpireat_options).
+#[must_use]
+pub fn hexpireat_options(
+    key: impl crate::ToRedisArgs,
+    unix_time_seconds: i64,
+    field: impl crate::ToRedisArgs,
+    options: HexpireatOptions,
+) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(73usize);
+    write_args::hexpireat_options(&mut out, key, unix_time_seconds, field, options);
+    out
+}
+/// Builds `HEXPIREAT`; see [`Commands::hexpireat`](crate::Commands::hexpireat) for the command.
+#[must_use]
+pub fn hexpireat(
+    key: impl crate::ToRedisArgs,
+    unix_time_seconds: i64,
+    field: impl crate::ToRedisArgs,
+) -> crate::Cmd {
+    hexpireat_options(key, unix_time_seconds, field, HexpireatOptions::default())
+}
+/// Builds `HEXPIRETIME`; see [`Commands::hexpiretime`](crate::Commands::hexpiretime) for the command.
+#[must_use]
+pub fn hexpiretime(
+    key: impl crate::ToRedisArgs,
+    field: impl crate::ToRedisArgs,
+) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(75usize);
+    write_args::hexpiretime(&mut out, key, field);
+    out
+}
 /// Builds `HGET`; see [`Commands::hget`](crate::Commands::hget) for the command.
 #[must_use]
 pub fn hget(key: impl crate::ToRedisArgs, field: impl crate::ToRedisArgs) -> crate::Cmd {
@@ -1575,6 +1727,35 @@ pub fn hgetall(key: impl crate::ToRedisArgs) -> crate::Cmd {
     let mut out = crate::Cmd::with_capacity(71usize);
     write_args::hgetall(&mut out, key);
     out
+}
+/// Builds `HGETDEL`; see [`Commands::hgetdel`](crate::Commands::hgetdel) for the command.
+#[must_use]
+pub fn hgetdel(
+    key: impl crate::ToRedisArgs,
+    field: impl crate::ToRedisArgs,
+) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(71usize);
+    write_args::hgetdel(&mut out, key, field);
+    out
+}
+/// Builds `HGETEX` with its options; see [`hgetex_options`](crate::Commands::hgetex_options).
+#[must_use]
+pub fn hgetex_options(
+    key: impl crate::ToRedisArgs,
+    field: impl crate::ToRedisArgs,
+    options: HgetexOptions,
+) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::hgetex_options(&mut out, key, field, options);
+    out
+}
+/// Builds `HGETEX`; see [`Commands::hgetex`](crate::Commands::hgetex) for the command.
+#[must_use]
+pub fn hgetex(
+    key: impl crate::ToRedisArgs,
+    field: impl crate::ToRedisArgs,
+) -> crate::Cmd {
+    hgetex_options(key, field, HgetexOptions::default())
 }
 /// Builds `HINCRBY`; see [`Commands::hincrby`](crate::Commands::hincrby) for the command.
 #[must_use]
@@ -1630,6 +1811,84 @@ pub fn hmset(key: impl crate::ToRedisArgs, data: impl crate::ToRedisArgs) -> cra
     write_args::hmset(&mut out, key, data);
     out
 }
+/// Builds `HPERSIST`; see [`Commands::hpersist`](crate::Commands::hpersist) for the command.
+#[must_use]
+pub fn hpersist(
+    key: impl crate::ToRedisArgs,
+    field: impl crate::ToRedisArgs,
+) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::hpersist(&mut out, key, field);
+    out
+}
+/// Builds `HPEXPIRE` with its options; see [`hpexpire_options`](crate::Commands::hpexpire_options).
+#[must_use]
+pub fn hpexpire_options(
+    key: impl crate::ToRedisArgs,
+    milliseconds: i64,
+    field: impl crate::ToRedisArgs,
+    options: HpexpireOptions,
+) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(72usize);
+    write_args::hpexpire_options(&mut out, key, milliseconds, field, options);
+    out
+}
+/// Builds `HPEXPIRE`; see [`Commands::hpexpire`](crate::Commands::hpexpire) for the command.
+#[must_use]
+pub fn hpexpire(
+    key: impl crate::ToRedisArgs,
+    milliseconds: i64,
+    field: impl crate::ToRedisArgs,
+) -> crate::Cmd {
+    hpexpire_options(key, milliseconds, field, HpexpireOptions::default())
+}
+/// Builds `HPEXPIREAT` with its options; see [`hpexpireat_options`](crate::Commands::hpexpireat_options).
+#[must_use]
+pub fn hpexpireat_options(
+    key: impl crate::ToRedisArgs,
+    unix_time_milliseconds: i64,
+    field: impl crate::ToRedisArgs,
+    options: HpexpireatOptions,
+) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(74usize);
+    write_args::hpexpireat_options(
+        &mut out,
+        key,
+        unix_time_milliseconds,
+        field,
+        options,
+    );
+    out
+}
+/// Builds `HPEXPIREAT`; see [`Commands::hpexpireat`](crate::Commands::hpexpireat) for the command.
+#[must_use]
+pub fn hpexpireat(
+    key: impl crate::ToRedisArgs,
+    unix_time_milliseconds: i64,
+    field: impl crate::ToRedisArgs,
+) -> crate::Cmd {
+    hpexpireat_options(key, unix_time_milliseconds, field, HpexpireatOptions::default())
+}
+/// Builds `HPEXPIRETIME`; see [`Commands::hpexpiretime`](crate::Commands::hpexpiretime) for the command.
+#[must_use]
+pub fn hpexpiretime(
+    key: impl crate::ToRedisArgs,
+    field: impl crate::ToRedisArgs,
+) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::hpexpiretime(&mut out, key, field);
+    out
+}
+/// Builds `HPTTL`; see [`Commands::hpttl`](crate::Commands::hpttl) for the command.
+#[must_use]
+pub fn hpttl(
+    key: impl crate::ToRedisArgs,
+    field: impl crate::ToRedisArgs,
+) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(69usize);
+    write_args::hpttl(&mut out, key, field);
+    out
+}
 /// Builds `HRANDFIELD` with its options; see [`hrandfield_options`](crate::Commands::hrandfield_options).
 #[must_use]
 pub fn hrandfield_options(
@@ -1671,6 +1930,22 @@ pub fn hset(key: impl crate::ToRedisArgs, data: impl crate::ToRedisArgs) -> crat
     write_args::hset(&mut out, key, data);
     out
 }
+/// Builds `HSETEX` with its options; see [`hsetex_options`](crate::Commands::hsetex_options).
+#[must_use]
+pub fn hsetex_options(
+    key: impl crate::ToRedisArgs,
+    fields: HsetexFields,
+    options: HsetexOptions,
+) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::hsetex_options(&mut out, key, fields, options);
+    out
+}
+/// Builds `HSETEX`; see [`Commands::hsetex`](crate::Commands::hsetex) for the command.
+#[must_use]
+pub fn hsetex(key: impl crate::ToRedisArgs, fields: HsetexFields) -> crate::Cmd {
+    hsetex_options(key, fields, HsetexOptions::default())
+}
 /// Builds `HSETNX`; see [`Commands::hsetnx`](crate::Commands::hsetnx) for the command.
 #[must_use]
 pub fn hsetnx(
@@ -1690,6 +1965,13 @@ pub fn hstrlen(
 ) -> crate::Cmd {
     let mut out = crate::Cmd::with_capacity(71usize);
     write_args::hstrlen(&mut out, key, field);
+    out
+}
+/// Builds `HTTL`; see [`Commands::httl`](crate::Commands::httl) for the command.
+#[must_use]
+pub fn httl(key: impl crate::ToRedisArgs, field: impl crate::ToRedisArgs) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(68usize);
+    write_args::httl(&mut out, key, field);
     out
 }
 /// Builds `HVALS`; see [`Commands::hvals`](crate::Commands::hvals) for the command.
@@ -2136,6 +2418,21 @@ pub fn mset(data: impl crate::ToRedisArgs) -> crate::Cmd {
     write_args::mset(&mut out, data);
     out
 }
+/// Builds `MSETEX` with its options; see [`msetex_options`](crate::Commands::msetex_options).
+#[must_use]
+pub fn msetex_options(
+    data: impl crate::ToRedisArgs,
+    options: MsetexOptions,
+) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(70usize);
+    write_args::msetex_options(&mut out, data, options);
+    out
+}
+/// Builds `MSETEX`; see [`Commands::msetex`](crate::Commands::msetex) for the command.
+#[must_use]
+pub fn msetex(data: impl crate::ToRedisArgs) -> crate::Cmd {
+    msetex_options(data, MsetexOptions::default())
+}
 /// Builds `MSETNX`; see [`Commands::msetnx`](crate::Commands::msetnx) for the command.
 #[must_use]
 pub fn msetnx(data: impl crate::ToRedisArgs) -> crate::Cmd {
@@ -2532,12 +2829,20 @@ pub fn scard(key: impl crate::ToRedisArgs) -> crate::Cmd {
     write_args::scard(&mut out, key);
     out
 }
+/// Builds `SCRIPT DEBUG` with its options; see [`script_debug_options`](crate::Commands::script_debug_options).
+#[must_use]
+pub fn script_debug_options(
+    mode: ScriptDebugMode,
+    options: ScriptDebugOptions,
+) -> crate::Cmd {
+    let mut out = crate::Cmd::with_capacity(76usize);
+    write_args::script_debug_options(&mut out, mode, options);
+    out
+}
 /// Builds `SCRIPT DEBUG`; see [`Commands::script_debug`](crate::Commands::script_debug) for the command.
 #[must_use]
 pub fn script_debug(mode: ScriptDebugMode) -> crate::Cmd {
-    let mut out = crate::Cmd::with_capacity(76usize);
-    write_args::script_debug(&mut out, mode);
-    out
+    script_debug_options(mode, ScriptDebugOptions::default())
 }
 /// Builds `SCRIPT EXISTS`; see [`Commands::script_exists`](crate::Commands::script_exists) for the command.
 #[must_use]
@@ -4513,18 +4818,29 @@ pub(crate) mod write_args {
             &crate::table::COMMANDS[38usize],
         );
     }
+    pub(crate) fn client_import_source(
+        cmd: &mut crate::Cmd,
+        enabled: ClientImportSourceEnabled,
+    ) {
+        cmd.write_encoded_name(
+            b"$6\r\nCLIENT\r\n$13\r\nIMPORT-SOURCE\r\n",
+            2usize,
+            &crate::table::COMMANDS[39usize],
+        );
+        enabled.write_to(cmd);
+    }
     pub(crate) fn client_info(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$6\r\nCLIENT\r\n$4\r\nINFO\r\n",
             2usize,
-            &crate::table::COMMANDS[39usize],
+            &crate::table::COMMANDS[40usize],
         );
     }
     pub(crate) fn client_kill(cmd: &mut crate::Cmd, filter: ClientKillFilter) {
         cmd.write_encoded_name(
             b"$6\r\nCLIENT\r\n$4\r\nKILL\r\n",
             2usize,
-            &crate::table::COMMANDS[40usize],
+            &crate::table::COMMANDS[41usize],
         );
         filter.write_to(cmd);
     }
@@ -4532,7 +4848,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nCLIENT\r\n$4\r\nLIST\r\n",
             2usize,
-            &crate::table::COMMANDS[41usize],
+            &crate::table::COMMANDS[42usize],
         );
         if let Some(chosen) = &options.client_type {
             cmd.arg("TYPE");
@@ -4542,12 +4858,112 @@ pub(crate) mod write_args {
             cmd.arg("ID");
             cmd.arg(&options.client_id);
         }
+        if let Some(chosen) = &options.username {
+            cmd.arg("USER");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.addr {
+            cmd.arg("ADDR");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.laddr {
+            cmd.arg("LADDR");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.skipme {
+            cmd.arg("SKIPME");
+            chosen.write_to(cmd);
+        }
+        if let Some(chosen) = &options.maxage {
+            cmd.arg("MAXAGE");
+            cmd.arg(chosen);
+        }
+        if let Some(chosen) = &options.name {
+            cmd.arg("NAME");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.idle {
+            cmd.arg("IDLE");
+            cmd.arg(chosen);
+        }
+        if let Some(chosen) = &options.flags {
+            cmd.arg("FLAGS");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.lib_name {
+            cmd.arg("LIB-NAME");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.lib_ver {
+            cmd.arg("LIB-VER");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.db {
+            cmd.arg("DB");
+            cmd.arg(chosen);
+        }
+        if let Some(chosen) = &options.capa {
+            cmd.arg("CAPA");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.ip {
+            cmd.arg("IP");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.not_client_type {
+            cmd.arg("NOT-TYPE");
+            chosen.write_to(cmd);
+        }
+        if !options.not_client_id.is_empty() {
+            cmd.arg("NOT-ID");
+            cmd.arg(&options.not_client_id);
+        }
+        if let Some(chosen) = &options.not_username {
+            cmd.arg("NOT-USER");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.not_addr {
+            cmd.arg("NOT-ADDR");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.not_laddr {
+            cmd.arg("NOT-LADDR");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.not_name {
+            cmd.arg("NOT-NAME");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.not_flags {
+            cmd.arg("NOT-FLAGS");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.not_lib_name {
+            cmd.arg("NOT-LIB-NAME");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.not_lib_ver {
+            cmd.arg("NOT-LIB-VER");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.not_db {
+            cmd.arg("NOT-DB");
+            cmd.arg(chosen);
+        }
+        if let Some(chosen) = &options.not_capa {
+            cmd.arg("NOT-CAPA");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.not_ip {
+            cmd.arg("NOT-IP");
+            cmd.append(chosen);
+        }
     }
     pub(crate) fn client_no_evict(cmd: &mut crate::Cmd, enabled: ClientNoEvictEnabled) {
         cmd.write_encoded_name(
             b"$6\r\nCLIENT\r\n$8\r\nNO-EVICT\r\n",
             2usize,
-            &crate::table::COMMANDS[42usize],
+            &crate::table::COMMANDS[43usize],
         );
         enabled.write_to(cmd);
     }
@@ -4555,7 +4971,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nCLIENT\r\n$8\r\nNO-TOUCH\r\n",
             2usize,
-            &crate::table::COMMANDS[43usize],
+            &crate::table::COMMANDS[44usize],
         );
         enabled.write_to(cmd);
     }
@@ -4567,7 +4983,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nCLIENT\r\n$5\r\nPAUSE\r\n",
             2usize,
-            &crate::table::COMMANDS[44usize],
+            &crate::table::COMMANDS[45usize],
         );
         cmd.arg(timeout);
         if let Some(chosen) = &options.mode {
@@ -4578,7 +4994,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nCLIENT\r\n$7\r\nSETINFO\r\n",
             2usize,
-            &crate::table::COMMANDS[46usize],
+            &crate::table::COMMANDS[47usize],
         );
         attr.write_to(cmd);
     }
@@ -4589,7 +5005,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n",
             2usize,
-            &crate::table::COMMANDS[47usize],
+            &crate::table::COMMANDS[48usize],
         );
         cmd.arg(connection_name);
     }
@@ -4601,7 +5017,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nCLIENT\r\n$8\r\nTRACKING\r\n",
             2usize,
-            &crate::table::COMMANDS[48usize],
+            &crate::table::COMMANDS[49usize],
         );
         status.write_to(cmd);
         if let Some(chosen) = &options.client_id {
@@ -4631,7 +5047,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nCLIENT\r\n$12\r\nTRACKINGINFO\r\n",
             2usize,
-            &crate::table::COMMANDS[49usize],
+            &crate::table::COMMANDS[50usize],
         );
     }
     pub(crate) fn client_unblock_options(
@@ -4642,7 +5058,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nCLIENT\r\n$7\r\nUNBLOCK\r\n",
             2usize,
-            &crate::table::COMMANDS[50usize],
+            &crate::table::COMMANDS[51usize],
         );
         cmd.arg(client_id);
         if let Some(chosen) = &options.unblock_type {
@@ -4653,7 +5069,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nCLIENT\r\n$7\r\nUNPAUSE\r\n",
             2usize,
-            &crate::table::COMMANDS[51usize],
+            &crate::table::COMMANDS[52usize],
         );
     }
     pub(crate) fn cluster_addslots(
@@ -4663,7 +5079,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$8\r\nADDSLOTS\r\n",
             2usize,
-            &crate::table::COMMANDS[53usize],
+            &crate::table::COMMANDS[54usize],
         );
         for item in slot {
             cmd.arg(item);
@@ -4676,7 +5092,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$13\r\nADDSLOTSRANGE\r\n",
             2usize,
-            &crate::table::COMMANDS[54usize],
+            &crate::table::COMMANDS[55usize],
         );
         cmd.arg(range);
     }
@@ -4684,7 +5100,14 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$9\r\nBUMPEPOCH\r\n",
             2usize,
-            &crate::table::COMMANDS[55usize],
+            &crate::table::COMMANDS[56usize],
+        );
+    }
+    pub(crate) fn cluster_cancelslotmigrations(cmd: &mut crate::Cmd) {
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$20\r\nCANCELSLOTMIGRATIONS\r\n",
+            2usize,
+            &crate::table::COMMANDS[57usize],
         );
     }
     pub(crate) fn cluster_count_failure_reports(
@@ -4694,7 +5117,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$21\r\nCOUNT-FAILURE-REPORTS\r\n",
             2usize,
-            &crate::table::COMMANDS[56usize],
+            &crate::table::COMMANDS[58usize],
         );
         cmd.arg(node_id);
     }
@@ -4702,7 +5125,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$15\r\nCOUNTKEYSINSLOT\r\n",
             2usize,
-            &crate::table::COMMANDS[57usize],
+            &crate::table::COMMANDS[59usize],
         );
         cmd.arg(slot);
     }
@@ -4713,7 +5136,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$8\r\nDELSLOTS\r\n",
             2usize,
-            &crate::table::COMMANDS[58usize],
+            &crate::table::COMMANDS[60usize],
         );
         for item in slot {
             cmd.arg(item);
@@ -4726,7 +5149,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$13\r\nDELSLOTSRANGE\r\n",
             2usize,
-            &crate::table::COMMANDS[59usize],
+            &crate::table::COMMANDS[61usize],
         );
         cmd.arg(range);
     }
@@ -4737,9 +5160,24 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$8\r\nFAILOVER\r\n",
             2usize,
-            &crate::table::COMMANDS[60usize],
+            &crate::table::COMMANDS[62usize],
         );
         if let Some(chosen) = &options.options {
+            chosen.write_to(cmd);
+        }
+    }
+    pub(crate) fn cluster_flushslot_options(
+        cmd: &mut crate::Cmd,
+        slot: i64,
+        options: ClusterFlushslotOptions,
+    ) {
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$9\r\nFLUSHSLOT\r\n",
+            2usize,
+            &crate::table::COMMANDS[63usize],
+        );
+        cmd.arg(slot);
+        if let Some(chosen) = &options.flush_type {
             chosen.write_to(cmd);
         }
     }
@@ -4747,7 +5185,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$10\r\nFLUSHSLOTS\r\n",
             2usize,
-            &crate::table::COMMANDS[61usize],
+            &crate::table::COMMANDS[64usize],
         );
     }
     pub(crate) fn cluster_forget(
@@ -4757,7 +5195,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$6\r\nFORGET\r\n",
             2usize,
-            &crate::table::COMMANDS[62usize],
+            &crate::table::COMMANDS[65usize],
         );
         cmd.arg(node_id);
     }
@@ -4765,30 +5203,37 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$13\r\nGETKEYSINSLOT\r\n",
             2usize,
-            &crate::table::COMMANDS[63usize],
+            &crate::table::COMMANDS[66usize],
         );
         cmd.arg(slot);
         cmd.arg(count);
+    }
+    pub(crate) fn cluster_getslotmigrations(cmd: &mut crate::Cmd) {
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$17\r\nGETSLOTMIGRATIONS\r\n",
+            2usize,
+            &crate::table::COMMANDS[67usize],
+        );
     }
     pub(crate) fn cluster_help(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$4\r\nHELP\r\n",
             2usize,
-            &crate::table::COMMANDS[64usize],
+            &crate::table::COMMANDS[68usize],
         );
     }
     pub(crate) fn cluster_info(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$4\r\nINFO\r\n",
             2usize,
-            &crate::table::COMMANDS[65usize],
+            &crate::table::COMMANDS[69usize],
         );
     }
     pub(crate) fn cluster_keyslot(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$7\r\nKEYSLOT\r\n",
             2usize,
-            &crate::table::COMMANDS[66usize],
+            &crate::table::COMMANDS[70usize],
         );
         cmd.arg(key);
     }
@@ -4796,7 +5241,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$5\r\nLINKS\r\n",
             2usize,
-            &crate::table::COMMANDS[67usize],
+            &crate::table::COMMANDS[71usize],
         );
     }
     pub(crate) fn cluster_meet_options(
@@ -4808,7 +5253,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$4\r\nMEET\r\n",
             2usize,
-            &crate::table::COMMANDS[68usize],
+            &crate::table::COMMANDS[72usize],
         );
         cmd.arg(ip);
         cmd.arg(port);
@@ -4816,25 +5261,40 @@ pub(crate) mod write_args {
             cmd.arg(chosen);
         }
     }
+    pub(crate) fn cluster_migrateslots(
+        cmd: &mut crate::Cmd,
+        migration_group: impl ::core::iter::IntoIterator<
+            Item = ClusterMigrateslotsMigrationGroup,
+        >,
+    ) {
+        cmd.write_encoded_name(
+            b"$7\r\nCLUSTER\r\n$12\r\nMIGRATESLOTS\r\n",
+            2usize,
+            &crate::table::COMMANDS[73usize],
+        );
+        for item in migration_group {
+            item.write_to(cmd);
+        }
+    }
     pub(crate) fn cluster_myid(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$4\r\nMYID\r\n",
             2usize,
-            &crate::table::COMMANDS[69usize],
+            &crate::table::COMMANDS[74usize],
         );
     }
     pub(crate) fn cluster_myshardid(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$9\r\nMYSHARDID\r\n",
             2usize,
-            &crate::table::COMMANDS[70usize],
+            &crate::table::COMMANDS[75usize],
         );
     }
     pub(crate) fn cluster_nodes(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$5\r\nNODES\r\n",
             2usize,
-            &crate::table::COMMANDS[71usize],
+            &crate::table::COMMANDS[76usize],
         );
     }
     pub(crate) fn cluster_replicas(
@@ -4844,7 +5304,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$8\r\nREPLICAS\r\n",
             2usize,
-            &crate::table::COMMANDS[72usize],
+            &crate::table::COMMANDS[77usize],
         );
         cmd.arg(node_id);
     }
@@ -4855,7 +5315,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$9\r\nREPLICATE\r\n",
             2usize,
-            &crate::table::COMMANDS[73usize],
+            &crate::table::COMMANDS[78usize],
         );
         cmd.arg(node_id);
     }
@@ -4866,7 +5326,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$5\r\nRESET\r\n",
             2usize,
-            &crate::table::COMMANDS[74usize],
+            &crate::table::COMMANDS[79usize],
         );
         if let Some(chosen) = &options.reset_type {
             chosen.write_to(cmd);
@@ -4876,14 +5336,14 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$10\r\nSAVECONFIG\r\n",
             2usize,
-            &crate::table::COMMANDS[75usize],
+            &crate::table::COMMANDS[80usize],
         );
     }
     pub(crate) fn cluster_set_config_epoch(cmd: &mut crate::Cmd, config_epoch: i64) {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$16\r\nSET-CONFIG-EPOCH\r\n",
             2usize,
-            &crate::table::COMMANDS[76usize],
+            &crate::table::COMMANDS[81usize],
         );
         cmd.arg(config_epoch);
     }
@@ -4896,7 +5356,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$7\r\nSETSLOT\r\n",
             2usize,
-            &crate::table::COMMANDS[77usize],
+            &crate::table::COMMANDS[82usize],
         );
         cmd.arg(slot);
         subcommand.write_to(cmd);
@@ -4909,7 +5369,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$6\r\nSHARDS\r\n",
             2usize,
-            &crate::table::COMMANDS[78usize],
+            &crate::table::COMMANDS[83usize],
         );
     }
     pub(crate) fn cluster_slaves(
@@ -4919,7 +5379,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$6\r\nSLAVES\r\n",
             2usize,
-            &crate::table::COMMANDS[79usize],
+            &crate::table::COMMANDS[84usize],
         );
         cmd.arg(node_id);
     }
@@ -4930,7 +5390,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$10\r\nSLOT-STATS\r\n",
             2usize,
-            &crate::table::COMMANDS[80usize],
+            &crate::table::COMMANDS[85usize],
         );
         filter.write_to(cmd);
     }
@@ -4938,21 +5398,49 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n",
             2usize,
-            &crate::table::COMMANDS[81usize],
+            &crate::table::COMMANDS[86usize],
         );
+    }
+    pub(crate) fn clusterscan_options(
+        cmd: &mut crate::Cmd,
+        cursor: impl crate::ToRedisArgs,
+        options: ClusterscanOptions,
+    ) {
+        cmd.write_encoded_name(
+            b"$11\r\nCLUSTERSCAN\r\n",
+            1usize,
+            &crate::table::COMMANDS[88usize],
+        );
+        cmd.arg(cursor);
+        if let Some(chosen) = &options.match_pattern {
+            cmd.arg("MATCH");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.count {
+            cmd.arg("COUNT");
+            cmd.arg(chosen);
+        }
+        if let Some(chosen) = &options.type_ {
+            cmd.arg("TYPE");
+            cmd.append(chosen);
+        }
+        if let Some(chosen) = &options.slot {
+            cmd.arg("SLOT");
+            cmd.arg(chosen);
+        }
     }
     pub(crate) fn command(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$7\r\nCOMMAND\r\n",
             1usize,
-            &crate::table::COMMANDS[82usize],
+            &crate::table::COMMANDS[89usize],
         );
     }
     pub(crate) fn command_count(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$7\r\nCOMMAND\r\n$5\r\nCOUNT\r\n",
             2usize,
-            &crate::table::COMMANDS[83usize],
+            &crate::table::COMMANDS[90usize],
         );
     }
     pub(crate) fn command_docs_options(
@@ -4962,7 +5450,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCOMMAND\r\n$4\r\nDOCS\r\n",
             2usize,
-            &crate::table::COMMANDS[84usize],
+            &crate::table::COMMANDS[91usize],
         );
         if !options.command_name.is_empty() {
             cmd.append(&options.command_name);
@@ -4976,7 +5464,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCOMMAND\r\n$7\r\nGETKEYS\r\n",
             2usize,
-            &crate::table::COMMANDS[85usize],
+            &crate::table::COMMANDS[92usize],
         );
         cmd.arg(command);
         if !options.arg.is_empty() {
@@ -4991,7 +5479,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCOMMAND\r\n$15\r\nGETKEYSANDFLAGS\r\n",
             2usize,
-            &crate::table::COMMANDS[86usize],
+            &crate::table::COMMANDS[93usize],
         );
         cmd.arg(command);
         if !options.arg.is_empty() {
@@ -5002,7 +5490,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCOMMAND\r\n$4\r\nHELP\r\n",
             2usize,
-            &crate::table::COMMANDS[87usize],
+            &crate::table::COMMANDS[94usize],
         );
     }
     pub(crate) fn command_info_options(
@@ -5012,7 +5500,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCOMMAND\r\n$4\r\nINFO\r\n",
             2usize,
-            &crate::table::COMMANDS[88usize],
+            &crate::table::COMMANDS[95usize],
         );
         if !options.command_name.is_empty() {
             cmd.append(&options.command_name);
@@ -5025,18 +5513,54 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nCOMMAND\r\n$4\r\nLIST\r\n",
             2usize,
-            &crate::table::COMMANDS[89usize],
+            &crate::table::COMMANDS[96usize],
         );
         if let Some(chosen) = &options.filterby {
             cmd.arg("FILTERBY");
             chosen.write_to(cmd);
         }
     }
+    pub(crate) fn commandlog_get(
+        cmd: &mut crate::Cmd,
+        count: i64,
+        type_: CommandlogGetType,
+    ) {
+        cmd.write_encoded_name(
+            b"$10\r\nCOMMANDLOG\r\n$3\r\nGET\r\n",
+            2usize,
+            &crate::table::COMMANDS[98usize],
+        );
+        cmd.arg(count);
+        type_.write_to(cmd);
+    }
+    pub(crate) fn commandlog_help(cmd: &mut crate::Cmd) {
+        cmd.write_encoded_name(
+            b"$10\r\nCOMMANDLOG\r\n$4\r\nHELP\r\n",
+            2usize,
+            &crate::table::COMMANDS[99usize],
+        );
+    }
+    pub(crate) fn commandlog_len(cmd: &mut crate::Cmd, type_: CommandlogLenType) {
+        cmd.write_encoded_name(
+            b"$10\r\nCOMMANDLOG\r\n$3\r\nLEN\r\n",
+            2usize,
+            &crate::table::COMMANDS[100usize],
+        );
+        type_.write_to(cmd);
+    }
+    pub(crate) fn commandlog_reset(cmd: &mut crate::Cmd, type_: CommandlogResetType) {
+        cmd.write_encoded_name(
+            b"$10\r\nCOMMANDLOG\r\n$5\r\nRESET\r\n",
+            2usize,
+            &crate::table::COMMANDS[101usize],
+        );
+        type_.write_to(cmd);
+    }
     pub(crate) fn config_get(cmd: &mut crate::Cmd, parameter: impl crate::ToRedisArgs) {
         cmd.write_encoded_name(
             b"$6\r\nCONFIG\r\n$3\r\nGET\r\n",
             2usize,
-            &crate::table::COMMANDS[91usize],
+            &crate::table::COMMANDS[103usize],
         );
         cmd.arg(parameter);
     }
@@ -5044,28 +5568,28 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nCONFIG\r\n$4\r\nHELP\r\n",
             2usize,
-            &crate::table::COMMANDS[92usize],
+            &crate::table::COMMANDS[104usize],
         );
     }
     pub(crate) fn config_resetstat(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$6\r\nCONFIG\r\n$9\r\nRESETSTAT\r\n",
             2usize,
-            &crate::table::COMMANDS[93usize],
+            &crate::table::COMMANDS[105usize],
         );
     }
     pub(crate) fn config_rewrite(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$6\r\nCONFIG\r\n$7\r\nREWRITE\r\n",
             2usize,
-            &crate::table::COMMANDS[94usize],
+            &crate::table::COMMANDS[106usize],
         );
     }
     pub(crate) fn config_set(cmd: &mut crate::Cmd, data: impl crate::ToRedisArgs) {
         cmd.write_encoded_name(
             b"$6\r\nCONFIG\r\n$3\r\nSET\r\n",
             2usize,
-            &crate::table::COMMANDS[95usize],
+            &crate::table::COMMANDS[107usize],
         );
         cmd.arg(data);
     }
@@ -5078,7 +5602,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nCOPY\r\n",
             1usize,
-            &crate::table::COMMANDS[96usize],
+            &crate::table::COMMANDS[108usize],
         );
         cmd.key(source);
         cmd.key(destination);
@@ -5094,14 +5618,14 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nDBSIZE\r\n",
             1usize,
-            &crate::table::COMMANDS[97usize],
+            &crate::table::COMMANDS[109usize],
         );
     }
     pub(crate) fn decr(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
         cmd.write_encoded_name(
             b"$4\r\nDECR\r\n",
             1usize,
-            &crate::table::COMMANDS[99usize],
+            &crate::table::COMMANDS[111usize],
         );
         cmd.key(key);
     }
@@ -5113,7 +5637,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nDECRBY\r\n",
             1usize,
-            &crate::table::COMMANDS[100usize],
+            &crate::table::COMMANDS[112usize],
         );
         cmd.key(key);
         cmd.arg(decrement);
@@ -5122,22 +5646,35 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$3\r\nDEL\r\n",
             1usize,
-            &crate::table::COMMANDS[101usize],
+            &crate::table::COMMANDS[113usize],
         );
         cmd.key(key);
+    }
+    pub(crate) fn delifeq(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        value: impl crate::ToRedisArgs,
+    ) {
+        cmd.write_encoded_name(
+            b"$7\r\nDELIFEQ\r\n",
+            1usize,
+            &crate::table::COMMANDS[114usize],
+        );
+        cmd.key(key);
+        cmd.arg(value);
     }
     pub(crate) fn discard(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$7\r\nDISCARD\r\n",
             1usize,
-            &crate::table::COMMANDS[102usize],
+            &crate::table::COMMANDS[115usize],
         );
     }
     pub(crate) fn dump(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
         cmd.write_encoded_name(
             b"$4\r\nDUMP\r\n",
             1usize,
-            &crate::table::COMMANDS[103usize],
+            &crate::table::COMMANDS[116usize],
         );
         cmd.key(key);
     }
@@ -5145,7 +5682,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nECHO\r\n",
             1usize,
-            &crate::table::COMMANDS[104usize],
+            &crate::table::COMMANDS[117usize],
         );
         cmd.arg(message);
     }
@@ -5157,7 +5694,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nEVAL\r\n",
             1usize,
-            &crate::table::COMMANDS[105usize],
+            &crate::table::COMMANDS[118usize],
         );
         cmd.arg(script);
         cmd.arg(options.key.arg_count());
@@ -5176,7 +5713,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nEVALSHA\r\n",
             1usize,
-            &crate::table::COMMANDS[106usize],
+            &crate::table::COMMANDS[119usize],
         );
         cmd.arg(sha1);
         cmd.arg(options.key.arg_count());
@@ -5195,7 +5732,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$10\r\nEVALSHA_RO\r\n",
             1usize,
-            &crate::table::COMMANDS[107usize],
+            &crate::table::COMMANDS[120usize],
         );
         cmd.arg(sha1);
         cmd.arg(options.key.arg_count());
@@ -5214,7 +5751,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nEVAL_RO\r\n",
             1usize,
-            &crate::table::COMMANDS[108usize],
+            &crate::table::COMMANDS[121usize],
         );
         cmd.arg(script);
         cmd.arg(options.key.arg_count());
@@ -5229,14 +5766,14 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nEXEC\r\n",
             1usize,
-            &crate::table::COMMANDS[109usize],
+            &crate::table::COMMANDS[122usize],
         );
     }
     pub(crate) fn exists(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
         cmd.write_encoded_name(
             b"$6\r\nEXISTS\r\n",
             1usize,
-            &crate::table::COMMANDS[110usize],
+            &crate::table::COMMANDS[123usize],
         );
         cmd.key(key);
     }
@@ -5249,7 +5786,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nEXPIRE\r\n",
             1usize,
-            &crate::table::COMMANDS[111usize],
+            &crate::table::COMMANDS[124usize],
         );
         cmd.key(key);
         cmd.arg(seconds);
@@ -5266,7 +5803,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nEXPIREAT\r\n",
             1usize,
-            &crate::table::COMMANDS[112usize],
+            &crate::table::COMMANDS[125usize],
         );
         cmd.key(key);
         cmd.arg(unix_time_seconds);
@@ -5278,7 +5815,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$10\r\nEXPIRETIME\r\n",
             1usize,
-            &crate::table::COMMANDS[113usize],
+            &crate::table::COMMANDS[126usize],
         );
         cmd.key(key);
     }
@@ -5286,7 +5823,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nFAILOVER\r\n",
             1usize,
-            &crate::table::COMMANDS[114usize],
+            &crate::table::COMMANDS[127usize],
         );
         if let Some(chosen) = &options.target {
             cmd.arg("TO");
@@ -5308,7 +5845,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nFCALL\r\n",
             1usize,
-            &crate::table::COMMANDS[115usize],
+            &crate::table::COMMANDS[128usize],
         );
         cmd.arg(function);
         cmd.arg(options.key.arg_count());
@@ -5327,7 +5864,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nFCALL_RO\r\n",
             1usize,
-            &crate::table::COMMANDS[116usize],
+            &crate::table::COMMANDS[129usize],
         );
         cmd.arg(function);
         cmd.arg(options.key.arg_count());
@@ -5342,7 +5879,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nFLUSHALL\r\n",
             1usize,
-            &crate::table::COMMANDS[117usize],
+            &crate::table::COMMANDS[130usize],
         );
         if let Some(chosen) = &options.flush_type {
             chosen.write_to(cmd);
@@ -5352,7 +5889,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nFLUSHDB\r\n",
             1usize,
-            &crate::table::COMMANDS[118usize],
+            &crate::table::COMMANDS[131usize],
         );
         if let Some(chosen) = &options.flush_type {
             chosen.write_to(cmd);
@@ -5365,7 +5902,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nFUNCTION\r\n$6\r\nDELETE\r\n",
             2usize,
-            &crate::table::COMMANDS[120usize],
+            &crate::table::COMMANDS[133usize],
         );
         cmd.arg(library_name);
     }
@@ -5373,7 +5910,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nFUNCTION\r\n$4\r\nDUMP\r\n",
             2usize,
-            &crate::table::COMMANDS[121usize],
+            &crate::table::COMMANDS[134usize],
         );
     }
     pub(crate) fn function_flush_options(
@@ -5383,7 +5920,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nFUNCTION\r\n$5\r\nFLUSH\r\n",
             2usize,
-            &crate::table::COMMANDS[122usize],
+            &crate::table::COMMANDS[135usize],
         );
         if let Some(chosen) = &options.flush_type {
             chosen.write_to(cmd);
@@ -5393,14 +5930,14 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nFUNCTION\r\n$4\r\nHELP\r\n",
             2usize,
-            &crate::table::COMMANDS[123usize],
+            &crate::table::COMMANDS[136usize],
         );
     }
     pub(crate) fn function_kill(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$8\r\nFUNCTION\r\n$4\r\nKILL\r\n",
             2usize,
-            &crate::table::COMMANDS[124usize],
+            &crate::table::COMMANDS[137usize],
         );
     }
     pub(crate) fn function_list_options(
@@ -5410,7 +5947,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nFUNCTION\r\n$4\r\nLIST\r\n",
             2usize,
-            &crate::table::COMMANDS[125usize],
+            &crate::table::COMMANDS[138usize],
         );
         if let Some(chosen) = &options.library_name_pattern {
             cmd.arg("LIBRARYNAME");
@@ -5428,7 +5965,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n",
             2usize,
-            &crate::table::COMMANDS[126usize],
+            &crate::table::COMMANDS[139usize],
         );
         if options.replace {
             cmd.arg("REPLACE");
@@ -5443,7 +5980,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nFUNCTION\r\n$7\r\nRESTORE\r\n",
             2usize,
-            &crate::table::COMMANDS[127usize],
+            &crate::table::COMMANDS[140usize],
         );
         cmd.arg(serialized_value);
         if let Some(chosen) = &options.policy {
@@ -5454,7 +5991,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nFUNCTION\r\n$5\r\nSTATS\r\n",
             2usize,
-            &crate::table::COMMANDS[128usize],
+            &crate::table::COMMANDS[141usize],
         );
     }
     pub(crate) fn geoadd_options(
@@ -5466,7 +6003,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nGEOADD\r\n",
             1usize,
-            &crate::table::COMMANDS[129usize],
+            &crate::table::COMMANDS[142usize],
         );
         cmd.key(key);
         if let Some(chosen) = &options.condition {
@@ -5487,7 +6024,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nGEODIST\r\n",
             1usize,
-            &crate::table::COMMANDS[130usize],
+            &crate::table::COMMANDS[143usize],
         );
         cmd.key(key);
         cmd.arg(member1);
@@ -5504,7 +6041,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nGEOHASH\r\n",
             1usize,
-            &crate::table::COMMANDS[131usize],
+            &crate::table::COMMANDS[144usize],
         );
         cmd.key(key);
         if !options.member.is_empty() {
@@ -5519,7 +6056,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nGEOPOS\r\n",
             1usize,
-            &crate::table::COMMANDS[132usize],
+            &crate::table::COMMANDS[145usize],
         );
         cmd.key(key);
         if !options.member.is_empty() {
@@ -5538,7 +6075,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$9\r\nGEORADIUS\r\n",
             1usize,
-            &crate::table::COMMANDS[133usize],
+            &crate::table::COMMANDS[146usize],
         );
         cmd.key(key);
         cmd.arg(longitude);
@@ -5575,7 +6112,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$17\r\nGEORADIUSBYMEMBER\r\n",
             1usize,
-            &crate::table::COMMANDS[134usize],
+            &crate::table::COMMANDS[147usize],
         );
         cmd.key(key);
         cmd.arg(member);
@@ -5611,7 +6148,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$20\r\nGEORADIUSBYMEMBER_RO\r\n",
             1usize,
-            &crate::table::COMMANDS[135usize],
+            &crate::table::COMMANDS[148usize],
         );
         cmd.key(key);
         cmd.arg(member);
@@ -5645,7 +6182,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$12\r\nGEORADIUS_RO\r\n",
             1usize,
-            &crate::table::COMMANDS[136usize],
+            &crate::table::COMMANDS[149usize],
         );
         cmd.key(key);
         cmd.arg(longitude);
@@ -5678,7 +6215,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$9\r\nGEOSEARCH\r\n",
             1usize,
-            &crate::table::COMMANDS[137usize],
+            &crate::table::COMMANDS[150usize],
         );
         cmd.key(key);
         from.write_to(cmd);
@@ -5710,7 +6247,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$14\r\nGEOSEARCHSTORE\r\n",
             1usize,
-            &crate::table::COMMANDS[138usize],
+            &crate::table::COMMANDS[151usize],
         );
         cmd.key(destination);
         cmd.key(source);
@@ -5730,7 +6267,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$3\r\nGET\r\n",
             1usize,
-            &crate::table::COMMANDS[139usize],
+            &crate::table::COMMANDS[152usize],
         );
         cmd.key(key);
     }
@@ -5742,7 +6279,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nGETBIT\r\n",
             1usize,
-            &crate::table::COMMANDS[140usize],
+            &crate::table::COMMANDS[153usize],
         );
         cmd.key(key);
         cmd.arg(offset);
@@ -5751,7 +6288,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nGETDEL\r\n",
             1usize,
-            &crate::table::COMMANDS[141usize],
+            &crate::table::COMMANDS[154usize],
         );
         cmd.key(key);
     }
@@ -5763,7 +6300,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nGETEX\r\n",
             1usize,
-            &crate::table::COMMANDS[142usize],
+            &crate::table::COMMANDS[155usize],
         );
         cmd.key(key);
         if let Some(chosen) = &options.expiration {
@@ -5779,7 +6316,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nGETRANGE\r\n",
             1usize,
-            &crate::table::COMMANDS[143usize],
+            &crate::table::COMMANDS[156usize],
         );
         cmd.key(key);
         cmd.arg(start);
@@ -5793,7 +6330,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nGETSET\r\n",
             1usize,
-            &crate::table::COMMANDS[144usize],
+            &crate::table::COMMANDS[157usize],
         );
         cmd.key(key);
         cmd.arg(value);
@@ -5806,7 +6343,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nHDEL\r\n",
             1usize,
-            &crate::table::COMMANDS[145usize],
+            &crate::table::COMMANDS[158usize],
         );
         cmd.key(key);
         cmd.arg(field);
@@ -5819,10 +6356,70 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nHEXISTS\r\n",
             1usize,
-            &crate::table::COMMANDS[147usize],
+            &crate::table::COMMANDS[160usize],
         );
         cmd.key(key);
         cmd.arg(field);
+    }
+    pub(crate) fn hexpire_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        seconds: i64,
+        field: impl crate::ToRedisArgs,
+        options: HexpireOptions,
+    ) {
+        let field = crate::Args::new(field);
+        cmd.write_encoded_name(
+            b"$7\r\nHEXPIRE\r\n",
+            1usize,
+            &crate::table::COMMANDS[161usize],
+        );
+        cmd.key(key);
+        cmd.arg(seconds);
+        if let Some(chosen) = &options.condition {
+            chosen.write_to(cmd);
+        }
+        cmd.arg("FIELDS");
+        cmd.arg(field.arg_count());
+        cmd.append(&field);
+    }
+    pub(crate) fn hexpireat_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        unix_time_seconds: i64,
+        field: impl crate::ToRedisArgs,
+        options: HexpireatOptions,
+    ) {
+        let field = crate::Args::new(field);
+        cmd.write_encoded_name(
+            b"$9\r\nHEXPIREAT\r\n",
+            1usize,
+            &crate::table::COMMANDS[162usize],
+        );
+        cmd.key(key);
+        cmd.arg(unix_time_seconds);
+        if let Some(chosen) = &options.condition {
+            chosen.write_to(cmd);
+        }
+        cmd.arg("FIELDS");
+        cmd.arg(field.arg_count());
+        cmd.append(&field);
+    }
+    pub(crate) fn hexpiretime(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) {
+        let field = crate::Args::new(field);
+        cmd.write_encoded_name(
+            b"$11\r\nHEXPIRETIME\r\n",
+            1usize,
+            &crate::table::COMMANDS[163usize],
+        );
+        cmd.key(key);
+        cmd.arg("FIELDS");
+        cmd.arg(field.arg_count());
+        cmd.append(&field);
     }
     pub(crate) fn hget(
         cmd: &mut crate::Cmd,
@@ -5832,7 +6429,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nHGET\r\n",
             1usize,
-            &crate::table::COMMANDS[148usize],
+            &crate::table::COMMANDS[164usize],
         );
         cmd.key(key);
         cmd.arg(field);
@@ -5841,9 +6438,45 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nHGETALL\r\n",
             1usize,
-            &crate::table::COMMANDS[149usize],
+            &crate::table::COMMANDS[165usize],
         );
         cmd.key(key);
+    }
+    pub(crate) fn hgetdel(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) {
+        let field = crate::Args::new(field);
+        cmd.write_encoded_name(
+            b"$7\r\nHGETDEL\r\n",
+            1usize,
+            &crate::table::COMMANDS[166usize],
+        );
+        cmd.key(key);
+        cmd.arg("FIELDS");
+        cmd.arg(field.arg_count());
+        cmd.append(&field);
+    }
+    pub(crate) fn hgetex_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+        options: HgetexOptions,
+    ) {
+        let field = crate::Args::new(field);
+        cmd.write_encoded_name(
+            b"$6\r\nHGETEX\r\n",
+            1usize,
+            &crate::table::COMMANDS[167usize],
+        );
+        cmd.key(key);
+        if let Some(chosen) = &options.expiration {
+            chosen.write_to(cmd);
+        }
+        cmd.arg("FIELDS");
+        cmd.arg(field.arg_count());
+        cmd.append(&field);
     }
     pub(crate) fn hincrby(
         cmd: &mut crate::Cmd,
@@ -5854,7 +6487,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nHINCRBY\r\n",
             1usize,
-            &crate::table::COMMANDS[150usize],
+            &crate::table::COMMANDS[168usize],
         );
         cmd.key(key);
         cmd.arg(field);
@@ -5869,7 +6502,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$12\r\nHINCRBYFLOAT\r\n",
             1usize,
-            &crate::table::COMMANDS[151usize],
+            &crate::table::COMMANDS[169usize],
         );
         cmd.key(key);
         cmd.arg(field);
@@ -5879,7 +6512,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nHKEYS\r\n",
             1usize,
-            &crate::table::COMMANDS[152usize],
+            &crate::table::COMMANDS[170usize],
         );
         cmd.key(key);
     }
@@ -5887,7 +6520,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nHLEN\r\n",
             1usize,
-            &crate::table::COMMANDS[153usize],
+            &crate::table::COMMANDS[171usize],
         );
         cmd.key(key);
     }
@@ -5899,7 +6532,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nHMGET\r\n",
             1usize,
-            &crate::table::COMMANDS[154usize],
+            &crate::table::COMMANDS[172usize],
         );
         cmd.key(key);
         cmd.arg(field);
@@ -5912,10 +6545,102 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nHMSET\r\n",
             1usize,
-            &crate::table::COMMANDS[155usize],
+            &crate::table::COMMANDS[173usize],
         );
         cmd.key(key);
         cmd.arg(data);
+    }
+    pub(crate) fn hpersist(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) {
+        let field = crate::Args::new(field);
+        cmd.write_encoded_name(
+            b"$8\r\nHPERSIST\r\n",
+            1usize,
+            &crate::table::COMMANDS[174usize],
+        );
+        cmd.key(key);
+        cmd.arg("FIELDS");
+        cmd.arg(field.arg_count());
+        cmd.append(&field);
+    }
+    pub(crate) fn hpexpire_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        milliseconds: i64,
+        field: impl crate::ToRedisArgs,
+        options: HpexpireOptions,
+    ) {
+        let field = crate::Args::new(field);
+        cmd.write_encoded_name(
+            b"$8\r\nHPEXPIRE\r\n",
+            1usize,
+            &crate::table::COMMANDS[175usize],
+        );
+        cmd.key(key);
+        cmd.arg(milliseconds);
+        if let Some(chosen) = &options.condition {
+            chosen.write_to(cmd);
+        }
+        cmd.arg("FIELDS");
+        cmd.arg(field.arg_count());
+        cmd.append(&field);
+    }
+    pub(crate) fn hpexpireat_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        unix_time_milliseconds: i64,
+        field: impl crate::ToRedisArgs,
+        options: HpexpireatOptions,
+    ) {
+        let field = crate::Args::new(field);
+        cmd.write_encoded_name(
+            b"$10\r\nHPEXPIREAT\r\n",
+            1usize,
+            &crate::table::COMMANDS[176usize],
+        );
+        cmd.key(key);
+        cmd.arg(unix_time_milliseconds);
+        if let Some(chosen) = &options.condition {
+            chosen.write_to(cmd);
+        }
+        cmd.arg("FIELDS");
+        cmd.arg(field.arg_count());
+        cmd.append(&field);
+    }
+    pub(crate) fn hpexpiretime(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) {
+        let field = crate::Args::new(field);
+        cmd.write_encoded_name(
+            b"$12\r\nHPEXPIRETIME\r\n",
+            1usize,
+            &crate::table::COMMANDS[177usize],
+        );
+        cmd.key(key);
+        cmd.arg("FIELDS");
+        cmd.arg(field.arg_count());
+        cmd.append(&field);
+    }
+    pub(crate) fn hpttl(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) {
+        let field = crate::Args::new(field);
+        cmd.write_encoded_name(
+            b"$5\r\nHPTTL\r\n",
+            1usize,
+            &crate::table::COMMANDS[178usize],
+        );
+        cmd.key(key);
+        cmd.arg("FIELDS");
+        cmd.arg(field.arg_count());
+        cmd.append(&field);
     }
     pub(crate) fn hrandfield_options(
         cmd: &mut crate::Cmd,
@@ -5925,7 +6650,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$10\r\nHRANDFIELD\r\n",
             1usize,
-            &crate::table::COMMANDS[156usize],
+            &crate::table::COMMANDS[179usize],
         );
         cmd.key(key);
         if let Some(chosen) = &options.options {
@@ -5941,7 +6666,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nHSCAN\r\n",
             1usize,
-            &crate::table::COMMANDS[157usize],
+            &crate::table::COMMANDS[180usize],
         );
         cmd.key(key);
         cmd.arg(cursor);
@@ -5965,10 +6690,34 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nHSET\r\n",
             1usize,
-            &crate::table::COMMANDS[158usize],
+            &crate::table::COMMANDS[181usize],
         );
         cmd.key(key);
         cmd.arg(data);
+    }
+    pub(crate) fn hsetex_options(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        fields: HsetexFields,
+        options: HsetexOptions,
+    ) {
+        cmd.write_encoded_name(
+            b"$6\r\nHSETEX\r\n",
+            1usize,
+            &crate::table::COMMANDS[182usize],
+        );
+        cmd.key(key);
+        if let Some(chosen) = &options.key_condition {
+            chosen.write_to(cmd);
+        }
+        if let Some(chosen) = &options.fields_condition {
+            chosen.write_to(cmd);
+        }
+        if let Some(chosen) = &options.expiration {
+            chosen.write_to(cmd);
+        }
+        cmd.arg("FIELDS");
+        fields.write_to(cmd);
     }
     pub(crate) fn hsetnx(
         cmd: &mut crate::Cmd,
@@ -5979,7 +6728,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nHSETNX\r\n",
             1usize,
-            &crate::table::COMMANDS[159usize],
+            &crate::table::COMMANDS[183usize],
         );
         cmd.key(key);
         cmd.arg(field);
@@ -5993,16 +6742,32 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nHSTRLEN\r\n",
             1usize,
-            &crate::table::COMMANDS[160usize],
+            &crate::table::COMMANDS[184usize],
         );
         cmd.key(key);
         cmd.arg(field);
+    }
+    pub(crate) fn httl(
+        cmd: &mut crate::Cmd,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) {
+        let field = crate::Args::new(field);
+        cmd.write_encoded_name(
+            b"$4\r\nHTTL\r\n",
+            1usize,
+            &crate::table::COMMANDS[185usize],
+        );
+        cmd.key(key);
+        cmd.arg("FIELDS");
+        cmd.arg(field.arg_count());
+        cmd.append(&field);
     }
     pub(crate) fn hvals(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
         cmd.write_encoded_name(
             b"$5\r\nHVALS\r\n",
             1usize,
-            &crate::table::COMMANDS[161usize],
+            &crate::table::COMMANDS[186usize],
         );
         cmd.key(key);
     }
@@ -6010,7 +6775,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nINCR\r\n",
             1usize,
-            &crate::table::COMMANDS[162usize],
+            &crate::table::COMMANDS[187usize],
         );
         cmd.key(key);
     }
@@ -6022,7 +6787,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nINCRBY\r\n",
             1usize,
-            &crate::table::COMMANDS[163usize],
+            &crate::table::COMMANDS[188usize],
         );
         cmd.key(key);
         cmd.arg(increment);
@@ -6035,7 +6800,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$11\r\nINCRBYFLOAT\r\n",
             1usize,
-            &crate::table::COMMANDS[164usize],
+            &crate::table::COMMANDS[189usize],
         );
         cmd.key(key);
         cmd.arg(increment);
@@ -6044,7 +6809,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nINFO\r\n",
             1usize,
-            &crate::table::COMMANDS[165usize],
+            &crate::table::COMMANDS[190usize],
         );
         if !options.section.is_empty() {
             cmd.append(&options.section);
@@ -6054,7 +6819,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nKEYS\r\n",
             1usize,
-            &crate::table::COMMANDS[166usize],
+            &crate::table::COMMANDS[191usize],
         );
         cmd.arg(pattern);
     }
@@ -6062,21 +6827,21 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nLASTSAVE\r\n",
             1usize,
-            &crate::table::COMMANDS[167usize],
+            &crate::table::COMMANDS[192usize],
         );
     }
     pub(crate) fn latency_doctor(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$7\r\nLATENCY\r\n$6\r\nDOCTOR\r\n",
             2usize,
-            &crate::table::COMMANDS[169usize],
+            &crate::table::COMMANDS[194usize],
         );
     }
     pub(crate) fn latency_graph(cmd: &mut crate::Cmd, event: impl crate::ToRedisArgs) {
         cmd.write_encoded_name(
             b"$7\r\nLATENCY\r\n$5\r\nGRAPH\r\n",
             2usize,
-            &crate::table::COMMANDS[170usize],
+            &crate::table::COMMANDS[195usize],
         );
         cmd.arg(event);
     }
@@ -6084,7 +6849,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nLATENCY\r\n$4\r\nHELP\r\n",
             2usize,
-            &crate::table::COMMANDS[171usize],
+            &crate::table::COMMANDS[196usize],
         );
     }
     pub(crate) fn latency_histogram_options(
@@ -6094,7 +6859,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nLATENCY\r\n$9\r\nHISTOGRAM\r\n",
             2usize,
-            &crate::table::COMMANDS[172usize],
+            &crate::table::COMMANDS[197usize],
         );
         if !options.command.is_empty() {
             cmd.append(&options.command);
@@ -6104,7 +6869,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nLATENCY\r\n$7\r\nHISTORY\r\n",
             2usize,
-            &crate::table::COMMANDS[173usize],
+            &crate::table::COMMANDS[198usize],
         );
         cmd.arg(event);
     }
@@ -6112,7 +6877,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nLATENCY\r\n$6\r\nLATEST\r\n",
             2usize,
-            &crate::table::COMMANDS[174usize],
+            &crate::table::COMMANDS[199usize],
         );
     }
     pub(crate) fn latency_reset_options(
@@ -6122,7 +6887,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nLATENCY\r\n$5\r\nRESET\r\n",
             2usize,
-            &crate::table::COMMANDS[175usize],
+            &crate::table::COMMANDS[200usize],
         );
         if !options.event.is_empty() {
             cmd.append(&options.event);
@@ -6137,7 +6902,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$3\r\nLCS\r\n",
             1usize,
-            &crate::table::COMMANDS[176usize],
+            &crate::table::COMMANDS[201usize],
         );
         cmd.key(key1);
         cmd.key(key2);
@@ -6163,7 +6928,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nLINDEX\r\n",
             1usize,
-            &crate::table::COMMANDS[177usize],
+            &crate::table::COMMANDS[202usize],
         );
         cmd.key(key);
         cmd.arg(index);
@@ -6178,7 +6943,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nLINSERT\r\n",
             1usize,
-            &crate::table::COMMANDS[178usize],
+            &crate::table::COMMANDS[203usize],
         );
         cmd.key(key);
         where_.write_to(cmd);
@@ -6189,7 +6954,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nLLEN\r\n",
             1usize,
-            &crate::table::COMMANDS[179usize],
+            &crate::table::COMMANDS[204usize],
         );
         cmd.key(key);
     }
@@ -6203,7 +6968,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nLMOVE\r\n",
             1usize,
-            &crate::table::COMMANDS[180usize],
+            &crate::table::COMMANDS[205usize],
         );
         cmd.key(source);
         cmd.key(destination);
@@ -6220,7 +6985,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nLMPOP\r\n",
             1usize,
-            &crate::table::COMMANDS[181usize],
+            &crate::table::COMMANDS[206usize],
         );
         cmd.arg(key.arg_count());
         cmd.append(&key);
@@ -6234,7 +6999,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nLOLWUT\r\n",
             1usize,
-            &crate::table::COMMANDS[182usize],
+            &crate::table::COMMANDS[207usize],
         );
         if let Some(chosen) = &options.version {
             cmd.arg("VERSION");
@@ -6249,7 +7014,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nLPOP\r\n",
             1usize,
-            &crate::table::COMMANDS[183usize],
+            &crate::table::COMMANDS[208usize],
         );
         cmd.key(key);
         if let Some(chosen) = &options.count {
@@ -6265,7 +7030,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nLPOS\r\n",
             1usize,
-            &crate::table::COMMANDS[184usize],
+            &crate::table::COMMANDS[209usize],
         );
         cmd.key(key);
         cmd.arg(element);
@@ -6290,7 +7055,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nLPUSH\r\n",
             1usize,
-            &crate::table::COMMANDS[185usize],
+            &crate::table::COMMANDS[210usize],
         );
         cmd.key(key);
         cmd.arg(element);
@@ -6303,7 +7068,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nLPUSHX\r\n",
             1usize,
-            &crate::table::COMMANDS[186usize],
+            &crate::table::COMMANDS[211usize],
         );
         cmd.key(key);
         cmd.arg(element);
@@ -6317,7 +7082,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nLRANGE\r\n",
             1usize,
-            &crate::table::COMMANDS[187usize],
+            &crate::table::COMMANDS[212usize],
         );
         cmd.key(key);
         cmd.arg(start);
@@ -6332,7 +7097,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nLREM\r\n",
             1usize,
-            &crate::table::COMMANDS[188usize],
+            &crate::table::COMMANDS[213usize],
         );
         cmd.key(key);
         cmd.arg(count);
@@ -6347,7 +7112,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nLSET\r\n",
             1usize,
-            &crate::table::COMMANDS[189usize],
+            &crate::table::COMMANDS[214usize],
         );
         cmd.key(key);
         cmd.arg(index);
@@ -6362,7 +7127,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nLTRIM\r\n",
             1usize,
-            &crate::table::COMMANDS[190usize],
+            &crate::table::COMMANDS[215usize],
         );
         cmd.key(key);
         cmd.arg(start);
@@ -6372,35 +7137,35 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nMEMORY\r\n$6\r\nDOCTOR\r\n",
             2usize,
-            &crate::table::COMMANDS[192usize],
+            &crate::table::COMMANDS[217usize],
         );
     }
     pub(crate) fn memory_help(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$6\r\nMEMORY\r\n$4\r\nHELP\r\n",
             2usize,
-            &crate::table::COMMANDS[193usize],
+            &crate::table::COMMANDS[218usize],
         );
     }
     pub(crate) fn memory_malloc_stats(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$6\r\nMEMORY\r\n$12\r\nMALLOC-STATS\r\n",
             2usize,
-            &crate::table::COMMANDS[194usize],
+            &crate::table::COMMANDS[219usize],
         );
     }
     pub(crate) fn memory_purge(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$6\r\nMEMORY\r\n$5\r\nPURGE\r\n",
             2usize,
-            &crate::table::COMMANDS[195usize],
+            &crate::table::COMMANDS[220usize],
         );
     }
     pub(crate) fn memory_stats(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$6\r\nMEMORY\r\n$5\r\nSTATS\r\n",
             2usize,
-            &crate::table::COMMANDS[196usize],
+            &crate::table::COMMANDS[221usize],
         );
     }
     pub(crate) fn memory_usage_options(
@@ -6411,7 +7176,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nMEMORY\r\n$5\r\nUSAGE\r\n",
             2usize,
-            &crate::table::COMMANDS[197usize],
+            &crate::table::COMMANDS[222usize],
         );
         cmd.key(key);
         if let Some(chosen) = &options.count {
@@ -6423,7 +7188,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nMGET\r\n",
             1usize,
-            &crate::table::COMMANDS[198usize],
+            &crate::table::COMMANDS[223usize],
         );
         cmd.key(key);
     }
@@ -6439,7 +7204,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nMIGRATE\r\n",
             1usize,
-            &crate::table::COMMANDS[199usize],
+            &crate::table::COMMANDS[224usize],
         );
         cmd.arg(host);
         cmd.arg(port);
@@ -6464,14 +7229,14 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nMODULE\r\n$4\r\nHELP\r\n",
             2usize,
-            &crate::table::COMMANDS[201usize],
+            &crate::table::COMMANDS[226usize],
         );
     }
     pub(crate) fn module_list(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$6\r\nMODULE\r\n$4\r\nLIST\r\n",
             2usize,
-            &crate::table::COMMANDS[202usize],
+            &crate::table::COMMANDS[227usize],
         );
     }
     pub(crate) fn module_load_options(
@@ -6482,7 +7247,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nMODULE\r\n$4\r\nLOAD\r\n",
             2usize,
-            &crate::table::COMMANDS[203usize],
+            &crate::table::COMMANDS[228usize],
         );
         cmd.arg(path);
         if !options.arg.is_empty() {
@@ -6497,7 +7262,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nMODULE\r\n$6\r\nLOADEX\r\n",
             2usize,
-            &crate::table::COMMANDS[204usize],
+            &crate::table::COMMANDS[229usize],
         );
         cmd.arg(path);
         if !options.configs.is_empty() {
@@ -6515,7 +7280,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nMODULE\r\n$6\r\nUNLOAD\r\n",
             2usize,
-            &crate::table::COMMANDS[205usize],
+            &crate::table::COMMANDS[230usize],
         );
         cmd.arg(name);
     }
@@ -6523,7 +7288,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nMOVE\r\n",
             1usize,
-            &crate::table::COMMANDS[207usize],
+            &crate::table::COMMANDS[232usize],
         );
         cmd.key(key);
         cmd.arg(db);
@@ -6532,7 +7297,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nMSET\r\n",
             1usize,
-            &crate::table::COMMANDS[208usize],
+            &crate::table::COMMANDS[233usize],
         );
         {
             let group_start = cmd.arg_count();
@@ -6540,11 +7305,35 @@ pub(crate) mod write_args {
             cmd.mark_keys_in_groups(group_start, 2usize, &[0usize]);
         }
     }
+    pub(crate) fn msetex_options(
+        cmd: &mut crate::Cmd,
+        data: impl crate::ToRedisArgs,
+        options: MsetexOptions,
+    ) {
+        let data = crate::Args::new(data);
+        cmd.write_encoded_name(
+            b"$6\r\nMSETEX\r\n",
+            1usize,
+            &crate::table::COMMANDS[234usize],
+        );
+        cmd.arg(data.arg_count() / 2usize);
+        {
+            let group_start = cmd.arg_count();
+            cmd.append(&data);
+            cmd.mark_keys_in_groups(group_start, 2usize, &[0usize]);
+        }
+        if let Some(chosen) = &options.condition {
+            chosen.write_to(cmd);
+        }
+        if let Some(chosen) = &options.expiration {
+            chosen.write_to(cmd);
+        }
+    }
     pub(crate) fn msetnx(cmd: &mut crate::Cmd, data: impl crate::ToRedisArgs) {
         cmd.write_encoded_name(
             b"$6\r\nMSETNX\r\n",
             1usize,
-            &crate::table::COMMANDS[209usize],
+            &crate::table::COMMANDS[235usize],
         );
         {
             let group_start = cmd.arg_count();
@@ -6556,14 +7345,14 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nMULTI\r\n",
             1usize,
-            &crate::table::COMMANDS[210usize],
+            &crate::table::COMMANDS[236usize],
         );
     }
     pub(crate) fn object_encoding(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
         cmd.write_encoded_name(
             b"$6\r\nOBJECT\r\n$8\r\nENCODING\r\n",
             2usize,
-            &crate::table::COMMANDS[212usize],
+            &crate::table::COMMANDS[238usize],
         );
         cmd.key(key);
     }
@@ -6571,7 +7360,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nOBJECT\r\n$4\r\nFREQ\r\n",
             2usize,
-            &crate::table::COMMANDS[213usize],
+            &crate::table::COMMANDS[239usize],
         );
         cmd.key(key);
     }
@@ -6579,14 +7368,14 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nOBJECT\r\n$4\r\nHELP\r\n",
             2usize,
-            &crate::table::COMMANDS[214usize],
+            &crate::table::COMMANDS[240usize],
         );
     }
     pub(crate) fn object_idletime(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
         cmd.write_encoded_name(
             b"$6\r\nOBJECT\r\n$8\r\nIDLETIME\r\n",
             2usize,
-            &crate::table::COMMANDS[215usize],
+            &crate::table::COMMANDS[241usize],
         );
         cmd.key(key);
     }
@@ -6594,7 +7383,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nOBJECT\r\n$8\r\nREFCOUNT\r\n",
             2usize,
-            &crate::table::COMMANDS[216usize],
+            &crate::table::COMMANDS[242usize],
         );
         cmd.key(key);
     }
@@ -6602,7 +7391,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nPERSIST\r\n",
             1usize,
-            &crate::table::COMMANDS[217usize],
+            &crate::table::COMMANDS[243usize],
         );
         cmd.key(key);
     }
@@ -6615,7 +7404,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nPEXPIRE\r\n",
             1usize,
-            &crate::table::COMMANDS[218usize],
+            &crate::table::COMMANDS[244usize],
         );
         cmd.key(key);
         cmd.arg(milliseconds);
@@ -6632,7 +7421,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$9\r\nPEXPIREAT\r\n",
             1usize,
-            &crate::table::COMMANDS[219usize],
+            &crate::table::COMMANDS[245usize],
         );
         cmd.key(key);
         cmd.arg(unix_time_milliseconds);
@@ -6644,7 +7433,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$11\r\nPEXPIRETIME\r\n",
             1usize,
-            &crate::table::COMMANDS[220usize],
+            &crate::table::COMMANDS[246usize],
         );
         cmd.key(key);
     }
@@ -6656,7 +7445,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nPFADD\r\n",
             1usize,
-            &crate::table::COMMANDS[221usize],
+            &crate::table::COMMANDS[247usize],
         );
         cmd.key(key);
         if !options.element.is_empty() {
@@ -6667,7 +7456,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nPFCOUNT\r\n",
             1usize,
-            &crate::table::COMMANDS[222usize],
+            &crate::table::COMMANDS[248usize],
         );
         cmd.key(key);
     }
@@ -6679,7 +7468,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nPFMERGE\r\n",
             1usize,
-            &crate::table::COMMANDS[224usize],
+            &crate::table::COMMANDS[250usize],
         );
         cmd.key(destkey);
         if !options.sourcekey.is_empty() {
@@ -6690,7 +7479,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nPING\r\n",
             1usize,
-            &crate::table::COMMANDS[226usize],
+            &crate::table::COMMANDS[252usize],
         );
         if let Some(chosen) = &options.message {
             cmd.append(chosen);
@@ -6705,7 +7494,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nPSETEX\r\n",
             1usize,
-            &crate::table::COMMANDS[227usize],
+            &crate::table::COMMANDS[253usize],
         );
         cmd.key(key);
         cmd.arg(milliseconds);
@@ -6715,7 +7504,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nPTTL\r\n",
             1usize,
-            &crate::table::COMMANDS[230usize],
+            &crate::table::COMMANDS[256usize],
         );
         cmd.key(key);
     }
@@ -6727,7 +7516,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nPUBLISH\r\n",
             1usize,
-            &crate::table::COMMANDS[231usize],
+            &crate::table::COMMANDS[257usize],
         );
         cmd.arg(channel);
         cmd.arg(message);
@@ -6739,7 +7528,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nPUBSUB\r\n$8\r\nCHANNELS\r\n",
             2usize,
-            &crate::table::COMMANDS[233usize],
+            &crate::table::COMMANDS[259usize],
         );
         if let Some(chosen) = &options.pattern {
             cmd.append(chosen);
@@ -6749,14 +7538,14 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nPUBSUB\r\n$4\r\nHELP\r\n",
             2usize,
-            &crate::table::COMMANDS[234usize],
+            &crate::table::COMMANDS[260usize],
         );
     }
     pub(crate) fn pubsub_numpat(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$6\r\nPUBSUB\r\n$6\r\nNUMPAT\r\n",
             2usize,
-            &crate::table::COMMANDS[235usize],
+            &crate::table::COMMANDS[261usize],
         );
     }
     pub(crate) fn pubsub_numsub_options(
@@ -6766,7 +7555,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nPUBSUB\r\n$6\r\nNUMSUB\r\n",
             2usize,
-            &crate::table::COMMANDS[236usize],
+            &crate::table::COMMANDS[262usize],
         );
         if !options.channel.is_empty() {
             cmd.append(&options.channel);
@@ -6779,7 +7568,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nPUBSUB\r\n$13\r\nSHARDCHANNELS\r\n",
             2usize,
-            &crate::table::COMMANDS[237usize],
+            &crate::table::COMMANDS[263usize],
         );
         if let Some(chosen) = &options.pattern {
             cmd.append(chosen);
@@ -6792,7 +7581,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nPUBSUB\r\n$11\r\nSHARDNUMSUB\r\n",
             2usize,
-            &crate::table::COMMANDS[238usize],
+            &crate::table::COMMANDS[264usize],
         );
         if !options.shardchannel.is_empty() {
             cmd.append(&options.shardchannel);
@@ -6802,21 +7591,21 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$9\r\nRANDOMKEY\r\n",
             1usize,
-            &crate::table::COMMANDS[241usize],
+            &crate::table::COMMANDS[267usize],
         );
     }
     pub(crate) fn readonly(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$8\r\nREADONLY\r\n",
             1usize,
-            &crate::table::COMMANDS[242usize],
+            &crate::table::COMMANDS[268usize],
         );
     }
     pub(crate) fn readwrite(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$9\r\nREADWRITE\r\n",
             1usize,
-            &crate::table::COMMANDS[243usize],
+            &crate::table::COMMANDS[269usize],
         );
     }
     pub(crate) fn rename(
@@ -6827,7 +7616,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nRENAME\r\n",
             1usize,
-            &crate::table::COMMANDS[244usize],
+            &crate::table::COMMANDS[270usize],
         );
         cmd.key(key);
         cmd.key(newkey);
@@ -6840,7 +7629,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nRENAMENX\r\n",
             1usize,
-            &crate::table::COMMANDS[245usize],
+            &crate::table::COMMANDS[271usize],
         );
         cmd.key(key);
         cmd.key(newkey);
@@ -6849,7 +7638,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$9\r\nREPLICAOF\r\n",
             1usize,
-            &crate::table::COMMANDS[247usize],
+            &crate::table::COMMANDS[273usize],
         );
         args.write_to(cmd);
     }
@@ -6863,7 +7652,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nRESTORE\r\n",
             1usize,
-            &crate::table::COMMANDS[249usize],
+            &crate::table::COMMANDS[275usize],
         );
         cmd.key(key);
         cmd.arg(ttl);
@@ -6887,7 +7676,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nROLE\r\n",
             1usize,
-            &crate::table::COMMANDS[251usize],
+            &crate::table::COMMANDS[277usize],
         );
     }
     pub(crate) fn rpop_options(
@@ -6898,7 +7687,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nRPOP\r\n",
             1usize,
-            &crate::table::COMMANDS[252usize],
+            &crate::table::COMMANDS[278usize],
         );
         cmd.key(key);
         if let Some(chosen) = &options.count {
@@ -6913,7 +7702,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$9\r\nRPOPLPUSH\r\n",
             1usize,
-            &crate::table::COMMANDS[253usize],
+            &crate::table::COMMANDS[279usize],
         );
         cmd.key(source);
         cmd.key(destination);
@@ -6926,7 +7715,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nRPUSH\r\n",
             1usize,
-            &crate::table::COMMANDS[254usize],
+            &crate::table::COMMANDS[280usize],
         );
         cmd.key(key);
         cmd.arg(element);
@@ -6939,7 +7728,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nRPUSHX\r\n",
             1usize,
-            &crate::table::COMMANDS[255usize],
+            &crate::table::COMMANDS[281usize],
         );
         cmd.key(key);
         cmd.arg(element);
@@ -6952,7 +7741,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nSADD\r\n",
             1usize,
-            &crate::table::COMMANDS[256usize],
+            &crate::table::COMMANDS[282usize],
         );
         cmd.key(key);
         cmd.arg(member);
@@ -6961,7 +7750,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nSAVE\r\n",
             1usize,
-            &crate::table::COMMANDS[257usize],
+            &crate::table::COMMANDS[283usize],
         );
     }
     pub(crate) fn scan_options(
@@ -6972,7 +7761,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nSCAN\r\n",
             1usize,
-            &crate::table::COMMANDS[258usize],
+            &crate::table::COMMANDS[284usize],
         );
         cmd.arg(cursor);
         if let Some(chosen) = &options.pattern {
@@ -6992,23 +7781,30 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nSCARD\r\n",
             1usize,
-            &crate::table::COMMANDS[259usize],
+            &crate::table::COMMANDS[285usize],
         );
         cmd.key(key);
     }
-    pub(crate) fn script_debug(cmd: &mut crate::Cmd, mode: ScriptDebugMode) {
+    pub(crate) fn script_debug_options(
+        cmd: &mut crate::Cmd,
+        mode: ScriptDebugMode,
+        options: ScriptDebugOptions,
+    ) {
         cmd.write_encoded_name(
             b"$6\r\nSCRIPT\r\n$5\r\nDEBUG\r\n",
             2usize,
-            &crate::table::COMMANDS[261usize],
+            &crate::table::COMMANDS[287usize],
         );
         mode.write_to(cmd);
+        if let Some(chosen) = &options.engine {
+            cmd.append(chosen);
+        }
     }
     pub(crate) fn script_exists(cmd: &mut crate::Cmd, sha1: impl crate::ToRedisArgs) {
         cmd.write_encoded_name(
             b"$6\r\nSCRIPT\r\n$6\r\nEXISTS\r\n",
             2usize,
-            &crate::table::COMMANDS[262usize],
+            &crate::table::COMMANDS[288usize],
         );
         cmd.arg(sha1);
     }
@@ -7019,7 +7815,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nSCRIPT\r\n$5\r\nFLUSH\r\n",
             2usize,
-            &crate::table::COMMANDS[263usize],
+            &crate::table::COMMANDS[289usize],
         );
         if let Some(chosen) = &options.flush_type {
             chosen.write_to(cmd);
@@ -7029,21 +7825,21 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nSCRIPT\r\n$4\r\nHELP\r\n",
             2usize,
-            &crate::table::COMMANDS[264usize],
+            &crate::table::COMMANDS[290usize],
         );
     }
     pub(crate) fn script_kill(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$6\r\nSCRIPT\r\n$4\r\nKILL\r\n",
             2usize,
-            &crate::table::COMMANDS[265usize],
+            &crate::table::COMMANDS[291usize],
         );
     }
     pub(crate) fn script_load(cmd: &mut crate::Cmd, script: impl crate::ToRedisArgs) {
         cmd.write_encoded_name(
             b"$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n",
             2usize,
-            &crate::table::COMMANDS[266usize],
+            &crate::table::COMMANDS[292usize],
         );
         cmd.arg(script);
     }
@@ -7051,7 +7847,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nSCRIPT\r\n$4\r\nSHOW\r\n",
             2usize,
-            &crate::table::COMMANDS[267usize],
+            &crate::table::COMMANDS[293usize],
         );
         cmd.arg(sha1);
     }
@@ -7059,7 +7855,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nSDIFF\r\n",
             1usize,
-            &crate::table::COMMANDS[268usize],
+            &crate::table::COMMANDS[294usize],
         );
         cmd.key(key);
     }
@@ -7071,7 +7867,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$10\r\nSDIFFSTORE\r\n",
             1usize,
-            &crate::table::COMMANDS[269usize],
+            &crate::table::COMMANDS[295usize],
         );
         cmd.key(destination);
         cmd.key(key);
@@ -7083,7 +7879,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$8\r\nCKQUORUM\r\n",
             2usize,
-            &crate::table::COMMANDS[272usize],
+            &crate::table::COMMANDS[298usize],
         );
         cmd.arg(primary_name);
     }
@@ -7091,7 +7887,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$6\r\nCONFIG\r\n",
             2usize,
-            &crate::table::COMMANDS[273usize],
+            &crate::table::COMMANDS[299usize],
         );
         action.write_to(cmd);
     }
@@ -7102,7 +7898,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$5\r\nDEBUG\r\n",
             2usize,
-            &crate::table::COMMANDS[274usize],
+            &crate::table::COMMANDS[300usize],
         );
         if !options.data.is_empty() {
             cmd.append(&options.data);
@@ -7115,7 +7911,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$8\r\nFAILOVER\r\n",
             2usize,
-            &crate::table::COMMANDS[275usize],
+            &crate::table::COMMANDS[301usize],
         );
         cmd.arg(primary_name);
     }
@@ -7123,7 +7919,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$11\r\nFLUSHCONFIG\r\n",
             2usize,
-            &crate::table::COMMANDS[276usize],
+            &crate::table::COMMANDS[302usize],
         );
     }
     pub(crate) fn sentinel_get_master_addr_by_name(
@@ -7133,7 +7929,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$23\r\nGET-MASTER-ADDR-BY-NAME\r\n",
             2usize,
-            &crate::table::COMMANDS[277usize],
+            &crate::table::COMMANDS[303usize],
         );
         cmd.arg(primary_name);
     }
@@ -7144,7 +7940,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$24\r\nGET-PRIMARY-ADDR-BY-NAME\r\n",
             2usize,
-            &crate::table::COMMANDS[278usize],
+            &crate::table::COMMANDS[304usize],
         );
         cmd.arg(primary_name);
     }
@@ -7152,7 +7948,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$4\r\nHELP\r\n",
             2usize,
-            &crate::table::COMMANDS[279usize],
+            &crate::table::COMMANDS[305usize],
         );
     }
     pub(crate) fn sentinel_info_cache(
@@ -7162,7 +7958,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$10\r\nINFO-CACHE\r\n",
             2usize,
-            &crate::table::COMMANDS[280usize],
+            &crate::table::COMMANDS[306usize],
         );
         cmd.arg(nodename);
     }
@@ -7176,7 +7972,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$22\r\nIS-MASTER-DOWN-BY-ADDR\r\n",
             2usize,
-            &crate::table::COMMANDS[281usize],
+            &crate::table::COMMANDS[307usize],
         );
         cmd.arg(ip);
         cmd.arg(port);
@@ -7193,7 +7989,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$23\r\nIS-PRIMARY-DOWN-BY-ADDR\r\n",
             2usize,
-            &crate::table::COMMANDS[282usize],
+            &crate::table::COMMANDS[308usize],
         );
         cmd.arg(ip);
         cmd.arg(port);
@@ -7207,7 +8003,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$6\r\nMASTER\r\n",
             2usize,
-            &crate::table::COMMANDS[283usize],
+            &crate::table::COMMANDS[309usize],
         );
         cmd.arg(primary_name);
     }
@@ -7215,7 +8011,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$7\r\nMASTERS\r\n",
             2usize,
-            &crate::table::COMMANDS[284usize],
+            &crate::table::COMMANDS[310usize],
         );
     }
     pub(crate) fn sentinel_monitor(
@@ -7228,7 +8024,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$7\r\nMONITOR\r\n",
             2usize,
-            &crate::table::COMMANDS[285usize],
+            &crate::table::COMMANDS[311usize],
         );
         cmd.arg(name);
         cmd.arg(ip);
@@ -7239,21 +8035,21 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$4\r\nMYID\r\n",
             2usize,
-            &crate::table::COMMANDS[286usize],
+            &crate::table::COMMANDS[312usize],
         );
     }
     pub(crate) fn sentinel_pending_scripts(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$15\r\nPENDING-SCRIPTS\r\n",
             2usize,
-            &crate::table::COMMANDS[287usize],
+            &crate::table::COMMANDS[313usize],
         );
     }
     pub(crate) fn sentinel_primaries(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$9\r\nPRIMARIES\r\n",
             2usize,
-            &crate::table::COMMANDS[288usize],
+            &crate::table::COMMANDS[314usize],
         );
     }
     pub(crate) fn sentinel_primary(
@@ -7263,7 +8059,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$7\r\nPRIMARY\r\n",
             2usize,
-            &crate::table::COMMANDS[289usize],
+            &crate::table::COMMANDS[315usize],
         );
         cmd.arg(primary_name);
     }
@@ -7274,7 +8070,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$6\r\nREMOVE\r\n",
             2usize,
-            &crate::table::COMMANDS[290usize],
+            &crate::table::COMMANDS[316usize],
         );
         cmd.arg(primary_name);
     }
@@ -7285,7 +8081,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$8\r\nREPLICAS\r\n",
             2usize,
-            &crate::table::COMMANDS[291usize],
+            &crate::table::COMMANDS[317usize],
         );
         cmd.arg(primary_name);
     }
@@ -7296,7 +8092,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$5\r\nRESET\r\n",
             2usize,
-            &crate::table::COMMANDS[292usize],
+            &crate::table::COMMANDS[318usize],
         );
         cmd.arg(pattern);
     }
@@ -7307,7 +8103,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$9\r\nSENTINELS\r\n",
             2usize,
-            &crate::table::COMMANDS[293usize],
+            &crate::table::COMMANDS[319usize],
         );
         cmd.arg(primary_name);
     }
@@ -7319,7 +8115,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$3\r\nSET\r\n",
             2usize,
-            &crate::table::COMMANDS[294usize],
+            &crate::table::COMMANDS[320usize],
         );
         cmd.arg(primary_name);
         cmd.arg(data);
@@ -7331,7 +8127,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$16\r\nSIMULATE-FAILURE\r\n",
             2usize,
-            &crate::table::COMMANDS[295usize],
+            &crate::table::COMMANDS[321usize],
         );
         if !options.mode.is_empty() {
             for item in &options.mode {
@@ -7346,7 +8142,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSENTINEL\r\n$6\r\nSLAVES\r\n",
             2usize,
-            &crate::table::COMMANDS[296usize],
+            &crate::table::COMMANDS[322usize],
         );
         cmd.arg(primary_name);
     }
@@ -7359,7 +8155,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$3\r\nSET\r\n",
             1usize,
-            &crate::table::COMMANDS[297usize],
+            &crate::table::COMMANDS[323usize],
         );
         cmd.key(key);
         cmd.arg(value);
@@ -7382,7 +8178,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nSETBIT\r\n",
             1usize,
-            &crate::table::COMMANDS[298usize],
+            &crate::table::COMMANDS[324usize],
         );
         cmd.key(key);
         cmd.arg(offset);
@@ -7397,7 +8193,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nSETEX\r\n",
             1usize,
-            &crate::table::COMMANDS[299usize],
+            &crate::table::COMMANDS[325usize],
         );
         cmd.key(key);
         cmd.arg(seconds);
@@ -7411,7 +8207,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nSETNX\r\n",
             1usize,
-            &crate::table::COMMANDS[300usize],
+            &crate::table::COMMANDS[326usize],
         );
         cmd.key(key);
         cmd.arg(value);
@@ -7425,7 +8221,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSETRANGE\r\n",
             1usize,
-            &crate::table::COMMANDS[301usize],
+            &crate::table::COMMANDS[327usize],
         );
         cmd.key(key);
         cmd.arg(offset);
@@ -7435,7 +8231,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSHUTDOWN\r\n",
             1usize,
-            &crate::table::COMMANDS[302usize],
+            &crate::table::COMMANDS[328usize],
         );
         if let Some(chosen) = &options.abort_selector {
             chosen.write_to(cmd);
@@ -7445,7 +8241,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nSINTER\r\n",
             1usize,
-            &crate::table::COMMANDS[303usize],
+            &crate::table::COMMANDS[329usize],
         );
         cmd.key(key);
     }
@@ -7458,7 +8254,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$10\r\nSINTERCARD\r\n",
             1usize,
-            &crate::table::COMMANDS[304usize],
+            &crate::table::COMMANDS[330usize],
         );
         cmd.arg(key.arg_count());
         cmd.append(&key);
@@ -7475,7 +8271,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$11\r\nSINTERSTORE\r\n",
             1usize,
-            &crate::table::COMMANDS[305usize],
+            &crate::table::COMMANDS[331usize],
         );
         cmd.key(destination);
         cmd.key(key);
@@ -7488,7 +8284,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$9\r\nSISMEMBER\r\n",
             1usize,
-            &crate::table::COMMANDS[306usize],
+            &crate::table::COMMANDS[332usize],
         );
         cmd.key(key);
         cmd.arg(member);
@@ -7497,7 +8293,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nSLAVEOF\r\n",
             1usize,
-            &crate::table::COMMANDS[307usize],
+            &crate::table::COMMANDS[333usize],
         );
         args.write_to(cmd);
     }
@@ -7505,7 +8301,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nSLOWLOG\r\n$3\r\nGET\r\n",
             2usize,
-            &crate::table::COMMANDS[309usize],
+            &crate::table::COMMANDS[335usize],
         );
         if let Some(chosen) = &options.count {
             cmd.arg(chosen);
@@ -7515,28 +8311,28 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nSLOWLOG\r\n$4\r\nHELP\r\n",
             2usize,
-            &crate::table::COMMANDS[310usize],
+            &crate::table::COMMANDS[336usize],
         );
     }
     pub(crate) fn slowlog_len(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$7\r\nSLOWLOG\r\n$3\r\nLEN\r\n",
             2usize,
-            &crate::table::COMMANDS[311usize],
+            &crate::table::COMMANDS[337usize],
         );
     }
     pub(crate) fn slowlog_reset(cmd: &mut crate::Cmd) {
         cmd.write_encoded_name(
             b"$7\r\nSLOWLOG\r\n$5\r\nRESET\r\n",
             2usize,
-            &crate::table::COMMANDS[312usize],
+            &crate::table::COMMANDS[338usize],
         );
     }
     pub(crate) fn smembers(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
         cmd.write_encoded_name(
             b"$8\r\nSMEMBERS\r\n",
             1usize,
-            &crate::table::COMMANDS[313usize],
+            &crate::table::COMMANDS[339usize],
         );
         cmd.key(key);
     }
@@ -7548,7 +8344,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$10\r\nSMISMEMBER\r\n",
             1usize,
-            &crate::table::COMMANDS[314usize],
+            &crate::table::COMMANDS[340usize],
         );
         cmd.key(key);
         cmd.arg(member);
@@ -7562,7 +8358,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nSMOVE\r\n",
             1usize,
-            &crate::table::COMMANDS[315usize],
+            &crate::table::COMMANDS[341usize],
         );
         cmd.key(source);
         cmd.key(destination);
@@ -7576,7 +8372,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nSORT\r\n",
             1usize,
-            &crate::table::COMMANDS[316usize],
+            &crate::table::COMMANDS[342usize],
         );
         cmd.key(key);
         if let Some(chosen) = &options.by_pattern {
@@ -7612,7 +8408,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nSORT_RO\r\n",
             1usize,
-            &crate::table::COMMANDS[317usize],
+            &crate::table::COMMANDS[343usize],
         );
         cmd.key(key);
         if let Some(chosen) = &options.by_pattern {
@@ -7644,7 +8440,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nSPOP\r\n",
             1usize,
-            &crate::table::COMMANDS[318usize],
+            &crate::table::COMMANDS[344usize],
         );
         cmd.key(key);
         if let Some(chosen) = &options.count {
@@ -7659,7 +8455,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nSPUBLISH\r\n",
             1usize,
-            &crate::table::COMMANDS[319usize],
+            &crate::table::COMMANDS[345usize],
         );
         cmd.arg(shardchannel);
         cmd.arg(message);
@@ -7672,7 +8468,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$11\r\nSRANDMEMBER\r\n",
             1usize,
-            &crate::table::COMMANDS[320usize],
+            &crate::table::COMMANDS[346usize],
         );
         cmd.key(key);
         if let Some(chosen) = &options.count {
@@ -7687,7 +8483,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nSREM\r\n",
             1usize,
-            &crate::table::COMMANDS[321usize],
+            &crate::table::COMMANDS[347usize],
         );
         cmd.key(key);
         cmd.arg(member);
@@ -7701,7 +8497,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nSSCAN\r\n",
             1usize,
-            &crate::table::COMMANDS[322usize],
+            &crate::table::COMMANDS[348usize],
         );
         cmd.key(key);
         cmd.arg(cursor);
@@ -7718,7 +8514,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nSTRLEN\r\n",
             1usize,
-            &crate::table::COMMANDS[324usize],
+            &crate::table::COMMANDS[350usize],
         );
         cmd.key(key);
     }
@@ -7731,7 +8527,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nSUBSTR\r\n",
             1usize,
-            &crate::table::COMMANDS[326usize],
+            &crate::table::COMMANDS[352usize],
         );
         cmd.key(key);
         cmd.arg(start);
@@ -7741,7 +8537,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nSUNION\r\n",
             1usize,
-            &crate::table::COMMANDS[327usize],
+            &crate::table::COMMANDS[353usize],
         );
         cmd.key(key);
     }
@@ -7753,7 +8549,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$11\r\nSUNIONSTORE\r\n",
             1usize,
-            &crate::table::COMMANDS[328usize],
+            &crate::table::COMMANDS[354usize],
         );
         cmd.key(destination);
         cmd.key(key);
@@ -7762,7 +8558,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nSWAPDB\r\n",
             1usize,
-            &crate::table::COMMANDS[330usize],
+            &crate::table::COMMANDS[356usize],
         );
         cmd.arg(index1);
         cmd.arg(index2);
@@ -7771,14 +8567,14 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nTIME\r\n",
             1usize,
-            &crate::table::COMMANDS[332usize],
+            &crate::table::COMMANDS[358usize],
         );
     }
     pub(crate) fn touch(cmd: &mut crate::Cmd, key: impl crate::ToRedisArgs) {
         cmd.write_encoded_name(
             b"$5\r\nTOUCH\r\n",
             1usize,
-            &crate::table::COMMANDS[333usize],
+            &crate::table::COMMANDS[359usize],
         );
         cmd.key(key);
     }
@@ -7786,7 +8582,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$3\r\nTTL\r\n",
             1usize,
-            &crate::table::COMMANDS[334usize],
+            &crate::table::COMMANDS[360usize],
         );
         cmd.key(key);
     }
@@ -7794,7 +8590,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nTYPE\r\n",
             1usize,
-            &crate::table::COMMANDS[335usize],
+            &crate::table::COMMANDS[361usize],
         );
         cmd.key(key);
     }
@@ -7802,7 +8598,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nUNLINK\r\n",
             1usize,
-            &crate::table::COMMANDS[336usize],
+            &crate::table::COMMANDS[362usize],
         );
         cmd.key(key);
     }
@@ -7810,14 +8606,14 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nUNWATCH\r\n",
             1usize,
-            &crate::table::COMMANDS[338usize],
+            &crate::table::COMMANDS[364usize],
         );
     }
     pub(crate) fn wait(cmd: &mut crate::Cmd, numreplicas: i64, timeout: i64) {
         cmd.write_encoded_name(
             b"$4\r\nWAIT\r\n",
             1usize,
-            &crate::table::COMMANDS[339usize],
+            &crate::table::COMMANDS[365usize],
         );
         cmd.arg(numreplicas);
         cmd.arg(timeout);
@@ -7831,7 +8627,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nWAITAOF\r\n",
             1usize,
-            &crate::table::COMMANDS[340usize],
+            &crate::table::COMMANDS[366usize],
         );
         cmd.arg(numlocal);
         cmd.arg(numreplicas);
@@ -7841,7 +8637,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nWATCH\r\n",
             1usize,
-            &crate::table::COMMANDS[341usize],
+            &crate::table::COMMANDS[367usize],
         );
         cmd.key(key);
     }
@@ -7854,7 +8650,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nXACK\r\n",
             1usize,
-            &crate::table::COMMANDS[342usize],
+            &crate::table::COMMANDS[368usize],
         );
         cmd.key(key);
         cmd.arg(group);
@@ -7870,7 +8666,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nXADD\r\n",
             1usize,
-            &crate::table::COMMANDS[343usize],
+            &crate::table::COMMANDS[369usize],
         );
         cmd.key(key);
         if options.nomkstream {
@@ -7894,7 +8690,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$10\r\nXAUTOCLAIM\r\n",
             1usize,
-            &crate::table::COMMANDS[344usize],
+            &crate::table::COMMANDS[370usize],
         );
         cmd.key(key);
         cmd.arg(group);
@@ -7921,7 +8717,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nXCLAIM\r\n",
             1usize,
-            &crate::table::COMMANDS[345usize],
+            &crate::table::COMMANDS[371usize],
         );
         cmd.key(key);
         cmd.arg(group);
@@ -7959,7 +8755,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nXDEL\r\n",
             1usize,
-            &crate::table::COMMANDS[346usize],
+            &crate::table::COMMANDS[372usize],
         );
         cmd.key(key);
         cmd.arg(id);
@@ -7974,7 +8770,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nXGROUP\r\n$6\r\nCREATE\r\n",
             2usize,
-            &crate::table::COMMANDS[348usize],
+            &crate::table::COMMANDS[374usize],
         );
         cmd.key(key);
         cmd.arg(group);
@@ -7996,7 +8792,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nXGROUP\r\n$14\r\nCREATECONSUMER\r\n",
             2usize,
-            &crate::table::COMMANDS[349usize],
+            &crate::table::COMMANDS[375usize],
         );
         cmd.key(key);
         cmd.arg(group);
@@ -8011,7 +8807,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nXGROUP\r\n$11\r\nDELCONSUMER\r\n",
             2usize,
-            &crate::table::COMMANDS[350usize],
+            &crate::table::COMMANDS[376usize],
         );
         cmd.key(key);
         cmd.arg(group);
@@ -8025,7 +8821,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nXGROUP\r\n$7\r\nDESTROY\r\n",
             2usize,
-            &crate::table::COMMANDS[351usize],
+            &crate::table::COMMANDS[377usize],
         );
         cmd.key(key);
         cmd.arg(group);
@@ -8034,7 +8830,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nXGROUP\r\n$4\r\nHELP\r\n",
             2usize,
-            &crate::table::COMMANDS[352usize],
+            &crate::table::COMMANDS[378usize],
         );
     }
     pub(crate) fn xgroup_setid_options(
@@ -8047,7 +8843,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nXGROUP\r\n$5\r\nSETID\r\n",
             2usize,
-            &crate::table::COMMANDS[353usize],
+            &crate::table::COMMANDS[379usize],
         );
         cmd.key(key);
         cmd.arg(group);
@@ -8065,7 +8861,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nXINFO\r\n$9\r\nCONSUMERS\r\n",
             2usize,
-            &crate::table::COMMANDS[355usize],
+            &crate::table::COMMANDS[381usize],
         );
         cmd.key(key);
         cmd.arg(group);
@@ -8074,7 +8870,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nXINFO\r\n$6\r\nGROUPS\r\n",
             2usize,
-            &crate::table::COMMANDS[356usize],
+            &crate::table::COMMANDS[382usize],
         );
         cmd.key(key);
     }
@@ -8082,7 +8878,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nXINFO\r\n$4\r\nHELP\r\n",
             2usize,
-            &crate::table::COMMANDS[357usize],
+            &crate::table::COMMANDS[383usize],
         );
     }
     pub(crate) fn xinfo_stream_options(
@@ -8093,7 +8889,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nXINFO\r\n$6\r\nSTREAM\r\n",
             2usize,
-            &crate::table::COMMANDS[358usize],
+            &crate::table::COMMANDS[384usize],
         );
         cmd.key(key);
         if let Some(chosen) = &options.full_block {
@@ -8104,7 +8900,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nXLEN\r\n",
             1usize,
-            &crate::table::COMMANDS[359usize],
+            &crate::table::COMMANDS[385usize],
         );
         cmd.key(key);
     }
@@ -8117,7 +8913,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nXPENDING\r\n",
             1usize,
-            &crate::table::COMMANDS[360usize],
+            &crate::table::COMMANDS[386usize],
         );
         cmd.key(key);
         cmd.arg(group);
@@ -8135,7 +8931,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nXRANGE\r\n",
             1usize,
-            &crate::table::COMMANDS[361usize],
+            &crate::table::COMMANDS[387usize],
         );
         cmd.key(key);
         cmd.arg(start);
@@ -8154,7 +8950,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nXREAD\r\n",
             1usize,
-            &crate::table::COMMANDS[362usize],
+            &crate::table::COMMANDS[388usize],
         );
         if let Some(chosen) = &options.count {
             cmd.arg("COUNT");
@@ -8179,7 +8975,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$10\r\nXREADGROUP\r\n",
             1usize,
-            &crate::table::COMMANDS[363usize],
+            &crate::table::COMMANDS[389usize],
         );
         cmd.arg("GROUP");
         cmd.arg(group);
@@ -8209,7 +9005,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$9\r\nXREVRANGE\r\n",
             1usize,
-            &crate::table::COMMANDS[364usize],
+            &crate::table::COMMANDS[390usize],
         );
         cmd.key(key);
         cmd.arg(end);
@@ -8228,7 +9024,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nXSETID\r\n",
             1usize,
-            &crate::table::COMMANDS[365usize],
+            &crate::table::COMMANDS[391usize],
         );
         cmd.key(key);
         cmd.arg(last_id);
@@ -8249,7 +9045,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nXTRIM\r\n",
             1usize,
-            &crate::table::COMMANDS[366usize],
+            &crate::table::COMMANDS[392usize],
         );
         cmd.key(key);
         trim.write_to(cmd);
@@ -8263,7 +9059,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nZADD\r\n",
             1usize,
-            &crate::table::COMMANDS[367usize],
+            &crate::table::COMMANDS[393usize],
         );
         cmd.key(key);
         if let Some(chosen) = &options.condition {
@@ -8284,7 +9080,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nZCARD\r\n",
             1usize,
-            &crate::table::COMMANDS[368usize],
+            &crate::table::COMMANDS[394usize],
         );
         cmd.key(key);
     }
@@ -8297,7 +9093,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nZCOUNT\r\n",
             1usize,
-            &crate::table::COMMANDS[369usize],
+            &crate::table::COMMANDS[395usize],
         );
         cmd.key(key);
         cmd.arg(min);
@@ -8312,7 +9108,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nZDIFF\r\n",
             1usize,
-            &crate::table::COMMANDS[370usize],
+            &crate::table::COMMANDS[396usize],
         );
         cmd.arg(key.arg_count());
         cmd.append(&key);
@@ -8329,7 +9125,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$10\r\nZDIFFSTORE\r\n",
             1usize,
-            &crate::table::COMMANDS[371usize],
+            &crate::table::COMMANDS[397usize],
         );
         cmd.key(destination);
         cmd.arg(key.arg_count());
@@ -8344,7 +9140,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nZINCRBY\r\n",
             1usize,
-            &crate::table::COMMANDS[372usize],
+            &crate::table::COMMANDS[398usize],
         );
         cmd.key(key);
         cmd.arg(increment);
@@ -8359,7 +9155,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nZINTER\r\n",
             1usize,
-            &crate::table::COMMANDS[373usize],
+            &crate::table::COMMANDS[399usize],
         );
         cmd.arg(key.arg_count());
         cmd.append(&key);
@@ -8384,7 +9180,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$10\r\nZINTERCARD\r\n",
             1usize,
-            &crate::table::COMMANDS[374usize],
+            &crate::table::COMMANDS[400usize],
         );
         cmd.arg(key.arg_count());
         cmd.append(&key);
@@ -8403,7 +9199,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$11\r\nZINTERSTORE\r\n",
             1usize,
-            &crate::table::COMMANDS[375usize],
+            &crate::table::COMMANDS[401usize],
         );
         cmd.key(destination);
         cmd.arg(key.arg_count());
@@ -8426,7 +9222,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$9\r\nZLEXCOUNT\r\n",
             1usize,
-            &crate::table::COMMANDS[376usize],
+            &crate::table::COMMANDS[402usize],
         );
         cmd.key(key);
         cmd.arg(min);
@@ -8442,7 +9238,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nZMPOP\r\n",
             1usize,
-            &crate::table::COMMANDS[377usize],
+            &crate::table::COMMANDS[403usize],
         );
         cmd.arg(key.arg_count());
         cmd.append(&key);
@@ -8460,7 +9256,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nZMSCORE\r\n",
             1usize,
-            &crate::table::COMMANDS[378usize],
+            &crate::table::COMMANDS[404usize],
         );
         cmd.key(key);
         cmd.arg(member);
@@ -8473,7 +9269,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nZPOPMAX\r\n",
             1usize,
-            &crate::table::COMMANDS[379usize],
+            &crate::table::COMMANDS[405usize],
         );
         cmd.key(key);
         if let Some(chosen) = &options.count {
@@ -8488,7 +9284,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$7\r\nZPOPMIN\r\n",
             1usize,
-            &crate::table::COMMANDS[380usize],
+            &crate::table::COMMANDS[406usize],
         );
         cmd.key(key);
         if let Some(chosen) = &options.count {
@@ -8503,7 +9299,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$11\r\nZRANDMEMBER\r\n",
             1usize,
-            &crate::table::COMMANDS[381usize],
+            &crate::table::COMMANDS[407usize],
         );
         cmd.key(key);
         if let Some(chosen) = &options.options {
@@ -8520,7 +9316,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nZRANGE\r\n",
             1usize,
-            &crate::table::COMMANDS[382usize],
+            &crate::table::COMMANDS[408usize],
         );
         cmd.key(key);
         cmd.arg(start);
@@ -8549,7 +9345,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$11\r\nZRANGEBYLEX\r\n",
             1usize,
-            &crate::table::COMMANDS[383usize],
+            &crate::table::COMMANDS[409usize],
         );
         cmd.key(key);
         cmd.arg(min);
@@ -8569,7 +9365,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$13\r\nZRANGEBYSCORE\r\n",
             1usize,
-            &crate::table::COMMANDS[384usize],
+            &crate::table::COMMANDS[410usize],
         );
         cmd.key(key);
         cmd.arg(min);
@@ -8593,7 +9389,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$11\r\nZRANGESTORE\r\n",
             1usize,
-            &crate::table::COMMANDS[385usize],
+            &crate::table::COMMANDS[411usize],
         );
         cmd.key(dst);
         cmd.key(src);
@@ -8619,7 +9415,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nZRANK\r\n",
             1usize,
-            &crate::table::COMMANDS[386usize],
+            &crate::table::COMMANDS[412usize],
         );
         cmd.key(key);
         cmd.arg(member);
@@ -8635,7 +9431,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$4\r\nZREM\r\n",
             1usize,
-            &crate::table::COMMANDS[387usize],
+            &crate::table::COMMANDS[413usize],
         );
         cmd.key(key);
         cmd.arg(member);
@@ -8649,7 +9445,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$14\r\nZREMRANGEBYLEX\r\n",
             1usize,
-            &crate::table::COMMANDS[388usize],
+            &crate::table::COMMANDS[414usize],
         );
         cmd.key(key);
         cmd.arg(min);
@@ -8664,7 +9460,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$15\r\nZREMRANGEBYRANK\r\n",
             1usize,
-            &crate::table::COMMANDS[389usize],
+            &crate::table::COMMANDS[415usize],
         );
         cmd.key(key);
         cmd.arg(start);
@@ -8679,7 +9475,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$16\r\nZREMRANGEBYSCORE\r\n",
             1usize,
-            &crate::table::COMMANDS[390usize],
+            &crate::table::COMMANDS[416usize],
         );
         cmd.key(key);
         cmd.arg(min);
@@ -8695,7 +9491,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$9\r\nZREVRANGE\r\n",
             1usize,
-            &crate::table::COMMANDS[391usize],
+            &crate::table::COMMANDS[417usize],
         );
         cmd.key(key);
         cmd.arg(start);
@@ -8714,7 +9510,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$14\r\nZREVRANGEBYLEX\r\n",
             1usize,
-            &crate::table::COMMANDS[392usize],
+            &crate::table::COMMANDS[418usize],
         );
         cmd.key(key);
         cmd.arg(max);
@@ -8734,7 +9530,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$16\r\nZREVRANGEBYSCORE\r\n",
             1usize,
-            &crate::table::COMMANDS[393usize],
+            &crate::table::COMMANDS[419usize],
         );
         cmd.key(key);
         cmd.arg(max);
@@ -8756,7 +9552,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$8\r\nZREVRANK\r\n",
             1usize,
-            &crate::table::COMMANDS[394usize],
+            &crate::table::COMMANDS[420usize],
         );
         cmd.key(key);
         cmd.arg(member);
@@ -8773,7 +9569,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$5\r\nZSCAN\r\n",
             1usize,
-            &crate::table::COMMANDS[395usize],
+            &crate::table::COMMANDS[421usize],
         );
         cmd.key(key);
         cmd.arg(cursor);
@@ -8797,7 +9593,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nZSCORE\r\n",
             1usize,
-            &crate::table::COMMANDS[396usize],
+            &crate::table::COMMANDS[422usize],
         );
         cmd.key(key);
         cmd.arg(member);
@@ -8811,7 +9607,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$6\r\nZUNION\r\n",
             1usize,
-            &crate::table::COMMANDS[397usize],
+            &crate::table::COMMANDS[423usize],
         );
         cmd.arg(key.arg_count());
         cmd.append(&key);
@@ -8837,7 +9633,7 @@ pub(crate) mod write_args {
         cmd.write_encoded_name(
             b"$11\r\nZUNIONSTORE\r\n",
             1usize,
-            &crate::table::COMMANDS[398usize],
+            &crate::table::COMMANDS[424usize],
         );
         cmd.key(destination);
         cmd.arg(key.arg_count());

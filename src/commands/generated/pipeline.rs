@@ -340,6 +340,13 @@ impl crate::Pipeline {
     pub fn client_id(&mut self) -> &mut Self {
         self.queue(write_args::client_id)
     }
+    /// Marks this client as an import source when the server is in import mode. Queues [`Commands::client_import_source`](crate::Commands::client_import_source).
+    pub fn client_import_source(
+        &mut self,
+        enabled: ClientImportSourceEnabled,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::client_import_source(cmd, enabled))
+    }
     /// Returns information about the connection. Queues [`Commands::client_info`](crate::Commands::client_info).
     pub fn client_info(&mut self) -> &mut Self {
         self.queue(write_args::client_info)
@@ -452,6 +459,10 @@ impl crate::Pipeline {
     pub fn cluster_bumpepoch(&mut self) -> &mut Self {
         self.queue(write_args::cluster_bumpepoch)
     }
+    /// Cancel all current ongoing slot migration operations. Queues [`Commands::cluster_cancelslotmigrations`](crate::Commands::cluster_cancelslotmigrations).
+    pub fn cluster_cancelslotmigrations(&mut self) -> &mut Self {
+        self.queue(write_args::cluster_cancelslotmigrations)
+    }
     /// Returns the number of active failure reports active for a node. Queues [`Commands::cluster_count_failure_reports`](crate::Commands::cluster_count_failure_reports).
     pub fn cluster_count_failure_reports(
         &mut self,
@@ -491,6 +502,22 @@ impl crate::Pipeline {
     ) -> &mut Self {
         self.queue(|cmd| write_args::cluster_failover_options(cmd, options))
     }
+    /// Removes all keys from the target slot. Queues [`Commands::cluster_flushslot`](crate::Commands::cluster_flushslot).
+    pub fn cluster_flushslot(&mut self, slot: i64) -> &mut Self {
+        self.queue(|cmd| write_args::cluster_flushslot_options(
+            cmd,
+            slot,
+            ClusterFlushslotOptions::default(),
+        ))
+    }
+    /// Removes all keys from the target slot. Queues [`Commands::cluster_flushslot_options`](crate::Commands::cluster_flushslot_options).
+    pub fn cluster_flushslot_options(
+        &mut self,
+        slot: i64,
+        options: ClusterFlushslotOptions,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::cluster_flushslot_options(cmd, slot, options))
+    }
     /// Deletes all slots information from a node. Queues [`Commands::cluster_flushslots`](crate::Commands::cluster_flushslots).
     pub fn cluster_flushslots(&mut self) -> &mut Self {
         self.queue(write_args::cluster_flushslots)
@@ -502,6 +529,10 @@ impl crate::Pipeline {
     /// Returns the key names in a hash slot. Queues [`Commands::cluster_getkeysinslot`](crate::Commands::cluster_getkeysinslot).
     pub fn cluster_getkeysinslot(&mut self, slot: i64, count: i64) -> &mut Self {
         self.queue(|cmd| write_args::cluster_getkeysinslot(cmd, slot, count))
+    }
+    /// Gets the status of ongoing and recently finished slot import and export operations. Queues [`Commands::cluster_getslotmigrations`](crate::Commands::cluster_getslotmigrations).
+    pub fn cluster_getslotmigrations(&mut self) -> &mut Self {
+        self.queue(write_args::cluster_getslotmigrations)
     }
     /// Returns helpful text about the different subcommands. Queues [`Commands::cluster_help`](crate::Commands::cluster_help).
     pub fn cluster_help(&mut self) -> &mut Self {
@@ -536,6 +567,15 @@ impl crate::Pipeline {
         options: ClusterMeetOptions,
     ) -> &mut Self {
         self.queue(|cmd| write_args::cluster_meet_options(cmd, ip, port, options))
+    }
+    /// Migrate the given slots from this node to the specified nodes. Queues [`Commands::cluster_migrateslots`](crate::Commands::cluster_migrateslots).
+    pub fn cluster_migrateslots(
+        &mut self,
+        migration_group: impl ::core::iter::IntoIterator<
+            Item = ClusterMigrateslotsMigrationGroup,
+        >,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::cluster_migrateslots(cmd, migration_group))
     }
     /// Returns the ID of a node. Queues [`Commands::cluster_myid`](crate::Commands::cluster_myid).
     pub fn cluster_myid(&mut self) -> &mut Self {
@@ -619,6 +659,22 @@ impl crate::Pipeline {
     /// Returns the mapping of cluster slots to nodes. Queues [`Commands::cluster_slots`](crate::Commands::cluster_slots).
     pub fn cluster_slots(&mut self) -> &mut Self {
         self.queue(write_args::cluster_slots)
+    }
+    /// Iterates over the keys in the cluster. Queues [`Commands::clusterscan`](crate::Commands::clusterscan).
+    pub fn clusterscan(&mut self, cursor: impl crate::ToRedisArgs) -> &mut Self {
+        self.queue(|cmd| write_args::clusterscan_options(
+            cmd,
+            cursor,
+            ClusterscanOptions::default(),
+        ))
+    }
+    /// Iterates over the keys in the cluster. Queues [`Commands::clusterscan_options`](crate::Commands::clusterscan_options).
+    pub fn clusterscan_options(
+        &mut self,
+        cursor: impl crate::ToRedisArgs,
+        options: ClusterscanOptions,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::clusterscan_options(cmd, cursor, options))
     }
     /// Returns detailed information about all commands. Queues [`Commands::command`](crate::Commands::command).
     pub fn command(&mut self) -> &mut Self {
@@ -704,6 +760,22 @@ impl crate::Pipeline {
     pub fn command_list_options(&mut self, options: CommandListOptions) -> &mut Self {
         self.queue(|cmd| write_args::command_list_options(cmd, options))
     }
+    /// Returns the specified command log's entries. Queues [`Commands::commandlog_get`](crate::Commands::commandlog_get).
+    pub fn commandlog_get(&mut self, count: i64, type_: CommandlogGetType) -> &mut Self {
+        self.queue(|cmd| write_args::commandlog_get(cmd, count, type_))
+    }
+    /// Shows helpful text about the different subcommands. Queues [`Commands::commandlog_help`](crate::Commands::commandlog_help).
+    pub fn commandlog_help(&mut self) -> &mut Self {
+        self.queue(write_args::commandlog_help)
+    }
+    /// Returns the number of entries in the specified type of command log. Queues [`Commands::commandlog_len`](crate::Commands::commandlog_len).
+    pub fn commandlog_len(&mut self, type_: CommandlogLenType) -> &mut Self {
+        self.queue(|cmd| write_args::commandlog_len(cmd, type_))
+    }
+    /// Clears all entries from the specified type of command log. Queues [`Commands::commandlog_reset`](crate::Commands::commandlog_reset).
+    pub fn commandlog_reset(&mut self, type_: CommandlogResetType) -> &mut Self {
+        self.queue(|cmd| write_args::commandlog_reset(cmd, type_))
+    }
     /// Returns the effective values of configuration parameters. Queues [`Commands::config_get`](crate::Commands::config_get).
     pub fn config_get(&mut self, parameter: impl crate::ToRedisArgs) -> &mut Self {
         self.queue(|cmd| write_args::config_get(cmd, parameter))
@@ -761,6 +833,14 @@ impl crate::Pipeline {
     /// Deletes one or more keys. Queues [`Commands::del`](crate::Commands::del).
     pub fn del(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
         self.queue(|cmd| write_args::del(cmd, key))
+    }
+    /// Delete key if value matches string. Queues [`Commands::delifeq`](crate::Commands::delifeq).
+    pub fn delifeq(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        value: impl crate::ToRedisArgs,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::delifeq(cmd, key, value))
     }
     /// Discards a transaction. Queues [`Commands::discard`](crate::Commands::discard).
     pub fn discard(&mut self) -> &mut Self {
@@ -1410,6 +1490,70 @@ impl crate::Pipeline {
     ) -> &mut Self {
         self.queue(|cmd| write_args::hexists(cmd, key, field))
     }
+    /// Sets expiry time on hash fields. Queues [`Commands::hexpire`](crate::Commands::hexpire).
+    pub fn hexpire(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        seconds: i64,
+        field: impl crate::ToRedisArgs,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::hexpire_options(
+            cmd,
+            key,
+            seconds,
+            field,
+            HexpireOptions::default(),
+        ))
+    }
+    /// Sets expiry time on hash fields. Queues [`Commands::hexpire_options`](crate::Commands::hexpire_options).
+    pub fn hexpire_options(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        seconds: i64,
+        field: impl crate::ToRedisArgs,
+        options: HexpireOptions,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::hexpire_options(cmd, key, seconds, field, options))
+    }
+    /// Sets expiry time on hash fields. Queues [`Commands::hexpireat`](crate::Commands::hexpireat).
+    pub fn hexpireat(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        unix_time_seconds: i64,
+        field: impl crate::ToRedisArgs,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::hexpireat_options(
+            cmd,
+            key,
+            unix_time_seconds,
+            field,
+            HexpireatOptions::default(),
+        ))
+    }
+    /// Sets expiry time on hash fields. Queues [`Commands::hexpireat_options`](crate::Commands::hexpireat_options).
+    pub fn hexpireat_options(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        unix_time_seconds: i64,
+        field: impl crate::ToRedisArgs,
+        options: HexpireatOptions,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::hexpireat_options(
+            cmd,
+            key,
+            unix_time_seconds,
+            field,
+            options,
+        ))
+    }
+    /// Returns Unix timestamps in seconds since the epoch at which the given key's field(s) will expire. Queues [`Commands::hexpiretime`](crate::Commands::hexpiretime).
+    pub fn hexpiretime(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::hexpiretime(cmd, key, field))
+    }
     /// Returns the value of a field in a hash. Queues [`Commands::hget`](crate::Commands::hget).
     pub fn hget(
         &mut self,
@@ -1421,6 +1565,36 @@ impl crate::Pipeline {
     /// Returns all fields and values in a hash. Queues [`Commands::hgetall`](crate::Commands::hgetall).
     pub fn hgetall(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
         self.queue(|cmd| write_args::hgetall(cmd, key))
+    }
+    /// Returns the values of one or more fields and deletes them from a hash. Queues [`Commands::hgetdel`](crate::Commands::hgetdel).
+    pub fn hgetdel(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::hgetdel(cmd, key, field))
+    }
+    /// Gets the value of one or more fields of a given hash key, and optionally sets their expiration time or time-to-live (TTL). Queues [`Commands::hgetex`](crate::Commands::hgetex).
+    pub fn hgetex(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::hgetex_options(
+            cmd,
+            key,
+            field,
+            HgetexOptions::default(),
+        ))
+    }
+    /// Gets the value of one or more fields of a given hash key, and optionally sets their expiration time or time-to-live (TTL). Queues [`Commands::hgetex_options`](crate::Commands::hgetex_options).
+    pub fn hgetex_options(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+        options: HgetexOptions,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::hgetex_options(cmd, key, field, options))
     }
     /// Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist. Queues [`Commands::hincrby`](crate::Commands::hincrby).
     pub fn hincrby(
@@ -1464,6 +1638,92 @@ impl crate::Pipeline {
         data: impl crate::ToRedisArgs,
     ) -> &mut Self {
         self.queue(|cmd| write_args::hmset(cmd, key, data))
+    }
+    /// Remove the existing expiration on a hash key's field(s). Queues [`Commands::hpersist`](crate::Commands::hpersist).
+    pub fn hpersist(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::hpersist(cmd, key, field))
+    }
+    /// Sets expiry time on hash object. Queues [`Commands::hpexpire`](crate::Commands::hpexpire).
+    pub fn hpexpire(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        milliseconds: i64,
+        field: impl crate::ToRedisArgs,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::hpexpire_options(
+            cmd,
+            key,
+            milliseconds,
+            field,
+            HpexpireOptions::default(),
+        ))
+    }
+    /// Sets expiry time on hash object. Queues [`Commands::hpexpire_options`](crate::Commands::hpexpire_options).
+    pub fn hpexpire_options(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        milliseconds: i64,
+        field: impl crate::ToRedisArgs,
+        options: HpexpireOptions,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::hpexpire_options(
+            cmd,
+            key,
+            milliseconds,
+            field,
+            options,
+        ))
+    }
+    /// Sets expiration time on hash field. Queues [`Commands::hpexpireat`](crate::Commands::hpexpireat).
+    pub fn hpexpireat(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        unix_time_milliseconds: i64,
+        field: impl crate::ToRedisArgs,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::hpexpireat_options(
+            cmd,
+            key,
+            unix_time_milliseconds,
+            field,
+            HpexpireatOptions::default(),
+        ))
+    }
+    /// Sets expiration time on hash field. Queues [`Commands::hpexpireat_options`](crate::Commands::hpexpireat_options).
+    pub fn hpexpireat_options(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        unix_time_milliseconds: i64,
+        field: impl crate::ToRedisArgs,
+        options: HpexpireatOptions,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::hpexpireat_options(
+            cmd,
+            key,
+            unix_time_milliseconds,
+            field,
+            options,
+        ))
+    }
+    /// Returns the Unix timestamp in milliseconds since Unix epoch at which the given key's field(s) will expire. Queues [`Commands::hpexpiretime`](crate::Commands::hpexpiretime).
+    pub fn hpexpiretime(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::hpexpiretime(cmd, key, field))
+    }
+    /// Returns the remaining time to live in milliseconds of a hash key's field(s) that have an associated expiration. Queues [`Commands::hpttl`](crate::Commands::hpttl).
+    pub fn hpttl(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::hpttl(cmd, key, field))
     }
     /// Returns one or more random fields from a hash. Queues [`Commands::hrandfield`](crate::Commands::hrandfield).
     pub fn hrandfield(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
@@ -1511,6 +1771,28 @@ impl crate::Pipeline {
     ) -> &mut Self {
         self.queue(|cmd| write_args::hset(cmd, key, data))
     }
+    /// Sets the value of one or more fields of a given hash key, and optionally sets their expiration time. Queues [`Commands::hsetex`](crate::Commands::hsetex).
+    pub fn hsetex(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        fields: HsetexFields,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::hsetex_options(
+            cmd,
+            key,
+            fields,
+            HsetexOptions::default(),
+        ))
+    }
+    /// Sets the value of one or more fields of a given hash key, and optionally sets their expiration time. Queues [`Commands::hsetex_options`](crate::Commands::hsetex_options).
+    pub fn hsetex_options(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        fields: HsetexFields,
+        options: HsetexOptions,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::hsetex_options(cmd, key, fields, options))
+    }
     /// Sets the value of a field in a hash only when the field doesn't exist. Queues [`Commands::hsetnx`](crate::Commands::hsetnx).
     pub fn hsetnx(
         &mut self,
@@ -1527,6 +1809,14 @@ impl crate::Pipeline {
         field: impl crate::ToRedisArgs,
     ) -> &mut Self {
         self.queue(|cmd| write_args::hstrlen(cmd, key, field))
+    }
+    /// Returns the remaining time to live (in seconds) of a hash key's field(s) that have an associated expiration. Queues [`Commands::httl`](crate::Commands::httl).
+    pub fn httl(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::httl(cmd, key, field))
     }
     /// Returns all values in a hash. Queues [`Commands::hvals`](crate::Commands::hvals).
     pub fn hvals(&mut self, key: impl crate::ToRedisArgs) -> &mut Self {
@@ -1901,6 +2191,18 @@ impl crate::Pipeline {
     pub fn mset(&mut self, data: impl crate::ToRedisArgs) -> &mut Self {
         self.queue(|cmd| write_args::mset(cmd, data))
     }
+    /// Atomically creates or modifies the string values of one or more keys, and optionally set their expiration. Queues [`Commands::msetex`](crate::Commands::msetex).
+    pub fn msetex(&mut self, data: impl crate::ToRedisArgs) -> &mut Self {
+        self.queue(|cmd| write_args::msetex_options(cmd, data, MsetexOptions::default()))
+    }
+    /// Atomically creates or modifies the string values of one or more keys, and optionally set their expiration. Queues [`Commands::msetex_options`](crate::Commands::msetex_options).
+    pub fn msetex_options(
+        &mut self,
+        data: impl crate::ToRedisArgs,
+        options: MsetexOptions,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::msetex_options(cmd, data, options))
+    }
     /// Atomically modifies the string values of one or more keys only when all keys don't exist. Queues [`Commands::msetnx`](crate::Commands::msetnx).
     pub fn msetnx(&mut self, data: impl crate::ToRedisArgs) -> &mut Self {
         self.queue(|cmd| write_args::msetnx(cmd, data))
@@ -2246,7 +2548,19 @@ impl crate::Pipeline {
     }
     /// Sets the debug mode of server-side Lua scripts. Queues [`Commands::script_debug`](crate::Commands::script_debug).
     pub fn script_debug(&mut self, mode: ScriptDebugMode) -> &mut Self {
-        self.queue(|cmd| write_args::script_debug(cmd, mode))
+        self.queue(|cmd| write_args::script_debug_options(
+            cmd,
+            mode,
+            ScriptDebugOptions::default(),
+        ))
+    }
+    /// Sets the debug mode of server-side Lua scripts. Queues [`Commands::script_debug_options`](crate::Commands::script_debug_options).
+    pub fn script_debug_options(
+        &mut self,
+        mode: ScriptDebugMode,
+        options: ScriptDebugOptions,
+    ) -> &mut Self {
+        self.queue(|cmd| write_args::script_debug_options(cmd, mode, options))
     }
     /// Determines whether server-side Lua scripts exist in the script cache. Queues [`Commands::script_exists`](crate::Commands::script_exists).
     pub fn script_exists(&mut self, sha1: impl crate::ToRedisArgs) -> &mut Self {

@@ -937,6 +937,28 @@ pub trait Commands: crate::ConnectionLike {
     fn client_id(&mut self) -> crate::Result<i64> {
         client_id().query(self)
     }
+    /// Marks this client as an import source when the server is in import mode.
+    ///
+    /// ```text
+    /// CLIENT IMPORT-SOURCE <ON | OFF>
+    /// ```
+    ///
+    /// - Available since: 8.1.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(1)
+    /// - ACL categories: `@slow`, `@connection`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/client-import-source/)
+    fn client_import_source(
+        &mut self,
+        enabled: ClientImportSourceEnabled,
+    ) -> crate::Result<()> {
+        client_import_source(enabled).query(self)
+    }
     /// Returns information about the connection.
     ///
     /// ```text
@@ -958,7 +980,7 @@ pub trait Commands: crate::ConnectionLike {
     /// Terminates open connections.
     ///
     /// ```text
-    /// CLIENT KILL <ip:port | <[ID client-id] | [TYPE normal | master | primary | slave | replica | pubsub] | [USER username] | [ADDR ip:port] | [LADDR ip:port] | [SKIPME YES | NO] | [MAXAGE maxage]> [<[ID client-id] | [TYPE normal | master | primary | slave | replica | pubsub] | [USER username] | [ADDR ip:port] | [LADDR ip:port] | [SKIPME YES | NO] | [MAXAGE maxage]> ...]>
+    /// CLIENT KILL <ip:port | <[ID client-id] | [TYPE normal | master | primary | slave | replica | pubsub] | [USER username] | [ADDR ip:port] | [LADDR ip:port] | [SKIPME YES | NO] | [MAXAGE maxage] | [NAME name] | [IDLE idle] | [FLAGS flags] | [LIB-NAME lib-name] | [LIB-VER lib-ver] | [DB db] | [CAPA capa] | [IP ip] | [NOT-TYPE NORMAL | MASTER | PRIMARY | SLAVE | REPLICA | PUBSUB] | [NOT-ID not-client-id [not-client-id ...]] | [NOT-USER not-username] | [NOT-ADDR ip:port] | [NOT-LADDR ip:port] | [NOT-NAME not-name] | [NOT-FLAGS not-flags] | [NOT-LIB-NAME not-lib-name] | [NOT-LIB-VER not-lib-ver] | [NOT-DB not-db] | [NOT-CAPA not-capa] | [NOT-IP not-ip]> [<[ID client-id] | [TYPE normal | master | primary | slave | replica | pubsub] | [USER username] | [ADDR ip:port] | [LADDR ip:port] | [SKIPME YES | NO] | [MAXAGE maxage] | [NAME name] | [IDLE idle] | [FLAGS flags] | [LIB-NAME lib-name] | [LIB-VER lib-ver] | [DB db] | [CAPA capa] | [IP ip] | [NOT-TYPE NORMAL | MASTER | PRIMARY | SLAVE | REPLICA | PUBSUB] | [NOT-ID not-client-id [not-client-id ...]] | [NOT-USER not-username] | [NOT-ADDR ip:port] | [NOT-LADDR ip:port] | [NOT-NAME not-name] | [NOT-FLAGS not-flags] | [NOT-LIB-NAME not-lib-name] | [NOT-LIB-VER not-lib-ver] | [NOT-DB not-db] | [NOT-CAPA not-capa] | [NOT-IP not-ip]> ...]>
     /// ```
     ///
     /// - Available since: 2.4.0
@@ -991,7 +1013,7 @@ pub trait Commands: crate::ConnectionLike {
     /// Lists open connections.
     ///
     /// ```text
-    /// CLIENT LIST [TYPE normal | master | replica | pubsub] [ID client-id [client-id ...]]
+    /// CLIENT LIST [TYPE normal | master | replica | pubsub] [ID client-id [client-id ...]] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME YES | NO] [MAXAGE maxage] [NAME name] [IDLE idle] [FLAGS flags] [LIB-NAME lib-name] [LIB-VER lib-ver] [DB db] [CAPA capa] [IP ip] [NOT-TYPE NORMAL | MASTER | REPLICA | PUBSUB] [NOT-ID not-client-id [not-client-id ...]] [NOT-USER not-username] [NOT-ADDR ip:port] [NOT-LADDR ip:port] [NOT-NAME not-name] [NOT-FLAGS not-flags] [NOT-LIB-NAME not-lib-name] [NOT-LIB-VER not-lib-ver] [NOT-DB not-db] [NOT-CAPA not-capa] [NOT-IP not-ip]
     /// ```
     ///
     /// - Available since: 2.4.0
@@ -1280,6 +1302,25 @@ pub trait Commands: crate::ConnectionLike {
     fn cluster_bumpepoch<RV: crate::FromRedisValue>(&mut self) -> crate::Result<RV> {
         cluster_bumpepoch().query(self)
     }
+    /// Cancel all current ongoing slot migration operations.
+    ///
+    /// ```text
+    /// CLUSTER CANCELSLOTMIGRATIONS
+    /// ```
+    ///
+    /// - Available since: 9.0.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(N), where N is the number of slot migration operations being cancelled.
+    /// - ACL categories: `@admin`, `@slow`, `@dangerous`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/cluster-cancelslotmigrations/)
+    fn cluster_cancelslotmigrations(&mut self) -> crate::Result<()> {
+        cluster_cancelslotmigrations().query(self)
+    }
     /// Returns the number of active failure reports active for a node.
     ///
     /// ```text
@@ -1386,6 +1427,33 @@ pub trait Commands: crate::ConnectionLike {
     ) -> crate::Result<()> {
         cluster_failover_options(options).query(self)
     }
+    /// Removes all keys from the target slot.
+    ///
+    /// ```text
+    /// CLUSTER FLUSHSLOT slot [ASYNC | SYNC]
+    /// ```
+    ///
+    /// - Available since: 9.0.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(N) where N is the number of keys in the target slot
+    /// - ACL categories: `@keyspace`, `@write`, `@admin`, `@slow`, `@dangerous`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/cluster-flushslot/)
+    fn cluster_flushslot(&mut self, slot: i64) -> crate::Result<()> {
+        cluster_flushslot(slot).query(self)
+    }
+    /// `CLUSTER FLUSHSLOT` with options: see [`cluster_flushslot`](Self::cluster_flushslot) and [`ClusterFlushslotOptions`].
+    fn cluster_flushslot_options(
+        &mut self,
+        slot: i64,
+        options: ClusterFlushslotOptions,
+    ) -> crate::Result<()> {
+        cluster_flushslot_options(slot, options).query(self)
+    }
     /// Deletes all slots information from a node.
     ///
     /// ```text
@@ -1443,6 +1511,27 @@ pub trait Commands: crate::ConnectionLike {
         count: i64,
     ) -> crate::Result<RV> {
         cluster_getkeysinslot(slot, count).query(self)
+    }
+    /// Gets the status of ongoing and recently finished slot import and export operations.
+    ///
+    /// ```text
+    /// CLUSTER GETSLOTMIGRATIONS
+    /// ```
+    ///
+    /// - Available since: 9.0.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(N), where N is the number of active slot import and export jobs.
+    /// - ACL categories: `@admin`, `@slow`, `@dangerous`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/cluster-getslotmigrations/)
+    fn cluster_getslotmigrations<RV: crate::FromRedisValue>(
+        &mut self,
+    ) -> crate::Result<RV> {
+        cluster_getslotmigrations().query(self)
     }
     /// Returns helpful text about the different subcommands.
     ///
@@ -1550,6 +1639,30 @@ pub trait Commands: crate::ConnectionLike {
         options: ClusterMeetOptions,
     ) -> crate::Result<()> {
         cluster_meet_options(ip, port, options).query(self)
+    }
+    /// Migrate the given slots from this node to the specified nodes.
+    ///
+    /// ```text
+    /// CLUSTER MIGRATESLOTS SLOTSRANGE start-slot end-slot [start-slot end-slot ...] NODE node-id [SLOTSRANGE start-slot end-slot [start-slot end-slot ...] NODE node-id ...]
+    /// ```
+    ///
+    /// - Available since: 9.0.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(N) where N is the total number of the slots between all start slot and end slot arguments.
+    /// - ACL categories: `@admin`, `@slow`, `@dangerous`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/cluster-migrateslots/)
+    fn cluster_migrateslots(
+        &mut self,
+        migration_group: impl ::core::iter::IntoIterator<
+            Item = ClusterMigrateslotsMigrationGroup,
+        >,
+    ) -> crate::Result<()> {
+        cluster_migrateslots(migration_group).query(self)
     }
     /// Returns the ID of a node.
     ///
@@ -1828,6 +1941,36 @@ pub trait Commands: crate::ConnectionLike {
     fn cluster_slots<RV: crate::FromRedisValue>(&mut self) -> crate::Result<RV> {
         cluster_slots().query(self)
     }
+    /// Iterates over the keys in the cluster.
+    ///
+    /// ```text
+    /// CLUSTERSCAN cursor [MATCH match-pattern] [COUNT count] [TYPE type] [SLOT slot]
+    /// ```
+    ///
+    /// - Available since: 9.1.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(N) where N is the number of elements returned.
+    /// - ACL categories: `@keyspace`, `@read`, `@slow`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/clusterscan/)
+    fn clusterscan<RV: crate::FromRedisValue>(
+        &mut self,
+        cursor: impl crate::ToRedisArgs,
+    ) -> crate::Result<RV> {
+        clusterscan(cursor).query(self)
+    }
+    /// `CLUSTERSCAN` with options: see [`clusterscan`](Self::clusterscan) and [`ClusterscanOptions`].
+    fn clusterscan_options<RV: crate::FromRedisValue>(
+        &mut self,
+        cursor: impl crate::ToRedisArgs,
+        options: ClusterscanOptions,
+    ) -> crate::Result<RV> {
+        clusterscan_options(cursor, options).query(self)
+    }
     /// Returns detailed information about all commands.
     ///
     /// ```text
@@ -2018,6 +2161,86 @@ pub trait Commands: crate::ConnectionLike {
         options: CommandListOptions,
     ) -> crate::Result<RV> {
         command_list_options(options).query(self)
+    }
+    /// Returns the specified command log's entries.
+    ///
+    /// ```text
+    /// COMMANDLOG GET count <SLOW | LARGE-REQUEST | LARGE-REPLY>
+    /// ```
+    ///
+    /// - Available since: 8.1.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(N) where N is the number of entries returned
+    /// - ACL categories: `@admin`, `@slow`, `@dangerous`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/commandlog-get/)
+    fn commandlog_get<RV: crate::FromRedisValue>(
+        &mut self,
+        count: i64,
+        type_: CommandlogGetType,
+    ) -> crate::Result<RV> {
+        commandlog_get(count, type_).query(self)
+    }
+    /// Shows helpful text about the different subcommands.
+    ///
+    /// ```text
+    /// COMMANDLOG HELP
+    /// ```
+    ///
+    /// - Available since: 8.1.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(1)
+    /// - ACL categories: `@slow`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/commandlog-help/)
+    fn commandlog_help<RV: crate::FromRedisValue>(&mut self) -> crate::Result<RV> {
+        commandlog_help().query(self)
+    }
+    /// Returns the number of entries in the specified type of command log.
+    ///
+    /// ```text
+    /// COMMANDLOG LEN <SLOW | LARGE-REQUEST | LARGE-REPLY>
+    /// ```
+    ///
+    /// - Available since: 8.1.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(1)
+    /// - ACL categories: `@admin`, `@slow`, `@dangerous`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/commandlog-len/)
+    fn commandlog_len(&mut self, type_: CommandlogLenType) -> crate::Result<i64> {
+        commandlog_len(type_).query(self)
+    }
+    /// Clears all entries from the specified type of command log.
+    ///
+    /// ```text
+    /// COMMANDLOG RESET <SLOW | LARGE-REQUEST | LARGE-REPLY>
+    /// ```
+    ///
+    /// - Available since: 8.1.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(N) where N is the number of entries in the commandlog
+    /// - ACL categories: `@admin`, `@slow`, `@dangerous`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/commandlog-reset/)
+    fn commandlog_reset(&mut self, type_: CommandlogResetType) -> crate::Result<()> {
+        commandlog_reset(type_).query(self)
     }
     /// Returns the effective values of configuration parameters.
     ///
@@ -2228,6 +2451,29 @@ pub trait Commands: crate::ConnectionLike {
     /// [Command reference](https://redis.io/docs/latest/commands/del/)
     fn del(&mut self, key: impl crate::ToRedisArgs) -> crate::Result<i64> {
         del(key).query(self)
+    }
+    /// Delete key if value matches string.
+    ///
+    /// ```text
+    /// DELIFEQ key value
+    /// ```
+    ///
+    /// - Available since: 9.0.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(1)
+    /// - ACL categories: `@write`, `@string`, `@fast`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/delifeq/)
+    fn delifeq(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        value: impl crate::ToRedisArgs,
+    ) -> crate::Result<bool> {
+        delifeq(key, value).query(self)
     }
     /// Discards a transaction.
     ///
@@ -3501,6 +3747,97 @@ pub trait Commands: crate::ConnectionLike {
     ) -> crate::Result<bool> {
         hexists(key, field).query(self)
     }
+    /// Sets expiry time on hash fields.
+    ///
+    /// ```text
+    /// HEXPIRE key seconds [NX | XX | GT | LT] FIELDS numfields field [field ...]
+    /// ```
+    ///
+    /// - Available since: 9.0.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(N) where N is the number of specified fields.
+    /// - ACL categories: `@write`, `@hash`, `@fast`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/hexpire/)
+    fn hexpire<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        seconds: i64,
+        field: impl crate::ToRedisArgs,
+    ) -> crate::Result<RV> {
+        hexpire(key, seconds, field).query(self)
+    }
+    /// `HEXPIRE` with options: see [`hexpire`](Self::hexpire) and [`HexpireOptions`].
+    fn hexpire_options<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        seconds: i64,
+        field: impl crate::ToRedisArgs,
+        options: HexpireOptions,
+    ) -> crate::Result<RV> {
+        hexpire_options(key, seconds, field, options).query(self)
+    }
+    /// Sets expiry time on hash fields.
+    ///
+    /// ```text
+    /// HEXPIREAT key unix-time-seconds [NX | XX | GT | LT] FIELDS numfields field [field ...]
+    /// ```
+    ///
+    /// - Available since: 9.0.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(N) where N is the number of specified fields.
+    /// - ACL categories: `@write`, `@hash`, `@fast`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/hexpireat/)
+    fn hexpireat<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        unix_time_seconds: i64,
+        field: impl crate::ToRedisArgs,
+    ) -> crate::Result<RV> {
+        hexpireat(key, unix_time_seconds, field).query(self)
+    }
+    /// `HEXPIREAT` with options: see [`hexpireat`](Self::hexpireat) and [`HexpireatOptions`].
+    fn hexpireat_options<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        unix_time_seconds: i64,
+        field: impl crate::ToRedisArgs,
+        options: HexpireatOptions,
+    ) -> crate::Result<RV> {
+        hexpireat_options(key, unix_time_seconds, field, options).query(self)
+    }
+    /// Returns Unix timestamps in seconds since the epoch at which the given key's field(s) will expire.
+    ///
+    /// ```text
+    /// HEXPIRETIME key FIELDS numfields field [field ...]
+    /// ```
+    ///
+    /// - Available since: 9.0.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(N) where N is the number of specified fields.
+    /// - ACL categories: `@read`, `@hash`, `@fast`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/hexpiretime/)
+    fn hexpiretime<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> crate::Result<RV> {
+        hexpiretime(key, field).query(self)
+    }
     /// Returns the value of a field in a hash.
     ///
     /// ```text
@@ -3545,6 +3882,61 @@ pub trait Commands: crate::ConnectionLike {
         key: impl crate::ToRedisArgs,
     ) -> crate::Result<RV> {
         hgetall(key).query(self)
+    }
+    /// Returns the values of one or more fields and deletes them from a hash.
+    ///
+    /// ```text
+    /// HGETDEL key FIELDS numfields field [field ...]
+    /// ```
+    ///
+    /// - Available since: 9.1.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(N) where N is the number of fields to be retrieved and deleted.
+    /// - ACL categories: `@write`, `@hash`, `@fast`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/hgetdel/)
+    fn hgetdel<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> crate::Result<RV> {
+        hgetdel(key, field).query(self)
+    }
+    /// Gets the value of one or more fields of a given hash key, and optionally sets their expiration time or time-to-live (TTL).
+    ///
+    /// ```text
+    /// HGETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST] FIELDS numfields field [field ...]
+    /// ```
+    ///
+    /// - Available since: 9.0.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(N) where N is the number of specified fields.
+    /// - ACL categories: `@write`, `@hash`, `@fast`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/hgetex/)
+    fn hgetex<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> crate::Result<RV> {
+        hgetex(key, field).query(self)
+    }
+    /// `HGETEX` with options: see [`hgetex`](Self::hgetex) and [`HgetexOptions`].
+    fn hgetex_options<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+        options: HgetexOptions,
+    ) -> crate::Result<RV> {
+        hgetex_options(key, field, options).query(self)
     }
     /// Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.
     ///
@@ -3677,6 +4069,143 @@ pub trait Commands: crate::ConnectionLike {
     ) -> crate::Result<()> {
         hmset(key, data).query(self)
     }
+    /// Remove the existing expiration on a hash key's field(s).
+    ///
+    /// ```text
+    /// HPERSIST key FIELDS numfields field [field ...]
+    /// ```
+    ///
+    /// - Available since: 9.0.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(N) where N is the number of specified fields.
+    /// - ACL categories: `@write`, `@hash`, `@fast`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/hpersist/)
+    fn hpersist<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> crate::Result<RV> {
+        hpersist(key, field).query(self)
+    }
+    /// Sets expiry time on hash object.
+    ///
+    /// ```text
+    /// HPEXPIRE key milliseconds [NX | XX | GT | LT] FIELDS numfields field [field ...]
+    /// ```
+    ///
+    /// - Available since: 9.0.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(N) where N is the number of specified fields.
+    /// - ACL categories: `@write`, `@hash`, `@fast`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/hpexpire/)
+    fn hpexpire<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        milliseconds: i64,
+        field: impl crate::ToRedisArgs,
+    ) -> crate::Result<RV> {
+        hpexpire(key, milliseconds, field).query(self)
+    }
+    /// `HPEXPIRE` with options: see [`hpexpire`](Self::hpexpire) and [`HpexpireOptions`].
+    fn hpexpire_options<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        milliseconds: i64,
+        field: impl crate::ToRedisArgs,
+        options: HpexpireOptions,
+    ) -> crate::Result<RV> {
+        hpexpire_options(key, milliseconds, field, options).query(self)
+    }
+    /// Sets expiration time on hash field.
+    ///
+    /// ```text
+    /// HPEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT] FIELDS numfields field [field ...]
+    /// ```
+    ///
+    /// - Available since: 9.0.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(N) where N is the number of specified fields.
+    /// - ACL categories: `@write`, `@hash`, `@fast`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/hpexpireat/)
+    fn hpexpireat<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        unix_time_milliseconds: i64,
+        field: impl crate::ToRedisArgs,
+    ) -> crate::Result<RV> {
+        hpexpireat(key, unix_time_milliseconds, field).query(self)
+    }
+    /// `HPEXPIREAT` with options: see [`hpexpireat`](Self::hpexpireat) and [`HpexpireatOptions`].
+    fn hpexpireat_options<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        unix_time_milliseconds: i64,
+        field: impl crate::ToRedisArgs,
+        options: HpexpireatOptions,
+    ) -> crate::Result<RV> {
+        hpexpireat_options(key, unix_time_milliseconds, field, options).query(self)
+    }
+    /// Returns the Unix timestamp in milliseconds since Unix epoch at which the given key's field(s) will expire.
+    ///
+    /// ```text
+    /// HPEXPIRETIME key FIELDS numfields field [field ...]
+    /// ```
+    ///
+    /// - Available since: 9.0.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(N) where N is the number of specified fields.
+    /// - ACL categories: `@read`, `@hash`, `@fast`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/hpexpiretime/)
+    fn hpexpiretime<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> crate::Result<RV> {
+        hpexpiretime(key, field).query(self)
+    }
+    /// Returns the remaining time to live in milliseconds of a hash key's field(s) that have an associated expiration.
+    ///
+    /// ```text
+    /// HPTTL key FIELDS numfields field [field ...]
+    /// ```
+    ///
+    /// - Available since: 9.0.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(N) where N is the number of specified fields.
+    /// - ACL categories: `@read`, `@hash`, `@fast`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/hpttl/)
+    fn hpttl<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> crate::Result<RV> {
+        hpttl(key, field).query(self)
+    }
     /// Returns one or more random fields from a hash.
     ///
     /// ```text
@@ -3767,6 +4296,38 @@ pub trait Commands: crate::ConnectionLike {
     ) -> crate::Result<i64> {
         hset(key, data).query(self)
     }
+    /// Sets the value of one or more fields of a given hash key, and optionally sets their expiration time.
+    ///
+    /// ```text
+    /// HSETEX key [NX | XX] [FNX | FXX] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL] FIELDS numfields field value [field value ...]
+    /// ```
+    ///
+    /// - Available since: 9.0.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(N) where N is the number of specified fields.
+    /// - ACL categories: `@write`, `@hash`, `@fast`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/hsetex/)
+    fn hsetex(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        fields: HsetexFields,
+    ) -> crate::Result<bool> {
+        hsetex(key, fields).query(self)
+    }
+    /// `HSETEX` with options: see [`hsetex`](Self::hsetex) and [`HsetexOptions`].
+    fn hsetex_options(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        fields: HsetexFields,
+        options: HsetexOptions,
+    ) -> crate::Result<bool> {
+        hsetex_options(key, fields, options).query(self)
+    }
     /// Sets the value of a field in a hash only when the field doesn't exist.
     ///
     /// ```text
@@ -3813,6 +4374,29 @@ pub trait Commands: crate::ConnectionLike {
         field: impl crate::ToRedisArgs,
     ) -> crate::Result<i64> {
         hstrlen(key, field).query(self)
+    }
+    /// Returns the remaining time to live (in seconds) of a hash key's field(s) that have an associated expiration.
+    ///
+    /// ```text
+    /// HTTL key FIELDS numfields field [field ...]
+    /// ```
+    ///
+    /// - Available since: 9.0.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(N) where N is the number of specified fields.
+    /// - ACL categories: `@read`, `@hash`, `@fast`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/httl/)
+    fn httl<RV: crate::FromRedisValue>(
+        &mut self,
+        key: impl crate::ToRedisArgs,
+        field: impl crate::ToRedisArgs,
+    ) -> crate::Result<RV> {
+        httl(key, field).query(self)
     }
     /// Returns all values in a hash.
     ///
@@ -4846,6 +5430,33 @@ pub trait Commands: crate::ConnectionLike {
     fn mset(&mut self, data: impl crate::ToRedisArgs) -> crate::Result<()> {
         mset(data).query(self)
     }
+    /// Atomically creates or modifies the string values of one or more keys, and optionally set their expiration.
+    ///
+    /// ```text
+    /// MSETEX numkeys key value [key value ...] [NX | XX] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]
+    /// ```
+    ///
+    /// - Available since: 9.1.0
+    /// - In the spec: from a live Valkey 9.1.2 (`spec/live/`)
+    /// - Time complexity: O(N) where N is the number of keys to set.
+    /// - ACL categories: `@write`, `@string`, `@slow`
+    ///
+    /// # Reply
+    ///
+    /// Depends on the arguments.
+    ///
+    /// [Command reference](https://valkey.io/commands/msetex/)
+    fn msetex(&mut self, data: impl crate::ToRedisArgs) -> crate::Result<bool> {
+        msetex(data).query(self)
+    }
+    /// `MSETEX` with options: see [`msetex`](Self::msetex) and [`MsetexOptions`].
+    fn msetex_options(
+        &mut self,
+        data: impl crate::ToRedisArgs,
+        options: MsetexOptions,
+    ) -> crate::Result<bool> {
+        msetex_options(data, options).query(self)
+    }
     /// Atomically modifies the string values of one or more keys only when all keys don't exist.
     ///
     /// ```text
@@ -5803,7 +6414,7 @@ pub trait Commands: crate::ConnectionLike {
     /// Sets the debug mode of server-side Lua scripts.
     ///
     /// ```text
-    /// SCRIPT DEBUG <YES | SYNC | NO>
+    /// SCRIPT DEBUG <YES | SYNC | NO> [engine]
     /// ```
     ///
     /// - Available since: 3.2.0
@@ -5817,6 +6428,14 @@ pub trait Commands: crate::ConnectionLike {
     /// [Command reference](https://redis.io/docs/latest/commands/script-debug/)
     fn script_debug(&mut self, mode: ScriptDebugMode) -> crate::Result<()> {
         script_debug(mode).query(self)
+    }
+    /// `SCRIPT DEBUG` with options: see [`script_debug`](Self::script_debug) and [`ScriptDebugOptions`].
+    fn script_debug_options(
+        &mut self,
+        mode: ScriptDebugMode,
+        options: ScriptDebugOptions,
+    ) -> crate::Result<()> {
+        script_debug_options(mode, options).query(self)
     }
     /// Determines whether server-side Lua scripts exist in the script cache.
     ///
@@ -5992,7 +6611,7 @@ pub trait Commands: crate::ConnectionLike {
     /// Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.
     ///
     /// ```text
-    /// SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]
+    /// SET key value [NX | XX | IFEQ comparison-value] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]
     /// ```
     ///
     /// - Available since: 1.0.0
@@ -6135,7 +6754,7 @@ pub trait Commands: crate::ConnectionLike {
     /// Synchronously saves the database(s) to disk and shuts down the server.
     ///
     /// ```text
-    /// SHUTDOWN [[NOSAVE | SAVE] [NOW] [FORCE] | ABORT]
+    /// SHUTDOWN [[NOSAVE | SAVE] [NOW] [FORCE] [SAFE] [FAILOVER] | ABORT]
     /// ```
     ///
     /// - Available since: 1.0.0

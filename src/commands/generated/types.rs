@@ -770,6 +770,26 @@ impl ClientCachingMode {
         }
     }
 }
+/// The choices of the `enabled` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientImportSourceEnabled {
+    /// `ON`.
+    On,
+    /// `OFF`.
+    Off,
+}
+impl ClientImportSourceEnabled {
+    pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
+        match self {
+            Self::On => {
+                cmd.arg("ON");
+            }
+            Self::Off => {
+                cmd.arg("OFF");
+            }
+        }
+    }
+}
 /// The choices of the `client-type` argument.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientKillFilterNewFormatClientType {
@@ -830,6 +850,46 @@ impl ClientKillFilterNewFormatSkipme {
         }
     }
 }
+/// The choices of the `not-client-type` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientKillFilterNewFormatNotClientType {
+    /// `NORMAL`.
+    Normal,
+    /// `MASTER`.
+    Master,
+    /// `PRIMARY`.
+    Primary,
+    /// `SLAVE`.
+    Slave,
+    /// `REPLICA`.
+    Replica,
+    /// `PUBSUB`.
+    Pubsub,
+}
+impl ClientKillFilterNewFormatNotClientType {
+    pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
+        match self {
+            Self::Normal => {
+                cmd.arg("NORMAL");
+            }
+            Self::Master => {
+                cmd.arg("MASTER");
+            }
+            Self::Primary => {
+                cmd.arg("PRIMARY");
+            }
+            Self::Slave => {
+                cmd.arg("SLAVE");
+            }
+            Self::Replica => {
+                cmd.arg("REPLICA");
+            }
+            Self::Pubsub => {
+                cmd.arg("PUBSUB");
+            }
+        }
+    }
+}
 /// The choices of the `new-format` argument.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientKillFilterNewFormat {
@@ -847,6 +907,46 @@ pub enum ClientKillFilterNewFormat {
     Skipme(ClientKillFilterNewFormatSkipme),
     /// `MAXAGE maxage`.
     Maxage(i64),
+    /// `NAME name`.
+    Name(crate::Args),
+    /// `IDLE idle`.
+    Idle(i64),
+    /// `FLAGS flags`.
+    Flags(crate::Args),
+    /// `LIB-NAME lib-name`.
+    LibName(crate::Args),
+    /// `LIB-VER lib-ver`.
+    LibVer(crate::Args),
+    /// `DB db`.
+    Db(i64),
+    /// `CAPA capa`.
+    Capa(crate::Args),
+    /// `IP ip`.
+    Ip(crate::Args),
+    /// `NOT-TYPE not-client-type`.
+    NotType(ClientKillFilterNewFormatNotClientType),
+    /// `NOT-ID not-client-id`.
+    NotId(::std::vec::Vec<i64>),
+    /// `NOT-USER not-username`.
+    NotUser(crate::Args),
+    /// `NOT-ADDR ip:port`.
+    NotAddr(crate::Args),
+    /// `NOT-LADDR ip:port`.
+    NotLaddr(crate::Args),
+    /// `NOT-NAME not-name`.
+    NotName(crate::Args),
+    /// `NOT-FLAGS not-flags`.
+    NotFlags(crate::Args),
+    /// `NOT-LIB-NAME not-lib-name`.
+    NotLibName(crate::Args),
+    /// `NOT-LIB-VER not-lib-ver`.
+    NotLibVer(crate::Args),
+    /// `NOT-DB not-db`.
+    NotDb(i64),
+    /// `NOT-CAPA not-capa`.
+    NotCapa(crate::Args),
+    /// `NOT-IP not-ip`.
+    NotIp(crate::Args),
 }
 impl ClientKillFilterNewFormat {
     #[doc = concat!(" `", stringify!(User), "` from any arguments.")]
@@ -863,6 +963,81 @@ impl ClientKillFilterNewFormat {
     #[must_use]
     pub fn laddr(value: impl crate::ToRedisArgs) -> Self {
         Self::Laddr(crate::Args::new(value))
+    }
+    #[doc = concat!(" `", stringify!(Name), "` from any arguments.")]
+    #[must_use]
+    pub fn name(value: impl crate::ToRedisArgs) -> Self {
+        Self::Name(crate::Args::new(value))
+    }
+    #[doc = concat!(" `", stringify!(Flags), "` from any arguments.")]
+    #[must_use]
+    pub fn flags(value: impl crate::ToRedisArgs) -> Self {
+        Self::Flags(crate::Args::new(value))
+    }
+    #[doc = concat!(" `", stringify!(LibName), "` from any arguments.")]
+    #[must_use]
+    pub fn libname(value: impl crate::ToRedisArgs) -> Self {
+        Self::LibName(crate::Args::new(value))
+    }
+    #[doc = concat!(" `", stringify!(LibVer), "` from any arguments.")]
+    #[must_use]
+    pub fn libver(value: impl crate::ToRedisArgs) -> Self {
+        Self::LibVer(crate::Args::new(value))
+    }
+    #[doc = concat!(" `", stringify!(Capa), "` from any arguments.")]
+    #[must_use]
+    pub fn capa(value: impl crate::ToRedisArgs) -> Self {
+        Self::Capa(crate::Args::new(value))
+    }
+    #[doc = concat!(" `", stringify!(Ip), "` from any arguments.")]
+    #[must_use]
+    pub fn ip(value: impl crate::ToRedisArgs) -> Self {
+        Self::Ip(crate::Args::new(value))
+    }
+    #[doc = concat!(" `", stringify!(NotUser), "` from any arguments.")]
+    #[must_use]
+    pub fn notuser(value: impl crate::ToRedisArgs) -> Self {
+        Self::NotUser(crate::Args::new(value))
+    }
+    #[doc = concat!(" `", stringify!(NotAddr), "` from any arguments.")]
+    #[must_use]
+    pub fn notaddr(value: impl crate::ToRedisArgs) -> Self {
+        Self::NotAddr(crate::Args::new(value))
+    }
+    #[doc = concat!(" `", stringify!(NotLaddr), "` from any arguments.")]
+    #[must_use]
+    pub fn notladdr(value: impl crate::ToRedisArgs) -> Self {
+        Self::NotLaddr(crate::Args::new(value))
+    }
+    #[doc = concat!(" `", stringify!(NotName), "` from any arguments.")]
+    #[must_use]
+    pub fn notname(value: impl crate::ToRedisArgs) -> Self {
+        Self::NotName(crate::Args::new(value))
+    }
+    #[doc = concat!(" `", stringify!(NotFlags), "` from any arguments.")]
+    #[must_use]
+    pub fn notflags(value: impl crate::ToRedisArgs) -> Self {
+        Self::NotFlags(crate::Args::new(value))
+    }
+    #[doc = concat!(" `", stringify!(NotLibName), "` from any arguments.")]
+    #[must_use]
+    pub fn notlibname(value: impl crate::ToRedisArgs) -> Self {
+        Self::NotLibName(crate::Args::new(value))
+    }
+    #[doc = concat!(" `", stringify!(NotLibVer), "` from any arguments.")]
+    #[must_use]
+    pub fn notlibver(value: impl crate::ToRedisArgs) -> Self {
+        Self::NotLibVer(crate::Args::new(value))
+    }
+    #[doc = concat!(" `", stringify!(NotCapa), "` from any arguments.")]
+    #[must_use]
+    pub fn notcapa(value: impl crate::ToRedisArgs) -> Self {
+        Self::NotCapa(crate::Args::new(value))
+    }
+    #[doc = concat!(" `", stringify!(NotIp), "` from any arguments.")]
+    #[must_use]
+    pub fn notip(value: impl crate::ToRedisArgs) -> Self {
+        Self::NotIp(crate::Args::new(value))
     }
     pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
         match self {
@@ -893,6 +1068,86 @@ impl ClientKillFilterNewFormat {
             Self::Maxage(chosen) => {
                 cmd.arg("MAXAGE");
                 cmd.arg(chosen);
+            }
+            Self::Name(chosen) => {
+                cmd.arg("NAME");
+                cmd.append(chosen);
+            }
+            Self::Idle(chosen) => {
+                cmd.arg("IDLE");
+                cmd.arg(chosen);
+            }
+            Self::Flags(chosen) => {
+                cmd.arg("FLAGS");
+                cmd.append(chosen);
+            }
+            Self::LibName(chosen) => {
+                cmd.arg("LIB-NAME");
+                cmd.append(chosen);
+            }
+            Self::LibVer(chosen) => {
+                cmd.arg("LIB-VER");
+                cmd.append(chosen);
+            }
+            Self::Db(chosen) => {
+                cmd.arg("DB");
+                cmd.arg(chosen);
+            }
+            Self::Capa(chosen) => {
+                cmd.arg("CAPA");
+                cmd.append(chosen);
+            }
+            Self::Ip(chosen) => {
+                cmd.arg("IP");
+                cmd.append(chosen);
+            }
+            Self::NotType(chosen) => {
+                cmd.arg("NOT-TYPE");
+                chosen.write_to(cmd);
+            }
+            Self::NotId(chosen) => {
+                cmd.arg("NOT-ID");
+                cmd.arg(chosen);
+            }
+            Self::NotUser(chosen) => {
+                cmd.arg("NOT-USER");
+                cmd.append(chosen);
+            }
+            Self::NotAddr(chosen) => {
+                cmd.arg("NOT-ADDR");
+                cmd.append(chosen);
+            }
+            Self::NotLaddr(chosen) => {
+                cmd.arg("NOT-LADDR");
+                cmd.append(chosen);
+            }
+            Self::NotName(chosen) => {
+                cmd.arg("NOT-NAME");
+                cmd.append(chosen);
+            }
+            Self::NotFlags(chosen) => {
+                cmd.arg("NOT-FLAGS");
+                cmd.append(chosen);
+            }
+            Self::NotLibName(chosen) => {
+                cmd.arg("NOT-LIB-NAME");
+                cmd.append(chosen);
+            }
+            Self::NotLibVer(chosen) => {
+                cmd.arg("NOT-LIB-VER");
+                cmd.append(chosen);
+            }
+            Self::NotDb(chosen) => {
+                cmd.arg("NOT-DB");
+                cmd.arg(chosen);
+            }
+            Self::NotCapa(chosen) => {
+                cmd.arg("NOT-CAPA");
+                cmd.append(chosen);
+            }
+            Self::NotIp(chosen) => {
+                cmd.arg("NOT-IP");
+                cmd.append(chosen);
             }
         }
     }
@@ -954,11 +1209,86 @@ impl ClientListClientType {
         }
     }
 }
+/// The choices of the `skipme` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientListSkipme {
+    /// `YES`.
+    Yes,
+    /// `NO`.
+    No,
+}
+impl ClientListSkipme {
+    pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
+        match self {
+            Self::Yes => {
+                cmd.arg("YES");
+            }
+            Self::No => {
+                cmd.arg("NO");
+            }
+        }
+    }
+}
+/// The choices of the `not-client-type` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientListNotClientType {
+    /// `NORMAL`.
+    Normal,
+    /// `MASTER`.
+    Master,
+    /// `REPLICA`.
+    Replica,
+    /// `PUBSUB`.
+    Pubsub,
+}
+impl ClientListNotClientType {
+    pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
+        match self {
+            Self::Normal => {
+                cmd.arg("NORMAL");
+            }
+            Self::Master => {
+                cmd.arg("MASTER");
+            }
+            Self::Replica => {
+                cmd.arg("REPLICA");
+            }
+            Self::Pubsub => {
+                cmd.arg("PUBSUB");
+            }
+        }
+    }
+}
 /// The optional arguments of `CLIENT LIST`, set with builder methods.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ClientListOptions {
     pub(crate) client_type: ::core::option::Option<ClientListClientType>,
     pub(crate) client_id: ::std::vec::Vec<i64>,
+    pub(crate) username: ::core::option::Option<crate::Args>,
+    pub(crate) addr: ::core::option::Option<crate::Args>,
+    pub(crate) laddr: ::core::option::Option<crate::Args>,
+    pub(crate) skipme: ::core::option::Option<ClientListSkipme>,
+    pub(crate) maxage: ::core::option::Option<i64>,
+    pub(crate) name: ::core::option::Option<crate::Args>,
+    pub(crate) idle: ::core::option::Option<i64>,
+    pub(crate) flags: ::core::option::Option<crate::Args>,
+    pub(crate) lib_name: ::core::option::Option<crate::Args>,
+    pub(crate) lib_ver: ::core::option::Option<crate::Args>,
+    pub(crate) db: ::core::option::Option<i64>,
+    pub(crate) capa: ::core::option::Option<crate::Args>,
+    pub(crate) ip: ::core::option::Option<crate::Args>,
+    pub(crate) not_client_type: ::core::option::Option<ClientListNotClientType>,
+    pub(crate) not_client_id: ::std::vec::Vec<i64>,
+    pub(crate) not_username: ::core::option::Option<crate::Args>,
+    pub(crate) not_addr: ::core::option::Option<crate::Args>,
+    pub(crate) not_laddr: ::core::option::Option<crate::Args>,
+    pub(crate) not_name: ::core::option::Option<crate::Args>,
+    pub(crate) not_flags: ::core::option::Option<crate::Args>,
+    pub(crate) not_lib_name: ::core::option::Option<crate::Args>,
+    pub(crate) not_lib_ver: ::core::option::Option<crate::Args>,
+    pub(crate) not_db: ::core::option::Option<i64>,
+    pub(crate) not_capa: ::core::option::Option<crate::Args>,
+    pub(crate) not_ip: ::core::option::Option<crate::Args>,
 }
 impl ClientListOptions {
     /// Adds `TYPE client-type`.
@@ -995,6 +1325,168 @@ impl ClientListOptions {
     #[must_use]
     pub fn id(mut self, value: i64) -> Self {
         self.client_id.push(value);
+        self
+    }
+    /// Adds `USER username`.
+    #[must_use]
+    pub fn user(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.username = Some(crate::Args::new(value));
+        self
+    }
+    /// Adds `ADDR ip:port`.
+    #[must_use]
+    pub fn addr(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.addr = Some(crate::Args::new(value));
+        self
+    }
+    /// Adds `LADDR ip:port`.
+    #[must_use]
+    pub fn laddr(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.laddr = Some(crate::Args::new(value));
+        self
+    }
+    /// Adds `SKIPME skipme`.
+    #[must_use]
+    pub fn skipme(mut self, value: ClientListSkipme) -> Self {
+        self.skipme = Some(value);
+        self
+    }
+    /// Adds `YES`.
+    #[must_use]
+    pub fn yes(mut self) -> Self {
+        self.skipme = Some(ClientListSkipme::Yes);
+        self
+    }
+    /// Adds `NO`.
+    #[must_use]
+    pub fn no(mut self) -> Self {
+        self.skipme = Some(ClientListSkipme::No);
+        self
+    }
+    /// Adds `MAXAGE maxage`.
+    #[must_use]
+    pub fn maxage(mut self, value: i64) -> Self {
+        self.maxage = Some(value);
+        self
+    }
+    /// Adds `NAME name`.
+    #[must_use]
+    pub fn name(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.name = Some(crate::Args::new(value));
+        self
+    }
+    /// Adds `IDLE idle`.
+    #[must_use]
+    pub fn idle(mut self, value: i64) -> Self {
+        self.idle = Some(value);
+        self
+    }
+    /// Adds `FLAGS flags`.
+    #[must_use]
+    pub fn flags(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.flags = Some(crate::Args::new(value));
+        self
+    }
+    /// Adds `LIB-NAME lib-name`.
+    #[must_use]
+    pub fn lib_name(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.lib_name = Some(crate::Args::new(value));
+        self
+    }
+    /// Adds `LIB-VER lib-ver`.
+    #[must_use]
+    pub fn lib_ver(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.lib_ver = Some(crate::Args::new(value));
+        self
+    }
+    /// Adds `DB db`.
+    #[must_use]
+    pub fn db(mut self, value: i64) -> Self {
+        self.db = Some(value);
+        self
+    }
+    /// Adds `CAPA capa`.
+    #[must_use]
+    pub fn capa(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.capa = Some(crate::Args::new(value));
+        self
+    }
+    /// Adds `IP ip`.
+    #[must_use]
+    pub fn ip(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.ip = Some(crate::Args::new(value));
+        self
+    }
+    /// Adds `NOT-TYPE not-client-type`.
+    #[must_use]
+    pub fn not_type(mut self, value: ClientListNotClientType) -> Self {
+        self.not_client_type = Some(value);
+        self
+    }
+    /// Adds `NOT-ID not-client-id`. Each call adds one more.
+    #[must_use]
+    pub fn not_id(mut self, value: i64) -> Self {
+        self.not_client_id.push(value);
+        self
+    }
+    /// Adds `NOT-USER not-username`.
+    #[must_use]
+    pub fn not_user(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.not_username = Some(crate::Args::new(value));
+        self
+    }
+    /// Adds `NOT-ADDR ip:port`.
+    #[must_use]
+    pub fn not_addr(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.not_addr = Some(crate::Args::new(value));
+        self
+    }
+    /// Adds `NOT-LADDR ip:port`.
+    #[must_use]
+    pub fn not_laddr(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.not_laddr = Some(crate::Args::new(value));
+        self
+    }
+    /// Adds `NOT-NAME not-name`.
+    #[must_use]
+    pub fn not_name(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.not_name = Some(crate::Args::new(value));
+        self
+    }
+    /// Adds `NOT-FLAGS not-flags`.
+    #[must_use]
+    pub fn not_flags(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.not_flags = Some(crate::Args::new(value));
+        self
+    }
+    /// Adds `NOT-LIB-NAME not-lib-name`.
+    #[must_use]
+    pub fn not_lib_name(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.not_lib_name = Some(crate::Args::new(value));
+        self
+    }
+    /// Adds `NOT-LIB-VER not-lib-ver`.
+    #[must_use]
+    pub fn not_lib_ver(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.not_lib_ver = Some(crate::Args::new(value));
+        self
+    }
+    /// Adds `NOT-DB not-db`.
+    #[must_use]
+    pub fn not_db(mut self, value: i64) -> Self {
+        self.not_db = Some(value);
+        self
+    }
+    /// Adds `NOT-CAPA not-capa`.
+    #[must_use]
+    pub fn not_capa(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.not_capa = Some(crate::Args::new(value));
+        self
+    }
+    /// Adds `NOT-IP not-ip`.
+    #[must_use]
+    pub fn not_ip(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.not_ip = Some(crate::Args::new(value));
         self
     }
 }
@@ -1273,6 +1765,51 @@ impl ClusterFailoverOptions {
         self
     }
 }
+/// The choices of the `flush-type` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClusterFlushslotFlushType {
+    /// `ASYNC`.
+    Async,
+    /// `SYNC`.
+    Sync,
+}
+impl ClusterFlushslotFlushType {
+    pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
+        match self {
+            Self::Async => {
+                cmd.arg("ASYNC");
+            }
+            Self::Sync => {
+                cmd.arg("SYNC");
+            }
+        }
+    }
+}
+/// The optional arguments of `CLUSTER FLUSHSLOT`, set with builder methods.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClusterFlushslotOptions {
+    pub(crate) flush_type: ::core::option::Option<ClusterFlushslotFlushType>,
+}
+impl ClusterFlushslotOptions {
+    /// Sets `flush-type`.
+    #[must_use]
+    pub fn flush_type(mut self, value: ClusterFlushslotFlushType) -> Self {
+        self.flush_type = Some(value);
+        self
+    }
+    /// Adds `ASYNC`.
+    #[must_use]
+    pub fn async_(mut self) -> Self {
+        self.flush_type = Some(ClusterFlushslotFlushType::Async);
+        self
+    }
+    /// Adds `SYNC`.
+    #[must_use]
+    pub fn sync(mut self) -> Self {
+        self.flush_type = Some(ClusterFlushslotFlushType::Sync);
+        self
+    }
+}
 /// The optional arguments of `CLUSTER MEET`, set with builder methods.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ClusterMeetOptions {
@@ -1284,6 +1821,34 @@ impl ClusterMeetOptions {
     pub fn cluster_bus_port(mut self, value: i64) -> Self {
         self.cluster_bus_port = Some(value);
         self
+    }
+}
+/// The `migration-group` block of arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterMigrateslotsMigrationGroup {
+    pub(crate) range: crate::Args,
+    pub(crate) node_id: crate::Args,
+}
+impl ClusterMigrateslotsMigrationGroup {
+    /// The block with its required fields; the optional ones are set by
+    /// the builder methods.
+    #[allow(clippy::new_without_default)]
+    #[must_use]
+    pub fn new(
+        range: impl crate::ToRedisArgs,
+        node_id: impl crate::ToRedisArgs,
+    ) -> Self {
+        Self {
+            range: crate::Args::new(range),
+            node_id: crate::Args::new(node_id),
+        }
+    }
+    #[allow(clippy::unused_self)]
+    pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
+        cmd.arg("SLOTSRANGE");
+        cmd.append(&self.range);
+        cmd.arg("NODE");
+        cmd.append(&self.node_id);
     }
 }
 /// The choices of the `reset-type` argument.
@@ -1517,6 +2082,40 @@ impl ClusterSlotStatsFilter {
         }
     }
 }
+/// The optional arguments of `CLUSTERSCAN`, set with builder methods.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClusterscanOptions {
+    pub(crate) match_pattern: ::core::option::Option<crate::Args>,
+    pub(crate) count: ::core::option::Option<i64>,
+    pub(crate) type_: ::core::option::Option<crate::Args>,
+    pub(crate) slot: ::core::option::Option<i64>,
+}
+impl ClusterscanOptions {
+    /// Adds `MATCH match-pattern`.
+    #[must_use]
+    pub fn match_pattern(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.match_pattern = Some(crate::Args::new(value));
+        self
+    }
+    /// Adds `COUNT count`.
+    #[must_use]
+    pub fn count(mut self, value: i64) -> Self {
+        self.count = Some(value);
+        self
+    }
+    /// Adds `TYPE type`.
+    #[must_use]
+    pub fn type_(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.type_ = Some(crate::Args::new(value));
+        self
+    }
+    /// Adds `SLOT slot`.
+    #[must_use]
+    pub fn slot(mut self, value: i64) -> Self {
+        self.slot = Some(value);
+        self
+    }
+}
 /// The optional arguments of `COMMAND DOCS`, set with builder methods.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CommandDocsOptions {
@@ -1641,6 +2240,81 @@ impl CommandListOptions {
     pub fn pattern(mut self, value: impl crate::ToRedisArgs) -> Self {
         self.filterby = Some(CommandListFilterby::Pattern(crate::Args::new(value)));
         self
+    }
+}
+/// The choices of the `type` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandlogGetType {
+    /// `SLOW`.
+    Slow,
+    /// `LARGE-REQUEST`.
+    LargeRequest,
+    /// `LARGE-REPLY`.
+    LargeReply,
+}
+impl CommandlogGetType {
+    pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
+        match self {
+            Self::Slow => {
+                cmd.arg("SLOW");
+            }
+            Self::LargeRequest => {
+                cmd.arg("LARGE-REQUEST");
+            }
+            Self::LargeReply => {
+                cmd.arg("LARGE-REPLY");
+            }
+        }
+    }
+}
+/// The choices of the `type` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandlogLenType {
+    /// `SLOW`.
+    Slow,
+    /// `LARGE-REQUEST`.
+    LargeRequest,
+    /// `LARGE-REPLY`.
+    LargeReply,
+}
+impl CommandlogLenType {
+    pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
+        match self {
+            Self::Slow => {
+                cmd.arg("SLOW");
+            }
+            Self::LargeRequest => {
+                cmd.arg("LARGE-REQUEST");
+            }
+            Self::LargeReply => {
+                cmd.arg("LARGE-REPLY");
+            }
+        }
+    }
+}
+/// The choices of the `type` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandlogResetType {
+    /// `SLOW`.
+    Slow,
+    /// `LARGE-REQUEST`.
+    LargeRequest,
+    /// `LARGE-REPLY`.
+    LargeReply,
+}
+impl CommandlogResetType {
+    pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
+        match self {
+            Self::Slow => {
+                cmd.arg("SLOW");
+            }
+            Self::LargeRequest => {
+                cmd.arg("LARGE-REQUEST");
+            }
+            Self::LargeReply => {
+                cmd.arg("LARGE-REPLY");
+            }
+        }
     }
 }
 /// The optional arguments of `COPY`, set with builder methods.
@@ -3684,6 +4358,356 @@ impl GetexOptions {
         self
     }
 }
+/// The choices of the `condition` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HexpireCondition {
+    /// `NX`.
+    Nx,
+    /// `XX`.
+    Xx,
+    /// `GT`.
+    Gt,
+    /// `LT`.
+    Lt,
+}
+impl HexpireCondition {
+    pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
+        match self {
+            Self::Nx => {
+                cmd.arg("NX");
+            }
+            Self::Xx => {
+                cmd.arg("XX");
+            }
+            Self::Gt => {
+                cmd.arg("GT");
+            }
+            Self::Lt => {
+                cmd.arg("LT");
+            }
+        }
+    }
+}
+/// The optional arguments of `HEXPIRE`, set with builder methods.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HexpireOptions {
+    pub(crate) condition: ::core::option::Option<HexpireCondition>,
+}
+impl HexpireOptions {
+    /// Sets `condition`.
+    #[must_use]
+    pub fn condition(mut self, value: HexpireCondition) -> Self {
+        self.condition = Some(value);
+        self
+    }
+    /// Adds `NX`.
+    #[must_use]
+    pub fn nx(mut self) -> Self {
+        self.condition = Some(HexpireCondition::Nx);
+        self
+    }
+    /// Adds `XX`.
+    #[must_use]
+    pub fn xx(mut self) -> Self {
+        self.condition = Some(HexpireCondition::Xx);
+        self
+    }
+    /// Adds `GT`.
+    #[must_use]
+    pub fn gt(mut self) -> Self {
+        self.condition = Some(HexpireCondition::Gt);
+        self
+    }
+    /// Adds `LT`.
+    #[must_use]
+    pub fn lt(mut self) -> Self {
+        self.condition = Some(HexpireCondition::Lt);
+        self
+    }
+}
+/// The choices of the `condition` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HexpireatCondition {
+    /// `NX`.
+    Nx,
+    /// `XX`.
+    Xx,
+    /// `GT`.
+    Gt,
+    /// `LT`.
+    Lt,
+}
+impl HexpireatCondition {
+    pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
+        match self {
+            Self::Nx => {
+                cmd.arg("NX");
+            }
+            Self::Xx => {
+                cmd.arg("XX");
+            }
+            Self::Gt => {
+                cmd.arg("GT");
+            }
+            Self::Lt => {
+                cmd.arg("LT");
+            }
+        }
+    }
+}
+/// The optional arguments of `HEXPIREAT`, set with builder methods.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HexpireatOptions {
+    pub(crate) condition: ::core::option::Option<HexpireatCondition>,
+}
+impl HexpireatOptions {
+    /// Sets `condition`.
+    #[must_use]
+    pub fn condition(mut self, value: HexpireatCondition) -> Self {
+        self.condition = Some(value);
+        self
+    }
+    /// Adds `NX`.
+    #[must_use]
+    pub fn nx(mut self) -> Self {
+        self.condition = Some(HexpireatCondition::Nx);
+        self
+    }
+    /// Adds `XX`.
+    #[must_use]
+    pub fn xx(mut self) -> Self {
+        self.condition = Some(HexpireatCondition::Xx);
+        self
+    }
+    /// Adds `GT`.
+    #[must_use]
+    pub fn gt(mut self) -> Self {
+        self.condition = Some(HexpireatCondition::Gt);
+        self
+    }
+    /// Adds `LT`.
+    #[must_use]
+    pub fn lt(mut self) -> Self {
+        self.condition = Some(HexpireatCondition::Lt);
+        self
+    }
+}
+/// The choices of the `expiration` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HgetexExpiration {
+    /// `EX seconds`.
+    Ex(i64),
+    /// `PX milliseconds`.
+    Px(i64),
+    /// `EXAT unix-time-seconds`.
+    Exat(i64),
+    /// `PXAT unix-time-milliseconds`.
+    Pxat(i64),
+    /// `PERSIST`.
+    Persist,
+}
+impl HgetexExpiration {
+    pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
+        match self {
+            Self::Ex(chosen) => {
+                cmd.arg("EX");
+                cmd.arg(chosen);
+            }
+            Self::Px(chosen) => {
+                cmd.arg("PX");
+                cmd.arg(chosen);
+            }
+            Self::Exat(chosen) => {
+                cmd.arg("EXAT");
+                cmd.arg(chosen);
+            }
+            Self::Pxat(chosen) => {
+                cmd.arg("PXAT");
+                cmd.arg(chosen);
+            }
+            Self::Persist => {
+                cmd.arg("PERSIST");
+            }
+        }
+    }
+}
+/// The optional arguments of `HGETEX`, set with builder methods.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HgetexOptions {
+    pub(crate) expiration: ::core::option::Option<HgetexExpiration>,
+}
+impl HgetexOptions {
+    /// Sets `expiration`.
+    #[must_use]
+    pub fn expiration(mut self, value: HgetexExpiration) -> Self {
+        self.expiration = Some(value);
+        self
+    }
+    /// Adds `EX seconds`.
+    #[must_use]
+    pub fn ex(mut self, value: i64) -> Self {
+        self.expiration = Some(HgetexExpiration::Ex(value));
+        self
+    }
+    /// Adds `PX milliseconds`.
+    #[must_use]
+    pub fn px(mut self, value: i64) -> Self {
+        self.expiration = Some(HgetexExpiration::Px(value));
+        self
+    }
+    /// Adds `EXAT unix-time-seconds`.
+    #[must_use]
+    pub fn exat(mut self, value: i64) -> Self {
+        self.expiration = Some(HgetexExpiration::Exat(value));
+        self
+    }
+    /// Adds `PXAT unix-time-milliseconds`.
+    #[must_use]
+    pub fn pxat(mut self, value: i64) -> Self {
+        self.expiration = Some(HgetexExpiration::Pxat(value));
+        self
+    }
+    /// Adds `PERSIST`.
+    #[must_use]
+    pub fn persist(mut self) -> Self {
+        self.expiration = Some(HgetexExpiration::Persist);
+        self
+    }
+}
+/// The choices of the `condition` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HpexpireCondition {
+    /// `NX`.
+    Nx,
+    /// `XX`.
+    Xx,
+    /// `GT`.
+    Gt,
+    /// `LT`.
+    Lt,
+}
+impl HpexpireCondition {
+    pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
+        match self {
+            Self::Nx => {
+                cmd.arg("NX");
+            }
+            Self::Xx => {
+                cmd.arg("XX");
+            }
+            Self::Gt => {
+                cmd.arg("GT");
+            }
+            Self::Lt => {
+                cmd.arg("LT");
+            }
+        }
+    }
+}
+/// The optional arguments of `HPEXPIRE`, set with builder methods.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HpexpireOptions {
+    pub(crate) condition: ::core::option::Option<HpexpireCondition>,
+}
+impl HpexpireOptions {
+    /// Sets `condition`.
+    #[must_use]
+    pub fn condition(mut self, value: HpexpireCondition) -> Self {
+        self.condition = Some(value);
+        self
+    }
+    /// Adds `NX`.
+    #[must_use]
+    pub fn nx(mut self) -> Self {
+        self.condition = Some(HpexpireCondition::Nx);
+        self
+    }
+    /// Adds `XX`.
+    #[must_use]
+    pub fn xx(mut self) -> Self {
+        self.condition = Some(HpexpireCondition::Xx);
+        self
+    }
+    /// Adds `GT`.
+    #[must_use]
+    pub fn gt(mut self) -> Self {
+        self.condition = Some(HpexpireCondition::Gt);
+        self
+    }
+    /// Adds `LT`.
+    #[must_use]
+    pub fn lt(mut self) -> Self {
+        self.condition = Some(HpexpireCondition::Lt);
+        self
+    }
+}
+/// The choices of the `condition` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HpexpireatCondition {
+    /// `NX`.
+    Nx,
+    /// `XX`.
+    Xx,
+    /// `GT`.
+    Gt,
+    /// `LT`.
+    Lt,
+}
+impl HpexpireatCondition {
+    pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
+        match self {
+            Self::Nx => {
+                cmd.arg("NX");
+            }
+            Self::Xx => {
+                cmd.arg("XX");
+            }
+            Self::Gt => {
+                cmd.arg("GT");
+            }
+            Self::Lt => {
+                cmd.arg("LT");
+            }
+        }
+    }
+}
+/// The optional arguments of `HPEXPIREAT`, set with builder methods.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HpexpireatOptions {
+    pub(crate) condition: ::core::option::Option<HpexpireatCondition>,
+}
+impl HpexpireatOptions {
+    /// Sets `condition`.
+    #[must_use]
+    pub fn condition(mut self, value: HpexpireatCondition) -> Self {
+        self.condition = Some(value);
+        self
+    }
+    /// Adds `NX`.
+    #[must_use]
+    pub fn nx(mut self) -> Self {
+        self.condition = Some(HpexpireatCondition::Nx);
+        self
+    }
+    /// Adds `XX`.
+    #[must_use]
+    pub fn xx(mut self) -> Self {
+        self.condition = Some(HpexpireatCondition::Xx);
+        self
+    }
+    /// Adds `GT`.
+    #[must_use]
+    pub fn gt(mut self) -> Self {
+        self.condition = Some(HpexpireatCondition::Gt);
+        self
+    }
+    /// Adds `LT`.
+    #[must_use]
+    pub fn lt(mut self) -> Self {
+        self.condition = Some(HpexpireatCondition::Lt);
+        self
+    }
+}
 /// The `options` block of arguments.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HrandfieldOptionsArg {
@@ -3758,6 +4782,187 @@ impl HscanOptions {
     #[must_use]
     pub fn novalues(mut self) -> Self {
         self.novalues = true;
+        self
+    }
+}
+/// The choices of the `key-condition` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HsetexKeyCondition {
+    /// `NX`.
+    Nx,
+    /// `XX`.
+    Xx,
+}
+impl HsetexKeyCondition {
+    pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
+        match self {
+            Self::Nx => {
+                cmd.arg("NX");
+            }
+            Self::Xx => {
+                cmd.arg("XX");
+            }
+        }
+    }
+}
+/// The choices of the `fields-condition` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HsetexFieldsCondition {
+    /// `FNX`.
+    Fnx,
+    /// `FXX`.
+    Fxx,
+}
+impl HsetexFieldsCondition {
+    pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
+        match self {
+            Self::Fnx => {
+                cmd.arg("FNX");
+            }
+            Self::Fxx => {
+                cmd.arg("FXX");
+            }
+        }
+    }
+}
+/// The choices of the `expiration` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HsetexExpiration {
+    /// `EX seconds`.
+    Ex(i64),
+    /// `PX milliseconds`.
+    Px(i64),
+    /// `EXAT unix-time-seconds`.
+    Exat(i64),
+    /// `PXAT unix-time-milliseconds`.
+    Pxat(i64),
+    /// `KEEPTTL`.
+    Keepttl,
+}
+impl HsetexExpiration {
+    pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
+        match self {
+            Self::Ex(chosen) => {
+                cmd.arg("EX");
+                cmd.arg(chosen);
+            }
+            Self::Px(chosen) => {
+                cmd.arg("PX");
+                cmd.arg(chosen);
+            }
+            Self::Exat(chosen) => {
+                cmd.arg("EXAT");
+                cmd.arg(chosen);
+            }
+            Self::Pxat(chosen) => {
+                cmd.arg("PXAT");
+                cmd.arg(chosen);
+            }
+            Self::Keepttl => {
+                cmd.arg("KEEPTTL");
+            }
+        }
+    }
+}
+/// The `fields` block of arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HsetexFields {
+    pub(crate) data: crate::Args,
+}
+impl HsetexFields {
+    /// The block with its required fields; the optional ones are set by
+    /// the builder methods.
+    #[allow(clippy::new_without_default)]
+    #[must_use]
+    pub fn new(data: impl crate::ToRedisArgs) -> Self {
+        Self {
+            data: crate::Args::new(data),
+        }
+    }
+    #[allow(clippy::unused_self)]
+    pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
+        cmd.arg(self.data.arg_count() / 2usize);
+        cmd.append(&self.data);
+    }
+}
+/// The optional arguments of `HSETEX`, set with builder methods.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HsetexOptions {
+    pub(crate) key_condition: ::core::option::Option<HsetexKeyCondition>,
+    pub(crate) fields_condition: ::core::option::Option<HsetexFieldsCondition>,
+    pub(crate) expiration: ::core::option::Option<HsetexExpiration>,
+}
+impl HsetexOptions {
+    /// Sets `key-condition`.
+    #[must_use]
+    pub fn key_condition(mut self, value: HsetexKeyCondition) -> Self {
+        self.key_condition = Some(value);
+        self
+    }
+    /// Adds `NX`.
+    #[must_use]
+    pub fn nx(mut self) -> Self {
+        self.key_condition = Some(HsetexKeyCondition::Nx);
+        self
+    }
+    /// Adds `XX`.
+    #[must_use]
+    pub fn xx(mut self) -> Self {
+        self.key_condition = Some(HsetexKeyCondition::Xx);
+        self
+    }
+    /// Sets `fields-condition`.
+    #[must_use]
+    pub fn fields_condition(mut self, value: HsetexFieldsCondition) -> Self {
+        self.fields_condition = Some(value);
+        self
+    }
+    /// Adds `FNX`.
+    #[must_use]
+    pub fn fnx(mut self) -> Self {
+        self.fields_condition = Some(HsetexFieldsCondition::Fnx);
+        self
+    }
+    /// Adds `FXX`.
+    #[must_use]
+    pub fn fxx(mut self) -> Self {
+        self.fields_condition = Some(HsetexFieldsCondition::Fxx);
+        self
+    }
+    /// Sets `expiration`.
+    #[must_use]
+    pub fn expiration(mut self, value: HsetexExpiration) -> Self {
+        self.expiration = Some(value);
+        self
+    }
+    /// Adds `EX seconds`.
+    #[must_use]
+    pub fn ex(mut self, value: i64) -> Self {
+        self.expiration = Some(HsetexExpiration::Ex(value));
+        self
+    }
+    /// Adds `PX milliseconds`.
+    #[must_use]
+    pub fn px(mut self, value: i64) -> Self {
+        self.expiration = Some(HsetexExpiration::Px(value));
+        self
+    }
+    /// Adds `EXAT unix-time-seconds`.
+    #[must_use]
+    pub fn exat(mut self, value: i64) -> Self {
+        self.expiration = Some(HsetexExpiration::Exat(value));
+        self
+    }
+    /// Adds `PXAT unix-time-milliseconds`.
+    #[must_use]
+    pub fn pxat(mut self, value: i64) -> Self {
+        self.expiration = Some(HsetexExpiration::Pxat(value));
+        self
+    }
+    /// Adds `KEEPTTL`.
+    #[must_use]
+    pub fn keepttl(mut self) -> Self {
+        self.expiration = Some(HsetexExpiration::Keepttl);
         self
     }
 }
@@ -4180,6 +5385,127 @@ impl ModuleLoadexOptions {
 }
 /// The choices of the `condition` argument.
 #[derive(Debug, Clone, PartialEq)]
+pub enum MsetexCondition {
+    /// `NX`.
+    Nx,
+    /// `XX`.
+    Xx,
+}
+impl MsetexCondition {
+    pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
+        match self {
+            Self::Nx => {
+                cmd.arg("NX");
+            }
+            Self::Xx => {
+                cmd.arg("XX");
+            }
+        }
+    }
+}
+/// The choices of the `expiration` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MsetexExpiration {
+    /// `EX seconds`.
+    Ex(i64),
+    /// `PX milliseconds`.
+    Px(i64),
+    /// `EXAT unix-time-seconds`.
+    Exat(i64),
+    /// `PXAT unix-time-milliseconds`.
+    Pxat(i64),
+    /// `KEEPTTL`.
+    Keepttl,
+}
+impl MsetexExpiration {
+    pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
+        match self {
+            Self::Ex(chosen) => {
+                cmd.arg("EX");
+                cmd.arg(chosen);
+            }
+            Self::Px(chosen) => {
+                cmd.arg("PX");
+                cmd.arg(chosen);
+            }
+            Self::Exat(chosen) => {
+                cmd.arg("EXAT");
+                cmd.arg(chosen);
+            }
+            Self::Pxat(chosen) => {
+                cmd.arg("PXAT");
+                cmd.arg(chosen);
+            }
+            Self::Keepttl => {
+                cmd.arg("KEEPTTL");
+            }
+        }
+    }
+}
+/// The optional arguments of `MSETEX`, set with builder methods.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MsetexOptions {
+    pub(crate) condition: ::core::option::Option<MsetexCondition>,
+    pub(crate) expiration: ::core::option::Option<MsetexExpiration>,
+}
+impl MsetexOptions {
+    /// Sets `condition`.
+    #[must_use]
+    pub fn condition(mut self, value: MsetexCondition) -> Self {
+        self.condition = Some(value);
+        self
+    }
+    /// Adds `NX`.
+    #[must_use]
+    pub fn nx(mut self) -> Self {
+        self.condition = Some(MsetexCondition::Nx);
+        self
+    }
+    /// Adds `XX`.
+    #[must_use]
+    pub fn xx(mut self) -> Self {
+        self.condition = Some(MsetexCondition::Xx);
+        self
+    }
+    /// Sets `expiration`.
+    #[must_use]
+    pub fn expiration(mut self, value: MsetexExpiration) -> Self {
+        self.expiration = Some(value);
+        self
+    }
+    /// Adds `EX seconds`.
+    #[must_use]
+    pub fn ex(mut self, value: i64) -> Self {
+        self.expiration = Some(MsetexExpiration::Ex(value));
+        self
+    }
+    /// Adds `PX milliseconds`.
+    #[must_use]
+    pub fn px(mut self, value: i64) -> Self {
+        self.expiration = Some(MsetexExpiration::Px(value));
+        self
+    }
+    /// Adds `EXAT unix-time-seconds`.
+    #[must_use]
+    pub fn exat(mut self, value: i64) -> Self {
+        self.expiration = Some(MsetexExpiration::Exat(value));
+        self
+    }
+    /// Adds `PXAT unix-time-milliseconds`.
+    #[must_use]
+    pub fn pxat(mut self, value: i64) -> Self {
+        self.expiration = Some(MsetexExpiration::Pxat(value));
+        self
+    }
+    /// Adds `KEEPTTL`.
+    #[must_use]
+    pub fn keepttl(mut self) -> Self {
+        self.expiration = Some(MsetexExpiration::Keepttl);
+        self
+    }
+}
+/// The choices of the `condition` argument.
+#[derive(Debug, Clone, PartialEq)]
 pub enum PexpireCondition {
     /// `NX`.
     Nx,
@@ -4575,6 +5901,19 @@ impl ScriptDebugMode {
         }
     }
 }
+/// The optional arguments of `SCRIPT DEBUG`, set with builder methods.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScriptDebugOptions {
+    pub(crate) engine: ::core::option::Option<crate::Args>,
+}
+impl ScriptDebugOptions {
+    /// Sets `engine`.
+    #[must_use]
+    pub fn engine(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.engine = Some(crate::Args::new(value));
+        self
+    }
+}
 /// The choices of the `flush-type` argument.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ScriptFlushFlushType {
@@ -4705,8 +6044,15 @@ pub enum SetCondition {
     Nx,
     /// `XX`.
     Xx,
+    /// `IFEQ comparison-value`.
+    Ifeq(crate::Args),
 }
 impl SetCondition {
+    #[doc = concat!(" `", stringify!(Ifeq), "` from any arguments.")]
+    #[must_use]
+    pub fn ifeq(value: impl crate::ToRedisArgs) -> Self {
+        Self::Ifeq(crate::Args::new(value))
+    }
     pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
         match self {
             Self::Nx => {
@@ -4714,6 +6060,10 @@ impl SetCondition {
             }
             Self::Xx => {
                 cmd.arg("XX");
+            }
+            Self::Ifeq(chosen) => {
+                cmd.arg("IFEQ");
+                cmd.append(chosen);
             }
         }
     }
@@ -4781,6 +6131,12 @@ impl SetOptions {
     #[must_use]
     pub fn xx(mut self) -> Self {
         self.condition = Some(SetCondition::Xx);
+        self
+    }
+    /// Adds `IFEQ comparison-value`.
+    #[must_use]
+    pub fn ifeq(mut self, value: impl crate::ToRedisArgs) -> Self {
+        self.condition = Some(SetCondition::Ifeq(crate::Args::new(value)));
         self
     }
     /// Adds `GET`.
@@ -4854,6 +6210,8 @@ pub struct ShutdownAbortSelectorSaveSelectorBlock {
     >,
     pub(crate) now: bool,
     pub(crate) force: bool,
+    pub(crate) safe: bool,
+    pub(crate) failover: bool,
 }
 impl ShutdownAbortSelectorSaveSelectorBlock {
     /// The block with its required fields; the optional ones are set by
@@ -4865,6 +6223,8 @@ impl ShutdownAbortSelectorSaveSelectorBlock {
             save_selector: None,
             now: false,
             force: false,
+            safe: false,
+            failover: false,
         }
     }
     /// Sets `save-selector`.
@@ -4904,6 +6264,18 @@ impl ShutdownAbortSelectorSaveSelectorBlock {
         self.force = true;
         self
     }
+    /// Adds `SAFE`.
+    #[must_use]
+    pub fn safe(mut self) -> Self {
+        self.safe = true;
+        self
+    }
+    /// Adds `FAILOVER`.
+    #[must_use]
+    pub fn failover(mut self) -> Self {
+        self.failover = true;
+        self
+    }
     #[allow(clippy::unused_self)]
     pub(crate) fn write_to(&self, cmd: &mut crate::Cmd) {
         if let Some(chosen) = &self.save_selector {
@@ -4914,6 +6286,12 @@ impl ShutdownAbortSelectorSaveSelectorBlock {
         }
         if self.force {
             cmd.arg("FORCE");
+        }
+        if self.safe {
+            cmd.arg("SAFE");
+        }
+        if self.failover {
+            cmd.arg("FAILOVER");
         }
     }
 }

@@ -1,0 +1,209 @@
+//! Throwaway clusters: primaries and replicas on loopback, set up with the cluster
+//! commands themselves (no `redis-cli` needed), ready only when every node agrees.
+//!
+//! Every node is a [`RedisServer`], so each is killed and cleaned up when the cluster is
+//! dropped, also when a test panics.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use respec::{Connection, ProtocolVersion, cmd};
+
+use super::server::{RedisServer, ServerKind};
+
+/// How long a new cluster may take to agree on its shape.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The slots of a cluster.
+pub const SLOTS: u16 = 16_384;
+
+/// A running cluster: `primaries` first in [`Cluster::nodes`], then their replicas.
+#[derive(Debug)]
+pub struct Cluster {
+    nodes: Vec<RedisServer>,
+    ids: Vec<String>,
+    primaries: usize,
+}
+
+impl Cluster {
+    /// Starts `primaries` primaries, the slots split evenly between them in order, each
+    /// with `replicas` replicas, and waits until every node sees every other and the
+    /// cluster's state is ok everywhere, with every replica in sync.
+    ///
+    /// # Panics
+    ///
+    /// When a node does not start or the cluster does not come together in time.
+    pub fn start(primaries: usize, replicas: usize) -> Cluster {
+        assert!(primaries > 0, "a cluster needs a primary");
+        let total = primaries * (1 + replicas);
+        let nodes: Vec<RedisServer> = (0..total).map(|_| start_node()).collect();
+        let mut cons: Vec<Connection> = nodes.iter().map(connect).collect();
+        let ids: Vec<String> = cons
+            .iter_mut()
+            .map(|con| cmd("CLUSTER MYID").query(con).expect("CLUSTER MYID"))
+            .collect();
+
+        for (idx, con) in cons.iter_mut().take(primaries).enumerate() {
+            let (first, last) = slot_range(idx, primaries);
+            cmd("CLUSTER ADDSLOTSRANGE")
+                .arg(first)
+                .arg(last)
+                .exec(con)
+                .expect("CLUSTER ADDSLOTSRANGE");
+        }
+        let (head, rest) = cons.split_first_mut().expect("a node");
+        for node in &nodes[1..] {
+            cmd("CLUSTER MEET")
+                .arg("127.0.0.1")
+                .arg(node.port())
+                .exec(head)
+                .expect("CLUSTER MEET");
+        }
+        let cluster = Cluster {
+            nodes,
+            ids,
+            primaries,
+        };
+        cluster.wait_until("every node knows every other", |con| {
+            known_nodes(con) == total
+        });
+        for (idx, con) in rest.iter_mut().enumerate().skip(primaries - 1) {
+            let replica = idx + 1;
+            let primary = (replica - primaries) % primaries;
+            cmd("CLUSTER REPLICATE")
+                .arg(&cluster.ids[primary])
+                .exec(con)
+                .expect("CLUSTER REPLICATE");
+        }
+        cluster.wait_until("the cluster state is ok on every node", |con| {
+            let info: String = cmd("CLUSTER INFO").query(con).unwrap_or_default();
+            info.contains("cluster_state:ok")
+        });
+        cluster.wait_until("every node sees every replica", |con| {
+            replicas_seen(con) == primaries * replicas
+        });
+        for replica in &cluster.nodes[primaries..] {
+            let mut con = connect(replica);
+            wait_for("a replica to sync", || {
+                let info: String = cmd("INFO")
+                    .arg("replication")
+                    .query(&mut con)
+                    .unwrap_or_default();
+                info.contains("master_link_status:up")
+            });
+        }
+        cluster
+    }
+
+    /// Every node: primaries first, in slot order, then the replicas.
+    pub fn nodes(&self) -> &[RedisServer] {
+        &self.nodes
+    }
+
+    /// The primaries, in slot order.
+    pub fn primaries(&self) -> &[RedisServer] {
+        &self.nodes[..self.primaries]
+    }
+
+    /// The node id of node `idx` (in [`Cluster::nodes`] order).
+    pub fn id(&self, idx: usize) -> &str {
+        &self.ids[idx]
+    }
+
+    /// The index of the primary that serves `slot` at the start.
+    pub fn primary_of(&self, slot: u16) -> usize {
+        (0..self.primaries)
+            .find(|&idx| {
+                let (first, last) = slot_range(idx, self.primaries);
+                (first..=last).contains(&slot)
+            })
+            .expect("every slot has a primary")
+    }
+
+    /// A new connection to node `idx`.
+    pub fn connect(&self, idx: usize) -> Connection {
+        connect(&self.nodes[idx])
+    }
+
+    fn wait_until(&self, what: &str, mut ready: impl FnMut(&mut Connection) -> bool) {
+        let mut cons: Vec<Connection> = self.nodes.iter().map(connect).collect();
+        wait_for(what, || cons.iter_mut().all(&mut ready));
+    }
+}
+
+/// The slots primary `idx` of `primaries` serves at the start: an even split, in order.
+pub fn slot_range(idx: usize, primaries: usize) -> (u16, u16) {
+    let share = usize::from(SLOTS) / primaries;
+    let first = idx * share;
+    let last = if idx + 1 == primaries {
+        usize::from(SLOTS) - 1
+    } else {
+        first + share - 1
+    };
+    (first as u16, last as u16)
+}
+
+fn start_node() -> RedisServer {
+    let mut config = RedisServer::config()
+        .directive(&["cluster-enabled", "yes"])
+        .directive(&["cluster-config-file", "nodes.conf"])
+        .directive(&["cluster-node-timeout", "1000"])
+        .directive(&["repl-diskless-sync", "yes"])
+        .directive(&["repl-diskless-sync-delay", "0"]);
+    if ServerKind::from_env() == ServerKind::Valkey {
+        // Valkey 9 serves several databases in cluster mode when told to.
+        config = config.directive(&["cluster-databases", "16"]);
+    }
+    config.start()
+}
+
+fn connect(node: &RedisServer) -> Connection {
+    let mut info: respec::ConnectionInfo = node.url().parse().expect("the node URL parses");
+    info.protocol = ProtocolVersion::Resp2;
+    Connection::open(&info).unwrap_or_else(|e| panic!("cannot connect to {}: {e}", node.url()))
+}
+
+/// How many nodes `con`'s node knows, itself included, past the handshake.
+fn known_nodes(con: &mut Connection) -> usize {
+    let nodes: String = cmd("CLUSTER NODES").query(con).unwrap_or_default();
+    nodes
+        .lines()
+        .filter(|line| !line.contains("handshake") && !line.contains("noaddr"))
+        .count()
+}
+
+/// How many replicas `con`'s node sees attached to a primary.
+fn replicas_seen(con: &mut Connection) -> usize {
+    let nodes: String = cmd("CLUSTER NODES").query(con).unwrap_or_default();
+    let ids: BTreeSet<&str> = nodes.lines().filter_map(|l| l.split(' ').next()).collect();
+    nodes
+        .lines()
+        .filter(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            fields.get(2).is_some_and(|flags| flags.contains("slave"))
+                && fields.get(3).is_some_and(|primary| ids.contains(primary))
+        })
+        .count()
+}
+
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    while !ready() {
+        assert!(
+            Instant::now() < deadline,
+            "the test cluster did not come together: timed out waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A key primary `idx` of `primaries` serves at the start: the first of `prefix0`,
+/// `prefix1`... whose slot is in its range.
+pub fn key_served_by(idx: usize, primaries: usize, prefix: &str) -> String {
+    let (first, last) = slot_range(idx, primaries);
+    // A range holds at least one slot in 16,384, so a few tens of thousands of tries
+    // find one.
+    (0..1_000_000)
+        .map(|n| format!("{prefix}{n}"))
+        .find(|key| (first..=last).contains(&respec::commands::slot::key_slot(key.as_bytes())))
+        .expect("some key falls in every range")
+}

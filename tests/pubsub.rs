@@ -6,21 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use respec::{Client, Commands, MessageKind, ProtocolVersion, cmd};
-use support::{PROTOCOLS, RedisServer};
+use support::{PROTOCOLS, RedisServer, wait_until};
 
 const WAIT: Duration = Duration::from_secs(5);
 
 fn client(server: &RedisServer, protocol: ProtocolVersion) -> Client {
     Client::open(support::info(server, protocol)).unwrap()
-}
-
-/// Polls `ready` until it holds, for up to five seconds.
-fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !ready() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 fn subscribers(publisher: &mut Client, channel: &str) -> i64 {

@@ -13,7 +13,7 @@ use respec::{
     AsyncCommands, Client, Commands, Connection, ConnectionInfo, Connector, ErrorKind, Message,
     PoolConfig, ProtocolVersion, RetryPolicy, Transaction, cmd,
 };
-use support::{PROTOCOLS, RedisServer};
+use support::{PROTOCOLS, RedisServer, wait_until};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -27,15 +27,6 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn client(server: &RedisServer, protocol: ProtocolVersion) -> Client {
     Client::open(support::info(server, protocol)).unwrap()
-}
-
-/// Polls `ready` until it holds, for up to five seconds.
-fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !ready() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// A handler that notes `label: payload` in `seen`.

@@ -110,31 +110,19 @@ pub(crate) fn count_of_next(args: &[Arg], idx: usize) -> Option<usize> {
     match &next.kind {
         ArgKind::Key => Some(1),
         ArgKind::String | ArgKind::Pattern if !next.optional => Some(1),
-        ArgKind::Block(children) if !next.optional && next.token.is_none() => {
-            let plain = children.iter().all(|child| {
-                !child.optional
-                    && !child.multiple
-                    && child.token.is_none()
-                    && matches!(
-                        child.kind,
-                        ArgKind::Key | ArgKind::String | ArgKind::Integer | ArgKind::Double
-                    )
-            });
-            plain.then_some(children.len())
+        ArgKind::Block(children)
+            if !next.optional && next.token.is_none() && plain_fields(children) =>
+        {
+            Some(children.len())
         }
         _ => None,
     }
 }
 
-/// A repeated block whose fields are all plain required scalars, written flat.
-fn flat_block(arg: &Arg) -> Option<Repr> {
-    let ArgKind::Block(children) = &arg.kind else {
-        return None;
-    };
-    if !arg.multiple || arg.multiple_token {
-        return None;
-    }
-    let plain = children.iter().all(|child| {
+/// `true` when every field is a plain required scalar, one argument each: such a block
+/// repeated is written flat, from tuples.
+fn plain_fields(children: &[Arg]) -> bool {
+    children.iter().all(|child| {
         !child.optional
             && !child.multiple
             && child.token.is_none()
@@ -147,8 +135,18 @@ fn flat_block(arg: &Arg) -> Option<Repr> {
                     | ArgKind::Double
                     | ArgKind::UnixTime
             )
-    });
-    plain.then(|| Repr::Flat {
+    })
+}
+
+/// A repeated block whose fields are all plain required scalars, written flat.
+fn flat_block(arg: &Arg) -> Option<Repr> {
+    let ArgKind::Block(children) = &arg.kind else {
+        return None;
+    };
+    if !arg.multiple || arg.multiple_token {
+        return None;
+    }
+    plain_fields(children).then(|| Repr::Flat {
         width: children.len(),
         key_positions: children
             .iter()

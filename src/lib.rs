@@ -99,7 +99,9 @@ mod retry;
 mod scan;
 mod script;
 mod seam;
+mod sentinel;
 mod table;
+mod tenure;
 #[cfg(feature = "tls")]
 mod tls;
 mod transaction;
@@ -127,6 +129,9 @@ pub use retry::{DEFAULT_RETRY_BASE, DEFAULT_RETRY_MAX, RetryPolicy};
 pub use scan::{ScanCommands, ScanIter};
 pub use script::{Script, ScriptInvocation};
 pub use seam::{AsyncConnectionLike, ConnectionLike};
+pub use sentinel::client::{SentinelBuilder, SentinelClient};
+pub use sentinel::{DEFAULT_CHECK_INTERVAL, DEFAULT_SENTINEL_TIMEOUT, NodeAddr};
+pub use tenure::Tenure;
 pub use transaction::{Transaction, transaction};
 pub use types::{FromRedisValue, RedisWrite, ToRedisArgs, from_redis_value};
 

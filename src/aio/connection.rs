@@ -21,6 +21,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Decoded, Decoder, Frame, ProtocolError};
 use crate::seam::AsyncConnectionLike;
 use crate::table::BlockingWait;
+use crate::tenure::Tenure;
 use crate::types::FromRedisValue;
 use crate::value::Value;
 
@@ -427,6 +428,12 @@ impl Connection {
         &self.core.addr
     }
 
+    /// Ties the connection to `tenure`, as [`Connection::set_tenure`](crate::Connection::set_tenure)
+    /// does; a multiplexed connection made from it keeps it.
+    pub fn set_tenure(&mut self, tenure: Tenure) {
+        self.core.set_tenure(tenure);
+    }
+
     /// `true` when the connection is as it was set up: open, on database `db`, with no
     /// `AUTH`, `HELLO` or `RESET` since; pools hand on only such connections.
     #[must_use]
@@ -592,7 +599,7 @@ impl AsyncConnectionLike for Connection {
         let plan = batch.plan();
         let timeout = BlockingWait::limit(plan.blocking_wait(), self.request_timeout());
         let replies = self.exchange(plan.wire(), timeout).await?;
-        plan.finish(replies)
+        self.core.track(plan.finish(replies))
     }
 
     fn db(&self) -> i64 {

@@ -26,7 +26,7 @@ use super::connection::{
 };
 use crate::batch::Batch;
 use crate::cmd::{Cmd, Outgoing};
-use crate::connection::core::{DIRECT_WRITE_MIN, is_subscription_reply};
+use crate::connection::core::{DIRECT_WRITE_MIN, end_on_readonly, is_subscription_reply, not_sent};
 use crate::connection::info::{ConnectionAddr, ConnectionInfo, ProtocolVersion};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::PoolConfig;
@@ -35,6 +35,7 @@ use crate::protocol::{Decoded, Decoder, ProtocolError};
 use crate::retry::RetryPolicy;
 use crate::seam::AsyncConnectionLike;
 use crate::table::BlockingWait;
+use crate::tenure::Tenure;
 use crate::types::FromRedisValue;
 use crate::value::Value;
 
@@ -216,6 +217,9 @@ pub struct MultiplexedConnection {
     /// Where blocking commands run.
     dedicated: Pool,
     push_rx: Arc<Mutex<Option<mpsc::UnboundedReceiver<Value>>>>,
+    /// The tenure of the connection it was made from: once that ends, the connection
+    /// fails as a lost one does.
+    tenure: Option<Tenure>,
 }
 
 impl MultiplexedConnection {
@@ -246,6 +250,7 @@ impl MultiplexedConnection {
     /// split between them, and the reader goes on from what was read past the setup.
     fn start(info: &ConnectionInfo, con: Connection, dedicated: Pool) -> MultiplexedConnection {
         let (stream, core) = con.into_parts();
+        let tenure = core.tenure().cloned();
         let (buf, decoder) = core.into_read_state();
         let (push_tx, push_rx) = mpsc::unbounded_channel();
         let (read_half, write_half) = stream.into_split();
@@ -283,6 +288,7 @@ impl MultiplexedConnection {
             timeout: info.socket_timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT),
             dedicated,
             push_rx: Arc::new(Mutex::new(Some(push_rx))),
+            tenure,
         }
     }
 
@@ -313,7 +319,21 @@ impl MultiplexedConnection {
     /// `false` once the socket failed; every request fails from then on.
     #[must_use]
     pub fn is_connected(&self) -> bool {
-        self.shared.lock().failed.is_none()
+        self.tenure_ended().is_none() && self.shared.lock().failed.is_none()
+    }
+
+    /// Why the connection's tenure ended, once it has.
+    #[inline]
+    fn tenure_ended(&self) -> Option<&str> {
+        self.tenure.as_ref().and_then(Tenure::ended)
+    }
+
+    /// Ends the tenure when `res` is a `READONLY` reply: the server is a replica now.
+    fn track<T>(&self, res: Result<T>) -> Result<T> {
+        if let (Err(e), Some(tenure)) = (&res, &self.tenure) {
+            end_on_readonly(tenure, &self.info.addr, e);
+        }
+        res
     }
 
     /// Queues `cmds` as one request; its receiver gets a [`Reply::One`] for a single
@@ -322,6 +342,12 @@ impl MultiplexedConnection {
     /// are left to the writer task.
     fn enqueue(&self, out: Outgoing<'_>) -> Result<oneshot::Receiver<Result<Reply>>> {
         out.check_args()?;
+        if let Some(why) = self.tenure_ended() {
+            // Requests in flight fail with it, and the connection is done.
+            let e = not_sent(&self.info.addr, why);
+            self.shared.fail(ErrorKind::Connection, &e.to_string());
+            return Err(e);
+        }
         let count = out.len();
         let (tx, rx) = oneshot::channel();
         let slot = Slot {
@@ -696,7 +722,7 @@ impl AsyncConnectionLike for MultiplexedConnection {
             // A malformed reply: as if the reader had found it.
             self.shared.fail_on(e);
         }
-        converted
+        self.track(converted)
     }
 
     async fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
@@ -709,7 +735,7 @@ impl AsyncConnectionLike for MultiplexedConnection {
             return Box::pin(run).await;
         }
         let replies = self.exchange(plan.wire()).await?;
-        plan.finish(replies)
+        self.track(plan.finish(replies))
     }
 
     fn db(&self) -> i64 {

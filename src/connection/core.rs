@@ -16,7 +16,8 @@ use crate::cmd::{Cmd, CmdRef, Outgoing, StateChange, cmd};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Decoder, Frame, ProtocolError};
 use crate::table::CommandFlags;
-use crate::value::Value;
+use crate::tenure::Tenure;
+use crate::value::{ServerErrorKind, Value};
 
 /// How much the read buffer starts with.
 const INITIAL_READ_BUF: usize = 16 * 1024;
@@ -43,6 +44,9 @@ pub(crate) struct ConnectionCore {
     broken: bool,
     /// A command changed the connection's state (user, protocol...) behind its setup.
     state_changed: bool,
+    /// How long the server keeps the role the connection was opened for, when its
+    /// connector says.
+    tenure: Option<Tenure>,
 }
 
 impl ConnectionCore {
@@ -57,6 +61,7 @@ impl ConnectionCore {
             protocol: info.protocol,
             broken: false,
             state_changed: false,
+            tenure: None,
         }
     }
 
@@ -121,6 +126,8 @@ impl ConnectionCore {
 
     /// Fails when the connection broke before: the rest of a reply may be on its way, so
     /// no later reply could be trusted to be the one its request is waiting for.
+    /// Also fails, before anything is sent, once the connection's tenure ended.
+    #[inline]
     pub(crate) fn check_usable(&self) -> Result<()> {
         if self.broken {
             return Err(Error::new(
@@ -128,16 +135,35 @@ impl ConnectionCore {
                 "connection is broken by an earlier error and cannot be reused",
             ));
         }
+        if let Some(why) = self.tenure.as_ref().and_then(Tenure::ended) {
+            return Err(not_sent(&self.addr, why));
+        }
         Ok(())
     }
 
     /// Marks the connection broken when `res` is an error that leaves it out of step
-    /// with the server or unsure of it (IO, a timeout, a malformed reply).
+    /// with the server or unsure of it (IO, a timeout, a malformed reply). A `READONLY`
+    /// reply ends the connection's tenure, when it has one: its server is a replica now.
     pub(crate) fn track<T>(&mut self, res: Result<T>) -> Result<T> {
-        if res.as_ref().is_err_and(Error::is_unrecoverable) {
-            self.broken = true;
+        if let Err(e) = &res {
+            if e.is_unrecoverable() {
+                self.broken = true;
+            } else if let Some(tenure) = &self.tenure {
+                end_on_readonly(tenure, &self.addr, e);
+            }
         }
         res
+    }
+
+    /// Opens the connection's tenure: it is refused once that ends.
+    pub(crate) fn set_tenure(&mut self, tenure: Tenure) {
+        self.tenure = Some(tenure);
+    }
+
+    /// The connection's tenure, for a driver that goes on elsewhere.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn tenure(&self) -> Option<&Tenure> {
+        self.tenure.as_ref()
     }
 
     /// Marks the connection broken for good.
@@ -146,8 +172,9 @@ impl ConnectionCore {
         self.broken = true;
     }
 
+    /// `true` once the connection broke, or its tenure ended.
     pub(crate) fn is_broken(&self) -> bool {
-        self.broken
+        self.broken || self.tenure.as_ref().is_some_and(|t| t.ended().is_some())
     }
 
     pub(crate) fn db(&self) -> i64 {
@@ -161,7 +188,7 @@ impl ConnectionCore {
     /// `true` when the connection is as it was set up: not broken, on database `db`,
     /// with no `AUTH`, `HELLO` or `RESET` since. Pools hand on only such connections.
     pub(crate) fn is_pristine(&self, db: i64) -> bool {
-        !self.broken && !self.state_changed && self.db == db
+        !self.is_broken() && !self.state_changed && self.db == db
     }
 
     /// Follows a command that succeeded and may have changed the connection's state.
@@ -271,6 +298,21 @@ impl ConnectionCore {
     #[cfg(feature = "tokio")]
     pub(crate) fn into_read_state(self) -> (BytesMut, Decoder) {
         (self.read_buf, self.decoder)
+    }
+}
+
+/// The error of a request refused because the tenure of its connection to `addr` ended
+/// for `why`: nothing was sent, so it is safe to send again elsewhere.
+pub(crate) fn not_sent(addr: &ConnectionAddr, why: &str) -> Error {
+    Error::new(ErrorKind::Connection, format!("not sent to {addr}: {why}"))
+}
+
+/// Ends `tenure` when `e` is a `READONLY` reply from `addr`: the server is a replica now.
+pub(crate) fn end_on_readonly(tenure: &Tenure, addr: &ConnectionAddr, e: &Error) {
+    if e.server_error()
+        .is_some_and(|e| e.kind() == ServerErrorKind::ReadOnly)
+    {
+        tenure.end(format!("{addr} answered READONLY: it is a replica now"));
     }
 }
 

@@ -31,6 +31,7 @@ use crate::error::{Error, Result};
 use crate::protocol::Frame;
 use crate::seam::ConnectionLike;
 use crate::table::BlockingWait;
+use crate::tenure::Tenure;
 use crate::types::FromRedisValue;
 use crate::value::Value;
 
@@ -349,6 +350,13 @@ impl Connection {
         Ok(())
     }
 
+    /// Ties the connection to `tenure`: once that ends, the connection refuses requests
+    /// before sending anything, and pools discard it. A [`Connector`](crate::Connector)
+    /// that picks servers by role (a Sentinel's master) sets it on what it opens.
+    pub fn set_tenure(&mut self, tenure: Tenure) {
+        self.core.set_tenure(tenure);
+    }
+
     /// `true` when the connection is still set up as it was opened: open, on database
     /// `db`, and with no `AUTH`, `HELLO` or `RESET` sent through it since. Pools hand
     /// on only such connections.
@@ -607,7 +615,7 @@ impl ConnectionLike for Connection {
         let plan = batch.plan();
         self.start(plan.blocking_wait());
         let replies = self.exchange(plan.wire())?;
-        plan.finish(replies)
+        self.core.track(plan.finish(replies))
     }
 
     fn db(&self) -> i64 {

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod decode_check;
 pub mod fake;
 pub mod resp;
+pub mod sentinel;
 pub mod server;
 
 use std::io::{Read, Write};

@@ -320,6 +320,7 @@ pub struct ServerConfig {
     unix_socket: bool,
     tls: Option<TlsFiles>,
     directives: Vec<Vec<String>>,
+    sentinel: bool,
 }
 
 /// The certificate, key and CA of a TLS server, and whether it asks clients for theirs.
@@ -341,6 +342,14 @@ impl ServerConfig {
 
     fn binary(&self) -> &'static Path {
         self.kind.unwrap_or_else(ServerKind::from_env).binary()
+    }
+
+    /// Runs a Sentinel (`--sentinel`) rather than a data node; its `sentinel ...`
+    /// directives come through [`ServerConfig::directive`].
+    #[must_use]
+    pub fn sentinel(mut self) -> Self {
+        self.sentinel = true;
+        self
     }
 
     /// Also listen on a Unix socket in the server's directory.
@@ -408,6 +417,10 @@ impl ServerConfig {
 #[derive(Debug)]
 pub struct RedisServer {
     child: Child,
+    /// How to start it again: the binary, its configuration file, `--sentinel`.
+    binary: &'static Path,
+    conf_path: PathBuf,
+    sentinel: bool,
     port: u16,
     tls_port: Option<u16>,
     dir: PathBuf,
@@ -458,16 +471,12 @@ impl RedisServer {
         }
         let conf_path = dir.join("redis.conf");
         fs::write(&conf_path, conf).map_err(|e| format!("cannot write the config: {e}"))?;
-        let child = Command::new(binary)
-            .arg(&conf_path)
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
+        let child = spawn(binary, &conf_path, &dir, config.sentinel)?;
         let mut server = RedisServer {
             child,
+            binary,
+            conf_path,
+            sentinel: config.sentinel,
             port,
             tls_port,
             dir,
@@ -527,6 +536,61 @@ impl RedisServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// Starts the server again after [`RedisServer::kill`], on the same port, from its
+    /// configuration file as it is now (a Sentinel rewrites its own).
+    ///
+    /// # Panics
+    ///
+    /// When it does not come back.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = spawn(self.binary, &self.conf_path, &self.dir, self.sentinel)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let back = self.wait_ready().is_ok();
+        assert!(
+            back,
+            "the server on port {} did not restart:\n{}",
+            self.port,
+            self.log()
+        );
+    }
+
+    /// Freezes the server (SIGSTOP): its sockets stay open and nothing answers, as a
+    /// half-open peer does.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a frozen server run again (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, which: &str) {
+        let status = Command::new("kill")
+            .arg(which)
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("cannot run kill");
+        assert!(status.success(), "kill {which} {} failed", self.child.id());
+    }
+}
+
+/// Runs `binary` on `conf` in `dir`, as a Sentinel when `sentinel` says.
+fn spawn(binary: &Path, conf: &Path, dir: &Path, sentinel: bool) -> Result<Child, String> {
+    let mut command = Command::new(binary);
+    command.arg(conf);
+    if sentinel {
+        command.arg("--sentinel");
+    }
+    command
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", binary.display()))
 }
 
 impl Drop for RedisServer {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use respec::{
     AsyncCommands, AsyncSentinelCommands, Client, Commands, Connection, ErrorKind, Script,
-    SentinelClient, SentinelCommands, Value,
+    SentinelClient, SentinelCommands, Tenure, Value,
 };
 use support::sentinel::{SERVICE, Topology, node_info, node_options, role, shared};
 use support::wait_until;
@@ -73,6 +73,18 @@ fn the_master_and_replicas_are_found_and_confirmed() {
     // Replicas refuse writes, as replicas do.
     let e = replica.set("found", "there").unwrap_err();
     assert_eq!(e.code(), Some("READONLY"), "{e}");
+    // New replica connections take the replicas in turn.
+    let replicas = sentinel.replicas();
+    let ports: std::collections::BTreeSet<String> = (0..4)
+        .map(|_| {
+            replicas
+                .get_dedicated_connection()
+                .unwrap()
+                .addr()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ports.len(), 2, "{ports:?}");
 
     // The Sentinel commands, on one Sentinel and on each.
     let mut con = sentinel.sentinel_connection().unwrap();
@@ -150,16 +162,90 @@ fn a_wrong_sentinel_password_is_an_error_naming_the_sentinel() {
     drop(topology);
 }
 
+/// Opens connections to one node under one tenure, as a connector that picks servers
+/// by role does.
+#[derive(Debug)]
+struct UnderTenure(respec::ConnectionInfo, Tenure);
+
+impl respec::Connector for UnderTenure {
+    fn options(&self) -> &respec::ConnectionInfo {
+        &self.0
+    }
+
+    fn connect(&self) -> respec::Result<Connection> {
+        let mut con = Connection::open(&self.0)?;
+        con.set_tenure(self.1.clone());
+        Ok(con)
+    }
+
+    fn connect_async(&self) -> respec::aio::ConnectFuture<'_> {
+        Box::pin(async {
+            let mut con = respec::aio::Connection::open(&self.0).await?;
+            con.set_tenure(self.1.clone());
+            Ok(con)
+        })
+    }
+}
+
+/// A master turned replica answers `READONLY`: that ends the tenure of the
+/// connections opened to it as a master, which then send nothing more.
+#[test]
+fn a_readonly_reply_ends_the_tenure() {
+    let shared = shared();
+    let topology = shared.lock();
+    let master = topology.master_port();
+    let replica = topology
+        .node_ports()
+        .into_iter()
+        .find(|p| *p != master)
+        .unwrap();
+    let tenure = Tenure::new();
+    let connector = UnderTenure(node_info(replica), tenure.clone());
+    let client = Client::with_connector(
+        Arc::new(connector),
+        respec::PoolConfig::default(),
+        respec::RetryPolicy::none(),
+    );
+    let mut con = client.get_connection().unwrap();
+    assert_eq!(con.set("k", 1).unwrap_err().code(), Some("READONLY"));
+    assert!(tenure.ended().unwrap().contains("READONLY"));
+    let e = con.get::<Option<i64>>("k").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Connection);
+    assert!(e.to_string().contains("not sent"), "{e}");
+
+    // The same on a multiplexed connection: it fails as a lost one, and the manager
+    // would reconnect.
+    let tenure = Tenure::new();
+    let client = Client::with_connector(
+        Arc::new(UnderTenure(node_info(replica), tenure.clone())),
+        respec::PoolConfig::default(),
+        respec::RetryPolicy::none(),
+    );
+    runtime().block_on(async {
+        let mut mux = client.get_multiplexed_async_connection().await.unwrap();
+        let e = mux.set("k", 1).await.unwrap_err();
+        assert_eq!(e.code(), Some("READONLY"));
+        assert!(tenure.ended().is_some());
+        assert!(!mux.is_connected());
+        let e = mux.get::<Option<i64>>("k").await.unwrap_err();
+        assert!(e.to_string().contains("not sent"), "{e}");
+    });
+}
+
 #[test]
 fn with_a_sentinel_down_the_others_answer() {
     let shared = shared();
     let mut topology = shared.lock();
     let master_port = topology.master_port();
-    let sentinel = client(&topology); // the first Sentinel is the one that goes down
+    // The first Sentinel is down, the second frozen (it takes connections and never
+    // answers): discovery passes both within their deadlines.
+    let sentinel = client(&topology);
     topology.sentinels()[0].kill();
+    topology.sentinels()[1].freeze();
     let mut master = sentinel.master();
     master.set("sentinel-down", 1).unwrap();
     assert_eq!(sentinel.current_master().unwrap().port, master_port);
+    topology.sentinels()[1].thaw();
     let asked = sentinel.on_each_sentinel(Commands::ping);
     assert_eq!(asked.iter().filter(|(_, r)| r.is_ok()).count(), 2);
     let (down, e) = asked.iter().find(|(_, r)| r.is_err()).unwrap();

@@ -531,9 +531,14 @@ impl Connection {
             .await
         };
         let reply = within(timeout, work).await;
-        let converted = self.end(reply)??;
-        // The command ran whether or not its reply converts.
-        self.core.note_state(cmd.view());
+        let converted = match self.end(reply)? {
+            Ok(converted) => {
+                // The command ran whether or not its reply converts.
+                self.core.note_state(cmd.view());
+                converted
+            }
+            Err(e) => Err(e.into()),
+        };
         self.core.track(converted)
     }
 

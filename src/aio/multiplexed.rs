@@ -715,7 +715,7 @@ impl AsyncConnectionLike for MultiplexedConnection {
                 "a batch reply for a single command",
             ));
         };
-        let converted = convert_reply(reply)?;
+        let converted = convert_reply(reply).and_then(|converted| converted);
         if let Err(e) = &converted
             && e.is_unrecoverable()
         {

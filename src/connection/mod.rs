@@ -605,9 +605,14 @@ impl ConnectionLike for Connection {
             Some(error) => Err(error),
             None => Ok(T::from_frame(frame)),
         })?;
-        // The command ran whether or not its reply converts.
-        let converted = reply?;
-        self.core.note_state(cmd.view());
+        let converted = match reply {
+            Ok(converted) => {
+                // The command ran whether or not its reply converts.
+                self.core.note_state(cmd.view());
+                converted
+            }
+            Err(e) => Err(e.into()),
+        };
         self.core.track(converted)
     }
 

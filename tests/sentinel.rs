@@ -73,7 +73,20 @@ fn the_master_and_replicas_are_found_and_confirmed() {
     // Replicas refuse writes, as replicas do.
     let e = replica.set("found", "there").unwrap_err();
     assert_eq!(e.code(), Some("READONLY"), "{e}");
-    // New replica connections take the replicas in turn.
+    // New replica connections take the replicas in turn, once the Sentinels see both
+    // healthy (after a failover in an earlier test, the old master takes a while to
+    // become a replica).
+    wait_until_long("the Sentinels see two healthy replicas", || {
+        let mut con = sentinel.sentinel_connection().unwrap();
+        let replicas: Vec<std::collections::HashMap<String, String>> =
+            con.sentinel_replicas(SERVICE).unwrap();
+        let healthy = replicas.iter().filter(|r| {
+            r.get("flags")
+                .is_some_and(|f| !f.contains("down") && !f.contains("disconnected"))
+                && r.get("master-link-status").is_some_and(|s| s == "ok")
+        });
+        healthy.count() == 2
+    });
     let replicas = sentinel.replicas();
     let ports: std::collections::BTreeSet<String> = (0..4)
         .map(|_| {

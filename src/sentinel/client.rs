@@ -60,6 +60,7 @@ use crate::retry::RetryPolicy;
 /// master.set("k", "v")?;
 /// let mut replicas = sentinel.replicas();
 /// let v: Option<String> = replicas.get("k")?;
+/// println!("{v:?}");
 /// # Ok(())
 /// # }
 /// ```

@@ -37,9 +37,7 @@ impl Tenure {
     /// Ends the tenure for `why`, which the connections' errors will give; `false` when
     /// it had ended already (the first reason stays).
     pub fn end(&self, why: impl Into<String>) -> bool {
-        let mut why = Some(why.into());
-        self.0.get_or_init(|| why.take().unwrap_or_default());
-        why.is_none()
+        self.0.set(why.into()).is_ok()
     }
 
     /// Why the tenure ended, once it has.
@@ -50,8 +48,8 @@ impl Tenure {
     }
 
     /// `true` when `self` and `other` are the same tenure.
-    #[must_use]
-    pub fn same_as(&self, other: &Tenure) -> bool {
+    #[cfg(test)]
+    pub(crate) fn same_as(&self, other: &Tenure) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
 }

@@ -17,7 +17,7 @@ use respec::{
     AsyncCommands, AsyncSentinelCommands, Client, Commands, Connection, ErrorKind, Script,
     SentinelClient, SentinelCommands, Tenure, Value,
 };
-use support::sentinel::{SERVICE, Topology, node_info, node_options, role, shared};
+use support::sentinel::{Frozen, SERVICE, Topology, node_info, node_options, role, shared};
 use support::wait_until;
 
 fn client(topology: &Topology) -> SentinelClient {
@@ -200,6 +200,25 @@ impl respec::Connector for UnderTenure {
     }
 }
 
+/// With no replica answering, reads through the replica client go to the master.
+#[test]
+fn with_no_replica_answering_reads_go_to_the_master() {
+    let shared = shared();
+    let topology = shared.lock();
+    let master = topology.master_port();
+    let sentinel = client(&topology);
+    let replicas = topology
+        .nodes()
+        .iter()
+        .filter(|n| n.port() != master)
+        .collect();
+    let frozen = Frozen::new(replicas);
+    let mut con = sentinel.replicas().get_dedicated_connection().unwrap();
+    assert_eq!(con.addr().to_string(), format!("127.0.0.1:{master}"));
+    assert_eq!(role_of(&mut con), "master");
+    drop(frozen);
+}
+
 /// A master turned replica answers `READONLY`: that ends the tenure of the
 /// connections opened to it as a master, which then send nothing more.
 #[test]
@@ -254,11 +273,11 @@ fn with_a_sentinel_down_the_others_answer() {
     // answers): discovery passes both within their deadlines.
     let sentinel = client(&topology);
     topology.sentinels()[0].kill();
-    topology.sentinels()[1].freeze();
+    let frozen = Frozen::new(vec![&topology.sentinels()[1]]);
     let mut master = sentinel.master();
     master.set("sentinel-down", 1).unwrap();
     assert_eq!(sentinel.current_master().unwrap().port, master_port);
-    topology.sentinels()[1].thaw();
+    drop(frozen);
     let asked = sentinel.on_each_sentinel(Commands::ping);
     assert_eq!(asked.iter().filter(|(_, r)| r.is_ok()).count(), 2);
     let (down, e) = asked.iter().find(|(_, r)| r.is_err()).unwrap();
@@ -393,26 +412,30 @@ fn check_writer(
     writes: &Writes,
     old: u16,
     new_master: &mut Connection,
-    old_sets: &[String],
+    old_sets: Option<&[String]>,
     t0: Instant,
 ) -> String {
     let switch = writes
         .switch(old)
         .unwrap_or_else(|| panic!("{label}: the client never followed the new master"));
     let (switch_n, switch_at) = (switch.n, switch.at);
-    let to_old_after: Vec<&String> = old_sets
-        .iter()
-        .filter(|key| {
-            key.strip_prefix(prefix)
-                .and_then(|n| n.strip_prefix(':'))
-                .and_then(|n| n.parse::<u64>().ok())
-                .is_some_and(|n| n >= switch_n)
-        })
-        .collect();
-    assert!(
-        to_old_after.is_empty(),
-        "{label}: writes reached the old master after the switch: {to_old_after:?}"
-    );
+    if let Some(old_sets) = old_sets {
+        let numbers: Vec<u64> = old_sets
+            .iter()
+            .filter_map(|key| key.strip_prefix(prefix)?.strip_prefix(':')?.parse().ok())
+            .collect();
+        // The monitor saw the writes the old master had before the switch: it was
+        // watching, so seeing none after it means none came.
+        assert!(
+            numbers.iter().any(|n| *n < switch_n),
+            "{label}: MONITOR on the old master saw none of the writes it served"
+        );
+        let after: Vec<&u64> = numbers.iter().filter(|n| **n >= switch_n).collect();
+        assert!(
+            after.is_empty(),
+            "{label}: writes reached the old master after the switch: {after:?}"
+        );
+    }
     let acked = writes.acked_since(switch_n);
     assert!(
         !acked.is_empty(),
@@ -441,6 +464,11 @@ fn check_writer(
         back.is_none(),
         "{label}: the client followed the old master again: {back:?}"
     );
+    let watched = if old_sets.is_some() {
+        " 0 sent to the old master after the switch (MONITOR);"
+    } else {
+        ""
+    };
     let failed = writes.log.iter().filter(|w| w.res.is_err()).count();
     let acked_before: Vec<u64> = writes
         .log
@@ -459,12 +487,37 @@ fn check_writer(
         .count();
     format!(
         "{label}: stopped writing to the old master {:?} after the event, first write acknowledged by the new one after {first_ok:?}; \
-         {} writes acknowledged since, all on the new master; 0 sent to the old master after the switch; \
+         {} writes acknowledged since, all on the new master;{watched} \
          {failed} writes failed cleanly; {lost} of {} writes the old master acknowledged before the switch are not on the new one",
         switch_at.duration_since(t0),
         acked.len(),
         acked_before.len(),
     )
+}
+
+/// Checks the sync and the async writer's stories after `event`, which the Sentinels
+/// took `promoted` to act on, and prints what was measured.
+fn report(
+    event: &str,
+    promoted: Duration,
+    [sync, asynchronous]: [&Writes; 2],
+    old: u16,
+    old_sets: Option<&[String]>,
+    t0: Instant,
+    new: u16,
+) {
+    let mut new_master = Connection::open(&node_info(new)).unwrap();
+    let lines = [
+        ("sync pooled client", "sync", sync),
+        ("async connection manager", "async", asynchronous),
+    ]
+    .map(|(label, prefix, writes)| {
+        check_writer(label, prefix, writes, old, &mut new_master, old_sets, t0)
+    });
+    eprintln!("{event}: the Sentinels named the new master after {promoted:?}");
+    for line in lines {
+        eprintln!("  {line}");
+    }
 }
 
 /// `SENTINEL FAILOVER` during writes from a sync and an async client.
@@ -497,32 +550,15 @@ fn a_failover_is_followed_and_the_old_master_gets_no_write_after_it() {
     stop_watch.store(true, Ordering::Relaxed);
     let old_sets = old_sets.join().unwrap();
 
-    let new = topology.master_port();
-    let mut new_master = Connection::open(&node_info(new)).unwrap();
-    let report = [
-        check_writer(
-            "sync pooled client",
-            "sync",
-            &sync,
-            old,
-            &mut new_master,
-            &old_sets,
-            t0,
-        ),
-        check_writer(
-            "async connection manager",
-            "async",
-            &asynchronous,
-            old,
-            &mut new_master,
-            &old_sets,
-            t0,
-        ),
-    ];
-    eprintln!("SENTINEL FAILOVER: the Sentinels named the new master after {promoted:?}");
-    for line in report {
-        eprintln!("  {line}");
-    }
+    report(
+        "SENTINEL FAILOVER",
+        promoted,
+        [&sync, &asynchronous],
+        old,
+        Some(&old_sets),
+        t0,
+        topology.master_port(),
+    );
     drop(topology);
 }
 
@@ -548,32 +584,16 @@ fn a_killed_master_is_replaced_after_the_promotion() {
     stop.store(true, Ordering::Relaxed);
     let [sync, asynchronous] = writers.map(|w| w.join().unwrap());
 
-    let new = topology.master_port();
-    let mut new_master = Connection::open(&node_info(new)).unwrap();
-    let report = [
-        check_writer(
-            "sync pooled client",
-            "sync",
-            &sync,
-            old,
-            &mut new_master,
-            &[],
-            t0,
-        ),
-        check_writer(
-            "async connection manager",
-            "async",
-            &asynchronous,
-            old,
-            &mut new_master,
-            &[],
-            t0,
-        ),
-    ];
-    eprintln!("master killed: the Sentinels named the new master after {promoted:?}");
-    for line in report {
-        eprintln!("  {line}");
-    }
+    // The old master is dead: nothing can reach it, so there is nothing to watch.
+    report(
+        "master killed",
+        promoted,
+        [&sync, &asynchronous],
+        old,
+        None,
+        t0,
+        topology.master_port(),
+    );
     // Back as a replica of the new master, for the tests after this one.
     topology.node(old).restart();
     wait_until_long("the old master rejoins as a replica", || {

@@ -4,7 +4,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use super::{
-    Attempts, Event, FAILOVER_STARTED, NodeAddr, PROMOTED_REPLICA, ROLE_TIMEOUT, Role,
+    Attempts, Event, FAILOVER_STARTED, NODE_TIMEOUT, NodeAddr, PROMOTED_REPLICA, Role,
     SWITCH_MASTER, Service, check_role, healthy_replicas,
 };
 use crate::connection::Connection;
@@ -55,11 +55,11 @@ pub(crate) fn ask_master(service: &Service) -> Result<NodeAddr> {
 }
 
 /// Connects to the node at `addr` and asks its `ROLE`, within the node's socket
-/// timeout (or [`ROLE_TIMEOUT`]).
+/// timeout (or [`NODE_TIMEOUT`]).
 fn open_node(service: &Service, addr: &NodeAddr) -> Result<(Connection, Value)> {
     let info = service.node_info(addr);
     let mut con = Connection::open(&info)?;
-    con.set_timeouts(Some(info.socket_timeout.unwrap_or(ROLE_TIMEOUT)), None)?;
+    con.set_timeouts(Some(info.socket_timeout.unwrap_or(NODE_TIMEOUT)), None)?;
     let role: Value = con.req_command(&crate::commands::role())?;
     con.set_timeouts(info.socket_timeout, None)?;
     Ok((con, role))

@@ -28,8 +28,9 @@ use crate::retry::RetryPolicy;
 /// or that fewer than [`min_other_sentinels`](SentinelBuilder::min_other_sentinels)
 /// other Sentinels see, is passed over for the next Sentinel's answer. The connection
 /// then asks the node its `ROLE` and is used only when the node says it is the master.
-/// Every step has a deadline: a Sentinel's timeouts (1 s unless its URL says), the
-/// node's socket timeout for `ROLE` (2 s unless set). When no Sentinel answers, the
+/// Every step has a deadline: a Sentinel's timeouts (1 s unless its URL says); the
+/// node's connect timeout for connecting and its setup, and its socket timeout for
+/// `ROLE` (2 s each unless set). When no Sentinel answers, the
 /// master followed so far is used.
 ///
 /// # Following a failover

@@ -32,9 +32,10 @@ pub const DEFAULT_SENTINEL_TIMEOUT: Duration = Duration::from_secs(1);
 /// How often the client asks a Sentinel where the master is, besides listening for
 /// `+switch-master`.
 pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(1);
-/// How long a data node may take to answer `ROLE` after connecting, unless its options
-/// set a socket timeout.
-pub(crate) const ROLE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a data node may take to connect and set up, and to answer `ROLE` then,
+/// unless its options set timeouts: a node that takes connections and never answers
+/// (a frozen one) must not hold discovery up.
+pub(crate) const NODE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a master a failover started to take the role from is not followed again,
 /// unless a Sentinel names another master first: long enough for a failover to promote
 /// its replica, short enough that a failover that gave up costs no more.
@@ -116,7 +117,7 @@ impl Service {
     pub(crate) fn new(
         name: String,
         sentinels: &[ConnectionInfo],
-        node_options: ConnectionInfo,
+        mut node_options: ConnectionInfo,
         min_other_sentinels: usize,
         check_interval: Duration,
     ) -> Result<Service> {
@@ -145,6 +146,10 @@ impl Service {
                 addrs.push(addr);
             }
         }
+        node_options.socket_connect_timeout = node_options
+            .socket_connect_timeout
+            .or(node_options.socket_timeout)
+            .or(Some(NODE_TIMEOUT));
         Ok(Service {
             name,
             sentinel_options,
@@ -700,6 +705,10 @@ mod tests {
         ])])]);
         assert_eq!(s.sentinels(), [addr(26380), addr(26379), addr(26381)]);
         assert_eq!(s.node_info(&addr(7000)).db, 2);
+        assert_eq!(
+            s.node_info(&addr(7000)).socket_connect_timeout,
+            Some(NODE_TIMEOUT)
+        );
         assert_eq!(
             s.sentinel_info(&addr(26381)).socket_timeout,
             Some(DEFAULT_SENTINEL_TIMEOUT)

@@ -1,7 +1,7 @@
 //! The tokio driver of Sentinel discovery: what `blocking.rs` does, on async
 //! connections, for the connections of async backends.
 
-use super::{Attempts, NodeAddr, ROLE_TIMEOUT, Role, Service, check_role, healthy_replicas};
+use super::{Attempts, NODE_TIMEOUT, NodeAddr, Role, Service, check_role, healthy_replicas};
 use crate::aio::Connection;
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
@@ -46,10 +46,10 @@ async fn ask_master(service: &Service) -> Result<NodeAddr> {
 }
 
 /// Connects to the node at `addr` and asks its `ROLE`, within the node's socket
-/// timeout (or [`ROLE_TIMEOUT`]).
+/// timeout (or [`NODE_TIMEOUT`]).
 async fn open_node(service: &Service, addr: &NodeAddr) -> Result<(Connection, Value)> {
     let info = service.node_info(addr);
-    let limit = info.socket_timeout.unwrap_or(ROLE_TIMEOUT);
+    let limit = info.socket_timeout.unwrap_or(NODE_TIMEOUT);
     let open = async {
         let mut con = Connection::open(&info).await?;
         let role: Value = con.req_command(&crate::commands::role()).await?;

@@ -186,6 +186,11 @@ impl Topology {
             .unwrap_or_else(|| panic!("no data node on port {port}"))
     }
 
+    /// The data nodes.
+    pub fn nodes(&self) -> &[RedisServer] {
+        &self.nodes
+    }
+
     /// The Sentinels.
     pub fn sentinels(&mut self) -> &mut [RedisServer] {
         &mut self.sentinels
@@ -242,6 +247,27 @@ fn replica_in_sync(port: u16, master: u16) -> bool {
         .query(&mut con)
         .unwrap_or_default();
     info.contains(&format!("master_port:{master}")) && info.contains("master_link_status:up")
+}
+
+/// Servers frozen (SIGSTOP) until this is dropped, also when a test panics, so that
+/// the tests after it find them running.
+pub struct Frozen<'a>(Vec<&'a RedisServer>);
+
+impl<'a> Frozen<'a> {
+    pub fn new(servers: Vec<&'a RedisServer>) -> Frozen<'a> {
+        for server in &servers {
+            server.freeze();
+        }
+        Frozen(servers)
+    }
+}
+
+impl Drop for Frozen<'_> {
+    fn drop(&mut self) {
+        for server in &self.0 {
+            server.thaw();
+        }
+    }
 }
 
 /// A data node with a password, a replica of `master` when given.

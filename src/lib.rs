@@ -83,6 +83,7 @@ pub mod __private;
 pub mod aio;
 mod batch;
 mod client;
+mod cluster;
 mod cmd;
 pub mod commands;
 mod connection;
@@ -110,11 +111,17 @@ mod value;
 
 pub use batch::Batch;
 pub use client::{Client, Retrying};
+pub use cluster::blocking::ClusterConnection;
+pub use cluster::client::{ClusterBuilder, ClusterClient};
+pub use cluster::{
+    AddressRemap, ClusterStats, DEFAULT_DISCOVERY_TIMEOUT, DEFAULT_MAX_REDIRECTS, DEFAULT_NODE_TIMEOUT,
+    DEFAULT_REFRESH_INTERVAL, ReadFrom,
+};
 pub use cmd::{Args, Cmd, cmd};
 pub use commands::{AsyncCommands, AsyncSentinelCommands, Commands, SentinelCommands};
 pub use connection::{
     CertReqs, Connection, ConnectionAddr, ConnectionInfo, CredentialProvider,
-    CredentialProviderHandle, Credentials, DEFAULT_PORT, IntoConnectionInfo, Password,
+    CredentialProviderHandle, Credentials, DEFAULT_PORT, IntoConnectionInfo, NodeAddr, Password,
     ProtocolVersion, StaticCredentials, TlsOptions,
 };
 pub use connector::Connector;
@@ -130,7 +137,7 @@ pub use scan::{ScanCommands, ScanIter};
 pub use script::{Script, ScriptInvocation};
 pub use seam::{AsyncConnectionLike, ConnectionLike};
 pub use sentinel::client::{SentinelBuilder, SentinelClient};
-pub use sentinel::{DEFAULT_CHECK_INTERVAL, DEFAULT_SENTINEL_TIMEOUT, NodeAddr};
+pub use sentinel::{DEFAULT_CHECK_INTERVAL, DEFAULT_SENTINEL_TIMEOUT};
 pub use tenure::Tenure;
 pub use transaction::{Transaction, transaction};
 pub use types::{FromRedisValue, RedisWrite, ToRedisArgs, from_redis_value};

@@ -218,6 +218,23 @@ fn key_extraction_agrees_with_the_server() {
 }
 
 #[test]
+fn a_key_count_over_groups_counts_groups_not_arguments() {
+    // MSETEX numkeys key value [key value ...]: the count is of pairs, every other
+    // argument a key.
+    let args = ["MSETEX", "2", "a", "x", "b", "y", "EX", "10"];
+    assert_eq!(local_keys(&args), ["a", "b"]);
+    let server = support::RedisServer::start();
+    let mut con = support::connect(&server, ProtocolVersion::Resp2);
+    let known = cmd("COMMAND INFO")
+        .arg("MSETEX")
+        .query::<Vec<Option<respec::Value>>>(&mut con)
+        .is_ok_and(|info| info.first().is_some_and(Option::is_some));
+    if support::server_has("MSETEX", known) {
+        assert_eq!(server_keys(&mut con, &args), ["a", "b"]);
+    }
+}
+
+#[test]
 fn shard_channels_route_like_keys() {
     // SPUBLISH's channel is a NOT_KEY spec: no key for the server, but the slot decides
     // where it goes, so the table reports it.

@@ -11,6 +11,25 @@ use crate::error::{Error, Result};
 /// The port used when a `redis://` URL names none.
 pub const DEFAULT_PORT: u16 = 6379;
 
+/// A node's host and port, as Sentinels and cluster nodes name each other.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NodeAddr {
+    /// The host: an IP address, as Sentinels and cluster nodes report them, or a name.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+}
+
+impl fmt::Display for NodeAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
 /// Where the server is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 pub use info::{
     CertReqs, ConnectionAddr, ConnectionInfo, CredentialProvider, CredentialProviderHandle,
-    Credentials, DEFAULT_PORT, IntoConnectionInfo, Password, ProtocolVersion, StaticCredentials,
-    TlsOptions,
+    Credentials, DEFAULT_PORT, IntoConnectionInfo, NodeAddr, Password, ProtocolVersion,
+    StaticCredentials, TlsOptions,
 };
 
 use self::busy_poll::{BusyPoll, Pollable};

@@ -20,6 +20,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::cmd::Cmd;
+pub(crate) use crate::connection::info::NodeAddr;
 use crate::connection::info::{ConnectionAddr, ConnectionInfo};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipeline::Pipeline;
@@ -55,25 +56,6 @@ pub(crate) enum Event {
     Promoted(NodeAddr),
     /// A failover told `replica` to stop replicating `master`.
     FailoverStarted { master: NodeAddr, replica: NodeAddr },
-}
-
-/// A host and port, as Sentinels name nodes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct NodeAddr {
-    /// The host (an IP address, as Sentinels report them, or a name).
-    pub host: String,
-    /// The port.
-    pub port: u16,
-}
-
-impl fmt::Display for NodeAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
-    }
 }
 
 /// The role a data node must confirm with `ROLE` after connecting.

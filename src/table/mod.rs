@@ -539,7 +539,8 @@ impl KeySpec {
                     return;
                 };
                 let first = first + first_key as isize;
-                (first, first + count - 1, step as isize)
+                let step = step as isize;
+                (first, first + (count - 1) * step, step)
             }
             FindKeys::Unknown => return,
         };

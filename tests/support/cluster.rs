@@ -5,6 +5,8 @@
 //! dropped, also when a test panics.
 
 use std::collections::BTreeSet;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::{Duration, Instant};
 
 use respec::{Connection, ProtocolVersion, cmd};
@@ -15,6 +17,63 @@ use super::server::{RedisServer, ServerKind};
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// The slots of a cluster.
 pub const SLOTS: u16 = 16_384;
+
+/// The 3+3 cluster of this test binary, started by the first test that asks and killed
+/// when the last one holding it lets go.
+pub fn shared() -> SharedCluster {
+    static SHARED: Mutex<Weak<RwLock<Cluster>>> = Mutex::new(Weak::new());
+    let mut slot = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    let cluster = slot.upgrade().unwrap_or_else(|| {
+        let fresh = Arc::new(RwLock::new(Cluster::start(3, 1)));
+        *slot = Arc::downgrade(&fresh);
+        fresh
+    });
+    drop(slot);
+    SharedCluster(cluster)
+}
+
+/// A hold on the shared cluster. Tests that leave its shape alone [`read`] it together;
+/// one that fails nodes over, kills, freezes or moves slots [`write`]s it, alone, and
+/// leaves it whole again when done (also on panic).
+///
+/// [`read`]: SharedCluster::read
+/// [`write`]: SharedCluster::write
+pub struct SharedCluster(Arc<RwLock<Cluster>>);
+
+impl SharedCluster {
+    /// The cluster, shared with the other readers.
+    pub fn read(&self) -> RwLockReadGuard<'_, Cluster> {
+        self.0.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The cluster, alone; made whole again when the guard goes.
+    pub fn write(&self) -> Disrupting<'_> {
+        Disrupting(self.0.write().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// The cluster held by a test that changes its shape; see [`SharedCluster::write`].
+pub struct Disrupting<'a>(RwLockWriteGuard<'a, Cluster>);
+
+impl Deref for Disrupting<'_> {
+    type Target = Cluster;
+
+    fn deref(&self) -> &Cluster {
+        &self.0
+    }
+}
+
+impl DerefMut for Disrupting<'_> {
+    fn deref_mut(&mut self) -> &mut Cluster {
+        &mut self.0
+    }
+}
+
+impl Drop for Disrupting<'_> {
+    fn drop(&mut self) {
+        self.0.settle();
+    }
+}
 
 /// A running cluster: `primaries` first in [`Cluster::nodes`], then their replicas.
 #[derive(Debug)]
@@ -119,14 +178,112 @@ impl Cluster {
             .expect("every slot has a primary")
     }
 
+    /// Makes the cluster whole again after a test: frozen nodes thawed, killed ones
+    /// restarted (they rejoin as they were, or as replicas of who took over), every slot
+    /// served, and every node seeing every replica in sync.
+    pub fn settle(&mut self) {
+        for node in &mut self.nodes {
+            node.thaw();
+            if !node.is_running() {
+                node.restart();
+            }
+        }
+        let total = self.nodes.len();
+        let replicas = total - self.primaries;
+        self.wait_until("every node knows every other, none failing", |con| {
+            let nodes: String = cmd("CLUSTER NODES").query(con).unwrap_or_default();
+            nodes.lines().count() == total
+                && !nodes.contains("fail")
+                && !nodes.contains("handshake")
+        });
+        self.wait_until("the cluster state is ok on every node", |con| {
+            let info: String = cmd("CLUSTER INFO").query(con).unwrap_or_default();
+            info.contains("cluster_state:ok")
+        });
+        self.wait_until("every node sees every replica", |con| {
+            replicas_seen(con) == replicas
+        });
+        self.wait_until("every replica is in sync", |con| {
+            let info: String = cmd("INFO")
+                .arg("replication")
+                .query(con)
+                .unwrap_or_default();
+            info.contains("role:master") || info.contains("master_link_status:up")
+        });
+    }
+
+    /// The URL of every node, for a client's seeds.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::url).collect()
+    }
+
+    /// The index of the node at `port`.
+    pub fn index_of(&self, port: u16) -> usize {
+        self.nodes
+            .iter()
+            .position(|node| node.port() == port)
+            .unwrap_or_else(|| panic!("no node at port {port}"))
+    }
+
+    /// The node at `idx`, to kill, freeze or restart.
+    pub fn node_mut(&mut self, idx: usize) -> &mut RedisServer {
+        &mut self.nodes[idx]
+    }
+
+    /// The port of the node that serves `slot` now, as node `asked` sees it.
+    pub fn primary_port_of(&self, slot: u16) -> u16 {
+        let mut con = connect(&self.nodes[0]);
+        let slots: respec::Value = cmd("CLUSTER SLOTS").query(&mut con).expect("CLUSTER SLOTS");
+        let respec::Value::Array(ranges) = slots else {
+            panic!("CLUSTER SLOTS: {slots:?}")
+        };
+        for range in ranges {
+            let respec::Value::Array(fields) = range else { continue };
+            let (Some(respec::Value::Int(first)), Some(respec::Value::Int(last))) =
+                (fields.first(), fields.get(1))
+            else {
+                continue;
+            };
+            if (*first..=*last).contains(&i64::from(slot))
+                && let Some(respec::Value::Array(node)) = fields.get(2)
+                && let Some(respec::Value::Int(port)) = node.get(1)
+            {
+                return *port as u16;
+            }
+        }
+        panic!("no node serves slot {slot}")
+    }
+
+    /// The ports of the replicas of the primary at `port`, as that primary sees them.
+    pub fn replica_ports_of(&self, port: u16) -> Vec<u16> {
+        let primary = self.index_of(port);
+        let mut con = connect(&self.nodes[primary]);
+        let info: String = cmd("INFO").arg("replication").query(&mut con).expect("INFO");
+        info.lines()
+            .filter(|line| line.starts_with("slave") && line.contains("state=online"))
+            .filter_map(|line| {
+                let port = line.split(',').find_map(|f| f.strip_prefix("port="))?;
+                port.parse().ok()
+            })
+            .collect()
+    }
+
     /// A new connection to node `idx`.
     pub fn connect(&self, idx: usize) -> Connection {
         connect(&self.nodes[idx])
     }
 
     fn wait_until(&self, what: &str, mut ready: impl FnMut(&mut Connection) -> bool) {
-        let mut cons: Vec<Connection> = self.nodes.iter().map(connect).collect();
-        wait_for(what, || cons.iter_mut().all(&mut ready));
+        // Connections are opened again when one fails: a node may just have restarted.
+        let mut cons: Vec<Option<Connection>> = self.nodes.iter().map(|_| None).collect();
+        wait_for(what, || {
+            cons.iter_mut().zip(&self.nodes).all(|(con, node)| {
+                if con.as_ref().is_none_or(|c| !respec::ConnectionLike::is_open(c)) {
+                    *con = try_connect(node);
+                }
+                con.as_mut().is_some_and(&mut ready)
+            })
+        });
     }
 }
 
@@ -154,6 +311,13 @@ fn start_node() -> RedisServer {
         config = config.directive(&["cluster-databases", "16"]);
     }
     config.start()
+}
+
+fn try_connect(node: &RedisServer) -> Option<Connection> {
+    let mut info: respec::ConnectionInfo = node.url().parse().ok()?;
+    info.protocol = ProtocolVersion::Resp2;
+    info.socket_timeout = Some(Duration::from_secs(1));
+    Connection::open(&info).ok()
 }
 
 fn connect(node: &RedisServer) -> Connection {

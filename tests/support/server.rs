@@ -531,6 +531,11 @@ impl RedisServer {
         self.unix_socket.as_deref()
     }
 
+    /// `true` while the server's process runs (frozen or not).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Kills the server at once (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -1,0 +1,682 @@
+//! The cluster client's core, without IO: the slot map shared by every connection of a
+//! client ([`State`]), where each command goes ([`route`]), and what to do after a
+//! failure ([`recovery`]). The blocking and tokio drivers send, read the map again when
+//! told, and wait; the decisions are made here, once for both.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::connection::info::{ConnectionAddr, ConnectionInfo, NodeAddr};
+use crate::deadline;
+use crate::error::{Error, ErrorKind, Result};
+use crate::retry::{RetryPolicy, random_u64};
+use crate::value::{RedirectKind, ServerErrorKind};
+
+pub(crate) mod blocking;
+pub(crate) mod client;
+pub(crate) mod route;
+pub(crate) mod topology;
+
+use topology::{Moved, Topology};
+
+/// How many nodes a refresh asks for their view of the slot map, when it can.
+const VIEWS_WANTED: usize = 3;
+
+/// How many redirections and retries one request follows at most, by default.
+pub const DEFAULT_MAX_REDIRECTS: u32 = 16;
+
+/// How long creating a client or reading the slot map again may take at most, by
+/// default.
+pub const DEFAULT_DISCOVERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a cluster node may take to connect and to answer, unless the node options
+/// say: a frozen node must not hold a request up for ever.
+pub const DEFAULT_NODE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often the slot map is read again while the client is in use, by default.
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Where read-only commands go. Writes always go to the primary of their slot.
+///
+/// A command is read-only when the command table flags it `READONLY` (`GET`, `HGETALL`,
+/// `XRANGE`...). Replicas serve reads after `READONLY` on their connection, which the
+/// client sends when it connects to one; what they return may lag behind the primary.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ReadFrom {
+    /// The primary, always (the default).
+    #[default]
+    Primary,
+    /// The primary and its replicas, in turn.
+    RoundRobin,
+    /// The replicas, in turn; the primary when the shard has no healthy replica.
+    PreferReplica,
+    /// The replicas in this availability zone (a node's `availability-zone`), in turn;
+    /// then the other replicas, then the primary.
+    AvailabilityZone(String),
+}
+
+/// Maps the address a node reports to the one to connect to (NAT, containers).
+pub type AddressRemap = Arc<dyn Fn(&NodeAddr) -> NodeAddr + Send + Sync>;
+
+/// What a cluster client has met so far: for tests, dashboards and curiosity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClusterStats {
+    /// `MOVED` replies followed.
+    pub moved: u64,
+    /// `ASK` replies followed.
+    pub asked: u64,
+    /// Retries after `TRYAGAIN`, `CLUSTERDOWN`, `MASTERDOWN`, `LOADING`, `READONLY`,
+    /// `UNBLOCKED` or a connection error.
+    pub retries: u64,
+    /// Times the slot map was read (or tried), discovery included.
+    pub refreshes: u64,
+}
+
+/// The counters behind [`ClusterStats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    moved: AtomicU64,
+    asked: AtomicU64,
+    retries: AtomicU64,
+}
+
+/// What a cluster client is made of: its seeds, how nodes are connected, and its
+/// policies.
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) seeds: Vec<NodeAddr>,
+    /// The options every node is connected with; the address is the node's.
+    pub(crate) node_options: ConnectionInfo,
+    pub(crate) read_from: ReadFrom,
+    pub(crate) max_redirects: u32,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) require_full_coverage: bool,
+    pub(crate) remap: Option<AddressRemap>,
+    pub(crate) discovery_timeout: Duration,
+    pub(crate) refresh_interval: Option<Duration>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("seeds", &self.seeds)
+            .field("node_options", &self.node_options)
+            .field("read_from", &self.read_from)
+            .field("max_redirects", &self.max_redirects)
+            .field("retry", &self.retry)
+            .field("require_full_coverage", &self.require_full_coverage)
+            .field("remap", &self.remap.as_ref().map(|_| "..."))
+            .field("discovery_timeout", &self.discovery_timeout)
+            .field("refresh_interval", &self.refresh_interval)
+            .finish()
+    }
+}
+
+/// What every connection of one cluster client shares: the configuration, the slot map
+/// and when it was read, which replica serves next, and the replicas to avoid until the
+/// map is read again.
+pub(crate) struct State {
+    pub(crate) config: Config,
+    topology: RwLock<Arc<Topology>>,
+    /// Counts every change to the map: a refresh that finds it moved on since it was
+    /// asked for has nothing to do.
+    version: AtomicU64,
+    refreshed: Mutex<Instant>,
+    /// Counts the refreshes done (or tried).
+    refreshes: AtomicU64,
+    /// The names of commands asked about with `COMMAND INFO`, asked once each.
+    learning: Mutex<HashSet<Vec<u8>>>,
+    next_replica: AtomicUsize,
+    /// Replicas that failed since the last refresh: reads pass them over.
+    failing: Mutex<HashSet<NodeAddr>>,
+    /// The availability zone of each node met so far.
+    zones: RwLock<std::collections::HashMap<NodeAddr, String>>,
+    /// Held by the one sync refresh under way.
+    pub(crate) refreshing: Mutex<()>,
+    counters: Counters,
+}
+
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("State")
+            .field("config", &self.config)
+            .field("topology", &self.topology())
+            .finish_non_exhaustive()
+    }
+}
+
+impl State {
+    pub(crate) fn new(mut config: Config) -> State {
+        let options = &mut config.node_options;
+        if options.socket_connect_timeout.is_none() {
+            options.socket_connect_timeout =
+                Some(options.socket_timeout.unwrap_or(DEFAULT_NODE_TIMEOUT));
+        }
+        if options.socket_timeout.is_none() {
+            options.socket_timeout = Some(DEFAULT_NODE_TIMEOUT);
+        }
+        State {
+            config,
+            topology: RwLock::new(Arc::new(Topology::empty())),
+            version: AtomicU64::new(0),
+            refreshed: Mutex::new(Instant::now()),
+            refreshes: AtomicU64::new(0),
+            learning: Mutex::default(),
+            next_replica: AtomicUsize::new(0),
+            failing: Mutex::default(),
+            zones: RwLock::default(),
+            refreshing: Mutex::new(()),
+            counters: Counters::default(),
+        }
+    }
+
+    /// The slot map now.
+    pub(crate) fn topology(&self) -> Arc<Topology> {
+        Arc::clone(&self.topology.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// How many times the map changed.
+    pub(crate) fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// `true` once the refresh interval passed since the map was last read.
+    pub(crate) fn refresh_due(&self) -> bool {
+        let Some(every) = self.config.refresh_interval else {
+            return false;
+        };
+        let refreshed = *self.refreshed.lock().unwrap_or_else(PoisonError::into_inner);
+        refreshed.elapsed() >= every
+    }
+
+    /// Notes that the map was just read (or tried), so the next periodic refresh waits
+    /// for the interval again.
+    pub(crate) fn mark_refreshed(&self) {
+        *self.refreshed.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+        self.refreshes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// What the client met so far.
+    pub(crate) fn stats(&self) -> ClusterStats {
+        let c = &self.counters;
+        ClusterStats {
+            moved: c.moved.load(Ordering::Relaxed),
+            asked: c.asked.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            refreshes: self.refreshes(),
+        }
+    }
+
+    /// Counts a recovery about to be followed.
+    pub(crate) fn count(&self, recovery: &Recovery) {
+        let counter = match recovery {
+            Recovery::Moved { .. } => &self.counters.moved,
+            Recovery::Ask(_) => &self.counters.asked,
+            Recovery::Retry { .. } => &self.counters.retries,
+            Recovery::Fail { .. } => return,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many refreshes were done or tried.
+    pub(crate) fn refreshes(&self) -> u64 {
+        self.refreshes.load(Ordering::Acquire)
+    }
+
+    /// `true` the first time a command the table does not know is met: it is then asked
+    /// about with `COMMAND INFO`, once.
+    pub(crate) fn should_learn(&self, name: &[u8]) -> bool {
+        let mut learning = self.learning.lock().unwrap_or_else(PoisonError::into_inner);
+        learning.insert(name.to_ascii_uppercase())
+    }
+
+    /// Whether nodes are reached with TLS.
+    pub(crate) fn tls(&self) -> bool {
+        matches!(self.config.node_options.addr, ConnectionAddr::TcpTls { .. })
+    }
+
+    /// The options a node is connected with.
+    pub(crate) fn node_info(&self, addr: &NodeAddr) -> ConnectionInfo {
+        let mut info = self.config.node_options.clone();
+        let (host, port) = (addr.host.clone(), addr.port);
+        info.addr = if self.tls() {
+            ConnectionAddr::TcpTls { host, port }
+        } else {
+            ConnectionAddr::Tcp { host, port }
+        };
+        info
+    }
+
+    /// The address to connect to for one a node reported.
+    pub(crate) fn remap(&self, addr: NodeAddr) -> NodeAddr {
+        match &self.config.remap {
+            Some(remap) => remap(&addr),
+            None => addr,
+        }
+    }
+
+    /// The nodes to ask for the slot map, in order: the known primaries (in a random
+    /// order, so that clients spread), their replicas, then the seeds; each once.
+    pub(crate) fn candidates(&self) -> Vec<NodeAddr> {
+        let topology = self.topology();
+        let mut primaries: Vec<&NodeAddr> = topology.shards().iter().map(|s| &s.primary).collect();
+        if !primaries.is_empty() {
+            let turn = random_u64() as usize % primaries.len();
+            primaries.rotate_left(turn);
+        }
+        let replicas = topology.shards().iter().flat_map(|s| &s.replicas);
+        let mut all: Vec<NodeAddr> = Vec::new();
+        for addr in primaries.into_iter().chain(replicas).chain(&self.config.seeds) {
+            if !all.contains(addr) {
+                all.push(addr.clone());
+            }
+        }
+        all
+    }
+
+    /// Whether enough views were gathered for a refresh.
+    pub(crate) fn enough_views(views: usize) -> bool {
+        views >= VIEWS_WANTED
+    }
+
+    /// Takes the view most of the nodes asked agree on as the new map. With
+    /// `require_full_coverage`, a map that leaves a slot unserved is refused, and the
+    /// old one stays.
+    ///
+    /// # Errors
+    ///
+    /// No node answered (each node's reason is listed), or the map is partial.
+    pub(crate) fn install(
+        &self,
+        views: Vec<Topology>,
+        failures: &[(NodeAddr, Error)],
+    ) -> Result<()> {
+        self.mark_refreshed();
+        let Some((mut topology, _)) = topology::agreed(views) else {
+            let mut reasons: Vec<String> =
+                failures.iter().map(|(addr, e)| format!("{addr}: {e}")).collect();
+            if reasons.is_empty() {
+                reasons.push("no node to ask".to_owned());
+            }
+            return Err(Error::new(
+                ErrorKind::Connection,
+                format!(
+                    "cannot read the cluster's slot map: {}",
+                    reasons.join("; ")
+                ),
+            ));
+        };
+        if self.config.require_full_coverage && topology.uncovered() > 0 {
+            return Err(Error::new(
+                ErrorKind::Connection,
+                format!(
+                    "the cluster does not serve every slot (missing: {}); set \
+                     require_full_coverage(false) to use it anyway",
+                    topology.uncovered_ranges()
+                ),
+            ));
+        }
+        if let Some(remap) = &self.config.remap {
+            topology.remap(remap.as_ref());
+        }
+        let mut current = self.topology.write().unwrap_or_else(PoisonError::into_inner);
+        if **current != topology {
+            *current = Arc::new(topology);
+            self.version.fetch_add(1, Ordering::AcqRel);
+        }
+        drop(current);
+        self.failing.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        Ok(())
+    }
+
+    /// Patches the map for `MOVED slot addr`; `true` when the map should be read again
+    /// (a failover, or a node it did not know).
+    pub(crate) fn moved(&self, slot: u16, addr: &NodeAddr) -> bool {
+        let mut current = self.topology.write().unwrap_or_else(PoisonError::into_inner);
+        let mut patched = (**current).clone();
+        let moved = patched.moved(slot, addr);
+        *current = Arc::new(patched);
+        self.version.fetch_add(1, Ordering::AcqRel);
+        moved != Moved::Migrated
+    }
+
+    /// Notes that a node failed: reads pass it over until the map is read again.
+    pub(crate) fn failed(&self, addr: &NodeAddr) {
+        let mut failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
+        failing.insert(addr.clone());
+    }
+
+    /// Notes a node's availability zone.
+    pub(crate) fn set_zone(&self, addr: &NodeAddr, zone: String) {
+        let mut zones = self.zones.write().unwrap_or_else(PoisonError::into_inner);
+        zones.insert(addr.clone(), zone);
+    }
+
+    /// The node that serves a command for `slot`: the primary, or for a read-only
+    /// command, a node chosen by [`ReadFrom`].
+    ///
+    /// # Errors
+    ///
+    /// No shard serves the slot.
+    pub(crate) fn node_for(&self, slot: u16, read_only: bool) -> Result<NodeAddr> {
+        let topology = self.topology();
+        let shard = topology.shard(slot).ok_or_else(|| route::uncovered(slot))?;
+        if !read_only || self.config.read_from == ReadFrom::Primary {
+            return Ok(shard.primary.clone());
+        }
+        let failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
+        let healthy: Vec<&NodeAddr> = shard
+            .replicas
+            .iter()
+            .filter(|r| !failing.contains(*r))
+            .collect();
+        drop(failing);
+        let turn = self.next_replica.fetch_add(1, Ordering::Relaxed);
+        let pick = |nodes: &[&NodeAddr]| {
+            nodes
+                .get(turn % nodes.len().max(1))
+                .map(|&addr| addr.clone())
+        };
+        let chosen = match &self.config.read_from {
+            ReadFrom::Primary => None,
+            ReadFrom::RoundRobin => {
+                let mut all = vec![&shard.primary];
+                all.extend(healthy);
+                pick(&all)
+            }
+            ReadFrom::PreferReplica => pick(&healthy),
+            ReadFrom::AvailabilityZone(zone) => {
+                let zones = self.zones.read().unwrap_or_else(PoisonError::into_inner);
+                let local: Vec<&NodeAddr> = healthy
+                    .iter()
+                    .copied()
+                    .filter(|r| zones.get(*r) == Some(zone))
+                    .collect();
+                drop(zones);
+                pick(&local).or_else(|| pick(&healthy))
+            }
+        };
+        Ok(chosen.unwrap_or_else(|| shard.primary.clone()))
+    }
+
+    /// Any primary, for a keyless command.
+    ///
+    /// # Errors
+    ///
+    /// The map has no shard yet.
+    pub(crate) fn any_primary(&self) -> Result<NodeAddr> {
+        let topology = self.topology();
+        let shards = topology.shards();
+        let turn = random_u64() as usize % shards.len().max(1);
+        shards
+            .get(turn)
+            .map(|s| s.primary.clone())
+            .ok_or_else(no_nodes)
+    }
+
+    /// Every primary, or every node, for a command that fans out.
+    pub(crate) fn fan_out(&self, all_nodes: bool) -> Vec<NodeAddr> {
+        let topology = self.topology();
+        if all_nodes {
+            topology.nodes().cloned().collect()
+        } else {
+            topology.shards().iter().map(|s| s.primary.clone()).collect()
+        }
+    }
+
+    /// How long one request may take with its retries: the nodes' socket timeout.
+    pub(crate) fn request_deadline(&self) -> Option<Instant> {
+        deadline::after(
+            self.config
+                .node_options
+                .socket_timeout
+                .unwrap_or(DEFAULT_NODE_TIMEOUT),
+        )
+    }
+}
+
+/// Where one request goes, once routed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// The node serving this slot (the primary, or for a read a node [`ReadFrom`] picks).
+    Slot(u16),
+    /// Any primary.
+    AnyPrimary,
+    /// This node, and no other: redirections are not followed.
+    Node(NodeAddr),
+}
+
+impl State {
+    /// The node `target` names now.
+    ///
+    /// # Errors
+    ///
+    /// The slot is not served, or the map has no node.
+    pub(crate) fn resolve(&self, target: &Target, read_only: bool) -> Result<NodeAddr> {
+        match target {
+            Target::Slot(slot) => self.node_for(*slot, read_only),
+            Target::AnyPrimary => self.any_primary(),
+            Target::Node(addr) => Ok(addr.clone()),
+        }
+    }
+}
+
+/// The one slot of an atomic batch (a transaction), whose commands must all share it;
+/// `None` when no command has a key.
+///
+/// # Errors
+///
+/// [`ErrorKind::InvalidInput`] naming two of the slots, before anything is sent.
+pub(crate) fn atomic_slot(batch: &crate::batch::Batch) -> Result<Option<u16>> {
+    let mut first: Option<u16> = None;
+    for cmd in batch.cmds() {
+        for slot in route::slots_of(&cmd) {
+            match first {
+                None => first = Some(slot),
+                Some(seen) if seen != slot => {
+                    return Err(Error::invalid_input(format!(
+                        "a transaction's keys map to different slots ({seen} and {slot}): in \
+                         a cluster every key of a transaction must share a slot (use a hash \
+                         tag: {{user1}}.a, {{user1}}.b)"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(first)
+}
+
+/// `true` for an error after which a connection is no longer used.
+pub(crate) fn breaks_connection(error: &Error) -> bool {
+    matches!(error.kind(), ErrorKind::Connection | ErrorKind::Timeout | ErrorKind::Protocol)
+}
+
+fn no_nodes() -> Error {
+    Error::new(
+        ErrorKind::Connection,
+        "the cluster's slot map has no node yet",
+    )
+}
+
+/// What to do after a request failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Recovery {
+    /// The slot has a new owner: patch the map (and read it again when the patch says),
+    /// then send there.
+    Moved { slot: u16, addr: NodeAddr },
+    /// Send `ASKING` and the command to this node, once; the map stays.
+    Ask(NodeAddr),
+    /// Wait a little (reading the map again first when `refresh`), then route again.
+    Retry { refresh: bool },
+    /// Return the error; read the map again first when `refresh`.
+    Fail { refresh: bool },
+}
+
+/// What to do after `error`, for a request that was `sent` (or may have been), of a
+/// command that only reads when `read_only`.
+///
+/// - `MOVED`: patch and follow; `ASK`: follow once with `ASKING`.
+/// - `TRYAGAIN` (a multi-key command in a slot migrating), `MASTERDOWN`, `LOADING`: wait
+///   and try again; `CLUSTERDOWN` also reads the map again.
+/// - `READONLY` (a write reached a primary turned replica) and `UNBLOCKED` (a blocked
+///   client whose node failed over): read the map again and retry; nothing ran.
+/// - A connection error: retried only when nothing was sent or the command only reads;
+///   a write that may have run is returned, never sent again. The map is read again
+///   either way. A timeout is returned: the request's time is spent.
+pub(crate) fn recovery(error: &Error, sent: bool, read_only: bool) -> Recovery {
+    if let Some(redirect) = error.redirect() {
+        return match redirect.kind {
+            RedirectKind::Moved => Recovery::Moved {
+                slot: redirect.slot,
+                addr: parse_addr(&redirect.address),
+            },
+            RedirectKind::Ask => Recovery::Ask(parse_addr(&redirect.address)),
+        };
+    }
+    if let Some(server) = error.server_error() {
+        return match server.kind() {
+            ServerErrorKind::TryAgain | ServerErrorKind::MasterDown | ServerErrorKind::Loading => {
+                Recovery::Retry { refresh: false }
+            }
+            ServerErrorKind::ClusterDown | ServerErrorKind::ReadOnly => {
+                Recovery::Retry { refresh: true }
+            }
+            _ if server.code() == "UNBLOCKED" => Recovery::Retry { refresh: true },
+            _ => Recovery::Fail { refresh: false },
+        };
+    }
+    match error.kind() {
+        ErrorKind::Connection if !sent || read_only => Recovery::Retry { refresh: true },
+        ErrorKind::Connection | ErrorKind::Timeout => Recovery::Fail { refresh: true },
+        _ => Recovery::Fail { refresh: false },
+    }
+}
+
+/// A node's address as a redirection names it: `host:port`, `[v6]:port`.
+fn parse_addr(address: &str) -> NodeAddr {
+    let (host, port) = address.rsplit_once(':').unwrap_or((address, "0"));
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    NodeAddr {
+        host: host.to_owned(),
+        port: port.parse().unwrap_or(0),
+    }
+}
+
+/// The tries one request may still make: redirections and retries together, within the
+/// request's deadline.
+pub(crate) struct Attempts {
+    left: u32,
+    retries: u32,
+    /// `None`: no deadline.
+    deadline: Option<Instant>,
+}
+
+impl Attempts {
+    pub(crate) fn new(state: &State) -> Attempts {
+        Attempts {
+            left: state.config.max_redirects.max(1),
+            retries: 0,
+            deadline: state.request_deadline(),
+        }
+    }
+
+    /// Takes one try; `false` when none is left.
+    pub(crate) fn take(&mut self) -> bool {
+        if self.left == 0 || self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return false;
+        }
+        self.left -= 1;
+        true
+    }
+
+    /// How long to wait before the next retry; `None` when the wait would pass the
+    /// deadline.
+    pub(crate) fn wait(&mut self, retry: &RetryPolicy) -> Option<Duration> {
+        let wait = retry.delay(self.retries);
+        self.retries += 1;
+        match self.deadline {
+            None => Some(wait),
+            Some(deadline) => {
+                let left = deadline.checked_duration_since(Instant::now())?;
+                (wait < left).then_some(wait)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::ServerError;
+
+    fn server(line: &str) -> Error {
+        ServerError::new(line).into()
+    }
+
+    #[test]
+    fn recovery_follows_the_reply() {
+        let moved = recovery(&server("MOVED 3999 127.0.0.1:7002"), true, false);
+        assert_eq!(
+            moved,
+            Recovery::Moved {
+                slot: 3999,
+                addr: NodeAddr {
+                    host: "127.0.0.1".into(),
+                    port: 7002
+                }
+            }
+        );
+        let ask = recovery(&server("ASK 1 [::1]:7003"), true, false);
+        assert_eq!(
+            ask,
+            Recovery::Ask(NodeAddr {
+                host: "::1".into(),
+                port: 7003
+            })
+        );
+        for line in ["TRYAGAIN x", "MASTERDOWN x", "LOADING x"] {
+            assert_eq!(
+                recovery(&server(line), true, false),
+                Recovery::Retry { refresh: false }
+            );
+        }
+        for line in ["CLUSTERDOWN x", "READONLY x", "UNBLOCKED x"] {
+            assert_eq!(
+                recovery(&server(line), true, false),
+                Recovery::Retry { refresh: true }
+            );
+        }
+        assert_eq!(
+            recovery(&server("WRONGTYPE x"), true, false),
+            Recovery::Fail { refresh: false }
+        );
+    }
+
+    #[test]
+    fn a_write_that_may_have_run_is_never_sent_again() {
+        let lost = Error::new(ErrorKind::Connection, "connection reset");
+        assert_eq!(
+            recovery(&lost, true, false),
+            Recovery::Fail { refresh: true }
+        );
+        assert_eq!(
+            recovery(&lost, false, false),
+            Recovery::Retry { refresh: true }
+        );
+        assert_eq!(
+            recovery(&lost, true, true),
+            Recovery::Retry { refresh: true }
+        );
+        let timeout = Error::new(ErrorKind::Timeout, "timed out");
+        assert_eq!(
+            recovery(&timeout, true, true),
+            Recovery::Fail { refresh: true }
+        );
+    }
+}

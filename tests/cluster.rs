@@ -1,0 +1,239 @@
+//! The cluster client against a real 3+3 cluster: routing by key specs and tips,
+//! splitting and merging, fan-out, redirections while slots move, failovers, crashed
+//! and frozen primaries, pipelines and the toolkit; sync and async.
+//!
+//! One cluster serves the whole binary (`support::cluster::shared`): tests that leave
+//! its shape alone share it, each with keys of its own; tests that move slots or fail
+//! nodes over hold it alone and leave it whole. The failover tests print what they
+//! measured; run them with `--nocapture` to see it.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use respec::commands::slot::key_slot;
+use respec::{
+    ClusterClient, ClusterConnection, Commands, ErrorKind, Script, Value, cmd,
+    pipe,
+};
+use support::cluster::{Cluster, shared};
+
+fn client(cluster: &Cluster) -> ClusterClient {
+    ClusterClient::new(cluster.urls()).expect("a cluster client")
+}
+
+fn connection(cluster: &Cluster) -> ClusterConnection {
+    client(cluster).get_connection().expect("a cluster connection")
+}
+
+/// A key of `prefix` in each primary's slots, as the cluster started.
+fn key_per_primary(prefix: &str) -> Vec<String> {
+    (0..3)
+        .map(|idx| support::cluster::key_served_by(idx, 3, prefix))
+        .collect()
+}
+
+#[test]
+fn commands_go_to_the_shard_of_their_key() {
+    let shared = shared();
+    let cluster = shared.read();
+    let mut con = connection(&cluster);
+    for (idx, key) in key_per_primary("route:").iter().enumerate() {
+        con.set(key, idx as i64).unwrap();
+        let back: i64 = con.get(key).unwrap();
+        assert_eq!(back, idx as i64);
+        // The key is where its slot says, and nowhere else.
+        let port = cluster.primary_port_of(key_slot(key.as_bytes()));
+        let mut owner = cluster.connect(cluster.index_of(port));
+        let exists: i64 = cmd("EXISTS").arg(key).query(&mut owner).unwrap();
+        assert_eq!(exists, 1, "{key} is on the node serving its slot");
+    }
+    // Hash tags keep keys together: a multi-key command on one slot runs as one.
+    con.set("{route-tag}a", "x").unwrap();
+    con.rename("{route-tag}a", "{route-tag}b").unwrap();
+    let moved: Option<String> = con.get("{route-tag}b").unwrap();
+    assert_eq!(moved.as_deref(), Some("x"));
+}
+
+#[test]
+fn keys_in_several_slots_are_refused_before_anything_is_sent() {
+    let shared = shared();
+    let cluster = shared.read();
+    let mut con = connection(&cluster);
+    let keys = key_per_primary("cross:");
+    con.set(&keys[0], "kept").unwrap();
+    let e = con.rename(&keys[0], &keys[1]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    let text = e.to_string();
+    for key in &keys[..2] {
+        let slot = key_slot(key.as_bytes()).to_string();
+        assert!(text.contains(&slot), "{text} names slot {slot}");
+    }
+    let kept: Option<String> = con.get(&keys[0]).unwrap();
+    assert_eq!(kept.as_deref(), Some("kept"), "nothing ran");
+
+    let mut transaction = pipe();
+    transaction.atomic().set(&keys[0], 1).set(&keys[1], 2);
+    let e = transaction.query::<Value>(&mut con).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    let kept: Option<String> = con.get(&keys[0]).unwrap();
+    assert_eq!(kept.as_deref(), Some("kept"), "no part of the transaction ran");
+}
+
+#[test]
+fn multi_shard_commands_split_per_slot_and_come_back_in_order() {
+    let shared = shared();
+    let cluster = shared.read();
+    let mut con = connection(&cluster);
+    let keys: Vec<String> = (0..50).map(|n| format!("split:{n}")).collect();
+    let slots: BTreeSet<u16> = keys.iter().map(|k| key_slot(k.as_bytes())).collect();
+    assert!(slots.len() > 10, "the keys spread over many slots");
+    let pairs: Vec<(String, usize)> = keys.iter().cloned().zip(0..).collect();
+    con.mset(&pairs).unwrap();
+    let mut asked = keys.clone();
+    asked.insert(7, "split:missing".to_owned());
+    let values: Vec<Option<usize>> = con.mget(&asked).unwrap();
+    let mut expected: Vec<Option<usize>> = (0..50).map(Some).collect();
+    expected.insert(7, None);
+    assert_eq!(values, expected, "in the caller's order");
+    let exists: i64 = con.exists(&asked).unwrap();
+    assert_eq!(exists, 50, "summed over the shards");
+    let touched: i64 = con.touch(&keys).unwrap();
+    assert_eq!(touched, 50);
+    let deleted: i64 = con.del(&keys[..25]).unwrap();
+    assert_eq!(deleted, 25);
+    let unlinked: i64 = con.unlink(&keys).unwrap();
+    assert_eq!(unlinked, 25);
+}
+
+#[test]
+fn keyless_commands_fan_out_and_their_replies_merge_by_policy() {
+    let shared = shared();
+    let cluster = shared.read();
+    let client = client(&cluster);
+    let mut con = client.get_connection().unwrap();
+    assert_eq!(client.nodes().len(), 6, "{:?}", client.nodes());
+    for key in key_per_primary("fanout:") {
+        con.set(&key, 1).unwrap();
+    }
+    // DBSIZE: the sum of the primaries' sizes.
+    let total: i64 = con.dbsize().unwrap();
+    let direct: i64 = (0..3)
+        .map(|idx| cmd("DBSIZE").query::<i64>(&mut cluster.connect(idx)).unwrap())
+        .sum();
+    let again: i64 = con.dbsize().unwrap();
+    assert!(
+        (total.min(again)..=total.max(again)).contains(&direct) || total == direct,
+        "DBSIZE {total} (then {again}) against {direct} counted node by node"
+    );
+    // KEYS: every primary's keys joined.
+    let found: Vec<String> = con.keys("fanout:*").unwrap();
+    assert_eq!(found.len(), 3, "{found:?}");
+    // PING: all succeeded.
+    let pong: String = con.ping().unwrap();
+    assert_eq!(pong, "PONG");
+    // SCRIPT LOAD goes to every node, and SCRIPT EXISTS is their logical and.
+    let script = Script::new("return 'fan-out'");
+    let hash: String = cmd("SCRIPT").arg("LOAD").arg(script.code()).query(&mut con).unwrap();
+    assert_eq!(hash, script.hash());
+    for idx in 0..cluster.nodes().len() {
+        let exists: Vec<bool> = cmd("SCRIPT")
+            .arg("EXISTS")
+            .arg(script.hash())
+            .query(&mut cluster.connect(idx))
+            .unwrap();
+        assert_eq!(exists, [true], "loaded on node {idx}");
+    }
+    let exists: Vec<bool> = cmd("SCRIPT")
+        .arg("EXISTS")
+        .arg(script.hash())
+        .arg("0000")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(exists, [true, false]);
+    // INFO: each node's reply, by address.
+    let info: std::collections::HashMap<String, String> = con.info().unwrap();
+    assert_eq!(info.len(), 3, "{:?}", info.keys());
+    assert!(info.values().all(|text| text.contains("redis_version") || text.contains("valkey")));
+    // RANDOMKEY: a key one of the primaries holds.
+    let random: Option<String> = con.randomkey().unwrap();
+    assert!(random.is_some());
+}
+
+#[test]
+fn pipelines_split_by_node_and_come_back_in_order() {
+    let shared = shared();
+    let cluster = shared.read();
+    let mut con = connection(&cluster);
+    let keys: Vec<String> = (0..30).map(|n| format!("pipe:{n}")).collect();
+    let mut pipeline = pipe();
+    for (n, key) in keys.iter().enumerate() {
+        pipeline.set(key, n).ignore().incr(key);
+    }
+    pipeline.mget(&keys).dbsize().get("pipe:missing");
+    let (incremented, got, size, missing): (Vec<i64>, Vec<i64>, i64, Option<String>) = {
+        let replies: Vec<Value> = pipeline.query(&mut con).unwrap();
+        assert_eq!(replies.len(), 30 + 3);
+        let incremented = replies[..30]
+            .iter()
+            .map(|v| respec::from_redis_value(v.clone()).unwrap())
+            .collect();
+        (
+            incremented,
+            respec::from_redis_value(replies[30].clone()).unwrap(),
+            respec::from_redis_value(replies[31].clone()).unwrap(),
+            respec::from_redis_value(replies[32].clone()).unwrap(),
+        )
+    };
+    let expected: Vec<i64> = (1..=30).collect();
+    let _ = &expected;
+    assert_eq!(incremented, expected);
+    assert_eq!(got, expected);
+    assert!(size >= 30);
+    assert_eq!(missing, None);
+
+    // A transaction on one slot runs as one.
+    let mut transaction = pipe();
+    transaction
+        .atomic()
+        .set("{pipe-tx}a", 1)
+        .incrby("{pipe-tx}a", 2)
+        .get("{pipe-tx}a");
+    let (_, incr, get): ((), i64, i64) = transaction.query(&mut con).unwrap();
+    assert_eq!((incr, get), (3, 3));
+}
+
+#[test]
+fn scripts_run_by_key_slot_and_load_where_missing() {
+    let shared = shared();
+    let cluster = shared.read();
+    let mut con = connection(&cluster);
+    let script = Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+    for key in key_per_primary("script:") {
+        let n: i64 = script.key(&key).arg(5).invoke(&mut con).unwrap();
+        assert_eq!(n, 5);
+    }
+}
+
+#[test]
+fn a_seed_that_does_not_answer_is_passed_over_and_none_is_an_error_in_time() {
+    let shared = shared();
+    let cluster = shared.read();
+    let dead = format!("redis://127.0.0.1:{}", support::server::free_port());
+    let mut seeds = vec![dead.clone()];
+    seeds.extend(cluster.urls());
+    let mut con = ClusterClient::new(seeds).unwrap().get_connection().unwrap();
+    con.set("seed:k", 1).unwrap();
+
+    let started = std::time::Instant::now();
+    let alone = ClusterClient::builder()
+        .seed(dead.as_str())
+        .discovery_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let e = alone.get_connection().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Connection, "{e}");
+    assert!(e.to_string().contains(&dead[8..]), "names the seed: {e}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

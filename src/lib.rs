@@ -114,8 +114,8 @@ pub use client::{Client, Retrying};
 pub use cluster::blocking::ClusterConnection;
 pub use cluster::client::{ClusterBuilder, ClusterClient};
 pub use cluster::{
-    AddressRemap, ClusterStats, DEFAULT_DISCOVERY_TIMEOUT, DEFAULT_MAX_REDIRECTS, DEFAULT_NODE_TIMEOUT,
-    DEFAULT_REFRESH_INTERVAL, ReadFrom,
+    AddressRemap, ClusterStats, DEFAULT_DISCOVERY_TIMEOUT, DEFAULT_MAX_REDIRECTS,
+    DEFAULT_NODE_TIMEOUT, DEFAULT_REFRESH_INTERVAL, ReadFrom,
 };
 pub use cmd::{Args, Cmd, cmd};
 pub use commands::{AsyncCommands, AsyncSentinelCommands, Commands, SentinelCommands};

@@ -14,8 +14,7 @@ use std::time::Duration;
 
 use respec::commands::slot::key_slot;
 use respec::{
-    ClusterClient, ClusterConnection, Commands, ErrorKind, Script, Value, cmd,
-    pipe,
+    AsyncCommands, ClusterClient, ClusterConnection, Commands, ErrorKind, Script, Value, cmd, pipe,
 };
 use support::cluster::{Cluster, shared};
 
@@ -24,7 +23,9 @@ fn client(cluster: &Cluster) -> ClusterClient {
 }
 
 fn connection(cluster: &Cluster) -> ClusterConnection {
-    client(cluster).get_connection().expect("a cluster connection")
+    client(cluster)
+        .get_connection()
+        .expect("a cluster connection")
 }
 
 /// A key of `prefix` in each primary's slots, as the cluster started.
@@ -78,7 +79,11 @@ fn keys_in_several_slots_are_refused_before_anything_is_sent() {
     let e = transaction.query::<Value>(&mut con).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
     let kept: Option<String> = con.get(&keys[0]).unwrap();
-    assert_eq!(kept.as_deref(), Some("kept"), "no part of the transaction ran");
+    assert_eq!(
+        kept.as_deref(),
+        Some("kept"),
+        "no part of the transaction ran"
+    );
 }
 
 #[test]
@@ -120,7 +125,11 @@ fn keyless_commands_fan_out_and_their_replies_merge_by_policy() {
     // DBSIZE: the sum of the primaries' sizes.
     let total: i64 = con.dbsize().unwrap();
     let direct: i64 = (0..3)
-        .map(|idx| cmd("DBSIZE").query::<i64>(&mut cluster.connect(idx)).unwrap())
+        .map(|idx| {
+            cmd("DBSIZE")
+                .query::<i64>(&mut cluster.connect(idx))
+                .unwrap()
+        })
         .sum();
     let again: i64 = con.dbsize().unwrap();
     assert!(
@@ -135,7 +144,11 @@ fn keyless_commands_fan_out_and_their_replies_merge_by_policy() {
     assert_eq!(pong, "PONG");
     // SCRIPT LOAD goes to every node, and SCRIPT EXISTS is their logical and.
     let script = Script::new("return 'fan-out'");
-    let hash: String = cmd("SCRIPT").arg("LOAD").arg(script.code()).query(&mut con).unwrap();
+    let hash: String = cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(script.code())
+        .query(&mut con)
+        .unwrap();
     assert_eq!(hash, script.hash());
     for idx in 0..cluster.nodes().len() {
         let exists: Vec<bool> = cmd("SCRIPT")
@@ -155,7 +168,10 @@ fn keyless_commands_fan_out_and_their_replies_merge_by_policy() {
     // INFO: each node's reply, by address.
     let info: std::collections::HashMap<String, String> = con.info().unwrap();
     assert_eq!(info.len(), 3, "{:?}", info.keys());
-    assert!(info.values().all(|text| text.contains("redis_version") || text.contains("valkey")));
+    assert!(
+        info.values()
+            .all(|text| text.contains("redis_version") || text.contains("valkey"))
+    );
     // RANDOMKEY: a key one of the primaries holds.
     let random: Option<String> = con.randomkey().unwrap();
     assert!(random.is_some());
@@ -236,4 +252,133 @@ fn a_seed_that_does_not_answer_is_passed_over_and_none_is_an_error_in_time() {
     assert_eq!(e.kind(), ErrorKind::Connection, "{e}");
     assert!(e.to_string().contains(&dead[8..]), "names the seed: {e}");
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+/// How many times node `idx` ran `GET`, by its command statistics.
+fn gets_served(cluster: &Cluster, idx: usize) -> u64 {
+    let stats: String = cmd("INFO")
+        .arg("commandstats")
+        .query(&mut cluster.connect(idx))
+        .unwrap();
+    stats
+        .lines()
+        .find_map(|line| line.strip_prefix("cmdstat_get:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|calls| calls.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn async_tasks_share_one_connection_per_node() {
+    let shared = shared();
+    let cluster = shared.read();
+    let client = client(&cluster);
+    runtime().block_on(async {
+        let con = client.get_async_connection().await.unwrap();
+        let mut tasks = tokio::task::JoinSet::new();
+        for task in 0..100 {
+            let mut con = con.clone();
+            tasks.spawn(async move {
+                let key = format!("async:{task}");
+                for n in 1..=10 {
+                    let v: i64 = con.incr(&key).await.unwrap();
+                    assert_eq!(v, n);
+                }
+                let v: i64 = con.get(&key).await.unwrap();
+                v
+            });
+        }
+        let mut total = 0;
+        while let Some(done) = tasks.join_next().await {
+            total += done.unwrap();
+        }
+        assert_eq!(total, 1000);
+
+        let mut con = con.clone();
+        let keys: Vec<String> = (0..100).map(|n| format!("async:{n}")).collect();
+        let values: Vec<i64> = con.mget(&keys).await.unwrap();
+        assert_eq!(values, vec![10; 100]);
+        let size: i64 = con.dbsize().await.unwrap();
+        assert!(size >= 100);
+        let e = con.rename(&keys[0], &keys[1]).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        let deleted: i64 = con.del(&keys).await.unwrap();
+        assert_eq!(deleted, 100);
+
+        let mut pipeline = pipe();
+        for key in &keys {
+            pipeline.set(key, 1).ignore().incr(key);
+        }
+        let incremented: Vec<i64> = pipeline.query_async(&mut con).await.unwrap();
+        assert_eq!(incremented, vec![2; 100]);
+        let mut transaction = pipe();
+        transaction
+            .atomic()
+            .set("{async-tx}a", 5)
+            .get("{async-tx}a");
+        let (_, five): ((), i64) = transaction.query_async(&mut con).await.unwrap();
+        assert_eq!(five, 5);
+
+        let script = Script::new("return redis.call('GET', KEYS[1])");
+        let one: i64 = script.key(&keys[3]).invoke_async(&mut con).await.unwrap();
+        assert_eq!(one, 2);
+    });
+}
+
+#[test]
+fn reads_go_to_replicas_when_allowed_and_writes_never_do() {
+    let shared = shared();
+    let cluster = shared.read();
+    let key = support::cluster::key_served_by(0, 3, "replica-read:");
+    let primary = cluster.index_of(cluster.primary_port_of(key_slot(key.as_bytes())));
+    let replicas: Vec<usize> = cluster
+        .replica_ports_of(cluster.nodes()[primary].port())
+        .into_iter()
+        .map(|port| cluster.index_of(port))
+        .collect();
+    assert_eq!(replicas.len(), 1);
+    let client = ClusterClient::builder()
+        .seed(cluster.urls()[0].as_str())
+        .read_from(respec::ReadFrom::PreferReplica)
+        .build()
+        .unwrap();
+    let mut con = client.get_connection().unwrap();
+    con.set(&key, "v").unwrap();
+    cmd("WAIT")
+        .arg(1)
+        .arg(1000)
+        .exec(&mut cluster.connect(primary))
+        .unwrap();
+    // The replica counts as healthy once the map says it is online.
+    support::wait_until("the replica to serve reads", || {
+        client.refresh_slots().unwrap();
+        let before = gets_served(&cluster, replicas[0]);
+        let _: Option<String> = con.get(&key).unwrap();
+        gets_served(&cluster, replicas[0]) > before
+    });
+    let (primary_before, replica_before) = (
+        gets_served(&cluster, primary),
+        gets_served(&cluster, replicas[0]),
+    );
+    for _ in 0..20 {
+        let v: String = con.get(&key).unwrap();
+        assert_eq!(v, "v");
+    }
+    assert_eq!(gets_served(&cluster, primary), primary_before);
+    assert_eq!(gets_served(&cluster, replicas[0]), replica_before + 20);
+    // Writes still go to the primary.
+    con.set(&key, "w").unwrap();
+    let on_primary: String = cmd("GET")
+        .arg(&key)
+        .query(&mut cluster.connect(primary))
+        .unwrap();
+    assert_eq!(on_primary, "w");
 }

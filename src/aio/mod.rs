@@ -21,6 +21,7 @@ pub use connection::{Connection, DEFAULT_RESPONSE_TIMEOUT};
 pub use manager::ConnectionManager;
 pub use multiplexed::{MultiplexedConnection, MultiplexedStats};
 
+pub use crate::cluster::tokio::ClusterConnection;
 pub use crate::connector::ConnectFuture;
 pub use crate::lock::tokio::{Lock, LockGuard};
 pub use crate::monitor::tokio::Monitor;

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use super::route::{self, Route, merge_nodes, merge_split};
 use super::topology::Topology;
-use super::{Attempts, Recovery, State, Target, atomic_slot, breaks_connection, recovery};
+use super::{
+    Attempts, Recovery, State, Target, ZONE_QUERY, atomic_slot, breaks_connection, convert,
+    recovery,
+};
 use crate::batch::Batch;
 use crate::cmd::{Cmd, cmd};
 use crate::connection::Connection;
@@ -207,7 +210,11 @@ impl ClusterConnection {
     /// Runs commands bound for several nodes: one batch per node, then each command a
     /// node redirected or failed on its own, by the rules of [`ClusterConnection::run`].
     /// Replies come back in the commands' order, error replies as values.
-    fn run_grouped(&mut self, cmds: &[(Cmd, Target)], scripts: &[crate::Script]) -> Result<Vec<Value>> {
+    fn run_grouped(
+        &mut self,
+        cmds: &[(Cmd, Target)],
+        scripts: &[crate::Script],
+    ) -> Result<Vec<Value>> {
         let mut replies: Vec<Option<Value>> = vec![None; cmds.len()];
         let mut groups: Vec<(NodeAddr, Vec<usize>)> = Vec::new();
         let mut alone = Vec::new();
@@ -375,14 +382,6 @@ fn error_as_value(reply: Result<Value>, addr: &NodeAddr) -> Result<Value> {
     }
 }
 
-/// A merged reply converted to what the caller asked for; an error reply as an error.
-pub(crate) fn convert<T: FromRedisValue>(value: Value) -> Result<T> {
-    match value {
-        Value::ServerError(e) => Err(e.into()),
-        value => T::from_redis_value(value),
-    }
-}
-
 impl ConnectionLike for ClusterConnection {
     fn req_command<T: FromRedisValue>(&mut self, command: &Cmd) -> Result<T> {
         self.refresh_if_due();
@@ -476,7 +475,10 @@ pub(crate) fn open_node(state: &State, addr: &NodeAddr) -> Result<Connection> {
 /// coverage is required.
 pub(crate) fn refresh(state: &State) -> Result<()> {
     let seen = state.refreshes();
-    let _one = state.refreshing.lock().unwrap_or_else(PoisonError::into_inner);
+    let _one = state
+        .refreshing
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     if state.refreshes() != seen {
         return Ok(());
     }
@@ -499,17 +501,32 @@ pub(crate) fn refresh(state: &State) -> Result<()> {
             Err(e) => failures.push((addr, e)),
         }
     }
-    state.install(views, &failures)
+    state.install(views, &failures)?;
+    for addr in state.zones_unknown() {
+        let left = deadline.and_then(|d| d.checked_duration_since(Instant::now()));
+        let Some(left) = left.filter(|left| !left.is_zero()) else {
+            break;
+        };
+        let zone = open_within(state, &addr, left)
+            .and_then(|mut con| cmd(ZONE_QUERY).query::<Value>(&mut con));
+        state.set_zone(&addr, zone);
+    }
+    Ok(())
+}
+
+/// A connection of its own to a node, connected and answering within `within`.
+fn open_within(state: &State, addr: &NodeAddr, within: Duration) -> Result<Connection> {
+    let mut info = state.node_info(addr);
+    let cap = |t: Option<Duration>| Some(t.map_or(within, |t| t.min(within)));
+    info.socket_timeout = cap(info.socket_timeout);
+    info.socket_connect_timeout = cap(info.socket_connect_timeout);
+    Connection::open(&info)
 }
 
 /// One node's view of the slot map: `CLUSTER SHARDS`, or `CLUSTER SLOTS` where the
 /// server has no `SHARDS`.
 fn ask_view(state: &State, addr: &NodeAddr, within: Duration) -> Result<Topology> {
-    let mut info = state.node_info(addr);
-    let cap = |t: Option<Duration>| Some(t.map_or(within, |t| t.min(within)));
-    info.socket_timeout = cap(info.socket_timeout);
-    info.socket_connect_timeout = cap(info.socket_connect_timeout);
-    let mut con = Connection::open(&info)?;
+    let mut con = open_within(state, addr, within)?;
     match cmd("CLUSTER").arg("SHARDS").query::<Value>(&mut con) {
         Ok(reply) => Topology::from_shards(reply, addr, state.tls()),
         Err(e) if e.server_error().is_some() => {

@@ -125,6 +125,18 @@ impl ClusterClient {
         Ok(ClusterConnection::new(Arc::clone(&self.state)))
     }
 
+    /// An async connection to the cluster: an
+    /// [`AsyncConnectionLike`](crate::AsyncConnectionLike), cheap to clone, over one
+    /// multiplexed connection per node. The first reads the slot map.
+    ///
+    /// # Errors
+    ///
+    /// As [`ClusterClient::get_connection`].
+    #[cfg(feature = "tokio")]
+    pub async fn get_async_connection(&self) -> Result<crate::aio::ClusterConnection> {
+        crate::aio::ClusterConnection::new(Arc::clone(&self.state)).await
+    }
+
     /// Reads the slot map now.
     ///
     /// # Errors

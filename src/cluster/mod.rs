@@ -13,14 +13,20 @@ use crate::connection::info::{ConnectionAddr, ConnectionInfo, NodeAddr};
 use crate::deadline;
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry::{RetryPolicy, random_u64};
-use crate::value::{RedirectKind, ServerErrorKind};
+use crate::types::FromRedisValue;
+use crate::value::{RedirectKind, ServerErrorKind, Value};
 
 pub(crate) mod blocking;
 pub(crate) mod client;
 pub(crate) mod route;
+#[cfg(feature = "tokio")]
+pub(crate) mod tokio;
 pub(crate) mod topology;
 
 use topology::{Moved, Topology};
+
+/// What a node is asked for its availability zone (Valkey 8.1's setting).
+pub(crate) const ZONE_QUERY: &str = "CONFIG GET availability-zone";
 
 /// How many nodes a refresh asks for their view of the slot map, when it can.
 const VIEWS_WANTED: usize = 3;
@@ -190,14 +196,20 @@ impl State {
         let Some(every) = self.config.refresh_interval else {
             return false;
         };
-        let refreshed = *self.refreshed.lock().unwrap_or_else(PoisonError::into_inner);
+        let refreshed = *self
+            .refreshed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         refreshed.elapsed() >= every
     }
 
     /// Notes that the map was just read (or tried), so the next periodic refresh waits
     /// for the interval again.
     pub(crate) fn mark_refreshed(&self) {
-        *self.refreshed.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+        *self
+            .refreshed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
         self.refreshes.fetch_add(1, Ordering::AcqRel);
     }
 
@@ -271,7 +283,11 @@ impl State {
         }
         let replicas = topology.shards().iter().flat_map(|s| &s.replicas);
         let mut all: Vec<NodeAddr> = Vec::new();
-        for addr in primaries.into_iter().chain(replicas).chain(&self.config.seeds) {
+        for addr in primaries
+            .into_iter()
+            .chain(replicas)
+            .chain(&self.config.seeds)
+        {
             if !all.contains(addr) {
                 all.push(addr.clone());
             }
@@ -298,17 +314,16 @@ impl State {
     ) -> Result<()> {
         self.mark_refreshed();
         let Some((mut topology, _)) = topology::agreed(views) else {
-            let mut reasons: Vec<String> =
-                failures.iter().map(|(addr, e)| format!("{addr}: {e}")).collect();
+            let mut reasons: Vec<String> = failures
+                .iter()
+                .map(|(addr, e)| format!("{addr}: {e}"))
+                .collect();
             if reasons.is_empty() {
                 reasons.push("no node to ask".to_owned());
             }
             return Err(Error::new(
                 ErrorKind::Connection,
-                format!(
-                    "cannot read the cluster's slot map: {}",
-                    reasons.join("; ")
-                ),
+                format!("cannot read the cluster's slot map: {}", reasons.join("; ")),
             ));
         };
         if self.config.require_full_coverage && topology.uncovered() > 0 {
@@ -324,20 +339,29 @@ impl State {
         if let Some(remap) = &self.config.remap {
             topology.remap(remap.as_ref());
         }
-        let mut current = self.topology.write().unwrap_or_else(PoisonError::into_inner);
+        let mut current = self
+            .topology
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         if **current != topology {
             *current = Arc::new(topology);
             self.version.fetch_add(1, Ordering::AcqRel);
         }
         drop(current);
-        self.failing.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        self.failing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
         Ok(())
     }
 
     /// Patches the map for `MOVED slot addr`; `true` when the map should be read again
     /// (a failover, or a node it did not know).
     pub(crate) fn moved(&self, slot: u16, addr: &NodeAddr) -> bool {
-        let mut current = self.topology.write().unwrap_or_else(PoisonError::into_inner);
+        let mut current = self
+            .topology
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         let mut patched = (**current).clone();
         let moved = patched.moved(slot, addr);
         *current = Arc::new(patched);
@@ -351,8 +375,37 @@ impl State {
         failing.insert(addr.clone());
     }
 
-    /// Notes a node's availability zone.
-    pub(crate) fn set_zone(&self, addr: &NodeAddr, zone: String) {
+    /// The nodes whose availability zone is to be asked: every node of the map not
+    /// asked yet, when reads follow a zone; none otherwise.
+    pub(crate) fn zones_unknown(&self) -> Vec<NodeAddr> {
+        if !matches!(self.config.read_from, ReadFrom::AvailabilityZone(_)) {
+            return Vec::new();
+        }
+        let zones = self.zones.read().unwrap_or_else(PoisonError::into_inner);
+        let topology = self.topology();
+        topology
+            .nodes()
+            .filter(|addr| !zones.contains_key(*addr))
+            .cloned()
+            .collect()
+    }
+
+    /// Notes a node's availability zone from its reply to [`ZONE_QUERY`]: none (empty)
+    /// when the server has no such setting.
+    pub(crate) fn set_zone(&self, addr: &NodeAddr, reply: Result<Value>) {
+        let zone = match reply {
+            Ok(Value::Array(pair)) => match pair.get(1) {
+                Some(Value::BulkString(zone)) => String::from_utf8_lossy(zone).into_owned(),
+                _ => String::new(),
+            },
+            Ok(Value::Map(pairs)) => match pairs.first() {
+                Some((_, Value::BulkString(zone))) => String::from_utf8_lossy(zone).into_owned(),
+                _ => String::new(),
+            },
+            Ok(_) => String::new(),
+            // Not reachable now: asked again after the next refresh.
+            Err(_) => return,
+        };
         let mut zones = self.zones.write().unwrap_or_else(PoisonError::into_inner);
         zones.insert(addr.clone(), zone);
     }
@@ -425,7 +478,11 @@ impl State {
         if all_nodes {
             topology.nodes().cloned().collect()
         } else {
-            topology.shards().iter().map(|s| s.primary.clone()).collect()
+            topology
+                .shards()
+                .iter()
+                .map(|s| s.primary.clone())
+                .collect()
         }
     }
 
@@ -494,7 +551,18 @@ pub(crate) fn atomic_slot(batch: &crate::batch::Batch) -> Result<Option<u16>> {
 
 /// `true` for an error after which a connection is no longer used.
 pub(crate) fn breaks_connection(error: &Error) -> bool {
-    matches!(error.kind(), ErrorKind::Connection | ErrorKind::Timeout | ErrorKind::Protocol)
+    matches!(
+        error.kind(),
+        ErrorKind::Connection | ErrorKind::Timeout | ErrorKind::Protocol
+    )
+}
+
+/// A merged reply converted to what the caller asked for; an error reply as an error.
+pub(crate) fn convert<T: FromRedisValue>(value: Value) -> Result<T> {
+    match value {
+        Value::ServerError(e) => Err(e.into()),
+        value => T::from_redis_value(value),
+    }
 }
 
 fn no_nodes() -> Error {

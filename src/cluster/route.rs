@@ -45,7 +45,9 @@ pub(crate) struct Part {
 pub(crate) fn route(cmd: &Cmd) -> Result<Route> {
     let info = cmd.info();
     let keys = key_positions(cmd, info);
-    let mut slots = keys.iter().filter_map(|&idx| cmd.args().nth(idx).map(key_slot));
+    let mut slots = keys
+        .iter()
+        .filter_map(|&idx| cmd.args().nth(idx).map(key_slot));
     let Some(first) = slots.next() else {
         return Ok(match info.and_then(|info| info.request_policy) {
             Some(RequestPolicy::AllShards) => Route::AllPrimaries,
@@ -98,7 +100,11 @@ pub(crate) fn key_positions(cmd: &Cmd, info: Option<&CommandInfo>) -> Vec<usize>
             && matches!(spec.find_keys, FindKeys::Range { last_key: 0, .. })
             && info.key_rule.is_none()
         {
-            return if cmd.arg_count() > 1 { vec![1] } else { Vec::new() };
+            return if cmd.arg_count() > 1 {
+                vec![1]
+            } else {
+                Vec::new()
+            };
         }
         let args: Vec<&[u8]> = cmd.args().collect();
         let keys = info.key_indices(&args);
@@ -106,7 +112,9 @@ pub(crate) fn key_positions(cmd: &Cmd, info: Option<&CommandInfo>) -> Vec<usize>
             return keys;
         }
     }
-    (0..cmd.arg_count()).filter(|&idx| cmd.is_key(idx)).collect()
+    (0..cmd.arg_count())
+        .filter(|&idx| cmd.is_key(idx))
+        .collect()
 }
 
 /// The slots of `cmd`'s keys, each once, in order.
@@ -188,7 +196,11 @@ fn split(cmd: &Cmd, info: &'static CommandInfo, keys: &[usize]) -> Option<Vec<Pa
 /// Puts a split command's replies together: each part's array in its keys' places
 /// (`MGET`), or merged by the command's response policy (`DEL`'s sum, `MSET`'s all
 /// succeeded).
-pub(crate) fn merge_split(info: Option<&CommandInfo>, parts: &[Part], replies: Vec<Value>) -> Value {
+pub(crate) fn merge_split(
+    info: Option<&CommandInfo>,
+    parts: &[Part],
+    replies: Vec<Value>,
+) -> Value {
     if let Some(policy) = info.and_then(|info| info.response_policy) {
         return merge(policy, replies);
     }
@@ -295,11 +307,13 @@ fn aggregate(replies: Vec<Value>, op: impl Fn(i64, i64) -> i64 + Copy) -> Value 
     let Some(first) = replies.next() else {
         return Value::Nil;
     };
-    replies.try_fold(first, |acc, next| combine(acc, next, op)).unwrap_or_else(|bad| {
-        Value::ServerError(ServerError::new(format!(
-            "ERR the nodes' replies cannot be aggregated: {bad:?}"
-        )))
-    })
+    replies
+        .try_fold(first, |acc, next| combine(acc, next, op))
+        .unwrap_or_else(|bad| {
+            Value::ServerError(ServerError::new(format!(
+                "ERR the nodes' replies cannot be aggregated: {bad:?}"
+            )))
+        })
 }
 
 fn combine(acc: Value, next: Value, op: impl Fn(i64, i64) -> i64 + Copy) -> Result<Value, Value> {
@@ -362,7 +376,10 @@ mod tests {
     fn keyless_commands_follow_their_tips() {
         assert_eq!(route(&cmd("DBSIZE")).unwrap(), Route::AllPrimaries);
         assert_eq!(route(&cmd("CONFIG SET")).unwrap(), Route::AllNodes);
-        assert_eq!(route(&cmd("ECHO").arg("x").clone()).unwrap(), Route::AnyPrimary);
+        assert_eq!(
+            route(&cmd("ECHO").arg("x").clone()).unwrap(),
+            Route::AnyPrimary
+        );
         // EVAL with no keys has no slot.
         let eval = cmd("EVAL").arg("return 1").arg(0).clone();
         assert_eq!(route(&eval).unwrap(), Route::AnyPrimary);
@@ -392,14 +409,7 @@ mod tests {
         assert_eq!(part_a.positions, [0, 2]);
         let replies: Vec<Value> = parts
             .iter()
-            .map(|p| {
-                Value::Array(
-                    p.positions
-                        .iter()
-                        .map(|&i| Value::Int(i as i64))
-                        .collect(),
-                )
-            })
+            .map(|p| Value::Array(p.positions.iter().map(|&i| Value::Int(i as i64)).collect()))
             .collect();
         assert_eq!(
             merge_split(mget.info(), &parts, replies),
@@ -433,28 +443,43 @@ mod tests {
             .arg("EX")
             .arg(10)
             .clone();
-        if msetex.info().is_none_or(|i| i.request_policy != Some(RequestPolicy::MultiShard)) {
+        if msetex
+            .info()
+            .is_none_or(|i| i.request_policy != Some(RequestPolicy::MultiShard))
+        {
             return;
         }
         let Route::Split(parts) = route(&msetex).unwrap() else {
             panic!("split")
         };
         let texts: Vec<String> = parts.iter().map(|p| words(&p.cmd)).collect();
-        assert!(texts.contains(&"MSETEX 1 {a}1 x EX 10".to_owned()), "{texts:?}");
+        assert!(
+            texts.contains(&"MSETEX 1 {a}1 x EX 10".to_owned()),
+            "{texts:?}"
+        );
     }
 
     #[test]
     fn replies_merge_by_policy() {
         let err = || Value::ServerError(ServerError::new("ERR no"));
         use ResponsePolicy as P;
-        assert_eq!(merge(P::AggSum, vec![Value::Int(2), Value::Int(3)]), Value::Int(5));
-        assert_eq!(merge(P::AggMin, vec![Value::Int(2), Value::Int(3)]), Value::Int(2));
+        assert_eq!(
+            merge(P::AggSum, vec![Value::Int(2), Value::Int(3)]),
+            Value::Int(5)
+        );
+        assert_eq!(
+            merge(P::AggMin, vec![Value::Int(2), Value::Int(3)]),
+            Value::Int(2)
+        );
         let exists = |a: i64, b: i64| Value::Array(vec![Value::Int(a), Value::Int(b)]);
         assert_eq!(
             merge(P::AggLogicalAnd, vec![exists(1, 1), exists(1, 0)]),
             exists(1, 0)
         );
-        assert_eq!(merge(P::OneSucceeded, vec![err(), Value::Int(1)]), Value::Int(1));
+        assert_eq!(
+            merge(P::OneSucceeded, vec![err(), Value::Int(1)]),
+            Value::Int(1)
+        );
         assert_eq!(merge(P::AllSucceeded, vec![Value::Int(1), err()]), err());
         assert!(matches!(
             merge(P::AggSum, vec![Value::Int(1), Value::Nil]),
@@ -465,7 +490,11 @@ mod tests {
             port: 1,
         };
         let keys = |v: Vec<&str>| {
-            Value::Array(v.into_iter().map(|s| Value::BulkString(s.to_owned().into())).collect())
+            Value::Array(
+                v.into_iter()
+                    .map(|s| Value::BulkString(s.to_owned().into()))
+                    .collect(),
+            )
         };
         let joined = merge_nodes(
             crate::table::lookup(b"KEYS", None),

@@ -216,7 +216,10 @@ impl Topology {
 
     /// How many slots no shard serves.
     pub(crate) fn uncovered(&self) -> usize {
-        self.owners.iter().filter(|&&owner| owner == UNOWNED).count()
+        self.owners
+            .iter()
+            .filter(|&&owner| owner == UNOWNED)
+            .count()
     }
 
     /// The first slots no shard serves, for an error message.
@@ -357,7 +360,11 @@ impl ShardNode {
             .flatten()
             .find(|host| !host.is_empty() && host != "?")
             .unwrap_or_else(|| asked.host.clone());
-        let port = if tls { tls_port.or(port) } else { port.or(tls_port) };
+        let port = if tls {
+            tls_port.or(port)
+        } else {
+            port.or(tls_port)
+        };
         let port = port.ok_or_else(|| malformed("a node has no port"))?;
         Ok(ShardNode {
             addr: NodeAddr { host, port },
@@ -534,12 +541,7 @@ mod tests {
         };
         let slots = Value::Array(vec![
             Value::Array(vec![Value::Int(0), Value::Int(5460), node(1), node(4)]),
-            Value::Array(vec![
-                Value::Int(5461),
-                Value::Int(10922),
-                node(2),
-                node(5),
-            ]),
+            Value::Array(vec![Value::Int(5461), Value::Int(10922), node(2), node(5)]),
             Value::Array(vec![Value::Int(10923), Value::Int(16383), node(3)]),
         ]);
         let from_slots = Topology::from_slots(slots, &addr(1)).unwrap();
@@ -555,11 +557,18 @@ mod tests {
         )]);
         let topology = Topology::from_shards(partial, &addr(1), false).unwrap();
         assert_eq!(topology.uncovered(), SLOTS - 101);
-        assert!(topology.uncovered_ranges().starts_with("100-199, 201-16383"));
+        assert!(
+            topology
+                .uncovered_ranges()
+                .starts_with("100-199, 201-16383")
+        );
         for bad in [
             Value::Int(1),
             Value::Array(vec![shard(&[(0, 20_000)], vec![])]),
-            Value::Array(vec![shard(&[(5, 1)], vec![shard_node(1, "master", "online")])]),
+            Value::Array(vec![shard(
+                &[(5, 1)],
+                vec![shard_node(1, "master", "online")],
+            )]),
             Value::Array(vec![shard(&[(0, 1)], vec![])]),
         ] {
             let e = Topology::from_shards(bad, &addr(1), false).unwrap_err();
@@ -590,8 +599,7 @@ mod tests {
         let mut other = full.clone();
         other.moved(0, &addr(2));
         let empty = Topology::build(Vec::new()).unwrap();
-        let (view, count) =
-            agreed(vec![other.clone(), full.clone(), empty, full.clone()]).unwrap();
+        let (view, count) = agreed(vec![other.clone(), full.clone(), empty, full.clone()]).unwrap();
         assert_eq!((view, count), (full, 2));
         assert!(agreed(Vec::new()).is_none());
     }

@@ -238,7 +238,9 @@ impl Cluster {
             panic!("CLUSTER SLOTS: {slots:?}")
         };
         for range in ranges {
-            let respec::Value::Array(fields) = range else { continue };
+            let respec::Value::Array(fields) = range else {
+                continue;
+            };
             let (Some(respec::Value::Int(first)), Some(respec::Value::Int(last))) =
                 (fields.first(), fields.get(1))
             else {
@@ -258,7 +260,10 @@ impl Cluster {
     pub fn replica_ports_of(&self, port: u16) -> Vec<u16> {
         let primary = self.index_of(port);
         let mut con = connect(&self.nodes[primary]);
-        let info: String = cmd("INFO").arg("replication").query(&mut con).expect("INFO");
+        let info: String = cmd("INFO")
+            .arg("replication")
+            .query(&mut con)
+            .expect("INFO");
         info.lines()
             .filter(|line| line.starts_with("slave") && line.contains("state=online"))
             .filter_map(|line| {
@@ -278,7 +283,10 @@ impl Cluster {
         let mut cons: Vec<Option<Connection>> = self.nodes.iter().map(|_| None).collect();
         wait_for(what, || {
             cons.iter_mut().zip(&self.nodes).all(|(con, node)| {
-                if con.as_ref().is_none_or(|c| !respec::ConnectionLike::is_open(c)) {
+                if con
+                    .as_ref()
+                    .is_none_or(|c| !respec::ConnectionLike::is_open(c))
+                {
                     *con = try_connect(node);
                 }
                 con.as_mut().is_some_and(&mut ready)

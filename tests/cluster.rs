@@ -216,7 +216,7 @@ fn pipelines_split_by_node_and_come_back_in_order() {
         .set("{pipe-tx}a", 1)
         .incrby("{pipe-tx}a", 2)
         .get("{pipe-tx}a");
-    let (_, incr, get): ((), i64, i64) = transaction.query(&mut con).unwrap();
+    let ((), incr, get): ((), i64, i64) = transaction.query(&mut con).unwrap();
     assert_eq!((incr, get), (3, 3));
 }
 
@@ -324,7 +324,7 @@ fn async_tasks_share_one_connection_per_node() {
             .atomic()
             .set("{async-tx}a", 5)
             .get("{async-tx}a");
-        let (_, five): ((), i64) = transaction.query_async(&mut con).await.unwrap();
+        let ((), five): ((), i64) = transaction.query_async(&mut con).await.unwrap();
         assert_eq!(five, 5);
 
         let script = Script::new("return redis.call('GET', KEYS[1])");
@@ -381,4 +381,389 @@ fn reads_go_to_replicas_when_allowed_and_writes_never_do() {
         .query(&mut cluster.connect(primary))
         .unwrap();
     assert_eq!(on_primary, "w");
+}
+
+/// Moves `slot` from the node serving it to `target` the way `redis-cli --cluster
+/// reshard` does: IMPORTING and MIGRATING, the keys in small batches with a pause between
+/// them (so that a workload meets the slot half moved), then the slot handed over on
+/// every primary.
+fn migrate_slot(cluster: &Cluster, slot: u16, target: usize) {
+    let source = cluster.index_of(cluster.primary_port_of(slot));
+    let (mut from, mut to) = (cluster.connect(source), cluster.connect(target));
+    cmd("CLUSTER SETSLOT")
+        .arg(slot)
+        .arg(["IMPORTING", cluster.id(source)])
+        .exec(&mut to)
+        .unwrap();
+    cmd("CLUSTER SETSLOT")
+        .arg(slot)
+        .arg(["MIGRATING", cluster.id(target)])
+        .exec(&mut from)
+        .unwrap();
+    let port = cluster.nodes()[target].port().to_string();
+    loop {
+        let keys: Vec<String> = cmd("CLUSTER GETKEYSINSLOT")
+            .arg(slot)
+            .arg(5)
+            .query(&mut from)
+            .unwrap();
+        if keys.is_empty() {
+            break;
+        }
+        cmd("MIGRATE")
+            .arg(["127.0.0.1", &port, "", "0", "5000", "KEYS"])
+            .arg(&keys)
+            .exec(&mut from)
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for idx in cluster.primary_indices() {
+        cmd("CLUSTER SETSLOT")
+            .arg(slot)
+            .arg(["NODE", cluster.id(target)])
+            .exec(&mut cluster.connect(idx))
+            .unwrap();
+    }
+}
+
+#[test]
+fn a_live_reshard_under_load_is_followed_through_ask_tryagain_and_moved() {
+    let shared = shared();
+    let cluster = shared.write();
+    let slot = key_slot(b"reshard");
+    let key = |n: usize| format!("{{reshard}}:{n}");
+    let source = cluster.index_of(cluster.primary_port_of(slot));
+    let target = cluster
+        .primary_indices()
+        .into_iter()
+        .find(|&idx| idx != source)
+        .unwrap();
+    let client = client(&cluster);
+    let mut con = client.get_connection().unwrap();
+    for n in 0..200 {
+        con.set(key(n), n).unwrap();
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // A sync and an async workload: single-key reads and writes (ASK once a key has
+    // moved) and MGETs across moved and unmoved keys (TRYAGAIN).
+    let sync_load = {
+        let (stop, client) = (stop.clone(), client.clone());
+        std::thread::spawn(move || {
+            let mut con = client.get_connection().unwrap();
+            let mut done = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let n = done % 200;
+                let v: usize = con
+                    .get(key(n))
+                    .unwrap_or_else(|e| panic!("GET {}: {e}", key(n)));
+                assert_eq!(v, n);
+                con.set(key(n), n)
+                    .unwrap_or_else(|e| panic!("SET {}: {e}", key(n)));
+                let some: Vec<usize> = con
+                    .mget([key(n), key((n + 100) % 200)])
+                    .unwrap_or_else(|e| panic!("MGET: {e}"));
+                assert_eq!(some, [n, (n + 100) % 200]);
+                done += 1;
+            }
+            done
+        })
+    };
+    let async_load = {
+        let (stop, client) = (stop.clone(), client.clone());
+        std::thread::spawn(move || {
+            runtime().block_on(async {
+                let con = client.get_async_connection().await.unwrap();
+                let mut tasks = tokio::task::JoinSet::new();
+                for task in 0..4 {
+                    let (mut con, stop) = (con.clone(), stop.clone());
+                    tasks.spawn(async move {
+                        let mut done = 0usize;
+                        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            let n = (done * 4 + task) % 200;
+                            let v: usize = con.get(key(n)).await.unwrap();
+                            assert_eq!(v, n);
+                            let some: Vec<usize> =
+                                con.mget([key(n), key((n + 50) % 200)]).await.unwrap();
+                            assert_eq!(some, [n, (n + 50) % 200]);
+                            done += 1;
+                        }
+                        done
+                    });
+                }
+                let mut done = 0;
+                while let Some(finished) = tasks.join_next().await {
+                    done += finished.unwrap();
+                }
+                done
+            })
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    migrate_slot(&cluster, slot, target);
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (sync_done, async_done) = (sync_load.join().unwrap(), async_load.join().unwrap());
+    let stats = client.stats();
+    eprintln!(
+        "reshard under load: {sync_done} sync and {async_done} async rounds, none failed; \
+         {} MOVED, {} ASK and {} retries (TRYAGAIN) followed",
+        stats.moved, stats.asked, stats.retries
+    );
+    assert!(
+        stats.asked > 0,
+        "the workload met keys already moved: {stats:?}"
+    );
+    assert!(stats.moved > 0, "and the slot handed over: {stats:?}");
+    assert_eq!(
+        client.primary_for_slot(slot).map(|a| a.port),
+        Some(cluster.nodes()[target].port())
+    );
+    for n in 0..200 {
+        let v: usize = con.get(key(n)).unwrap();
+        assert_eq!(v, n);
+    }
+    // Back where it was, for the tests after.
+    migrate_slot(&cluster, slot, source);
+}
+
+/// What a write workload saw: the keys acknowledged, the writes that failed, and the
+/// longest time between two acknowledgements.
+#[derive(Debug, Default)]
+struct Writes {
+    acked: Vec<String>,
+    failed: usize,
+    longest_gap: Duration,
+    slowest: Duration,
+}
+
+impl Writes {
+    fn note(
+        &mut self,
+        key: String,
+        result: &respec::Result<()>,
+        started: std::time::Instant,
+        last_ack: &mut std::time::Instant,
+    ) {
+        self.slowest = self.slowest.max(started.elapsed());
+        match result {
+            Ok(()) => {
+                self.longest_gap = self.longest_gap.max(last_ack.elapsed());
+                *last_ack = std::time::Instant::now();
+                self.acked.push(key);
+            }
+            Err(_) => self.failed += 1,
+        }
+    }
+}
+
+/// Writes fresh keys of `tag` from a sync connection and from async tasks until `stop`.
+fn write_load(
+    client: &ClusterClient,
+    tag: &'static str,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (
+    std::thread::JoinHandle<Writes>,
+    std::thread::JoinHandle<Writes>,
+) {
+    let sync = {
+        let (stop, client) = (stop.clone(), client.clone());
+        std::thread::spawn(move || {
+            let mut con = client.get_connection().unwrap();
+            let mut writes = Writes::default();
+            let mut last_ack = std::time::Instant::now();
+            for n in 0.. {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let key = format!("{{{tag}}}:sync:{n}");
+                let started = std::time::Instant::now();
+                let result = con.set(&key, n);
+                writes.note(key, &result, started, &mut last_ack);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            writes
+        })
+    };
+    let tasks = {
+        let (stop, client) = (stop.clone(), client.clone());
+        std::thread::spawn(move || {
+            runtime().block_on(async {
+                let mut con = client.get_async_connection().await.unwrap();
+                let mut writes = Writes::default();
+                let mut last_ack = std::time::Instant::now();
+                for n in 0.. {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let key = format!("{{{tag}}}:async:{n}");
+                    let started = std::time::Instant::now();
+                    let result = con.set(&key, n).await;
+                    writes.note(key, &result, started, &mut last_ack);
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                writes
+            })
+        })
+    };
+    (sync, tasks)
+}
+
+/// Checks that every acknowledged write is on the node serving the tag's slot now, and
+/// prints what the workload saw.
+fn check_writes(cluster: &Cluster, what: &str, tag: &str, sync: &Writes, tasks: &Writes) {
+    let primary = cluster.index_of(cluster.primary_port_of(key_slot(tag.as_bytes())));
+    let mut con = cluster.connect(primary);
+    for (side, writes) in [("sync", sync), ("async", tasks)] {
+        let lost: Vec<&String> = writes
+            .acked
+            .iter()
+            .filter(|key| cmd("EXISTS").arg(*key).query::<i64>(&mut con).unwrap() == 0)
+            .collect();
+        eprintln!(
+            "{what} ({side}): {} writes acknowledged, {} failed cleanly, longest time \
+             without an acknowledged write {:?}, slowest request {:?}, acknowledged writes \
+             lost: {}",
+            writes.acked.len(),
+            writes.failed,
+            writes.longest_gap,
+            writes.slowest,
+            lost.len()
+        );
+        assert!(
+            lost.is_empty(),
+            "{what}: acknowledged writes lost: {lost:?}"
+        );
+        assert!(writes.acked.len() > 100, "{what}: the workload ran");
+    }
+}
+
+#[test]
+fn a_manual_failover_under_writes_loses_nothing_and_writes_resume() {
+    let shared = shared();
+    let cluster = shared.write();
+    let tag = "failover";
+    let slot = key_slot(tag.as_bytes());
+    let old = cluster.index_of(cluster.primary_port_of(slot));
+    let replica = cluster.index_of(cluster.replica_ports_of(cluster.nodes()[old].port())[0]);
+    let client = client(&cluster);
+    let _ = client.get_connection().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (sync, tasks) = write_load(&client, tag, &stop);
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    cmd("CLUSTER FAILOVER")
+        .exec(&mut cluster.connect(replica))
+        .unwrap();
+    support::wait_until("the replica to take over", || {
+        cluster.primary_port_of(slot) == cluster.nodes()[replica].port()
+    });
+    let promoted = started.elapsed();
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (sync, tasks) = (sync.join().unwrap(), tasks.join().unwrap());
+    eprintln!(
+        "CLUSTER FAILOVER: the replica served the slot after {promoted:?}; {:?}",
+        client.stats()
+    );
+    assert_eq!(
+        client.primary_for_slot(slot).map(|a| a.port),
+        Some(cluster.nodes()[replica].port())
+    );
+    check_writes(&cluster, "CLUSTER FAILOVER", tag, &sync, &tasks);
+}
+
+/// How a test takes a primary away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outage {
+    Kill,
+    Freeze,
+}
+
+/// Takes the primary of a slot away under a write workload with a 1 s request timeout,
+/// and checks that requests fail cleanly and in time meanwhile, and that writes go on
+/// after a replica is promoted.
+fn lose_a_primary(outage: Outage) {
+    let shared = shared();
+    let mut cluster = shared.write();
+    let tag = match outage {
+        Outage::Kill => "killed",
+        Outage::Freeze => "frozen",
+    };
+    let slot = key_slot(tag.as_bytes());
+    let old = cluster.index_of(cluster.primary_port_of(slot));
+    let replica = cluster.index_of(cluster.replica_ports_of(cluster.nodes()[old].port())[0]);
+    let timeout = Duration::from_secs(1);
+    let mut options: respec::ConnectionInfo = cluster.urls()[0].parse().unwrap();
+    options.socket_timeout = Some(timeout);
+    let client = ClusterClient::builder()
+        .seed(cluster.urls()[0].as_str())
+        .node_options(options)
+        .build()
+        .unwrap();
+    let _ = client.get_connection().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (sync, tasks) = write_load(&client, tag, &stop);
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    match outage {
+        Outage::Kill => cluster.node_mut(old).kill(),
+        Outage::Freeze => cluster.node_mut(old).freeze(),
+    }
+    let promoted = (0..200)
+        .find_map(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            let mut con = cluster.connect(replica);
+            let role: Vec<Value> = cmd("ROLE").query(&mut con).ok()?;
+            matches!(role.first(), Some(Value::BulkString(r)) if &r[..] == b"master")
+                .then(|| started.elapsed())
+        })
+        .expect("the replica is promoted");
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (sync, tasks) = (sync.join().unwrap(), tasks.join().unwrap());
+    eprintln!(
+        "{outage:?}: the replica was promoted after {promoted:?}; {:?}",
+        client.stats()
+    );
+    for (side, writes) in [("sync", &sync), ("async", &tasks)] {
+        eprintln!(
+            "{outage:?} ({side}): {} writes acknowledged, {} failed cleanly, longest time \
+             without an acknowledged write {:?}, slowest request {:?}",
+            writes.acked.len(),
+            writes.failed,
+            writes.longest_gap,
+            writes.slowest
+        );
+        assert!(writes.failed > 0, "{side}: the outage was met");
+        // Each request ends by its own deadline (plus, at most, the time to read the map
+        // again from nodes that answer).
+        assert!(
+            writes.slowest < timeout * 2,
+            "{side}: a request took {:?}",
+            writes.slowest
+        );
+    }
+    // Writes work again, on the promoted replica.
+    let mut con = client.get_connection().unwrap();
+    con.set(format!("{{{tag}}}:after"), 1).unwrap();
+    assert_eq!(
+        client.primary_for_slot(slot).map(|a| a.port),
+        Some(cluster.nodes()[replica].port())
+    );
+    let last_sync = sync.acked.last().expect("writes after the promotion");
+    let on_new: i64 = cmd("EXISTS")
+        .arg(last_sync)
+        .query(&mut cluster.connect(replica))
+        .unwrap();
+    assert_eq!(on_new, 1, "the last writes went to the new primary");
+}
+
+#[test]
+fn a_killed_primary_fails_requests_cleanly_until_its_replica_takes_over() {
+    lose_a_primary(Outage::Kill);
+}
+
+#[test]
+fn a_frozen_primary_times_requests_out_until_its_replica_takes_over() {
+    lose_a_primary(Outage::Freeze);
 }

@@ -106,7 +106,10 @@ impl ClusterConnection {
                 None => self.resolve(target, read_only)?,
             };
             let (error, sent) = match self.send(&addr, command, asking) {
-                Ok(reply) => return Ok(reply),
+                Ok(reply) => {
+                    self.state.answered(&addr);
+                    return Ok(reply);
+                }
                 Err(failed) => failed,
             };
             let next = recovery(&error, sent, read_only);
@@ -133,12 +136,9 @@ impl ClusterConnection {
                         None => return Err(error),
                     }
                 }
-                Recovery::Fail { refresh } => {
-                    if refresh {
-                        self.refresh_quietly();
-                    }
-                    return Err(error);
-                }
+                // The failed node is marked: the next request bound for it reads the
+                // map first, so this one ends by its deadline.
+                Recovery::Fail { .. } => return Err(error),
             }
             if !attempts.take() {
                 return Err(error);
@@ -146,12 +146,20 @@ impl ClusterConnection {
         }
     }
 
-    /// The node for `target`; when the slot is not served, after reading the map again.
+    /// The node for `target`: when the slot is not served, or its node failed last
+    /// time, after reading the map again.
     fn resolve(&mut self, target: &Target, read_only: bool) -> Result<NodeAddr> {
-        self.state.resolve(target, read_only).or_else(|_| {
-            refresh(&self.state)?;
-            self.state.resolve(target, read_only)
-        })
+        match self.state.resolve(target, read_only) {
+            Ok(addr) if self.state.refresh_before(&addr) => {
+                self.refresh_quietly();
+                self.state.resolve(target, read_only)
+            }
+            Ok(addr) => Ok(addr),
+            Err(_) => {
+                refresh(&self.state)?;
+                self.state.resolve(target, read_only)
+            }
+        }
     }
 
     /// Reads the map again; a failure leaves the old map, and the request that asked
@@ -349,12 +357,7 @@ impl ClusterConnection {
                         None => return Err(error),
                     }
                 }
-                Recovery::Fail { refresh } => {
-                    if refresh {
-                        self.refresh_quietly();
-                    }
-                    return Err(error);
-                }
+                Recovery::Fail { .. } => return Err(error),
             }
             if !attempts.take() {
                 return Err(error);
@@ -485,8 +488,8 @@ pub(crate) fn refresh(state: &State) -> Result<()> {
     let deadline = Instant::now().checked_add(state.config.discovery_timeout);
     let mut views = Vec::new();
     let mut failures = Vec::new();
-    for addr in state.candidates() {
-        if State::enough_views(views.len()) {
+    for (addr, failed) in state.candidates() {
+        if State::enough_views(views.len()) || (failed && !views.is_empty()) {
             break;
         }
         let left = deadline.map_or(Some(state.config.discovery_timeout), |d| {

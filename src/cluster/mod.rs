@@ -28,6 +28,9 @@ use topology::{Moved, Topology};
 /// What a node is asked for its availability zone (Valkey 8.1's setting).
 pub(crate) const ZONE_QUERY: &str = "CONFIG GET availability-zone";
 
+/// How often a request bound for a primary that failed reads the map first, at most.
+const FAILING_REFRESH_GAP: Duration = Duration::from_millis(100);
+
 /// How many nodes a refresh asks for their view of the slot map, when it can.
 const VIEWS_WANTED: usize = 3;
 
@@ -138,8 +141,13 @@ pub(crate) struct State {
     /// The names of commands asked about with `COMMAND INFO`, asked once each.
     learning: Mutex<HashSet<Vec<u8>>>,
     next_replica: AtomicUsize,
-    /// Replicas that failed since the last refresh: reads pass them over.
+    /// Nodes whose last request failed with a connection error or a timeout: reads pass
+    /// such replicas over until the map is read again, a request bound for such a
+    /// primary reads the map first (at most every [`FAILING_REFRESH_GAP`]), and a
+    /// refresh asks them last. A primary leaves the set when a request to it succeeds.
     failing: Mutex<HashSet<NodeAddr>>,
+    /// Whether `failing` has anything, so that the usual request does not lock it.
+    any_failing: std::sync::atomic::AtomicBool,
     /// The availability zone of each node met so far.
     zones: RwLock<std::collections::HashMap<NodeAddr, String>>,
     /// Held by the one sync refresh under way.
@@ -175,6 +183,7 @@ impl State {
             learning: Mutex::default(),
             next_replica: AtomicUsize::new(0),
             failing: Mutex::default(),
+            any_failing: std::sync::atomic::AtomicBool::new(false),
             zones: RwLock::default(),
             refreshing: Mutex::new(()),
             counters: Counters::default(),
@@ -273,15 +282,16 @@ impl State {
     }
 
     /// The nodes to ask for the slot map, in order: the known primaries (in a random
-    /// order, so that clients spread), their replicas, then the seeds; each once.
-    pub(crate) fn candidates(&self) -> Vec<NodeAddr> {
+    /// order, so that clients spread), their replicas, then the seeds, each once; those
+    /// that failed last (flagged `true`), to be asked only when no other answered.
+    pub(crate) fn candidates(&self) -> Vec<(NodeAddr, bool)> {
         let topology = self.topology();
         let mut primaries: Vec<&NodeAddr> = topology.shards().iter().map(|s| &s.primary).collect();
         if !primaries.is_empty() {
             let turn = random_u64() as usize % primaries.len();
             primaries.rotate_left(turn);
         }
-        let replicas = topology.shards().iter().flat_map(|s| &s.replicas);
+        let replicas = topology.nodes().skip(primaries.len());
         let mut all: Vec<NodeAddr> = Vec::new();
         for addr in primaries
             .into_iter()
@@ -292,7 +302,16 @@ impl State {
                 all.push(addr.clone());
             }
         }
-        all
+        // Nodes that failed last, and only when no other answers: one that does not
+        // answer would spend the refresh's time.
+        let failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
+        all.sort_by_key(|addr| failing.contains(addr));
+        all.into_iter()
+            .map(|addr| {
+                let failed = failing.contains(&addr);
+                (addr, failed)
+            })
+            .collect()
     }
 
     /// Whether enough views were gathered for a refresh.
@@ -347,11 +366,11 @@ impl State {
             *current = Arc::new(topology);
             self.version.fetch_add(1, Ordering::AcqRel);
         }
-        drop(current);
-        self.failing
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        let primaries: HashSet<&NodeAddr> = current.shards().iter().map(|s| &s.primary).collect();
+        let mut failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
+        failing.retain(|addr| primaries.contains(addr));
+        self.any_failing
+            .store(!failing.is_empty(), Ordering::Release);
         Ok(())
     }
 
@@ -369,10 +388,39 @@ impl State {
         moved != Moved::Migrated
     }
 
-    /// Notes that a node failed: reads pass it over until the map is read again.
+    /// Notes that a node failed with a connection error or a timeout.
     pub(crate) fn failed(&self, addr: &NodeAddr) {
         let mut failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
         failing.insert(addr.clone());
+        self.any_failing.store(true, Ordering::Release);
+    }
+
+    /// Notes that a request to a node succeeded.
+    pub(crate) fn answered(&self, addr: &NodeAddr) {
+        if self.any_failing.load(Ordering::Acquire) {
+            let mut failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
+            failing.remove(addr);
+            self.any_failing
+                .store(!failing.is_empty(), Ordering::Release);
+        }
+    }
+
+    /// `true` when a request bound for `addr` should read the map first: the node
+    /// failed last time, and the map was not read in the last [`FAILING_REFRESH_GAP`].
+    pub(crate) fn refresh_before(&self, addr: &NodeAddr) -> bool {
+        if !self.any_failing.load(Ordering::Acquire) {
+            return false;
+        }
+        let failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
+        if !failing.contains(addr) {
+            return false;
+        }
+        drop(failing);
+        let refreshed = *self
+            .refreshed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        refreshed.elapsed() >= FAILING_REFRESH_GAP
     }
 
     /// The nodes whose availability zone is to be asked: every node of the map not

@@ -152,7 +152,12 @@ fn split(cmd: &Cmd, info: &'static CommandInfo, keys: &[usize]) -> Option<Vec<Pa
     let args: Vec<&[u8]> = cmd.args().collect();
     let (&first, &last) = (keys.first()?, keys.last()?);
     let end = last + step;
-    if step == 0 || end > args.len() || keys.windows(2).any(|w| w[1] - w[0] != step) {
+    if step == 0
+        || end > args.len()
+        || keys
+            .windows(2)
+            .any(|w| matches!(w, [a, b] if b - a != step))
+    {
         return None;
     }
     let mut by_slot: BTreeMap<u16, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
@@ -291,7 +296,7 @@ pub(crate) fn merge(policy: ResponsePolicy, replies: Vec<Value>) -> Value {
         }
         ResponsePolicy::AllSucceeded | ResponsePolicy::Special => first_error(&replies)
             .unwrap_or_else(|| replies.into_iter().next().unwrap_or(Value::Nil)),
-        ResponsePolicy::AggSum => aggregate(replies, |a, b| a.saturating_add(b)),
+        ResponsePolicy::AggSum => aggregate(replies, i64::saturating_add),
         ResponsePolicy::AggMin => aggregate(replies, i64::min),
         ResponsePolicy::AggMax => aggregate(replies, i64::max),
         ResponsePolicy::AggLogicalAnd => aggregate(replies, |a, b| i64::from(a != 0 && b != 0)),
@@ -461,8 +466,8 @@ mod tests {
 
     #[test]
     fn replies_merge_by_policy() {
-        let err = || Value::ServerError(ServerError::new("ERR no"));
         use ResponsePolicy as P;
+        let err = || Value::ServerError(ServerError::new("ERR no"));
         assert_eq!(
             merge(P::AggSum, vec![Value::Int(2), Value::Int(3)]),
             Value::Int(5)

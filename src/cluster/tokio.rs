@@ -161,7 +161,10 @@ impl ClusterConnection {
                 None => self.resolve(target, read_only).await?,
             };
             let (error, sent) = match self.send(&addr, command, asking).await {
-                Ok(reply) => return Ok(reply),
+                Ok(reply) => {
+                    self.state().answered(&addr);
+                    return Ok(reply);
+                }
                 Err(failed) => failed,
             };
             let next = recovery(&error, sent, read_only);
@@ -224,9 +227,14 @@ impl ClusterConnection {
         }
     }
 
-    /// The node for `target`; when the slot is not served, after reading the map again.
+    /// The node for `target`: when the slot is not served, or its node failed last
+    /// time, after reading the map again.
     async fn resolve(&self, target: &Target, read_only: bool) -> Result<NodeAddr> {
         match self.state().resolve(target, read_only) {
+            Ok(addr) if self.state().refresh_before(&addr) => {
+                self.refresh_quietly().await;
+                self.state().resolve(target, read_only)
+            }
             Ok(addr) => Ok(addr),
             Err(_) => {
                 self.refresh().await?;
@@ -253,7 +261,9 @@ impl ClusterConnection {
         let mut failures = Vec::new();
         let candidates = state.candidates();
         for batch in candidates.chunks(3) {
-            if State::enough_views(views.len()) {
+            if State::enough_views(views.len())
+                || (batch.iter().all(|(_, failed)| *failed) && !views.is_empty())
+            {
                 break;
             }
             let left = deadline.map_or(Some(state.config.discovery_timeout), |d| {
@@ -263,7 +273,10 @@ impl ClusterConnection {
                 break;
             };
             let mut asks = JoinSet::new();
-            for addr in batch {
+            for (addr, failed) in batch {
+                if *failed && !views.is_empty() {
+                    continue;
+                }
                 let (state, addr) = (Arc::clone(&state), addr.clone());
                 asks.spawn(async move {
                     let view = tokio::time::timeout(left, ask_view(&state, &addr, left)).await;

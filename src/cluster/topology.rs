@@ -40,9 +40,12 @@ impl std::fmt::Debug for Topology {
         f.debug_struct("Topology")
             .field("shards", &self.shards)
             .field("uncovered", &self.uncovered())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
+
+/// A shard and the slot ranges it serves.
+type ShardRanges = (Vec<(u16, u16)>, Shard);
 
 /// What a `MOVED` reply told about the slot map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +71,7 @@ impl Topology {
 
     /// A map of the given shards and the slot ranges each serves. Ranges past the last
     /// slot are an error; overlapping ones go to the later shard.
-    fn build(mut shards: Vec<(Vec<(u16, u16)>, Shard)>) -> Result<Topology> {
+    fn build(mut shards: Vec<ShardRanges>) -> Result<Topology> {
         shards.retain(|(ranges, _)| !ranges.is_empty());
         for (ranges, shard) in &mut shards {
             ranges.sort_unstable();
@@ -156,7 +159,7 @@ impl Topology {
         let Value::Array(entries) = reply else {
             return Err(malformed("CLUSTER SLOTS did not reply with an array"));
         };
-        let mut by_primary: BTreeMap<(String, u16), (Vec<(u16, u16)>, Shard)> = BTreeMap::new();
+        let mut by_primary: BTreeMap<(String, u16), ShardRanges> = BTreeMap::new();
         for entry in entries {
             let Value::Array(fields) = entry else {
                 return Err(malformed("a CLUSTER SLOTS entry is not an array"));

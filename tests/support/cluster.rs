@@ -183,8 +183,9 @@ impl Cluster {
     /// served, and every node seeing every replica in sync.
     pub fn settle(&mut self) {
         for node in &mut self.nodes {
-            node.thaw();
-            if !node.is_running() {
+            if node.is_running() {
+                node.thaw();
+            } else {
                 node.restart();
             }
         }
@@ -215,6 +216,17 @@ impl Cluster {
     /// The URL of every node, for a client's seeds.
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(RedisServer::url).collect()
+    }
+
+    /// The nodes that are primaries now (after failovers, not those started as such).
+    pub fn primary_indices(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&idx| {
+                let mut con = connect(&self.nodes[idx]);
+                let role: Vec<respec::Value> = cmd("ROLE").query(&mut con).expect("ROLE");
+                matches!(role.first(), Some(respec::Value::BulkString(r)) if &r[..] == b"master")
+            })
+            .collect()
     }
 
     /// The index of the node at `port`.

@@ -111,7 +111,7 @@ mod value;
 
 pub use batch::Batch;
 pub use client::{Client, Retrying};
-pub use cluster::blocking::ClusterConnection;
+pub use cluster::blocking::{ClusterConnection, ClusterScanIter};
 pub use cluster::client::{ClusterBuilder, ClusterClient};
 pub use cluster::{
     AddressRemap, ClusterStats, DEFAULT_DISCOVERY_TIMEOUT, DEFAULT_MAX_REDIRECTS,

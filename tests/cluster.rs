@@ -767,3 +767,106 @@ fn a_killed_primary_fails_requests_cleanly_until_its_replica_takes_over() {
 fn a_frozen_primary_times_requests_out_until_its_replica_takes_over() {
     lose_a_primary(Outage::Freeze);
 }
+
+#[test]
+fn the_cluster_scan_yields_every_key_while_a_slot_migrates() {
+    let shared = shared();
+    let cluster = shared.write();
+    let client = client(&cluster);
+    let mut con = client.get_connection().unwrap();
+    let mut expected: BTreeSet<String> = (0..300).map(|n| format!("scan:{n}")).collect();
+    expected.extend((0..100).map(|n| format!("{{scan-moving}}:{n}")));
+    let pairs: Vec<(&String, i32)> = expected.iter().map(|k| (k, 1)).collect();
+    con.mset(&pairs).unwrap();
+    let slot = key_slot(b"scan-moving");
+    let source = cluster.index_of(cluster.primary_port_of(slot));
+    let target = cluster
+        .primary_indices()
+        .into_iter()
+        .find(|&idx| idx != source)
+        .unwrap();
+    let options = || {
+        respec::commands::ScanOptions::default()
+            .pattern("*scan*")
+            .count(5)
+    };
+    let (seen_sync, seen_async) = std::thread::scope(|scope| {
+        let mover = scope.spawn(|| migrate_slot(&cluster, slot, target));
+        let sync = scope.spawn(|| {
+            let mut con = client.get_connection().unwrap();
+            con.scan_iter::<String>(options())
+                .map(Result::unwrap)
+                .collect::<BTreeSet<String>>()
+        });
+        let seen_async = runtime().block_on(async {
+            let con = client.get_async_connection().await.unwrap();
+            let mut stream = std::pin::pin!(con.scan_iter::<String>(options()));
+            let mut seen = BTreeSet::new();
+            while let Some(key) =
+                std::future::poll_fn(|cx| futures_core::Stream::poll_next(stream.as_mut(), cx))
+                    .await
+            {
+                seen.insert(key.unwrap());
+            }
+            seen
+        });
+        mover.join().unwrap();
+        (sync.join().unwrap(), seen_async)
+    });
+    for (side, seen) in [("sync", &seen_sync), ("async", &seen_async)] {
+        let missing: Vec<&String> = expected.difference(seen).collect();
+        assert!(missing.is_empty(), "{side} scan missed {missing:?}");
+        let foreign: Vec<&String> = seen.difference(&expected).collect();
+        assert!(
+            foreign.is_empty(),
+            "{side} scan found keys never written: {foreign:?}"
+        );
+    }
+    eprintln!(
+        "cluster scan during a migration: {} keys, all seen by both scans; {:?}",
+        expected.len(),
+        client.stats()
+    );
+    migrate_slot(&cluster, slot, source);
+    let deleted: i64 = con.del(expected.iter().collect::<Vec<_>>()).unwrap();
+    assert_eq!(deleted, 400);
+}
+
+#[test]
+fn pubsub_introspection_and_pause_go_to_every_node() {
+    let shared = shared();
+    let cluster = shared.read();
+    let mut con = connection(&cluster);
+    let mut subscribers: Vec<respec::PubSub> = (0..2)
+        .map(|idx| {
+            let node = respec::Client::open(cluster.nodes()[idx].url()).unwrap();
+            let mut pubsub = node.pubsub();
+            pubsub.subscribe("fan-out-channel").unwrap();
+            pubsub.psubscribe("fan-out-pattern:*").unwrap();
+            pubsub
+        })
+        .collect();
+    let channels: Vec<String> = con
+        .pubsub_channels_options(
+            respec::commands::PubsubChannelsOptions::default().pattern("fan-out-*"),
+        )
+        .unwrap();
+    assert_eq!(channels, ["fan-out-channel"], "each channel once");
+    let counts: Vec<(String, i64)> = con
+        .pubsub_numsub_options(
+            respec::commands::PubsubNumsubOptions::default().channel(["fan-out-channel", "nobody"]),
+        )
+        .unwrap();
+    assert_eq!(
+        counts,
+        [("fan-out-channel".to_owned(), 2), ("nobody".to_owned(), 0)]
+    );
+    let patterns: i64 = con.pubsub_numpat().unwrap();
+    assert!(patterns >= 2, "{patterns}");
+    subscribers.clear();
+    // CLIENT PAUSE and UNPAUSE reach every node.
+    con.client_pause(1000).unwrap();
+    con.client_unpause().unwrap();
+    let pong: String = con.ping().unwrap();
+    assert_eq!(pong, "PONG");
+}

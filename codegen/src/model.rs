@@ -277,6 +277,10 @@ struct Annotations {
     options_reply: Option<String>,
     connection_state: Option<String>,
     key_extraction: Option<String>,
+    /// Cluster routing tips the overrides added (recorded for readers; the tips
+    /// themselves are among `command_tips`).
+    #[allow(dead_code)]
+    cluster_tips: Option<Vec<String>>,
     /// Where a command the vendored files lack came from: `from a live Valkey 9.1.2`.
     provenance: Option<String>,
 }

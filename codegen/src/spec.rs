@@ -27,6 +27,18 @@ struct Overrides {
     connection_state: BTreeMap<String, StateChange>,
     /// Full command name -> the rule key extraction follows beyond the key specs.
     key_extraction: BTreeMap<String, KeyRule>,
+    /// Full command name -> cluster routing tips the spec lacks.
+    cluster: BTreeMap<String, ClusterTips>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClusterTips {
+    /// Added to the command's `command_tips`: `REQUEST_POLICY:...`, `RESPONSE_POLICY:...`,
+    /// `NONDETERMINISTIC_OUTPUT_ORDER`.
+    tips: Vec<String>,
+    #[allow(dead_code)] // Read by people: every decision says why.
+    why: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -199,6 +211,22 @@ pub fn build(upstream_dir: &Path, live_dir: &Path, overrides_path: &Path) -> Str
         if let Some(keys) = overrides.key_extraction.get(&full_name) {
             annotations.insert("key_extraction".into(), json!(keys.rule));
         }
+        if let Some(cluster) = overrides.cluster.get(&full_name) {
+            let tips = command
+                .entry("command_tips")
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+                .unwrap_or_else(|| panic!("{full_name}: command_tips is not an array"));
+            for tip in &cluster.tips {
+                assert!(
+                    !tips.iter().any(|t| t == tip),
+                    "{}: {full_name} has the tip {tip} already",
+                    overrides_path.display()
+                );
+                tips.push(json!(tip));
+            }
+            annotations.insert("cluster_tips".into(), json!(cluster.tips));
+        }
         if let Some(retype) = overrides.retype.get(&full_name) {
             let arguments = command
                 .get_mut("arguments")
@@ -235,6 +263,7 @@ pub fn build(upstream_dir: &Path, live_dir: &Path, overrides_path: &Path) -> Str
         .chain(overrides.reply.keys())
         .chain(overrides.connection_state.keys())
         .chain(overrides.key_extraction.keys())
+        .chain(overrides.cluster.keys())
     {
         assert!(
             commands.contains_key(name),

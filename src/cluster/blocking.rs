@@ -3,10 +3,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::route::{self, Route, merge_nodes, merge_split};
+use super::scan::{ClusterScan, ScanStep};
 use super::topology::Topology;
 use super::{
     Attempts, Recovery, State, Target, ZONE_QUERY, atomic_slot, breaks_connection, convert,
@@ -14,6 +16,7 @@ use super::{
 };
 use crate::batch::Batch;
 use crate::cmd::{Cmd, cmd};
+use crate::commands::ScanOptions;
 use crate::connection::Connection;
 use crate::connection::info::{NodeAddr, ProtocolVersion};
 use crate::error::{Error, ErrorKind, Result};
@@ -365,10 +368,81 @@ impl ClusterConnection {
         }
     }
 
+    /// The keys of the whole cluster, with `SCAN`'s MATCH, COUNT and TYPE options: each
+    /// primary scanned in turn, and every key present for the whole scan yielded at least
+    /// once, also while slots migrate or a shard fails over (a slot that moved during its
+    /// node's pass is scanned again where it went). An error is yielded once, and then the
+    /// iteration ends.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use respec::commands::ScanOptions;
+    ///
+    /// # fn main() -> respec::Result<()> {
+    /// let client = respec::ClusterClient::new(["redis://10.0.0.1:7000"])?;
+    /// let mut con = client.get_connection()?;
+    /// for key in con.scan_iter::<String>(ScanOptions::default().pattern("user:*")) {
+    ///     println!("{}", key?);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn scan_iter<T: FromRedisValue>(&mut self, options: ScanOptions) -> ClusterScanIter<'_, T> {
+        ClusterScanIter {
+            con: self,
+            core: ClusterScan::new(options),
+            _items: PhantomData,
+        }
+    }
+
     /// Reads the slot map again when the refresh interval has passed.
     fn refresh_if_due(&mut self) {
         if self.state.refresh_due() {
             self.refresh_quietly();
+        }
+    }
+}
+
+/// The keys of a whole cluster; from [`ClusterConnection::scan_iter`].
+pub struct ClusterScanIter<'a, T> {
+    con: &'a mut ClusterConnection,
+    core: ClusterScan,
+    _items: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for ClusterScanIter<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClusterScanIter")
+            .field("core", &self.core)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: FromRedisValue> Iterator for ClusterScanIter<'_, T> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        loop {
+            match self.core.step() {
+                ScanStep::Item(key) => return Some(T::from_redis_value(Value::BulkString(key))),
+                ScanStep::Done => return None,
+                ScanStep::Locate { slot, refresh } => {
+                    if refresh {
+                        self.con.refresh_quietly();
+                    }
+                    let node = self.con.state.node_for(slot, false).ok();
+                    self.core.node(slot, node);
+                }
+                ScanStep::Send(addr, command) => {
+                    let reply = self.con.run::<Value>(&command, &Target::Node(addr));
+                    match self.core.reply(reply) {
+                        Ok(None) => {}
+                        Ok(Some(wait)) => std::thread::sleep(wait),
+                        Err(e) => return Some(Err(e)),
+                    }
+                }
+            }
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::value::{RedirectKind, ServerErrorKind, Value};
 pub(crate) mod blocking;
 pub(crate) mod client;
 pub(crate) mod route;
+pub(crate) mod scan;
 #[cfg(feature = "tokio")]
 pub(crate) mod tokio;
 pub(crate) mod topology;

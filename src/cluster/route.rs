@@ -49,11 +49,17 @@ pub(crate) fn route(cmd: &Cmd) -> Result<Route> {
         .iter()
         .filter_map(|&idx| cmd.args().nth(idx).map(key_slot));
     let Some(first) = slots.next() else {
-        return Ok(match info.and_then(|info| info.request_policy) {
-            Some(RequestPolicy::AllShards) => Route::AllPrimaries,
-            Some(RequestPolicy::AllNodes) => Route::AllNodes,
-            _ => Route::AnyPrimary,
-        });
+        return match info.and_then(|info| info.request_policy) {
+            Some(RequestPolicy::AllShards) => Ok(Route::AllPrimaries),
+            Some(RequestPolicy::AllNodes) => Ok(Route::AllNodes),
+            // SCAN: a cursor is one node's; the cluster's keys are scanned node by node.
+            Some(RequestPolicy::Special) => Err(Error::invalid_input(format!(
+                "{}: a cluster is scanned node by node; use the cluster's scan iterator \
+                 (ClusterConnection::scan_iter), or send it to one node",
+                name_of(cmd)
+            ))),
+            _ => Ok(Route::AnyPrimary),
+        };
     };
     let mut other = None;
     for slot in slots {
@@ -230,11 +236,18 @@ pub(crate) fn merge_split(
 /// Merges the replies of every node a command fanned out to, by its response policy;
 /// see [`merge`]. `Special` replies (`INFO`, `MEMORY STATS`, `LATENCY` and `FUNCTION
 /// STATS`) come back as a map of each node's address to its reply; `RANDOMKEY` as one of
-/// the keys the nodes gave. A command with no policy gets its nodes' arrays joined
-/// (`KEYS`), or the first reply when they are not arrays.
+/// the keys the nodes gave; `PUBSUB NUMSUB` and `SHARDNUMSUB` with each channel's counts
+/// summed. A command with no policy gets its nodes' arrays joined (`KEYS`), each element
+/// once when their order means nothing (`PUBSUB CHANNELS`), or the first reply when they
+/// are not arrays.
 pub(crate) fn merge_nodes(info: Option<&CommandInfo>, replies: Vec<(NodeAddr, Value)>) -> Value {
+    let name = info.map_or("", |info| info.name);
     match info.and_then(|info| info.response_policy) {
-        Some(ResponsePolicy::Special) if info.is_some_and(|i| i.name == "RANDOMKEY") => {
+        Some(ResponsePolicy::Special) if name.ends_with("NUMSUB") => {
+            let replies: Vec<Value> = replies.into_iter().map(|(_, v)| v).collect();
+            sum_per_channel(replies)
+        }
+        Some(ResponsePolicy::Special) if name == "RANDOMKEY" => {
             let keys: Vec<Value> = replies.into_iter().map(|(_, v)| v).collect();
             if let Some(error) = first_error(&keys) {
                 return error;
@@ -262,20 +275,60 @@ pub(crate) fn merge_nodes(info: Option<&CommandInfo>, replies: Vec<(NodeAddr, Va
                 .iter()
                 .all(|r| matches!(r, Value::Array(_) | Value::Set(_)))
             {
-                Value::Array(
-                    replies
-                        .into_iter()
-                        .flat_map(|r| match r {
-                            Value::Array(items) | Value::Set(items) => items,
-                            _ => Vec::new(),
-                        })
-                        .collect(),
-                )
+                let mut joined: Vec<Value> = Vec::new();
+                let unordered = info.is_some_and(|info| info.nondeterministic_output_order);
+                for item in replies.into_iter().flat_map(|r| match r {
+                    Value::Array(items) | Value::Set(items) => items,
+                    _ => Vec::new(),
+                }) {
+                    if !(unordered && joined.contains(&item)) {
+                        joined.push(item);
+                    }
+                }
+                Value::Array(joined)
             } else {
                 replies.into_iter().next().unwrap_or(Value::Nil)
             }
         }
     }
+}
+
+/// `PUBSUB NUMSUB`'s replies (`channel count ...`, flat or as a map) summed per channel,
+/// the channels in the order of the first reply.
+fn sum_per_channel(replies: Vec<Value>) -> Value {
+    if let Some(error) = first_error(&replies) {
+        return error;
+    }
+    let mut counts: Vec<(Value, i64)> = Vec::new();
+    for reply in replies {
+        let pairs = match reply {
+            Value::Map(pairs) => pairs,
+            Value::Array(flat) => {
+                let mut flat = flat.into_iter();
+                let mut pairs = Vec::new();
+                while let (Some(channel), Some(count)) = (flat.next(), flat.next()) {
+                    pairs.push((channel, count));
+                }
+                pairs
+            }
+            other => return other,
+        };
+        for (channel, count) in pairs {
+            let Value::Int(count) = count else {
+                return count;
+            };
+            match counts.iter_mut().find(|(c, _)| *c == channel) {
+                Some((_, total)) => *total = total.saturating_add(count),
+                None => counts.push((channel, count)),
+            }
+        }
+    }
+    Value::Array(
+        counts
+            .into_iter()
+            .flat_map(|(channel, count)| [channel, Value::Int(count)])
+            .collect(),
+    )
 }
 
 /// Merges replies by a response policy: `OneSucceeded` gives the first success (else the

@@ -10,14 +10,19 @@ use tokio::sync::OnceCell;
 use tokio::task::JoinSet;
 
 use super::route::{self, Route, merge_nodes, merge_split};
+use super::scan::{ClusterScan, ScanStep};
 use super::topology::Topology;
 use super::{
     Attempts, ReadFrom, Recovery, State, Target, ZONE_QUERY, atomic_slot, breaks_connection,
     convert, recovery,
 };
+use futures_core::Stream;
+
+use crate::aio::stream::unfold;
 use crate::aio::{MultiplexedConnection, Pool};
 use crate::batch::Batch;
 use crate::cmd::{Cmd, cmd};
+use crate::commands::ScanOptions;
 use crate::connection::info::{NodeAddr, ProtocolVersion};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::PoolConfig;
@@ -489,6 +494,44 @@ impl ClusterConnection {
             .into_iter()
             .map(|reply| reply.unwrap_or(Value::Nil))
             .collect())
+    }
+
+    /// The keys of the whole cluster as a stream; see the sync
+    /// [`ClusterConnection::scan_iter`](crate::ClusterConnection::scan_iter).
+    pub fn scan_iter<T: FromRedisValue + Send + 'static>(
+        &self,
+        options: ScanOptions,
+    ) -> impl Stream<Item = Result<T>> + Send + 'static {
+        let con = self.clone();
+        unfold(
+            (con, ClusterScan::new(options)),
+            |(con, mut core)| async move {
+                loop {
+                    match core.step() {
+                        ScanStep::Item(key) => {
+                            let item = T::from_redis_value(Value::BulkString(key));
+                            return Some((item, (con, core)));
+                        }
+                        ScanStep::Done => return None,
+                        ScanStep::Locate { slot, refresh } => {
+                            if refresh {
+                                con.refresh_quietly().await;
+                            }
+                            let node = con.state().node_for(slot, false).ok();
+                            core.node(slot, node);
+                        }
+                        ScanStep::Send(addr, command) => {
+                            let reply = con.run::<Value>(&command, &Target::Node(addr)).await;
+                            match core.reply(reply) {
+                                Ok(None) => {}
+                                Ok(Some(wait)) => tokio::time::sleep(wait).await,
+                                Err(e) => return Some((Err(e), (con, core))),
+                            }
+                        }
+                    }
+                }
+            },
+        )
     }
 
     /// Runs a transaction on its slot's primary, again elsewhere when it was redirected

@@ -790,7 +790,7 @@ fn the_cluster_scan_yields_every_key_while_a_slot_migrates() {
             .pattern("*scan*")
             .count(5)
     };
-    let (seen_sync, seen_async) = std::thread::scope(|scope| {
+    let (scanned, streamed) = std::thread::scope(|scope| {
         let mover = scope.spawn(|| migrate_slot(&cluster, slot, target));
         let sync = scope.spawn(|| {
             let mut con = client.get_connection().unwrap();
@@ -798,7 +798,7 @@ fn the_cluster_scan_yields_every_key_while_a_slot_migrates() {
                 .map(Result::unwrap)
                 .collect::<BTreeSet<String>>()
         });
-        let seen_async = runtime().block_on(async {
+        let streamed = runtime().block_on(async {
             let con = client.get_async_connection().await.unwrap();
             let mut stream = std::pin::pin!(con.scan_iter::<String>(options()));
             let mut seen = BTreeSet::new();
@@ -811,9 +811,9 @@ fn the_cluster_scan_yields_every_key_while_a_slot_migrates() {
             seen
         });
         mover.join().unwrap();
-        (sync.join().unwrap(), seen_async)
+        (sync.join().unwrap(), streamed)
     });
-    for (side, seen) in [("sync", &seen_sync), ("async", &seen_async)] {
+    for (side, seen) in [("sync", &scanned), ("async", &streamed)] {
         let missing: Vec<&String> = expected.difference(seen).collect();
         assert!(missing.is_empty(), "{side} scan missed {missing:?}");
         let foreign: Vec<&String> = seen.difference(&expected).collect();

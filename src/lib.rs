@@ -115,7 +115,7 @@ pub use cluster::blocking::{ClusterConnection, ClusterScanIter};
 pub use cluster::client::{ClusterBuilder, ClusterClient};
 pub use cluster::{
     AddressRemap, ClusterStats, DEFAULT_DISCOVERY_TIMEOUT, DEFAULT_MAX_REDIRECTS,
-    DEFAULT_NODE_TIMEOUT, DEFAULT_REFRESH_INTERVAL, ReadFrom,
+    DEFAULT_NODE_TIMEOUT, DEFAULT_REFRESH_INTERVAL, Nodes, ReadFrom,
 };
 pub use cmd::{Args, Cmd, cmd};
 pub use commands::{AsyncCommands, AsyncSentinelCommands, Commands, SentinelCommands};

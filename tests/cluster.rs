@@ -870,3 +870,263 @@ fn pubsub_introspection_and_pause_go_to_every_node() {
     let pong: String = con.ping().unwrap();
     assert_eq!(pong, "PONG");
 }
+
+#[test]
+fn commands_go_to_the_nodes_the_caller_chooses() {
+    let shared = shared();
+    let cluster = shared.read();
+    let client = client(&cluster);
+    let mut con = client.get_connection().unwrap();
+    let each = con.on_nodes(&cmd("PING"), &respec::Nodes::All).unwrap();
+    assert_eq!(each.len(), 6);
+    let ports: BTreeSet<u16> = each.iter().map(|(node, _)| node.port).collect();
+    let all: BTreeSet<u16> = cluster
+        .nodes()
+        .iter()
+        .map(support::server::RedisServer::port)
+        .collect();
+    assert_eq!(ports, all);
+    assert!(
+        each.iter()
+            .all(|(_, reply)| *reply == Value::SimpleString("PONG".into()))
+    );
+    let roles = con
+        .on_nodes(&cmd("ROLE"), &respec::Nodes::Replicas)
+        .unwrap();
+    assert_eq!(roles.len(), 3);
+    for (node, role) in roles {
+        let Value::Array(fields) = role else {
+            panic!("{role:?}")
+        };
+        assert_eq!(fields[0], Value::BulkString("slave".into()), "{node}");
+    }
+    let random = con.on_nodes(&cmd("PING"), &respec::Nodes::Random).unwrap();
+    assert_eq!(random.len(), 1);
+    let one = client.primaries()[1].clone();
+    let mine: Vec<(respec::NodeAddr, Value)> = con
+        .on_nodes(&cmd("CLUSTER MYID"), &respec::Nodes::Node(one.clone()))
+        .unwrap();
+    let id = cluster.id(cluster.index_of(one.port));
+    assert_eq!(mine, [(one, Value::BulkString(id.to_owned().into()))]);
+    // Merged by the command's policy: DBSIZE on the primaries is their sum.
+    let summed: i64 = con
+        .on_nodes_merged(&cmd("DBSIZE"), &respec::Nodes::Primaries)
+        .unwrap();
+    let each: i64 = con
+        .on_nodes(&cmd("DBSIZE"), &respec::Nodes::Primaries)
+        .unwrap()
+        .into_iter()
+        .map(|(_, v)| respec::from_redis_value::<i64>(v).unwrap())
+        .sum();
+    assert!((summed - each).abs() < 50, "{summed} and {each}");
+    // Redirections are not followed for a node the caller chose.
+    let key = support::cluster::key_served_by(0, 3, "chosen:");
+    let owner = cluster.primary_port_of(key_slot(key.as_bytes()));
+    let other = client
+        .primaries()
+        .into_iter()
+        .find(|p| p.port != owner)
+        .unwrap();
+    let replies = con
+        .on_nodes(cmd("GET").arg(&key), &respec::Nodes::Node(other))
+        .unwrap();
+    assert!(
+        matches!(&replies[0].1, Value::ServerError(e) if e.code() == "MOVED"),
+        "{replies:?}"
+    );
+    runtime().block_on(async {
+        let con = client.get_async_connection().await.unwrap();
+        let each = con
+            .on_nodes(&cmd("PING"), &respec::Nodes::Primaries)
+            .await
+            .unwrap();
+        assert_eq!(each.len(), 3);
+        let summed: i64 = con
+            .on_nodes_merged(&cmd("DBSIZE"), &respec::Nodes::Primaries)
+            .await
+            .unwrap();
+        assert!(summed >= 0);
+    });
+}
+
+#[test]
+fn the_toolkit_works_on_a_cluster() {
+    let shared = shared();
+    let cluster = shared.read();
+    let client = client(&cluster);
+    // The lock, sync through the client and async through a connection.
+    let mut lock = client
+        .lock("toolkit:lock")
+        .timeout(Some(Duration::from_secs(5)));
+    assert!(lock.acquire().unwrap());
+    let mut rival = client.lock("toolkit:lock").blocking(false);
+    assert!(!rival.acquire().unwrap(), "held");
+    lock.release().unwrap();
+    assert!(rival.acquire().unwrap());
+    rival.release().unwrap();
+    runtime().block_on(async {
+        let con = client.get_async_connection().await.unwrap();
+        let mut lock = respec::aio::Lock::new(con, "toolkit:async-lock");
+        assert!(lock.acquire().await.unwrap());
+        lock.release().await.unwrap();
+    });
+
+    // The WATCH transaction helper, on keys of one slot.
+    let mut con = client.get_connection().unwrap();
+    con.set("{toolkit}:balance", 10).unwrap();
+    let (balance,): (i64,) = respec::transaction(&mut con, "{toolkit}:balance", |con, pipe| {
+        let balance: i64 = con.get("{toolkit}:balance")?;
+        pipe.set("{toolkit}:balance", balance - 3)
+            .ignore()
+            .get("{toolkit}:balance");
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(balance, 7);
+    let e = respec::transaction::<_, (), _>(&mut con, ["{a}x", "{b}y"], |_, _| Ok(())).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+
+    // Blocking commands: a dedicated connection per node on the sync side, the
+    // multiplexed connection's dedicated ones on the async side.
+    let queue = "{toolkit}:queue";
+    let pusher = {
+        let client = client.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            let mut con = client.get_connection().unwrap();
+            con.rpush(queue, "job").unwrap();
+        })
+    };
+    let popped: Option<(String, String)> = con.blpop(queue, 5.0).unwrap();
+    assert_eq!(popped, Some((queue.to_owned(), "job".to_owned())));
+    pusher.join().unwrap();
+
+    // Classic pub/sub: a message published through the cluster reaches a subscriber
+    // on any node.
+    let mut subscriber = client.pubsub();
+    subscriber.subscribe("toolkit:news").unwrap();
+    let _ = subscriber.get_message(Duration::from_millis(200)).unwrap();
+    let receivers: i64 = con.publish("toolkit:news", "hello").unwrap();
+    assert!(receivers <= 1);
+    let message = loop {
+        let message = subscriber
+            .get_message(Duration::from_secs(5))
+            .unwrap()
+            .expect("a message");
+        if message.kind() == respec::MessageKind::Message {
+            break message;
+        }
+    };
+    assert_eq!(message.payload::<String>().unwrap(), "hello");
+
+    // MONITOR on a chosen node sees the commands that node runs.
+    let key = support::cluster::key_served_by(2, 3, "toolkit:monitored:");
+    let owner = client.primary_for_slot(key_slot(key.as_bytes())).unwrap();
+    let mut monitor = client.monitor(&owner).unwrap();
+    con.set(&key, 1).unwrap();
+    let entry = loop {
+        let entry = monitor
+            .next_entry(Duration::from_secs(5))
+            .unwrap()
+            .expect("an entry");
+        if entry.command.eq_ignore_ascii_case("SET") {
+            break entry;
+        }
+    };
+    assert_eq!(entry.args.first().map(|a| &a[..]), Some(key.as_bytes()));
+}
+
+/// Publishes `payload` on the shard channel until `subscriber` gets it (a subscription
+/// that moves takes a moment to be made again), within 10 s.
+fn shard_message_arrives(
+    con: &mut ClusterConnection,
+    subscriber: &mut respec::PubSub,
+    channel: &str,
+    payload: &str,
+) {
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        let _: i64 = cmd("SPUBLISH")
+            .arg(channel)
+            .arg(payload)
+            .query(con)
+            .unwrap();
+        while let Some(message) = subscriber.get_message(Duration::from_millis(100)).unwrap() {
+            if message.kind() == respec::MessageKind::SMessage
+                && message.payload::<String>().unwrap() == payload
+            {
+                return;
+            }
+        }
+    }
+    panic!("{payload} did not arrive on {channel}");
+}
+
+#[test]
+fn sharded_pubsub_follows_its_slot_through_a_migration_and_a_failover() {
+    let shared = shared();
+    let cluster = shared.write();
+    let client = client(&cluster);
+    let mut con = client.get_connection().unwrap();
+    let channel = "{shard-news}.sport";
+    let slot = key_slot(b"shard-news");
+    let mut subscriber = client.sharded_pubsub(channel);
+    subscriber.ssubscribe(channel).unwrap();
+    shard_message_arrives(&mut con, &mut subscriber, channel, "before");
+
+    // A migration: the old owner pushes sunsubscribe, and the subscriber moves.
+    let source = cluster.index_of(cluster.primary_port_of(slot));
+    let target = cluster
+        .primary_indices()
+        .into_iter()
+        .find(|&idx| idx != source)
+        .unwrap();
+    migrate_slot(&cluster, slot, target);
+    shard_message_arrives(&mut con, &mut subscriber, channel, "after the migration");
+
+    // A failover of the shard that serves it now.
+    let replica = cluster.index_of(cluster.replica_ports_of(cluster.nodes()[target].port())[0]);
+    cmd("CLUSTER FAILOVER")
+        .exec(&mut cluster.connect(replica))
+        .unwrap();
+    support::wait_until("the replica to take over", || {
+        cluster.primary_port_of(slot) == cluster.nodes()[replica].port()
+    });
+    shard_message_arrives(&mut con, &mut subscriber, channel, "after the failover");
+
+    // The async subscriber moves the same way.
+    runtime().block_on(async {
+        let mut subscriber = client.async_sharded_pubsub(channel);
+        subscriber.ssubscribe(channel).await.unwrap();
+        let back = cluster.index_of(cluster.primary_port_of(slot));
+        let elsewhere = cluster
+            .primary_indices()
+            .into_iter()
+            .find(|&idx| idx != back)
+            .unwrap();
+        tokio::task::block_in_place(|| migrate_slot(&cluster, slot, elsewhere));
+        let mut aio_con = client.get_async_connection().await.unwrap();
+        let started = std::time::Instant::now();
+        'wait: while started.elapsed() < Duration::from_secs(10) {
+            let _: i64 = cmd("SPUBLISH")
+                .arg(channel)
+                .arg("async")
+                .query_async(&mut aio_con)
+                .await
+                .unwrap();
+            while let Some(message) = subscriber
+                .get_message(Duration::from_millis(100))
+                .await
+                .unwrap()
+            {
+                if message.kind() == respec::MessageKind::SMessage {
+                    break 'wait;
+                }
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the async subscriber moved"
+        );
+    });
+}

@@ -11,7 +11,7 @@ use super::route::{self, Route, merge_nodes, merge_split};
 use super::scan::{ClusterScan, ScanStep};
 use super::topology::Topology;
 use super::{
-    Attempts, Recovery, State, Target, ZONE_QUERY, atomic_slot, breaks_connection, convert,
+    Attempts, Nodes, Recovery, State, Target, ZONE_QUERY, atomic_slot, breaks_connection, convert,
     recovery,
 };
 use crate::batch::Batch;
@@ -175,15 +175,67 @@ impl ClusterConnection {
     /// its response policy.
     fn fan_out(&mut self, command: &Cmd, all_nodes: bool) -> Result<Value> {
         let nodes = self.state.fan_out(all_nodes);
+        let replies = self.on_each(command, nodes)?;
+        Ok(merge_nodes(command.info(), replies))
+    }
+
+    /// Runs `cmd` on each of `nodes`, each reply with its node, error replies as values.
+    fn on_each(&mut self, command: &Cmd, nodes: Vec<NodeAddr>) -> Result<Vec<(NodeAddr, Value)>> {
         if nodes.is_empty() {
-            return Err(Error::new(ErrorKind::Connection, "the cluster has no node"));
+            return Err(Error::new(
+                ErrorKind::Connection,
+                "the cluster has no such node",
+            ));
         }
         let mut replies = Vec::with_capacity(nodes.len());
         for addr in nodes {
             let reply = self.run::<Value>(command, &Target::Node(addr.clone()));
             replies.push((addr.clone(), error_as_value(reply, &addr)?));
         }
-        Ok(merge_nodes(command.info(), replies))
+        Ok(replies)
+    }
+
+    /// Runs `cmd` on the nodes the caller chooses, as redis-py's `target_nodes`, and
+    /// returns each node's reply, an error reply as [`Value::ServerError`] in its place.
+    /// Redirections are not followed: the command goes where it is told.
+    ///
+    /// # Errors
+    ///
+    /// No such node in the slot map; a node that could not be reached (named).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use respec::{Nodes, cmd};
+    ///
+    /// # fn main() -> respec::Result<()> {
+    /// let client = respec::ClusterClient::new(["redis://10.0.0.1:7000"])?;
+    /// let mut con = client.get_connection()?;
+    /// for (node, reply) in con.on_nodes(&cmd("LASTSAVE"), &Nodes::Primaries)? {
+    ///     println!("{node}: {reply:?}");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn on_nodes(&mut self, command: &Cmd, nodes: &Nodes) -> Result<Vec<(NodeAddr, Value)>> {
+        let nodes = self.state.chosen(nodes);
+        self.on_each(command, nodes)
+    }
+
+    /// Runs `cmd` on the nodes the caller chooses and merges the replies by the
+    /// command's response policy, as a command that fans out by itself is merged (see
+    /// [`ClusterClient`](crate::ClusterClient)); one node's reply as it is.
+    ///
+    /// # Errors
+    ///
+    /// As [`ClusterConnection::on_nodes`]; the (first) error reply; a failed conversion.
+    pub fn on_nodes_merged<T: FromRedisValue>(
+        &mut self,
+        command: &Cmd,
+        nodes: &Nodes,
+    ) -> Result<T> {
+        let replies = self.on_nodes(command, nodes)?;
+        convert(merge_nodes(command.info(), replies))
     }
 
     /// A command's entry, learned from `COMMAND INFO` for one the table does not know.

@@ -1,17 +1,31 @@
 //! [`ClusterClient`]: the entry point to a Redis Cluster, and its builder.
 
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use super::blocking::{ClusterConnection, refresh};
+use super::scan::own_slots;
 use super::{
     AddressRemap, Config, DEFAULT_DISCOVERY_TIMEOUT, DEFAULT_MAX_REDIRECTS,
     DEFAULT_REFRESH_INTERVAL, ReadFrom, State,
 };
-use crate::connection::info::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, NodeAddr};
-use crate::error::{Error, Result};
+use crate::batch::Batch;
+use crate::cmd::{Cmd, cmd};
+use crate::commands::slot::key_slot;
+use crate::connection::Connection;
+use crate::connection::info::{
+    ConnectionAddr, ConnectionInfo, IntoConnectionInfo, NodeAddr, ProtocolVersion,
+};
+use crate::connector::Connector;
+use crate::error::{Error, ErrorKind, Result};
+use crate::lock::Lock;
+use crate::monitor::Monitor;
+use crate::pubsub::PubSub;
 use crate::retry::RetryPolicy;
+use crate::seam::ConnectionLike;
+use crate::types::FromRedisValue;
+use crate::value::Value;
 
 /// A client for a Redis Cluster, routed by the command table alone.
 ///
@@ -65,13 +79,18 @@ use crate::retry::RetryPolicy;
 #[derive(Clone)]
 pub struct ClusterClient {
     pub(crate) state: Arc<State>,
+    /// Connections the client runs commands on itself, shared by its clones.
+    idle: Arc<Mutex<Vec<ClusterConnection>>>,
 }
+
+/// How many connections a client keeps for the commands it runs itself.
+const IDLE_CONNECTIONS: usize = 16;
 
 impl fmt::Debug for ClusterClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClusterClient")
             .field("state", &self.state)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -153,6 +172,81 @@ impl ClusterClient {
         Ok(())
     }
 
+    /// A [`Lock`] on the key `name`, in the slot the key maps to.
+    pub fn lock(&self, name: impl Into<String>) -> Lock<ClusterClient> {
+        Lock::new(self.clone(), name)
+    }
+
+    /// A [`PubSub`] for classic channels and patterns on a dedicated connection to a
+    /// primary: a message published on any node reaches every node, so one will do;
+    /// when it fails, the subscriptions move to another.
+    #[must_use]
+    pub fn pubsub(&self) -> PubSub {
+        let connector = NodeConnector {
+            state: Arc::clone(&self.state),
+            slot: None,
+        };
+        PubSub::with_connector(Arc::new(connector), self.state.config.retry.clone())
+    }
+
+    /// A [`PubSub`] for the shard channels of one slot, the slot of `channel` (use hash
+    /// tags to put channels together: `{news}.sport`, `{news}.weather`). Its connection
+    /// goes to the node serving the slot; when the slot moves (a migration, a failover),
+    /// the server ends the subscriptions with a pushed `sunsubscribe`, or the connection
+    /// drops, and the `PubSub` subscribes again where the slot is then. Classic channels
+    /// may share it.
+    #[must_use]
+    pub fn sharded_pubsub(&self, channel: impl AsRef<[u8]>) -> PubSub {
+        let connector = NodeConnector {
+            state: Arc::clone(&self.state),
+            slot: Some(key_slot(channel.as_ref())),
+        };
+        PubSub::with_connector(Arc::new(connector), self.state.config.retry.clone())
+    }
+
+    /// The async [`PubSub`](crate::aio::PubSub) for classic channels and patterns; see
+    /// [`ClusterClient::pubsub`].
+    #[cfg(feature = "tokio")]
+    #[must_use]
+    pub fn async_pubsub(&self) -> crate::aio::PubSub {
+        let connector = NodeConnector {
+            state: Arc::clone(&self.state),
+            slot: None,
+        };
+        crate::aio::PubSub::with_connector(Arc::new(connector), self.state.config.retry.clone())
+    }
+
+    /// The async [`PubSub`](crate::aio::PubSub) for the shard channels of one slot; see
+    /// [`ClusterClient::sharded_pubsub`].
+    #[cfg(feature = "tokio")]
+    #[must_use]
+    pub fn async_sharded_pubsub(&self, channel: impl AsRef<[u8]>) -> crate::aio::PubSub {
+        let connector = NodeConnector {
+            state: Arc::clone(&self.state),
+            slot: Some(key_slot(channel.as_ref())),
+        };
+        crate::aio::PubSub::with_connector(Arc::new(connector), self.state.config.retry.clone())
+    }
+
+    /// A [`Monitor`] of one node (`MONITOR` sees only the commands its node runs).
+    ///
+    /// # Errors
+    ///
+    /// Connection errors, or the server's refusal.
+    pub fn monitor(&self, node: &NodeAddr) -> Result<Monitor> {
+        Monitor::connect(&self.state.node_info(node), &RetryPolicy::none())
+    }
+
+    /// An async [`Monitor`](crate::aio::Monitor) of one node.
+    ///
+    /// # Errors
+    ///
+    /// Connection errors, or the server's refusal.
+    #[cfg(feature = "tokio")]
+    pub async fn async_monitor(&self, node: &NodeAddr) -> Result<crate::aio::Monitor> {
+        crate::aio::Monitor::connect(&self.state.node_info(node), &RetryPolicy::none()).await
+    }
+
     /// What the client met so far: redirections followed, retries, refreshes.
     #[must_use]
     pub fn stats(&self) -> super::ClusterStats {
@@ -175,6 +269,159 @@ impl ClusterClient {
     #[must_use]
     pub fn primary_for_slot(&self, slot: u16) -> Option<NodeAddr> {
         self.state.node_for(slot, false).ok()
+    }
+}
+
+/// The client runs commands itself, each on a connection of its own from the ones it
+/// keeps, so that it can be cloned into what needs a clonable seam ([`Lock`]).
+impl ConnectionLike for ClusterClient {
+    fn req_command<T: FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
+        let mut con = self.checkout()?;
+        let reply = con.req_command(cmd);
+        self.give_back(con);
+        reply
+    }
+
+    fn req_batch(&mut self, batch: &Batch) -> Result<Vec<Value>> {
+        let mut con = self.checkout()?;
+        let replies = con.req_batch(batch);
+        self.give_back(con);
+        replies
+    }
+
+    fn db(&self) -> i64 {
+        self.state.config.node_options.db
+    }
+
+    fn protocol(&self) -> ProtocolVersion {
+        self.state.config.node_options.protocol
+    }
+
+    fn is_open(&self) -> bool {
+        true
+    }
+}
+
+impl ClusterClient {
+    fn checkout(&self) -> Result<ClusterConnection> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        match idle {
+            Some(con) => Ok(con),
+            None => self.get_connection(),
+        }
+    }
+
+    fn give_back(&self, con: ClusterConnection) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < IDLE_CONNECTIONS {
+            idle.push(con);
+        }
+    }
+}
+
+/// Connects to the node serving a slot, or to any primary, as the slot map has it at
+/// each connect: what pub/sub connections of a cluster come from.
+#[derive(Debug)]
+pub(crate) struct NodeConnector {
+    state: Arc<State>,
+    slot: Option<u16>,
+}
+
+impl NodeConnector {
+    /// Connects to the node serving the slot, checking with the node itself (its own
+    /// line of `CLUSTER NODES`) that it serves it: right after a failover or a migration
+    /// the map may be behind, and is read again until it is not, within the discovery
+    /// timeout.
+    fn connect_to_slot(&self, slot: u16) -> Result<Connection> {
+        let deadline = Instant::now().checked_add(self.state.config.discovery_timeout);
+        loop {
+            let _ = refresh(&self.state);
+            let node = self.state.node_for(slot, false)?;
+            let mut con = Connection::open(&self.state.node_info(&node))?;
+            let nodes: Value = cmd("CLUSTER NODES").query(&mut con)?;
+            let (served, _) = own_slots(&nodes)?;
+            if served.binary_search(&slot).is_ok() {
+                return Ok(con);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::new(
+                    ErrorKind::Connection,
+                    format!("no node was found serving slot {slot}"),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    #[cfg(feature = "tokio")]
+    async fn connect_to_slot_async(&self, slot: u16) -> Result<crate::aio::Connection> {
+        use crate::seam::AsyncConnectionLike;
+        let deadline = Instant::now().checked_add(self.state.config.discovery_timeout);
+        loop {
+            // Reading the map is sync; its connections are short and bounded.
+            let state = Arc::clone(&self.state);
+            let _ = tokio::task::spawn_blocking(move || refresh(&state)).await;
+            let node = self.state.node_for(slot, false)?;
+            let mut con = crate::aio::Connection::open(&self.state.node_info(&node)).await?;
+            let nodes: Value = con.req_command(&cmd("CLUSTER NODES")).await?;
+            let (served, _) = own_slots(&nodes)?;
+            if served.binary_search(&slot).is_ok() {
+                return Ok(con);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::new(
+                    ErrorKind::Connection,
+                    format!("no node was found serving slot {slot}"),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn node(&self) -> Result<NodeAddr> {
+        if self.state.version() == 0 {
+            refresh(&self.state)?;
+        }
+        match self.slot {
+            Some(slot) => self.state.node_for(slot, false),
+            None => self.state.any_primary(),
+        }
+    }
+}
+
+impl Connector for NodeConnector {
+    fn options(&self) -> &ConnectionInfo {
+        &self.state.config.node_options
+    }
+
+    fn connect(&self) -> Result<Connection> {
+        if let Some(slot) = self.slot {
+            return self.connect_to_slot(slot);
+        }
+        let node = self.node().or_else(|_| {
+            refresh(&self.state)?;
+            self.node()
+        })?;
+        Connection::open(&self.state.node_info(&node)).inspect_err(|_| {
+            // The next connect finds the map read again.
+            self.state.failed(&node);
+            let _ = refresh(&self.state);
+        })
+    }
+
+    #[cfg(feature = "tokio")]
+    fn connect_async(&self) -> crate::connector::ConnectFuture<'_> {
+        Box::pin(async move {
+            if let Some(slot) = self.slot {
+                return self.connect_to_slot_async(slot).await;
+            }
+            let node = self.node()?;
+            crate::aio::Connection::open(&self.state.node_info(&node)).await
+        })
     }
 }
 
@@ -323,6 +570,7 @@ impl ClusterBuilder {
         };
         Ok(ClusterClient {
             state: Arc::new(State::new(config)),
+            idle: Arc::default(),
         })
     }
 }

@@ -69,6 +69,23 @@ pub enum ReadFrom {
     AvailabilityZone(String),
 }
 
+/// The nodes a command is sent to when the caller chooses them, as redis-py's
+/// `target_nodes`: see [`ClusterConnection::on_nodes`](crate::ClusterConnection::on_nodes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Nodes {
+    /// Every primary.
+    Primaries,
+    /// Every replica.
+    Replicas,
+    /// Every node, primaries and replicas.
+    All,
+    /// One node, chosen at random.
+    Random,
+    /// This node.
+    Node(NodeAddr),
+}
+
 /// Maps the address a node reports to the one to connect to (NAT, containers).
 pub type AddressRemap = Arc<dyn Fn(&NodeAddr) -> NodeAddr + Send + Sync>;
 
@@ -532,6 +549,30 @@ impl State {
                 .iter()
                 .map(|s| s.primary.clone())
                 .collect()
+        }
+    }
+
+    /// The nodes `nodes` names now.
+    pub(crate) fn chosen(&self, nodes: &Nodes) -> Vec<NodeAddr> {
+        let topology = self.topology();
+        match nodes {
+            Nodes::Primaries => topology
+                .shards()
+                .iter()
+                .map(|s| s.primary.clone())
+                .collect(),
+            Nodes::Replicas => topology
+                .nodes()
+                .skip(topology.shards().len())
+                .cloned()
+                .collect(),
+            Nodes::All => topology.nodes().cloned().collect(),
+            Nodes::Random => {
+                let all: Vec<&NodeAddr> = topology.nodes().collect();
+                let pick = random_u64() as usize % all.len().max(1);
+                all.get(pick).map(|&a| a.clone()).into_iter().collect()
+            }
+            Nodes::Node(addr) => vec![addr.clone()],
         }
     }
 

@@ -259,7 +259,7 @@ impl ClusterScan {
 
 /// The slots a node serves and those it is migrating away, from its own line of
 /// `CLUSTER NODES` (flagged `myself`): `0-5460 [93->-<id>]`. Both sorted.
-fn own_slots(reply: &Value) -> Result<(Vec<u16>, Vec<u16>)> {
+pub(crate) fn own_slots(reply: &Value) -> Result<(Vec<u16>, Vec<u16>)> {
     let text = match reply {
         Value::BulkString(text) | Value::VerbatimString { text, .. } => {
             String::from_utf8_lossy(text).into_owned()

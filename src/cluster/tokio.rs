@@ -13,7 +13,7 @@ use super::route::{self, Route, merge_nodes, merge_split};
 use super::scan::{ClusterScan, ScanStep};
 use super::topology::Topology;
 use super::{
-    Attempts, ReadFrom, Recovery, State, Target, ZONE_QUERY, atomic_slot, breaks_connection,
+    Attempts, Nodes, ReadFrom, Recovery, State, Target, ZONE_QUERY, atomic_slot, breaks_connection,
     convert, recovery,
 };
 use futures_core::Stream;
@@ -325,8 +325,45 @@ impl ClusterConnection {
     /// response policy.
     async fn fan_out(&self, command: &Cmd, all_nodes: bool) -> Result<Value> {
         let nodes = self.state().fan_out(all_nodes);
+        let replies = self.on_each(command, nodes).await?;
+        Ok(merge_nodes(command.info(), replies))
+    }
+
+    /// Runs `cmd` on the nodes the caller chooses and returns each node's reply; see
+    /// the sync [`ClusterConnection::on_nodes`](crate::ClusterConnection::on_nodes).
+    ///
+    /// # Errors
+    ///
+    /// No such node in the slot map; a node that could not be reached (named).
+    pub async fn on_nodes(&self, command: &Cmd, nodes: &Nodes) -> Result<Vec<(NodeAddr, Value)>> {
+        let nodes = self.state().chosen(nodes);
+        self.on_each(command, nodes).await
+    }
+
+    /// Runs `cmd` on the nodes the caller chooses and merges the replies by the
+    /// command's response policy; see the sync
+    /// [`ClusterConnection::on_nodes_merged`](crate::ClusterConnection::on_nodes_merged).
+    ///
+    /// # Errors
+    ///
+    /// As [`ClusterConnection::on_nodes`]; the (first) error reply; a failed conversion.
+    pub async fn on_nodes_merged<T: FromRedisValue>(
+        &self,
+        command: &Cmd,
+        nodes: &Nodes,
+    ) -> Result<T> {
+        let replies = self.on_nodes(command, nodes).await?;
+        convert(merge_nodes(command.info(), replies))
+    }
+
+    /// Runs `cmd` on each of `nodes` at once, each reply with its node, error replies as
+    /// values.
+    async fn on_each(&self, command: &Cmd, nodes: Vec<NodeAddr>) -> Result<Vec<(NodeAddr, Value)>> {
         if nodes.is_empty() {
-            return Err(Error::new(ErrorKind::Connection, "the cluster has no node"));
+            return Err(Error::new(
+                ErrorKind::Connection,
+                "the cluster has no such node",
+            ));
         }
         let mut runs = JoinSet::new();
         for (idx, addr) in nodes.iter().enumerate() {
@@ -352,12 +389,11 @@ impl ClusterConnection {
                 *place = Some(value);
             }
         }
-        let replies = nodes
+        Ok(nodes
             .into_iter()
             .zip(replies)
             .map(|(addr, reply)| (addr, reply.unwrap_or(Value::Nil)))
-            .collect();
-        Ok(merge_nodes(command.info(), replies))
+            .collect())
     }
 
     /// A command's entry, learned from `COMMAND INFO` for one the table does not know.

@@ -182,7 +182,7 @@ impl PubSub {
             } else {
                 Wait::For(left)
             };
-            if let Some(message) = self.read(wait)?.and_then(|value| self.state.deliver(value)) {
+            if let Some(message) = self.read(wait)?.and_then(|value| self.deliver(value)) {
                 return Ok(Some(message));
             }
             if left.is_zero() {
@@ -199,10 +199,7 @@ impl PubSub {
     /// Connection errors that reconnecting could not mend, and protocol errors.
     pub fn next_message(&mut self) -> Result<Message> {
         loop {
-            if let Some(message) = self
-                .read(Wait::Forever)?
-                .and_then(|v| self.state.deliver(v))
-            {
+            if let Some(message) = self.read(Wait::Forever)?.and_then(|v| self.deliver(v)) {
                 return Ok(message);
             }
         }
@@ -235,6 +232,17 @@ impl PubSub {
             Ok(self)
         });
         PubSubThread { stop, handle }
+    }
+
+    /// What a read brought, for the caller or a handler; a subscription the server
+    /// moved away drops the connection, so that the next read subscribes again where it
+    /// went.
+    fn deliver(&mut self, value: Value) -> Option<Message> {
+        let message = self.state.deliver(value);
+        if self.state.take_moved() {
+            self.con = None;
+        }
+        message
     }
 
     fn subscribe_to(&mut self, family: Family, names: Vec<Bytes>) -> Result<()> {

@@ -242,6 +242,11 @@ pub(crate) struct SubscriptionState {
     patterns: Subscribed,
     shard_channels: Subscribed,
     pub(crate) ignore_subscribe_messages: bool,
+    /// Set when the server ended a shard channel subscription nobody asked to end: in a
+    /// cluster, the channel's slot moved to another node (a migration, a failover). The
+    /// driver then drops its connection, and the next one, made where the slot is now,
+    /// subscribes again.
+    moved: bool,
 }
 
 impl SubscriptionState {
@@ -304,6 +309,12 @@ impl SubscriptionState {
     /// (the answer to a health check's `PING`, or a push of another kind).
     pub(crate) fn deliver(&mut self, value: Value) -> Option<Message> {
         let message = Message::parse(value)?;
+        if message.kind == MessageKind::SUnsubscribe
+            && self.shard_channels.names.contains(&message.channel)
+        {
+            self.moved = true;
+            return None;
+        }
         let family = match message.kind {
             MessageKind::Message => Family::Channels,
             MessageKind::PMessage => Family::Patterns,
@@ -318,6 +329,12 @@ impl SubscriptionState {
             }
             None => Some(message),
         }
+    }
+
+    /// `true` once after the server moved a shard channel subscription away; see
+    /// `moved`.
+    pub(crate) fn take_moved(&mut self) -> bool {
+        std::mem::take(&mut self.moved)
     }
 
     fn family(&self, family: Family) -> &Subscribed {
@@ -350,6 +367,7 @@ impl fmt::Debug for SubscriptionState {
             .field("shard_channels", &shard_channels)
             .field("handlers", &handlers)
             .field("ignore_subscribe_messages", &self.ignore_subscribe_messages)
+            .field("moved", &self.moved)
             .finish()
     }
 }

@@ -198,7 +198,14 @@ impl PubSub {
     /// Connection errors that reconnecting could not mend, and protocol errors.
     pub async fn next_message(&mut self) -> Result<Message> {
         loop {
-            if let Some(message) = self.read().await?.and_then(|v| self.state.deliver(v)) {
+            let value = self.read().await?;
+            let message = value.and_then(|v| self.state.deliver(v));
+            if self.state.take_moved() {
+                // The server moved a shard channel away: the next read subscribes again
+                // where it went.
+                self.con = None;
+            }
+            if let Some(message) = message {
                 return Ok(message);
             }
         }

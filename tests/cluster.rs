@@ -1130,3 +1130,223 @@ fn sharded_pubsub_follows_its_slot_through_a_migration_and_a_failover() {
         );
     });
 }
+
+/// One or more commands of every command group through the cluster client, keys spread
+/// over the shards (hash tags where a command takes several), under RESP2 and RESP3.
+#[test]
+fn every_command_group_works_through_the_cluster() {
+    use respec::commands as c;
+    let shared = shared();
+    let cluster = shared.read();
+    for protocol in support::PROTOCOLS {
+        let mut options: respec::ConnectionInfo = cluster.urls()[0].parse().unwrap();
+        options.protocol = protocol;
+        let client = ClusterClient::builder()
+            .seed(cluster.urls()[0].as_str())
+            .node_options(options)
+            .build()
+            .unwrap();
+        let con = &mut client.get_connection().unwrap();
+        let prefix = format!("groups-{protocol:?}");
+        let key = |name: &str| format!("{prefix}:{name}");
+        let tagged = |name: &str| format!("{{{prefix}}}:{name}");
+        // string
+        con.set(key("s"), "hello").unwrap();
+        assert_eq!(con.append(key("s"), " world").unwrap(), 11);
+        assert_eq!(con.getrange::<String>(key("s"), 0, 4).unwrap(), "hello");
+        assert_eq!(con.incrby(key("n"), 5).unwrap(), 5);
+        // list
+        assert_eq!(con.rpush(key("l"), ["a", "b", "c"]).unwrap(), 3);
+        let moved: String = con
+            .lmove(
+                tagged("l1"),
+                tagged("l2"),
+                c::LmoveWherefrom::Left,
+                c::LmoveWhereto::Right,
+            )
+            .unwrap_or_default();
+        assert_eq!(moved, "");
+        assert_eq!(
+            con.lrange::<Vec<String>>(key("l"), 0, -1).unwrap(),
+            ["a", "b", "c"]
+        );
+        // set
+        assert_eq!(con.sadd(tagged("a"), ["1", "2", "3"]).unwrap(), 3);
+        assert_eq!(con.sadd(tagged("b"), ["2", "3", "4"]).unwrap(), 3);
+        assert_eq!(
+            con.sinterstore(tagged("i"), [tagged("a"), tagged("b")])
+                .unwrap(),
+            2
+        );
+        // sorted set
+        assert_eq!(con.zadd(tagged("x"), [(1.0, "m"), (2.0, "n")]).unwrap(), 2);
+        assert_eq!(
+            con.zadd(tagged("y"), [(10.0, "n"), (20.0, "o")]).unwrap(),
+            2
+        );
+        assert_eq!(
+            con.zunionstore(tagged("u"), [tagged("x"), tagged("y")])
+                .unwrap(),
+            3
+        );
+        assert_eq!(con.zcard(tagged("u")).unwrap(), 3);
+        // hash
+        assert_eq!(
+            con.hset(key("h"), [("name", "Ada"), ("year", "1815")])
+                .unwrap(),
+            2
+        );
+        let h: std::collections::HashMap<String, String> = con.hgetall(key("h")).unwrap();
+        assert_eq!(h["name"], "Ada");
+        // stream
+        let id: String = con
+            .xadd(key("st"), c::XaddIdSelector::id("1-1"), [("f", "1")])
+            .unwrap();
+        assert_eq!(id, "1-1");
+        assert_eq!(con.xlen(key("st")).unwrap(), 1);
+        // geo
+        assert_eq!(
+            con.geoadd(
+                key("geo"),
+                [
+                    (13.361_389, 38.115_556, "Palermo"),
+                    (15.087_269, 37.502_669, "Catania")
+                ]
+            )
+            .unwrap(),
+            2
+        );
+        let meters: f64 = con.geodist(key("geo"), "Palermo", "Catania").unwrap();
+        assert!((166_274.0..166_275.0).contains(&meters), "{meters}");
+        // hyperloglog
+        con.pfadd_options(tagged("h1"), c::PfaddOptions::default().element(["a", "b"]))
+            .unwrap();
+        con.pfadd_options(tagged("h2"), c::PfaddOptions::default().element(["b", "c"]))
+            .unwrap();
+        assert_eq!(con.pfcount([tagged("h1"), tagged("h2")]).unwrap(), 3);
+        // bitmap
+        assert!(!con.setbit(tagged("b1"), 7, 1).unwrap());
+        assert_eq!(
+            con.bitop(
+                c::BitopOperation::Or,
+                tagged("or"),
+                [tagged("b1"), tagged("b1")]
+            )
+            .unwrap(),
+            1
+        );
+        assert_eq!(con.bitcount(tagged("or")).unwrap(), 1);
+        // generic
+        assert!(con.copy(tagged("a"), tagged("a-copy")).unwrap());
+        assert!(con.expire(key("s"), 100).unwrap());
+        assert_eq!(con.key_type::<String>(key("h")).unwrap(), "hash");
+        let existing: i64 = con.exists([key("s"), key("h"), key("missing")]).unwrap();
+        assert_eq!(existing, 2);
+        // scripting
+        let script = Script::new("return redis.call('GET', KEYS[1])");
+        let n: i64 = script.key(key("n")).invoke(con).unwrap();
+        assert_eq!(n, 5);
+        let evaluated: i64 = cmd("EVAL")
+            .arg("return #KEYS")
+            .arg(2)
+            .arg([tagged("a"), tagged("b")])
+            .query(con)
+            .unwrap();
+        assert_eq!(evaluated, 2);
+        // transactions
+        let ((), got): ((), String) = pipe()
+            .atomic()
+            .set(tagged("tx"), "v")
+            .get(tagged("tx"))
+            .query(con)
+            .unwrap();
+        assert_eq!(got, "v");
+        // connection
+        let echoed: String = con.echo("hi").unwrap();
+        assert_eq!(echoed, "hi");
+        let pong: String = con.ping().unwrap();
+        assert_eq!(pong, "PONG");
+        // pubsub
+        let _: i64 = con.publish("groups-channel", "m").unwrap();
+        let _: i64 = con.spublish(key("shard-channel"), "m").unwrap();
+        // server
+        let size: i64 = con.dbsize().unwrap();
+        assert!(size > 0);
+        let time: Vec<String> = con.time().unwrap();
+        assert_eq!(time.len(), 2);
+        let deleted: i64 = con
+            .del([
+                key("s"),
+                key("n"),
+                key("l"),
+                key("h"),
+                key("st"),
+                key("geo"),
+                tagged("a"),
+                tagged("b"),
+            ])
+            .unwrap();
+        assert!(deleted >= 8);
+    }
+}
+
+#[test]
+fn addresses_are_remapped_and_nodes_connected_where_the_hook_says() {
+    let shared = shared();
+    let cluster = shared.read();
+    let remapped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = remapped.clone();
+    let client = ClusterClient::builder()
+        .seed(cluster.urls()[0].as_str())
+        .address_remap(move |addr: &respec::NodeAddr| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            respec::NodeAddr {
+                host: "localhost".into(),
+                port: addr.port,
+            }
+        })
+        .build()
+        .unwrap();
+    let mut con = client.get_connection().unwrap();
+    assert!(
+        client.nodes().iter().all(|node| node.host == "localhost"),
+        "{:?}",
+        client.nodes()
+    );
+    assert!(remapped.load(std::sync::atomic::Ordering::Relaxed) >= 6);
+    for key in key_per_primary("remap:") {
+        con.set(&key, 1).unwrap();
+        let v: i64 = con.get(&key).unwrap();
+        assert_eq!(v, 1);
+    }
+}
+
+#[test]
+fn the_slot_map_is_checked_every_refresh_interval() {
+    let shared = shared();
+    let cluster = shared.read();
+    let client = ClusterClient::builder()
+        .seed(cluster.urls()[0].as_str())
+        .refresh_interval(Some(Duration::from_millis(100)))
+        .build()
+        .unwrap();
+    let mut con = client.get_connection().unwrap();
+    let before = client.stats().refreshes;
+    std::thread::sleep(Duration::from_millis(150));
+    con.set("periodic:k", 1).unwrap();
+    assert_eq!(
+        client.stats().refreshes,
+        before + 1,
+        "the sync connection checked once"
+    );
+    runtime().block_on(async {
+        let _con = client.get_async_connection().await.unwrap();
+        let before = client.stats().refreshes;
+        tokio::time::sleep(Duration::from_millis(550)).await;
+        let checks = client.stats().refreshes - before;
+        assert!(
+            checks >= 2,
+            "the async connection checks by itself: {checks}"
+        );
+    });
+}

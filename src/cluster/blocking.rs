@@ -448,10 +448,18 @@ impl ClusterConnection {
         }
     }
 
-    /// Reads the slot map again when the refresh interval has passed.
+    /// Checks the slot map when the refresh interval has passed: one node's view,
+    /// compared with it; the full refresh only when they differ.
     fn refresh_if_due(&mut self) {
         if self.state.refresh_due() {
-            self.refresh_quietly();
+            let within = self.state.config.discovery_timeout;
+            let first = self.state.candidates().into_iter().next();
+            let same = first.is_some_and(|(addr, _)| {
+                ask_view(&self.state, &addr, within).is_ok_and(|view| self.state.confirms(view))
+            });
+            if !same {
+                self.refresh_quietly();
+            }
         }
     }
 }

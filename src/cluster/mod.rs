@@ -392,6 +392,19 @@ impl State {
         Ok(())
     }
 
+    /// `true` when one node's view is the map as it is (once remapped): the periodic
+    /// check, which then counts as a refresh.
+    pub(crate) fn confirms(&self, mut view: Topology) -> bool {
+        if let Some(remap) = &self.config.remap {
+            view.remap(remap.as_ref());
+        }
+        let same = *self.topology() == view;
+        if same {
+            self.mark_refreshed();
+        }
+        same
+    }
+
     /// Patches the map for `MOVED slot addr`; `true` when the map should be read again
     /// (a failover, or a node it did not know).
     pub(crate) fn moved(&self, slot: u16, addr: &NodeAddr) -> bool {
@@ -771,7 +784,7 @@ impl Attempts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::ServerError;
+    use crate::value::{ServerError, Value};
 
     fn server(line: &str) -> Error {
         ServerError::new(line).into()
@@ -814,6 +827,70 @@ mod tests {
             recovery(&server("WRONGTYPE x"), true, false),
             Recovery::Fail { refresh: false }
         );
+    }
+
+    fn state(require_full_coverage: bool) -> State {
+        State::new(Config {
+            seeds: Vec::new(),
+            node_options: ConnectionInfo::default(),
+            read_from: ReadFrom::Primary,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
+            retry: RetryPolicy::default(),
+            require_full_coverage,
+            remap: None,
+            discovery_timeout: DEFAULT_DISCOVERY_TIMEOUT,
+            refresh_interval: None,
+        })
+    }
+
+    /// A view where one node serves slots 0 to `last`.
+    fn partial(last: i64) -> Topology {
+        let node = Value::Array(vec![
+            Value::BulkString("port".into()),
+            Value::Int(7000),
+            Value::BulkString("ip".into()),
+            Value::BulkString("127.0.0.1".into()),
+            Value::BulkString("role".into()),
+            Value::BulkString("master".into()),
+        ]);
+        let shard = Value::Array(vec![
+            Value::BulkString("slots".into()),
+            Value::Array(vec![Value::Int(0), Value::Int(last)]),
+            Value::BulkString("nodes".into()),
+            Value::Array(vec![node]),
+        ]);
+        let asked = NodeAddr {
+            host: "127.0.0.1".into(),
+            port: 7000,
+        };
+        Topology::from_shards(Value::Array(vec![shard]), &asked, false).unwrap()
+    }
+
+    #[test]
+    fn a_partial_map_is_refused_when_full_coverage_is_required() {
+        let strict = state(true);
+        let e = strict.install(vec![partial(99)], &[]).unwrap_err();
+        assert!(e.to_string().contains("100-16383"), "{e}");
+        assert_eq!(strict.version(), 0, "the old map stays");
+        assert!(strict.install(vec![partial(16383)], &[]).is_ok());
+        assert_eq!(strict.version(), 1);
+
+        let lenient = state(false);
+        lenient.install(vec![partial(99)], &[]).unwrap();
+        assert_eq!(lenient.node_for(5, false).unwrap().port, 7000);
+        let e = lenient.node_for(500, false).unwrap_err();
+        assert!(e.to_string().contains("slot 500"), "{e}");
+        let none = lenient.install(
+            Vec::new(),
+            &[(
+                NodeAddr {
+                    host: "h".into(),
+                    port: 1,
+                },
+                Error::new(ErrorKind::Connection, "refused"),
+            )],
+        );
+        assert!(none.unwrap_err().to_string().contains("h:1: refused"));
     }
 
     #[test]

@@ -716,7 +716,20 @@ async fn refresh_every(inner: Weak<Inner>, every: Duration) {
             return;
         };
         if inner.state.refresh_due() {
-            ClusterConnection { inner }.refresh_quietly().await;
+            // One node's view, compared with the map; the full refresh only when they
+            // differ.
+            let state = &inner.state;
+            let within = state.config.discovery_timeout;
+            let same = match state.candidates().into_iter().next() {
+                Some((addr, _)) => {
+                    let view = tokio::time::timeout(within, ask_view(state, &addr, within)).await;
+                    view.is_ok_and(|view| view.is_ok_and(|view| state.confirms(view)))
+                }
+                None => false,
+            };
+            if !same {
+                ClusterConnection { inner }.refresh_quietly().await;
+            }
         }
     }
 }

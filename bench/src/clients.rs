@@ -319,3 +319,117 @@ impl AsyncClient for Fred {
         Ok(pool.clients().iter().cloned().map(Self).collect())
     }
 }
+
+/// respec's async cluster client: one multiplexed connection per node.
+#[derive(Clone)]
+pub(crate) struct RespecCluster(respec::aio::ClusterConnection);
+
+impl AsyncClient for RespecCluster {
+    async fn connect(url: &str) -> Result<Self> {
+        let client = respec::ClusterClient::new([url])?;
+        Ok(Self(client.get_async_connection().await?))
+    }
+    async fn ping(&mut self) -> Result<()> {
+        self.0.ping().await?;
+        Ok(())
+    }
+    async fn set(&mut self, key: &str, value: &[u8]) -> Result<()> {
+        Ok(self.0.set(key, value).await?)
+    }
+    async fn get(&mut self, key: &str) -> Result<usize> {
+        let value: Option<Vec<u8>> = self.0.get(key).await?;
+        Ok(value.map_or(0, |v| v.len()))
+    }
+    async fn set_pipeline(&mut self, key: &str, value: &[u8], count: usize) -> Result<()> {
+        let mut pipe = respec::pipe();
+        for _ in 0..count {
+            pipe.set(key, value).ignore();
+        }
+        Ok(pipe.query_async::<()>(&mut self.0).await?)
+    }
+    async fn lrange(&mut self, key: &str) -> Result<usize> {
+        let items: Vec<String> = self.0.lrange(key, 0, -1).await?;
+        Ok(items.len())
+    }
+    async fn hgetall(&mut self, key: &str) -> Result<usize> {
+        let map: HashMap<String, String> = self.0.hgetall(key).await?;
+        Ok(map.len())
+    }
+    async fn incr(&mut self, key: &str) -> Result<i64> {
+        Ok(self.0.incr(key).await?)
+    }
+}
+
+/// redis-rs's async cluster client.
+#[derive(Clone)]
+pub(crate) struct RedisRsCluster(redis::cluster_async::ClusterConnection);
+
+impl AsyncClient for RedisRsCluster {
+    async fn connect(url: &str) -> Result<Self> {
+        let client = redis::cluster::ClusterClient::new(vec![url])?;
+        Ok(Self(client.get_async_connection().await?))
+    }
+    async fn ping(&mut self) -> Result<()> {
+        redis::cmd("PING")
+            .query_async::<String>(&mut self.0)
+            .await?;
+        Ok(())
+    }
+    async fn set(&mut self, key: &str, value: &[u8]) -> Result<()> {
+        Ok(redis::AsyncCommands::set(&mut self.0, key, value).await?)
+    }
+    async fn get(&mut self, key: &str) -> Result<usize> {
+        let value: Option<Vec<u8>> = redis::AsyncCommands::get(&mut self.0, key).await?;
+        Ok(value.map_or(0, |v| v.len()))
+    }
+    async fn set_pipeline(&mut self, key: &str, value: &[u8], count: usize) -> Result<()> {
+        let mut pipe = redis::pipe();
+        for _ in 0..count {
+            pipe.set(key, value).ignore();
+        }
+        Ok(pipe.query_async::<()>(&mut self.0).await?)
+    }
+    async fn lrange(&mut self, key: &str) -> Result<usize> {
+        let items: Vec<String> = redis::AsyncCommands::lrange(&mut self.0, key, 0, -1).await?;
+        Ok(items.len())
+    }
+    async fn hgetall(&mut self, key: &str) -> Result<usize> {
+        let map: HashMap<String, String> = redis::AsyncCommands::hgetall(&mut self.0, key).await?;
+        Ok(map.len())
+    }
+    async fn incr(&mut self, key: &str) -> Result<i64> {
+        Ok(redis::AsyncCommands::incr(&mut self.0, key, 1).await?)
+    }
+}
+
+/// fred's client in clustered mode (`redis-cluster://`).
+#[derive(Clone)]
+pub(crate) struct FredCluster(Fred);
+
+impl AsyncClient for FredCluster {
+    async fn connect(url: &str) -> Result<Self> {
+        let url = url.replacen("redis://", "redis-cluster://", 1);
+        Ok(Self(Fred::connect(&url).await?))
+    }
+    async fn ping(&mut self) -> Result<()> {
+        self.0.ping().await
+    }
+    async fn set(&mut self, key: &str, value: &[u8]) -> Result<()> {
+        self.0.set(key, value).await
+    }
+    async fn get(&mut self, key: &str) -> Result<usize> {
+        self.0.get(key).await
+    }
+    async fn set_pipeline(&mut self, key: &str, value: &[u8], count: usize) -> Result<()> {
+        self.0.set_pipeline(key, value, count).await
+    }
+    async fn lrange(&mut self, key: &str) -> Result<usize> {
+        self.0.lrange(key).await
+    }
+    async fn hgetall(&mut self, key: &str) -> Result<usize> {
+        self.0.hgetall(key).await
+    }
+    async fn incr(&mut self, key: &str) -> Result<i64> {
+        self.0.incr(key).await
+    }
+}

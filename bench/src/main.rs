@@ -29,7 +29,10 @@ mod workloads;
 
 use std::process::ExitCode;
 
-use clients::{Fred, RedisRsAsync, RedisRsSync, RespecAsync, RespecAsyncOwn, RespecSync};
+use clients::{
+    Fred, FredCluster, RedisRsAsync, RedisRsCluster, RedisRsSync, RespecAsync, RespecAsyncOwn,
+    RespecCluster, RespecSync,
+};
 use workloads::{Measured, Workload};
 
 /// The clients, in the order the tables list them.
@@ -46,10 +49,14 @@ pub(crate) enum Peer {
     RedisRsAsync,
     Fred,
     RedisBenchmark,
+    /// The cluster clients, for the cluster workloads.
+    RespecCluster,
+    RedisRsCluster,
+    FredCluster,
 }
 
 impl Peer {
-    pub(crate) const ALL: [Peer; 8] = [
+    pub(crate) const ALL: [Peer; 11] = [
         Peer::RespecSync,
         Peer::RespecSyncPolling,
         Peer::RespecAsync,
@@ -58,6 +65,9 @@ impl Peer {
         Peer::RedisRsAsync,
         Peer::Fred,
         Peer::RedisBenchmark,
+        Peer::RespecCluster,
+        Peer::RedisRsCluster,
+        Peer::FredCluster,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -70,6 +80,9 @@ impl Peer {
             Peer::RedisRsAsync => "redis-rs async",
             Peer::Fred => "fred",
             Peer::RedisBenchmark => "redis-benchmark",
+            Peer::RespecCluster => "respec cluster",
+            Peer::RedisRsCluster => "redis-rs cluster",
+            Peer::FredCluster => "fred cluster",
         }
     }
 
@@ -83,6 +96,9 @@ impl Peer {
             Peer::RedisRsAsync => "redis-rs-async",
             Peer::Fred => "fred",
             Peer::RedisBenchmark => "redis-benchmark",
+            Peer::RespecCluster => "respec-cluster",
+            Peer::RedisRsCluster => "redis-rs-cluster",
+            Peer::FredCluster => "fred-cluster",
         }
     }
 
@@ -97,7 +113,18 @@ impl Peer {
         )
     }
 
+    /// Whether it is a cluster client.
+    pub(crate) fn is_cluster(self) -> bool {
+        matches!(
+            self,
+            Peer::RespecCluster | Peer::RedisRsCluster | Peer::FredCluster
+        )
+    }
+
     fn runs(self, workload: Workload) -> bool {
+        if self.is_cluster() != workload.is_cluster() {
+            return false;
+        }
         match self {
             Peer::RespecAsyncOwn => workload.has_one_caller(),
             _ => !self.is_sync() || workload.has_sync_form(),
@@ -146,6 +173,9 @@ fn run(args: &[String]) -> clients::Result<()> {
         Peer::RespecAsyncOwn => workloads::run_async::<RespecAsyncOwn>(workload, url)?,
         Peer::RedisRsAsync => workloads::run_async::<RedisRsAsync>(workload, url)?,
         Peer::Fred => workloads::run_async::<Fred>(workload, url)?,
+        Peer::RespecCluster => workloads::run_async::<RespecCluster>(workload, url)?,
+        Peer::RedisRsCluster => workloads::run_async::<RedisRsCluster>(workload, url)?,
+        Peer::FredCluster => workloads::run_async::<FredCluster>(workload, url)?,
         Peer::RedisBenchmark => return Err("redis-benchmark is run by the suite itself".into()),
     };
     println!("{}", measured.line());

@@ -36,10 +36,11 @@ pub(crate) enum Workload {
     Lrange1000,
     Hgetall100,
     IncrPool4,
+    ClusterIncrGet,
 }
 
 impl Workload {
-    pub(crate) const ALL: [Workload; 8] = [
+    pub(crate) const ALL: [Workload; 9] = [
         Workload::Ping,
         Workload::SetGet,
         Workload::Pipeline100,
@@ -48,6 +49,7 @@ impl Workload {
         Workload::Lrange1000,
         Workload::Hgetall100,
         Workload::IncrPool4,
+        Workload::ClusterIncrGet,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -60,6 +62,7 @@ impl Workload {
             Workload::Lrange1000 => "lrange-1000",
             Workload::Hgetall100 => "hgetall-100",
             Workload::IncrPool4 => "incr-1000-tasks-pool-4",
+            Workload::ClusterIncrGet => "cluster-incr-get-1000-tasks",
         }
     }
 
@@ -76,6 +79,9 @@ impl Workload {
             Workload::Hgetall100 => "HGETALL of 100 fields into HashMap<String, String>",
             Workload::IncrPool4 => {
                 "1,000 tasks doing INCR over a pool of 4 multiplexed connections"
+            }
+            Workload::ClusterIncrGet => {
+                "1,000 tasks doing INCR and GET on keys of their own, through a cluster client, on 3 primaries"
             }
         }
     }
@@ -94,7 +100,7 @@ impl Workload {
             Workload::SetGet1Mib => 1_200,
             Workload::Lrange1000 => 5_000,
             Workload::Hgetall100 => 12_000,
-            Workload::IncrPool4 => 300_000,
+            Workload::IncrPool4 | Workload::ClusterIncrGet => 300_000,
         }
     }
 
@@ -116,12 +122,20 @@ impl Workload {
     /// Whether a blocking client runs it (the pool of multiplexed connections is an
     /// async shape only).
     pub(crate) fn has_sync_form(self) -> bool {
-        self != Workload::IncrPool4
+        !matches!(self, Workload::IncrPool4 | Workload::ClusterIncrGet)
     }
 
     /// Whether one task issues every request (no sharing of a connection).
     pub(crate) fn has_one_caller(self) -> bool {
-        !matches!(self, Workload::Concurrent50 | Workload::IncrPool4)
+        !matches!(
+            self,
+            Workload::Concurrent50 | Workload::IncrPool4 | Workload::ClusterIncrGet
+        )
+    }
+
+    /// Whether it runs on a cluster, through the cluster clients.
+    pub(crate) fn is_cluster(self) -> bool {
+        self == Workload::ClusterIncrGet
     }
 }
 
@@ -239,7 +253,7 @@ pub(crate) fn run_sync<C: SyncClient>(workload: Workload, url: &str) -> Result<M
         }
         Workload::Lrange1000 => timed(ops, |_| check(con.lrange(LIST_KEY)?, LIST_LEN)),
         Workload::Hgetall100 => timed(ops, |_| check(con.hgetall(HASH_KEY)?, HASH_LEN)),
-        Workload::Concurrent50 | Workload::IncrPool4 => {
+        Workload::Concurrent50 | Workload::IncrPool4 | Workload::ClusterIncrGet => {
             Err(format!("{} has no blocking form", workload.name()).into())
         }
     }
@@ -305,6 +319,10 @@ async fn drive_async<C: AsyncClient>(workload: Workload, url: String) -> Result<
         Workload::IncrPool4 => {
             let pool = C::pool(&url, 4).await?;
             fan_out(pool, 1000, ops, Fan::Incr).await
+        }
+        Workload::ClusterIncrGet => {
+            let con = C::connect(&url).await?;
+            fan_out(vec![con], 1000, ops, Fan::IncrGet).await
         }
         _ => {
             let mut con = C::connect(&url).await?;
@@ -379,7 +397,7 @@ async fn sequential_async<C: AsyncClient>(
         Workload::Hgetall100 => {
             timed_async(ops, async |_| check(con.hgetall(HASH_KEY).await?, HASH_LEN)).await
         }
-        Workload::Concurrent50 | Workload::IncrPool4 => {
+        Workload::Concurrent50 | Workload::IncrPool4 | Workload::ClusterIncrGet => {
             Err(format!("{} is fanned out, not sequential", workload.name()).into())
         }
     }
@@ -392,13 +410,17 @@ enum Fan {
     SetGet,
     /// INCR of one shared counter.
     Incr,
+    /// INCR and GET in turn on a key of the task's own (spread over a cluster's slots).
+    IncrGet,
 }
 
 async fn fan_request<C: AsyncClient>(con: &mut C, fan: Fan, key: &str, i: usize) -> Result<()> {
     match fan {
         Fan::SetGet if i.is_multiple_of(2) => con.set(key, VALUE_16).await,
-        Fan::SetGet => con.get(key).await.map(drop),
         Fan::Incr => con.incr("bench:counter").await.map(drop),
+        Fan::IncrGet if i.is_multiple_of(2) => con.incr(key).await.map(drop),
+        // The other half of SET/GET and of INCR/GET.
+        Fan::SetGet | Fan::IncrGet => con.get(key).await.map(drop),
     }
 }
 

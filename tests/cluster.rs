@@ -649,6 +649,16 @@ fn a_manual_failover_under_writes_loses_nothing_and_writes_resume() {
     let _ = client.get_connection().unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (sync, tasks) = write_load(&client, tag, &stop);
+    // A client blocked on the old primary is answered UNBLOCKED by the failover, and
+    // waits again on the new one.
+    let queue = format!("{{{tag}}}:queue");
+    let blocked = {
+        let (client, queue) = (client.clone(), queue.clone());
+        std::thread::spawn(move || {
+            let mut con = client.get_connection().unwrap();
+            con.blpop::<Option<(String, String)>>(&queue, 10.0)
+        })
+    };
     std::thread::sleep(Duration::from_millis(300));
     let started = std::time::Instant::now();
     cmd("CLUSTER FAILOVER")
@@ -659,6 +669,10 @@ fn a_manual_failover_under_writes_loses_nothing_and_writes_resume() {
     });
     let promoted = started.elapsed();
     std::thread::sleep(Duration::from_millis(1500));
+    let mut con = client.get_connection().unwrap();
+    con.rpush(&queue, "after the failover").unwrap();
+    let popped = blocked.join().unwrap().unwrap();
+    assert_eq!(popped, Some((queue, "after the failover".to_owned())));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (sync, tasks) = (sync.join().unwrap(), tasks.join().unwrap());
     eprintln!(
@@ -1349,4 +1363,55 @@ fn the_slot_map_is_checked_every_refresh_interval() {
             "the async connection checks by itself: {checks}"
         );
     });
+}
+
+#[test]
+fn reads_follow_the_availability_zone_when_asked() {
+    let shared = shared();
+    let cluster = shared.read();
+    let key = support::cluster::key_served_by(1, 3, "zone:");
+    let primary = cluster.index_of(cluster.primary_port_of(key_slot(key.as_bytes())));
+    let replica = cluster.index_of(cluster.replica_ports_of(cluster.nodes()[primary].port())[0]);
+    let mut node = cluster.connect(replica);
+    let known = cmd("CONFIG SET")
+        .arg("availability-zone")
+        .arg("zone-b")
+        .exec(&mut node)
+        .is_ok();
+    if !support::server_has("availability zones (Valkey 8.1)", known) {
+        return;
+    }
+    let client = ClusterClient::builder()
+        .seed(cluster.urls()[0].as_str())
+        .read_from(respec::ReadFrom::AvailabilityZone("zone-b".into()))
+        .build()
+        .unwrap();
+    let mut con = client.get_connection().unwrap();
+    con.set(&key, "v").unwrap();
+    cmd("WAIT")
+        .arg(1)
+        .arg(1000)
+        .exec(&mut cluster.connect(primary))
+        .unwrap();
+    support::wait_until("the replica in the zone to serve reads", || {
+        client.refresh_slots().unwrap();
+        let before = gets_served(&cluster, replica);
+        let _: Option<String> = con.get(&key).unwrap();
+        gets_served(&cluster, replica) > before
+    });
+    let before = gets_served(&cluster, replica);
+    for _ in 0..10 {
+        let v: String = con.get(&key).unwrap();
+        assert_eq!(v, "v");
+    }
+    assert_eq!(
+        gets_served(&cluster, replica),
+        before + 10,
+        "every read in the zone"
+    );
+    cmd("CONFIG SET")
+        .arg("availability-zone")
+        .arg("")
+        .exec(&mut node)
+        .unwrap();
 }

@@ -1415,3 +1415,91 @@ fn reads_follow_the_availability_zone_when_asked() {
         .exec(&mut node)
         .unwrap();
 }
+
+/// RESP for a `CLUSTER SHARDS` reply: one shard on `port` serving every slot.
+fn one_shard(port: u16) -> Vec<u8> {
+    format!(
+        "*1\r\n*4\r\n$5\r\nslots\r\n*2\r\n:0\r\n:16383\r\n$5\r\nnodes\r\n*1\r\n*10\r\n\
+         $2\r\nid\r\n$4\r\nfake\r\n$4\r\nport\r\n:{port}\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n\
+         $4\r\nrole\r\n$6\r\nmaster\r\n$6\r\nhealth\r\n$6\r\nonline\r\n"
+    )
+    .into_bytes()
+}
+
+/// RESP for a `COMMAND INFO` entry of a module's command whose keys run from argument 1
+/// to the last: `name` keys... (no `multi_shard` tip).
+fn module_command(name: &str) -> Vec<u8> {
+    let spec = "*6\r\n$5\r\nflags\r\n*1\r\n$2\r\nRO\r\n\
+                $12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n\
+                $9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n";
+    format!(
+        "*1\r\n*10\r\n${}\r\n{name}\r\n:-2\r\n*1\r\n$8\r\nreadonly\r\n:1\r\n:-1\r\n:1\r\n*0\r\n*0\r\n*1\r\n{spec}*0\r\n",
+        name.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_command_the_table_does_not_know_is_routed_by_what_command_info_says() {
+    use support::fake::FakeServer;
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Vec<Vec<u8>>>::new()));
+    let port = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(0));
+    let server = {
+        let (asked, sent, port) = (asked.clone(), sent.clone(), port.clone());
+        FakeServer::start(move |peer| {
+            while let Some(args) = peer.read_command() {
+                let words: Vec<String> = args
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).to_ascii_uppercase())
+                    .collect();
+                let reply = match words.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+                    ["CLUSTER", "SHARDS"] => {
+                        one_shard(port.load(std::sync::atomic::Ordering::SeqCst))
+                    }
+                    ["COMMAND", "INFO", name] => {
+                        asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        module_command(&name.to_ascii_lowercase())
+                    }
+                    [name, ..] if name.starts_with("FAKEMOD.") => {
+                        sent.lock().unwrap().push(args.clone());
+                        b"$5\r\nvalue\r\n".to_vec()
+                    }
+                    _ => b"+OK\r\n".to_vec(),
+                };
+                if !peer.write(&reply) {
+                    return;
+                }
+            }
+        })
+    };
+    port.store(server.port(), std::sync::atomic::Ordering::SeqCst);
+    let client = ClusterClient::new([server.url("")]).unwrap();
+    let mut con = client.get_connection().unwrap();
+    for _ in 0..3 {
+        let value: String = cmd("FAKEMOD.GET").arg("k").query(&mut con).unwrap();
+        assert_eq!(value, "value");
+    }
+    assert_eq!(
+        asked.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "COMMAND INFO once"
+    );
+    let learned = respec::commands::lookup(b"FAKEMOD.GET", None).expect("learned");
+    assert_eq!(learned.key_indices(&[b"FAKEMOD.GET", b"k"]), [1]);
+    // Its keys in two slots, and no multi_shard tip: refused before anything is sent.
+    let before = sent.lock().unwrap().len();
+    let e = cmd("FAKEMOD.GET")
+        .arg("{a}1")
+        .arg("{b}1")
+        .query::<String>(&mut con)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert_eq!(sent.lock().unwrap().len(), before, "nothing sent");
+    let both: String = cmd("FAKEMOD.GET")
+        .arg("{a}1")
+        .arg("{a}2")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(both, "value");
+}

@@ -44,6 +44,13 @@ pub(crate) struct Part {
 /// [`ErrorKind::InvalidInput`] for keys in several slots, naming the slots.
 pub(crate) fn route(cmd: &Cmd) -> Result<Route> {
     let info = cmd.info();
+    // The usual case, one key right after the name: its slot, with nothing collected.
+    if let Some(info) = info
+        && single_key(info)
+        && let Some(key) = cmd.args().nth(1)
+    {
+        return Ok(Route::Slot(key_slot(key)));
+    }
     let keys = key_positions(cmd, info);
     let mut slots = keys
         .iter()
@@ -121,6 +128,15 @@ pub(crate) fn key_positions(cmd: &Cmd, info: Option<&CommandInfo>) -> Vec<usize>
     (0..cmd.arg_count())
         .filter(|&idx| cmd.is_key(idx))
         .collect()
+}
+
+/// `true` for a command whose one key is its first argument (`GET`, `INCR`, `HSET`).
+fn single_key(info: &CommandInfo) -> bool {
+    matches!(
+        info.key_specs,
+        [spec] if spec.begin_search == BeginSearch::Index(1)
+            && matches!(spec.find_keys, FindKeys::Range { last_key: 0, .. })
+    ) && info.key_rule.is_none()
 }
 
 /// The slots of `cmd`'s keys, each once, in order.

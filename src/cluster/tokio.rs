@@ -101,6 +101,12 @@ impl ClusterConnection {
                 .nodes
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
+            // The usual case: a live connection, found without copying the address.
+            if let Some(con) = nodes.get(addr).and_then(|cell| cell.get())
+                && con.is_connected()
+            {
+                return Ok(con.clone());
+            }
             let cell = nodes.entry(addr.clone()).or_default();
             if cell.get().is_some_and(|con| !con.is_connected()) {
                 *cell = Arc::default();

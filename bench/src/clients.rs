@@ -83,13 +83,38 @@ impl SyncClient for RespecSync {
     }
 }
 
-#[derive(Clone)]
-pub(crate) struct RespecAsync(respec::aio::MultiplexedConnection);
+/// How respec's shared async handles open: a multiplexed connection to one server, or
+/// a cluster connection (one multiplexed connection per node).
+pub(crate) trait RespecOpen: respec::AsyncConnectionLike + Clone + Sync + 'static {
+    async fn open(url: &str) -> Result<Self>;
+}
 
-impl AsyncClient for RespecAsync {
-    async fn connect(url: &str) -> Result<Self> {
+impl RespecOpen for respec::aio::MultiplexedConnection {
+    async fn open(url: &str) -> Result<Self> {
         let client = respec::Client::open(url)?;
-        Ok(Self(client.get_multiplexed_async_connection().await?))
+        Ok(client.get_multiplexed_async_connection().await?)
+    }
+}
+
+impl RespecOpen for respec::aio::ClusterConnection {
+    async fn open(url: &str) -> Result<Self> {
+        let client = respec::ClusterClient::new([url])?;
+        Ok(client.get_async_connection().await?)
+    }
+}
+
+/// respec's async client on a handle many tasks share.
+#[derive(Clone)]
+pub(crate) struct RespecShared<C>(C);
+
+/// The multiplexed connection.
+pub(crate) type RespecAsync = RespecShared<respec::aio::MultiplexedConnection>;
+/// The cluster connection.
+pub(crate) type RespecCluster = RespecShared<respec::aio::ClusterConnection>;
+
+impl<C: RespecOpen> AsyncClient for RespecShared<C> {
+    async fn connect(url: &str) -> Result<Self> {
+        Ok(Self(C::open(url).await?))
     }
     async fn ping(&mut self) -> Result<()> {
         self.0.ping().await?;
@@ -317,46 +342,6 @@ impl AsyncClient for Fred {
         let pool = fred_builder(url)?.build_pool(size)?;
         pool.init().await?;
         Ok(pool.clients().iter().cloned().map(Self).collect())
-    }
-}
-
-/// respec's async cluster client: one multiplexed connection per node.
-#[derive(Clone)]
-pub(crate) struct RespecCluster(respec::aio::ClusterConnection);
-
-impl AsyncClient for RespecCluster {
-    async fn connect(url: &str) -> Result<Self> {
-        let client = respec::ClusterClient::new([url])?;
-        Ok(Self(client.get_async_connection().await?))
-    }
-    async fn ping(&mut self) -> Result<()> {
-        self.0.ping().await?;
-        Ok(())
-    }
-    async fn set(&mut self, key: &str, value: &[u8]) -> Result<()> {
-        Ok(self.0.set(key, value).await?)
-    }
-    async fn get(&mut self, key: &str) -> Result<usize> {
-        let value: Option<Vec<u8>> = self.0.get(key).await?;
-        Ok(value.map_or(0, |v| v.len()))
-    }
-    async fn set_pipeline(&mut self, key: &str, value: &[u8], count: usize) -> Result<()> {
-        let mut pipe = respec::pipe();
-        for _ in 0..count {
-            pipe.set(key, value).ignore();
-        }
-        Ok(pipe.query_async::<()>(&mut self.0).await?)
-    }
-    async fn lrange(&mut self, key: &str) -> Result<usize> {
-        let items: Vec<String> = self.0.lrange(key, 0, -1).await?;
-        Ok(items.len())
-    }
-    async fn hgetall(&mut self, key: &str) -> Result<usize> {
-        let map: HashMap<String, String> = self.0.hgetall(key).await?;
-        Ok(map.len())
-    }
-    async fn incr(&mut self, key: &str) -> Result<i64> {
-        Ok(self.0.incr(key).await?)
     }
 }
 

@@ -11,8 +11,8 @@ use super::route::{self, Route, merge_nodes, merge_split};
 use super::scan::{ClusterScan, ScanStep};
 use super::topology::Topology;
 use super::{
-    Attempts, Nodes, Recovery, State, Target, ZONE_QUERY, atomic_slot, breaks_connection, convert,
-    recovery,
+    Attempts, Grouped, Nodes, Recovery, State, Target, ZONE_QUERY, atomic_slot, breaks_connection,
+    convert, recovery, reply_value,
 };
 use crate::batch::Batch;
 use crate::cmd::{Cmd, cmd};
@@ -20,6 +20,7 @@ use crate::commands::ScanOptions;
 use crate::connection::Connection;
 use crate::connection::info::{NodeAddr, ProtocolVersion};
 use crate::error::{Error, ErrorKind, Result};
+use crate::script::Script;
 use crate::seam::ConnectionLike;
 use crate::table::CommandInfo;
 use crate::types::FromRedisValue;
@@ -122,30 +123,47 @@ impl ClusterConnection {
                 return Err(error);
             }
             self.state.count(&next);
-            match next {
-                Recovery::Moved { slot, addr } => {
-                    let addr = self.state.remap(addr);
-                    if self.state.moved(slot, &addr) {
-                        self.refresh_quietly();
-                    }
-                }
-                Recovery::Ask(addr) => ask = Some(self.state.remap(addr)),
-                Recovery::Retry { refresh } => {
-                    if refresh {
-                        self.refresh_quietly();
-                    }
-                    match attempts.wait(&self.state.config.retry) {
-                        Some(wait) => std::thread::sleep(wait),
-                        None => return Err(error),
-                    }
-                }
-                // The failed node is marked: the next request bound for it reads the
-                // map first, so this one ends by its deadline.
-                Recovery::Fail { .. } => return Err(error),
-            }
-            if !attempts.take() {
+            if !self.recover(next, &mut attempts, &mut ask) || !attempts.take() {
                 return Err(error);
             }
+        }
+    }
+
+    /// Follows a recovery: patches the map, reads it again, waits. `false` when the
+    /// error is to be returned.
+    fn recover(
+        &mut self,
+        next: Recovery,
+        attempts: &mut Attempts,
+        ask: &mut Option<NodeAddr>,
+    ) -> bool {
+        match next {
+            Recovery::Moved { slot, addr } => {
+                let addr = self.state.remap(addr);
+                if self.state.moved(slot, &addr) {
+                    self.refresh_quietly();
+                }
+                true
+            }
+            Recovery::Ask(addr) => {
+                *ask = Some(self.state.remap(addr));
+                true
+            }
+            Recovery::Retry { refresh } => {
+                if refresh {
+                    self.refresh_quietly();
+                }
+                match attempts.wait(&self.state.config.retry) {
+                    Some(wait) => {
+                        std::thread::sleep(wait);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            // The failed node is marked: the next request bound for it reads the map
+            // first, so this one ends by its deadline.
+            Recovery::Fail { .. } => false,
         }
     }
 
@@ -273,99 +291,31 @@ impl ClusterConnection {
     /// Runs commands bound for several nodes: one batch per node, then each command a
     /// node redirected or failed on its own, by the rules of [`ClusterConnection::run`].
     /// Replies come back in the commands' order, error replies as values.
-    fn run_grouped(
-        &mut self,
-        cmds: &[(Cmd, Target)],
-        scripts: &[crate::Script],
-    ) -> Result<Vec<Value>> {
-        let mut replies: Vec<Option<Value>> = vec![None; cmds.len()];
-        let mut groups: Vec<(NodeAddr, Vec<usize>)> = Vec::new();
-        let mut alone = Vec::new();
-        for (idx, (command, target)) in cmds.iter().enumerate() {
-            let read_only = command.info().is_some_and(CommandInfo::is_readonly);
-            match self.resolve(target, read_only) {
-                Ok(addr) => match groups.iter_mut().find(|(a, _)| *a == addr) {
-                    Some((_, members)) => members.push(idx),
-                    None => groups.push((addr, vec![idx])),
-                },
-                Err(_) => alone.push(idx),
-            }
-        }
-        for (addr, members) in groups {
-            let mut batch = Batch::new();
-            for script in scripts {
-                batch.load_script(script);
-            }
-            for &idx in &members {
-                if let Some((command, _)) = cmds.get(idx) {
-                    batch.push(command);
-                }
-            }
+    fn run_grouped(&mut self, cmds: &[(Cmd, Target)], scripts: &[Script]) -> Result<Vec<Value>> {
+        let mut grouped = Grouped::new(&self.state, cmds);
+        for (addr, members, batch) in grouped.batches(cmds, scripts) {
             let sent = match self.node(&addr) {
                 Err(e) => Err((e, false)),
                 Ok(con) => con.req_batch(&batch).map_err(|e| (e, true)),
             };
             match sent {
-                Ok(values) => {
-                    for (&idx, value) in members.iter().zip(values) {
-                        let retry = match &value {
-                            Value::ServerError(e) => {
-                                let error = Error::from(e.clone());
-                                !matches!(recovery(&error, true, false), Recovery::Fail { .. })
-                            }
-                            _ => false,
-                        };
-                        if retry {
-                            alone.push(idx);
-                        } else if let Some(place) = replies.get_mut(idx) {
-                            *place = Some(value);
-                        }
-                    }
-                }
+                Ok(values) => grouped.answered(&members, values),
                 Err((error, sent)) => {
                     if breaks_connection(&error) {
                         self.nodes.remove(&addr);
                         self.state.failed(&addr);
                     }
-                    for &idx in &members {
-                        let read_only = cmds
-                            .get(idx)
-                            .and_then(|(c, _)| c.info())
-                            .is_some_and(CommandInfo::is_readonly);
-                        match recovery(&error, sent, read_only) {
-                            Recovery::Fail { .. } => return Err(error),
-                            _ => alone.push(idx),
-                        }
-                    }
+                    grouped.failed(cmds, &members, error, sent)?;
                 }
             }
         }
-        alone.sort_unstable();
-        for idx in alone {
+        for idx in grouped.take_alone() {
             if let Some((command, target)) = cmds.get(idx) {
-                let reply = self.run::<Value>(command, target);
-                let addr = self.state.resolve(target, false).ok();
-                let value = match reply {
-                    Ok(value) => value,
-                    Err(e) => match e.server_error() {
-                        Some(server) => Value::ServerError(server.clone()),
-                        None => {
-                            return Err(match addr {
-                                Some(addr) => e.within(format!("node {addr}")),
-                                None => e,
-                            });
-                        }
-                    },
-                };
-                if let Some(place) = replies.get_mut(idx) {
-                    *place = Some(value);
-                }
+                let value = reply_value(self.run::<Value>(command, target))?;
+                grouped.place(idx, value);
             }
         }
-        Ok(replies
-            .into_iter()
-            .map(|reply| reply.unwrap_or(Value::Nil))
-            .collect())
+        Ok(grouped.finish())
     }
 
     /// Runs a transaction on its slot's primary, again elsewhere when it was redirected
@@ -389,32 +339,13 @@ impl ClusterConnection {
                 self.nodes.remove(&addr);
                 self.state.failed(&addr);
             }
-            let next = recovery(&error, sent, false);
-            self.state.count(&next);
-            match next {
-                Recovery::Moved { slot, addr } => {
-                    let addr = self.state.remap(addr);
-                    if self.state.moved(slot, &addr) {
-                        self.refresh_quietly();
-                    }
-                }
+            let next = match recovery(&error, sent, false) {
                 // A slot in migration: wait until it has moved.
-                Recovery::Ask(_) | Recovery::Retry { refresh: false } => {
-                    match attempts.wait(&self.state.config.retry) {
-                        Some(wait) => std::thread::sleep(wait),
-                        None => return Err(error),
-                    }
-                }
-                Recovery::Retry { refresh: true } => {
-                    self.refresh_quietly();
-                    match attempts.wait(&self.state.config.retry) {
-                        Some(wait) => std::thread::sleep(wait),
-                        None => return Err(error),
-                    }
-                }
-                Recovery::Fail { .. } => return Err(error),
-            }
-            if !attempts.take() {
+                Recovery::Ask(_) => Recovery::Retry { refresh: false },
+                next => next,
+            };
+            self.state.count(&next);
+            if !self.recover(next, &mut attempts, &mut None) || !attempts.take() {
                 return Err(error);
             }
         }
@@ -510,13 +441,7 @@ impl<T: FromRedisValue> Iterator for ClusterScanIter<'_, T> {
 /// A reply as a value, an error reply as [`Value::ServerError`]; other errors are
 /// returned, naming the node.
 fn error_as_value(reply: Result<Value>, addr: &NodeAddr) -> Result<Value> {
-    match reply {
-        Ok(value) => Ok(value),
-        Err(e) => match e.server_error() {
-            Some(server) => Ok(Value::ServerError(server.clone())),
-            None => Err(e.within(format!("node {addr}"))),
-        },
-    }
+    reply_value(reply).map_err(|e| e.within(format!("node {addr}")))
 }
 
 impl ConnectionLike for ClusterConnection {
@@ -564,16 +489,7 @@ impl ConnectionLike for ClusterConnection {
         let mut replies = Vec::with_capacity(routed.len());
         for idx in 0..routed.len() {
             match special.iter().find(|(s, _)| *s == idx) {
-                Some((_, command)) => {
-                    let reply = self.dispatch(command);
-                    replies.push(match reply {
-                        Ok(value) => value,
-                        Err(e) => match e.server_error() {
-                            Some(server) => Value::ServerError(server.clone()),
-                            None => return Err(e),
-                        },
-                    });
-                }
+                Some((_, command)) => replies.push(reply_value(self.dispatch(command))?),
                 None => replies.push(plain_replies.next().unwrap_or(Value::Nil)),
             }
         }

@@ -9,10 +9,14 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::batch::Batch;
+use crate::cmd::Cmd;
 use crate::connection::info::{ConnectionAddr, ConnectionInfo, NodeAddr};
 use crate::deadline;
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry::{RetryPolicy, random_u64};
+use crate::script::Script;
+use crate::table::CommandInfo;
 use crate::types::FromRedisValue;
 use crate::value::{RedirectKind, ServerErrorKind, Value};
 
@@ -650,6 +654,143 @@ pub(crate) fn atomic_slot(batch: &crate::batch::Batch) -> Result<Option<u16>> {
         }
     }
     Ok(first)
+}
+
+/// Commands bound for several nodes, as both drivers send them: one batch per node,
+/// then on their own, by [`recovery`]'s rules, each command a node redirected or failed.
+/// This holds who goes where and the replies so far; the drivers only send.
+pub(crate) struct Grouped {
+    replies: Vec<Option<Value>>,
+    /// Each node and the indices of the commands bound for it.
+    groups: Vec<(NodeAddr, Vec<usize>)>,
+    /// Commands to run on their own.
+    alone: Vec<usize>,
+}
+
+impl Grouped {
+    /// Groups `cmds` by the node serving each now; one whose slot is not served runs on
+    /// its own (after the map is read again).
+    pub(crate) fn new(state: &State, cmds: &[(Cmd, Target)]) -> Grouped {
+        let mut groups: Vec<(NodeAddr, Vec<usize>)> = Vec::new();
+        let mut alone = Vec::new();
+        for (idx, (command, target)) in cmds.iter().enumerate() {
+            let read_only = command.info().is_some_and(CommandInfo::is_readonly);
+            match state.resolve(target, read_only) {
+                Ok(addr) => match groups.iter_mut().find(|(a, _)| *a == addr) {
+                    Some((_, members)) => members.push(idx),
+                    None => groups.push((addr, vec![idx])),
+                },
+                Err(_) => alone.push(idx),
+            }
+        }
+        Grouped {
+            replies: vec![None; cmds.len()],
+            groups,
+            alone,
+        }
+    }
+
+    /// The batches to send: each node, the indices of its commands, and the batch (the
+    /// scripts loaded first).
+    pub(crate) fn batches(
+        &mut self,
+        cmds: &[(Cmd, Target)],
+        scripts: &[Script],
+    ) -> Vec<(NodeAddr, Vec<usize>, Batch)> {
+        std::mem::take(&mut self.groups)
+            .into_iter()
+            .map(|(addr, members)| {
+                let mut batch = Batch::new();
+                for script in scripts {
+                    batch.load_script(script);
+                }
+                for &idx in &members {
+                    if let Some((command, _)) = cmds.get(idx) {
+                        batch.push(command);
+                    }
+                }
+                (addr, members, batch)
+            })
+            .collect()
+    }
+
+    /// Takes a node's replies: each in its place, but a redirection or another reply to
+    /// retry sends its command again on its own.
+    pub(crate) fn answered(&mut self, members: &[usize], values: Vec<Value>) {
+        for (&idx, value) in members.iter().zip(values) {
+            let retry = match &value {
+                Value::ServerError(e) => {
+                    let error = Error::from(e.clone());
+                    !matches!(recovery(&error, true, false), Recovery::Fail { .. })
+                }
+                _ => false,
+            };
+            if retry {
+                self.alone.push(idx);
+            } else {
+                self.place(idx, value);
+            }
+        }
+    }
+
+    /// Takes a node's failure: its commands run again on their own where that is safe.
+    ///
+    /// # Errors
+    ///
+    /// `error`, when one of the commands may have run and does not only read.
+    pub(crate) fn failed(
+        &mut self,
+        cmds: &[(Cmd, Target)],
+        members: &[usize],
+        error: Error,
+        sent: bool,
+    ) -> Result<()> {
+        for &idx in members {
+            let read_only = cmds
+                .get(idx)
+                .and_then(|(c, _)| c.info())
+                .is_some_and(CommandInfo::is_readonly);
+            if let Recovery::Fail { .. } = recovery(&error, sent, read_only) {
+                return Err(error);
+            }
+            self.alone.push(idx);
+        }
+        Ok(())
+    }
+
+    /// The commands left to run on their own, in order.
+    pub(crate) fn take_alone(&mut self) -> Vec<usize> {
+        let mut alone = std::mem::take(&mut self.alone);
+        alone.sort_unstable();
+        alone
+    }
+
+    /// Puts the reply of command `idx` in its place.
+    pub(crate) fn place(&mut self, idx: usize, value: Value) {
+        if let Some(place) = self.replies.get_mut(idx) {
+            *place = Some(value);
+        }
+    }
+
+    /// The replies in the commands' order.
+    pub(crate) fn finish(self) -> Vec<Value> {
+        self.replies
+            .into_iter()
+            .map(|reply| reply.unwrap_or(Value::Nil))
+            .collect()
+    }
+}
+
+/// A command's reply as a value: an error reply as [`Value::ServerError`], other errors
+/// returned.
+pub(crate) fn reply_value(reply: Result<Value>) -> Result<Value> {
+    match reply {
+        Ok(value) => Ok(value),
+        Err(e) => match e.server_error() {
+            Some(server) => Ok(Value::ServerError(server.clone())),
+            None => Err(e),
+        },
+    }
 }
 
 /// `true` for an error after which a connection is no longer used.

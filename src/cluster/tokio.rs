@@ -13,8 +13,8 @@ use super::route::{self, Route, merge_nodes, merge_split};
 use super::scan::{ClusterScan, ScanStep};
 use super::topology::Topology;
 use super::{
-    Attempts, Nodes, ReadFrom, Recovery, State, Target, ZONE_QUERY, atomic_slot, breaks_connection,
-    convert, recovery,
+    Attempts, Grouped, Nodes, ReadFrom, Recovery, State, Target, ZONE_QUERY, atomic_slot,
+    breaks_connection, convert, recovery, reply_value,
 };
 use futures_core::Stream;
 
@@ -185,10 +185,7 @@ impl ClusterConnection {
                 return Err(error);
             }
             self.state().count(&next);
-            if !self.recover(next, &mut attempts, &mut ask).await {
-                return Err(error);
-            }
-            if !attempts.take() {
+            if !self.recover(next, &mut attempts, &mut ask).await || !attempts.take() {
                 return Err(error);
             }
         }
@@ -384,13 +381,7 @@ impl ClusterConnection {
                 host: String::new(),
                 port: 0,
             });
-            let value = match reply {
-                Ok(value) => value,
-                Err(e) => match e.server_error() {
-                    Some(server) => Value::ServerError(server.clone()),
-                    None => return Err(e.within(format!("node {addr}"))),
-                },
-            };
+            let value = reply_value(reply).map_err(|e| e.within(format!("node {addr}")))?;
             if let Some(place) = replies.get_mut(idx) {
                 *place = Some(value);
             }
@@ -442,31 +433,9 @@ impl ClusterConnection {
         cmds: Vec<(Cmd, Target)>,
         scripts: Vec<Script>,
     ) -> Result<Vec<Value>> {
-        let mut replies: Vec<Option<Value>> = vec![None; cmds.len()];
-        let mut groups: Vec<(NodeAddr, Vec<usize>)> = Vec::new();
-        let mut alone = Vec::new();
-        for (idx, (command, target)) in cmds.iter().enumerate() {
-            let read_only = command.info().is_some_and(CommandInfo::is_readonly);
-            match self.state().resolve(target, read_only) {
-                Ok(addr) => match groups.iter_mut().find(|(a, _)| *a == addr) {
-                    Some((_, members)) => members.push(idx),
-                    None => groups.push((addr, vec![idx])),
-                },
-                Err(_) => alone.push(idx),
-            }
-        }
-        let cmds = Arc::new(cmds);
+        let mut grouped = Grouped::new(self.state(), &cmds);
         let mut sends = JoinSet::new();
-        for (addr, members) in groups {
-            let mut batch = Batch::new();
-            for script in &scripts {
-                batch.load_script(script);
-            }
-            for &idx in &members {
-                if let Some((command, _)) = cmds.get(idx) {
-                    batch.push(command);
-                }
-            }
+        for (addr, members, batch) in grouped.batches(&cmds, &scripts) {
             let con = self.clone();
             sends.spawn(async move {
                 let sent = match con.node(&addr).await {
@@ -484,58 +453,22 @@ impl ClusterConnection {
                 ));
             };
             match sent {
-                Ok(values) => {
-                    for (&idx, value) in members.iter().zip(values) {
-                        let retry = match &value {
-                            Value::ServerError(e) => {
-                                let error = Error::from(e.clone());
-                                !matches!(recovery(&error, true, false), Recovery::Fail { .. })
-                            }
-                            _ => false,
-                        };
-                        if retry {
-                            alone.push(idx);
-                        } else if let Some(place) = replies.get_mut(idx) {
-                            *place = Some(value);
-                        }
-                    }
-                }
+                Ok(values) => grouped.answered(&members, values),
                 Err((error, sent)) => {
                     if breaks_connection(&error) {
                         self.forget(&addr);
                     }
-                    for &idx in &members {
-                        let read_only = cmds
-                            .get(idx)
-                            .and_then(|(c, _)| c.info())
-                            .is_some_and(CommandInfo::is_readonly);
-                        match recovery(&error, sent, read_only) {
-                            Recovery::Fail { .. } => return Err(error),
-                            _ => alone.push(idx),
-                        }
-                    }
+                    grouped.failed(&cmds, &members, error, sent)?;
                 }
             }
         }
-        alone.sort_unstable();
-        for idx in alone {
+        for idx in grouped.take_alone() {
             if let Some((command, target)) = cmds.get(idx) {
-                let value = match self.run::<Value>(command, target).await {
-                    Ok(value) => value,
-                    Err(e) => match e.server_error() {
-                        Some(server) => Value::ServerError(server.clone()),
-                        None => return Err(e),
-                    },
-                };
-                if let Some(place) = replies.get_mut(idx) {
-                    *place = Some(value);
-                }
+                let value = reply_value(self.run::<Value>(command, target).await)?;
+                grouped.place(idx, value);
             }
         }
-        Ok(replies
-            .into_iter()
-            .map(|reply| reply.unwrap_or(Value::Nil))
-            .collect())
+        Ok(grouped.finish())
     }
 
     /// The keys of the whole cluster as a stream; see the sync
@@ -602,11 +535,7 @@ impl ClusterConnection {
                 next => next,
             };
             self.state().count(&next);
-            let mut ask = None;
-            if !self.recover(next, &mut attempts, &mut ask).await {
-                return Err(error);
-            }
-            if !attempts.take() {
+            if !self.recover(next, &mut attempts, &mut None).await || !attempts.take() {
                 return Err(error);
             }
         }
@@ -650,13 +579,7 @@ impl AsyncConnectionLike for ClusterConnection {
         for idx in 0..batch.len() {
             match special.iter().find(|(s, _)| *s == idx) {
                 // Commands that fan out or split run on their own, in their place.
-                Some((_, command)) => replies.push(match self.dispatch(command).await {
-                    Ok(value) => value,
-                    Err(e) => match e.server_error() {
-                        Some(server) => Value::ServerError(server.clone()),
-                        None => return Err(e),
-                    },
-                }),
+                Some((_, command)) => replies.push(reply_value(self.dispatch(command).await)?),
                 None => replies.push(plain_replies.next().unwrap_or(Value::Nil)),
             }
         }

@@ -338,42 +338,25 @@ fn reads_go_to_replicas_when_allowed_and_writes_never_do() {
     let shared = shared();
     let cluster = shared.read();
     let key = support::cluster::key_served_by(0, 3, "replica-read:");
-    let primary = cluster.index_of(cluster.primary_port_of(key_slot(key.as_bytes())));
-    let replicas: Vec<usize> = cluster
-        .replica_ports_of(cluster.nodes()[primary].port())
-        .into_iter()
-        .map(|port| cluster.index_of(port))
-        .collect();
-    assert_eq!(replicas.len(), 1);
+    let primary = cluster.serving(key_slot(key.as_bytes()));
+    let replica = cluster.replica_of(primary);
     let client = ClusterClient::builder()
         .seed(cluster.urls()[0].as_str())
         .read_from(respec::ReadFrom::PreferReplica)
         .build()
         .unwrap();
     let mut con = client.get_connection().unwrap();
-    con.set(&key, "v").unwrap();
-    cmd("WAIT")
-        .arg(1)
-        .arg(1000)
-        .exec(&mut cluster.connect(primary))
-        .unwrap();
-    // The replica counts as healthy once the map says it is online.
-    support::wait_until("the replica to serve reads", || {
-        client.refresh_slots().unwrap();
-        let before = gets_served(&cluster, replicas[0]);
-        let _: Option<String> = con.get(&key).unwrap();
-        gets_served(&cluster, replicas[0]) > before
-    });
+    reads_reach(&cluster, &client, &mut con, &key, replica);
     let (primary_before, replica_before) = (
         gets_served(&cluster, primary),
-        gets_served(&cluster, replicas[0]),
+        gets_served(&cluster, replica),
     );
     for _ in 0..20 {
         let v: String = con.get(&key).unwrap();
         assert_eq!(v, "v");
     }
     assert_eq!(gets_served(&cluster, primary), primary_before);
-    assert_eq!(gets_served(&cluster, replicas[0]), replica_before + 20);
+    assert_eq!(gets_served(&cluster, replica), replica_before + 20);
     // Writes still go to the primary.
     con.set(&key, "w").unwrap();
     let on_primary: String = cmd("GET")
@@ -383,12 +366,37 @@ fn reads_go_to_replicas_when_allowed_and_writes_never_do() {
     assert_eq!(on_primary, "w");
 }
 
+/// Writes `key` = "v", waits until a replica has it, and then until the client's reads
+/// of it reach node `replica` (a replica counts as healthy once the map says it is
+/// online).
+fn reads_reach(
+    cluster: &Cluster,
+    client: &ClusterClient,
+    con: &mut ClusterConnection,
+    key: &str,
+    replica: usize,
+) {
+    con.set(key, "v").unwrap();
+    let primary = cluster.serving(key_slot(key.as_bytes()));
+    cmd("WAIT")
+        .arg(1)
+        .arg(1000)
+        .exec(&mut cluster.connect(primary))
+        .unwrap();
+    support::wait_until("the replica to serve reads", || {
+        client.refresh_slots().unwrap();
+        let before = gets_served(cluster, replica);
+        let _: Option<String> = con.get(key).unwrap();
+        gets_served(cluster, replica) > before
+    });
+}
+
 /// Moves `slot` from the node serving it to `target` the way `redis-cli --cluster
 /// reshard` does: IMPORTING and MIGRATING, the keys in small batches with a pause between
 /// them (so that a workload meets the slot half moved), then the slot handed over on
 /// every primary.
 fn migrate_slot(cluster: &Cluster, slot: u16, target: usize) {
-    let source = cluster.index_of(cluster.primary_port_of(slot));
+    let source = cluster.serving(slot);
     let (mut from, mut to) = (cluster.connect(source), cluster.connect(target));
     cmd("CLUSTER SETSLOT")
         .arg(slot)
@@ -417,7 +425,12 @@ fn migrate_slot(cluster: &Cluster, slot: u16, target: usize) {
             .unwrap();
         std::thread::sleep(Duration::from_millis(20));
     }
-    for idx in cluster.primary_indices() {
+    // The source first, then the target (`redis-cli` does the reverse): for a moment
+    // each sends the slot's requests to the other, and a client must wait that out
+    // rather than spend its tries on it.
+    let mut primaries = cluster.primary_indices();
+    primaries.sort_by_key(|&idx| (idx != source, idx != target));
+    for idx in primaries {
         cmd("CLUSTER SETSLOT")
             .arg(slot)
             .arg(["NODE", cluster.id(target)])
@@ -432,12 +445,8 @@ fn a_live_reshard_under_load_is_followed_through_ask_tryagain_and_moved() {
     let cluster = shared.write();
     let slot = key_slot(b"reshard");
     let key = |n: usize| format!("{{reshard}}:{n}");
-    let source = cluster.index_of(cluster.primary_port_of(slot));
-    let target = cluster
-        .primary_indices()
-        .into_iter()
-        .find(|&idx| idx != source)
-        .unwrap();
+    let source = cluster.serving(slot);
+    let target = cluster.another_primary(source);
     let client = client(&cluster);
     let mut con = client.get_connection().unwrap();
     for n in 0..200 {
@@ -611,7 +620,7 @@ fn write_load(
 /// Checks that every acknowledged write is on the node serving the tag's slot now, and
 /// prints what the workload saw.
 fn check_writes(cluster: &Cluster, what: &str, tag: &str, sync: &Writes, tasks: &Writes) {
-    let primary = cluster.index_of(cluster.primary_port_of(key_slot(tag.as_bytes())));
+    let primary = cluster.serving(key_slot(tag.as_bytes()));
     let mut con = cluster.connect(primary);
     for (side, writes) in [("sync", sync), ("async", tasks)] {
         let lost: Vec<&String> = writes
@@ -643,8 +652,8 @@ fn a_manual_failover_under_writes_loses_nothing_and_writes_resume() {
     let cluster = shared.write();
     let tag = "failover";
     let slot = key_slot(tag.as_bytes());
-    let old = cluster.index_of(cluster.primary_port_of(slot));
-    let replica = cluster.index_of(cluster.replica_ports_of(cluster.nodes()[old].port())[0]);
+    let old = cluster.serving(slot);
+    let replica = cluster.replica_of(old);
     let client = client(&cluster);
     let _ = client.get_connection().unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -704,8 +713,8 @@ fn lose_a_primary(outage: Outage) {
         Outage::Freeze => "frozen",
     };
     let slot = key_slot(tag.as_bytes());
-    let old = cluster.index_of(cluster.primary_port_of(slot));
-    let replica = cluster.index_of(cluster.replica_ports_of(cluster.nodes()[old].port())[0]);
+    let old = cluster.serving(slot);
+    let replica = cluster.replica_of(old);
     let timeout = Duration::from_secs(1);
     let mut options: respec::ConnectionInfo = cluster.urls()[0].parse().unwrap();
     options.socket_timeout = Some(timeout);
@@ -793,12 +802,8 @@ fn the_cluster_scan_yields_every_key_while_a_slot_migrates() {
     let pairs: Vec<(&String, i32)> = expected.iter().map(|k| (k, 1)).collect();
     con.mset(&pairs).unwrap();
     let slot = key_slot(b"scan-moving");
-    let source = cluster.index_of(cluster.primary_port_of(slot));
-    let target = cluster
-        .primary_indices()
-        .into_iter()
-        .find(|&idx| idx != source)
-        .unwrap();
+    let source = cluster.serving(slot);
+    let target = cluster.another_primary(source);
     let options = || {
         respec::commands::ScanOptions::default()
             .pattern("*scan*")
@@ -1089,17 +1094,13 @@ fn sharded_pubsub_follows_its_slot_through_a_migration_and_a_failover() {
     shard_message_arrives(&mut con, &mut subscriber, channel, "before");
 
     // A migration: the old owner pushes sunsubscribe, and the subscriber moves.
-    let source = cluster.index_of(cluster.primary_port_of(slot));
-    let target = cluster
-        .primary_indices()
-        .into_iter()
-        .find(|&idx| idx != source)
-        .unwrap();
+    let source = cluster.serving(slot);
+    let target = cluster.another_primary(source);
     migrate_slot(&cluster, slot, target);
     shard_message_arrives(&mut con, &mut subscriber, channel, "after the migration");
 
     // A failover of the shard that serves it now.
-    let replica = cluster.index_of(cluster.replica_ports_of(cluster.nodes()[target].port())[0]);
+    let replica = cluster.replica_of(target);
     cmd("CLUSTER FAILOVER")
         .exec(&mut cluster.connect(replica))
         .unwrap();
@@ -1112,12 +1113,8 @@ fn sharded_pubsub_follows_its_slot_through_a_migration_and_a_failover() {
     runtime().block_on(async {
         let mut subscriber = client.async_sharded_pubsub(channel);
         subscriber.ssubscribe(channel).await.unwrap();
-        let back = cluster.index_of(cluster.primary_port_of(slot));
-        let elsewhere = cluster
-            .primary_indices()
-            .into_iter()
-            .find(|&idx| idx != back)
-            .unwrap();
+        let back = cluster.serving(slot);
+        let elsewhere = cluster.another_primary(back);
         tokio::task::block_in_place(|| migrate_slot(&cluster, slot, elsewhere));
         let mut aio_con = client.get_async_connection().await.unwrap();
         let started = std::time::Instant::now();
@@ -1370,8 +1367,8 @@ fn reads_follow_the_availability_zone_when_asked() {
     let shared = shared();
     let cluster = shared.read();
     let key = support::cluster::key_served_by(1, 3, "zone:");
-    let primary = cluster.index_of(cluster.primary_port_of(key_slot(key.as_bytes())));
-    let replica = cluster.index_of(cluster.replica_ports_of(cluster.nodes()[primary].port())[0]);
+    let primary = cluster.serving(key_slot(key.as_bytes()));
+    let replica = cluster.replica_of(primary);
     let mut node = cluster.connect(replica);
     let known = cmd("CONFIG SET")
         .arg("availability-zone")
@@ -1387,18 +1384,7 @@ fn reads_follow_the_availability_zone_when_asked() {
         .build()
         .unwrap();
     let mut con = client.get_connection().unwrap();
-    con.set(&key, "v").unwrap();
-    cmd("WAIT")
-        .arg(1)
-        .arg(1000)
-        .exec(&mut cluster.connect(primary))
-        .unwrap();
-    support::wait_until("the replica in the zone to serve reads", || {
-        client.refresh_slots().unwrap();
-        let before = gets_served(&cluster, replica);
-        let _: Option<String> = con.get(&key).unwrap();
-        gets_served(&cluster, replica) > before
-    });
+    reads_reach(&cluster, &client, &mut con, &key, replica);
     let before = gets_served(&cluster, replica);
     for _ in 0..10 {
         let v: String = con.get(&key).unwrap();

@@ -116,6 +116,7 @@ impl ClusterConnection {
                 }
                 Err(failed) => failed,
             };
+            attempts.failed_at(&addr);
             let next = recovery(&error, sent, read_only);
             if matches!(target, Target::Node(_))
                 && matches!(next, Recovery::Moved { .. } | Recovery::Ask(_))
@@ -142,6 +143,12 @@ impl ClusterConnection {
                 let addr = self.state.remap(addr);
                 if self.state.moved(slot, &addr) {
                     self.refresh_quietly();
+                }
+                if attempts.bounced(&addr) {
+                    match attempts.wait(&self.state.config.retry) {
+                        Some(wait) => std::thread::sleep(wait),
+                        None => return false,
+                    }
                 }
                 true
             }
@@ -339,6 +346,7 @@ impl ClusterConnection {
                 self.nodes.remove(&addr);
                 self.state.failed(&addr);
             }
+            attempts.failed_at(&addr);
             let next = match recovery(&error, sent, false) {
                 // A slot in migration: wait until it has moved.
                 Recovery::Ask(_) => Recovery::Retry { refresh: false },

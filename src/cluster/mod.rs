@@ -885,6 +885,8 @@ fn parse_addr(address: &str) -> NodeAddr {
 pub(crate) struct Attempts {
     left: u32,
     retries: u32,
+    /// The nodes that redirected or failed this request so far.
+    failed_at: Vec<NodeAddr>,
     /// `None`: no deadline.
     deadline: Option<Instant>,
 }
@@ -894,8 +896,23 @@ impl Attempts {
         Attempts {
             left: state.config.max_redirects.max(1),
             retries: 0,
+            failed_at: Vec::new(),
             deadline: state.request_deadline(),
         }
+    }
+
+    /// Notes that `addr` redirected or failed the request.
+    pub(crate) fn failed_at(&mut self, addr: &NodeAddr) {
+        if !self.failed_at.contains(addr) {
+            self.failed_at.push(addr.clone());
+        }
+    }
+
+    /// `true` when a redirection to `addr` sends the request back to a node that
+    /// redirected it already: the nodes disagree for a moment (a slot handed over on one
+    /// and not yet on the other), and following at once would spend every try.
+    pub(crate) fn bounced(&self, addr: &NodeAddr) -> bool {
+        self.failed_at.contains(addr)
     }
 
     /// Takes one try; `false` when none is left.
@@ -1032,6 +1049,26 @@ mod tests {
             )],
         );
         assert!(none.unwrap_err().to_string().contains("h:1: refused"));
+    }
+
+    #[test]
+    fn a_redirection_back_to_a_node_that_redirected_is_a_bounce() {
+        let state = state(true);
+        let mut attempts = Attempts::new(&state);
+        let (a, b) = (
+            NodeAddr {
+                host: "a".into(),
+                port: 1,
+            },
+            NodeAddr {
+                host: "b".into(),
+                port: 2,
+            },
+        );
+        attempts.failed_at(&a);
+        assert!(!attempts.bounced(&b));
+        attempts.failed_at(&b);
+        assert!(attempts.bounced(&a));
     }
 
     #[test]

@@ -178,6 +178,7 @@ impl ClusterConnection {
                 }
                 Err(failed) => failed,
             };
+            attempts.failed_at(&addr);
             let next = recovery(&error, sent, read_only);
             if matches!(target, Target::Node(_))
                 && matches!(next, Recovery::Moved { .. } | Recovery::Ask(_))
@@ -204,6 +205,12 @@ impl ClusterConnection {
                 let addr = self.state().remap(addr);
                 if self.state().moved(slot, &addr) {
                     self.refresh_quietly().await;
+                }
+                if attempts.bounced(&addr) {
+                    match attempts.wait(&self.state().config.retry) {
+                        Some(wait) => tokio::time::sleep(wait).await,
+                        None => return false,
+                    }
                 }
                 true
             }
@@ -529,6 +536,7 @@ impl ClusterConnection {
             if breaks_connection(&error) {
                 self.forget(&addr);
             }
+            attempts.failed_at(&addr);
             let next = match recovery(&error, sent, false) {
                 // A slot in migration: wait until it has moved.
                 Recovery::Ask(_) => Recovery::Retry { refresh: false },

@@ -229,6 +229,25 @@ impl Cluster {
             .collect()
     }
 
+    /// The index of the primary serving `slot` now.
+    pub fn serving(&self, slot: u16) -> usize {
+        self.index_of(self.primary_port_of(slot))
+    }
+
+    /// The index of the (first) replica of primary `primary`.
+    pub fn replica_of(&self, primary: usize) -> usize {
+        let ports = self.replica_ports_of(self.nodes[primary].port());
+        self.index_of(*ports.first().expect("the primary has a replica"))
+    }
+
+    /// The index of a primary other than `not`.
+    pub fn another_primary(&self, not: usize) -> usize {
+        self.primary_indices()
+            .into_iter()
+            .find(|&idx| idx != not)
+            .expect("another primary")
+    }
+
     /// The index of the node at `port`.
     pub fn index_of(&self, port: u16) -> usize {
         self.nodes

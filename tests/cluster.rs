@@ -1489,3 +1489,85 @@ fn a_command_the_table_does_not_know_is_routed_by_what_command_info_says() {
         .unwrap();
     assert_eq!(both, "value");
 }
+
+#[test]
+fn the_seed_s_options_connect_every_node_credentials_tls_protocol_and_name() {
+    use support::cluster::SECURED_PASSWORD;
+    let cluster = Cluster::start_secured(3, 0);
+    let tls = support::server_kind().has_tls();
+    let node = &cluster.nodes()[0];
+    let seed = if tls {
+        let ca = support::certs::certs().ca_cert.display().to_string();
+        format!(
+            "rediss://:{SECURED_PASSWORD}@localhost:{}/?ssl_ca_certs={ca}&protocol=3&client_name=cluster-app",
+            node.tls_port().unwrap()
+        )
+    } else {
+        format!(
+            "redis://:{SECURED_PASSWORD}@127.0.0.1:{}/?protocol=3&client_name=cluster-app",
+            node.port()
+        )
+    };
+    // The nodes report their IP address; the server certificate names `localhost`.
+    let client = ClusterClient::builder()
+        .seed(seed.as_str())
+        .address_remap(|addr: &respec::NodeAddr| respec::NodeAddr {
+            host: "localhost".into(),
+            port: addr.port,
+        })
+        .build()
+        .unwrap();
+    let mut con = client.get_connection().unwrap();
+    if tls {
+        let ports: Vec<u16> = client.nodes().iter().map(|n| n.port).collect();
+        let tls_ports: Vec<u16> = cluster
+            .nodes()
+            .iter()
+            .map(|n| n.tls_port().unwrap())
+            .collect();
+        assert_eq!(
+            ports, tls_ports,
+            "the TLS ports, as CLUSTER SHARDS names them"
+        );
+    }
+    for key in key_per_primary("secured:") {
+        con.set(&key, "v").unwrap();
+        let back: String = con.get(&key).unwrap();
+        assert_eq!(back, "v");
+    }
+    // RESP3 and the client name on every node.
+    let hello = con
+        .on_nodes(&cmd("CLIENT INFO"), &respec::Nodes::All)
+        .unwrap();
+    assert_eq!(hello.len(), 3);
+    for (node, info) in hello {
+        let info: String = respec::from_redis_value(info).unwrap();
+        assert!(info.contains("name=cluster-app"), "{node}: {info}");
+        assert!(info.contains("resp=3"), "{node}: {info}");
+    }
+    runtime().block_on(async {
+        let mut con = client.get_async_connection().await.unwrap();
+        let size: i64 = con.dbsize().await.unwrap();
+        assert_eq!(size, 3);
+    });
+    // A wrong password is an authentication error, in time.
+    let wrong = seed.replace(SECURED_PASSWORD, "wrong");
+    let e = ClusterClient::builder()
+        .seed(wrong.as_str())
+        .address_remap(|addr: &respec::NodeAddr| respec::NodeAddr {
+            host: "localhost".into(),
+            port: addr.port,
+        })
+        .build()
+        .unwrap()
+        .get_connection()
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("WRONGPASS") || e.kind() == ErrorKind::Authentication,
+        "{e}"
+    );
+    assert!(
+        !e.to_string().contains("wrong"),
+        "the password is not echoed: {e}"
+    );
+}

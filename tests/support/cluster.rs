@@ -81,7 +81,12 @@ pub struct Cluster {
     nodes: Vec<RedisServer>,
     ids: Vec<String>,
     primaries: usize,
+    /// The password every node requires, for a secured cluster.
+    password: Option<&'static str>,
 }
+
+/// The password of a secured cluster's nodes ([`Cluster::start_secured`]).
+pub const SECURED_PASSWORD: &str = "cluster-secret";
 
 impl Cluster {
     /// Starts `primaries` primaries, the slots split evenly between them in order, each
@@ -92,10 +97,22 @@ impl Cluster {
     ///
     /// When a node does not start or the cluster does not come together in time.
     pub fn start(primaries: usize, replicas: usize) -> Cluster {
+        Cluster::start_with(primaries, replicas, false)
+    }
+
+    /// As [`Cluster::start`], every node requiring [`SECURED_PASSWORD`] (replicas
+    /// authenticate with it too) and, where the server has TLS, listening for TLS on a
+    /// port of its own, the cluster bus and replication over TLS as well.
+    pub fn start_secured(primaries: usize, replicas: usize) -> Cluster {
+        Cluster::start_with(primaries, replicas, true)
+    }
+
+    fn start_with(primaries: usize, replicas: usize, secured: bool) -> Cluster {
         assert!(primaries > 0, "a cluster needs a primary");
         let total = primaries * (1 + replicas);
-        let nodes: Vec<RedisServer> = (0..total).map(|_| start_node()).collect();
-        let mut cons: Vec<Connection> = nodes.iter().map(connect).collect();
+        let password = secured.then_some(SECURED_PASSWORD);
+        let nodes: Vec<RedisServer> = (0..total).map(|_| start_node(secured)).collect();
+        let mut cons: Vec<Connection> = nodes.iter().map(|n| connect(n, password)).collect();
         let ids: Vec<String> = cons
             .iter_mut()
             .map(|con| cmd("CLUSTER MYID").query(con).expect("CLUSTER MYID"))
@@ -111,9 +128,10 @@ impl Cluster {
         }
         let (head, rest) = cons.split_first_mut().expect("a node");
         for node in &nodes[1..] {
+            // With the bus over TLS, a node's bus port follows its TLS port.
             cmd("CLUSTER MEET")
                 .arg("127.0.0.1")
-                .arg(node.port())
+                .arg(node.tls_port().unwrap_or(node.port()))
                 .exec(head)
                 .expect("CLUSTER MEET");
         }
@@ -121,6 +139,7 @@ impl Cluster {
             nodes,
             ids,
             primaries,
+            password,
         };
         cluster.wait_until("every node knows every other", |con| {
             known_nodes(con) == total
@@ -141,7 +160,7 @@ impl Cluster {
             replicas_seen(con) == primaries * replicas
         });
         for replica in &cluster.nodes[primaries..] {
-            let mut con = connect(replica);
+            let mut con = connect(replica, password);
             wait_for("a replica to sync", || {
                 let info: String = cmd("INFO")
                     .arg("replication")
@@ -222,7 +241,7 @@ impl Cluster {
     pub fn primary_indices(&self) -> Vec<usize> {
         (0..self.nodes.len())
             .filter(|&idx| {
-                let mut con = connect(&self.nodes[idx]);
+                let mut con = connect(&self.nodes[idx], self.password);
                 let role: Vec<respec::Value> = cmd("ROLE").query(&mut con).expect("ROLE");
                 matches!(role.first(), Some(respec::Value::BulkString(r)) if &r[..] == b"master")
             })
@@ -263,7 +282,7 @@ impl Cluster {
 
     /// The port of the node that serves `slot` now, as node `asked` sees it.
     pub fn primary_port_of(&self, slot: u16) -> u16 {
-        let mut con = connect(&self.nodes[0]);
+        let mut con = connect(&self.nodes[0], self.password);
         let slots: respec::Value = cmd("CLUSTER SLOTS").query(&mut con).expect("CLUSTER SLOTS");
         let respec::Value::Array(ranges) = slots else {
             panic!("CLUSTER SLOTS: {slots:?}")
@@ -290,7 +309,7 @@ impl Cluster {
     /// The ports of the replicas of the primary at `port`, as that primary sees them.
     pub fn replica_ports_of(&self, port: u16) -> Vec<u16> {
         let primary = self.index_of(port);
-        let mut con = connect(&self.nodes[primary]);
+        let mut con = connect(&self.nodes[primary], self.password);
         let info: String = cmd("INFO")
             .arg("replication")
             .query(&mut con)
@@ -306,7 +325,7 @@ impl Cluster {
 
     /// A new connection to node `idx`.
     pub fn connect(&self, idx: usize) -> Connection {
-        connect(&self.nodes[idx])
+        connect(&self.nodes[idx], self.password)
     }
 
     fn wait_until(&self, what: &str, mut ready: impl FnMut(&mut Connection) -> bool) {
@@ -318,7 +337,7 @@ impl Cluster {
                     .as_ref()
                     .is_none_or(|c| !respec::ConnectionLike::is_open(c))
                 {
-                    *con = try_connect(node);
+                    *con = try_connect(node, self.password);
                 }
                 con.as_mut().is_some_and(&mut ready)
             })
@@ -338,7 +357,7 @@ pub fn slot_range(idx: usize, primaries: usize) -> (u16, u16) {
     (first as u16, last as u16)
 }
 
-fn start_node() -> RedisServer {
+fn start_node(secured: bool) -> RedisServer {
     let mut config = RedisServer::config()
         .directive(&["cluster-enabled", "yes"])
         .directive(&["cluster-config-file", "nodes.conf"])
@@ -349,18 +368,38 @@ fn start_node() -> RedisServer {
         // Valkey 9 serves several databases in cluster mode when told to.
         config = config.directive(&["cluster-databases", "16"]);
     }
+    if secured {
+        config = config
+            .password(SECURED_PASSWORD)
+            .directive(&["masterauth", SECURED_PASSWORD]);
+        if ServerKind::from_env().has_tls() {
+            let c = super::certs::certs();
+            // Nodes connect to each other as TLS clients: with the client certificate,
+            // which the server certificate (for servers only) cannot stand in for.
+            let client_cert = c.client_cert.display().to_string();
+            let client_key = c.client_key.display().to_string();
+            config = config
+                .tls(&c.server_cert, &c.server_key, &c.ca_cert, false)
+                .directive(&["tls-client-cert-file", &client_cert])
+                .directive(&["tls-client-key-file", &client_key])
+                .directive(&["tls-cluster", "yes"])
+                .directive(&["tls-replication", "yes"]);
+        }
+    }
     config.start()
 }
 
-fn try_connect(node: &RedisServer) -> Option<Connection> {
+fn try_connect(node: &RedisServer, password: Option<&str>) -> Option<Connection> {
     let mut info: respec::ConnectionInfo = node.url().parse().ok()?;
+    info.password = password.map(Into::into);
     info.protocol = ProtocolVersion::Resp2;
     info.socket_timeout = Some(Duration::from_secs(1));
     Connection::open(&info).ok()
 }
 
-fn connect(node: &RedisServer) -> Connection {
+fn connect(node: &RedisServer, password: Option<&str>) -> Connection {
     let mut info: respec::ConnectionInfo = node.url().parse().expect("the node URL parses");
+    info.password = password.map(Into::into);
     info.protocol = ProtocolVersion::Resp2;
     Connection::open(&info).unwrap_or_else(|e| panic!("cannot connect to {}: {e}", node.url()))
 }

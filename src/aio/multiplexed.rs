@@ -619,6 +619,14 @@ async fn write_loop(shared: Arc<Shared>, mut stream: OwnedWrite) {
 /// callers this took SET/GET from about 450k to 700k commands a second on two CPUs.
 const YIELD_EVERY: usize = 16;
 
+/// With many more callers in flight than that, the reader hands out a quarter of those
+/// still waiting before it yields, up to this many: every yield costs a write of its
+/// own, and with hundreds of requests waiting the server has plenty to do meanwhile.
+/// 1,000 tasks over a cluster's three nodes went from 766k to 837k commands a second,
+/// and from 1.30 to 1.19 µs of client CPU each; 50 callers (at most 16 a yield still)
+/// and 1,000 tasks over 4 connections did not move outside the noise.
+const YIELD_MOST: usize = 128;
+
 async fn read_loop(
     shared: Arc<Shared>,
     mut stream: OwnedRead,
@@ -627,11 +635,12 @@ async fn read_loop(
     addr: ConnectionAddr,
 ) {
     let mut delivered = 0;
+    let mut yield_every = YIELD_EVERY;
     // Replies the batch at the front still waits for: they become values in its list,
     // so they are built as they are decoded instead of kept as frames.
     let mut batch_left = 0;
     loop {
-        if delivered >= YIELD_EVERY && !buf.is_empty() {
+        if delivered >= yield_every && !buf.is_empty() {
             // Let the callers just answered queue their next commands and the writer send
             // them while the rest of this read is handed out.
             delivered = 0;
@@ -678,6 +687,7 @@ async fn read_loop(
                 Ok(None) => slot.awaiting(),
                 _ => 0,
             };
+            yield_every = (state.pending.len() / 4).clamp(YIELD_EVERY, YIELD_MOST);
             match taken {
                 Ok(reply) => reply.and_then(|reply| {
                     let slot = state.pending.pop_front()?;

@@ -364,6 +364,28 @@ fn reads_go_to_replicas_when_allowed_and_writes_never_do() {
         .query(&mut cluster.connect(primary))
         .unwrap();
     assert_eq!(on_primary, "w");
+
+    // Round robin: the primary and its replica in turn.
+    let round_robin = ClusterClient::builder()
+        .seed(cluster.urls()[0].as_str())
+        .read_from(respec::ReadFrom::RoundRobin)
+        .build()
+        .unwrap();
+    let mut con = round_robin.get_connection().unwrap();
+    let (primary_before, replica_before) = (
+        gets_served(&cluster, primary),
+        gets_served(&cluster, replica),
+    );
+    for _ in 0..20 {
+        let _: Option<String> = con.get(&key).unwrap();
+    }
+    let on_primary = gets_served(&cluster, primary) - primary_before;
+    let on_replica = gets_served(&cluster, replica) - replica_before;
+    assert_eq!(on_primary + on_replica, 20);
+    assert!(
+        on_primary > 0 && on_replica > 0,
+        "{on_primary} and {on_replica}"
+    );
 }
 
 /// Writes `key` = "v", waits until a replica has it, and then until the client's reads
@@ -472,6 +494,18 @@ fn a_live_reshard_under_load_is_followed_through_ask_tryagain_and_moved() {
                     .mget([key(n), key((n + 100) % 200)])
                     .unwrap_or_else(|e| panic!("MGET: {e}"));
                 assert_eq!(some, [n, (n + 100) % 200]);
+                // A pipeline mixing the moving slot with others: its commands for the
+                // moving slot are redirected inside it and sent again on their own.
+                let mut pipeline = pipe();
+                pipeline
+                    .get(key(n))
+                    .incr(format!("reshard-other:{n}"))
+                    .ignore()
+                    .get(key((n + 1) % 200));
+                let (first, second): (usize, usize) = pipeline
+                    .query(&mut con)
+                    .unwrap_or_else(|e| panic!("pipeline: {e}"));
+                assert_eq!((first, second), (n, (n + 1) % 200));
                 done += 1;
             }
             done
@@ -494,6 +528,11 @@ fn a_live_reshard_under_load_is_followed_through_ask_tryagain_and_moved() {
                             let some: Vec<usize> =
                                 con.mget([key(n), key((n + 50) % 200)]).await.unwrap();
                             assert_eq!(some, [n, (n + 50) % 200]);
+                            let mut pipeline = pipe();
+                            pipeline.get(key(n)).get(format!("reshard-other:{n}"));
+                            let (got, _): (usize, Option<i64>) =
+                                pipeline.query_async(&mut con).await.unwrap();
+                            assert_eq!(got, n);
                             done += 1;
                         }
                         done
@@ -847,6 +886,29 @@ fn the_cluster_scan_yields_every_key_while_a_slot_migrates() {
         client.stats()
     );
     migrate_slot(&cluster, slot, source);
+
+    // And while the shard serving those keys fails over.
+    let replica = cluster.replica_of(source);
+    let scanned = std::thread::scope(|scope| {
+        let scan = scope.spawn(|| {
+            let mut con = client.get_connection().unwrap();
+            // Slowly, so that the failover comes in the middle.
+            con.scan_iter::<String>(options())
+                .map(Result::unwrap)
+                .inspect(|_| std::thread::sleep(Duration::from_millis(1)))
+                .collect::<BTreeSet<String>>()
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        cmd("CLUSTER FAILOVER")
+            .exec(&mut cluster.connect(replica))
+            .unwrap();
+        scan.join().unwrap()
+    });
+    let missing: Vec<&String> = expected.difference(&scanned).collect();
+    assert!(
+        missing.is_empty(),
+        "the scan across a failover missed {missing:?}"
+    );
     let deleted: i64 = con.del(expected.iter().collect::<Vec<_>>()).unwrap();
     assert_eq!(deleted, 400);
 }

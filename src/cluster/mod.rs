@@ -354,11 +354,15 @@ impl State {
         failures: &[(NodeAddr, Error)],
     ) -> Result<()> {
         self.mark_refreshed();
+        let answered = views.len();
         let Some((mut topology, _)) = topology::agreed(views) else {
             let mut reasons: Vec<String> = failures
                 .iter()
                 .map(|(addr, e)| format!("{addr}: {e}"))
                 .collect();
+            if answered > 0 {
+                reasons.push(format!("{answered} nodes answered, serving no slot yet"));
+            }
             if reasons.is_empty() {
                 reasons.push("no node to ask".to_owned());
             }

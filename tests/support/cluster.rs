@@ -41,14 +41,28 @@ pub fn shared() -> SharedCluster {
 pub struct SharedCluster(Arc<RwLock<Cluster>>);
 
 impl SharedCluster {
-    /// The cluster, shared with the other readers.
+    /// The cluster, shared with the other readers; made whole first if a test that
+    /// disrupted it failed before it could.
     pub fn read(&self) -> RwLockReadGuard<'_, Cluster> {
+        if self.0.is_poisoned() {
+            drop(self.write());
+        }
         self.0.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The cluster, alone; made whole again when the guard goes.
+    /// The cluster, alone; made whole again when the guard goes, or by the next test if
+    /// this one panics.
     pub fn write(&self) -> Disrupting<'_> {
-        Disrupting(self.0.write().unwrap_or_else(PoisonError::into_inner))
+        let mut cluster = self.0.write().unwrap_or_else(|poisoned| {
+            self.0.clear_poison();
+            poisoned.into_inner()
+        });
+        // A test that panicked while holding it left it as it was.
+        if cluster.unsettled {
+            cluster.settle();
+        }
+        cluster.unsettled = true;
+        Disrupting(cluster)
     }
 }
 
@@ -71,7 +85,12 @@ impl DerefMut for Disrupting<'_> {
 
 impl Drop for Disrupting<'_> {
     fn drop(&mut self) {
-        self.0.settle();
+        // Settling asserts; a second panic during a panic would abort the binary and
+        // leave the servers running, so a failed test leaves it to the next one.
+        if !std::thread::panicking() {
+            self.0.settle();
+            self.0.unsettled = false;
+        }
     }
 }
 
@@ -81,6 +100,8 @@ pub struct Cluster {
     nodes: Vec<RedisServer>,
     ids: Vec<String>,
     primaries: usize,
+    /// Set while a test that disrupts it holds it, cleared once it is settled.
+    unsettled: bool,
     /// The password every node requires, for a secured cluster.
     password: Option<&'static str>,
 }
@@ -139,6 +160,7 @@ impl Cluster {
             nodes,
             ids,
             primaries,
+            unsettled: false,
             password,
         };
         cluster.wait_until("every node knows every other", |con| {

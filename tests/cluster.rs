@@ -252,6 +252,48 @@ fn a_seed_that_does_not_answer_is_passed_over_and_none_is_an_error_in_time() {
     assert_eq!(e.kind(), ErrorKind::Connection, "{e}");
     assert!(e.to_string().contains(&dead[8..]), "names the seed: {e}");
     assert!(started.elapsed() < Duration::from_secs(5));
+
+    // A seed that takes the connection and never answers: first among the seeds it is
+    // given up on within the node timeout, and alone, within the discovery timeout,
+    // sync and async.
+    let silent = support::fake::FakeServer::start(support::fake::Peer::stall);
+    let mut options: respec::ConnectionInfo = silent.url("").parse().unwrap();
+    options.socket_timeout = Some(Duration::from_millis(300));
+    let mut seeds = vec![silent.url("")];
+    seeds.extend(cluster.urls());
+    let mut builder = ClusterClient::builder().node_options(options.clone());
+    for seed in &seeds {
+        builder = builder.seed(seed.as_str());
+    }
+    let mut con = builder.build().unwrap().get_connection().unwrap();
+    con.set("seed:k", 2).unwrap();
+    let alone = ClusterClient::builder()
+        .seed(silent.url("").as_str())
+        .discovery_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let e = alone.get_connection().unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}: {e}",
+        started.elapsed()
+    );
+    assert!(e.to_string().contains(&silent.port().to_string()), "{e}");
+    runtime().block_on(async {
+        let alone = ClusterClient::builder()
+            .seed(silent.url("").as_str())
+            .discovery_timeout(Duration::from_millis(500))
+            .build()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let e = alone.get_async_connection().await.unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}: {e}",
+            started.elapsed()
+        );
+    });
 }
 
 fn runtime() -> tokio::runtime::Runtime {

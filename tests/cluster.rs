@@ -1695,3 +1695,130 @@ fn the_seed_s_options_connect_every_node_credentials_tls_protocol_and_name() {
         "the password is not echoed: {e}"
     );
 }
+
+/// The same groups through the async cluster connection, under RESP2 and RESP3.
+#[test]
+fn every_command_group_works_through_the_async_cluster_connection() {
+    use respec::commands as c;
+    let shared = shared();
+    let cluster = shared.read();
+    runtime().block_on(async {
+        for protocol in support::PROTOCOLS {
+            let mut options: respec::ConnectionInfo = cluster.urls()[0].parse().unwrap();
+            options.protocol = protocol;
+            let client = ClusterClient::builder()
+                .seed(cluster.urls()[0].as_str())
+                .node_options(options)
+                .build()
+                .unwrap();
+            let con = &mut client.get_async_connection().await.unwrap();
+            let prefix = format!("async-groups-{protocol:?}");
+            let key = |name: &str| format!("{prefix}:{name}");
+            let tagged = |name: &str| format!("{{{prefix}}}:{name}");
+            // string
+            con.set(key("s"), "hello").await.unwrap();
+            assert_eq!(con.append(key("s"), " world").await.unwrap(), 11);
+            assert_eq!(con.incrby(key("n"), 5).await.unwrap(), 5);
+            // list
+            assert_eq!(con.rpush(key("l"), ["a", "b"]).await.unwrap(), 2);
+            let moved: String = con
+                .lmove(
+                    key("l"),
+                    key("l"),
+                    c::LmoveWherefrom::Left,
+                    c::LmoveWhereto::Right,
+                )
+                .await
+                .unwrap();
+            assert_eq!(moved, "a");
+            // set
+            assert_eq!(con.sadd(tagged("a"), ["1", "2", "3"]).await.unwrap(), 3);
+            assert_eq!(con.sadd(tagged("b"), ["2", "3", "4"]).await.unwrap(), 3);
+            assert_eq!(
+                con.sinterstore(tagged("i"), [tagged("a"), tagged("b")])
+                    .await
+                    .unwrap(),
+                2
+            );
+            // sorted set
+            assert_eq!(
+                con.zadd(tagged("x"), [(1.0, "m"), (2.0, "n")])
+                    .await
+                    .unwrap(),
+                2
+            );
+            assert_eq!(
+                con.zunionstore(tagged("u"), [tagged("x"), tagged("x")])
+                    .await
+                    .unwrap(),
+                2
+            );
+            // hash
+            assert_eq!(con.hset(key("h"), [("name", "Ada")]).await.unwrap(), 1);
+            let h: std::collections::HashMap<String, String> = con.hgetall(key("h")).await.unwrap();
+            assert_eq!(h["name"], "Ada");
+            // stream
+            let id: String = con
+                .xadd(key("st"), c::XaddIdSelector::id("1-1"), [("f", "1")])
+                .await
+                .unwrap();
+            assert_eq!(id, "1-1");
+            // geo
+            assert_eq!(
+                con.geoadd(key("geo"), (13.361_389, 38.115_556, "Palermo"))
+                    .await
+                    .unwrap(),
+                1
+            );
+            // hyperloglog
+            con.pfadd_options(tagged("h1"), c::PfaddOptions::default().element(["a", "b"]))
+                .await
+                .unwrap();
+            assert_eq!(con.pfcount(tagged("h1")).await.unwrap(), 2);
+            // bitmap
+            assert!(!con.setbit(tagged("b1"), 7, 1).await.unwrap());
+            assert_eq!(con.bitcount(tagged("b1")).await.unwrap(), 1);
+            // generic
+            assert!(con.copy(tagged("a"), tagged("a-copy")).await.unwrap());
+            let existing: i64 = con
+                .exists([key("s"), key("h"), key("missing")])
+                .await
+                .unwrap();
+            assert_eq!(existing, 2);
+            // scripting
+            let script = Script::new("return redis.call('GET', KEYS[1])");
+            let n: i64 = script.key(key("n")).invoke_async(con).await.unwrap();
+            assert_eq!(n, 5);
+            // transactions
+            let ((), got): ((), String) = pipe()
+                .atomic()
+                .set(tagged("tx"), "v")
+                .get(tagged("tx"))
+                .query_async(con)
+                .await
+                .unwrap();
+            assert_eq!(got, "v");
+            // connection and server
+            let echoed: String = con.echo("hi").await.unwrap();
+            assert_eq!(echoed, "hi");
+            let size: i64 = con.dbsize().await.unwrap();
+            assert!(size > 0);
+            // pubsub
+            let _: i64 = con.publish("async-groups-channel", "m").await.unwrap();
+            let _: i64 = con.spublish(key("shard-channel"), "m").await.unwrap();
+            let deleted: i64 = con
+                .del([
+                    key("s"),
+                    key("n"),
+                    key("l"),
+                    key("h"),
+                    key("st"),
+                    key("geo"),
+                    tagged("a"),
+                ])
+                .await
+                .unwrap();
+            assert!(deleted >= 7);
+        }
+    });
+}

@@ -382,11 +382,7 @@ fn reads_go_to_replicas_when_allowed_and_writes_never_do() {
     let key = support::cluster::key_served_by(0, 3, "replica-read:");
     let primary = cluster.serving(key_slot(key.as_bytes()));
     let replica = cluster.replica_of(primary);
-    let client = ClusterClient::builder()
-        .seed(cluster.urls()[0].as_str())
-        .read_from(respec::ReadFrom::PreferReplica)
-        .build()
-        .unwrap();
+    let client = reading_from(&cluster, respec::ReadFrom::PreferReplica);
     let mut con = client.get_connection().unwrap();
     reads_reach(&cluster, &client, &mut con, &key, replica);
     let (primary_before, replica_before) = (
@@ -408,11 +404,7 @@ fn reads_go_to_replicas_when_allowed_and_writes_never_do() {
     assert_eq!(on_primary, "w");
 
     // Round robin: the primary and its replica in turn.
-    let round_robin = ClusterClient::builder()
-        .seed(cluster.urls()[0].as_str())
-        .read_from(respec::ReadFrom::RoundRobin)
-        .build()
-        .unwrap();
+    let round_robin = reading_from(&cluster, respec::ReadFrom::RoundRobin);
     let mut con = round_robin.get_connection().unwrap();
     reads_reach(&cluster, &round_robin, &mut con, &key, replica);
     let (primary_before, replica_before) = (
@@ -429,6 +421,15 @@ fn reads_go_to_replicas_when_allowed_and_writes_never_do() {
         on_primary > 0 && on_replica > 0,
         "{on_primary} and {on_replica}"
     );
+}
+
+/// A client of `cluster` whose reads go where `read_from` says.
+fn reading_from(cluster: &Cluster, read_from: respec::ReadFrom) -> ClusterClient {
+    ClusterClient::builder()
+        .seed(cluster.urls()[0].as_str())
+        .read_from(read_from)
+        .build()
+        .unwrap()
 }
 
 /// Writes `key` = "v", waits until a replica has it, and then until the client's reads
@@ -1502,11 +1503,10 @@ fn reads_follow_the_availability_zone_when_asked() {
     if !support::server_has("availability zones (Valkey 8.1)", known) {
         return;
     }
-    let client = ClusterClient::builder()
-        .seed(cluster.urls()[0].as_str())
-        .read_from(respec::ReadFrom::AvailabilityZone("zone-b".into()))
-        .build()
-        .unwrap();
+    let client = reading_from(
+        &cluster,
+        respec::ReadFrom::AvailabilityZone("zone-b".into()),
+    );
     let mut con = client.get_connection().unwrap();
     reads_reach(&cluster, &client, &mut con, &key, replica);
     let before = gets_served(&cluster, replica);

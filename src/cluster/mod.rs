@@ -157,7 +157,11 @@ pub(crate) struct State {
     /// Counts every change to the map: a refresh that finds it moved on since it was
     /// asked for has nothing to do.
     version: AtomicU64,
-    refreshed: Mutex<Instant>,
+    /// When the state was made; `refreshed` counts from it.
+    born: Instant,
+    /// When the map was last read (or tried), in nanoseconds since `born`: an atomic,
+    /// since every sync request looks at it.
+    refreshed: AtomicU64,
     /// Counts the refreshes done (or tried).
     refreshes: AtomicU64,
     /// The names of commands asked about with `COMMAND INFO`, asked once each.
@@ -200,7 +204,8 @@ impl State {
             config,
             topology: RwLock::new(Arc::new(Topology::empty())),
             version: AtomicU64::new(0),
-            refreshed: Mutex::new(Instant::now()),
+            born: Instant::now(),
+            refreshed: AtomicU64::new(0),
             refreshes: AtomicU64::new(0),
             learning: Mutex::default(),
             next_replica: AtomicUsize::new(0),
@@ -227,20 +232,20 @@ impl State {
         let Some(every) = self.config.refresh_interval else {
             return false;
         };
-        let refreshed = *self
-            .refreshed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        refreshed.elapsed() >= every
+        self.since_refresh() >= every
+    }
+
+    /// How long ago the map was last read (or tried).
+    fn since_refresh(&self) -> Duration {
+        let now = self.born.elapsed();
+        now.saturating_sub(Duration::from_nanos(self.refreshed.load(Ordering::Acquire)))
     }
 
     /// Notes that the map was just read (or tried), so the next periodic refresh waits
     /// for the interval again.
     pub(crate) fn mark_refreshed(&self) {
-        *self
-            .refreshed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
+        let now = u64::try_from(self.born.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.refreshed.store(now, Ordering::Release);
         self.refreshes.fetch_add(1, Ordering::AcqRel);
     }
 
@@ -455,11 +460,7 @@ impl State {
             return false;
         }
         drop(failing);
-        let refreshed = *self
-            .refreshed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        refreshed.elapsed() >= FAILING_REFRESH_GAP
+        self.since_refresh() >= FAILING_REFRESH_GAP
     }
 
     /// The nodes whose availability zone is to be asked: every node of the map not

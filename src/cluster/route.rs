@@ -51,10 +51,12 @@ pub(crate) fn route(cmd: &Cmd) -> Result<Route> {
     {
         return Ok(Route::Slot(key_slot(key)));
     }
-    let keys = key_positions(cmd, info);
+    // The arguments once, so that finding each key is not a walk from the start.
+    let args: Vec<&[u8]> = cmd.args().collect();
+    let keys = key_positions(cmd, info, &args);
     let mut slots = keys
         .iter()
-        .filter_map(|&idx| cmd.args().nth(idx).map(key_slot));
+        .filter_map(|&idx| args.get(idx).map(|key| key_slot(key)));
     let Some(first) = slots.next() else {
         return match info.and_then(|info| info.request_policy) {
             Some(RequestPolicy::AllShards) => Ok(Route::AllPrimaries),
@@ -79,7 +81,7 @@ pub(crate) fn route(cmd: &Cmd) -> Result<Route> {
         return Ok(Route::Slot(first));
     };
     let info = info.filter(|info| info.request_policy == Some(RequestPolicy::MultiShard));
-    match info.and_then(|info| split(cmd, info, &keys)) {
+    match info.and_then(|info| split(info, &args, &keys)) {
         Some(parts) => Ok(Route::Split(parts)),
         None => Err(cross_slot(cmd, first, other)),
     }
@@ -103,31 +105,17 @@ fn name_of(cmd: &Cmd) -> String {
         .unwrap_or_default()
 }
 
-/// The positions of `cmd`'s keys: by the key specs when the table knows the command,
-/// else (or when the specs find none) by the arguments marked as keys.
-pub(crate) fn key_positions(cmd: &Cmd, info: Option<&CommandInfo>) -> Vec<usize> {
+/// The positions of `cmd`'s keys among its arguments `args`: by the key specs when the
+/// table knows the command, else (or when the specs find none) by the arguments marked
+/// as keys.
+fn key_positions(cmd: &Cmd, info: Option<&CommandInfo>, args: &[&[u8]]) -> Vec<usize> {
     if let Some(info) = info {
-        // The usual case, one key right after the name, without collecting arguments.
-        if let [spec] = info.key_specs
-            && spec.begin_search == BeginSearch::Index(1)
-            && matches!(spec.find_keys, FindKeys::Range { last_key: 0, .. })
-            && info.key_rule.is_none()
-        {
-            return if cmd.arg_count() > 1 {
-                vec![1]
-            } else {
-                Vec::new()
-            };
-        }
-        let args: Vec<&[u8]> = cmd.args().collect();
-        let keys = info.key_indices(&args);
+        let keys = info.key_indices(args);
         if !keys.is_empty() {
             return keys;
         }
     }
-    (0..cmd.arg_count())
-        .filter(|&idx| cmd.is_key(idx))
-        .collect()
+    (0..args.len()).filter(|&idx| cmd.is_key(idx)).collect()
 }
 
 /// `true` for a command whose one key is its first argument (`GET`, `INCR`, `HSET`).
@@ -141,10 +129,10 @@ fn single_key(info: &CommandInfo) -> bool {
 
 /// The slots of `cmd`'s keys, each once, in order.
 pub(crate) fn slots_of(cmd: &Cmd) -> Vec<u16> {
-    let keys = key_positions(cmd, cmd.info());
+    let args: Vec<&[u8]> = cmd.args().collect();
     let mut slots: Vec<u16> = Vec::new();
-    for idx in keys {
-        if let Some(slot) = cmd.args().nth(idx).map(key_slot)
+    for idx in key_positions(cmd, cmd.info(), &args) {
+        if let Some(slot) = args.get(idx).map(|key| key_slot(key))
             && !slots.contains(&slot)
         {
             slots.push(slot);
@@ -157,7 +145,7 @@ pub(crate) fn slots_of(cmd: &Cmd) -> Vec<u16> {
 /// (a key count set to the part's), its own key groups (a key and what follows it up to
 /// the next, as `MSET`'s values), and the arguments after the keys. `None` when the key
 /// specs do not describe the keys as evenly spaced groups.
-fn split(cmd: &Cmd, info: &'static CommandInfo, keys: &[usize]) -> Option<Vec<Part>> {
+fn split(info: &'static CommandInfo, args: &[&[u8]], keys: &[usize]) -> Option<Vec<Part>> {
     let [spec] = info.key_specs else {
         return None;
     };
@@ -171,7 +159,6 @@ fn split(cmd: &Cmd, info: &'static CommandInfo, keys: &[usize]) -> Option<Vec<Pa
         ) => (step, Some(begin + key_num_idx)),
         _ => return None,
     };
-    let args: Vec<&[u8]> = cmd.args().collect();
     let (&first, &last) = (keys.first()?, keys.last()?);
     let end = last + step;
     if step == 0
@@ -192,7 +179,7 @@ fn split(cmd: &Cmd, info: &'static CommandInfo, keys: &[usize]) -> Option<Vec<Pa
     let parts = by_slot
         .into_iter()
         .map(|(slot, (groups, positions))| {
-            let mut part = Cmd::with_capacity(cmd.encoded_args().len());
+            let mut part = Cmd::new();
             for (idx, arg) in args.iter().enumerate().take(first) {
                 if Some(idx) == count_at {
                     part.arg(groups.len());
